@@ -1,0 +1,42 @@
+/**
+ * The socket.io event map, one definition for server/ and client/. Names are `noun:verb`;
+ * acknowledgements carry `{ok: true, ...}` or `{ok: false, error}`. Features add their events here.
+ */
+export type Ack<T = Record<string, never>> = (response: ({ ok: true } & T) | { ok: false; error: string }) => void;
+
+export interface SessionInfo {
+  userId: string;
+  role: string;
+  facilityId: string;
+}
+
+/** Server → client. */
+export interface ServerToClientEvents {
+  'session:ready': (info: SessionInfo) => void;
+  'session:expired': (info: { message: string }) => void;
+}
+
+/** Client → server. */
+export interface ClientToServerEvents {
+  'session:ping': (ack: Ack<{ at: string }>) => void;
+}
+
+export interface InterServerEvents {
+  ping: () => void;
+}
+
+/** Per-socket data kept by the server after the JWT handshake. */
+export interface SocketData {
+  userId: string;
+  role: string;
+  facilityId: string;
+  tokenExpiresAt: number;
+}
+
+/** Room names: one per facility, per user and per consult. */
+export const rooms = {
+  facility: (facilityId: string) => `facility:${facilityId}`,
+  user: (userId: string) => `user:${userId}`,
+  consult: (consultId: string) => `consult:${consultId}`,
+  radiologists: () => 'role:radiologist',
+} as const;

@@ -1,0 +1,44 @@
+import { Router } from 'express';
+import { z } from 'zod';
+import type { AuditEntrySummary, AuditVerification } from '../../contracts/api';
+import type { AuditEntry } from '../../models/audit-entry';
+import { parseInput } from '../http/validate';
+import type { AuditLog } from './audit-log';
+
+const listQuery = z.object({
+  breakGlass: z.enum(['true', 'false']).optional(),
+  patient: z.string().max(100).optional(),
+  user: z.string().max(100).optional(),
+  limit: z.coerce.number().int().min(1).max(1000).default(100),
+});
+
+export function toAuditSummary(e: AuditEntry): AuditEntrySummary {
+  const ev = e.event as { outcomeDesc?: string; purposeOfEvent?: { text?: string }[] };
+  return {
+    seq: e._id,
+    recorded: e.recorded,
+    kind: e.kind,
+    action: e.action,
+    success: e.success,
+    agentUserId: e.agentUserId ?? null,
+    patientId: e.patientId ?? null,
+    breakGlass: e.breakGlass,
+    outcomeDesc: ev.outcomeDesc ?? null,
+    reason: ev.purposeOfEvent?.[0]?.text ?? null,
+  };
+}
+
+/** /api/admin/audit: verify the chain, list entries. Mounted behind requireRole('admin'). */
+export function auditAdminRouter(audit: AuditLog): Router {
+  const router = Router();
+  router.get('/verify', async (_req, res) => {
+    const result: AuditVerification = await audit.verify();
+    res.status(result.ok ? 200 : 409).json(result);
+  });
+  router.get('/events', async (req, res) => {
+    const q = parseInput(listQuery, req.query, 'query');
+    const entries = await audit.list({ breakGlass: q.breakGlass === undefined ? undefined : q.breakGlass === 'true', patientId: q.patient, agentUserId: q.user }, q.limit);
+    res.json(entries.map(toAuditSummary));
+  });
+  return router;
+}

@@ -1,0 +1,75 @@
+import { createHash, randomBytes, randomUUID } from 'node:crypto';
+import jwt from 'jsonwebtoken';
+import { USER_ROLES, type UserRole } from '../../models/user';
+import type { Caller } from '../http/request-context';
+import { UnauthorizedError } from '../http/errors';
+
+const ALGORITHM = 'HS256' as const;
+
+export interface AccessTokenSettings {
+  secret: string;
+  issuer: string;
+  audience: string;
+  ttlS: number;
+}
+
+/** Claims of an access token: `sub` (user id), `role`, `facility`, plus iss/aud/exp/iat/jti. */
+export interface AccessClaims {
+  sub: string;
+  role: UserRole;
+  facility: string;
+}
+
+/** Signs and verifies short-lived access JWTs. The algorithm is pinned; issuer and audience are checked. */
+export class AccessTokens {
+  constructor(private readonly settings: AccessTokenSettings) {}
+
+  sign(claims: AccessClaims): string {
+    return jwt.sign({ role: claims.role, facility: claims.facility }, this.settings.secret, {
+      algorithm: ALGORITHM,
+      subject: claims.sub,
+      issuer: this.settings.issuer,
+      audience: this.settings.audience,
+      expiresIn: this.settings.ttlS,
+      jwtid: randomUUID(),
+    });
+  }
+
+  /** Verifies a token and returns the caller, or throws a 401 saying what was wrong. */
+  verify(token: string): Caller {
+    let payload: string | jwt.JwtPayload;
+    try {
+      payload = jwt.verify(token, this.settings.secret, {
+        algorithms: [ALGORITHM],
+        issuer: this.settings.issuer,
+        audience: this.settings.audience,
+      });
+    } catch (err) {
+      if (err instanceof jwt.TokenExpiredError) throw new UnauthorizedError('Access token expired');
+      if (err instanceof jwt.JsonWebTokenError) throw new UnauthorizedError(`Invalid access token: ${err.message}`);
+      throw new UnauthorizedError('Invalid access token');
+    }
+    if (typeof payload === 'string') throw new UnauthorizedError('Invalid access token: unexpected payload');
+    const role = payload.role as unknown;
+    if (typeof payload.sub !== 'string' || typeof payload.facility !== 'string' || !USER_ROLES.includes(role as UserRole)) {
+      throw new UnauthorizedError('Invalid access token: missing claims');
+    }
+    return { userId: payload.sub, role: role as UserRole, facilityId: payload.facility };
+  }
+}
+
+/** An opaque refresh token and the SHA-256 under which it is stored. */
+export function newRefreshToken(): { token: string; hash: string } {
+  const token = randomBytes(32).toString('base64url');
+  return { token, hash: hashRefreshToken(token) };
+}
+
+export function hashRefreshToken(token: string): string {
+  return createHash('sha256').update(token, 'utf8').digest('hex');
+}
+
+export function bearerToken(header: string | undefined): string | null {
+  if (!header) return null;
+  const m = /^Bearer\s+([A-Za-z0-9._~+/=-]+)$/i.exec(header.trim());
+  return m?.[1] ?? null;
+}

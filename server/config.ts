@@ -1,0 +1,107 @@
+import path from 'node:path';
+import { z } from 'zod';
+
+/**
+ * The one validated configuration object. Nothing else in the server reads process.env.
+ * A bad value stops the start with a message naming the variable and what was expected.
+ */
+const boolFromEnv = z
+  .enum(['1', '0', 'true', 'false', 'yes', 'no'])
+  .transform((v) => v === '1' || v === 'true' || v === 'yes');
+
+const envSchema = z.object({
+  NODE_ENV: z.enum(['development', 'test', 'production']).default('development'),
+  PORT: z.coerce.number().int().min(0).max(65535).default(8080),
+  HOST: z.string().min(1).default('0.0.0.0'),
+  PUBLIC_URL: z.url().optional(),
+  HOICHAN_DATA_DIR: z.string().min(1).default('data'),
+  HOICHAN_CACHE: z.string().min(1).optional(),
+  MONGODB_URI: z
+    .string()
+    .regex(/^mongodb(\+srv)?:\/\//, 'must be a mongodb:// or mongodb+srv:// URI')
+    .optional(),
+  MONGODB_DB: z.string().regex(/^[A-Za-z][A-Za-z0-9_]*$/, 'letters, digits and _ only').default('hoichan'),
+  FERRETDB_BIN: z.string().optional(),
+  JWT_SECRET: z.string().min(32, 'must be at least 32 characters').optional(),
+  JWT_ISSUER: z.string().min(1).default('hoichan'),
+  JWT_AUDIENCE: z.string().min(1).default('hoichan-api'),
+  ACCESS_TOKEN_TTL_S: z.coerce.number().int().min(30).max(900).default(900),
+  REFRESH_TOKEN_TTL_S: z.coerce.number().int().min(300).max(60 * 60 * 24 * 30).default(60 * 60 * 12),
+  LOGIN_MAX_FAILURES_PER_ACCOUNT: z.coerce.number().int().min(1).default(5),
+  LOGIN_ACCOUNT_WINDOW_S: z.coerce.number().int().min(1).default(900),
+  LOGIN_MAX_ATTEMPTS_PER_IP: z.coerce.number().int().min(1).default(30),
+  LOGIN_IP_WINDOW_S: z.coerce.number().int().min(1).default(60),
+  HOICHAN_DEMO_PASSWORD: z.string().min(8, 'must be at least 8 characters').optional(),
+  HOICHAN_SEED_DEMO: boolFromEnv.default(true),
+  HOICHAN_KEY_ENCRYPTION_SECRET: z.string().min(32).optional(),
+  LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+  JSON_BODY_LIMIT: z.string().regex(/^\d+(kb|mb)$/i, 'like 10mb').default('10mb'),
+  UPLOAD_MAX_BYTES: z.coerce.number().int().min(1024).default(64 * 1024 * 1024),
+  CLIENT_DIST_DIR: z.string().optional(),
+  SHUTDOWN_TIMEOUT_MS: z.coerce.number().int().min(100).max(60000).default(8000),
+});
+
+export type HoichanConfig = ReturnType<typeof toConfig>;
+
+export class ConfigError extends Error {
+  constructor(readonly problems: string[]) {
+    super(`Invalid configuration:\n${problems.map((p) => `  - ${p}`).join('\n')}`);
+    this.name = 'ConfigError';
+  }
+}
+
+function toConfig(env: z.infer<typeof envSchema>, cwd: string) {
+  const dataDir = path.resolve(cwd, env.HOICHAN_DATA_DIR);
+  return {
+    env: env.NODE_ENV,
+    http: {
+      port: env.PORT,
+      host: env.HOST,
+      publicUrl: env.PUBLIC_URL,
+      jsonBodyLimit: env.JSON_BODY_LIMIT,
+      uploadMaxBytes: env.UPLOAD_MAX_BYTES,
+      clientDistDir: path.resolve(cwd, env.CLIENT_DIST_DIR ?? 'client/dist'),
+    },
+    dataDir,
+    cacheDir: env.HOICHAN_CACHE ?? path.join(process.env.HOME ?? cwd, '.cache', 'hoichan'),
+    database: {
+      /** Unset: the server starts and supervises an embedded FerretDB. */
+      uri: env.MONGODB_URI,
+      name: env.MONGODB_DB,
+      ferretdbBin: env.FERRETDB_BIN,
+    },
+    auth: {
+      /** Unset: a random secret is generated once and kept in the data directory. */
+      jwtSecret: env.JWT_SECRET,
+      issuer: env.JWT_ISSUER,
+      audience: env.JWT_AUDIENCE,
+      accessTokenTtlS: env.ACCESS_TOKEN_TTL_S,
+      refreshTokenTtlS: env.REFRESH_TOKEN_TTL_S,
+      loginRateLimit: {
+        maxFailuresPerAccount: env.LOGIN_MAX_FAILURES_PER_ACCOUNT,
+        accountWindowS: env.LOGIN_ACCOUNT_WINDOW_S,
+        maxAttemptsPerIp: env.LOGIN_MAX_ATTEMPTS_PER_IP,
+        ipWindowS: env.LOGIN_IP_WINDOW_S,
+      },
+      keyEncryptionSecret: env.HOICHAN_KEY_ENCRYPTION_SECRET,
+    },
+    demo: { seed: env.HOICHAN_SEED_DEMO, password: env.HOICHAN_DEMO_PASSWORD },
+    logLevel: env.LOG_LEVEL,
+    shutdownTimeoutMs: env.SHUTDOWN_TIMEOUT_MS,
+  };
+}
+
+/** Reads and validates the environment. Throws ConfigError listing every bad variable. */
+export function loadConfig(env: NodeJS.ProcessEnv = process.env, cwd = process.cwd()): HoichanConfig {
+  const parsed = envSchema.safeParse(env);
+  if (!parsed.success) {
+    throw new ConfigError(
+      parsed.error.issues.map((i) => `${i.path.join('.') || '(env)'}: ${i.message} (got ${JSON.stringify(i.path.length ? env[String(i.path[0])] : undefined)})`),
+    );
+  }
+  const cfg = toConfig(parsed.data, cwd);
+  if (cfg.env === 'production' && !cfg.auth.jwtSecret) {
+    throw new ConfigError(['JWT_SECRET: required in production (at least 32 characters)']);
+  }
+  return cfg;
+}

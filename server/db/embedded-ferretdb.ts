@@ -1,0 +1,164 @@
+import { spawn, type ChildProcess } from 'node:child_process';
+import { existsSync, mkdirSync } from 'node:fs';
+import net from 'node:net';
+import path from 'node:path';
+import type { Logger } from '../observability/logger';
+
+export interface EmbeddedFerretDbOptions {
+  /** Path of the ferretdb binary. */
+  bin: string;
+  /** Folder for the SQLite files and FerretDB's state. */
+  dataDir: string;
+  /** Loopback port; 0 picks a free one (kept across restarts). */
+  port?: number;
+  logger: Logger;
+  /** Called after FerretDB stopped unexpectedly and was started again. */
+  onRestart?: () => void;
+}
+
+/** Where setup puts FerretDB: `<cache>/ferretdb-v1.24.2/bin/ferretdb`. */
+export function defaultFerretDbBin(cacheDir: string): string {
+  return path.join(cacheDir, 'ferretdb-v1.24.2', 'bin', 'ferretdb');
+}
+
+/**
+ * The embedded MongoDB wire-protocol server used when MONGODB_URI is unset: FerretDB on SQLite,
+ * listening on loopback only. It is supervised: if the process dies while the platform runs it is
+ * started again on the same port and data folder, so the driver reconnects by itself.
+ */
+export class EmbeddedFerretDb {
+  #child: ChildProcess | null = null;
+  #stopping = false;
+  #restartTimer: NodeJS.Timeout | null = null;
+  #restarts = 0;
+
+  private constructor(
+    private readonly opts: EmbeddedFerretDbOptions,
+    readonly port: number,
+  ) {}
+
+  static async start(opts: EmbeddedFerretDbOptions): Promise<EmbeddedFerretDb> {
+    if (!existsSync(opts.bin)) {
+      throw new Error(`FerretDB binary not found at ${opts.bin}: run \`npm run setup\` (or set MONGODB_URI to use an external MongoDB)`);
+    }
+    mkdirSync(path.join(opts.dataDir, 'sqlite'), { recursive: true });
+    const port = opts.port && opts.port > 0 ? opts.port : await freeLoopbackPort();
+    const db = new EmbeddedFerretDb(opts, port);
+    await db.#spawnAndWait();
+    return db;
+  }
+
+  get uri(): string {
+    return `mongodb://127.0.0.1:${this.port}/`;
+  }
+
+  /** Process id of the running FerretDB (tests kill it to prove recovery). */
+  get pid(): number | undefined {
+    return this.#child?.pid;
+  }
+
+  get restarts(): number {
+    return this.#restarts;
+  }
+
+  async #spawnAndWait(): Promise<void> {
+    const { bin, dataDir, logger } = this.opts;
+    const child = spawn(
+      bin,
+      [
+        '--handler=sqlite',
+        `--sqlite-url=file:${path.join(dataDir, 'sqlite')}/`,
+        `--listen-addr=127.0.0.1:${this.port}`,
+        `--state-dir=${dataDir}`,
+        '--debug-addr=-',
+        '--telemetry=disable',
+        '--log-level=warn',
+        '--log-format=json',
+      ],
+      { stdio: ['ignore', 'ignore', 'pipe'] },
+    );
+    this.#child = child;
+    let stderrTail = '';
+    child.stderr?.on('data', (chunk: Buffer) => {
+      stderrTail = (stderrTail + chunk.toString('utf8')).slice(-4000);
+    });
+    child.once('exit', (code, signal) => {
+      if (this.#child === child) this.#child = null;
+      if (this.#stopping) return;
+      logger.error({ code, signal, stderr: stderrTail.slice(-500) }, 'embedded FerretDB stopped unexpectedly; restarting');
+      this.#scheduleRestart();
+    });
+    const started = Date.now();
+    while (!(await canConnect(this.port))) {
+      if (this.#child !== child) throw new Error(`FerretDB exited during start: ${stderrTail.slice(-500)}`);
+      if (Date.now() - started > 30000) {
+        child.kill('SIGKILL');
+        throw new Error(`FerretDB did not listen on 127.0.0.1:${this.port} within 30 s: ${stderrTail.slice(-500)}`);
+      }
+      await delay(50);
+    }
+    logger.info({ port: this.port, pid: child.pid }, 'embedded FerretDB listening');
+  }
+
+  #scheduleRestart(attempt = 1): void {
+    if (this.#stopping || this.#restartTimer) return;
+    const wait = Math.min(5000, 200 * 2 ** (attempt - 1));
+    this.#restartTimer = setTimeout(() => {
+      this.#restartTimer = null;
+      if (this.#stopping) return;
+      this.#spawnAndWait().then(
+        () => {
+          this.#restarts += 1;
+          this.opts.onRestart?.();
+        },
+        (err: unknown) => {
+          this.opts.logger.error({ err }, 'embedded FerretDB restart failed; retrying');
+          this.#scheduleRestart(attempt + 1);
+        },
+      );
+    }, wait);
+  }
+
+  async stop(): Promise<void> {
+    this.#stopping = true;
+    if (this.#restartTimer) clearTimeout(this.#restartTimer);
+    const child = this.#child;
+    if (!child || child.exitCode !== null) return;
+    await new Promise<void>((resolve) => {
+      const killer = setTimeout(() => child.kill('SIGKILL'), 5000);
+      child.once('exit', () => {
+        clearTimeout(killer);
+        resolve();
+      });
+      child.kill('SIGTERM');
+    });
+  }
+}
+
+function delay(ms: number): Promise<void> {
+  return new Promise((r) => setTimeout(r, ms));
+}
+
+export function freeLoopbackPort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const srv = net.createServer();
+    srv.unref();
+    srv.once('error', reject);
+    srv.listen(0, '127.0.0.1', () => {
+      const addr = srv.address();
+      const port = typeof addr === 'object' && addr ? addr.port : 0;
+      srv.close(() => resolve(port));
+    });
+  });
+}
+
+function canConnect(port: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const sock = net.connect({ host: '127.0.0.1', port });
+    sock.once('connect', () => {
+      sock.destroy();
+      resolve(true);
+    });
+    sock.once('error', () => resolve(false));
+  });
+}

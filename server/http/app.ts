@@ -1,0 +1,77 @@
+import { existsSync } from 'node:fs';
+import path from 'node:path';
+import express, { type Express, type RequestHandler, type Router } from 'express';
+import type { HealthResponse, ReadinessResponse } from '../../contracts/api';
+import type { Logger } from '../observability/logger';
+import type { PlatformMetrics } from '../observability/metrics';
+import { errorHandler, notFoundHandler } from './errors';
+import { requestContext } from './request-context';
+
+export interface RouteMount {
+  /** e.g. "/api/admin" */
+  path: string;
+  /** Middleware run before the router (auth, role checks). */
+  guards: RequestHandler[];
+  router: Router;
+}
+
+export interface AppOptions {
+  logger: Logger;
+  metrics: PlatformMetrics;
+  jsonBodyLimit: string;
+  isDatabaseReachable: () => Promise<boolean>;
+  mounts: RouteMount[];
+  /** Built single-page app; served with index.html fallback when present. */
+  clientDistDir?: string;
+}
+
+/** The express app: request id, metrics, health, feature routers, the SPA, and the one error handler. */
+export function createHttpApp(opts: AppOptions): Express {
+  const app = express();
+  app.disable('x-powered-by');
+  app.set('trust proxy', 'loopback');
+  app.use(requestContext);
+  app.use((req, res, next) => {
+    const end = opts.metrics.httpDuration.startTimer();
+    res.on('finish', () => {
+      const route = req.route?.path ? `${req.baseUrl}${String(req.route.path)}` : req.baseUrl || 'unmatched';
+      opts.metrics.httpRequests.inc({ method: req.method, route, status: String(res.statusCode) });
+      end({ method: req.method, route });
+    });
+    next();
+  });
+  app.use((_req, res, next) => {
+    res.setHeader('X-Content-Type-Options', 'nosniff');
+    res.setHeader('Referrer-Policy', 'no-referrer');
+    next();
+  });
+  app.use(express.json({ limit: opts.jsonBodyLimit, type: ['application/json', 'application/fhir+json', 'application/*+json'] }));
+
+  app.get('/healthz', (_req, res) => {
+    const body: HealthResponse = { status: 'ok' };
+    res.json(body);
+  });
+  app.get('/readyz', async (_req, res) => {
+    const up = await opts.isDatabaseReachable();
+    const body: ReadinessResponse = { status: up ? 'ready' : 'not_ready', database: up ? 'up' : 'down' };
+    res.status(up ? 200 : 503).json(body);
+  });
+  app.get('/metrics', async (_req, res) => {
+    res.type(opts.metrics.registry.contentType).send(await opts.metrics.registry.metrics());
+  });
+
+  for (const mount of opts.mounts) app.use(mount.path, ...mount.guards, mount.router);
+  app.use(['/api', '/fhir'], notFoundHandler);
+
+  if (opts.clientDistDir && existsSync(path.join(opts.clientDistDir, 'index.html'))) {
+    const dist = opts.clientDistDir;
+    app.use(express.static(dist, { index: false, maxAge: '1h' }));
+    app.get(/^\/(?!api\/|fhir\/|socket\.io\/).*/, (_req, res) => {
+      res.setHeader('Cache-Control', 'no-cache');
+      res.sendFile(path.join(dist, 'index.html'));
+    });
+  }
+  app.use(notFoundHandler);
+  app.use(errorHandler(opts.logger));
+  return app;
+}

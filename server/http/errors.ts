@@ -1,0 +1,172 @@
+import type { ErrorRequestHandler, RequestHandler } from 'express';
+import { ZodError } from 'zod';
+import type { Logger } from '../observability/logger';
+
+/**
+ * Domain errors. Services throw these; the one error handler turns them into
+ * `{error, message}` (or a FHIR OperationOutcome under /fhir) with the fitting status.
+ */
+export class DomainError extends Error {
+  constructor(
+    readonly status: number,
+    readonly code: string,
+    message: string,
+    /** FHIRPath-like locations of the problem, for OperationOutcome.issue.expression. */
+    readonly expression?: string[],
+  ) {
+    super(message);
+    this.name = new.target.name;
+  }
+}
+export class InvalidInputError extends DomainError {
+  constructor(message: string, expression?: string[], status = 400) {
+    super(status, 'invalid', message, expression);
+  }
+}
+export class UnauthorizedError extends DomainError {
+  constructor(message = 'Authentication required') {
+    super(401, 'unauthorized', message);
+  }
+}
+export class ForbiddenError extends DomainError {
+  constructor(message = 'You do not have access to this resource') {
+    super(403, 'forbidden', message);
+  }
+}
+export class NotFoundError extends DomainError {
+  constructor(message = 'Not found') {
+    super(404, 'not_found', message);
+  }
+}
+export class ConflictError extends DomainError {
+  constructor(message: string, code = 'conflict') {
+    super(409, code, message);
+  }
+}
+export class PreconditionFailedError extends DomainError {
+  constructor(message: string) {
+    super(412, 'precondition_failed', message);
+  }
+}
+export class PayloadTooLargeError extends DomainError {
+  constructor(message: string) {
+    super(413, 'payload_too_large', message);
+  }
+}
+export class UnsupportedMediaTypeError extends DomainError {
+  constructor(message: string) {
+    super(415, 'unsupported_media_type', message);
+  }
+}
+export class TooManyRequestsError extends DomainError {
+  constructor(
+    message: string,
+    readonly retryAfterS: number,
+  ) {
+    super(429, 'too_many_requests', message);
+  }
+}
+export class ServiceUnavailableError extends DomainError {
+  constructor(message: string) {
+    super(503, 'unavailable', message);
+  }
+}
+
+/** Converts a zod failure into an InvalidInputError naming each offending path. */
+export function fromZodError(err: ZodError, prefix = ''): InvalidInputError {
+  const paths = err.issues.map((i) => [prefix, ...i.path.map(String)].filter(Boolean).join('.'));
+  const message = err.issues.map((i) => `${[prefix, ...i.path.map(String)].filter(Boolean).join('.') || 'body'}: ${i.message}`).join('; ');
+  return new InvalidInputError(message, paths);
+}
+
+interface ErrorShape {
+  status: number;
+  code: string;
+  message: string;
+  expression?: string[];
+  retryAfterS?: number;
+}
+
+function classify(err: unknown): ErrorShape {
+  if (err instanceof DomainError) {
+    return { status: err.status, code: err.code, message: err.message, expression: err.expression, retryAfterS: err instanceof TooManyRequestsError ? err.retryAfterS : undefined };
+  }
+  if (err instanceof ZodError) {
+    const e = fromZodError(err);
+    return { status: 400, code: e.code, message: e.message, expression: e.expression };
+  }
+  const e = err as { type?: string; status?: number; statusCode?: number; name?: string; message?: string; code?: string | number };
+  // body-parser errors
+  if (e?.type === 'entity.parse.failed') return { status: 400, code: 'malformed_json', message: 'Request body is not valid JSON' };
+  if (e?.type === 'entity.too.large') return { status: 413, code: 'payload_too_large', message: 'Request body is too large' };
+  if (e?.type === 'encoding.unsupported' || e?.type === 'charset.unsupported') return { status: 415, code: 'unsupported_media_type', message: e.message ?? 'Unsupported encoding' };
+  // multer errors
+  if (e?.name === 'MulterError') {
+    if (e.code === 'LIMIT_FILE_SIZE') return { status: 413, code: 'payload_too_large', message: 'Uploaded file is too large' };
+    return { status: 400, code: 'invalid_upload', message: e.message ?? 'Invalid upload' };
+  }
+  // database unreachable
+  if (e?.name === 'MongoServerSelectionError' || e?.name === 'MongoNetworkError' || e?.name === 'MongoNotConnectedError' || e?.name === 'MongoTopologyClosedError') {
+    return { status: 503, code: 'database_unavailable', message: 'The database is temporarily unavailable; nothing was saved. Try again shortly.' };
+  }
+  const status = e?.status ?? e?.statusCode;
+  if (typeof status === 'number' && status >= 400 && status < 500) return { status, code: 'bad_request', message: e.message ?? 'Bad request' };
+  return { status: 500, code: 'internal', message: 'Internal server error' };
+}
+
+/** FHIR issue-type codes for our error codes. */
+function fhirIssueCode(shape: ErrorShape): string {
+  switch (shape.status) {
+    case 400:
+    case 422:
+      return shape.code === 'malformed_json' ? 'structure' : 'invalid';
+    case 401:
+      return 'login';
+    case 403:
+      return 'forbidden';
+    case 404:
+      return 'not-found';
+    case 409:
+    case 412:
+      return 'conflict';
+    case 413:
+      return 'too-long';
+    case 429:
+      return 'throttled';
+    case 503:
+      return 'transient';
+    default:
+      return 'exception';
+  }
+}
+
+export function operationOutcome(severity: 'error' | 'warning' | 'information', code: string, diagnostics: string, expression?: string[]) {
+  return {
+    resourceType: 'OperationOutcome',
+    issue: [{ severity, code, diagnostics, ...(expression && expression.length ? { expression } : {}) }],
+  };
+}
+
+/** The one error handler: every error leaves the server in one of two shapes. */
+export function errorHandler(logger: Logger): ErrorRequestHandler {
+  return (err, req, res, _next) => {
+    const shape = classify(err);
+    if (shape.status >= 500) {
+      logger.error({ err, requestId: res.getHeader('x-request-id'), route: req.route?.path }, 'request failed');
+    }
+    if (res.headersSent) {
+      res.end();
+      return;
+    }
+    if (shape.retryAfterS !== undefined) res.setHeader('Retry-After', String(shape.retryAfterS));
+    if (req.originalUrl.startsWith('/fhir/')) {
+      res.status(shape.status).type('application/fhir+json').json(operationOutcome('error', fhirIssueCode(shape), shape.message, shape.expression));
+      return;
+    }
+    res.status(shape.status).json({ error: shape.code, message: shape.message, ...(shape.expression ? { path: shape.expression } : {}) });
+  };
+}
+
+export const notFoundHandler: RequestHandler = (req, _res, next) => {
+  next(new NotFoundError(`No route for ${req.method} ${req.path}`));
+};

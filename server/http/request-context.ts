@@ -1,0 +1,39 @@
+import { randomUUID } from 'node:crypto';
+import type { NextFunction, Request, RequestHandler, Response } from 'express';
+import type { UserRole } from '../../models/user';
+
+/** Who is calling: taken from a verified access token. */
+export interface Caller {
+  userId: string;
+  role: UserRole;
+  facilityId: string;
+}
+
+/** What every request carries through the services: its id, the caller (once authenticated) and the network address. */
+export interface RequestContext {
+  requestId: string;
+  ip: string;
+  caller?: Caller;
+}
+
+declare module 'express-serve-static-core' {
+  interface Request {
+    context: RequestContext;
+  }
+}
+
+/** Gives every request an id (the caller's X-Request-Id when it is sane) and echoes it back. */
+export const requestContext: RequestHandler = (req: Request, res: Response, next: NextFunction) => {
+  const given = req.header('x-request-id');
+  const requestId = given && /^[A-Za-z0-9._-]{8,64}$/.test(given) ? given : randomUUID();
+  res.setHeader('X-Request-Id', requestId);
+  req.context = { requestId, ip: req.ip ?? req.socket.remoteAddress ?? 'unknown' };
+  next();
+};
+
+/** The authenticated caller; routes behind `requireAuth` may rely on it. */
+export function callerOf(req: Request): Caller {
+  const caller = req.context?.caller;
+  if (!caller) throw new Error('callerOf() used on a route without requireAuth');
+  return caller;
+}

@@ -1,0 +1,175 @@
+/**
+ * The composition root: config → database → audit and identity → (SFU, triage) → HTTP + socket.io.
+ * Shutdown runs in reverse. `startPlatform` is also what the integration and e2e tests start.
+ */
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { adminRouter } from './admin/routes';
+import { AuditLog } from './audit/audit-log';
+import { auditAdminRouter } from './audit/routes';
+import { AuthService } from './auth/auth-service';
+import { requireAuth, requireRole } from './auth/middleware';
+import { authRouter } from './auth/routes';
+import { secretFromConfigOrDataDir } from './auth/secrets';
+import { AccessTokens } from './auth/tokens';
+import { ConfigError, loadConfig, type HoichanConfig } from './config';
+import { openDatabase, type OpenedDatabase } from './db/open-database';
+import { seedDemo } from './demo/seed';
+import { createHttpApp, type RouteMount } from './http/app';
+import { createLogger, type Logger } from './observability/logger';
+import { PlatformMetrics } from './observability/metrics';
+import { Realtime } from './realtime/realtime';
+
+export interface Platform {
+  config: HoichanConfig;
+  logger: Logger;
+  db: OpenedDatabase;
+  audit: AuditLog;
+  auth: AuthService;
+  realtime: Realtime;
+  httpServer: Server;
+  /** Base URL the platform listens on, e.g. http://127.0.0.1:8080 */
+  url: string;
+  close(): Promise<void>;
+}
+
+export async function startPlatform(config: HoichanConfig, logger: Logger = createLogger(config.logLevel)): Promise<Platform> {
+  const metrics = new PlatformMetrics();
+  const closers: Array<{ name: string; close: () => Promise<void> }> = [];
+  const closeAll = async () => {
+    for (const c of closers.reverse()) {
+      try {
+        await c.close();
+      } catch (err) {
+        logger.error({ err, part: c.name }, 'error while shutting down');
+      }
+    }
+  };
+
+  try {
+    // 1. database
+    const db = await openDatabase(config, logger, () => metrics.databaseRestarts.inc());
+    closers.push({ name: 'database', close: () => db.close() });
+    const conn = db.database.connection;
+
+    // 2. audit and identity
+    const audit = AuditLog.create(conn);
+    closers.push({ name: 'audit', close: () => audit.flush() });
+    const accessTokens = new AccessTokens({
+      secret: secretFromConfigOrDataDir(config.auth.jwtSecret, config.dataDir, 'jwt-secret'),
+      issuer: config.auth.issuer,
+      audience: config.auth.audience,
+      ttlS: config.auth.accessTokenTtlS,
+    });
+    const auth = new AuthService(conn, accessTokens, audit, config.auth, metrics);
+    const authenticated = requireAuth(accessTokens);
+
+    await db.database.syncIndexes();
+    if (config.demo.seed) {
+      const seeded = await seedDemo(conn, config.demo.password);
+      if (seeded.generatedPassword) {
+        // Printed once on the console for the person installing the demo; never logged as JSON.
+        process.stdout.write(`\nhoichan demo accounts created. Password for every demo login: ${seeded.generatedPassword}\n  referrer@district.demo, specialist@central.demo, radiologist@central.demo, admin@central.demo\n\n`);
+      }
+    }
+
+    // 3. HTTP and realtime
+    const mounts: RouteMount[] = [
+      { path: '/api', guards: [], router: authRouter(auth, conn) },
+      { path: '/api/admin/audit', guards: [authenticated, requireRole('admin')], router: auditAdminRouter(audit) },
+      { path: '/api/admin', guards: [authenticated, requireRole('admin')], router: adminRouter(conn, audit, auth) },
+    ];
+    const app = createHttpApp({
+      logger,
+      metrics,
+      jsonBodyLimit: config.http.jsonBodyLimit,
+      isDatabaseReachable: () => db.database.isReachable(),
+      mounts,
+      clientDistDir: config.http.clientDistDir,
+    });
+    const httpServer = createServer(app);
+    const realtime = new Realtime(httpServer, accessTokens, logger);
+    closers.push({ name: 'realtime', close: () => realtime.close() });
+    closers.push({
+      name: 'http',
+      close: () =>
+        new Promise<void>((resolve) => {
+          httpServer.closeIdleConnections();
+          httpServer.close(() => resolve());
+          setTimeout(() => {
+            httpServer.closeAllConnections();
+            resolve();
+          }, 2000).unref();
+        }),
+    });
+    await new Promise<void>((resolve, reject) => {
+      httpServer.once('error', reject);
+      httpServer.listen(config.http.port, config.http.host, () => resolve());
+    });
+    const addr = httpServer.address() as AddressInfo;
+    const host = config.http.host === '0.0.0.0' || config.http.host === '::' ? '127.0.0.1' : config.http.host;
+    const url = `http://${host}:${addr.port}`;
+    logger.info({ url, database: db.embedded ? 'embedded FerretDB' : 'MONGODB_URI' }, 'hoichan is listening');
+
+    let closed: Promise<void> | null = null;
+    return {
+      config,
+      logger,
+      db,
+      audit,
+      auth,
+      realtime,
+      httpServer,
+      url,
+      close: () => (closed ??= closeAll()),
+    };
+  } catch (err) {
+    await closeAll();
+    throw err;
+  }
+}
+
+async function main(): Promise<void> {
+  let config: HoichanConfig;
+  try {
+    config = loadConfig();
+  } catch (err) {
+    if (err instanceof ConfigError) {
+      process.stderr.write(`${err.message}\n`);
+      process.exit(78); // EX_CONFIG
+    }
+    throw err;
+  }
+  const logger = createLogger(config.logLevel);
+  const platform = await startPlatform(config, logger);
+  let stopping = false;
+  const stop = (signal: string) => {
+    if (stopping) return;
+    stopping = true;
+    logger.info({ signal }, 'shutting down');
+    const force = setTimeout(() => {
+      logger.error('shutdown took too long; exiting');
+      process.exit(1);
+    }, config.shutdownTimeoutMs);
+    force.unref();
+    platform.close().then(
+      () => {
+        logger.info('stopped');
+        process.exit(0);
+      },
+      (err: unknown) => {
+        logger.error({ err }, 'shutdown failed');
+        process.exit(1);
+      },
+    );
+  };
+  process.on('SIGTERM', () => stop('SIGTERM'));
+  process.on('SIGINT', () => stop('SIGINT'));
+}
+
+if (require.main === module) {
+  main().catch((err: unknown) => {
+    process.stderr.write(`hoichan failed to start: ${(err as Error).stack ?? String(err)}\n`);
+    process.exit(1);
+  });
+}
