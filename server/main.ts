@@ -19,6 +19,13 @@ import { createHttpApp, type RouteMount } from './http/app';
 import { createLogger, type Logger } from './observability/logger';
 import { PlatformMetrics } from './observability/metrics';
 import { Realtime } from './realtime/realtime';
+import { createConsultFeature } from './consults/feature';
+import type { ConsultDirectory } from './consults/directory-api';
+import { createEmrFeature } from './fhir/feature';
+import { createImagingFeature } from './imaging/feature';
+import { DomainEvents } from './platform/domain-events';
+import type { Feature, FeatureContext } from './platform/feature';
+import { createSfuFeature } from './sfu/feature';
 
 export interface Platform {
   config: HoichanConfig;
@@ -26,6 +33,7 @@ export interface Platform {
   db: OpenedDatabase;
   audit: AuditLog;
   auth: AuthService;
+  events: DomainEvents;
   realtime: Realtime;
   httpServer: Server;
   /** Base URL the platform listens on, e.g. http://127.0.0.1:8080 */
@@ -36,7 +44,9 @@ export interface Platform {
 export async function startPlatform(config: HoichanConfig, logger: Logger = createLogger(config.logLevel)): Promise<Platform> {
   const metrics = new PlatformMetrics();
   const closers: Array<{ name: string; close: () => Promise<void> }> = [];
+  let stopAccepting: (() => Promise<void>) | null = null;
   const closeAll = async () => {
+    const httpClosed = stopAccepting?.();
     for (const c of closers.reverse()) {
       try {
         await c.close();
@@ -44,6 +54,7 @@ export async function startPlatform(config: HoichanConfig, logger: Logger = crea
         logger.error({ err, part: c.name }, 'error while shutting down');
       }
     }
+    await httpClosed;
   };
 
   try {
@@ -64,21 +75,55 @@ export async function startPlatform(config: HoichanConfig, logger: Logger = crea
     const auth = new AuthService(conn, accessTokens, audit, config.auth, metrics);
     const authenticated = requireAuth(accessTokens);
 
+    // 3. HTTP server and realtime first (features emit through realtime), the express app last
+    const httpServer = createServer();
+    const realtime = new Realtime(httpServer, accessTokens, logger);
+    // Shutdown: stop accepting first, then (reverse order) features, sockets, audit, database.
+    stopAccepting = () =>
+      new Promise<void>((resolve) => {
+        if (!httpServer.listening) return resolve();
+        httpServer.close(() => resolve());
+        httpServer.closeIdleConnections();
+        setTimeout(() => {
+          httpServer.closeAllConnections();
+          resolve();
+        }, 2000).unref();
+      });
+    closers.push({ name: 'realtime', close: () => realtime.close() });
+    const events = new DomainEvents();
+    events.onError((err) => logger.error({ err }, 'domain event listener failed'));
+
+    // 4. features: shared EMR → imaging and triage → consults → live video
+    const ctx: FeatureContext = { config, logger, metrics, conn, audit, accessTokens, requireAuth: authenticated, events, realtime };
+    const features: Feature[] = [];
+    const addFeature = <F extends Feature>(feature: F): F => {
+      features.push(feature);
+      if (feature.close) closers.push({ name: feature.name, close: feature.close });
+      return feature;
+    };
+    let consultDirectory: ConsultDirectory | undefined;
+    const emr = addFeature(createEmrFeature(ctx, { consults: () => consultDirectory }));
+    addFeature(await createImagingFeature(ctx, { records: emr.records }));
+    const consults = addFeature(createConsultFeature(ctx, { records: emr.records }));
+    consultDirectory = consults.directory;
+    addFeature(await createSfuFeature(ctx, { consults: consults.directory }));
+
     await db.database.syncIndexes();
     if (config.demo.seed) {
-      const seeded = await seedDemo(conn, config.demo.password);
+      const seeded = await seedDemo(conn, config.demo.password, features.flatMap((f) => (f.seed ? [f.seed] : [])));
       if (seeded.generatedPassword) {
         // Printed once on the console for the person installing the demo; never logged as JSON.
         process.stdout.write(`\nhoichan demo accounts created. Password for every demo login: ${seeded.generatedPassword}\n  referrer@district.demo, specialist@central.demo, radiologist@central.demo, admin@central.demo\n\n`);
       }
     }
 
-    // 3. HTTP and realtime
     const mounts: RouteMount[] = [
       { path: '/api', guards: [], router: authRouter(auth, conn) },
       { path: '/api/admin/audit', guards: [authenticated, requireRole('admin')], router: auditAdminRouter(audit) },
       { path: '/api/admin', guards: [authenticated, requireRole('admin')], router: adminRouter(conn, audit, auth) },
+      ...features.flatMap((f) => f.mounts ?? []),
     ];
+    for (const f of features) if (f.socket) realtime.use(f.socket);
     const app = createHttpApp({
       logger,
       metrics,
@@ -87,21 +132,7 @@ export async function startPlatform(config: HoichanConfig, logger: Logger = crea
       mounts,
       clientDistDir: config.http.clientDistDir,
     });
-    const httpServer = createServer(app);
-    const realtime = new Realtime(httpServer, accessTokens, logger);
-    closers.push({ name: 'realtime', close: () => realtime.close() });
-    closers.push({
-      name: 'http',
-      close: () =>
-        new Promise<void>((resolve) => {
-          httpServer.closeIdleConnections();
-          httpServer.close(() => resolve());
-          setTimeout(() => {
-            httpServer.closeAllConnections();
-            resolve();
-          }, 2000).unref();
-        }),
-    });
+    httpServer.on('request', app);
     await new Promise<void>((resolve, reject) => {
       httpServer.once('error', reject);
       httpServer.listen(config.http.port, config.http.host, () => resolve());
@@ -118,6 +149,7 @@ export async function startPlatform(config: HoichanConfig, logger: Logger = crea
       db,
       audit,
       auth,
+      events,
       realtime,
       httpServer,
       url,

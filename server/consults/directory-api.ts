@@ -1,0 +1,13 @@
+/**
+ * What the consult feature offers other features (the EMR access policy, the SFU). Implemented in server/consults.
+ */
+export interface ConsultDirectory {
+  /**
+   * True when the user takes part (requester, assigned specialist, invited radiologist or other
+   * admitted participant) in a consult for this patient that is open, or was closed less than
+   * `recentDays` ago (default 14). Consent is checked by the EMR policy, not here.
+   */
+  isConsultParticipantForPatient(userId: string, patientId: string, recentDays?: number): Promise<boolean>;
+  /** Whether a user may enter the live call of a consult, and whether they host it. */
+  callAdmission(userId: string, consultId: string): Promise<{ participant: boolean; admitted: boolean; host: boolean; displayName: string; status: string } | null>;
+}
