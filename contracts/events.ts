@@ -2,6 +2,11 @@
  * The socket.io event map, one definition for server/ and client/. Names are `noun:verb`;
  * acknowledgements carry `{ok: true, ...}` or `{ok: false, error}`. Features add their events here.
  */
+import type { ConsultClientToServerEvents, ConsultServerToClientEvents } from './consult-events';
+import type { EmrClientToServerEvents, EmrServerToClientEvents } from './emr-events';
+import type { ImagingClientToServerEvents, ImagingServerToClientEvents } from './imaging-events';
+import type { SfuClientToServerEvents, SfuServerToClientEvents } from './sfu-events';
+
 export type Ack<T = Record<string, never>> = (response: ({ ok: true } & T) | { ok: false; error: string }) => void;
 
 export interface SessionInfo {
@@ -10,14 +15,14 @@ export interface SessionInfo {
   facilityId: string;
 }
 
-/** Server → client. */
-export interface ServerToClientEvents {
+/** Server → client: the session events here plus each feature's own map. */
+export interface ServerToClientEvents extends EmrServerToClientEvents, ConsultServerToClientEvents, SfuServerToClientEvents, ImagingServerToClientEvents {
   'session:ready': (info: SessionInfo) => void;
   'session:expired': (info: { message: string }) => void;
 }
 
 /** Client → server. */
-export interface ClientToServerEvents {
+export interface ClientToServerEvents extends EmrClientToServerEvents, ConsultClientToServerEvents, SfuClientToServerEvents, ImagingClientToServerEvents {
   'session:ping': (ack: Ack<{ at: string }>) => void;
 }
 
