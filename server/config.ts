@@ -93,7 +93,9 @@ function toConfig(env: z.infer<typeof envSchema>, cwd: string) {
 
 /** Reads and validates the environment. Throws ConfigError listing every bad variable. */
 export function loadConfig(env: NodeJS.ProcessEnv = process.env, cwd = process.cwd()): HoichanConfig {
-  const parsed = envSchema.safeParse(env);
+  // An empty variable means "not set" (e.g. `MONGODB_URI=` in a .env file).
+  const present = Object.fromEntries(Object.entries(env).filter(([, v]) => v !== undefined && v !== ''));
+  const parsed = envSchema.safeParse(present);
   if (!parsed.success) {
     throw new ConfigError(
       parsed.error.issues.map((i) => `${i.path.join('.') || '(env)'}: ${i.message} (got ${JSON.stringify(i.path.length ? env[String(i.path[0])] : undefined)})`),

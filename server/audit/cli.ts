@@ -10,7 +10,7 @@ import { AuditLog } from './audit-log';
 
 async function main(): Promise<number> {
   const config = loadConfig();
-  const logger = createLogger('warn');
+  const logger = createLogger('warn', true);
   const db = await openDatabase(config, logger);
   try {
     const result = await AuditLog.create(db.database.connection).verify();
