@@ -1,0 +1,244 @@
+/** ConsultRequest: create, list, queue, read, transitions, invitations. Every action is audited. */
+import { randomUUID } from 'node:crypto';
+import type { z } from 'zod';
+import type { ConsultAction, ConsultQueueItem, ConsultView, PatientHeaderView } from '../../contracts/consult-api';
+import type { ConsultParticipant, ConsultRequest } from '../../models/consult-request';
+import type { PatientRecords } from '../fhir/records-api';
+import { ConflictError, ForbiddenError, InvalidInputError, ServiceUnavailableError } from '../http/errors';
+import type { Caller } from '../http/request-context';
+import type { Logger } from '../observability/logger';
+import { isParticipant, type AuditCtx, type ConsultAccess, type ConsultActor } from './access';
+import type { ConsultNotifier } from './notifier';
+import type { createConsultSchema, inviteSchema, transitionBodySchema } from './schemas';
+import { compareQueue, slaDeadline } from './sla';
+import { decideTransition, isCandidateSpecialist } from './state-machine';
+import { consultView } from './views';
+
+export type CreateConsultInput = z.infer<typeof createConsultSchema>;
+type TransitionInput = z.infer<typeof transitionBodySchema>;
+type InviteInput = z.infer<typeof inviteSchema>;
+
+export class ConsultService {
+  constructor(
+    private readonly access: ConsultAccess,
+    private readonly records: PatientRecords,
+    private readonly notifier: ConsultNotifier,
+    private readonly logger: Logger,
+  ) {}
+
+  get consults() {
+    return this.access.consults;
+  }
+
+  /** The patient header for lists; null while the EMR cannot answer (the consult flow does not depend on it). */
+  async patientHeader(patientId: string): Promise<PatientHeaderView | null> {
+    try {
+      return (await this.records.patientHeader(patientId)) ?? null;
+    } catch {
+      return null;
+    }
+  }
+
+  async view(c: ConsultRequest): Promise<ConsultView> {
+    return consultView(c, await this.patientHeader(c.patientId));
+  }
+
+  async create(caller: Caller, input: CreateConsultInput, ctx: AuditCtx): Promise<ConsultView> {
+    if (caller.role !== 'referring_doctor') throw new ForbiddenError('Only a referring doctor requests a consult');
+    let decision;
+    try {
+      decision = await this.records.checkAccess(caller, input.patientId, 'write');
+    } catch (err) {
+      this.logger.warn({ err }, 'consults: record access check failed');
+      throw new ServiceUnavailableError('The patient record service cannot confirm your access to this patient right now; nothing was saved');
+    }
+    const actor = await this.access.actor(caller);
+    const now = new Date();
+    const id = randomUUID();
+    if (!decision.allow) {
+      await this.access.record(caller, { _id: id, patientId: input.patientId }, 'C', false, `request consult refused: ${decision.reason}`, ctx, 'access-denied');
+      throw new ForbiddenError(`You may not request a consult for this patient (${decision.reason})`);
+    }
+    const submit = input.submit;
+    const doc: ConsultRequest = {
+      _id: id,
+      status: submit ? 'requested' : 'draft',
+      patientId: input.patientId,
+      reason: input.reason,
+      clinicalQuestion: input.clinicalQuestion,
+      urgency: input.urgency,
+      requestedSpecialty: input.requestedSpecialty,
+      sharedSections: input.sharedSections,
+      imagingStudyIds: input.imagingStudyIds,
+      preferredTime: input.preferredTime ? new Date(input.preferredTime) : null,
+      scheduledFor: null,
+      requesterId: caller.userId,
+      requesterFacilityId: caller.facilityId,
+      assignedSpecialistId: null,
+      participants: [participant(actor, 'requester', now)],
+      stateTimes: submit ? { draft: now, requested: now } : { draft: now },
+      requestedAt: submit ? now : null,
+      slaDeadline: submit ? slaDeadline(input.urgency, now) : null,
+      overdueNotifiedAt: null,
+      aiFlagSeverity: null,
+      declineReason: null,
+      cancelReason: null,
+      closedAt: null,
+      createdAt: now,
+      updatedAt: now,
+    };
+    await this.consults.create(doc);
+    const stored = await this.access.load(id);
+    await this.access.record(caller, stored, 'C', true, submit ? 'consult requested' : 'consult draft created', ctx);
+    if (submit) await this.notifier.requested(stored);
+    return this.view(stored);
+  }
+
+  async listMine(caller: Caller, ctx: AuditCtx): Promise<ConsultView[]> {
+    const list = await this.consults.find({ 'participants.userId': caller.userId }).sort({ updatedAt: -1 }).limit(200).lean<ConsultRequest[]>();
+    await this.access.recordListing(caller, `own consults listed (${list.length})`, ctx);
+    return Promise.all(list.map((c) => this.view(c)));
+  }
+
+  /** Requested consults for central-hospital specialists: urgency, AI severity, waiting time. */
+  async queue(caller: Caller, specialty: string | undefined, ctx: AuditCtx): Promise<ConsultQueueItem[]> {
+    const actor = await this.access.actor(caller);
+    if (actor.facilityTier !== 'central' || !['specialist', 'radiologist', 'admin'].includes(actor.role)) {
+      await this.access.recordListing(caller, 'consult queue refused: not a central-hospital specialist', ctx, false);
+      throw new ForbiddenError('The consult queue is for central-hospital specialists');
+    }
+    const filter: Record<string, unknown> = { status: 'requested' };
+    const list = await this.consults.find(filter).limit(1000).lean<ConsultRequest[]>();
+    const wanted = specialty?.trim().toLowerCase();
+    const now = Date.now();
+    const selected = list
+      .filter((c) => !wanted || c.requestedSpecialty.trim().toLowerCase() === wanted)
+      .map((c) => ({ c, key: { urgency: c.urgency, aiFlagSeverity: c.aiFlagSeverity ?? null, requestedAt: new Date(c.requestedAt ?? c.createdAt) } }))
+      .sort((a, b) => compareQueue(a.key, b.key));
+    await this.access.recordListing(caller, `consult queue viewed (${selected.length} requests)`, ctx);
+    return Promise.all(
+      selected.map(async ({ c, key }) => ({ ...(await this.view(c)), waitingMinutes: Math.floor((now - key.requestedAt.getTime()) / 60000) })),
+    );
+  }
+
+  async get(caller: Caller, id: string, ctx: AuditCtx): Promise<ConsultView> {
+    const { consult } = await this.access.requireViewer(caller, id, ctx, 'read consult');
+    await this.access.record(caller, consult, 'R', true, 'consult read', ctx);
+    return this.view(consult);
+  }
+
+  /** Applies one state-machine action (the report action goes through ConsultReports, which signs first). */
+  async transition(caller: Caller, id: string, action: Exclude<ConsultAction, 'report'>, input: TransitionInput, ctx: AuditCtx): Promise<ConsultView> {
+    const consult = await this.access.load(id);
+    const actor = await this.access.actor(caller);
+    const mayKnow = isParticipant(consult, caller.userId) || isCandidateSpecialist(actor, consult.requestedSpecialty);
+    if (!mayKnow) return this.access.deny(caller, consult, `${action} consult: not a participant of this consult`, ctx);
+    if (action === 'schedule' && !input.scheduledFor) throw new InvalidInputError('scheduledFor: required to schedule a consult', ['scheduledFor']);
+    const updated = await this.applyTransition(caller, actor, consult, action, ctx, (set, push) => {
+      const now = new Date();
+      switch (action) {
+        case 'submit':
+          set.requestedAt = now;
+          set.slaDeadline = slaDeadline(consult.urgency, now);
+          break;
+        case 'accept':
+          set.assignedSpecialistId = caller.userId;
+          if (!isParticipant(consult, caller.userId)) push.push(participant(actor, actor.role === 'radiologist' ? 'radiologist' : 'specialist', now, true));
+          break;
+        case 'decline':
+          set.declineReason = input.reason ?? null;
+          break;
+        case 'schedule':
+          set.scheduledFor = new Date(input.scheduledFor ?? now);
+          break;
+        case 'cancel':
+          set.cancelReason = input.reason ?? null;
+          break;
+        case 'close':
+          set.closedAt = now;
+          break;
+        default:
+          break;
+      }
+    });
+    return this.view(updated);
+  }
+
+  /**
+   * Decides and applies a transition with the current status as precondition (optimistic
+   * concurrency: a concurrent change makes this one fail with 409, never both succeed).
+   */
+  async applyTransition(
+    caller: Caller,
+    actor: ConsultActor,
+    consult: ConsultRequest,
+    action: ConsultAction,
+    ctx: AuditCtx,
+    mutate: (set: Record<string, unknown>, push: { push: (p: ConsultParticipant) => void }) => void = () => undefined,
+  ): Promise<ConsultRequest> {
+    const decision = decideTransition(action, actor, { status: consult.status, requesterId: consult.requesterId, requestedSpecialty: consult.requestedSpecialty, assignedSpecialistId: consult.assignedSpecialistId });
+    if (!decision.ok) {
+      await this.access.record(caller, consult, 'U', false, decision.message, ctx, decision.kind === 'forbidden' ? 'access-denied' : 'consult');
+      throw decision.kind === 'conflict' ? new ConflictError(decision.message, 'invalid_transition') : new ForbiddenError(decision.message);
+    }
+    const now = new Date();
+    const set: Record<string, unknown> = { status: decision.to, [`stateTimes.${decision.to}`]: now };
+    const added: ConsultParticipant[] = [];
+    mutate(set, { push: (p) => added.push(p) });
+    if (added.length) set.participants = [...consult.participants, ...added];
+    const updated = await this.consults
+      .findOneAndUpdate({ _id: consult._id, status: consult.status, updatedAt: consult.updatedAt }, { $set: set }, { returnDocument: 'after' })
+      .lean<ConsultRequest>();
+    if (!updated) {
+      const now2 = await this.access.load(consult._id);
+      await this.access.record(caller, consult, 'U', false, `${action} lost a race: consult is now ${now2.status}`, ctx);
+      throw new ConflictError(`Cannot ${action} this consult: it changed meanwhile and is now ${now2.status}`, 'invalid_transition');
+    }
+    await this.access.record(caller, updated, 'U', true, `consult ${action}: ${decision.from} → ${decision.to}`, ctx);
+    this.notifier.status(updated, caller.userId);
+    if (action === 'submit') await this.notifier.requested(updated);
+    if (decision.from === 'requested' && action !== 'submit') await this.notifier.queueChanged(updated, decision.to, caller.userId);
+    return updated;
+  }
+
+  /** The requester or the assigned specialist adds a radiologist or another clinician. */
+  async invite(caller: Caller, id: string, input: InviteInput, ctx: AuditCtx): Promise<ConsultView> {
+    const { consult } = await this.access.requireParticipant(caller, id, ctx, 'invite to consult');
+    if (caller.userId !== consult.requesterId && caller.userId !== consult.assignedSpecialistId) {
+      return this.access.deny(caller, consult, 'invite to consult: only the requester or the assigned specialist invites', ctx);
+    }
+    if (!['requested', 'accepted', 'scheduled', 'in_progress', 'reported'].includes(consult.status)) {
+      throw new ConflictError(`Cannot invite to a consult that is ${consult.status}`, 'invalid_transition');
+    }
+    const user = await this.access.user(input.userId);
+    if (!user || !user.active) throw new InvalidInputError(`userId: no active user ${input.userId}`, ['userId']);
+    if (user.role === 'admin') throw new InvalidInputError('userId: administrators do not take part in consults', ['userId']);
+    if (isParticipant(consult, user._id)) throw new ConflictError('This user already takes part in the consult');
+    const role = input.role ?? (user.role === 'radiologist' ? 'radiologist' : 'invited');
+    const p: ConsultParticipant = { userId: user._id, role, facilityId: user.facilityId, displayName: user.displayName, admitted: false, addedAt: new Date() };
+    const updated = await this.consults
+      .findOneAndUpdate({ _id: consult._id, updatedAt: consult.updatedAt }, { $set: { participants: [...consult.participants, p] } }, { returnDocument: 'after' })
+      .lean<ConsultRequest>();
+    if (!updated) throw new ConflictError('The consult changed meanwhile; try again');
+    await this.access.record(caller, updated, 'U', true, `participant invited: ${user._id} as ${role}`, ctx);
+    this.notifier.status(updated, caller.userId);
+    return this.view(updated);
+  }
+
+  /** Records that the host admitted a participant (kept for reconnects and for the SFU's admission). */
+  async setAdmitted(consultId: string, userId: string): Promise<ConsultRequest | null> {
+    for (let attempt = 0; attempt < 5; attempt++) {
+      const c = await this.consults.findById(consultId).lean<ConsultRequest>();
+      if (!c || !isParticipant(c, userId)) return null;
+      if (c.participants.find((p) => p.userId === userId)?.admitted) return c;
+      const participants = c.participants.map((p) => (p.userId === userId ? { ...p, admitted: true } : p));
+      const updated = await this.consults.findOneAndUpdate({ _id: consultId, updatedAt: c.updatedAt }, { $set: { participants } }, { returnDocument: 'after' }).lean<ConsultRequest>();
+      if (updated) return updated;
+    }
+    throw new ConflictError('The consult is changing too fast; try again');
+  }
+}
+
+function participant(actor: ConsultActor, role: ConsultParticipant['role'], at: Date, admitted = false): ConsultParticipant {
+  return { userId: actor.userId, role, facilityId: actor.facilityId, displayName: actor.displayName, admitted, addedAt: at };
+}

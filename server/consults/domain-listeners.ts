@@ -1,0 +1,34 @@
+/** Reactions to other features' domain events: record changes and triage results reach the consult rooms. */
+import type { Model } from 'mongoose';
+import type { ConsultRequest } from '../../models/consult-request';
+import type { DomainEvents } from '../platform/domain-events';
+import type { ConsultNotifier } from './notifier';
+import { OPEN_STATUSES } from './state-machine';
+
+export function listenToDomainEvents(events: DomainEvents, consults: Model<ConsultRequest>, notifier: ConsultNotifier): Array<() => void> {
+  const openFor = (q: Record<string, unknown>) =>
+    consults.find({ ...q, status: { $in: [...OPEN_STATUSES] } }, { _id: 1, patientId: 1, participants: 1, aiFlagSeverity: 1 }).limit(500).lean<ConsultRequest[]>();
+
+  return [
+    events.on('record.changed', async (e) => {
+      for (const c of await openFor({ patientId: e.patientId })) {
+        notifier.recordUpdated(c, { consultId: c._id, patientId: e.patientId, resourceType: e.resourceType, resourceId: e.resourceId, change: e.change });
+      }
+    }),
+    events.on('triage.progress', async (e) => {
+      for (const c of await openFor({ patientId: e.patientId, imagingStudyIds: e.studyId })) {
+        notifier.triage(c, { consultId: c._id, patientId: e.patientId, studyId: e.studyId, state: e.state, message: e.message });
+      }
+    }),
+    events.on('triage.completed', async (e) => {
+      const severity = Math.max(0, Math.min(1, e.maxScore));
+      for (const c of await openFor({ patientId: e.patientId, imagingStudyIds: e.studyId })) {
+        // keep the highest severity of the attached studies (precondition: only raise it)
+        if (c.aiFlagSeverity === null || c.aiFlagSeverity === undefined || c.aiFlagSeverity < severity) {
+          await consults.updateOne({ _id: c._id, $or: [{ aiFlagSeverity: null }, { aiFlagSeverity: { $lt: severity } }] }, { $set: { aiFlagSeverity: severity } });
+        }
+        notifier.triage(c, { consultId: c._id, patientId: e.patientId, studyId: e.studyId, state: 'done', tbFlagged: e.tbFlagged, noduleFlagged: e.noduleFlagged, maxScore: e.maxScore });
+      }
+    }),
+  ];
+}

@@ -1,0 +1,50 @@
+/** Stored documents → the API shapes of contracts/consult-api.ts. */
+import type { ConsultAttachmentView, ConsultMessageView, ConsultParticipantView, ConsultStatus, ConsultView, PatientHeaderView } from '../../contracts/consult-api';
+import type { ConsultAttachment } from '../../models/consult-attachment';
+import type { ConsultMessage } from '../../models/consult-message';
+import type { ConsultRequest } from '../../models/consult-request';
+import { isOverdue } from './sla';
+
+const iso = (d: Date | null | undefined): string | null => (d ? new Date(d).toISOString() : null);
+
+export function participantView(p: ConsultRequest['participants'][number]): ConsultParticipantView {
+  return { userId: p.userId, displayName: p.displayName, role: p.role, facilityId: p.facilityId, admitted: p.admitted };
+}
+
+export function consultView(c: ConsultRequest, patient: PatientHeaderView | null, now = new Date()): ConsultView {
+  const stateTimes: Partial<Record<ConsultStatus, string>> = {};
+  for (const [k, v] of Object.entries(c.stateTimes ?? {})) if (v) stateTimes[k as ConsultStatus] = new Date(v).toISOString();
+  return {
+    id: c._id,
+    status: c.status,
+    patientId: c.patientId,
+    patient,
+    reason: c.reason,
+    clinicalQuestion: c.clinicalQuestion,
+    urgency: c.urgency,
+    requestedSpecialty: c.requestedSpecialty,
+    sharedSections: c.sharedSections ?? [],
+    imagingStudyIds: c.imagingStudyIds ?? [],
+    preferredTime: iso(c.preferredTime),
+    scheduledFor: iso(c.scheduledFor),
+    requesterId: c.requesterId,
+    requesterFacilityId: c.requesterFacilityId,
+    assignedSpecialistId: c.assignedSpecialistId ?? null,
+    participants: c.participants.map(participantView),
+    stateTimes,
+    slaDeadline: iso(c.slaDeadline),
+    overdue: isOverdue({ status: c.status, slaDeadline: c.slaDeadline ? new Date(c.slaDeadline) : null }, now),
+    aiFlagSeverity: c.aiFlagSeverity ?? null,
+    declineReason: c.declineReason ?? null,
+    createdAt: new Date(c.createdAt).toISOString(),
+    updatedAt: new Date(c.updatedAt).toISOString(),
+  };
+}
+
+export function attachmentView(a: Pick<ConsultAttachment, '_id' | 'filename' | 'contentType' | 'size' | 'sha256'>): ConsultAttachmentView {
+  return { id: a._id, filename: a.filename, contentType: a.contentType, size: a.size, sha256: a.sha256 };
+}
+
+export function messageView(m: ConsultMessage, attachment: ConsultAttachmentView | null): ConsultMessageView {
+  return { id: m._id, consultId: m.consultId, authorId: m.authorId, authorName: m.authorName, text: m.text, attachment, createdAt: new Date(m.createdAt).toISOString() };
+}
