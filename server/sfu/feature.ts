@@ -1,7 +1,43 @@
 import type { ConsultDirectory } from '../consults/directory-api';
 import type { Feature, FeatureContext } from '../platform/feature';
+import { loadMediasoup, loadSfuConfig, resolveWorkerBin } from './config';
+import { SfuService } from './sfu-service';
+import { SfuSignalling } from './signalling';
 
-/** Live consult video through mediasoup. (Being built: see issue 5.) */
-export async function createSfuFeature(_ctx: FeatureContext, _deps: { consults: ConsultDirectory }): Promise<Feature> {
-  return { name: 'sfu' };
+/**
+ * Live consult video through mediasoup (issue 5). Settings come from the SFU_* / TURN_* variables
+ * (server/sfu/config.ts, docs/sfu.md), read once here. mediasoup is loaded here, lazily, after
+ * MEDIASOUP_WORKER_BIN is set (it reads that variable once, when first loaded).
+ */
+export async function createSfuFeature(ctx: FeatureContext, deps: { consults: ConsultDirectory }): Promise<Feature & { service: SfuService | null }> {
+  const config = loadSfuConfig(process.env, ctx.config.env);
+  const workerBin = resolveWorkerBin(config.workerBin, ctx.config.cacheDir);
+  const mediasoup = loadMediasoup(workerBin);
+  const logger = ctx.logger.child({ feature: 'sfu' });
+  let service: SfuService;
+  try {
+    service = await SfuService.create({
+      config,
+      logger,
+      mediasoup,
+      workerBin,
+      admission: (userId, consultId) => deps.consults.callAdmission(userId, consultId),
+    });
+  } catch (err) {
+    // Consults go on without video (store-and-forward): the platform starts, joins are refused.
+    logger.error({ err, workerBin: workerBin ?? '(mediasoup prebuilt)' }, 'mediasoup worker failed to start: live video is unavailable (build it: scripts/build-mediasoup-worker.sh)');
+    const signalling = new SfuSignalling(null, logger, { reconnectGraceMs: 0, unavailableReason: 'live video is unavailable on this server (media worker failed to start)' });
+    return { name: 'sfu', service: null, socket: signalling.attach };
+  }
+  logger.info({ workers: config.workers, workerBin: workerBin ?? '(mediasoup prebuilt)', listenIp: config.listenIp, announcedAddress: config.announcedAddress }, 'sfu ready');
+  const signalling = new SfuSignalling(service, logger, { reconnectGraceMs: config.reconnectGraceMs });
+  return {
+    name: 'sfu',
+    service,
+    socket: signalling.attach,
+    close: async () => {
+      signalling.close();
+      await service.close();
+    },
+  };
 }

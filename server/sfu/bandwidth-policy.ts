@@ -1,0 +1,105 @@
+/**
+ * Which simulcast layer each receiver gets, and when a receiver drops to audio only.
+ * Pure logic (no mediasoup): the room feeds it estimates and applies its decisions.
+ *
+ * Layers (encodings sent by the browser module, low → high): 0 ≈ ¼ resolution ~100 kbps,
+ * 1 ≈ ½ resolution ~300 kbps, 2 = full resolution ~900 kbps.
+ */
+
+export interface LayerSpec {
+  /** Bitrate the layer needs, kbps (its encoding's maxBitrate). */
+  kbps: number;
+  /** Largest rendered height (device pixels) for which this layer is enough. */
+  maxRenderedHeight: number;
+}
+
+export const DEFAULT_LAYERS: readonly LayerSpec[] = [
+  { kbps: 100, maxRenderedHeight: 180 },
+  { kbps: 300, maxRenderedHeight: 360 },
+  { kbps: 900, maxRenderedHeight: Number.POSITIVE_INFINITY },
+];
+
+/** Kept for each receiver's audio consumers before video gets any bandwidth. */
+export const AUDIO_RESERVE_KBPS = 40;
+
+export interface BandwidthPolicyOptions {
+  audioOnlyBelowKbps: number;
+  audioOnlyRecoverAboveKbps: number;
+  layers?: readonly LayerSpec[];
+}
+
+export interface ReceiverEstimate {
+  /** Downlink estimate reported by the client (kbps), if fresh. */
+  clientKbps?: number;
+  /** The server's send-side estimate towards this receiver (recv transport availableOutgoingBitrate, kbps). */
+  serverKbps?: number;
+}
+
+export interface LayerRequest {
+  estimatedKbps: number | null;
+  /** Number of video consumers sharing the downlink. */
+  videoConsumers: number;
+  audioConsumers: number;
+  /** Rendered height of this video in device pixels, if the client reported it. */
+  renderedHeight?: number;
+  /** The client's own cap (sfu:set-preferred-layers). */
+  clientMaxSpatial?: number;
+  /** Spatial layers the producer actually sends (1 for non-simulcast). */
+  availableLayers: number;
+}
+
+export class BandwidthPolicy {
+  readonly #below: number;
+  readonly #recover: number;
+  readonly #layers: readonly LayerSpec[];
+
+  constructor(options: BandwidthPolicyOptions) {
+    if (options.audioOnlyRecoverAboveKbps <= options.audioOnlyBelowKbps) throw new Error('recover threshold must be above the audio-only threshold');
+    this.#below = options.audioOnlyBelowKbps;
+    this.#recover = options.audioOnlyRecoverAboveKbps;
+    this.#layers = options.layers ?? DEFAULT_LAYERS;
+  }
+
+  get audioOnlyBelowKbps(): number {
+    return this.#below;
+  }
+
+  get audioOnlyRecoverAboveKbps(): number {
+    return this.#recover;
+  }
+
+  /**
+   * One downlink figure from what we know: the lower of the client's report and the server's
+   * send-side estimate. While a receiver is audio only its video is paused, so the server-side
+   * estimate (which needs media to probe with) is not trusted for recovery when the client reports.
+   */
+  estimate(e: ReceiverEstimate, audioOnly: boolean): number | null {
+    const known = [e.clientKbps, audioOnly && e.clientKbps !== undefined ? undefined : e.serverKbps].filter((v): v is number => typeof v === 'number' && Number.isFinite(v) && v > 0);
+    return known.length ? Math.min(...known) : null;
+  }
+
+  /** Hysteresis: enter audio only below the threshold, leave it only above the recover threshold. */
+  nextAudioOnly(current: boolean, estimatedKbps: number | null): boolean {
+    if (estimatedKbps === null) return current;
+    if (!current) return estimatedKbps < this.#below;
+    return !(estimatedKbps > this.#recover);
+  }
+
+  /** The spatial layer to forward: the smaller of what the bandwidth share allows and what the rendered size needs. */
+  spatialLayerFor(req: LayerRequest): number {
+    const top = Math.max(0, Math.min(req.availableLayers, this.#layers.length) - 1);
+    let bySize = top;
+    if (req.renderedHeight !== undefined && req.renderedHeight > 0) {
+      bySize = this.#layers.findIndex((l) => req.renderedHeight! <= l.maxRenderedHeight);
+      if (bySize < 0) bySize = top;
+    }
+    let byBandwidth = top;
+    if (req.estimatedKbps !== null) {
+      const share = (req.estimatedKbps - AUDIO_RESERVE_KBPS * req.audioConsumers) / Math.max(1, req.videoConsumers);
+      byBandwidth = 0;
+      for (let i = 0; i <= top; i++) if ((this.#layers[i]?.kbps ?? Infinity) <= share) byBandwidth = i;
+    }
+    const cap = req.clientMaxSpatial ?? top;
+    return Math.max(0, Math.min(top, bySize, byBandwidth, cap));
+  }
+}

@@ -1,0 +1,525 @@
+import { randomUUID } from 'node:crypto';
+import type { types as ms } from 'mediasoup';
+import type {
+  ClientCallStats,
+  CreatedConsumer,
+  CreatedTransport,
+  JoinCallResult,
+  MediaKind,
+  MediaSource,
+  MediasoupJson,
+  PeerLeftReason,
+  TransportDirection,
+  CallProducerInfo,
+} from '../../contracts/sfu-api';
+import type { Logger } from '../observability/logger';
+import type { BandwidthPolicy } from './bandwidth-policy';
+import { CallPeer, type CallNotifier, type ConsumerState, type ProducerAppData } from './call-peer';
+import type { SfuConfig } from './config';
+import { iceServersFor } from './turn';
+
+/** An expected refusal (unknown id, not joined, cannot consume): acknowledged as an error, not a misbehaviour. */
+export class CallError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'CallError';
+  }
+}
+
+export const MEDIA_CODECS: ms.RouterRtpCodecCapability[] = [
+  { kind: 'audio', mimeType: 'audio/opus', clockRate: 48000, channels: 2 },
+  { kind: 'video', mimeType: 'video/VP8', clockRate: 90000, parameters: { 'x-google-start-bitrate': 600 } },
+  {
+    kind: 'video',
+    mimeType: 'video/H264',
+    clockRate: 90000,
+    parameters: { 'packetization-mode': 1, 'profile-level-id': '42e01f', 'level-asymmetry-allowed': 1 },
+  },
+];
+
+export type RoomCloseReason = 'room-closed' | 'worker-died' | 'shutdown';
+
+/** A room nobody is in is closed after this long (its router freed). */
+const EMPTY_ROOM_TTL_MS = 60_000;
+
+/** After an audio-only switch, how long the server-side estimate is left out (it needs to settle). */
+const AUDIO_ONLY_SETTLE_MS = 10_000;
+
+/** A client report older than this is ignored by the bandwidth policy. */
+const CLIENT_REPORT_MAX_AGE_MS = 10_000;
+
+export interface ConsultCallRoomOptions {
+  consultId: string;
+  worker: ms.Worker;
+  workerIndex: number;
+  config: SfuConfig;
+  policy: BandwidthPolicy;
+  logger: Logger;
+}
+
+/**
+ * The live call of one consult: one mediasoup router (on one worker), its peers, an active-speaker
+ * observer and the periodic bandwidth policy. Create with `ConsultCallRoom.create`, end with `close`.
+ */
+export class ConsultCallRoom {
+  readonly consultId: string;
+  readonly workerIndex: number;
+  readonly #router: ms.Router;
+  readonly #speakers: ms.ActiveSpeakerObserver;
+  readonly #config: SfuConfig;
+  readonly #policy: BandwidthPolicy;
+  readonly #logger: Logger;
+  readonly #peers = new Map<string, CallPeer>();
+  readonly #policyTimer: NodeJS.Timeout;
+  #policyRunning = false;
+  #emptySince: number | null = Date.now();
+  #dominantPeerId: string | null = null;
+  #closed = false;
+  #onClose: Array<(reason: RoomCloseReason) => void> = [];
+
+  static async create(options: ConsultCallRoomOptions): Promise<ConsultCallRoom> {
+    const router = await options.worker.createRouter({ mediaCodecs: MEDIA_CODECS, appData: { consultId: options.consultId } });
+    try {
+      const speakers = await router.createActiveSpeakerObserver({ interval: 300 });
+      return new ConsultCallRoom(options, router, speakers);
+    } catch (err) {
+      router.close();
+      throw err;
+    }
+  }
+
+  private constructor(options: ConsultCallRoomOptions, router: ms.Router, speakers: ms.ActiveSpeakerObserver) {
+    this.consultId = options.consultId;
+    this.workerIndex = options.workerIndex;
+    this.#router = router;
+    this.#speakers = speakers;
+    this.#config = options.config;
+    this.#policy = options.policy;
+    this.#logger = options.logger.child({ consultId: options.consultId });
+    this.#speakers.on('dominantspeaker', ({ producer }) => {
+      const appData = producer.appData as ProducerAppData;
+      this.#dominantPeerId = appData.peerId;
+      this.#broadcast(null, 'sfu:active-speaker', { peerId: appData.peerId, producerId: producer.id });
+    });
+    this.#router.on('workerclose', () => this.close('worker-died'));
+    this.#router.observer.on('close', () => {
+      // The worker died (or the router was closed under us): the service re-creates the room.
+      if (!this.#closed) this.close('room-closed');
+    });
+    this.#policyTimer = setInterval(() => void this.applyBandwidthPolicy(), this.#config.policyIntervalMs);
+    this.#policyTimer.unref();
+  }
+
+  get closed(): boolean {
+    return this.#closed;
+  }
+
+  get peerCount(): number {
+    return this.#peers.size;
+  }
+
+  get consumerCount(): number {
+    let n = 0;
+    for (const p of this.#peers.values()) n += p.consumers.size;
+    return n;
+  }
+
+  get routerRtpCapabilities(): ms.RtpCapabilities {
+    return this.#router.rtpCapabilities;
+  }
+
+  peers(): CallPeer[] {
+    return [...this.#peers.values()];
+  }
+
+  peer(peerId: string): CallPeer | undefined {
+    return this.#peers.get(peerId);
+  }
+
+  onClose(listener: (reason: RoomCloseReason) => void): void {
+    this.#onClose.push(listener);
+  }
+
+  /**
+   * Adds a participant. A session of the same user already in the room is replaced: its
+   * transports are closed, others are told it left, its socket is told it was replaced.
+   */
+  join(user: { userId: string; displayName: string; host: boolean }, notify: CallNotifier): { peer: CallPeer; result: JoinCallResult } {
+    this.#assertOpen();
+    for (const old of this.#peers.values()) {
+      if (old.userId === user.userId) {
+        old.notify('sfu:rejoin', { consultId: this.consultId, reason: 'session-replaced', peerId: old.peerId });
+        this.removePeer(old.peerId, 'replaced');
+      }
+    }
+    const peer = new CallPeer({ peerId: randomUUID(), ...user, notify });
+    const others = this.peers();
+    this.#peers.set(peer.peerId, peer);
+    this.#broadcast(peer.peerId, 'sfu:peer-joined', peer.info());
+    this.#logger.info({ peerId: peer.peerId, peers: this.#peers.size }, 'peer joined call');
+    return {
+      peer,
+      result: {
+        consultId: this.consultId,
+        peerId: peer.peerId,
+        host: peer.host,
+        routerRtpCapabilities: this.#router.rtpCapabilities as unknown as MediasoupJson,
+        peers: others.map((p) => p.info()),
+        producers: others.flatMap((p) => [...p.producers.values()].map((pr) => producerInfo(pr))),
+        iceServers: iceServersFor(user.userId, this.#config.turn),
+        audioOnlyBelowKbps: this.#policy.audioOnlyBelowKbps,
+        audioOnlyRecoverAboveKbps: this.#policy.audioOnlyRecoverAboveKbps,
+      },
+    };
+  }
+
+  /** Closes a peer's media and tells the others. Idempotent. */
+  removePeer(peerId: string, reason: PeerLeftReason): void {
+    const peer = this.#peers.get(peerId);
+    if (!peer) return;
+    this.#peers.delete(peerId);
+    const producers = [...peer.producers.values()];
+    peer.close();
+    for (const pr of producers) this.#broadcast(null, 'sfu:producer-closed', { producerId: pr.id, peerId });
+    this.#broadcast(null, 'sfu:peer-left', { peerId, userId: peer.userId, reason });
+    if (this.#dominantPeerId === peerId) {
+      this.#dominantPeerId = null;
+      this.#broadcast(null, 'sfu:active-speaker', { peerId: null, producerId: null });
+    }
+    this.#logger.info({ peerId, reason, peers: this.#peers.size }, 'peer left call');
+  }
+
+  async createTransport(peer: CallPeer, direction: TransportDirection): Promise<CreatedTransport> {
+    this.#assertMember(peer);
+    const existing = peer.transportOf(direction);
+    if (existing) {
+      // A client that re-negotiates from scratch: replace its transport of that direction.
+      existing.close();
+      peer.transports.delete(existing.id);
+    }
+    const listen = (protocol: 'udp' | 'tcp'): ms.TransportListenInfo => ({
+      protocol,
+      ip: this.#config.listenIp,
+      ...(this.#config.announcedAddress ? { announcedAddress: this.#config.announcedAddress } : {}),
+      portRange: { min: this.#config.rtcMinPort, max: this.#config.rtcMaxPort },
+    });
+    const transport = await this.#router.createWebRtcTransport({
+      listenInfos: [listen('udp'), listen('tcp')],
+      enableUdp: true,
+      enableTcp: true,
+      preferUdp: true,
+      initialAvailableOutgoingBitrate: this.#config.initialAvailableOutgoingBitrate,
+      appData: { peerId: peer.peerId, direction },
+    });
+    if (peer.closed || this.#closed) {
+      transport.close();
+      throw new CallError('left the call');
+    }
+    if (direction === 'send') {
+      await transport.setMaxIncomingBitrate(this.#config.maxIncomingBitrate).catch(() => undefined);
+    }
+    peer.transports.set(transport.id, { transport, direction });
+    transport.observer.on('close', () => peer.transports.delete(transport.id));
+    transport.on('dtlsstatechange', (state) => {
+      if (state === 'failed' || state === 'closed') this.#logger.warn({ peerId: peer.peerId, direction, state }, 'transport DTLS state');
+    });
+    return {
+      transportId: transport.id,
+      direction,
+      iceParameters: transport.iceParameters as unknown as MediasoupJson,
+      iceCandidates: transport.iceCandidates as unknown as MediasoupJson[],
+      dtlsParameters: transport.dtlsParameters as unknown as MediasoupJson,
+      iceServers: iceServersFor(peer.userId, this.#config.turn),
+    };
+  }
+
+  async connectTransport(peer: CallPeer, transportId: string, dtlsParameters: MediasoupJson): Promise<void> {
+    const { transport } = this.#transport(peer, transportId);
+    await transport.connect({ dtlsParameters: dtlsParameters as unknown as ms.DtlsParameters });
+  }
+
+  async restartIce(peer: CallPeer, transportId: string): Promise<MediasoupJson> {
+    const { transport } = this.#transport(peer, transportId);
+    return (await transport.restartIce()) as unknown as MediasoupJson;
+  }
+
+  async produce(peer: CallPeer, req: { transportId: string; kind: MediaKind; rtpParameters: MediasoupJson; source: MediaSource }): Promise<string> {
+    const { transport, direction } = this.#transport(peer, req.transportId);
+    if (direction !== 'send') throw new CallError('produce needs a send transport');
+    if ((req.source === 'mic') !== (req.kind === 'audio')) throw new CallError(`source ${req.source} does not carry ${req.kind}`);
+    for (const p of peer.producers.values()) {
+      if (p.appData.source === req.source) throw new CallError(`already producing ${req.source}; close that producer first`);
+    }
+    const producer = await transport.produce<ProducerAppData>({
+      kind: req.kind,
+      rtpParameters: req.rtpParameters as unknown as ms.RtpParameters,
+      appData: { peerId: peer.peerId, userId: peer.userId, source: req.source },
+    });
+    if (peer.closed) {
+      producer.close();
+      throw new CallError('left the call');
+    }
+    peer.producers.set(producer.id, producer);
+    producer.observer.on('close', () => peer.producers.delete(producer.id));
+    if (producer.kind === 'audio') await this.#speakers.addProducer({ producerId: producer.id }).catch(() => undefined);
+    this.#broadcast(peer.peerId, 'sfu:new-producer', producerInfo(producer));
+    return producer.id;
+  }
+
+  closeProducer(peer: CallPeer, producerId: string): void {
+    const producer = peer.producers.get(producerId);
+    if (!producer) throw new CallError('unknown producer');
+    producer.close();
+    peer.producers.delete(producerId);
+    this.#broadcast(null, 'sfu:producer-closed', { producerId, peerId: peer.peerId });
+  }
+
+  async consume(peer: CallPeer, producerId: string, rtpCapabilities: MediasoupJson): Promise<CreatedConsumer> {
+    this.#assertMember(peer);
+    const owner = this.#ownerOf(producerId);
+    if (!owner) throw new CallError('unknown producer');
+    if (owner.peer === peer) throw new CallError('cannot consume your own producer');
+    const caps = rtpCapabilities as unknown as ms.RtpCapabilities;
+    if (!this.#router.canConsume({ producerId, rtpCapabilities: caps })) throw new CallError('your device cannot receive this producer');
+    const transport = peer.transportOf('recv');
+    if (!transport) throw new CallError('create a recv transport first');
+    for (const c of peer.consumers.values()) if (c.consumer.producerId === producerId) throw new CallError('already consuming this producer');
+    const source = owner.producer.appData.source;
+    const consumer = await transport.consume({ producerId, rtpCapabilities: caps, paused: true, appData: { peerId: peer.peerId, source } });
+    if (peer.closed) {
+      consumer.close();
+      throw new CallError('left the call');
+    }
+    const state: ConsumerState = { consumer, producerPeerId: owner.peer.peerId, source, clientPaused: true };
+    peer.consumers.set(consumer.id, state);
+    const forget = () => peer.consumers.delete(consumer.id);
+    consumer.on('transportclose', forget);
+    consumer.on('producerclose', () => {
+      forget();
+      peer.notify('sfu:consumer-closed', { consumerId: consumer.id, producerId });
+    });
+    consumer.on('producerpause', () => peer.notify('sfu:producer-paused', { producerId, peerId: owner.peer.peerId, paused: true }));
+    consumer.on('producerresume', () => peer.notify('sfu:producer-paused', { producerId, peerId: owner.peer.peerId, paused: false }));
+    if (consumer.kind === 'video' && consumer.type === 'simulcast') await this.#applyLayers(peer, state);
+    return {
+      consumerId: consumer.id,
+      producerId,
+      peerId: owner.peer.peerId,
+      kind: consumer.kind,
+      source,
+      rtpParameters: consumer.rtpParameters as unknown as MediasoupJson,
+      paused: true,
+      audioOnly: consumer.kind === 'video' && peer.audioOnly,
+    };
+  }
+
+  async setPaused(peer: CallPeer, type: 'producer' | 'consumer', id: string, paused: boolean): Promise<void> {
+    if (type === 'producer') {
+      const producer = peer.producers.get(id);
+      if (!producer) throw new CallError('unknown producer');
+      if (paused) await producer.pause();
+      else await producer.resume();
+      this.#broadcast(peer.peerId, 'sfu:producer-paused', { producerId: id, peerId: peer.peerId, paused });
+      return;
+    }
+    const state = peer.consumers.get(id);
+    if (!state) throw new CallError('unknown consumer');
+    state.clientPaused = paused;
+    await this.#syncConsumerPaused(peer, state);
+  }
+
+  async setPreferredLayers(peer: CallPeer, consumerId: string, spatialLayer: number, temporalLayer?: number): Promise<void> {
+    const state = peer.consumers.get(consumerId);
+    if (!state) throw new CallError('unknown consumer');
+    if (state.consumer.kind !== 'video') throw new CallError('layers apply to video consumers');
+    state.clientMaxSpatial = spatialLayer;
+    state.clientTemporal = temporalLayer;
+    state.appliedSpatial = undefined;
+    await this.#applyLayers(peer, state);
+  }
+
+  /** A client's bandwidth and render-size report; applied at once. */
+  async reportStats(peer: CallPeer, stats: ClientCallStats): Promise<{ audioOnly: boolean; estimatedKbps: number | null }> {
+    this.#assertMember(peer);
+    const reported = [stats.downlinkKbps, stats.availableIncomingBitrate !== undefined ? stats.availableIncomingBitrate / 1000 : undefined].filter(
+      (v): v is number => typeof v === 'number' && v > 0,
+    );
+    if (reported.length) peer.reportClientKbps(Math.min(...reported));
+    for (const r of stats.renderedSizes ?? []) {
+      const state = peer.consumers.get(r.consumerId);
+      if (state) state.renderedHeight = r.height;
+    }
+    const estimatedKbps = await this.#applyPolicyTo(peer);
+    return { audioOnly: peer.audioOnly, estimatedKbps };
+  }
+
+  /** One pass of the bandwidth policy over every peer (also runs on a timer). */
+  async applyBandwidthPolicy(): Promise<void> {
+    if (this.#policyRunning || this.#closed) return;
+    if (this.#peers.size === 0) {
+      this.#emptySince ??= Date.now();
+      if (Date.now() - this.#emptySince > EMPTY_ROOM_TTL_MS) this.close('shutdown');
+      return;
+    }
+    this.#emptySince = null;
+    this.#policyRunning = true;
+    try {
+      for (const peer of this.peers()) {
+        const recv = peer.transportOf('recv');
+        if (recv && !recv.closed) {
+          const stats = await recv.getStats().catch(() => []);
+          const bps = stats[0]?.availableOutgoingBitrate;
+          peer.serverKbps = typeof bps === 'number' && bps > 0 ? bps / 1000 : undefined;
+        }
+        if (!peer.closed) await this.#applyPolicyTo(peer);
+      }
+    } catch (err) {
+      this.#logger.warn({ err }, 'bandwidth policy pass failed');
+    } finally {
+      this.#policyRunning = false;
+    }
+  }
+
+  /**
+   * A plain RTP transport on this room's router, for tools rather than browsers (the capacity
+   * bench's synthetic producers and consumers; a future recorder). Closed with the room.
+   */
+  async createPlainTransport(options: ms.PlainTransportOptions): Promise<ms.PlainTransport> {
+    this.#assertOpen();
+    return this.#router.createPlainTransport(options);
+  }
+
+  /** Room state for tests and metrics. */
+  snapshot(): { consultId: string; workerIndex: number; peers: Array<{ peerId: string; userId: string; audioOnly: boolean; transports: number; producers: number; consumers: number }> } {
+    return {
+      consultId: this.consultId,
+      workerIndex: this.workerIndex,
+      peers: this.peers().map((p) => ({ peerId: p.peerId, userId: p.userId, audioOnly: p.audioOnly, transports: p.transports.size, producers: p.producers.size, consumers: p.consumers.size })),
+    };
+  }
+
+  /**
+   * Ends the call: every peer is told to rejoin (`room-closed` when the router went away under
+   * us, e.g. a dead worker) or simply that it ended, then the router is closed. Idempotent.
+   */
+  close(reason: RoomCloseReason = 'shutdown'): void {
+    if (this.#closed) return;
+    this.#closed = true;
+    clearInterval(this.#policyTimer);
+    for (const peer of this.#peers.values()) {
+      if (reason !== 'shutdown') peer.notify('sfu:rejoin', { consultId: this.consultId, reason, peerId: peer.peerId });
+      else peer.notify('sfu:peer-left', { peerId: peer.peerId, userId: peer.userId, reason: 'room-closed' });
+      peer.close();
+    }
+    this.#peers.clear();
+    if (!this.#router.closed) this.#router.close();
+    for (const l of this.#onClose.splice(0)) l(reason);
+  }
+
+  /**
+   * The receiver's downlink estimate. Right after an audio-only switch the server's send-side
+   * estimate reflects the old traffic (video paused: nothing to probe with; video resumed: still
+   * ramping up), so for AUDIO_ONLY_SETTLE_MS only the client's report counts (no flapping).
+   */
+  #estimateFor(peer: CallPeer): number | null {
+    const settling = Date.now() - peer.audioOnlyChangedAt < AUDIO_ONLY_SETTLE_MS;
+    return this.#policy.estimate({ clientKbps: peer.clientKbps(CLIENT_REPORT_MAX_AGE_MS), serverKbps: settling ? undefined : peer.serverKbps }, peer.audioOnly);
+  }
+
+  async #applyPolicyTo(peer: CallPeer): Promise<number | null> {
+    const estimatedKbps = this.#estimateFor(peer);
+    const next = this.#policy.nextAudioOnly(peer.audioOnly, estimatedKbps);
+    if (next !== peer.audioOnly) {
+      peer.audioOnly = next;
+      this.#logger.info({ peerId: peer.peerId, audioOnly: next, estimatedKbps }, 'audio-only switch');
+      for (const state of peer.consumers.values()) if (state.consumer.kind === 'video') await this.#syncConsumerPaused(peer, state);
+      this.#broadcast(null, 'sfu:audio-only', { peerId: peer.peerId, audioOnly: next, reason: next ? 'low-bandwidth' : 'recovered', estimatedKbps: Math.round(estimatedKbps ?? 0) });
+    }
+    if (!peer.audioOnly) {
+      for (const state of peer.consumers.values()) {
+        if (state.consumer.kind === 'video' && state.consumer.type === 'simulcast') await this.#applyLayers(peer, state, estimatedKbps);
+      }
+    }
+    return estimatedKbps;
+  }
+
+  async #applyLayers(peer: CallPeer, state: ConsumerState, estimatedKbps?: number | null): Promise<void> {
+    const consumer = state.consumer;
+    if (consumer.closed || consumer.kind !== 'video') return;
+    const estimate = estimatedKbps !== undefined ? estimatedKbps : this.#estimateFor(peer);
+    let videoConsumers = 0;
+    let audioConsumers = 0;
+    for (const s of peer.consumers.values()) {
+      if (s.consumer.kind === 'video' && !s.consumer.paused) videoConsumers++;
+      else if (s.consumer.kind === 'audio') audioConsumers++;
+    }
+    const availableLayers = consumer.type === 'simulcast' ? consumer.rtpParameters.encodings?.[0]?.scalabilityMode?.match(/^[LS](\d+)/)?.[1] : undefined;
+    const spatial = this.#policy.spatialLayerFor({
+      estimatedKbps: estimate,
+      videoConsumers: Math.max(1, videoConsumers),
+      audioConsumers,
+      renderedHeight: state.renderedHeight,
+      clientMaxSpatial: state.clientMaxSpatial,
+      availableLayers: availableLayers ? Number(availableLayers) : 3,
+    });
+    if (spatial === state.appliedSpatial) return;
+    state.appliedSpatial = spatial;
+    await consumer.setPreferredLayers({ spatialLayer: spatial, ...(state.clientTemporal !== undefined ? { temporalLayer: state.clientTemporal } : {}) }).catch(() => undefined);
+  }
+
+  async #syncConsumerPaused(peer: CallPeer, state: ConsumerState): Promise<void> {
+    const shouldPause = state.clientPaused || (state.consumer.kind === 'video' && peer.audioOnly);
+    if (state.consumer.closed) return;
+    if (shouldPause && !state.consumer.paused) await state.consumer.pause();
+    else if (!shouldPause && state.consumer.paused) {
+      await state.consumer.resume();
+      if (state.consumer.kind === 'video') await state.consumer.requestKeyFrame().catch(() => undefined);
+    }
+  }
+
+  #ownerOf(producerId: string): { peer: CallPeer; producer: ms.Producer<ProducerAppData> } | undefined {
+    for (const peer of this.#peers.values()) {
+      const producer = peer.producers.get(producerId);
+      if (producer) return { peer, producer };
+    }
+    return undefined;
+  }
+
+  #transport(peer: CallPeer, transportId: string): { transport: ms.WebRtcTransport; direction: TransportDirection } {
+    this.#assertMember(peer);
+    const t = peer.transports.get(transportId);
+    if (!t) throw new CallError('unknown transport');
+    return t;
+  }
+
+  #assertOpen(): void {
+    if (this.#closed) throw new CallError('this call has ended; join again');
+  }
+
+  #assertMember(peer: CallPeer): void {
+    this.#assertOpen();
+    if (peer.closed || this.#peers.get(peer.peerId) !== peer) throw new CallError('not in this call; join again');
+  }
+
+  #broadcast<E extends Parameters<CallNotifier>[0]>(exceptPeerId: string | null, event: E, ...args: Parameters<import('../../contracts/sfu-events').SfuServerToClientEvents[E]>): void {
+    for (const peer of this.#peers.values()) {
+      if (peer.peerId === exceptPeerId) continue;
+      try {
+        (peer.notify as (e: E, ...a: typeof args) => void)(event, ...args);
+      } catch (err) {
+        this.#logger.warn({ err, peerId: peer.peerId, event }, 'notify failed');
+      }
+    }
+  }
+}
+
+function producerInfo(producer: ms.Producer<ProducerAppData>): CallProducerInfo {
+  return {
+    producerId: producer.id,
+    peerId: producer.appData.peerId,
+    userId: producer.appData.userId,
+    kind: producer.kind,
+    source: producer.appData.source,
+    paused: producer.paused,
+  };
+}

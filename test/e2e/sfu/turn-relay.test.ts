@@ -1,0 +1,124 @@
+/**
+ * TURN against Debian's coturn on loopback: the platform hands out time-limited HMAC credentials
+ * (use-auth-secret); Chromium with iceTransportPolicy 'relay' gathers a relay candidate with them,
+ * and a call forced through the relay carries media.
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import { createServer } from 'node:net';
+import os from 'node:os';
+import path from 'node:path';
+import { resolveWorkerBin } from '../../../server/sfu/config';
+import { io } from 'socket.io-client';
+import { launchChromium, type TestBrowser } from '../../support/browser';
+import { DEMO, startTestPlatform, type TestPlatform } from '../../support/platform';
+import type {} from '../pages/call-page';
+import { serveCallPage, type ServedPage } from '../pages/serve-call-page';
+import { admitToCall } from './consult-admission';
+
+jest.mock('../../../server/consults/feature', () => {
+  const actual = jest.requireActual('../../../server/consults/feature');
+  const { mockCallAdmission } = jest.requireActual('./consult-admission');
+  return {
+    ...actual,
+    createConsultFeature: (...args: unknown[]) => {
+      const feature = actual.createConsultFeature(...args);
+      return { ...feature, directory: { ...feature.directory, callAdmission: mockCallAdmission } };
+    },
+  };
+});
+
+const TURNSERVER = '/usr/bin/turnserver';
+const haveWorker = !!resolveWorkerBin(process.env.MEDIASOUP_WORKER_BIN, process.env.HOICHAN_CACHE ?? path.join(os.homedir(), '.cache', 'hoichan'));
+const maybe = existsSync(TURNSERVER) && (haveWorker || process.env.CI) ? describe : describe.skip;
+const CONSULT = 'consult-turn';
+const SECRET = 'turn-secret-for-tests-0123456789';
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+async function freePort(): Promise<number> {
+  const srv = createServer();
+  await new Promise<void>((r) => srv.listen(0, '127.0.0.1', () => r()));
+  const port = (srv.address() as { port: number }).port;
+  await new Promise<void>((r) => srv.close(() => r()));
+  return port;
+}
+
+maybe('TURN through coturn on loopback', () => {
+  let turn: ChildProcess;
+  let tp: TestPlatform;
+  let page: ServedPage;
+  const browsers: TestBrowser[] = [];
+
+  beforeAll(async () => {
+    const port = await freePort();
+    turn = spawn(
+      TURNSERVER,
+      ['-n', '--use-auth-secret', '--static-auth-secret', SECRET, '--realm', 'hoichan', '--listening-ip', '127.0.0.1', '--relay-ip', '127.0.0.1', '--listening-port', String(port),
+        '--min-port', '49160', '--max-port', '49200', '--no-tls', '--no-dtls', '--no-cli', '--allow-loopback-peers', '--fingerprint', '--log-file', 'stdout', '--simple-log'],
+      { stdio: ['ignore', 'pipe', 'pipe'] },
+    );
+    let turnLog = '';
+    turn.stdout?.on('data', (d: Buffer) => (turnLog += d.toString()));
+    turn.stderr?.on('data', (d: Buffer) => (turnLog += d.toString()));
+    for (let i = 0; i < 50 && !/IO method|listener opened/i.test(turnLog); i++) await sleep(100);
+    await sleep(500);
+    process.env.SFU_WORKERS = '1';
+    process.env.TURN_URLS = `turn:127.0.0.1:${port}?transport=udp,turn:127.0.0.1:${port}?transport=tcp`;
+    process.env.TURN_SECRET = SECRET;
+    process.env.TURN_TTL_S = '600';
+    tp = await startTestPlatform();
+    page = await serveCallPage();
+    admitToCall(CONSULT, 'usr-specialist', { host: true });
+    admitToCall(CONSULT, 'usr-referrer');
+  });
+
+  afterAll(async () => {
+    for (const b of browsers) await b.close();
+    await page?.close();
+    await tp?.close();
+    turn?.kill('SIGTERM');
+    delete process.env.TURN_URLS;
+    delete process.env.TURN_SECRET;
+  });
+
+  test('the join hands out coturn REST credentials with which Chromium gathers a relay candidate', async () => {
+    const { accessToken } = await tp.login(DEMO.specialist);
+    const socket = io(tp.url, { path: '/socket.io', transports: ['websocket'], auth: { token: accessToken }, reconnection: false });
+    const joined = await socket.timeout(10_000).emitWithAck('sfu:join', { consultId: CONSULT });
+    await socket.timeout(10_000).emitWithAck('sfu:leave', {});
+    socket.disconnect();
+    expect(joined.ok).toBe(true);
+    const turnEntry = joined.iceServers.find((s: { urls: string[] }) => s.urls.some((u) => u.startsWith('turn:')));
+    expect(turnEntry.username).toMatch(/^\d+:usr-specialist$/);
+    const browser = await launchChromium();
+    browsers.push(browser);
+    const p = await browser.context.newPage();
+    await p.goto(page.url);
+    await p.waitForFunction(() => !!window.hoichanCall);
+    const candidates = await p.evaluate((servers) => window.hoichanCall.gatherCandidates(servers, 'relay'), joined.iceServers);
+    expect(candidates.some((c) => c.type === 'relay')).toBe(true);
+    expect(candidates.every((c) => c.type === 'relay')).toBe(true);
+    // A wrong secret gathers nothing.
+    const bad = await p.evaluate((servers) => window.hoichanCall.gatherCandidates(servers, 'relay'), [{ ...turnEntry, credential: 'AAAA' }]);
+    expect(bad.filter((c) => c.type === 'relay')).toEqual([]);
+  });
+
+  test('a call forced through the relay carries media', async () => {
+    const pages = [];
+    for (const email of [DEMO.specialist, DEMO.referrer]) {
+      const { accessToken } = await tp.login(email);
+      const browser = await launchChromium();
+      browsers.push(browser);
+      const p = await browser.context.newPage();
+      await p.goto(page.url);
+      await p.waitForFunction(() => !!window.hoichanCall);
+      await p.evaluate((a) => window.hoichanCall.start(a), { serverUrl: tp.url, token: accessToken, consultId: CONSULT, iceTransportPolicy: 'relay' as RTCIceTransportPolicy });
+      pages.push(p);
+    }
+    const viewer = pages[1]!;
+    await viewer.waitForFunction(async () => (await window.hoichanCall.inbound()).some((s) => s.kind === 'video' && s.framesDecoded > 10), undefined, { timeout: 45_000, polling: 1000 });
+    const types = await viewer.evaluate(() => window.hoichanCall.selectedCandidateTypes());
+    expect(types.length).toBeGreaterThan(0);
+    expect(types.every((t) => t === 'relay')).toBe(true);
+  });
+});

@@ -1,0 +1,112 @@
+/**
+ * The sfu:* socket.io signalling through the real platform (JWT handshake, realtime, the sfu
+ * feature with real mediasoup workers). Only the consult stub's callAdmission is replaced until
+ * the consult feature lands (see test/e2e/sfu/consult-admission.ts).
+ */
+import { io, type Socket } from 'socket.io-client';
+import { DEMO, startTestPlatform, type TestPlatform } from '../../support/platform';
+import { admitToCall } from '../../e2e/sfu/consult-admission';
+import { waitFor, workerBinOrSkip } from './helpers';
+
+jest.mock('../../../server/consults/feature', () => {
+  const actual = jest.requireActual('../../../server/consults/feature');
+  const { mockCallAdmission } = jest.requireActual('../../e2e/sfu/consult-admission');
+  return {
+    ...actual,
+    createConsultFeature: (...args: unknown[]) => {
+      const feature = actual.createConsultFeature(...args);
+      return { ...feature, directory: { ...feature.directory, callAdmission: mockCallAdmission } };
+    },
+  };
+});
+
+const maybe = workerBinOrSkip() ? describe : describe.skip;
+const CONSULT = 'consult-signalling';
+
+type Client = { socket: Socket; events: Array<{ event: string; payload: any }>; request: (event: string, payload: unknown) => Promise<any> };
+
+maybe('sfu signalling over socket.io', () => {
+  let tp: TestPlatform;
+  const sockets: Socket[] = [];
+
+  async function connect(email: string): Promise<Client> {
+    const { accessToken } = await tp.login(email);
+    const socket = io(tp.url, { path: '/socket.io', transports: ['websocket'], auth: { token: accessToken }, reconnection: false });
+    sockets.push(socket);
+    const events: Client['events'] = [];
+    socket.onAny((event: string, payload: unknown) => events.push({ event, payload }));
+    await new Promise<void>((resolve, reject) => {
+      socket.once('session:ready', () => resolve());
+      socket.once('connect_error', reject);
+    });
+    const request = (event: string, payload: unknown) => socket.timeout(10_000).emitWithAck(event, payload);
+    return { socket, events, request };
+  }
+
+  beforeAll(async () => {
+    process.env.SFU_WORKERS = '1';
+    process.env.SFU_RECONNECT_GRACE_S = '1';
+    tp = await startTestPlatform();
+    admitToCall(CONSULT, 'usr-specialist', { host: true });
+    admitToCall(CONSULT, 'usr-referrer');
+    admitToCall(CONSULT, 'usr-radiologist', { admitted: false });
+  });
+  afterAll(async () => {
+    for (const s of sockets) s.disconnect();
+    await tp?.close();
+  });
+
+  test('join gives router capabilities; transports carry UDP and TCP candidates; non-admitted users are refused', async () => {
+    const spec = await connect(DEMO.specialist);
+    const joined = await spec.request('sfu:join', { consultId: CONSULT });
+    expect(joined).toMatchObject({ ok: true, consultId: CONSULT, host: true, peers: [], producers: [] });
+    expect(joined.routerRtpCapabilities.codecs.map((c: { mimeType: string }) => c.mimeType)).toEqual(expect.arrayContaining(['audio/opus', 'video/VP8']));
+    const t = await spec.request('sfu:create-transport', { direction: 'recv' });
+    expect(t.ok).toBe(true);
+    expect(new Set(t.iceCandidates.map((c: { protocol: string }) => c.protocol))).toEqual(new Set(['udp', 'tcp']));
+    const rad = await connect(DEMO.radiologist);
+    expect(await rad.request('sfu:join', { consultId: CONSULT })).toEqual({ ok: false, error: expect.stringMatching(/admit/) });
+    expect(await rad.request('sfu:join', { consultId: 'another-consult' })).toEqual({ ok: false, error: expect.stringMatching(/participant/) });
+    expect(await rad.request('sfu:create-transport', { direction: 'send' })).toEqual({ ok: false, error: expect.stringMatching(/join/) });
+    await spec.request('sfu:leave', {});
+  });
+
+  test('a client sending bad payloads is disconnected; the others are not harmed', async () => {
+    const good = await connect(DEMO.specialist);
+    expect((await good.request('sfu:join', { consultId: CONSULT })).ok).toBe(true);
+    const bad = await connect(DEMO.referrer);
+    expect((await bad.request('sfu:join', { consultId: CONSULT })).ok).toBe(true);
+    const disconnected = new Promise<void>((r) => bad.socket.once('disconnect', () => r()));
+    const answers = [];
+    for (let i = 0; i < 5; i++) answers.push(await bad.request('sfu:produce', { transportId: 'x', kind: 'video', rtpParameters: 'nope', source: 'camera', extra: i }));
+    expect(answers.every((a) => a.ok === false && /invalid sfu:produce/.test(a.error))).toBe(true);
+    bad.socket.emit('sfu:set-preferred-layers', { consumerId: 42 }, () => undefined);
+    await disconnected;
+    // The misbehaving peer is removed at once (not after the reconnect grace) and the good client goes on.
+    await waitFor(() => good.events.some((e) => e.event === 'sfu:peer-left' && e.payload.userId === 'usr-referrer' && e.payload.reason === 'removed'), 5000, 'peer-left removed');
+    expect(good.socket.connected).toBe(true);
+    expect((await good.request('sfu:create-transport', { direction: 'send' })).ok).toBe(true);
+    await good.request('sfu:leave', {});
+  });
+
+  test('joining again replaces the old session (no ghost); a dropped socket leaves after the grace period', async () => {
+    const spec = await connect(DEMO.specialist);
+    const first = await spec.request('sfu:join', { consultId: CONSULT });
+    const ref1 = await connect(DEMO.referrer);
+    const old = await ref1.request('sfu:join', { consultId: CONSULT });
+    expect(old.peers.map((p: { userId: string }) => p.userId)).toEqual(['usr-specialist']);
+    // The referrer's network changes: a new socket joins again while the old one still lingers.
+    const ref2 = await connect(DEMO.referrer);
+    const renewed = await ref2.request('sfu:join', { consultId: CONSULT });
+    expect(renewed.peerId).not.toBe(old.peerId);
+    await waitFor(() => ref1.events.some((e) => e.event === 'sfu:rejoin' && e.payload.reason === 'session-replaced'), 5000, 'old session told');
+    await waitFor(() => spec.events.some((e) => e.event === 'sfu:peer-left' && e.payload.peerId === old.peerId && e.payload.reason === 'replaced'), 5000, 'peer-left replaced');
+    // The old socket can no longer act in the call.
+    expect(await ref1.request('sfu:create-transport', { direction: 'send' })).toEqual({ ok: false, error: expect.stringMatching(/join/) });
+    // The specialist's socket drops: after the 1 s grace the referrer sees it leave.
+    spec.socket.disconnect();
+    await waitFor(() => ref2.events.some((e) => e.event === 'sfu:peer-left' && e.payload.peerId === first.peerId && e.payload.reason === 'disconnected'), 5000, 'peer-left disconnected');
+    const view = await ref2.request('sfu:join', { consultId: CONSULT });
+    expect(view.peers).toEqual([]);
+  });
+});
