@@ -1,0 +1,64 @@
+/** Messages between TriageEngine (main thread) and triage-worker (worker thread). */
+import type { DecodeLimits } from '../decode';
+import type { ManifestModel } from './manifest';
+import type { ModelOutput } from './models';
+import type { Finding, Lesion } from './postprocess';
+
+export interface WorkerInit {
+  readonly models: readonly { readonly entry: ManifestModel; readonly bytes: Uint8Array }[];
+  readonly inputName: string;
+  readonly overlayMaxSide: number;
+  readonly decodeLimits?: Partial<DecodeLimits>;
+}
+
+export interface SerializedError {
+  readonly name: string;
+  readonly message: string;
+  readonly code?: string;
+  readonly stack?: string;
+}
+
+export interface FindingScore {
+  readonly score: number;
+  readonly flagged: boolean;
+}
+
+export interface TriageTimings {
+  readonly decodeMs: number;
+  readonly preprocessMs: number;
+  readonly inferenceMs: number;
+  readonly postprocessMs: number;
+}
+
+/** A model's outputs as onnxruntime returned them (for parity checks and evaluation). */
+export type RawModelOutput = ModelOutput;
+
+export interface WorkerAnalysis {
+  readonly image: { readonly width: number; readonly height: number; readonly format: string };
+  readonly scores: Record<Finding, FindingScore>;
+  readonly lesions: readonly Lesion[];
+  readonly heatmaps: Record<Finding, Uint8Array>;
+  readonly timings: TriageTimings;
+  readonly raw?: Record<Finding, RawModelOutput>;
+}
+
+export type ToWorker = { readonly type: 'analyse'; readonly id: number; readonly image: Uint8Array; readonly includeRaw: boolean };
+
+export type FromWorker =
+  | { readonly type: 'ready' }
+  | { readonly type: 'init-error'; readonly error: SerializedError }
+  | { readonly type: 'result'; readonly id: number; readonly analysis: WorkerAnalysis }
+  | { readonly type: 'error'; readonly id: number; readonly error: SerializedError };
+
+export function serializeError(err: unknown): SerializedError {
+  if (err instanceof Error) {
+    const code = (err as { code?: unknown }).code;
+    return {
+      name: err.name,
+      message: err.message,
+      ...(typeof code === 'string' || typeof code === 'number' ? { code: String(code) } : {}),
+      ...(err.stack ? { stack: err.stack } : {}),
+    };
+  }
+  return { name: 'Error', message: String(err) };
+}
