@@ -14,24 +14,13 @@ import { launchChromium, type TestBrowser } from '../../support/browser';
 import { DEMO, startTestPlatform, type TestPlatform } from '../../support/platform';
 import type {} from '../pages/call-page';
 import { serveCallPage, type ServedPage } from '../pages/serve-call-page';
-import { admitToCall } from './consult-admission';
-
-jest.mock('../../../server/consults/feature', () => {
-  const actual = jest.requireActual('../../../server/consults/feature');
-  const { mockCallAdmission } = jest.requireActual('./consult-admission');
-  return {
-    ...actual,
-    createConsultFeature: (...args: unknown[]) => {
-      const feature = actual.createConsultFeature(...args);
-      return { ...feature, directory: { ...feature.directory, callAdmission: mockCallAdmission } };
-    },
-  };
-});
+import { consultForCall } from '../../support/consult-flow';
 
 const TURNSERVER = '/usr/bin/turnserver';
 const haveWorker = !!resolveWorkerBin(process.env.MEDIASOUP_WORKER_BIN, process.env.HOICHAN_CACHE ?? path.join(os.homedir(), '.cache', 'hoichan'));
 const maybe = existsSync(TURNSERVER) && (haveWorker || process.env.CI) ? describe : describe.skip;
-const CONSULT = 'consult-turn';
+/** The real consult of the call (test/support/consult-flow.ts), set in beforeAll. */
+let CONSULT = '';
 const SECRET = 'turn-secret-for-tests-0123456789';
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
@@ -68,8 +57,8 @@ maybe('TURN through coturn on loopback', () => {
     process.env.TURN_TTL_S = '600';
     tp = await startTestPlatform();
     page = await serveCallPage();
-    admitToCall(CONSULT, 'usr-specialist', { host: true });
-    admitToCall(CONSULT, 'usr-referrer');
+    // The referrer requests, the specialist accepts, starts and hosts, and admits the referrer.
+    CONSULT = (await consultForCall(tp, { admit: [DEMO.referrer] })).consultId;
   });
 
   afterAll(async () => {

@@ -5,31 +5,18 @@
  */
 import type { Page } from 'playwright-core';
 import { launchChromium, type TestBrowser } from '../../support/browser';
+import { consultForCall } from '../../support/consult-flow';
 import { DEMO, startTestPlatform, type TestPlatform } from '../../support/platform';
 import type {} from '../pages/call-page';
 import { serveCallPage, type ServedPage } from '../pages/serve-call-page';
 
 type Inbound = Awaited<ReturnType<Window['hoichanCall']['inbound']>>[number];
-import { admitToCall } from './consult-admission';
 import { resolveWorkerBin } from '../../../server/sfu/config';
 import os from 'node:os';
 import path from 'node:path';
 
-// ---- TEMPORARY (see consult-admission.ts): only callAdmission of the consult stub is replaced. ----
-jest.mock('../../../server/consults/feature', () => {
-  const actual = jest.requireActual('../../../server/consults/feature');
-  const { mockCallAdmission } = jest.requireActual('./consult-admission');
-  return {
-    ...actual,
-    createConsultFeature: (...args: unknown[]) => {
-      const feature = actual.createConsultFeature(...args);
-      return { ...feature, directory: { ...feature.directory, callAdmission: mockCallAdmission } };
-    },
-  };
-});
-// ---------------------------------------------------------------------------------------------------
-
-// The SfuService of the platform under test, kept for diagnostics when an assertion fails.
+// The SfuService of the platform under test, kept for diagnostics when an assertion fails (the
+// platform does not expose it; this pass-through capture changes no behaviour).
 const mockSfu: { service?: { rooms(): Array<{ snapshot(): unknown; peers(): Array<{ userId: string; serverKbps?: number; audioOnly: boolean; consumers: Map<string, { consumer: { kind: string; paused: boolean; producerPaused: boolean; preferredLayers?: unknown; currentLayers?: unknown; score: unknown }; producerPeerId: string; source: string }> }> }> } | null } = {};
 jest.mock('../../../server/sfu/feature', () => {
   const actual = jest.requireActual('../../../server/sfu/feature');
@@ -55,7 +42,8 @@ function serverView(): unknown {
 }
 
 
-const CONSULT = 'consult-e2e-call';
+/** The real consult of the call (test/support/consult-flow.ts), set in beforeAll. */
+let CONSULT = '';
 /** Without a worker binary (not built yet) the test is skipped, except in CI where that is a failure. */
 const haveWorker = !!resolveWorkerBin(process.env.MEDIASOUP_WORKER_BIN, process.env.HOICHAN_CACHE ?? path.join(os.homedir(), '.cache', 'hoichan'));
 const maybe = haveWorker || process.env.CI ? describe : describe.skip;
@@ -109,13 +97,9 @@ maybe('live consult call in real browsers', () => {
     process.env.SFU_RECONNECT_GRACE_S = '2';
     tp = await startTestPlatform();
     page = await serveCallPage();
-    for (const [email, id, host] of [
-      [DEMO.referrer, 'usr-referrer', false],
-      [DEMO.specialist, 'usr-specialist', true],
-      [DEMO.radiologist, 'usr-radiologist', false],
-    ] as const) {
-      admitToCall(CONSULT, id, { host, displayName: email });
-    }
+    // The referrer requests, the specialist accepts, starts and hosts, invites the radiologist and
+    // admits both from the waiting room.
+    CONSULT = (await consultForCall(tp, { admit: [DEMO.referrer, DEMO.radiologist] })).consultId;
   });
 
   afterAll(async () => {

@@ -1,33 +1,26 @@
 /**
- * The sfu:* socket.io signalling through the real platform (JWT handshake, realtime, the sfu
- * feature with real mediasoup workers). Only the consult stub's callAdmission is replaced until
- * the consult feature lands (see test/e2e/sfu/consult-admission.ts).
+ * The sfu:* socket.io signalling through the real platform (JWT handshake, realtime, the consult
+ * feature, the sfu feature with real mediasoup workers). Who may enter the call is decided by the
+ * real consult: created, accepted and started over HTTP, guests admitted by the host from the
+ * waiting room over socket.io (test/support/consult-flow.ts).
  */
 import { io, type Socket } from 'socket.io-client';
+import { consultForCall, admitFromWaitingRoom, type ConsultForCall } from '../../support/consult-flow';
 import { DEMO, startTestPlatform, type TestPlatform } from '../../support/platform';
-import { admitToCall } from '../../e2e/sfu/consult-admission';
 import { waitFor, workerBinOrSkip } from './helpers';
 
-jest.mock('../../../server/consults/feature', () => {
-  const actual = jest.requireActual('../../../server/consults/feature');
-  const { mockCallAdmission } = jest.requireActual('../../e2e/sfu/consult-admission');
-  return {
-    ...actual,
-    createConsultFeature: (...args: unknown[]) => {
-      const feature = actual.createConsultFeature(...args);
-      return { ...feature, directory: { ...feature.directory, callAdmission: mockCallAdmission } };
-    },
-  };
-});
-
 const maybe = workerBinOrSkip() ? describe : describe.skip;
-const CONSULT = 'consult-signalling';
 
 type Client = { socket: Socket; events: Array<{ event: string; payload: any }>; request: (event: string, payload: unknown) => Promise<any> };
 
 maybe('sfu signalling over socket.io', () => {
   let tp: TestPlatform;
   const sockets: Socket[] = [];
+  /** The call's consult: the specialist hosts, the referrer is admitted, the radiologist is invited but not admitted. */
+  let call: ConsultForCall;
+  /** Another consult of the same two doctors: the referrer has not been admitted, the radiologist takes no part. */
+  let other: ConsultForCall;
+  let CONSULT = '';
 
   async function connect(email: string): Promise<Client> {
     const { accessToken } = await tp.login(email);
@@ -47,9 +40,9 @@ maybe('sfu signalling over socket.io', () => {
     process.env.SFU_WORKERS = '1';
     process.env.SFU_RECONNECT_GRACE_S = '1';
     tp = await startTestPlatform();
-    admitToCall(CONSULT, 'usr-specialist', { host: true });
-    admitToCall(CONSULT, 'usr-referrer');
-    admitToCall(CONSULT, 'usr-radiologist', { admitted: false });
+    call = await consultForCall(tp, { admit: [DEMO.referrer], invite: [DEMO.radiologist] });
+    CONSULT = call.consultId;
+    other = await consultForCall(tp, { admit: [], referrer: call.referrer, specialist: call.specialist });
   });
   afterAll(async () => {
     for (const s of sockets) s.disconnect();
@@ -64,10 +57,22 @@ maybe('sfu signalling over socket.io', () => {
     const t = await spec.request('sfu:create-transport', { direction: 'recv' });
     expect(t.ok).toBe(true);
     expect(new Set(t.iceCandidates.map((c: { protocol: string }) => c.protocol))).toEqual(new Set(['udp', 'tcp']));
+    // Invited by the specialist but not yet admitted by the host: refused.
     const rad = await connect(DEMO.radiologist);
     expect(await rad.request('sfu:join', { consultId: CONSULT })).toEqual({ ok: false, error: expect.stringMatching(/admit/) });
+    // The requester of the other consult has not been admitted there either: refused.
+    const ref = await connect(DEMO.referrer);
+    expect(await ref.request('sfu:join', { consultId: other.consultId })).toEqual({ ok: false, error: expect.stringMatching(/admit/) });
+    // Not a participant of a real consult, and a consult that does not exist: refused.
+    expect(await rad.request('sfu:join', { consultId: other.consultId })).toEqual({ ok: false, error: expect.stringMatching(/participant/) });
     expect(await rad.request('sfu:join', { consultId: 'another-consult' })).toEqual({ ok: false, error: expect.stringMatching(/participant/) });
     expect(await rad.request('sfu:create-transport', { direction: 'send' })).toEqual({ ok: false, error: expect.stringMatching(/join/) });
+    // Once the host admits the radiologist from the waiting room, the same socket gets in (not as host).
+    await admitFromWaitingRoom(tp, call.specialist, CONSULT, [call.others[DEMO.radiologist]!]);
+    const radJoined = await rad.request('sfu:join', { consultId: CONSULT });
+    expect(radJoined).toMatchObject({ ok: true, consultId: CONSULT, host: false });
+    expect(radJoined.peers.map((p: { userId: string }) => p.userId)).toEqual(['usr-specialist']);
+    await rad.request('sfu:leave', {});
     await spec.request('sfu:leave', {});
   });
 
