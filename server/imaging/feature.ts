@@ -1,7 +1,80 @@
+/**
+ * Imaging intake, AI triage and the radiologist worklist (issue 6). Creates the triage engine
+ * (ml/inference) when model weights are present; without them the feature still starts, stores
+ * uploads and marks their triage 'unavailable'. See docs/imaging.md.
+ */
+import { imagingStudyModel } from '../../models/imaging-study';
+import { radiologistReviewModel } from '../../models/triage-review';
+import { TriageEngine } from '../../ml/inference/triage-engine';
+import { requireRole } from '../auth/middleware';
 import type { PatientRecords } from '../fhir/records-api';
 import type { Feature, FeatureContext } from '../platform/feature';
+import { ImagingAccess } from './access';
+import { DicomwebClient, type DicomwebOptions } from './dicomweb';
+import { ImagingFhirSync } from './fhir-sync';
+import { ImagingService } from './imaging-service';
+import { ImagingNotifier } from './notifier';
+import { PreviewPool } from './preview-pool';
+import { imagingRouter, triageRouter } from './routes';
+import { ImagingStorage } from './storage';
+import type { TriageAnalyser, TriageAvailability } from './triage-runner';
+import { WorklistService } from './worklist-service';
 
-/** Imaging intake, triage jobs and the radiologist worklist. (Being built: see issue 6.) */
-export async function createImagingFeature(_ctx: FeatureContext, _deps: { records: PatientRecords }): Promise<Feature> {
-  return { name: 'imaging' };
+export interface ImagingFeatureOptions {
+  /** Stand-in engine (tests); default: TriageEngine.create() on HOICHAN_TRIAGE_WEIGHTS_DIR or ml/weights. */
+  triage?: () => Promise<TriageAnalyser>;
+  /** Retry failed FHIR writes this often (ms); 0 disables. */
+  fhirRetryMs?: number;
+  /** DICOMweb PACS; default from HOICHAN_DICOMWEB_URL (+ HOICHAN_DICOMWEB_BASIC_AUTH), off when unset. */
+  dicomweb?: DicomwebOptions | null;
+}
+
+const FHIR_RETRY_MS = 5 * 60_000;
+
+export async function createImagingFeature(ctx: FeatureContext, deps: { records: PatientRecords }, options: ImagingFeatureOptions = {}): Promise<Feature> {
+  const { conn, config, logger } = ctx;
+  const storage = new ImagingStorage(config.dataDir);
+  await storage.init();
+  // The ONNX sessions load in the background; the first upload waits for them if needed.
+  const triage = startTriage(ctx, options);
+  const previews = new PreviewPool(1);
+  const studies = imagingStudyModel(conn);
+  const reviews = radiologistReviewModel(conn);
+  const access = new ImagingAccess(deps.records, ctx.audit);
+  const fhir = new ImagingFhirSync(studies, deps.records, logger);
+  const notifier = new ImagingNotifier(ctx.realtime, ctx.events);
+  const pacsOptions = options.dicomweb !== undefined ? options.dicomweb : process.env.HOICHAN_DICOMWEB_URL ? { url: process.env.HOICHAN_DICOMWEB_URL, ...(process.env.HOICHAN_DICOMWEB_BASIC_AUTH ? { basicAuth: process.env.HOICHAN_DICOMWEB_BASIC_AUTH } : {}) } : null;
+  const pacs = pacsOptions ? new DicomwebClient(pacsOptions) : undefined;
+  const imaging = new ImagingService({ studies, storage, previews, triage, access, fhir, notifier, audit: ctx.audit, logger, ...(pacs ? { pacs } : {}) });
+  const worklist = new WorklistService({ studies, reviews, imaging, access, records: deps.records, fhir, notifier, audit: ctx.audit });
+
+  const retryMs = options.fhirRetryMs ?? FHIR_RETRY_MS;
+  const timer = retryMs > 0 ? setInterval(() => void fhir.retryFailed().catch((err: unknown) => logger.warn({ err }, 'imaging: FHIR retry failed')), retryMs) : undefined;
+  timer?.unref();
+
+  return {
+    name: 'imaging',
+    mounts: [
+      { path: '/api/imaging', guards: [ctx.requireAuth], router: imagingRouter(imaging, storage, config.http.uploadMaxBytes) },
+      { path: '/api/triage', guards: [ctx.requireAuth, requireRole('radiologist')], router: triageRouter(worklist) },
+    ],
+    close: async () => {
+      if (timer) clearInterval(timer);
+      await previews.close();
+      const t = await triage;
+      if (t.available) await t.engine.close();
+    },
+  };
+}
+
+async function startTriage(ctx: FeatureContext, options: ImagingFeatureOptions): Promise<TriageAvailability> {
+  try {
+    const weightsDir = process.env.HOICHAN_TRIAGE_WEIGHTS_DIR;
+    const engine = options.triage ? await options.triage() : await TriageEngine.create(weightsDir ? { weightsDir } : {});
+    return { available: true, engine };
+  } catch (err) {
+    const reason = `the chest X-ray models could not be loaded (${(err as Error).message})`;
+    ctx.logger.warn({ err }, `imaging: AI triage unavailable: ${reason}`);
+    return { available: false, reason };
+  }
 }

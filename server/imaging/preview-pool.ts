@@ -1,0 +1,119 @@
+/**
+ * A small pool of preview workers (decode + 8-bit PNG). Same start-up approach as
+ * ml/inference/triage-engine.ts: the compiled .js when running from dist/, else a bootstrap that
+ * transpiles the TypeScript sources with `typescript` (jest runs from sources).
+ */
+import { existsSync } from 'node:fs';
+import path from 'node:path';
+import { Worker } from 'node:worker_threads';
+import { ImageDecodeError, type ImageDecodeErrorCode } from '../../ml/decode';
+import { ServiceUnavailableError } from '../http/errors';
+import type { DecodedImageSummary, PreviewReply, PreviewRequest } from './preview-protocol';
+import { PREVIEW_MAX_SIDE } from './preview-render';
+
+export type { DecodedImageSummary } from './preview-protocol';
+
+interface Job {
+  id: number;
+  image: Uint8Array;
+  resolve: (s: DecodedImageSummary) => void;
+  reject: (e: Error) => void;
+}
+
+interface Slot {
+  worker: Worker;
+  ready: boolean;
+  job?: Job;
+}
+
+export class PreviewPool {
+  readonly #slots: Slot[] = [];
+  readonly #queue: Job[] = [];
+  #nextId = 1;
+  #closed = false;
+
+  constructor(
+    private readonly size = 1,
+    private readonly maxQueue = 16,
+  ) {}
+
+  render(image: Uint8Array): Promise<DecodedImageSummary> {
+    if (this.#closed) return Promise.reject(new ServiceUnavailableError('imaging service is shutting down'));
+    if (this.#queue.length >= this.maxQueue) return Promise.reject(new ServiceUnavailableError('Too many images are being processed; retry in a minute'));
+    // Workers start on first use, so a platform that never receives an image never starts one.
+    while (this.#slots.length < this.size) this.#slots.push(this.#spawn());
+    return new Promise((resolve, reject) => {
+      this.#queue.push({ id: this.#nextId++, image: new Uint8Array(image), resolve, reject });
+      this.#dispatch();
+    });
+  }
+
+  async close(): Promise<void> {
+    this.#closed = true;
+    for (const job of this.#queue.splice(0)) job.reject(new ServiceUnavailableError('imaging service is shutting down'));
+    await Promise.all(
+      this.#slots.map(async (s) => {
+        s.job?.reject(new ServiceUnavailableError('imaging service is shutting down'));
+        s.job = undefined;
+        await s.worker.terminate();
+      }),
+    );
+  }
+
+  #spawn(): Slot {
+    const worker = spawnPreviewWorker();
+    const slot: Slot = { worker, ready: false };
+    worker.on('message', (msg: PreviewReply) => {
+      if (msg.type === 'ready') {
+        slot.ready = true;
+        this.#dispatch();
+        return;
+      }
+      const job = slot.job;
+      if (!job || job.id !== msg.id) return;
+      slot.job = undefined;
+      if (msg.type === 'result') job.resolve(msg.summary);
+      else job.reject(msg.error.name === 'ImageDecodeError' && msg.error.code ? new ImageDecodeError(msg.error.code as ImageDecodeErrorCode, msg.error.message) : new Error(msg.error.message));
+      this.#dispatch();
+    });
+    worker.on('error', () => undefined); // 'exit' follows
+    worker.on('exit', (code) => {
+      if (this.#closed) return;
+      const job = slot.job;
+      slot.job = undefined;
+      // A crash while decoding (e.g. out of memory in a codec) means the file could not be decoded.
+      job?.reject(new ImageDecodeError('corrupt', `the image could not be decoded (decoder stopped with code ${code})`));
+      const i = this.#slots.indexOf(slot);
+      if (i >= 0) this.#slots[i] = this.#spawn();
+    });
+    return slot;
+  }
+
+  #dispatch(): void {
+    for (const slot of this.#slots) {
+      if (!this.#queue.length) return;
+      if (!slot.ready || slot.job) continue;
+      const job = this.#queue.shift()!;
+      slot.job = job;
+      const req: PreviewRequest = { id: job.id, image: job.image, maxSide: PREVIEW_MAX_SIDE };
+      slot.worker.postMessage(req, [job.image.buffer as ArrayBuffer]);
+    }
+  }
+}
+
+function spawnPreviewWorker(): Worker {
+  const compiled = path.join(__dirname, 'preview-worker.js');
+  if (path.extname(__filename) === '.js' && existsSync(compiled)) return new Worker(compiled, { resourceLimits: { maxOldGenerationSizeMb: 1024 } });
+  const source = path.join(__dirname, 'preview-worker.ts');
+  const bootstrap = `
+    const fs = require('node:fs');
+    const ts = require(${JSON.stringify(require.resolve('typescript'))});
+    const compilerOptions = { module: ts.ModuleKind.CommonJS, target: ts.ScriptTarget.ES2022, esModuleInterop: true, inlineSourceMap: true };
+    require.extensions['.ts'] = (module, filename) => {
+      const { outputText } = ts.transpileModule(fs.readFileSync(filename, 'utf8'), { fileName: filename, compilerOptions });
+      module._compile(outputText, filename);
+    };
+    require(${JSON.stringify(source)});
+  `;
+  return new Worker(bootstrap, { eval: true, resourceLimits: { maxOldGenerationSizeMb: 1024 } });
+}
