@@ -1,0 +1,116 @@
+"""Render ml/MODEL_CARD.md from MODEL_CARD.template.md + ml/reports/report.json, so the card,
+the report, the manifest and the ONNX sha256 always agree.
+
+    python model_card.py
+"""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from hoichan_ml import manifest
+
+HERE = Path(__file__).resolve().parent
+NOD_SCORE = {"classifier": "sigmoid of the image-level classifier head",
+             "heatmap": "max of the 3×3-smoothed localisation map, as for TB; chosen over the classifier head on "
+                        "validation AUC, see `ml/reports/nodule-score-mode.json`"}
+
+
+def ci(d: dict, key: str = "auc") -> str:
+    return f"{d[key]:.2f} (95% CI {d['ci95'][0]:.2f}–{d['ci95'][1]:.2f})"
+
+
+def results(r: dict) -> str:
+    tb, nod = r["tb"], r["nodule"]
+    man = {m["name"]: m for m in manifest.load()["models"]}
+    L: list[str] = []
+    a = L.append
+    a("## Thresholds (chosen on validation, in `manifest.json`)\n")
+    a(f"- **tb-lesion** `box` = {man['tb-lesion']['thresholds']['box']}: heatmap threshold with the best lesion "
+      f"sensitivity at ≤1 false-positive box per image on TBX11K validation "
+      f"({tb['froc']['points']['1.0']['sensitivity']:.2f}).")
+    a(f"- **tb-lesion** `flag` = {man['tb-lesion']['thresholds']['flag']}: image score reached by 90% of the "
+      "TB-positive validation images. **Not a validated screening threshold**: with no TB-negative images its "
+      "specificity (false-alarm rate on healthy or non-TB patients) is unknown.")
+    op = nod["operating_point"]
+    specs = "; ".join(f"{k}: sensitivity {v['sensitivity']:.2f}, specificity {v['specificity']:.2f}"
+                      for k, v in op["per_source"].items())
+    a(f"- **nodule** `flag` = {man['nodule']['thresholds']['flag']}: ≥90% sensitivity in each source on "
+      f"validation (sensitivity first, WHO-style triage). Resulting {specs}.")
+    a(f"- **nodule** `box` = {man['nodule']['thresholds']['box']}: heatmap threshold with the best JSRT nodule "
+      f"sensitivity at ≤1 false-positive box per image ({nod['jsrt_froc']['points']['1.0']['sensitivity']:.2f}).\n")
+    a("## Metrics (validation splits; 95% bootstrap CIs)\n")
+    a("TB lesions (TBX11K, 120 TB-positive validation images):\n")
+    a(f"- pointing game (heatmap maximum inside a true lesion box): {ci(tb['pointing_game'], 'hit_rate')}")
+    a(f"- lesion-vs-lung patch AUC (same images): {ci(tb['patch_auc'])}")
+    p = tb["froc"]["points"]
+    a(f"- box FROC sensitivity at 0.5 / 1 / 2 false positives per image: {p['0.5']['sensitivity']:.2f} / "
+      f"{p['1.0']['sensitivity']:.2f} / {p['2.0']['sensitivity']:.2f}")
+    a(f"- heatmap calibration vs box masks: ECE {tb['heatmap_calibration']['ece']:.3f}\n")
+    a("Nodules / masses, per source (never pooled):\n")
+    a("| source / negatives | n pos / neg | AUC (95% CI) | sens @90% spec |\n|---|---|---|---|")
+    for k, d in nod["per_source"].items():
+        a(f"| {k} | {d['n_pos']} / {d['n_neg']} | {ci(d)} | {d['sens_at_spec_90']:.2f} |")
+    loc = nod["jsrt_localisation_by_subtlety"]
+    a(f"\nJSRT localisation hit rate (heatmap maximum on the nodule): {loc['all']['hit_rate']:.2f} "
+      f"(n={loc['all']['n']}); by subtlety 1–5: "
+      + ", ".join(f"{k}: {v['hit_rate']:.2f} (n={v['n']})" for k, v in loc.items() if k != "all") + ".")
+    a("Calibration ECE: " + "; ".join(f"{k} {v['ece']:.3f}" for k, v in nod["calibration"].items()) + ".")
+    sp = nod["source_probe"]
+    base = (f" the same probe on an untrained network of the same architecture: {ci(sp['untrained_positives'])} / "
+            f"{ci(sp['untrained_negatives_no_finding'])}." if "untrained_positives" in sp else "")
+    leaks = min(sp["positives"]["ci95"][0], sp["negatives_no_finding"]["ci95"][0]) > 0.55
+    verdict = ("Chance is 0.5: **the features do identify the source** (as raw image statistics do), so the "
+               "check fails. Balanced sampling keeps source from predicting the label during training, but a "
+               "source-dependent score shift cannot be excluded; quote per-source metrics only and validate per site."
+               if leaks else
+               "Chance is 0.5: the probe does not clearly separate the sources.")
+    a(f"\nSource shortcut check (linear probe on the model's pooled features predicting JSRT vs NIH within "
+      f"a label stratum, cross-validated): positives {ci(sp['positives'])}, no-finding negatives "
+      f"{ci(sp['negatives_no_finding'])};{base} {verdict}\n")
+    a("## Limits, in plain words\n")
+    a("- **No TB-negative images.** The TB model was trained and validated only on images of TB patients. It "
+      "localises lesions inside TB images; it has **not** been shown to tell TB from normal or from other "
+      "disease. Image-level TB screening is **not validated**, and the WHO triage target (≥90% sensitivity, "
+      "≥70% specificity) **cannot be claimed**. The `flag` threshold is a placeholder with unknown specificity.")
+    if any(d["ci95"][0] <= 0.5 for d in nod["per_source"].values()):
+        a("- **The nodule model is NOT usable in this version.** Its validation AUC is not distinguishable from "
+          "chance in any source (confidence intervals include 0.5) and its heatmap does not localise JSRT nodules. "
+          "It ships only so the inference pipeline can be built and tested end to end; keep nodule flagging "
+          "disabled in the product until a retrained model passes validation.")
+    a("- **Nodule model is research grade**: about 240 positives in all (~180 for training), two sources, "
+      "validation sets of 31 (JSRT) and 29 (NIH) positives, hence the wide confidence intervals. NIH labels are "
+      "text-mined (~10% wrong). JSRT is a curated, mostly PA, Japanese database of 1990s film scans.")
+    a("- **Held-out sets are not here.** Checkpoints and thresholds were selected on the same validation "
+      "splits that the metrics come from (optimistic). The official TBX11K validation set and the 20% held-out "
+      "nodule strata must be used for an independent evaluation before any clinical pilot.")
+    a("- **Compute-limited training**: trained from scratch for only a few epochs on 2 shared CPU cores "
+      f"(TB {len(r.get('histories_rows', {}).get('tb', [])) or '?'} epochs, nodule "
+      f"{len(r.get('histories_rows', {}).get('nodule', [])) or '?'} epochs); expect a stronger model from "
+      "longer training or a GPU.")
+    a("- Inputs must be frontal (PA/AP) adult chest X-rays; lateral views, children, photos of films and "
+      "heavily post-processed images are out of scope. Scores are not calibrated to real prevalence "
+      "(training used balanced sampling).")
+    a("- Never use the output to rule out disease or to delay a radiologist's read.\n")
+    return "\n".join(L)
+
+
+def main() -> None:
+    r = json.loads((manifest.REPORTS / "report.json").read_text())
+    r["histories_rows"] = {k: json.loads((manifest.REPORTS / v).read_text()) for k, v in r.get("histories", {}).items()}
+    man = {m["name"]: m for m in manifest.load()["models"]}
+    text = (HERE / "MODEL_CARD.template.md").read_text()
+    for key, val in {"@@TB_VERSION@@": man["tb-lesion"]["version"], "@@TB_SHA@@": man["tb-lesion"]["sha256"],
+                     "@@NOD_VERSION@@": man["nodule"]["version"], "@@NOD_SHA@@": man["nodule"]["sha256"],
+                     "@@NOD_SCORE@@": NOD_SCORE[r["exports"]["nodule"].get("score_mode") or "classifier"],
+                     "@@RESULTS@@": results(r)}.items():
+        text = text.replace(key, val)
+    for m in man.values():
+        assert m["sha256"] == manifest.sha256(manifest.WEIGHTS / m["file"]), m["name"]
+        assert r["manifest"]["models"][[x["name"] for x in r["manifest"]["models"]].index(m["name"])]["sha256"] == m["sha256"]
+    (manifest.REPO / "ml" / "MODEL_CARD.md").write_text(text)
+    print("wrote ml/MODEL_CARD.md")
+
+
+if __name__ == "__main__":
+    main()
