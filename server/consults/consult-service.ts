@@ -3,6 +3,7 @@ import { randomUUID } from 'node:crypto';
 import type { z } from 'zod';
 import type { ConsultAction, ConsultQueueItem, ConsultView, PatientHeaderView } from '../../contracts/consult-api';
 import type { ConsultParticipant, ConsultRequest } from '../../models/consult-request';
+import { imagingStudyModel } from '../../models/imaging-study';
 import type { PatientRecords } from '../fhir/records-api';
 import { ConflictError, ForbiddenError, InvalidInputError, ServiceUnavailableError } from '../http/errors';
 import type { Caller } from '../http/request-context';
@@ -80,7 +81,7 @@ export class ConsultService {
       requestedAt: submit ? now : null,
       slaDeadline: submit ? slaDeadline(input.urgency, now) : null,
       overdueNotifiedAt: null,
-      aiFlagSeverity: null,
+      aiFlagSeverity: await this.#attachedTriageSeverity(input.patientId, input.imagingStudyIds),
       declineReason: null,
       cancelReason: null,
       closedAt: null,
@@ -92,6 +93,20 @@ export class ConsultService {
     await this.access.record(caller, stored, 'C', true, submit ? 'consult requested' : 'consult draft created', ctx);
     if (submit) await this.notifier.requested(stored);
     return this.view(stored);
+  }
+
+  /**
+   * Highest AI score among the attached studies already triaged. X-rays are usually uploaded (and
+   * triaged) before the request is created, so the triage.completed event came before the consult
+   * existed; later results still raise it through the domain-event listener.
+   */
+  async #attachedTriageSeverity(patientId: string, studyIds: readonly string[]): Promise<number | null> {
+    if (studyIds.length === 0) return null;
+    const studies = await imagingStudyModel(this.consults.db)
+      .find({ _id: { $in: [...studyIds] }, patientId, 'triage.state': 'done' }, { maxScore: 1 })
+      .lean();
+    if (studies.length === 0) return null;
+    return Math.max(0, Math.min(1, Math.max(...studies.map((s) => s.maxScore))));
   }
 
   async listMine(caller: Caller, ctx: AuditCtx): Promise<ConsultView[]> {
