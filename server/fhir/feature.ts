@@ -1,12 +1,36 @@
+import { requireRole } from '../auth/middleware';
 import type { ConsultDirectory } from '../consults/directory-api';
 import type { Feature, FeatureContext } from '../platform/feature';
+import { BreakGlass } from './break-glass';
+import { BundleProcessor } from './bundle';
+import { seedDemoPatient } from './demo-patient';
+import { breakGlassAdminRouter, emrRouter } from './emr-routes';
+import { fhirMetadataRouter, fhirRouter } from './fhir-routes';
+import { createPatientRecords } from './patient-records';
+import { RecordAccess } from './record-access';
+import { RecordService } from './record-service';
 import type { PatientRecords } from './records-api';
+import { ResourceStore } from './resource-store';
 
-/** Shared EMR: /fhir/R4, the access policy, break-glass. (Being built: see issue 3.) */
-export function createEmrFeature(_ctx: FeatureContext, _deps: { consults: () => ConsultDirectory | undefined }): Feature & { records: PatientRecords } {
-  const missing = () => Promise.reject(new Error('EMR feature not built yet'));
+/** Shared EMR: /fhir/R4 (FHIR R4 REST, Bundles, $everything, $summary), the access policy, break-glass. */
+export function createEmrFeature(ctx: FeatureContext, deps: { consults: () => ConsultDirectory | undefined }): Feature & { records: PatientRecords } {
+  const store = new ResourceStore(ctx.conn);
+  const breakGlass = new BreakGlass(ctx.conn, ctx.audit, async (patientId) => {
+    const d = await store.doc('Patient', patientId);
+    return !!d && !d.deleted;
+  });
+  const access = new RecordAccess(store, breakGlass, ctx.audit, deps.consults);
+  const service = new RecordService(store, access, ctx.conn, ctx.events, ctx.audit);
+  const bundles = new BundleProcessor(service);
   return {
     name: 'emr',
-    records: { checkAccess: missing, summary: missing, read: missing, write: missing, writeAsSystem: missing, patientHeader: missing },
+    records: createPatientRecords(service),
+    mounts: [
+      { path: '/fhir/R4/metadata', guards: [], router: fhirMetadataRouter() },
+      { path: '/fhir/R4', guards: [ctx.requireAuth], router: fhirRouter(service, bundles) },
+      { path: '/api/emr', guards: [ctx.requireAuth], router: emrRouter(service, breakGlass) },
+      { path: '/api/admin/break-glass', guards: [ctx.requireAuth, requireRole('admin')], router: breakGlassAdminRouter(breakGlass) },
+    ],
+    seed: () => seedDemoPatient(service),
   };
 }

@@ -1,0 +1,215 @@
+/**
+ * POST /fhir/R4 with a `transaction` Bundle (all or nothing, implemented in the application:
+ * everything is validated and checked first, urn:uuid references are rewritten to assigned ids,
+ * then written; a failing write undoes the earlier ones) or a `batch` Bundle (each entry on its own).
+ * A Patient whose citizen ID (CCCD) is already known is linked to the existing record, not duplicated.
+ */
+import type { FhirBundle, FhirBundleEntry, FhirResource } from '../../contracts/fhir';
+import { CITIZEN_ID_SYSTEM } from '../../contracts/fhir';
+import { DomainError, InvalidInputError, operationOutcome } from '../http/errors';
+import type { RequestContext } from '../http/request-context';
+import { findReferences, parseLiteral } from './references';
+import type { Actor, RecordService } from './record-service';
+import { newId, refKey, type WritePlan, type WriteResult } from './resource-store';
+
+type Entry = FhirBundleEntry;
+interface Prepared {
+  index: number;
+  method: 'POST' | 'PUT' | 'DELETE';
+  type: string;
+  id: string;
+  resource?: FhirResource;
+  ifMatch?: number;
+  /** Set when this Patient entry was linked to an existing patient by citizen ID. */
+  linkedTo?: string;
+}
+
+export interface BundleOutcome {
+  bundle: FhirBundle;
+  linkedPatients: string[];
+}
+
+export function parseIfMatch(v: string | undefined): number | undefined {
+  if (v === undefined || v === '') return undefined;
+  const m = /^(?:W\/)?"?(\d+)"?$/.exec(v.trim());
+  if (!m) throw new InvalidInputError(`If-Match '${v}' is not an ETag like W/"3"`, ['If-Match']);
+  return Number(m[1]);
+}
+
+function citizenIdOf(resource: FhirResource): string | undefined {
+  const ids = Array.isArray(resource.identifier) ? (resource.identifier as { system?: string; value?: string }[]) : [];
+  return ids.find((i) => i.system === CITIZEN_ID_SYSTEM && typeof i.value === 'string')?.value;
+}
+
+function assertBundle(body: unknown): asserts body is FhirBundle {
+  const b = body as { resourceType?: unknown; type?: unknown; entry?: unknown };
+  if (typeof body !== 'object' || body === null || b.resourceType !== 'Bundle') throw new InvalidInputError('POST /fhir/R4 expects a Bundle', ['resourceType']);
+  if (b.type !== 'transaction' && b.type !== 'batch') throw new InvalidInputError(`Bundle.type must be transaction or batch, not ${String(b.type)}`, ['Bundle.type']);
+  if (b.entry !== undefined && !Array.isArray(b.entry)) throw new InvalidInputError('Bundle.entry must be an array', ['Bundle.entry']);
+}
+
+export class BundleProcessor {
+  constructor(private readonly service: RecordService) {}
+
+  async process(actor: Actor, body: unknown, ctx?: RequestContext): Promise<BundleOutcome> {
+    assertBundle(body);
+    return body.type === 'transaction' ? this.transaction(actor, body, ctx) : this.batch(actor, body, ctx);
+  }
+
+  /** Parses entry.request into a write; ids assigned for POST. */
+  #prepare(entry: Entry, index: number): Prepared {
+    const where = `Bundle.entry[${index}]`;
+    const req = entry.request;
+    if (!req || typeof req.url !== 'string') throw new InvalidInputError(`${where}.request is required (method and url)`, [`${where}.request`]);
+    const method = req.method;
+    if (method === 'POST') {
+      const r = entry.resource;
+      if (!r) throw new InvalidInputError(`${where}.resource is required for POST`, [`${where}.resource`]);
+      return { index, method, type: String(r.resourceType), id: newId(), resource: r };
+    }
+    const url = req.url.replace(/^\//, '').split('?')[0] ?? '';
+    const lit = parseLiteral(url);
+    if (method === 'PUT') {
+      if (!lit || !entry.resource) throw new InvalidInputError(`${where}: PUT needs a url Type/id and a resource`, [`${where}.request.url`]);
+      return { index, method, type: lit.type, id: lit.id, resource: entry.resource, ifMatch: parseIfMatch(req.ifMatch) };
+    }
+    if (method === 'DELETE') {
+      if (!lit) throw new InvalidInputError(`${where}: DELETE needs a url Type/id`, [`${where}.request.url`]);
+      return { index, method, type: lit.type, id: lit.id, ifMatch: parseIfMatch(req.ifMatch) };
+    }
+    throw new InvalidInputError(`${where}.request.method ${String(method)} is not supported here (POST, PUT, DELETE)`, [`${where}.request.method`]);
+  }
+
+  /** The keys by which other entries may refer to this one: fullUrl, and Type/id of a given id. */
+  #aliases(entry: Entry, p: Prepared): string[] {
+    const out: string[] = [];
+    if (entry.fullUrl) {
+      out.push(entry.fullUrl);
+      const m = /([A-Z][A-Za-z]+\/[A-Za-z0-9\-.]{1,64})$/.exec(entry.fullUrl);
+      if (m?.[1] && /^https?:/.test(entry.fullUrl)) out.push(m[1]);
+    }
+    if (p.method === 'POST' && typeof p.resource?.id === 'string') out.push(refKey(p.type, p.resource.id));
+    return out;
+  }
+
+  /** Links Patients with a known citizen ID; returns the number linked. */
+  async #linkByCitizenId(p: Prepared): Promise<void> {
+    if (p.method !== 'POST' || p.type !== 'Patient' || !p.resource) return;
+    const cccd = citizenIdOf(p.resource);
+    if (!cccd) return;
+    const existing = await this.service.store.patientByIdentifier(CITIZEN_ID_SYSTEM, cccd);
+    if (existing) {
+      p.id = existing;
+      p.linkedTo = existing;
+    }
+  }
+
+  async #rewrite(resource: FhirResource, map: Map<string, string>, base: string, problems: { path: string; message: string }[]): Promise<void> {
+    for (const r of findReferences(resource, base)) {
+      const target = map.get(r.reference);
+      if (target) r.holder.reference = target;
+      else if (r.reference.includes('?')) {
+        const resolved = await this.service.refs.resolveConditional(r.reference);
+        if (resolved) r.holder.reference = resolved;
+        else problems.push({ path: `${r.path}.reference`, message: `conditional reference ${r.reference} matches no single resource` });
+      }
+    }
+  }
+
+  async transaction(actor: Actor, bundle: FhirBundle, ctx?: RequestContext): Promise<BundleOutcome> {
+    const entries = bundle.entry ?? [];
+    const prepared = entries.map((e, i) => this.#prepare(e, i));
+    // 1. validate every resource before anything else
+    const issues: { expression: string; message: string }[] = [];
+    for (const p of prepared) {
+      if (!p.resource) continue;
+      try {
+        this.service.validate(p.resource, `Bundle.entry[${p.index}].resource`);
+        if (p.method === 'PUT' && p.resource.resourceType !== p.type) issues.push({ expression: `Bundle.entry[${p.index}].resource.resourceType`, message: `resourceType differs from request.url` });
+      } catch (err) {
+        if (!(err instanceof DomainError)) throw err;
+        issues.push({ expression: (err.expression ?? []).join(', '), message: err.message });
+      }
+    }
+    if (issues.length) throw new InvalidInputError(`Transaction rejected, nothing was written: ${issues.map((i) => i.message).join('; ')}`, issues.map((i) => i.expression));
+    // 2. same person, one record; ids and aliases
+    for (const p of prepared) await this.#linkByCitizenId(p);
+    const map = new Map<string, string>();
+    for (const p of prepared) for (const alias of this.#aliases(entries[p.index] ?? {}, p)) map.set(alias, refKey(p.type, p.id));
+    // 3. rewrite references (copies: the request body stays as sent)
+    const problems: { path: string; message: string }[] = [];
+    for (const p of prepared) {
+      if (!p.resource) continue;
+      p.resource = structuredClone(p.resource);
+      await this.#rewrite(p.resource, map, `Bundle.entry[${p.index}].resource`, problems);
+    }
+    if (problems.length) throw new InvalidInputError(`Transaction rejected, nothing was written: ${problems.map((p) => `${p.path}: ${p.message}`).join('; ')}`, problems.map((p) => p.path), 422);
+    // 4. write all or nothing (commit checks references and access first)
+    const writes = prepared.filter((p) => !p.linkedTo);
+    const plans: (WritePlan & { base: string })[] = writes.map((p) => ({ method: p.method, type: p.type, id: p.id, resource: p.resource ? { ...p.resource, id: p.id } : undefined, expectedVersion: p.ifMatch, base: `Bundle.entry[${p.index}].resource` }));
+    const linked = prepared.filter((p) => p.linkedTo).map((p) => p.linkedTo as string);
+    const notes = new Map(linked.map((id) => [id, 'import linked to the existing record by citizen ID']));
+    const results = await this.service.commit(actor, plans, ctx, notes);
+    const byKey = new Map(results.map((r) => [refKey(r.type, r.id), r]));
+    const linkedDocs = new Map<string, number>();
+    for (const id of linked) linkedDocs.set(id, (await this.service.store.doc('Patient', id))?.versionId ?? 1);
+    const out: Entry[] = prepared.map((p) => {
+      if (p.linkedTo) return { fullUrl: `Patient/${p.linkedTo}`, response: linkedResponse(p.linkedTo, linkedDocs.get(p.linkedTo) ?? 1) };
+      const r = byKey.get(refKey(p.type, p.id));
+      return r ? { fullUrl: refKey(r.type, r.id), response: responseOf(r) } : { response: { status: '200 OK' } };
+    });
+    return { bundle: { resourceType: 'Bundle', type: 'transaction-response', entry: out }, linkedPatients: linked };
+  }
+
+  async batch(actor: Actor, bundle: FhirBundle, ctx?: RequestContext): Promise<BundleOutcome> {
+    const entries = bundle.entry ?? [];
+    const map = new Map<string, string>();
+    const linked: string[] = [];
+    const out: Entry[] = [];
+    for (const [i, entry] of entries.entries()) {
+      try {
+        const p = this.#prepare(entry, i);
+        if (p.resource) this.service.validate(p.resource, `Bundle.entry[${i}].resource`);
+        await this.#linkByCitizenId(p);
+        if (p.linkedTo) {
+          for (const alias of this.#aliases(entry, p)) map.set(alias, `Patient/${p.linkedTo}`);
+          linked.push(p.linkedTo);
+          const v = (await this.service.store.doc('Patient', p.linkedTo))?.versionId ?? 1;
+          out.push({ fullUrl: `Patient/${p.linkedTo}`, response: linkedResponse(p.linkedTo, v) });
+          continue;
+        }
+        if (p.resource) {
+          p.resource = structuredClone(p.resource);
+          const problems: { path: string; message: string }[] = [];
+          await this.#rewrite(p.resource, map, `Bundle.entry[${i}].resource`, problems);
+          if (problems.length) throw new InvalidInputError(problems.map((x) => `${x.path}: ${x.message}`).join('; '), problems.map((x) => x.path), 422);
+        }
+        if (p.method === 'DELETE') await this.service.store.read(p.type, p.id); // 404 / 410
+        const [r] = await this.service.commit(actor, [{ method: p.method, type: p.type, id: p.id, resource: p.resource ? { ...p.resource, id: p.id } : undefined, expectedVersion: p.ifMatch }], ctx);
+        if (!r) throw new Error('no write result');
+        for (const alias of this.#aliases(entry, p)) map.set(alias, refKey(p.type, p.id));
+        out.push({ fullUrl: refKey(r.type, r.id), response: responseOf(r) });
+      } catch (err) {
+        const status = err instanceof DomainError ? err.status : 500;
+        const message = err instanceof DomainError ? err.message : 'Internal error';
+        const expression = err instanceof DomainError ? err.expression : undefined;
+        out.push({ response: { status: String(status), outcome: operationOutcome('error', status === 403 ? 'forbidden' : status === 404 ? 'not-found' : status === 412 || status === 409 ? 'conflict' : status >= 500 ? 'exception' : 'invalid', message, expression) } });
+      }
+    }
+    return { bundle: { resourceType: 'Bundle', type: 'batch-response', entry: out }, linkedPatients: linked };
+  }
+}
+
+function responseOf(r: WriteResult): NonNullable<Entry['response']> {
+  if (r.deleted) return { status: '204 No Content', etag: `W/"${r.versionId}"` };
+  return { status: r.created ? '201 Created' : '200 OK', location: `${refKey(r.type, r.id)}/_history/${r.versionId}`, etag: `W/"${r.versionId}"`, lastModified: r.lastUpdated.toISOString() };
+}
+
+function linkedResponse(patientId: string, versionId: number): NonNullable<Entry['response']> {
+  return {
+    status: '200 OK',
+    location: `Patient/${patientId}/_history/${versionId}`,
+    etag: `W/"${versionId}"`,
+    outcome: operationOutcome('information', 'informational', `A patient with this citizen ID already exists: linked to Patient/${patientId} instead of creating a duplicate; references in this Bundle now point to it.`, ['Patient.identifier']),
+  };
+}

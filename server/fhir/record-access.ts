@@ -1,0 +1,100 @@
+/**
+ * Gathers the facts for the access policy (care team, consult participation, Consent, break-glass),
+ * asks `decideAccess`, and audits: every allowed access and every denial of a patient's record.
+ */
+import type { AuditAction, AuditLog } from '../audit/audit-log';
+import type { ConsultDirectory } from '../consults/directory-api';
+import { ForbiddenError } from '../http/errors';
+import type { Caller, RequestContext } from '../http/request-context';
+import { consentDecision, decideAccess, type ConsentDecision } from './access-policy';
+import { agentOf, type BreakGlass } from './break-glass';
+import type { AccessDecision, RecordAction } from './records-api';
+import { refKey, type ResourceStore } from './resource-store';
+
+export class RecordAccess {
+  constructor(
+    private readonly store: ResourceStore,
+    private readonly breakGlass: BreakGlass,
+    private readonly audit: AuditLog,
+    private readonly consults: () => ConsultDirectory | undefined,
+  ) {}
+
+  async careTeamOf(patientId: string): Promise<string[] | null> {
+    const p = await this.store.resources.findById(refKey('Patient', patientId), { careTeamFacilityIds: 1, deleted: 1 }).lean<{ careTeamFacilityIds?: string[]; deleted?: boolean }>();
+    return p ? (p.careTeamFacilityIds ?? []) : null;
+  }
+
+  async consentOf(patientId: string): Promise<ConsentDecision> {
+    const docs = await this.store.resources.find({ type: 'Consent', patientId, deleted: false }, { resource: 1 }).lean<{ resource: Record<string, unknown> }[]>();
+    return consentDecision(docs.map((d) => d.resource));
+  }
+
+  /** The policy's answer for one patient (no audit). */
+  async check(caller: Caller, patientId: string, action: RecordAction, careTeam?: string[]): Promise<AccessDecision> {
+    const now = new Date();
+    const team = careTeam ?? (await this.careTeamOf(patientId)) ?? [];
+    const base = { caller, patientId, action, careTeamFacilityIds: team, now, consultParticipant: false, consent: 'none' as ConsentDecision };
+    if (team.includes(caller.facilityId)) return decideAccess(base);
+    const directory = this.consults();
+    const consultParticipant = directory ? await directory.isConsultParticipantForPatient(caller.userId, patientId).catch(() => false) : false;
+    const consent = consultParticipant ? await this.consentOf(patientId) : 'none';
+    const breakGlassUntil = await this.breakGlass.activeUntil(caller.userId, patientId, now);
+    return decideAccess({ ...base, consultParticipant, consent, breakGlassUntil });
+  }
+
+  /** Checks, audits the outcome, and throws 403 when denied. */
+  async enforce(caller: Caller, patientId: string, action: AuditAction, ctx: RequestContext | undefined, entities: string[], careTeam?: string[]): Promise<AccessDecision> {
+    const decision = await this.check(caller, patientId, action === 'R' ? 'read' : 'write', careTeam);
+    await this.auditDecision(caller, patientId, action, ctx, entities, decision);
+    if (!decision.allow) throw new ForbiddenError(decision.reason);
+    return decision;
+  }
+
+  async auditDecision(caller: Caller, patientId: string, action: AuditAction, ctx: RequestContext | undefined, entities: string[], decision: AccessDecision, note?: string): Promise<void> {
+    const capped = entities.slice(0, 50);
+    const more = entities.length > capped.length ? ` (+${entities.length - capped.length} more)` : '';
+    if (!decision.allow) {
+      await this.audit.record({ kind: 'access-denied', action, success: false, outcomeDesc: decision.reason.slice(0, 200), agent: agentOf(caller, ctx), patientId, entities: capped, requestId: ctx?.requestId });
+      return;
+    }
+    const breakGlassReason = decision.basis === 'break-glass' ? await this.breakGlass.reasonFor(caller.userId, patientId) : undefined;
+    await this.audit.record({
+      kind: decision.basis === 'break-glass' ? 'break-glass' : 'patient-record',
+      action,
+      success: true,
+      outcomeDesc: `${note ?? ''}${note ? '; ' : ''}${decision.reason}${more}`.slice(0, 300),
+      agent: agentOf(caller, ctx),
+      patientId,
+      entities: capped,
+      ...(breakGlassReason ? { breakGlassReason } : {}),
+      requestId: ctx?.requestId,
+    });
+  }
+
+  /**
+   * Of these patients, the ones the caller may read. Care team and break-glass are answered in two
+   * queries; the rest ask the consult directory (and Consent) one by one.
+   */
+  async readablePatientIds(caller: Caller, candidates: string[]): Promise<Set<string>> {
+    const allowed = new Set<string>();
+    if (!candidates.length) return allowed;
+    const teams = await this.store.resources
+      .find({ _id: { $in: candidates.map((id) => refKey('Patient', id)) } }, { id: 1, careTeamFacilityIds: 1 })
+      .lean<{ id: string; careTeamFacilityIds?: string[] }[]>();
+    const teamOf = new Map(teams.map((t) => [t.id, t.careTeamFacilityIds ?? []]));
+    const grants = new Set(await this.breakGlass.activePatientIds(caller.userId));
+    const rest: string[] = [];
+    for (const id of candidates) {
+      if ((teamOf.get(id) ?? []).includes(caller.facilityId) || grants.has(id)) allowed.add(id);
+      else rest.push(id);
+    }
+    const directory = this.consults();
+    if (directory) {
+      for (const id of rest.slice(0, 200)) {
+        if (!(await directory.isConsultParticipantForPatient(caller.userId, id).catch(() => false))) continue;
+        if ((await this.consentOf(id)) === 'permit') allowed.add(id);
+      }
+    }
+    return allowed;
+  }
+}

@@ -1,0 +1,175 @@
+/**
+ * $summary: an International Patient Summary-style document Bundle built from the patient's
+ * compartment: Composition first, then the Patient and every resource the sections cite.
+ */
+import { randomUUID } from 'node:crypto';
+import type { FhirBundle, FhirResource } from '../../contracts/fhir';
+
+type Json = Record<string, unknown>;
+const isObj = (v: unknown): v is Json => typeof v === 'object' && v !== null && !Array.isArray(v);
+const LOINC = 'http://loinc.org';
+
+export interface SummarySection {
+  key: string;
+  title: string;
+  loinc: string;
+  display: string;
+  select: (resources: FhirResource[]) => FhirResource[];
+}
+
+function codes(cc: unknown): string[] {
+  if (!isObj(cc)) return [];
+  const out: string[] = [];
+  if (Array.isArray(cc.coding)) for (const c of cc.coding) if (isObj(c) && typeof c.code === 'string') out.push(c.code);
+  return out;
+}
+function statusCode(cc: unknown): string | undefined {
+  return codes(cc)[0];
+}
+export function textOf(cc: unknown): string {
+  if (!isObj(cc)) return '';
+  if (typeof cc.text === 'string') return cc.text;
+  if (Array.isArray(cc.coding)) for (const c of cc.coding) if (isObj(c) && typeof c.display === 'string') return c.display;
+  return codes(cc)[0] ?? '';
+}
+function categories(r: FhirResource): string[] {
+  return Array.isArray(r.category) ? r.category.flatMap(codes) : codes(r.category);
+}
+/** When it happened, as ms (effective, period start, onset, recorded...), for "latest" and "recent". */
+function whenOf(r: FhirResource): number {
+  for (const k of ['effectiveDateTime', 'effectiveInstant', 'occurrenceDateTime', 'issued', 'started', 'authoredOn', 'recordedDate', 'onsetDateTime', 'dateAsserted', 'date', 'created']) {
+    const v = r[k];
+    if (typeof v === 'string') {
+      const t = Date.parse(v);
+      if (!Number.isNaN(t)) return t;
+    }
+  }
+  for (const k of ['effectivePeriod', 'period', 'performedPeriod']) {
+    const v = r[k];
+    if (isObj(v) && typeof v.start === 'string') return Date.parse(v.start) || 0;
+  }
+  return 0;
+}
+const byTypes = (rs: FhirResource[], ...types: string[]) => rs.filter((r) => types.includes(r.resourceType));
+const newestFirst = (rs: FhirResource[]) => [...rs].sort((a, b) => whenOf(b) - whenOf(a));
+
+/** Latest Observation per code in a category. */
+function latestPerCode(rs: FhirResource[], category: string): FhirResource[] {
+  const latest = new Map<string, FhirResource>();
+  for (const o of newestFirst(byTypes(rs, 'Observation').filter((o) => categories(o).includes(category) && o.status !== 'entered-in-error' && o.status !== 'cancelled'))) {
+    const key = codes(o.code).join(',') || textOf(o.code);
+    if (!latest.has(key)) latest.set(key, o);
+  }
+  return [...latest.values()];
+}
+
+function isAiFinding(o: FhirResource): boolean {
+  const meta = isObj(o.meta) ? o.meta : {};
+  const tags = Array.isArray(meta.tag) ? meta.tag.filter(isObj) : [];
+  const derived = Array.isArray(o.derivedFrom) ? o.derivedFrom.filter(isObj) : [];
+  return (
+    tags.some((t) => /ai|triage/i.test(String(t.code ?? '')) || /ai|triage/i.test(String(t.system ?? ''))) ||
+    derived.some((d) => typeof d.reference === 'string' && d.reference.startsWith('ImagingStudy/')) ||
+    categories(o).includes('imaging')
+  );
+}
+
+export const SUMMARY_SECTIONS: SummarySection[] = [
+  {
+    key: 'problems',
+    title: 'Active problems / Vấn đề sức khỏe đang điều trị',
+    loinc: '11450-4',
+    display: 'Problem list - Reported',
+    select: (rs) => byTypes(rs, 'Condition').filter((c) => {
+      const s = statusCode(c.clinicalStatus);
+      return (s === undefined || ['active', 'recurrence', 'relapse'].includes(s)) && statusCode(c.verificationStatus) !== 'entered-in-error' && statusCode(c.verificationStatus) !== 'refuted';
+    }),
+  },
+  {
+    key: 'medications',
+    title: 'Current medications / Thuốc đang dùng',
+    loinc: '10160-0',
+    display: 'History of Medication use Narrative',
+    select: (rs) => [
+      ...byTypes(rs, 'MedicationStatement').filter((m) => ['active', 'intended', 'on-hold'].includes(String(m.status))),
+      ...byTypes(rs, 'MedicationRequest').filter((m) => ['active', 'on-hold'].includes(String(m.status))),
+    ],
+  },
+  {
+    key: 'allergies',
+    title: 'Allergies and intolerances / Dị ứng',
+    loinc: '48765-2',
+    display: 'Allergies and adverse reactions Document',
+    select: (rs) => byTypes(rs, 'AllergyIntolerance').filter((a) => !['inactive', 'resolved'].includes(statusCode(a.clinicalStatus) ?? '') && statusCode(a.verificationStatus) !== 'entered-in-error'),
+  },
+  {
+    key: 'immunizations',
+    title: 'Immunizations / Tiêm chủng',
+    loinc: '11369-6',
+    display: 'History of Immunization Narrative',
+    select: (rs) => newestFirst(byTypes(rs, 'Immunization').filter((i) => i.status === 'completed')),
+  },
+  { key: 'vitals', title: 'Vital signs (latest) / Dấu hiệu sinh tồn (gần nhất)', loinc: '8716-3', display: 'Vital signs', select: (rs) => latestPerCode(rs, 'vital-signs') },
+  { key: 'results', title: 'Laboratory results (latest) / Kết quả xét nghiệm (gần nhất)', loinc: '30954-2', display: 'Relevant diagnostic tests/laboratory data Narrative', select: (rs) => latestPerCode(rs, 'laboratory') },
+  { key: 'encounters', title: 'Recent encounters / Lượt khám gần đây', loinc: '46240-8', display: 'History of Hospitalizations+Outpatient visits Narrative', select: (rs) => newestFirst(byTypes(rs, 'Encounter')).slice(0, 10) },
+  {
+    key: 'imaging',
+    title: 'Imaging and AI findings / Chẩn đoán hình ảnh và kết quả AI',
+    loinc: '18748-4',
+    display: 'Diagnostic imaging study',
+    select: (rs) => [
+      ...newestFirst(byTypes(rs, 'ImagingStudy')).slice(0, 10),
+      ...newestFirst(byTypes(rs, 'DiagnosticReport').filter((d) => categories(d).some((c) => ['RAD', 'imaging', 'LP29684-5'].includes(c)) || (Array.isArray(d.imagingStudy) && d.imagingStudy.length > 0))).slice(0, 10),
+      ...newestFirst(byTypes(rs, 'Observation').filter(isAiFinding)).slice(0, 20),
+    ],
+  },
+];
+
+const escapeHtml = (s: string) => s.replace(/[&<>"]/g, (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;' })[c] ?? c);
+
+function lineOf(r: FhirResource): string {
+  const what = textOf(r.code) || textOf(r.medicationCodeableConcept) || textOf(r.vaccineCode) || textOf(r.type) || textOf(Array.isArray(r.type) ? r.type[0] : undefined) || String(r.description ?? r.resourceType);
+  const q = isObj(r.valueQuantity) ? ` ${String(r.valueQuantity.value ?? '')} ${String(r.valueQuantity.unit ?? '')}`.trimEnd() : '';
+  return `${what}${q}`;
+}
+
+export function buildSummary(patient: FhirResource, compartment: FhirResource[], baseUrl: string, now = new Date()): FhirBundle {
+  const fullUrl = (r: FhirResource) => `${baseUrl}/${r.resourceType}/${r.id}`;
+  const cited = new Map<string, FhirResource>();
+  const sections = SUMMARY_SECTIONS.map((s) => {
+    const items = s.select(compartment);
+    for (const r of items) cited.set(`${r.resourceType}/${r.id}`, r);
+    const div = items.length ? `<div xmlns="http://www.w3.org/1999/xhtml"><ul>${items.map((r) => `<li>${escapeHtml(lineOf(r))}</li>`).join('')}</ul></div>` : `<div xmlns="http://www.w3.org/1999/xhtml">No information / Không có thông tin</div>`;
+    return {
+      title: s.title,
+      code: { coding: [{ system: LOINC, code: s.loinc, display: s.display }] },
+      text: { status: 'generated', div },
+      ...(items.length
+        ? { entry: items.map((r) => ({ reference: `${r.resourceType}/${r.id}` })) }
+        : { emptyReason: { coding: [{ system: 'http://terminology.hl7.org/CodeSystem/list-empty-reason', code: 'unavailable', display: 'Unavailable' }] } }),
+    };
+  });
+  const composition: FhirResource = {
+    resourceType: 'Composition',
+    id: randomUUID(),
+    status: 'final',
+    type: { coding: [{ system: LOINC, code: '60591-5', display: 'Patient summary Document' }] },
+    subject: { reference: `Patient/${patient.id}` },
+    date: now.toISOString(),
+    author: [{ display: 'hoichan shared EMR' }],
+    title: 'Patient Summary / Tóm tắt bệnh án',
+    section: sections,
+  };
+  return {
+    resourceType: 'Bundle',
+    id: randomUUID(),
+    type: 'document',
+    identifier: { system: 'urn:ietf:rfc:3986', value: `urn:uuid:${randomUUID()}` },
+    timestamp: now.toISOString(),
+    entry: [
+      { fullUrl: `urn:uuid:${composition.id}`, resource: composition },
+      { fullUrl: fullUrl(patient), resource: patient },
+      ...[...cited.values()].map((r) => ({ fullUrl: fullUrl(r), resource: r })),
+    ],
+  };
+}

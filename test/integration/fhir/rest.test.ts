@@ -1,0 +1,188 @@
+// The live-video feature is not under test here (and its mediasoup loading is being reworked in parallel).
+jest.mock('../../../server/sfu/feature', () => ({ createSfuFeature: async () => ({ name: 'sfu' }) }));
+
+import { CITIZEN_ID_SYSTEM } from '../../../contracts/fhir';
+import { DEMO, startTestPlatform, type TestPlatform } from '../../support/platform';
+
+let tp: TestPlatform;
+let token: string; // referrer at fac-mocchau
+const FHIR = { 'content-type': 'application/fhir+json' };
+
+beforeAll(async () => {
+  tp = await startTestPlatform();
+  token = (await tp.login(DEMO.referrer)).accessToken;
+});
+afterAll(async () => {
+  await tp.close();
+});
+
+const fhir = (method: string, path: string, body?: unknown, headers: Record<string, string> = {}) => tp.api(method, `/fhir/R4${path}`, { token, body, headers: { ...FHIR, ...headers } });
+
+function patient(cccd: string, extra: Record<string, unknown> = {}) {
+  return {
+    resourceType: 'Patient',
+    identifier: [{ system: CITIZEN_ID_SYSTEM, value: cccd }],
+    name: [{ family: 'Trần', given: ['Văn', 'Nam'], text: 'Trần Văn Nam' }],
+    gender: 'male',
+    birthDate: '1975-08-20',
+    managingOrganization: { reference: 'Organization/fac-mocchau' },
+    ...extra,
+  };
+}
+
+describe('metadata', () => {
+  test('CapabilityStatement is public', async () => {
+    const res = await tp.api('GET', '/fhir/R4/metadata');
+    expect(res.status).toBe(200);
+    expect(res.headers.get('content-type')).toMatch(/application\/fhir\+json/);
+    expect(res.body).toMatchObject({ resourceType: 'CapabilityStatement', fhirVersion: '4.0.1' });
+  });
+  test('everything else needs a token', async () => {
+    const res = await tp.api('GET', '/fhir/R4/Patient');
+    expect(res.status).toBe(401);
+    expect(res.body.resourceType).toBe('OperationOutcome');
+  });
+});
+
+describe('CRUD, versions and If-Match', () => {
+  test('create → read → update with If-Match → 412 on a stale version → vread → history → delete', async () => {
+    const created = await fhir('POST', '/Patient', patient('001075000001'));
+    expect(created.status).toBe(201);
+    const id = created.body.id as string;
+    expect(created.headers.get('location')).toMatch(new RegExp(`/fhir/R4/Patient/${id}/_history/1$`));
+    expect(created.headers.get('etag')).toBe('W/"1"');
+    expect(created.body.meta).toMatchObject({ versionId: '1', lastUpdated: expect.any(String) });
+
+    const read = await fhir('GET', `/Patient/${id}`);
+    expect(read.status).toBe(200);
+    expect(read.body.name[0].text).toBe('Trần Văn Nam');
+
+    const updated = await fhir('PUT', `/Patient/${id}`, { ...read.body, gender: 'other' }, { 'if-match': 'W/"1"' });
+    expect(updated.status).toBe(200);
+    expect(updated.body.meta.versionId).toBe('2');
+    const stale = await fhir('PUT', `/Patient/${id}`, { ...read.body, gender: 'unknown' }, { 'if-match': 'W/"1"' });
+    expect(stale.status).toBe(412);
+    expect(stale.body.resourceType).toBe('OperationOutcome');
+
+    const v1 = await fhir('GET', `/Patient/${id}/_history/1`);
+    expect(v1.body.gender).toBe('male');
+    const hist = await fhir('GET', `/Patient/${id}/_history`);
+    expect(hist.body).toMatchObject({ resourceType: 'Bundle', type: 'history', total: 2 });
+    expect(hist.body.entry.map((e: { resource: { meta: { versionId: string } } }) => e.resource.meta.versionId)).toEqual(['2', '1']);
+
+    const del = await fhir('DELETE', `/Patient/${id}`);
+    expect(del.status).toBe(204);
+    expect((await fhir('GET', `/Patient/${id}`)).status).toBe(410);
+    expect((await fhir('GET', '/Patient/does-not-exist')).status).toBe(404);
+  });
+
+  test('an unknown-but-valid resource type (Claim) is stored and returned intact', async () => {
+    const p = await fhir('POST', '/Patient', patient('001075000002'));
+    const claim = {
+      resourceType: 'Claim',
+      status: 'active',
+      type: { coding: [{ system: 'http://terminology.hl7.org/CodeSystem/claim-type', code: 'institutional' }] },
+      use: 'claim',
+      patient: { reference: `Patient/${p.body.id}` },
+      created: '2025-01-02',
+      provider: { reference: 'Organization/fac-mocchau' },
+      priority: { coding: [{ code: 'normal' }] },
+      insurance: [{ sequence: 1, focal: true, coverage: { display: 'BHYT' } }],
+      item: [{ sequence: 1, productOrService: { text: 'Khám bệnh' }, net: { value: 39000, currency: 'VND' } }],
+      extension: [{ url: 'http://example.org/x', valueString: 'kept' }],
+    };
+    const created = await fhir('POST', '/Claim', claim);
+    expect(created.status).toBe(201);
+    const read = await fhir('GET', `/Claim/${created.body.id}`);
+    const { id: _id, meta: _meta, ...rest } = read.body;
+    expect(rest).toEqual(claim);
+  });
+});
+
+describe('validation', () => {
+  test('malformed JSON → 400 OperationOutcome', async () => {
+    const res = await fhir('POST', '/Patient', '{"resourceType":');
+    expect(res.status).toBe(400);
+    expect(res.body.resourceType).toBe('OperationOutcome');
+  });
+  test('wrong types and missing required elements name the path', async () => {
+    const res = await fhir('POST', '/Patient', patient('001075000003', { birthDate: 'last tuesday', active: 'yes' }));
+    expect(res.status).toBe(400);
+    expect(res.body.issue[0].expression).toEqual(expect.arrayContaining(['Patient.birthDate', 'Patient.active']));
+    const obs = await fhir('POST', '/Observation', { resourceType: 'Observation', code: { text: 'x' } });
+    expect(obs.status).toBe(400);
+    expect(obs.body.issue[0].expression).toEqual(['Observation.status']);
+  });
+  test('unknown resource type → 404 on the URL, 400 in the body', async () => {
+    expect((await fhir('POST', '/Nonsense', { resourceType: 'Nonsense' })).status).toBe(404);
+    const res = await fhir('POST', '/', { resourceType: 'Bundle', type: 'transaction', entry: [{ resource: { resourceType: 'Nonsense' }, request: { method: 'POST', url: 'Nonsense' } }] });
+    expect(res.status).toBe(400);
+    expect(res.body.issue[0].expression).toEqual(['Bundle.entry[0].resource.resourceType']);
+  });
+  test('dangling references → 422 naming the reference', async () => {
+    const res = await fhir('POST', '/Observation', { resourceType: 'Observation', status: 'final', code: { text: 'x' }, subject: { reference: 'Patient/nobody-here' } });
+    expect(res.status).toBe(422);
+    expect(res.body.issue[0].expression).toEqual(['Observation.subject.reference']);
+  });
+});
+
+describe('search', () => {
+  let pid: string;
+  beforeAll(async () => {
+    const p = await fhir('POST', '/Patient', patient('001080000010', { name: [{ family: 'Lò', given: ['Thị', 'Mai'] }], gender: 'female', birthDate: '1980-02-29' }));
+    pid = p.body.id;
+    const obs = (code: string, when: string, cat = 'vital-signs', status = 'final') => ({
+      resourceType: 'Observation',
+      status,
+      category: [{ coding: [{ system: 'http://terminology.hl7.org/CodeSystem/observation-category', code: cat }] }],
+      code: { coding: [{ system: 'http://loinc.org', code }] },
+      subject: { reference: `Patient/${pid}` },
+      effectiveDateTime: when,
+      valueQuantity: { value: 1 },
+    });
+    for (const [code, when] of [
+      ['8867-4', '2024-01-10T08:00:00Z'],
+      ['8867-4', '2024-03-10T08:00:00Z'],
+      ['8310-5', '2024-02-10T08:00:00Z'],
+    ] as const) {
+      expect((await fhir('POST', '/Observation', obs(code, when))).status).toBe(201);
+    }
+    expect((await fhir('POST', '/Observation', obs('2345-7', '2024-04-01', 'laboratory', 'preliminary'))).status).toBe(201);
+  });
+
+  test('Patient by identifier system|value, name (diacritics-insensitive prefix), birthdate, gender', async () => {
+    const byId = await fhir('GET', `/Patient?identifier=${encodeURIComponent(`${CITIZEN_ID_SYSTEM}|001080000010`)}`);
+    expect(byId.body.total).toBe(1);
+    expect(byId.body.entry[0].resource.id).toBe(pid);
+    const dbg = await fhir('GET', '/Patient?name=lo&birthdate=1980-02-29'); if (dbg.status !== 200) console.log(JSON.stringify(dbg.body));
+    expect(dbg.body.total).toBe(1);
+    expect((await fhir('GET', '/Patient?name=Mai&gender=female')).body.total).toBe(1);
+    expect((await fhir('GET', '/Patient?name=Mai&gender=male')).body.total).toBe(0);
+    expect((await fhir('GET', '/Patient?birthdate=ge1980-01-01&birthdate=le1980-12-31&name=mai')).body.total).toBe(1);
+  });
+
+  test('clinical: patient/subject, code, category, status, date prefixes, _sort, _count and paging', async () => {
+    const q = (s: string) => fhir('GET', `/Observation?patient=${pid}${s}`);
+    expect((await q('')).body.total).toBe(4);
+    expect((await fhir('GET', `/Observation?subject=Patient/${pid}`)).body.total).toBe(4);
+    expect((await q('&code=http://loinc.org|8867-4')).body.total).toBe(2);
+    expect((await q('&code=8310-5,2345-7')).body.total).toBe(2);
+    expect((await q('&category=laboratory')).body.total).toBe(1);
+    expect((await q('&status=preliminary')).body.total).toBe(1);
+    expect((await q('&date=ge2024-02-01')).body.total).toBe(3);
+    expect((await q('&date=lt2024-02-10')).body.total).toBe(1);
+    expect((await q('&date=2024-03')).body.total).toBe(1);
+    expect((await q('&date=gt2024-01-10&date=le2024-03-10')).body.total).toBe(2);
+    const sorted = await q('&_sort=-date');
+    expect(sorted.body.entry.map((e: { resource: { effectiveDateTime: string } }) => e.resource.effectiveDateTime)).toEqual(['2024-04-01', '2024-03-10T08:00:00Z', '2024-02-10T08:00:00Z', '2024-01-10T08:00:00Z']);
+    const page1 = await q('&_sort=date&_count=3');
+    expect(page1.body.entry).toHaveLength(3);
+    const next = page1.body.link.find((l: { relation: string }) => l.relation === 'next');
+    expect(next).toBeDefined();
+    const page2 = await tp.api('GET', new URL(next.url).pathname + new URL(next.url).search, { token });
+    expect(page2.body.entry).toHaveLength(1);
+    expect(page2.body.entry[0].resource.effectiveDateTime).toBe('2024-04-01');
+    expect(page2.body.link.find((l: { relation: string }) => l.relation === 'next')).toBeUndefined();
+    expect((await q('&unknown-param=1')).status).toBe(400);
+  });
+});
