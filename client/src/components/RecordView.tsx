@@ -1,0 +1,131 @@
+/** The patient record from a summary document Bundle: banner, key sections, and a timeline. */
+import { useMemo, useState, type ReactNode } from 'react';
+import type { FhirBundle } from '../../../contracts/fhir';
+import { useI18n, type MessageKey } from '../i18n';
+import { patientFacts, patientName, readSummary, type SectionKey, type TimelineItem } from '../lib/fhir-view';
+import { Badge } from './ui';
+
+export const sectionLabel: Record<SectionKey, MessageKey> = {
+  problems: 'record.problems',
+  medications: 'record.medications',
+  allergies: 'record.allergies',
+  immunizations: 'record.immunizations',
+  vitals: 'record.vitals',
+  labs: 'record.labs',
+  encounters: 'record.encounters',
+  imaging: 'record.imaging',
+  other: 'record.other',
+};
+
+const genderKey: Record<string, MessageKey> = { male: 'patient.male', female: 'patient.female', other: 'patient.otherGender', unknown: 'patient.unknownGender' };
+
+export function PatientBanner({ name, birthDate, gender, idMasked, children }: { name: string; birthDate?: string; gender?: string; idMasked?: string; children?: ReactNode }) {
+  const { t, date } = useI18n();
+  const g = gender ? genderKey[gender] : undefined;
+  return (
+    <div className="patient-banner" data-testid="patient-banner">
+      <div className="patient-avatar" aria-hidden="true">
+        {name.trim().split(/\s+/).pop()?.charAt(0) ?? '?'}
+      </div>
+      <div className="patient-id">
+        <strong className="patient-name">{name}</strong>
+        <span className="patient-facts">
+          {birthDate ? (
+            <span>
+              {t('patient.born')} {date(birthDate)}
+            </span>
+          ) : null}
+          {g ? <span>{t(g)}</span> : null}
+          {idMasked ? (
+            <span>
+              {t('patient.citizenId')} <span className="mono">{idMasked}</span>
+            </span>
+          ) : null}
+        </span>
+      </div>
+      {children ? <div className="patient-banner-actions">{children}</div> : null}
+    </div>
+  );
+}
+
+function ItemRow({ item }: { item: TimelineItem }) {
+  const { t, date } = useI18n();
+  return (
+    <li className={`tl-item tl-${item.section}`} data-testid={`record-item-${item.section}`}>
+      <span className="tl-dot" aria-hidden="true" />
+      <div className="tl-main">
+        <div className="tl-title">
+          <strong>{item.title}</strong>
+          {item.ai ? <Badge tone="warning">{t('record.aiFinding')}</Badge> : null}
+        </div>
+        {item.detail ? <div className="tl-detail">{item.detail}</div> : null}
+      </div>
+      {item.date ? <time className="tl-date" dateTime={item.date}>{date(item.date)}</time> : null}
+    </li>
+  );
+}
+
+const KEY_SECTIONS: SectionKey[] = ['allergies', 'problems', 'medications', 'immunizations'];
+const TIMELINE_SECTIONS: SectionKey[] = ['vitals', 'labs', 'encounters', 'imaging', 'other'];
+
+/** The full record (patient screen) or a compact one (consult room side panel). */
+export function RecordView({ bundle, compact, sections }: { bundle: FhirBundle; compact?: boolean; sections?: SectionKey[] }) {
+  const { t } = useI18n();
+  const view = useMemo(() => readSummary(bundle), [bundle]);
+  const [filter, setFilter] = useState<SectionKey | 'all'>('all');
+  const allowed = (s: SectionKey) => !sections || sections.includes(s) || s === 'other';
+  const bySection = (s: SectionKey) => view.items.filter((i) => i.section === s);
+  const timeline = view.items.filter((i) => TIMELINE_SECTIONS.includes(i.section) && allowed(i.section) && (filter === 'all' || i.section === filter));
+  const name = patientName(view.patient);
+  const facts = patientFacts(view.patient);
+
+  return (
+    <div className={`record ${compact ? 'record-compact' : ''}`} data-testid="record-view">
+      {name && !compact ? <PatientBanner name={name} birthDate={facts.birthDate} gender={facts.gender} /> : null}
+      <div className="record-key">
+        {KEY_SECTIONS.filter(allowed).map((s) => {
+          const items = bySection(s);
+          return (
+            <section key={s} className={`record-card record-card-${s}`} aria-labelledby={`sec-${s}`} data-testid={`record-section-${s}`}>
+              <h3 id={`sec-${s}`}>
+                {t(sectionLabel[s])} <span className="count">{items.length}</span>
+              </h3>
+              {items.length === 0 ? (
+                <p className="muted small">{s === 'allergies' ? t('record.noAllergiesRecorded') : t('common.none')}</p>
+              ) : (
+                <ul className="tl-list">
+                  {items.map((i) => (
+                    <ItemRow key={i.key} item={i} />
+                  ))}
+                </ul>
+              )}
+            </section>
+          );
+        })}
+      </div>
+      <section className="record-timeline" aria-labelledby="sec-timeline">
+        <div className="record-timeline-head">
+          <h3 id="sec-timeline">{t('record.timeline')}</h3>
+          {!compact ? (
+            <div className="chips" role="group" aria-label={t('record.filter')}>
+              {(['all', ...TIMELINE_SECTIONS.filter(allowed)] as const).map((s) => (
+                <button key={s} type="button" className="chip" aria-pressed={filter === s} onClick={() => setFilter(s)}>
+                  {s === 'all' ? t('record.all') : t(sectionLabel[s])}
+                </button>
+              ))}
+            </div>
+          ) : null}
+        </div>
+        {timeline.length === 0 ? (
+          <p className="muted small">{t('common.none')}</p>
+        ) : (
+          <ul className="tl-list tl-timeline">
+            {timeline.map((i) => (
+              <ItemRow key={i.key} item={i} />
+            ))}
+          </ul>
+        )}
+      </section>
+    </div>
+  );
+}

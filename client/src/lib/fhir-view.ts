@@ -1,0 +1,223 @@
+/**
+ * Reading FHIR R4 JSON for display. Resources arrive as `FhirResource` (contracts/fhir.ts) whose
+ * elements are `unknown`; these helpers narrow them safely and never invent values.
+ */
+import type { FhirBundle, FhirResource } from '../../../contracts/fhir';
+
+type Json = Record<string, unknown>;
+
+function isObj(v: unknown): v is Json {
+  return typeof v === 'object' && v !== null && !Array.isArray(v);
+}
+function str(v: unknown): string | undefined {
+  return typeof v === 'string' && v.trim() !== '' ? v : undefined;
+}
+function arr(v: unknown): unknown[] {
+  return Array.isArray(v) ? v : [];
+}
+function num(v: unknown): number | undefined {
+  return typeof v === 'number' && Number.isFinite(v) ? v : undefined;
+}
+
+/** The display text of a CodeableConcept (text, else the first coding's display, else its code). */
+export function conceptText(cc: unknown): string | undefined {
+  if (!isObj(cc)) return undefined;
+  const text = str(cc.text);
+  if (text) return text;
+  for (const c of arr(cc.coding)) {
+    if (isObj(c)) {
+      const d = str(c.display) ?? str(c.code);
+      if (d) return d;
+    }
+  }
+  return undefined;
+}
+
+export function codingCodes(cc: unknown): string[] {
+  if (!isObj(cc)) return [];
+  return arr(cc.coding)
+    .filter(isObj)
+    .map((c) => str(c.code))
+    .filter((c): c is string => c !== undefined);
+}
+
+function quantityText(q: unknown): string | undefined {
+  if (!isObj(q)) return undefined;
+  const v = num(q.value);
+  if (v === undefined) return undefined;
+  const unit = str(q.unit) ?? str(q.code);
+  return unit ? `${v} ${unit}` : String(v);
+}
+
+/** The value of an Observation (or one component) as text. */
+export function observationValue(o: Json): string | undefined {
+  const q = quantityText(o.valueQuantity);
+  if (q) return q;
+  const cc = conceptText(o.valueCodeableConcept);
+  if (cc) return cc;
+  const s = str(o.valueString);
+  if (s) return s;
+  if (typeof o.valueBoolean === 'boolean') return String(o.valueBoolean);
+  const n = num(o.valueInteger);
+  if (n !== undefined) return String(n);
+  const comps = arr(o.component)
+    .filter(isObj)
+    .map((c) => {
+      const v = observationValue(c);
+      return v ? v : undefined;
+    })
+    .filter((v): v is string => v !== undefined);
+  return comps.length ? comps.join(' / ') : undefined;
+}
+
+/** The clinically relevant date of a resource (onset, effective, recorded, period start, ...). */
+export function resourceDate(r: FhirResource): string | undefined {
+  const period = isObj(r.period) ? str(r.period.start) : undefined;
+  const effPeriod = isObj(r.effectivePeriod) ? str(r.effectivePeriod.start) : undefined;
+  return str(r.effectiveDateTime) ?? effPeriod ?? str(r.onsetDateTime) ?? str(r.recordedDate) ?? str(r.occurrenceDateTime) ?? str(r.authoredOn) ?? str(r.started) ?? period ?? str(r.issued) ?? str(r.date) ?? str(r.dateAsserted) ?? r.meta?.lastUpdated;
+}
+
+export function categoryCodes(r: FhirResource): string[] {
+  return arr(r.category).flatMap((c) => codingCodes(c));
+}
+
+export type SectionKey = 'problems' | 'medications' | 'allergies' | 'immunizations' | 'vitals' | 'labs' | 'encounters' | 'imaging' | 'other';
+
+export interface TimelineItem {
+  key: string;
+  section: SectionKey;
+  resourceType: string;
+  title: string;
+  detail?: string;
+  status?: string;
+  date?: string;
+  /** An AI triage result (Observation with the platform's AI tag/method). */
+  ai?: boolean;
+}
+
+function isAi(r: FhirResource): boolean {
+  const tags = r.meta?.tag ?? [];
+  if (tags.some((t) => /ai|triage/i.test(`${t.code ?? ''} ${t.system ?? ''}`))) return true;
+  const method = conceptText(r.method);
+  return method ? /ai|triage|model/i.test(method) : false;
+}
+
+function sectionOf(r: FhirResource): SectionKey {
+  switch (r.resourceType) {
+    case 'Condition':
+      return 'problems';
+    case 'MedicationStatement':
+    case 'MedicationRequest':
+      return 'medications';
+    case 'AllergyIntolerance':
+      return 'allergies';
+    case 'Immunization':
+      return 'immunizations';
+    case 'Encounter':
+      return 'encounters';
+    case 'ImagingStudy':
+      return 'imaging';
+    case 'DiagnosticReport':
+      return categoryCodes(r).some((c) => /RAD|imaging/i.test(c)) || isAi(r) ? 'imaging' : 'labs';
+    case 'Observation': {
+      if (isAi(r)) return 'imaging';
+      const cats = categoryCodes(r);
+      if (cats.includes('vital-signs')) return 'vitals';
+      if (cats.includes('imaging')) return 'imaging';
+      return 'labs';
+    }
+    default:
+      return 'other';
+  }
+}
+
+function statusOf(r: FhirResource): string | undefined {
+  return conceptText(r.clinicalStatus) ?? str(r.status);
+}
+
+function titleOf(r: FhirResource): string {
+  switch (r.resourceType) {
+    case 'MedicationStatement':
+    case 'MedicationRequest':
+      return conceptText(r.medicationCodeableConcept) ?? (isObj(r.medicationReference) ? str(r.medicationReference.display) : undefined) ?? r.resourceType;
+    case 'Immunization':
+      return conceptText(r.vaccineCode) ?? r.resourceType;
+    case 'Encounter':
+      return conceptText(arr(r.type)[0]) ?? (isObj(r.class) ? (str(r.class.display) ?? str(r.class.code)) : undefined) ?? r.resourceType;
+    case 'ImagingStudy':
+      return str(r.description) ?? arr(r.modality).filter(isObj).map((m) => str(m.code)).filter(Boolean).join(', ') ?? r.resourceType;
+    default:
+      return conceptText(r.code) ?? str(r.description) ?? r.resourceType;
+  }
+}
+
+function detailOf(r: FhirResource): string | undefined {
+  switch (r.resourceType) {
+    case 'Observation':
+      return observationValue(r);
+    case 'AllergyIntolerance': {
+      const reactions = arr(r.reaction)
+        .filter(isObj)
+        .flatMap((x) => arr(x.manifestation).map((m) => conceptText(m)))
+        .filter((x): x is string => x !== undefined);
+      const crit = str(r.criticality);
+      return [reactions.join(', '), crit].filter(Boolean).join(' · ') || undefined;
+    }
+    case 'MedicationStatement':
+    case 'MedicationRequest': {
+      const dosage = arr(r.dosage ?? r.dosageInstruction).filter(isObj);
+      return dosage.map((d) => str(d.text)).filter(Boolean).join('; ') || undefined;
+    }
+    case 'DiagnosticReport':
+      return str(r.conclusion);
+    case 'Encounter':
+      return arr(r.reasonCode).map(conceptText).filter(Boolean).join(', ') || undefined;
+    case 'ImagingStudy':
+      return num(r.numberOfInstances) !== undefined ? `${String(r.numberOfInstances)} img` : undefined;
+    default:
+      return undefined;
+  }
+}
+
+export interface SummaryView {
+  patient: FhirResource | null;
+  composition: FhirResource | null;
+  items: TimelineItem[];
+}
+
+/** Splits a summary document Bundle into the patient and timeline items, newest first. */
+export function readSummary(bundle: FhirBundle): SummaryView {
+  const resources = (bundle.entry ?? []).map((e) => e.resource).filter((r): r is FhirResource => r !== undefined);
+  const patient = resources.find((r) => r.resourceType === 'Patient') ?? null;
+  const composition = resources.find((r) => r.resourceType === 'Composition') ?? null;
+  const skip = new Set(['Patient', 'Composition', 'Practitioner', 'Organization', 'Consent', 'Device', 'Provenance']);
+  const items = resources
+    .filter((r) => !skip.has(r.resourceType))
+    .map<TimelineItem>((r, i) => ({
+      key: `${r.resourceType}/${r.id ?? i}`,
+      section: sectionOf(r),
+      resourceType: r.resourceType,
+      title: titleOf(r),
+      detail: detailOf(r),
+      status: statusOf(r),
+      date: resourceDate(r),
+      ai: isAi(r) || undefined,
+    }));
+  items.sort((a, b) => (b.date ?? '').localeCompare(a.date ?? ''));
+  return { patient, composition, items };
+}
+
+export function patientName(p: FhirResource | null): string | undefined {
+  if (!p) return undefined;
+  const n = arr(p.name).filter(isObj)[0];
+  if (!n) return undefined;
+  const text = str(n.text);
+  if (text) return text;
+  const given = arr(n.given).filter((g): g is string => typeof g === 'string');
+  return [str(n.family), ...given].filter(Boolean).join(' ') || undefined;
+}
+
+export function patientFacts(p: FhirResource | null): { birthDate?: string; gender?: string } {
+  if (!p) return {};
+  return { birthDate: str(p.birthDate), gender: str(p.gender) };
+}

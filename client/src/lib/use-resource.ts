@@ -1,0 +1,55 @@
+/** Loads JSON from the API with loading / error / "not available yet" states and a reload. */
+import { useCallback, useEffect, useRef, useState } from 'react';
+import { ApiRequestError } from '../api/client';
+import { useSession } from './session';
+
+export interface Resource<T> {
+  data: T | null;
+  loading: boolean;
+  error: ApiRequestError | null;
+  /** The endpoint does not exist on this server yet. */
+  notAvailable: boolean;
+  reload(): void;
+  setData(update: (prev: T | null) => T | null): void;
+}
+
+export function toApiError(err: unknown): ApiRequestError {
+  if (err instanceof ApiRequestError) return err;
+  return new ApiRequestError(0, 'client', err instanceof Error ? err.message : String(err));
+}
+
+export function useResource<T>(path: string | null): Resource<T> {
+  const { api } = useSession();
+  const [data, setDataState] = useState<T | null>(null);
+  const [loading, setLoading] = useState<boolean>(path !== null);
+  const [error, setError] = useState<ApiRequestError | null>(null);
+  const [tick, setTick] = useState(0);
+  const seq = useRef(0);
+
+  useEffect(() => {
+    if (path === null) {
+      setLoading(false);
+      return;
+    }
+    const mine = ++seq.current;
+    setLoading(true);
+    api
+      .get<T>(path)
+      .then((d) => {
+        if (mine !== seq.current) return;
+        setDataState(d);
+        setError(null);
+      })
+      .catch((err: unknown) => {
+        if (mine !== seq.current) return;
+        setError(toApiError(err));
+      })
+      .finally(() => {
+        if (mine === seq.current) setLoading(false);
+      });
+  }, [api, path, tick]);
+
+  const reload = useCallback(() => setTick((t) => t + 1), []);
+  const setData = useCallback((update: (prev: T | null) => T | null) => setDataState(update), []);
+  return { data, loading, error, notAvailable: error?.notAvailable ?? false, reload, setData };
+}

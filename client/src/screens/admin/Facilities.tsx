@@ -1,0 +1,141 @@
+import { useId, useState, type FormEvent } from 'react';
+import type { FacilityDetail, FacilityTier } from '../../../../contracts/api';
+import { Badge, ErrorNote, Field, Loaded, Page, Panel } from '../../components/ui';
+import { useI18n, type MessageKey } from '../../i18n';
+import { useSession } from '../../lib/session';
+import { toApiError, useResource } from '../../lib/use-resource';
+
+const TIERS: FacilityTier[] = ['central', 'provincial', 'district', 'commune'];
+export const tierLabel: Record<FacilityTier, MessageKey> = { central: 'tier.central', provincial: 'tier.provincial', district: 'tier.district', commune: 'tier.commune' };
+
+function NewFacilityForm({ onCreated }: { onCreated: (f: FacilityDetail) => void }) {
+  const { api } = useSession();
+  const { t } = useI18n();
+  const id = useId();
+  const [form, setForm] = useState({ name: '', tier: 'district' as FacilityTier, province: '', moHCode: '' });
+  const [error, setError] = useState<string | null>(null);
+  const [busy, setBusy] = useState(false);
+  const submit = async (e: FormEvent) => {
+    e.preventDefault();
+    setBusy(true);
+    setError(null);
+    try {
+      onCreated(await api.post<FacilityDetail>('/api/admin/facilities', { ...form, moHCode: form.moHCode || undefined }));
+      setForm({ name: '', tier: 'district', province: '', moHCode: '' });
+    } catch (err) {
+      setError(toApiError(err).message);
+    } finally {
+      setBusy(false);
+    }
+  };
+  return (
+    <form className="form-grid" onSubmit={(e) => void submit(e)} data-testid="facility-create-form">
+      <Field label={t('admin.facilities.name')} htmlFor={`${id}-name`}>
+        <input id={`${id}-name`} data-testid="facility-name" required value={form.name} onChange={(e) => setForm({ ...form, name: e.target.value })} />
+      </Field>
+      <Field label={t('admin.facilities.tier')} htmlFor={`${id}-tier`}>
+        <select id={`${id}-tier`} data-testid="facility-tier" value={form.tier} onChange={(e) => setForm({ ...form, tier: e.target.value as FacilityTier })}>
+          {TIERS.map((tier) => (
+            <option key={tier} value={tier}>
+              {t(tierLabel[tier])}
+            </option>
+          ))}
+        </select>
+      </Field>
+      <Field label={t('admin.facilities.province')} htmlFor={`${id}-prov`}>
+        <input id={`${id}-prov`} data-testid="facility-province" required value={form.province} onChange={(e) => setForm({ ...form, province: e.target.value })} />
+      </Field>
+      <Field label={t('admin.facilities.code')} htmlFor={`${id}-code`}>
+        <input id={`${id}-code`} data-testid="facility-code" maxLength={20} value={form.moHCode} onChange={(e) => setForm({ ...form, moHCode: e.target.value })} />
+      </Field>
+      <div className="form-actions">
+        {error ? (
+          <p className="form-error" role="alert">
+            {error}
+          </p>
+        ) : null}
+        <button type="submit" className="btn btn-primary" data-testid="facility-create-submit" disabled={busy}>
+          {t('admin.facilities.create')}
+        </button>
+      </div>
+    </form>
+  );
+}
+
+export function AdminFacilities() {
+  const { api } = useSession();
+  const { t } = useI18n();
+  const res = useResource<FacilityDetail[]>('/api/admin/facilities');
+  const [showForm, setShowForm] = useState(false);
+  const [rowError, setRowError] = useState<string | null>(null);
+  const toggle = async (f: FacilityDetail) => {
+    setRowError(null);
+    try {
+      const updated = await api.patch<FacilityDetail>(`/api/admin/facilities/${encodeURIComponent(f.id)}`, { active: !f.active });
+      res.setData((prev) => prev?.map((x) => (x.id === updated.id ? updated : x)) ?? null);
+    } catch (err) {
+      setRowError(toApiError(err).message);
+    }
+  };
+  return (
+    <Page
+      title={t('admin.facilities.title')}
+      testId="admin-facilities"
+      actions={
+        <button type="button" className="btn btn-primary" data-testid="facility-new" aria-expanded={showForm} onClick={() => setShowForm((s) => !s)}>
+          {showForm ? t('common.close') : t('admin.facilities.new')}
+        </button>
+      }
+    >
+      {showForm ? (
+        <Panel title={t('admin.facilities.new')}>
+          <NewFacilityForm onCreated={(f) => res.setData((prev) => [...(prev ?? []), f])} />
+        </Panel>
+      ) : null}
+      {rowError ? <ErrorNote error={rowError} /> : null}
+      <Panel>
+        <Loaded res={res} what={t('admin.facilities.title')}>
+          {(list) => (
+            <div className="table-wrap">
+              <table className="table" data-testid="facilities-table">
+                <thead>
+                  <tr>
+                    <th scope="col">{t('admin.facilities.name')}</th>
+                    <th scope="col">{t('admin.facilities.tier')}</th>
+                    <th scope="col">{t('admin.facilities.province')}</th>
+                    <th scope="col">{t('admin.facilities.code')}</th>
+                    <th scope="col">{t('admin.users.status')}</th>
+                    <th scope="col">
+                      <span className="sr-only">{t('common.actions')}</span>
+                    </th>
+                  </tr>
+                </thead>
+                <tbody>
+                  {list.map((f) => (
+                    <tr key={f.id} data-testid={`facility-row-${f.id}`}>
+                      <td>
+                        <strong>{f.name}</strong>
+                      </td>
+                      <td>
+                        <Badge tone={f.tier === 'central' ? 'info' : 'neutral'}>{t(tierLabel[f.tier])}</Badge>
+                      </td>
+                      <td>{f.province}</td>
+                      <td className="mono">{f.moHCode ?? '—'}</td>
+                      <td>{f.active ? <Badge tone="success">{t('admin.users.active')}</Badge> : <Badge tone="neutral">{t('admin.users.disabled')}</Badge>}</td>
+                      <td className="cell-actions">
+                        <button type="button" className={`btn btn-small ${f.active ? 'btn-danger-outline' : 'btn-secondary'}`} onClick={() => void toggle(f)}>
+                          {f.active ? t('admin.users.disable') : t('admin.users.enable')}
+                          <span className="sr-only"> {f.name}</span>
+                        </button>
+                      </td>
+                    </tr>
+                  ))}
+                </tbody>
+              </table>
+            </div>
+          )}
+        </Loaded>
+      </Panel>
+    </Page>
+  );
+}

@@ -1,0 +1,97 @@
+import type { ConsultView } from '../../../../contracts/consult-api';
+import { AiFlagBadge, Specialty, StatusBadge, UrgencyBadge } from '../../components/ConsultBadges';
+import { Empty, Loaded, Page, Panel } from '../../components/ui';
+import { useI18n } from '../../i18n';
+import { Link } from '../../lib/router';
+import { useMe } from '../../lib/session';
+import { useResource } from '../../lib/use-resource';
+import { useSocketEvent } from '../../lib/use-socket';
+
+const ROOM_STATES = new Set(['accepted', 'scheduled', 'in_progress', 'reported']);
+
+export function ConsultList() {
+  const { t, dateTime } = useI18n();
+  const me = useMe();
+  const res = useResource<ConsultView[]>('/api/consults');
+  const created = new URLSearchParams(window.location.search).get('created');
+  useSocketEvent('consult:status', () => res.reload());
+  useSocketEvent('consult:report-ready', () => res.reload());
+  useSocketEvent('triage:completed', () => res.reload());
+  useSocketEvent('triage:updated', () => res.reload());
+  const title = me.role === 'referring_doctor' ? t('consults.myRequests') : t('consults.myConsults');
+  return (
+    <Page
+      title={title}
+      testId="consult-list"
+      actions={
+        me.role === 'referring_doctor' ? (
+          <Link to="/consults/new" className="btn btn-primary" data-testid="consults-new">
+            {t('nav.newConsult')}
+          </Link>
+        ) : undefined
+      }
+    >
+      {created ? (
+        <div className="state state-success" role="status" data-testid="consult-created">
+          ✓ {t('consults.created')}
+        </div>
+      ) : null}
+      <Panel className="panel-flush">
+        <Loaded res={res} what={title}>
+          {(list) =>
+            list.length === 0 ? (
+              <Empty>{t('consults.none')}</Empty>
+            ) : (
+              <div className="table-wrap">
+                <table className="table" data-testid="consults-table">
+                  <thead>
+                    <tr>
+                      <th scope="col">{t('consults.patient')}</th>
+                      <th scope="col">{t('consults.reason')}</th>
+                      <th scope="col">{t('consults.specialty')}</th>
+                      <th scope="col">{t('consults.urgency')}</th>
+                      <th scope="col">{t('consults.status')}</th>
+                      <th scope="col">{t('consults.when')}</th>
+                      <th scope="col">
+                        <span className="sr-only">{t('common.actions')}</span>
+                      </th>
+                    </tr>
+                  </thead>
+                  <tbody>
+                    {list.map((c) => (
+                      <tr key={c.id} data-testid={`consult-row-${c.id}`} className={c.id === created ? 'row-new' : c.overdue ? 'row-overdue' : undefined}>
+                        <td>
+                          <strong>{c.patient?.name ?? c.patientId}</strong>
+                        </td>
+                        <td className="cell-text">
+                          <div className="clamp-2">{c.reason}</div>
+                          <AiFlagBadge severity={c.aiFlagSeverity} />
+                        </td>
+                        <td>
+                          <Specialty value={c.requestedSpecialty} />
+                        </td>
+                        <td>
+                          <UrgencyBadge urgency={c.urgency} />
+                        </td>
+                        <td>
+                          <StatusBadge status={c.status} />
+                          {c.scheduledFor ? <div className="small muted">{dateTime(c.scheduledFor)}</div> : null}
+                        </td>
+                        <td className="nowrap">{dateTime(c.stateTimes.requested ?? c.createdAt)}</td>
+                        <td className="cell-actions">
+                          <Link to={`/consults/${encodeURIComponent(c.id)}`} className={`btn btn-small ${ROOM_STATES.has(c.status) ? 'btn-primary' : 'btn-secondary'}`} data-testid={`consult-open-${c.id}`}>
+                            {ROOM_STATES.has(c.status) ? t('consults.openRoom') : t('consults.open')}
+                          </Link>
+                        </td>
+                      </tr>
+                    ))}
+                  </tbody>
+                </table>
+              </div>
+            )
+          }
+        </Loaded>
+      </Panel>
+    </Page>
+  );
+}

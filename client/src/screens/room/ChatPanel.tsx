@@ -1,0 +1,139 @@
+import { useEffect, useId, useRef, useState, type FormEvent } from 'react';
+import type { ConsultMessageView } from '../../../../contracts/consult-api';
+import { ErrorNote, Loaded } from '../../components/ui';
+import { useI18n } from '../../i18n';
+import { useMe, useSession } from '../../lib/session';
+import { toApiError, useResource } from '../../lib/use-resource';
+import { useSocketEvent } from '../../lib/use-socket';
+
+function AttachmentImage({ consultId, attId, name }: { consultId: string; attId: string; name: string }) {
+  const { api } = useSession();
+  const [url, setUrl] = useState<string | null>(null);
+  useEffect(() => {
+    let u: string | null = null;
+    let cancelled = false;
+    api
+      .blobUrl(`/api/consults/${encodeURIComponent(consultId)}/attachments/${encodeURIComponent(attId)}`)
+      .then((x) => {
+        if (cancelled) URL.revokeObjectURL(x);
+        else setUrl((u = x));
+      })
+      .catch(() => undefined);
+    return () => {
+      cancelled = true;
+      if (u) URL.revokeObjectURL(u);
+    };
+  }, [api, consultId, attId]);
+  return url ? (
+    <a href={url} target="_blank" rel="noreferrer" className="chat-image-link">
+      <img src={url} alt={name} className="chat-image" />
+    </a>
+  ) : (
+    <span className="muted small">{name}</span>
+  );
+}
+
+export function ChatPanel({ consultId }: { consultId: string }) {
+  const { api } = useSession();
+  const me = useMe();
+  const { t, time, bytes } = useI18n();
+  const id = useId();
+  const res = useResource<ConsultMessageView[]>(`/api/consults/${encodeURIComponent(consultId)}/messages`);
+  const [text, setText] = useState('');
+  const [file, setFile] = useState<File | null>(null);
+  const [busy, setBusy] = useState(false);
+  const [error, setError] = useState<string | null>(null);
+  const listRef = useRef<HTMLOListElement | null>(null);
+  const fileRef = useRef<HTMLInputElement | null>(null);
+
+  const add = (m: ConsultMessageView) => res.setData((prev) => (prev?.some((x) => x.id === m.id) ? prev : [...(prev ?? []), m]));
+  useSocketEvent('consult:message', (m) => {
+    if (m.consultId === consultId) add(m);
+  });
+  useEffect(() => {
+    listRef.current?.lastElementChild?.scrollIntoView({ block: 'end' });
+  }, [res.data?.length]);
+
+  const send = async (e: FormEvent) => {
+    e.preventDefault();
+    if (!text.trim() && !file) return;
+    setBusy(true);
+    setError(null);
+    try {
+      const form = new FormData();
+      form.append('text', text.trim());
+      if (file) form.append('file', file, file.name);
+      add(await api.request<ConsultMessageView>('POST', `/api/consults/${encodeURIComponent(consultId)}/messages`, form));
+      setText('');
+      setFile(null);
+      if (fileRef.current) fileRef.current.value = '';
+    } catch (err) {
+      setError(toApiError(err).message);
+    } finally {
+      setBusy(false);
+    }
+  };
+
+  return (
+    <div className="chat" data-testid="chat-panel">
+      <Loaded res={res} what={t('room.chat')}>
+        {(messages) =>
+          messages.length === 0 ? (
+            <p className="muted small chat-empty">{t('chat.empty')}</p>
+          ) : (
+            <ol className="chat-list" ref={listRef} aria-live="polite" aria-label={t('room.chat')}>
+              {messages.map((m) => (
+                <li key={m.id} className={`chat-msg ${m.authorId === me.id ? 'chat-mine' : ''}`} data-testid="chat-message">
+                  <div className="chat-meta">
+                    <strong>{m.authorName}</strong> <time dateTime={m.createdAt}>{time(m.createdAt)}</time>
+                  </div>
+                  {m.text ? <div className="chat-text">{m.text}</div> : null}
+                  {m.attachment ? (
+                    m.attachment.contentType.startsWith('image/') ? (
+                      <AttachmentImage consultId={consultId} attId={m.attachment.id} name={m.attachment.filename} />
+                    ) : (
+                      <span className="chat-file">
+                        📄 {m.attachment.filename} <span className="muted">({bytes(m.attachment.size)})</span>
+                      </span>
+                    )
+                  ) : null}
+                </li>
+              ))}
+            </ol>
+          )
+        }
+      </Loaded>
+      {error ? <ErrorNote error={error} /> : null}
+      <form className="chat-form" onSubmit={(e) => void send(e)}>
+        <label htmlFor={`${id}-text`} className="sr-only">
+          {t('chat.message')}
+        </label>
+        <textarea
+          id={`${id}-text`}
+          rows={2}
+          maxLength={4000}
+          placeholder={t('chat.placeholder')}
+          value={text}
+          onChange={(e) => setText(e.target.value)}
+          onKeyDown={(e) => {
+            if (e.key === 'Enter' && !e.shiftKey) {
+              e.preventDefault();
+              e.currentTarget.form?.requestSubmit();
+            }
+          }}
+          data-testid="chat-input"
+        />
+        <div className="chat-actions">
+          <label htmlFor={`${id}-file`} className="btn btn-ghost btn-small file-btn">
+            📎 {file ? file.name : t('chat.attach')}
+          </label>
+          <input id={`${id}-file`} ref={fileRef} type="file" accept="image/png,image/jpeg,application/pdf" className="sr-only" onChange={(e) => setFile(e.target.files?.[0] ?? null)} data-testid="chat-attach" />
+          <span className="spacer" />
+          <button type="submit" className="btn btn-primary btn-small" disabled={busy || (!text.trim() && !file)} data-testid="chat-send">
+            {t('chat.send')}
+          </button>
+        </div>
+      </form>
+    </div>
+  );
+}

@@ -1,0 +1,149 @@
+import { useEffect, useId, useState, type FormEvent } from 'react';
+import type { ConsultReportView, ConsultView, ReportBody, ReportVerification } from '../../../../contracts/consult-api';
+import { Badge, ErrorNote, Field, NotAvailable, Spinner } from '../../components/ui';
+import { useI18n } from '../../i18n';
+import { useMe, useSession } from '../../lib/session';
+import { toApiError, useResource } from '../../lib/use-resource';
+import { useSocketEvent } from '../../lib/use-socket';
+
+function extensionString(resource: Record<string, unknown>, suffix: string): string {
+  const ext = resource.extension;
+  if (!Array.isArray(ext)) return '';
+  for (const e of ext) {
+    if (typeof e === 'object' && e !== null) {
+      const { url, valueString } = e as { url?: unknown; valueString?: unknown };
+      if (typeof url === 'string' && url.endsWith(suffix) && typeof valueString === 'string') return valueString;
+    }
+  }
+  return '';
+}
+
+function VerificationBadge({ consultId, version }: { consultId: string; version: number }) {
+  const { t } = useI18n();
+  const res = useResource<ReportVerification>(`/api/consults/${encodeURIComponent(consultId)}/report/verify?version=${version}`);
+  if (res.loading && !res.data) return <Badge tone="neutral">{t('report.verifying')}</Badge>;
+  if (!res.data) return <Badge tone="danger">{t('report.verifyFailed')}</Badge>;
+  return res.data.valid ? (
+    <Badge tone="success" testId="report-verified" title={res.data.kid ?? undefined}>
+      ✓ {t('report.signatureValid')}
+    </Badge>
+  ) : (
+    <Badge tone="danger" testId="report-invalid" title={res.data.problem}>
+      ✕ {t('report.signatureInvalid')}
+    </Badge>
+  );
+}
+
+export function ReportPanel({ consult, onSigned }: { consult: ConsultView; onSigned: () => void }) {
+  const { api } = useSession();
+  const me = useMe();
+  const { t, dateTime } = useI18n();
+  const id = useId();
+  const res = useResource<ConsultReportView>(`/api/consults/${encodeURIComponent(consult.id)}/report`);
+  const [findings, setFindings] = useState('');
+  const [recommendation, setRecommendation] = useState('');
+  const [impression, setImpression] = useState('');
+  const [busy, setBusy] = useState(false);
+  const [error, setError] = useState<string | null>(null);
+  const [editing, setEditing] = useState(false);
+  useSocketEvent('consult:report-ready', (e) => {
+    if (e.consultId === consult.id) res.reload();
+  });
+
+  const report = res.data;
+  useEffect(() => {
+    if (!report) return;
+    setFindings(extensionString(report.resource, 'consult-findings'));
+    setRecommendation(extensionString(report.resource, 'consult-recommendation'));
+    const conclusion = report.resource.conclusion;
+    setImpression(typeof conclusion === 'string' && conclusion !== extensionString(report.resource, 'consult-findings') ? conclusion : '');
+  }, [report]);
+
+  const isAuthor = me.role === 'specialist' && consult.assignedSpecialistId === me.id;
+  const canWrite = isAuthor && (consult.status === 'in_progress' || consult.status === 'accepted' || consult.status === 'scheduled' || consult.status === 'reported');
+
+  if (res.notAvailable) return <NotAvailable what={t('room.report')} />;
+  if (res.loading && !report && !res.error) return <Spinner />;
+  const noReportYet = res.error?.status === 404;
+  if (res.error && !noReportYet) return <ErrorNote error={res.error} onRetry={res.reload} />;
+
+  const sign = async (e: FormEvent) => {
+    e.preventDefault();
+    setBusy(true);
+    setError(null);
+    try {
+      const body: ReportBody = { findings: findings.trim(), recommendation: recommendation.trim(), ...(impression.trim() ? { impression: impression.trim() } : {}) };
+      const signed = await api.post<ConsultReportView>(`/api/consults/${encodeURIComponent(consult.id)}/report`, body);
+      res.setData(() => signed);
+      setEditing(false);
+      onSigned();
+    } catch (err) {
+      setError(toApiError(err).message);
+    } finally {
+      setBusy(false);
+    }
+  };
+
+  const showEditor = canWrite && (!report || editing);
+  return (
+    <div className="report" data-testid="report-panel">
+      {report ? (
+        <div className="report-signed" data-testid="report-signed">
+          <div className="row gap wrap">
+            <Badge tone="info">{t('report.version', { v: report.version })}</Badge>
+            <Badge tone={report.status === 'final' ? 'success' : 'warning'}>{report.status === 'final' ? t('report.final') : t('report.amended')}</Badge>
+            <VerificationBadge key={report.version} consultId={consult.id} version={report.version} />
+          </div>
+          <p className="small muted">{t('report.signedAt', { time: dateTime(report.signedAt) })}</p>
+          {!showEditor ? (
+            <dl className="report-view">
+              <dt>{t('report.findings')}</dt>
+              <dd>{findings || '—'}</dd>
+              {impression ? (
+                <>
+                  <dt>{t('report.impression')}</dt>
+                  <dd>{impression}</dd>
+                </>
+              ) : null}
+              <dt>{t('report.recommendation')}</dt>
+              <dd>{recommendation || '—'}</dd>
+            </dl>
+          ) : null}
+          {canWrite && !editing ? (
+            <button type="button" className="btn btn-secondary btn-small" onClick={() => setEditing(true)} data-testid="report-amend">
+              {t('report.amend')}
+            </button>
+          ) : null}
+        </div>
+      ) : !canWrite ? (
+        <p className="muted">{t('report.none')}</p>
+      ) : null}
+      {showEditor ? (
+        <form onSubmit={(e) => void sign(e)} className="stack" data-testid="report-form">
+          <Field label={t('report.findings')} htmlFor={`${id}-f`}>
+            <textarea id={`${id}-f`} rows={5} required maxLength={20000} value={findings} onChange={(e) => setFindings(e.target.value)} data-testid="report-findings" />
+          </Field>
+          <Field label={t('report.impression')} htmlFor={`${id}-i`} hint={t('report.optional')}>
+            <textarea id={`${id}-i`} rows={2} maxLength={4000} value={impression} onChange={(e) => setImpression(e.target.value)} data-testid="report-impression" />
+          </Field>
+          <Field label={t('report.recommendation')} htmlFor={`${id}-r`}>
+            <textarea id={`${id}-r`} rows={4} required maxLength={20000} value={recommendation} onChange={(e) => setRecommendation(e.target.value)} data-testid="report-recommendation" />
+          </Field>
+          <p className="small muted">{t('report.signNotice')}</p>
+          {error ? <ErrorNote error={error} /> : null}
+          <div className="row gap">
+            <span className="spacer" />
+            {editing ? (
+              <button type="button" className="btn btn-ghost" onClick={() => setEditing(false)}>
+                {t('common.cancel')}
+              </button>
+            ) : null}
+            <button type="submit" className="btn btn-primary" disabled={busy || !findings.trim() || !recommendation.trim()} data-testid="report-sign">
+              🔏 {t('report.sign')}
+            </button>
+          </div>
+        </form>
+      ) : null}
+    </div>
+  );
+}

@@ -1,0 +1,225 @@
+import { useId, useState, type FormEvent } from 'react';
+import type { ConsultQueueItem, ConsultView, TransitionBody } from '../../../../contracts/consult-api';
+import { AiFlagBadge, SlaTimer, Specialty, StatusBadge, UrgencyBadge, useNow } from '../../components/ConsultBadges';
+import { Empty, ErrorNote, Loaded, Page, Panel } from '../../components/ui';
+import { useI18n } from '../../i18n';
+import { SPECIALTIES } from '../../lib/consult-labels';
+import { Link } from '../../lib/router';
+import { useMe, useSession } from '../../lib/session';
+import { toApiError, useResource } from '../../lib/use-resource';
+import { useSocketEvent } from '../../lib/use-socket';
+
+function toLocalInput(d: Date): string {
+  const pad = (n: number) => String(n).padStart(2, '0');
+  return `${d.getFullYear()}-${pad(d.getMonth() + 1)}-${pad(d.getDate())}T${pad(d.getHours())}:${pad(d.getMinutes())}`;
+}
+
+function ScheduleForm({ item, onDone, onCancel }: { item: ConsultView; onDone: (c: ConsultView) => void; onCancel: () => void }) {
+  const { api } = useSession();
+  const { t } = useI18n();
+  const id = useId();
+  const initial = item.preferredTime ? new Date(item.preferredTime) : new Date(Date.now() + 60 * 60_000);
+  const [when, setWhen] = useState(toLocalInput(initial));
+  const [error, setError] = useState<string | null>(null);
+  const submit = async (e: FormEvent) => {
+    e.preventDefault();
+    setError(null);
+    try {
+      const body: TransitionBody = { scheduledFor: new Date(when).toISOString() };
+      onDone(await api.post<ConsultView>(`/api/consults/${encodeURIComponent(item.id)}/schedule`, body));
+    } catch (err) {
+      setError(toApiError(err).message);
+    }
+  };
+  return (
+    <form className="inline-form" onSubmit={(e) => void submit(e)} data-testid={`schedule-form-${item.id}`}>
+      <label htmlFor={`${id}-when`}>{t('queue.scheduleAt')}</label>
+      <input id={`${id}-when`} type="datetime-local" required value={when} onChange={(e) => setWhen(e.target.value)} data-testid="schedule-time" />
+      <button type="submit" className="btn btn-primary btn-small" data-testid="schedule-confirm">
+        {t('queue.confirmSchedule')}
+      </button>
+      <button type="button" className="btn btn-ghost btn-small" onClick={onCancel}>
+        {t('common.cancel')}
+      </button>
+      {error ? (
+        <span className="form-error" role="alert">
+          {error}
+        </span>
+      ) : null}
+    </form>
+  );
+}
+
+function waitText(t: ReturnType<typeof useI18n>['t'], minutes: number): string {
+  if (minutes < 60) return t('queue.waitMinutes', { n: Math.max(0, Math.round(minutes)) });
+  const h = Math.floor(minutes / 60);
+  return t('queue.waitHours', { h, m: Math.round(minutes % 60) });
+}
+
+export function SpecialistQueue() {
+  const { api } = useSession();
+  const me = useMe();
+  const { t, dateTime } = useI18n();
+  const [specialty, setSpecialty] = useState<string>(me.specialty ?? '');
+  const path = specialty ? `/api/consults/queue?specialty=${encodeURIComponent(specialty)}` : '/api/consults/queue';
+  const res = useResource<ConsultQueueItem[]>(path);
+  const mine = useResource<ConsultView[]>('/api/consults');
+  const now = useNow(1000);
+  const [scheduling, setScheduling] = useState<string | null>(null);
+  const [actionError, setActionError] = useState<string | null>(null);
+  const [flash, setFlash] = useState<string | null>(null);
+
+  const reloadAll = () => {
+    res.reload();
+    mine.reload();
+  };
+  useSocketEvent('consult:requested', (e) => {
+    setFlash(e.consultId);
+    reloadAll();
+  });
+  useSocketEvent('consult:status', reloadAll);
+  useSocketEvent('consult:overdue', reloadAll);
+  useSocketEvent('triage:completed', reloadAll);
+  useSocketEvent('triage:updated', reloadAll);
+
+  const accept = async (c: ConsultView) => {
+    setActionError(null);
+    try {
+      await api.post<ConsultView>(`/api/consults/${encodeURIComponent(c.id)}/accept`, {});
+      reloadAll();
+    } catch (err) {
+      setActionError(toApiError(err).message);
+    }
+  };
+
+  const accepted = (mine.data ?? []).filter((c) => c.assignedSpecialistId === me.id && (c.status === 'accepted' || c.status === 'scheduled' || c.status === 'in_progress'));
+
+  return (
+    <Page
+      title={t('queue.title')}
+      testId="specialist-queue"
+      actions={
+        <div className="row gap">
+          <label htmlFor="queue-specialty" className="muted">
+            {t('queue.specialtyFilter')}
+          </label>
+          <select id="queue-specialty" data-testid="queue-specialty" value={specialty} onChange={(e) => setSpecialty(e.target.value)} className="select-inline">
+            <option value="">{t('queue.allSpecialties')}</option>
+            {SPECIALTIES.map((s) => (
+              <option key={s.value} value={s.value}>
+                {t(s.label)}
+              </option>
+            ))}
+          </select>
+        </div>
+      }
+    >
+      {actionError ? <ErrorNote error={actionError} /> : null}
+      <Panel title={t('queue.waiting')} className="panel-flush" testId="queue-panel">
+        <Loaded res={res} what={t('queue.title')}>
+          {(list) =>
+            list.length === 0 ? (
+              <Empty>{t('queue.empty')}</Empty>
+            ) : (
+              <div className="table-wrap">
+                <table className="table queue-table" data-testid="queue-table">
+                  <thead>
+                    <tr>
+                      <th scope="col">{t('consults.urgency')}</th>
+                      <th scope="col">{t('consults.patient')}</th>
+                      <th scope="col">{t('consults.reason')}</th>
+                      <th scope="col">{t('queue.ai')}</th>
+                      <th scope="col">{t('queue.waitingFor')}</th>
+                      <th scope="col">{t('queue.sla')}</th>
+                      <th scope="col">
+                        <span className="sr-only">{t('common.actions')}</span>
+                      </th>
+                    </tr>
+                  </thead>
+                  <tbody>
+                    {list.map((c) => (
+                      <tr key={c.id} data-testid={`queue-row-${c.id}`} data-overdue={String(c.overdue)} className={`${c.overdue ? 'row-overdue' : ''} ${flash === c.id ? 'row-new' : ''}`}>
+                        <td>
+                          <UrgencyBadge urgency={c.urgency} />
+                        </td>
+                        <td>
+                          <strong>{c.patient?.name ?? c.patientId}</strong>
+                          <div className="small muted">
+                            <Specialty value={c.requestedSpecialty} />
+                          </div>
+                        </td>
+                        <td className="cell-text">
+                          <div className="clamp-2" title={c.clinicalQuestion}>
+                            {c.reason}
+                          </div>
+                        </td>
+                        <td>{c.aiFlagSeverity !== null ? <AiFlagBadge severity={c.aiFlagSeverity} /> : <span className="muted small">{c.imagingStudyIds.length > 0 ? t('queue.aiPending') : t('queue.noAi')}</span>}</td>
+                        <td className="nowrap">{waitText(t, c.waitingMinutes)}</td>
+                        <td className="nowrap">
+                          <SlaTimer deadline={c.slaDeadline} overdue={c.overdue} now={now} />
+                        </td>
+                        <td className="cell-actions">
+                          <Link to={`/consults/${encodeURIComponent(c.id)}`} className="btn btn-small btn-ghost">
+                            {t('queue.details')}
+                          </Link>
+                          <button type="button" className="btn btn-small btn-primary" data-testid={`queue-accept-${c.id}`} onClick={() => void accept(c)}>
+                            {t('queue.accept')}
+                            <span className="sr-only"> {c.patient?.name ?? ''}</span>
+                          </button>
+                        </td>
+                      </tr>
+                    ))}
+                  </tbody>
+                </table>
+              </div>
+            )
+          }
+        </Loaded>
+      </Panel>
+      <Panel title={t('queue.mine')} className="panel-flush" testId="queue-mine">
+        {accepted.length === 0 ? (
+          <Empty>{t('queue.mineEmpty')}</Empty>
+        ) : (
+          <ul className="card-list">
+            {accepted.map((c) => (
+              <li key={c.id} className="card-row" data-testid={`mine-row-${c.id}`}>
+                <div className="grow">
+                  <div className="row gap wrap">
+                    <strong>{c.patient?.name ?? c.patientId}</strong>
+                    <UrgencyBadge urgency={c.urgency} />
+                    <StatusBadge status={c.status} />
+                    <AiFlagBadge severity={c.aiFlagSeverity} />
+                  </div>
+                  <div className="small muted">
+                    {c.reason}
+                    {c.scheduledFor ? ` · ${t('queue.scheduledFor', { time: dateTime(c.scheduledFor) })}` : ''}
+                  </div>
+                  {scheduling === c.id ? (
+                    <ScheduleForm
+                      item={c}
+                      onCancel={() => setScheduling(null)}
+                      onDone={() => {
+                        setScheduling(null);
+                        reloadAll();
+                      }}
+                    />
+                  ) : null}
+                </div>
+                <div className="cell-actions">
+                  {c.status === 'accepted' && scheduling !== c.id ? (
+                    <button type="button" className="btn btn-small btn-secondary" data-testid={`queue-schedule-${c.id}`} onClick={() => setScheduling(c.id)}>
+                      {t('queue.schedule')}
+                    </button>
+                  ) : null}
+                  <Link to={`/consults/${encodeURIComponent(c.id)}`} className="btn btn-small btn-primary" data-testid={`queue-room-${c.id}`}>
+                    {t('consults.openRoom')}
+                  </Link>
+                </div>
+              </li>
+            ))}
+          </ul>
+        )}
+      </Panel>
+    </Page>
+  );
+}

@@ -1,0 +1,29 @@
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { defineConfig } from 'vite';
+import react from '@vitejs/plugin-react';
+
+const clientDir = path.dirname(fileURLToPath(import.meta.url));
+const repoRoot = path.resolve(clientDir, '..');
+const serverUrl = process.env.HOICHAN_DEV_SERVER ?? 'http://127.0.0.1:8080';
+
+/** Root is client/, output client/dist; contracts/ (one level up) is shared with the server. */
+export default defineConfig({
+  root: clientDir,
+  base: '/',
+  plugins: [react()],
+  build: {
+    outDir: path.join(clientDir, 'dist'),
+    emptyOutDir: true,
+    sourcemap: true,
+    chunkSizeWarningLimit: 900,
+  },
+  server: {
+    fs: { allow: [clientDir, path.join(repoRoot, 'contracts'), path.join(repoRoot, 'server', 'sfu', 'browser'), path.join(repoRoot, 'node_modules')] },
+    proxy: {
+      '/api': serverUrl,
+      '/fhir': serverUrl,
+      '/socket.io': { target: serverUrl, ws: true },
+    },
+  },
+});

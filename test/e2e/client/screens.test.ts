@@ -1,0 +1,198 @@
+/**
+ * Screen tour of the web client with real data, in real Chromium (fake camera and microphone):
+ * the district doctor opens the demo patient's record and requests a consult with an X-ray; the
+ * specialist sees it in the queue and accepts; both enter the consult room (the host admits the
+ * other from the waiting room when needed) and join the call; chat; the specialist signs the
+ * report and sees it verified; the radiologist opens the worklist. Saves a screenshot of every
+ * screen under test-artifacts/screenshots/ and runs axe-core on each.
+ * Needs the consult, EMR, imaging and SFU features of the server and a built client.
+ */
+import { existsSync, mkdirSync } from 'node:fs';
+import path from 'node:path';
+import { chromium, type Browser, type BrowserContext, type Page } from 'playwright-core';
+import { DEMO, DEMO_PASSWORD, startTestPlatform, type TestPlatform } from '../../support/platform';
+
+const repo = path.resolve(__dirname, '../../..');
+const dist = path.join(repo, 'client', 'dist');
+const shots = path.join(repo, 'test-artifacts', 'screenshots');
+const xray = path.join(repo, 'test', 'fixtures', 'cxr', 'tbx11k_tb0020.png');
+const axePath = require.resolve('axe-core');
+
+async function seriousA11y(page: Page): Promise<string[]> {
+  if (!(await page.evaluate(() => 'axe' in window))) await page.addScriptTag({ path: axePath });
+  return page.evaluate(async () => {
+    const axe = (window as unknown as { axe: { run: (c: Document) => Promise<{ violations: { id: string; impact: string | null; nodes: { target: string[] }[] }[] }> } }).axe;
+    const r = await axe.run(document);
+    return r.violations.filter((v) => v.impact === 'serious' || v.impact === 'critical').map((v) => `${v.id}: ${v.nodes.map((n) => n.target.join(' ')).join(', ')}`);
+  });
+}
+
+async function shot(page: Page, name: string, fullPage = false): Promise<void> {
+  await page.evaluate(() => window.scrollTo(0, 0));
+  await page.waitForTimeout(250);
+  expect(await seriousA11y(page)).toEqual([]);
+  await page.screenshot({ path: path.join(shots, `${name}.png`), fullPage });
+}
+
+async function signIn(browser: Browser, url: string, email: string, locale: string): Promise<{ ctx: BrowserContext; page: Page; errors: string[] }> {
+  const ctx = await browser.newContext({ viewport: { width: 1366, height: 768 }, locale, permissions: ['camera', 'microphone'] });
+  const page = await ctx.newPage();
+  const errors: string[] = [];
+  page.on('pageerror', (e) => errors.push(e.message));
+  await page.goto(url);
+  await page.getByTestId('login-email').fill(email);
+  await page.getByTestId('login-password').fill(DEMO_PASSWORD);
+  await page.getByTestId('login-submit').click();
+  await page.getByTestId('app-header').waitFor();
+  return { ctx, page, errors };
+}
+
+describe('web client screen tour (all roles, real APIs)', () => {
+  let tp: TestPlatform;
+  let browser: Browser;
+
+  beforeAll(async () => {
+    if (!existsSync(path.join(dist, 'index.html'))) throw new Error('client/dist is missing: run `npm run build:client` first');
+    mkdirSync(shots, { recursive: true });
+    tp = await startTestPlatform({ CLIENT_DIST_DIR: dist });
+    browser = await chromium.launch({
+      executablePath: process.env.CHROMIUM_BIN ?? '/usr/bin/chromium',
+      args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--disable-sync', '--use-fake-ui-for-media-stream', '--use-fake-device-for-media-stream', '--autoplay-policy=no-user-gesture-required'],
+    });
+  });
+  afterAll(async () => {
+    await browser?.close();
+    await tp?.close();
+  });
+
+  it('walks every screen', async () => {
+    // District doctor: patients → record → new consult with an X-ray.
+    const ref = await signIn(browser, tp.url, DEMO.referrer, 'vi-VN');
+    await ref.page.getByTestId('my-patients').waitFor();
+    const firstRow = ref.page.locator('[data-testid^="patient-row-"]').first();
+    await firstRow.waitFor();
+    await shot(ref.page, 'tour-01-referrer-patients-vi');
+    const patientId = ((await firstRow.getAttribute('data-testid')) ?? '').replace('patient-row-', '');
+    await ref.page.getByTestId(`patient-open-${patientId}`).click();
+    await ref.page.getByTestId('record-view').waitFor();
+    await shot(ref.page, 'tour-02-referrer-record-vi', true);
+
+    await ref.page.getByTestId('record-new-consult').click();
+    await ref.page.getByTestId('new-consult-form').waitFor();
+    await ref.page.getByTestId('consult-patient').selectOption(patientId);
+    await ref.page.getByTestId('consult-urgency-urgent').check();
+    await ref.page.getByTestId('consult-reason').fill('Ho kéo dài 3 tuần, sốt về chiều, sụt 4 kg. X-quang có tổn thương thùy trên phổi phải.');
+    await ref.page.getByTestId('consult-question').fill('Xin ý kiến chẩn đoán lao phổi và hướng xử trí tiếp theo tại tuyến huyện.');
+    await ref.page.getByTestId('consult-section-encounters').check();
+    await ref.page.getByTestId('consult-xray').setInputFiles(xray);
+    await shot(ref.page, 'tour-03-referrer-new-consult-vi', true);
+    await ref.page.getByTestId('consult-submit').click();
+    await ref.page.getByTestId('consult-created').waitFor({ timeout: 60_000 });
+    const consultRow = ref.page.locator('[data-testid^="consult-row-"]').first();
+    const consultId = ((await consultRow.getAttribute('data-testid')) ?? '').replace('consult-row-', '');
+    expect(consultId).not.toBe('');
+    await shot(ref.page, 'tour-04-referrer-my-requests-vi');
+
+    // Specialist: the request is in the queue (with its AI flag once triage is done); accept.
+    const spec = await signIn(browser, tp.url, DEMO.specialist, 'en-GB');
+    await spec.page.getByTestId('specialist-queue').waitFor();
+    const qrow = spec.page.getByTestId(`queue-row-${consultId}`);
+    await qrow.waitFor({ timeout: 30_000 });
+    await qrow.getByTestId('ai-flag').waitFor({ timeout: 45_000 }).catch(() => undefined);
+    await shot(spec.page, 'tour-05-specialist-queue-en');
+    await spec.page.getByTestId(`queue-accept-${consultId}`).click();
+    await spec.page.getByTestId(`mine-row-${consultId}`).waitFor();
+    await spec.page.getByTestId(`queue-room-${consultId}`).click();
+    await spec.page.getByTestId('consult-room').waitFor();
+    const start = spec.page.getByTestId('room-start');
+    if (await start.isVisible().catch(() => false)) await start.click();
+    // The host invites the radiologist (gives them access to the patient's images).
+    await spec.page.getByTestId('room-invite').click();
+    await spec.page.getByTestId('invite-user').fill('usr-radiologist');
+    await spec.page.getByTestId('invite-submit').click();
+    await spec.page.getByTestId('invite-form').waitFor({ state: 'detached' });
+
+    // Both in the room; the host admits the district doctor when they wait.
+    await ref.page.goto(`${tp.url}/consults/${consultId}`);
+    await ref.page.getByTestId('consult-room').waitFor();
+    const admit = spec.page.locator('[data-testid^="admit-"]').first();
+    if (await admit.waitFor({ timeout: 5_000 }).then(() => true).catch(() => false)) await admit.click();
+    await ref.page.getByTestId('emr-panel').waitFor({ timeout: 30_000 });
+
+    await spec.page.getByTestId('call-join').click();
+    await ref.page.getByTestId('call-join').click();
+    // Each side receives the other's media (inbound video bytes and decoded frames grow).
+    const inbound = (page: Page) =>
+      page.evaluate(async () => {
+        const stats = await window.hoichanConsultCall?.consumerStats();
+        let bytes = 0;
+        let frames = 0;
+        for (const { info, stats: report } of stats?.values() ?? []) {
+          if (info.kind !== 'video') continue;
+          report.forEach((s: { type: string; bytesReceived?: number; framesDecoded?: number }) => {
+            if (s.type === 'inbound-rtp') {
+              bytes += s.bytesReceived ?? 0;
+              frames += s.framesDecoded ?? 0;
+            }
+          });
+        }
+        return { bytes, frames };
+      });
+    for (const p of [spec.page, ref.page]) {
+      await p.getByTestId('video-remote').first().waitFor({ timeout: 30_000 });
+      const deadline = Date.now() + 30_000;
+      let got = await inbound(p);
+      while (got.frames <= 10 && Date.now() < deadline) {
+        await p.waitForTimeout(500);
+        got = await inbound(p);
+      }
+      expect(got.frames).toBeGreaterThan(10);
+      expect(got.bytes).toBeGreaterThan(0);
+    }
+    await spec.page.waitForTimeout(1500);
+
+    await ref.page.getByTestId('room-tab-chat').click();
+    await ref.page.getByTestId('chat-input').fill('Chào PGS, bệnh nhân đang ở phòng khám, cần hỗ trợ đọc phim.');
+    await ref.page.getByTestId('chat-send').click();
+    await spec.page.getByTestId('room-tab-chat').click();
+    await spec.page.getByTestId('chat-message').first().waitFor();
+    await spec.page.getByTestId('room-tab-record').click();
+    await shot(spec.page, 'tour-06-specialist-room-en');
+    await shot(ref.page, 'tour-07-referrer-room-chat-vi');
+
+    // Report: write, sign, verify.
+    await spec.page.getByTestId('room-tab-report').click();
+    await spec.page.getByTestId('report-findings').fill('Tổn thương thâm nhiễm thùy trên phổi phải, nghi lao phổi. AFB đờm chưa có.');
+    await spec.page.getByTestId('report-recommendation').fill('Xét nghiệm GeneXpert MTB/RIF đờm; chuyển chương trình chống lao huyện nếu dương tính.');
+    await spec.page.getByTestId('report-sign').click();
+    await spec.page.getByTestId('report-verified').waitFor({ timeout: 30_000 });
+    await shot(spec.page, 'tour-08-specialist-report-signed-en');
+
+    // Radiologist worklist.
+    const rad = await signIn(browser, tp.url, DEMO.radiologist, 'vi-VN');
+    await rad.page.getByTestId('worklist').waitFor();
+    await rad.page.locator('[data-testid^="worklist-item-"]').first().waitFor({ timeout: 60_000 });
+    await rad.page.getByTestId('worklist-viewer-canvas').waitFor();
+    await rad.page.waitForTimeout(1000);
+    // Correct a box by dragging on the image, then confirm the TB flag with a comment.
+    await rad.page.getByTestId('viewer-tool-box').click();
+    const box = await rad.page.getByTestId('worklist-viewer-canvas').boundingBox();
+    if (box) {
+      await rad.page.mouse.move(box.x + box.width * 0.35, box.y + box.height * 0.2);
+      await rad.page.mouse.down();
+      await rad.page.mouse.move(box.x + box.width * 0.45, box.y + box.height * 0.35, { steps: 5 });
+      await rad.page.mouse.up();
+    }
+    await rad.page.getByTestId('viewer-heatmap').selectOption('tb');
+    await rad.page.getByTestId('review-comment-tb').fill('Đồng ý: thâm nhiễm đỉnh phổi phải.');
+    await shot(rad.page, 'tour-09-radiologist-worklist-vi');
+    await rad.page.getByTestId('review-confirm-tb').click();
+    await rad.page.getByTestId('review-state-tb').waitFor({ timeout: 15_000 }).catch(() => undefined);
+    await shot(rad.page, 'tour-10-radiologist-confirmed-vi');
+
+    for (const s of [ref, spec, rad]) {
+      expect(s.errors).toEqual([]);
+      await s.ctx.close();
+    }
+  });
+});
