@@ -75,6 +75,8 @@ function hashOf(seq: number, prevHash: string, event: Record<string, unknown>): 
  */
 export class AuditLog {
   #tail: Promise<unknown> = Promise.resolve();
+  /** The newest entry this process knows of; re-read from the database after a lost race or an error. */
+  #head: { seq: number; hash: string } | null = null;
 
   private constructor(
     private readonly entries: Model<AuditEntry>,
@@ -96,9 +98,12 @@ export class AuditLog {
     const recorded = new Date().toISOString();
     const event = toAuditEvent(input, recorded);
     for (let attempt = 0; attempt < 20; attempt++) {
-      const head = await this.entries.findOne({}, { _id: 1, hash: 1 }).sort({ _id: -1 }).lean();
-      const seq = (head?._id ?? 0) + 1;
-      const prevHash = head?.hash ?? GENESIS_HASH;
+      if (!this.#head) {
+        const newest = await this.entries.findOne({}, { _id: 1, hash: 1 }).sort({ _id: -1 }).lean();
+        this.#head = newest ? { seq: newest._id, hash: newest.hash } : { seq: 0, hash: GENESIS_HASH };
+      }
+      const seq = this.#head.seq + 1;
+      const prevHash = this.#head.hash;
       const doc: AuditEntry = {
         _id: seq,
         prevHash,
@@ -115,9 +120,11 @@ export class AuditLog {
       try {
         await this.entries.create(doc);
       } catch (err) {
-        if ((err as { code?: number }).code === 11000) continue; // another writer took this number
+        this.#head = null; // another writer (process) took this number, or the write failed: re-read
+        if ((err as { code?: number }).code === 11000) continue;
         throw err;
       }
+      this.#head = { seq, hash: doc.hash };
       await this.anchors.updateOne({ _id: 'head', seq: { $lt: seq } }, { $set: { seq, hash: doc.hash } }).then(async (r) => {
         if (r.matchedCount === 0) await this.anchors.updateOne({ _id: 'head' }, { $setOnInsert: { seq, hash: doc.hash } }, { upsert: true }).catch(() => undefined);
       });

@@ -98,7 +98,7 @@ describe('web client screen tour (all roles, real APIs)', () => {
     await spec.page.getByTestId('specialist-queue').waitFor();
     const qrow = spec.page.getByTestId(`queue-row-${consultId}`);
     await qrow.waitFor({ timeout: 30_000 });
-    await qrow.getByTestId('ai-flag').waitFor({ timeout: 45_000 }).catch(() => undefined);
+    await qrow.getByTestId('ai-flag').waitFor({ timeout: 45_000 });
     await shot(spec.page, 'tour-05-specialist-queue-en');
     await spec.page.getByTestId(`queue-accept-${consultId}`).click();
     await spec.page.getByTestId(`mine-row-${consultId}`).waitFor();

@@ -6,7 +6,7 @@
  *     (TBX11K PNG); the AI result (triage done, flag raised) appears on the request's page.
  *  2. The specialist (second browser context) sees the request in the queue and accepts it; opens
  *     the room, starts the consult and invites the radiologist. (The queue's AI-flag badge is
- *     missing because of a server bug: see the `it.failing` at the end.)
+ *     shows the AI result of the attached X-ray.)
  *  3. Both doctors are in the room (the host admits the district doctor from the waiting room when
  *     needed), both see the AI triage of the X-ray and the EMR summary panel, both join the call and
  *     receive each other's media (inbound-rtp bytes and decoded frames grow; the remote <video> has
@@ -147,8 +147,6 @@ describe('consult story: district doctor → specialist → radiologist, in real
   let browser: Browser;
   const sessions: Session[] = [];
   let served = '';
-  let storyRan = false;
-  let queueShowsAiFlag = false;
 
   beforeAll(async () => {
     if (!existsSync(path.join(dist, 'index.html'))) throw new Error('client/dist is missing: build the client first (npm run build:client)');
@@ -189,7 +187,7 @@ describe('consult story: district doctor → specialist → radiologist, in real
     await shot(ref.page, '03-referrer-my-requests');
     // The AI result of the X-ray: the request's page (the consult room, before anyone accepted)
     // shows the finished triage with its flag. (The new-consult form does not show the scores the
-    // upload answered with, and the request row has no AI badge: see KNOWN BUG below.)
+    // upload answered with,)
     await ref.page.getByTestId(`consult-open-${consultId}`).click();
     await ref.page.getByTestId('consult-room').waitFor();
     const refTriage = ref.page.getByTestId('imaging-panel').getByTestId('triage-summary');
@@ -210,8 +208,8 @@ describe('consult story: district doctor → specialist → radiologist, in real
     await qrow.waitFor({ timeout: 30_000 });
     await qrow.getByTestId('urgency-urgent').waitFor();
     await qrow.getByTestId('sla-timer').waitFor();
-    // KNOWN BUG (server): recorded here, asserted in the `it.failing` below.
-    queueShowsAiFlag = await qrow.getByTestId('ai-flag').waitFor({ timeout: 5_000 }).then(() => true).catch(() => false);
+    // The X-ray was triaged before the request existed: the request takes its AI severity at creation.
+    await qrow.getByTestId('ai-flag').waitFor({ timeout: 15_000 });
     await shot(spec.page, '05-specialist-queue');
     await spec.page.getByTestId(`queue-accept-${consultId}`).click();
     await spec.page.getByTestId(`mine-row-${consultId}`).waitFor({ timeout: 30_000 });
@@ -300,18 +298,5 @@ describe('consult story: district doctor → specialist → radiologist, in real
     for (const f of flagged) expect(done!.findings.find((x) => x.finding === f)?.review?.decision).toBe('confirmed');
 
     for (const s of sessions) expect(s.errors).toEqual([]);
-    storyRan = true;
-  });
-
-  // KNOWN BUG (server, consults): the web client uploads the X-ray first and POST /api/imaging/studies
-  // returns only once triage is done, so `triage.completed` fires before the consult exists; the
-  // consult listener (server/consults/domain-listeners.ts) finds no consult to raise and
-  // ConsultService.create sets `aiFlagSeverity: null` without reading the attached studies' triage.
-  // Result: no `ai-flag` badge in the specialist queue or the request list, and the queue is not
-  // ordered by the AI flag. When that is fixed this test starts "failing": turn it into a plain
-  // `it` (or move the assertion into the story).
-  it.failing('KNOWN BUG: the specialist queue shows the AI flag of a request created through the UI', () => {
-    expect(storyRan).toBe(true);
-    expect(queueShowsAiFlag).toBe(true);
   });
 });

@@ -1,5 +1,3 @@
-// The live-video feature is not under test here (and its mediasoup loading is being reworked in parallel).
-jest.mock('../../../server/sfu/feature', () => ({ createSfuFeature: async () => ({ name: 'sfu' }) }));
 // Test-only consult directory: which (user, patient) pairs take part in a consult.
 const consultParticipants = new Set<string>();
 jest.mock('../../../server/consults/feature', () => ({

@@ -1,5 +1,3 @@
-// The live-video feature is not under test here (and its mediasoup loading is being reworked in parallel).
-jest.mock('../../../server/sfu/feature', () => ({ createSfuFeature: async () => ({ name: 'sfu' }) }));
 
 import { CITIZEN_ID_SYSTEM } from '../../../contracts/fhir';
 import { DEMO, startTestPlatform, type TestPlatform } from '../../support/platform';
