@@ -1,12 +1,10 @@
 /**
- * A small pool of preview workers (decode + 8-bit PNG). Same start-up approach as
- * ml/inference/triage-engine.ts: the compiled .js when running from dist/, else a bootstrap that
- * transpiles the TypeScript sources with `typescript` (jest runs from sources).
+ * A small pool of preview workers (decode + 8-bit PNG), started like the triage workers through
+ * ml/inference/spawn-worker.ts: the compiled .js from dist/, else the TypeScript sources (jest).
  */
-import { existsSync } from 'node:fs';
-import path from 'node:path';
-import { Worker } from 'node:worker_threads';
+import type { Worker } from 'node:worker_threads';
 import { ImageDecodeError, type ImageDecodeErrorCode } from '../../ml/decode';
+import { spawnWorker } from '../../ml/inference/spawn-worker';
 import { ServiceUnavailableError } from '../http/errors';
 import type { DecodedImageSummary, PreviewReply, PreviewRequest } from './preview-protocol';
 import { PREVIEW_MAX_SIDE } from './preview-render';
@@ -102,18 +100,5 @@ export class PreviewPool {
 }
 
 function spawnPreviewWorker(): Worker {
-  const compiled = path.join(__dirname, 'preview-worker.js');
-  if (path.extname(__filename) === '.js' && existsSync(compiled)) return new Worker(compiled, { resourceLimits: { maxOldGenerationSizeMb: 1024 } });
-  const source = path.join(__dirname, 'preview-worker.ts');
-  const bootstrap = `
-    const fs = require('node:fs');
-    const ts = require(${JSON.stringify(require.resolve('typescript'))});
-    const compilerOptions = { module: ts.ModuleKind.CommonJS, target: ts.ScriptTarget.ES2022, esModuleInterop: true, inlineSourceMap: true };
-    require.extensions['.ts'] = (module, filename) => {
-      const { outputText } = ts.transpileModule(fs.readFileSync(filename, 'utf8'), { fileName: filename, compilerOptions });
-      module._compile(outputText, filename);
-    };
-    require(${JSON.stringify(source)});
-  `;
-  return new Worker(bootstrap, { eval: true, resourceLimits: { maxOldGenerationSizeMb: 1024 } });
+  return spawnWorker(__dirname, 'preview-worker', { resourceLimits: { maxOldGenerationSizeMb: 1024 } });
 }

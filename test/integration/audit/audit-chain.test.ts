@@ -34,7 +34,8 @@ test('entries are FHIR AuditEvents linked by hash', async () => {
   const list = await entries.find().sort({ _id: 1 }).lean();
   expect(list[0]?.prevHash).toBe('0'.repeat(64));
   for (let i = 1; i < list.length; i++) expect(list[i]?.prevHash).toBe(list[i - 1]?.hash);
-  expect(list[1]?.event).toMatchObject({ resourceType: 'AuditEvent', action: 'R', outcome: '0', entity: [{ what: { reference: 'Patient/pat-1' } }, { what: { reference: 'Patient/pat-1' } }] });
+  const pat1 = list.find((e) => e.patientId === 'pat-1');
+  expect(pat1?.event).toMatchObject({ resourceType: 'AuditEvent', action: 'R', outcome: '0', entity: [{ what: { reference: 'Patient/pat-1' } }, { what: { reference: 'Patient/pat-1' } }] });
 });
 
 test('editing one entry is found and named', async () => {
