@@ -21,6 +21,8 @@ const envSchema = z.object({
   SFU_RTC_MAX_PORT: z.coerce.number().int().min(1024).max(65535).default(49999),
   SFU_MAX_INCOMING_BITRATE: z.coerce.number().int().min(100_000).default(1_500_000),
   SFU_INITIAL_OUTGOING_BITRATE: z.coerce.number().int().min(100_000).default(600_000),
+  /** Server-side cap on what the SFU sends to each participant (kbps), e.g. to spare a shared clinic uplink; unset = no cap. */
+  SFU_MAX_OUTGOING_KBPS: z.coerce.number().int().min(50).max(100_000).optional(),
   SFU_AUDIO_ONLY_KBPS: z.coerce.number().min(10).default(150),
   SFU_AUDIO_ONLY_RECOVER_KBPS: z.coerce.number().min(10).default(250),
   SFU_POLICY_INTERVAL_MS: z.coerce.number().int().min(200).max(60_000).default(2000),
@@ -40,6 +42,8 @@ export interface SfuConfig {
   rtcMaxPort: number;
   maxIncomingBitrate: number;
   initialAvailableOutgoingBitrate: number;
+  /** Cap (kbps) on each receive transport; the send-side estimate never exceeds it, so the audio-only policy sees it. */
+  maxOutgoingKbps?: number;
   audioOnlyBelowKbps: number;
   audioOnlyRecoverAboveKbps: number;
   policyIntervalMs: number;
@@ -79,6 +83,7 @@ export function loadSfuConfig(env: NodeJS.ProcessEnv, platformEnv: 'development'
     rtcMaxPort: e.SFU_RTC_MAX_PORT,
     maxIncomingBitrate: e.SFU_MAX_INCOMING_BITRATE,
     initialAvailableOutgoingBitrate: e.SFU_INITIAL_OUTGOING_BITRATE,
+    maxOutgoingKbps: e.SFU_MAX_OUTGOING_KBPS,
     audioOnlyBelowKbps: e.SFU_AUDIO_ONLY_KBPS,
     audioOnlyRecoverAboveKbps: e.SFU_AUDIO_ONLY_RECOVER_KBPS,
     policyIntervalMs: e.SFU_POLICY_INTERVAL_MS,

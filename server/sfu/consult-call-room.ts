@@ -217,6 +217,8 @@ export class ConsultCallRoom {
     }
     if (direction === 'send') {
       await transport.setMaxIncomingBitrate(this.#config.maxIncomingBitrate).catch(() => undefined);
+    } else if (this.#config.maxOutgoingKbps) {
+      await transport.setMaxOutgoingBitrate(this.#config.maxOutgoingKbps * 1000);
     }
     peer.transports.set(transport.id, { transport, direction });
     transport.observer.on('close', () => peer.transports.delete(transport.id));
