@@ -4,12 +4,12 @@
  */
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { adminRouter } from './admin/routes';
+import { adminDocs, adminRouter } from './admin/routes';
 import { AuditLog } from './audit/audit-log';
-import { auditAdminRouter } from './audit/routes';
+import { auditAdminRouter, auditDocs } from './audit/routes';
 import { AuthService } from './auth/auth-service';
 import { requireAuth, requireRole } from './auth/middleware';
-import { authRouter } from './auth/routes';
+import { authDocs, authRouter } from './auth/routes';
 import { secretFromConfigOrDataDir } from './auth/secrets';
 import { AccessTokens } from './auth/tokens';
 import { ConfigError, loadConfig, type HoichanConfig } from './config';
@@ -118,9 +118,9 @@ export async function startPlatform(config: HoichanConfig, logger: Logger = crea
     }
 
     const mounts: RouteMount[] = [
-      { path: '/api', guards: [], router: authRouter(auth, conn) },
-      { path: '/api/admin/audit', guards: [authenticated, requireRole('admin')], router: auditAdminRouter(audit) },
-      { path: '/api/admin', guards: [authenticated, requireRole('admin')], router: adminRouter(conn, audit, auth) },
+      { path: '/api', guards: [], router: authRouter(auth, conn), docs: authDocs },
+      { path: '/api/admin/audit', guards: [authenticated, requireRole('admin')], router: auditAdminRouter(audit), docs: auditDocs },
+      { path: '/api/admin', guards: [authenticated, requireRole('admin')], router: adminRouter(conn, audit, auth), docs: adminDocs },
       ...features.flatMap((f) => f.mounts ?? []),
     ];
     for (const f of features) if (f.socket) realtime.use(f.socket);

@@ -11,6 +11,7 @@ import { hashPassword } from '../auth/passwords';
 import { ConflictError, InvalidInputError, NotFoundError } from '../http/errors';
 import { callerOf } from '../http/request-context';
 import { parseInput } from '../http/validate';
+import type { ApiDocs } from '../http/openapi';
 
 const password = z.string().min(10, 'at least 10 characters').max(256);
 const newUserBody = z.object({
@@ -48,6 +49,16 @@ export function toUserSummary(u: User): UserSummary {
 export function toFacilityDetail(f: Facility): FacilityDetail {
   return { id: f._id, name: f.name, tier: f.tier, province: f.province, moHCode: f.moHCode ?? null, active: f.active };
 }
+
+const ADMIN = ['admin'] as const;
+export const adminDocs: ApiDocs = {
+  'GET /users': { summary: 'All user accounts', roles: ADMIN },
+  'POST /users': { summary: 'Create an account (a one-time password is returned once)', roles: ADMIN, body: newUserBody, status: 201 },
+  'PATCH /users/:id': { summary: 'Change an account: role, facility, specialty, language, active', roles: ADMIN, body: userPatchBody },
+  'GET /facilities': { summary: 'All facilities', roles: ADMIN },
+  'POST /facilities': { summary: 'Register a facility (central hospital or district clinic)', roles: ADMIN, body: facilityBody, status: 201 },
+  'PATCH /facilities/:id': { summary: 'Change or deactivate a facility', roles: ADMIN, body: facilityPatchBody },
+};
 
 /** /api/admin/users and /api/admin/facilities. Mounted behind requireRole('admin'). */
 export function adminRouter(conn: Connection, audit: AuditLog, auth: AuthService): Router {

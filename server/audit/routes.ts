@@ -4,6 +4,7 @@ import type { AuditEntrySummary, AuditVerification } from '../../contracts/api';
 import type { AuditEntry } from '../../models/audit-entry';
 import { parseInput } from '../http/validate';
 import type { AuditLog } from './audit-log';
+import type { ApiDocs } from '../http/openapi';
 
 const listQuery = z.object({
   breakGlass: z.enum(['true', 'false']).optional(),
@@ -27,6 +28,11 @@ export function toAuditSummary(e: AuditEntry): AuditEntrySummary {
     reason: ev.purposeOfEvent?.[0]?.text ?? null,
   };
 }
+
+export const auditDocs: ApiDocs = {
+  'GET /verify': { summary: 'Verify the hash chain of the audit trail; names the first altered or removed entry', roles: ['admin'] },
+  'GET /events': { summary: 'Audit entries, newest first', roles: ['admin'], query: listQuery },
+};
 
 /** /api/admin/audit: verify the chain, list entries. Mounted behind requireRole('admin'). */
 export function auditAdminRouter(audit: AuditLog): Router {

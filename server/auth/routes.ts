@@ -9,10 +9,18 @@ import { callerOf } from '../http/request-context';
 import { parseInput } from '../http/validate';
 import type { AuthService } from './auth-service';
 import { requireAuth } from './middleware';
+import type { ApiDocs } from '../http/openapi';
 
 const loginBody = z.object({ email: z.string().min(3).max(254), password: z.string().min(1).max(256) });
 const refreshBody = z.object({ refreshToken: z.string().min(10).max(200) });
 const logoutBody = z.object({ refreshToken: z.string().min(10).max(200).optional() });
+
+export const authDocs: ApiDocs = {
+  'POST /auth/login': { summary: 'Sign in with e-mail and password: an access token (15 min) and a rotating refresh token', body: loginBody, public: true },
+  'POST /auth/refresh': { summary: 'Exchange a refresh token for new tokens (reuse of an old one revokes its whole family)', body: refreshBody, public: true },
+  'POST /auth/logout': { summary: 'Revoke the refresh token', body: logoutBody },
+  'GET /me': { summary: 'The signed-in user and their facility' },
+};
 
 /** /api/auth/* and /api/me. */
 export function authRouter(auth: AuthService, conn: Connection): Router {

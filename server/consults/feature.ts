@@ -15,7 +15,7 @@ import { createConsultDirectory } from './directory';
 import type { ConsultDirectory } from './directory-api';
 import { listenToDomainEvents } from './domain-listeners';
 import { ConsultNotifier } from './notifier';
-import { consultRouter } from './routes';
+import { consultDocs, consultRouter } from './routes';
 import { SlaSweeper } from './sla-sweeper';
 import { consultSocketFeature } from './socket-handlers';
 
@@ -34,7 +34,7 @@ export function createConsultFeature(ctx: FeatureContext, deps: { records: Patie
   return {
     name: 'consults',
     directory: createConsultDirectory(access.consults, access),
-    mounts: [{ path: '/api/consults', guards: [ctx.requireAuth], router: consultRouter({ service, chat, reports }) }],
+    mounts: [{ path: '/api/consults', guards: [ctx.requireAuth], router: consultRouter({ service, chat, reports }), docs: consultDocs }],
     socket: consultSocketFeature({ io: () => ctx.realtime.io, access, service, chat, records: deps.records, rooms, logger: ctx.logger }),
     close: async () => {
       for (const off of unsubscribe) off();

@@ -10,6 +10,7 @@ import { MAX_ATTACHMENT_BYTES } from './attachments';
 import type { ConsultChat } from './consult-chat';
 import type { ConsultReports } from './consult-reports';
 import type { ConsultService } from './consult-service';
+import type { ApiDocs } from '../http/openapi';
 import { consultBundle } from './fhir-export';
 import {
   attachmentParams,
@@ -33,6 +34,37 @@ const h =
     const r = await fn(req);
     res.status(r.status ?? 200).json(r.body);
   };
+
+const ACTION_SUMMARY: Record<Exclude<ConsultAction, 'report'>, string> = {
+  submit: 'Submit a draft request to the central hospital queue (referring doctor)',
+  accept: 'Take the request from the queue (specialist)',
+  decline: 'Decline the request with a reason (specialist)',
+  schedule: 'Set the time of the call',
+  start: 'Open the live call',
+  close: 'Close the consult after the signed report',
+  cancel: 'Withdraw the request (referring doctor)',
+};
+
+export const consultDocs: ApiDocs = {
+  'POST /': { summary: 'Request a specialist consult for a patient, with the EMR and X-ray studies attached', roles: ['referring_doctor'], body: createConsultSchema, status: 201 },
+  'GET /': { summary: "The caller's consults (requested, taking part or invited)" },
+  'GET /queue': { summary: 'The central-hospital queue: urgency, then AI flag severity, then waiting time; SLA deadlines', roles: ['specialist'], query: queueQuerySchema },
+  'GET /:id': { summary: 'One consult with its participants and state times' },
+  'GET /:id/fhir': { summary: 'The consult as FHIR (ServiceRequest, Communication, the signed report as DiagnosticReport)' },
+  ...Object.fromEntries(
+    CONSULT_ACTIONS.filter((a): a is Exclude<ConsultAction, 'report'> => a !== 'report').map((a) => [`POST /:id/${a}`, { summary: ACTION_SUMMARY[a], body: transitionBodySchema }]),
+  ),
+  'POST /:id/report': { summary: 'Write and sign (ES256, detached JWS) the consult report; a later one is a new signed version', roles: ['specialist'], body: reportBodySchema, status: 201 },
+  'GET /:id/report': { summary: 'The signed report (latest, or ?version=)', query: versionQuerySchema },
+  'GET /:id/report/versions': { summary: 'All signed versions of the report' },
+  'GET /:id/report/verify': { summary: "Verify a report's signature and content hash", query: versionQuerySchema },
+  'POST /:id/participants': { summary: 'Invite a colleague (e.g. a radiologist) to the consult', body: inviteSchema, status: 201 },
+  'GET /:id/messages': { summary: 'Chat messages of the consult' },
+  'POST /:id/messages': { summary: 'Post a chat message, optionally with one attachment', multipart: { fields: messageBodySchema, file: 'file' }, status: 201 },
+  'GET /:id/attachments/:attId': { summary: 'Download a chat attachment (checksum in X-Checksum-Sha256)', produces: 'application/octet-stream' },
+  'GET /:id/notes': { summary: "The caller's private notes (never shown to others)" },
+  'POST /:id/notes': { summary: 'Add a private note', body: noteBodySchema, status: 201 },
+};
 
 const idOf = (req: Request) => parseInput(consultIdParam, req.params, 'params').id;
 

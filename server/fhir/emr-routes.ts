@@ -8,11 +8,22 @@ import { parseInput } from '../http/validate';
 import type { BreakGlass } from './break-glass';
 import { headerOf, patientSummary } from './patient-records';
 import type { RecordService } from './record-service';
+import type { ApiDocs } from '../http/openapi';
 
 const breakGlassBody = z.object({
   patientId: z.string().regex(/^[A-Za-z0-9\-.]{1,64}$/),
   reason: z.string().trim().min(10, 'give a reason of at least 10 characters').max(2000),
 });
+
+export const emrDocs: ApiDocs = {
+  'GET /patients': { summary: "Patients the caller may open (care team, consult participation, active break-glass), newest first" },
+  'GET /patients/:id/summary': { summary: 'The patient summary (IPS-style document Bundle) as the UI shows it; access-checked and audited' },
+  'POST /break-glass': { summary: 'Emergency access to a record outside the care team for one hour, with a reason; audited and reviewed', body: breakGlassBody, status: 201 },
+};
+
+export const breakGlassAdminDocs: ApiDocs = {
+  'GET /': { summary: 'Break-glass grants for review, newest first', roles: ['admin'] },
+};
 
 export function emrRouter(service: RecordService, breakGlass: BreakGlass): Router {
   const router = Router();

@@ -4,8 +4,8 @@ import type { Feature, FeatureContext } from '../platform/feature';
 import { BreakGlass } from './break-glass';
 import { BundleProcessor } from './bundle';
 import { seedDemoPatient } from './demo-patient';
-import { breakGlassAdminRouter, emrRouter } from './emr-routes';
-import { fhirMetadataRouter, fhirRouter } from './fhir-routes';
+import { breakGlassAdminDocs, breakGlassAdminRouter, emrDocs, emrRouter } from './emr-routes';
+import { fhirDocs, fhirMetadataDocs, fhirMetadataRouter, fhirRouter } from './fhir-routes';
 import { createPatientRecords } from './patient-records';
 import { RecordAccess } from './record-access';
 import { RecordService } from './record-service';
@@ -26,10 +26,10 @@ export function createEmrFeature(ctx: FeatureContext, deps: { consults: () => Co
     name: 'emr',
     records: createPatientRecords(service),
     mounts: [
-      { path: '/fhir/R4/metadata', guards: [], router: fhirMetadataRouter() },
-      { path: '/fhir/R4', guards: [ctx.requireAuth], router: fhirRouter(service, bundles) },
-      { path: '/api/emr', guards: [ctx.requireAuth], router: emrRouter(service, breakGlass) },
-      { path: '/api/admin/break-glass', guards: [ctx.requireAuth, requireRole('admin')], router: breakGlassAdminRouter(breakGlass) },
+      { path: '/fhir/R4/metadata', guards: [], router: fhirMetadataRouter(), docs: fhirMetadataDocs },
+      { path: '/fhir/R4', guards: [ctx.requireAuth], router: fhirRouter(service, bundles), docs: fhirDocs },
+      { path: '/api/emr', guards: [ctx.requireAuth], router: emrRouter(service, breakGlass), docs: emrDocs },
+      { path: '/api/admin/break-glass', guards: [ctx.requireAuth, requireRole('admin')], router: breakGlassAdminRouter(breakGlass), docs: breakGlassAdminDocs },
     ],
     seed: () => seedDemoPatient(service),
   };

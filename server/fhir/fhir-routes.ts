@@ -11,6 +11,7 @@ import { searchResources } from './search-service';
 import type { SearchQuery } from './search';
 import { buildSummary } from './summary';
 import { isKnownResourceType } from './validation';
+import type { ApiDocs } from '../http/openapi';
 
 export const FHIR_JSON = 'application/fhir+json';
 
@@ -40,6 +41,22 @@ function sendWrite(req: Request, res: Response, r: WriteResult): void {
   res.setHeader('Location', `${base}/${r.type}/${r.id}/_history/${r.versionId}`);
   sendFhir(res, r.created ? 201 : 200, r.resource as FhirResource);
 }
+
+export const fhirMetadataDocs: ApiDocs = {
+  'GET /': { summary: 'FHIR CapabilityStatement: resource types, search parameters, operations', fhir: true, public: true },
+};
+
+export const fhirDocs: ApiDocs = {
+  'POST /': { summary: 'transaction (all or nothing) or batch Bundle', fhir: true },
+  'GET /Patient/:id/:operation': { summary: '$everything (the whole compartment) or $summary (IPS-style document Bundle)', fhir: true },
+  'GET /:type': { summary: 'Search a resource type with its R4 search parameters (searchset Bundle)', fhir: true },
+  'POST /:type': { summary: 'Create a resource (validated against R4; VN Core citizen ID links patients)', fhir: true, status: 201 },
+  'GET /:type/:id': { summary: 'Read a resource (ETag = version)', fhir: true },
+  'PUT /:type/:id': { summary: 'Update or create a resource; If-Match for optimistic locking', fhir: true },
+  'DELETE /:type/:id': { summary: 'Delete a resource (kept in history)', fhir: true },
+  'GET /:type/:id/_history': { summary: 'Version history of a resource (history Bundle)', fhir: true },
+  'GET /:type/:id/_history/:vid': { summary: 'Read one version', fhir: true },
+};
 
 export function fhirMetadataRouter(): Router {
   const router = Router();

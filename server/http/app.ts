@@ -1,10 +1,11 @@
 import { existsSync } from 'node:fs';
 import path from 'node:path';
-import express, { type Express, type RequestHandler, type Router } from 'express';
+import express, { Router, type Express, type RequestHandler } from 'express';
 import type { HealthResponse, ReadinessResponse } from '../../contracts/api';
 import type { Logger } from '../observability/logger';
 import type { PlatformMetrics } from '../observability/metrics';
 import { errorHandler, notFoundHandler } from './errors';
+import { buildOpenApi, type ApiDocs } from './openapi';
 import { requestContext } from './request-context';
 
 export interface RouteMount {
@@ -13,7 +14,16 @@ export interface RouteMount {
   /** Middleware run before the router (auth, role checks). */
   guards: RequestHandler[];
   router: Router;
+  /** What the code cannot say about the router's routes, for /api/openapi.json. */
+  docs?: ApiDocs;
 }
+
+const PLATFORM_DOCS: ApiDocs = {
+  'GET /healthz': { summary: 'Liveness: the process is up', public: true },
+  'GET /readyz': { summary: 'Readiness: the database answers (503 while it does not)', public: true },
+  'GET /metrics': { summary: 'Prometheus metrics', public: true, produces: 'text/plain' },
+  'GET /api/openapi.json': { summary: 'This document', public: true },
+};
 
 export interface AppOptions {
   logger: Logger;
@@ -47,18 +57,29 @@ export function createHttpApp(opts: AppOptions): Express {
   });
   app.use(express.json({ limit: opts.jsonBodyLimit, type: ['application/json', 'application/fhir+json', 'application/*+json'] }));
 
-  app.get('/healthz', (_req, res) => {
+  const platform = Router();
+  platform.get('/healthz', (_req, res) => {
     const body: HealthResponse = { status: 'ok' };
     res.json(body);
   });
-  app.get('/readyz', async (_req, res) => {
+  platform.get('/readyz', async (_req, res) => {
     const up = await opts.isDatabaseReachable();
     const body: ReadinessResponse = { status: up ? 'ready' : 'not_ready', database: up ? 'up' : 'down' };
     res.status(up ? 200 : 503).json(body);
   });
-  app.get('/metrics', async (_req, res) => {
+  platform.get('/metrics', async (_req, res) => {
     res.type(opts.metrics.registry.contentType).send(await opts.metrics.registry.metrics());
   });
+  platform.get('/api/openapi.json', (_req, res) => {
+    res.json(openApi.document);
+  });
+  const openApi = buildOpenApi([{ path: '', router: platform, docs: PLATFORM_DOCS }, ...opts.mounts], {
+    title: 'hoichan API',
+    version: '1',
+    description: 'Remote consultation between district clinics and central hospitals: consults, shared EMR (FHIR R4 under /fhir/R4, see its CapabilityStatement), chest X-ray triage. Errors are {error, message} under /api and OperationOutcome under /fhir/R4.',
+  });
+  for (const route of openApi.undocumented) opts.logger.warn({ route }, 'route has no OpenAPI documentation');
+  app.use(platform);
 
   for (const mount of opts.mounts) app.use(mount.path, ...mount.guards, mount.router);
   app.use(['/api', '/fhir'], notFoundHandler);

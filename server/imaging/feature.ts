@@ -15,7 +15,7 @@ import { ImagingFhirSync } from './fhir-sync';
 import { ImagingService } from './imaging-service';
 import { ImagingNotifier } from './notifier';
 import { PreviewPool } from './preview-pool';
-import { imagingRouter, triageRouter } from './routes';
+import { imagingDocs, imagingRouter, triageDocs, triageRouter } from './routes';
 import { ImagingStorage } from './storage';
 import type { TriageAnalyser, TriageAvailability } from './triage-runner';
 import { WorklistService } from './worklist-service';
@@ -55,8 +55,8 @@ export async function createImagingFeature(ctx: FeatureContext, deps: { records:
   return {
     name: 'imaging',
     mounts: [
-      { path: '/api/imaging', guards: [ctx.requireAuth], router: imagingRouter(imaging, storage, config.http.uploadMaxBytes) },
-      { path: '/api/triage', guards: [ctx.requireAuth, requireRole('radiologist')], router: triageRouter(worklist) },
+      { path: '/api/imaging', guards: [ctx.requireAuth], router: imagingRouter(imaging, storage, config.http.uploadMaxBytes), docs: imagingDocs },
+      { path: '/api/triage', guards: [ctx.requireAuth, requireRole('radiologist')], router: triageRouter(worklist), docs: triageDocs },
     ],
     close: async () => {
       if (timer) clearInterval(timer);

@@ -8,6 +8,7 @@ import { callerOf } from '../http/request-context';
 import { parseInput } from '../http/validate';
 import type { ImagingService, StudyFile } from './imaging-service';
 import { heatmapParamSchema, listQuerySchema, reviewRequestSchema, studyIdParamSchema, uploadFieldsSchema, worklistQuerySchema } from './schemas';
+import type { ApiDocs } from '../http/openapi';
 import type { ImagingStorage } from './storage';
 import { reviewView, studyView } from './views';
 import type { WorklistService } from './worklist-service';
@@ -26,6 +27,21 @@ export function rejectDeclaredTooLarge(maxBytes: number): RequestHandler {
     next();
   };
 }
+
+export const imagingDocs: ApiDocs = {
+  'POST /studies': { summary: 'Upload a chest X-ray (DICOM Part 10, PNG or JPEG) for a patient; stored with its checksum and queued for AI triage', multipart: { fields: uploadFieldsSchema, file: 'file' }, status: 201 },
+  'GET /studies': { summary: "A patient's imaging studies with their triage state and results", query: listQuerySchema },
+  'GET /studies/:id': { summary: 'One study: triage scores, flags, boxes in image pixels, model name/version/sha256, reviews' },
+  'GET /studies/:id/preview.png': { summary: 'Display rendering of the image (windowed, 8-bit)', produces: 'image/png' },
+  'GET /studies/:id/original': { summary: 'The file as uploaded (checksum verified on read)', produces: 'application/octet-stream' },
+  'GET /studies/:id/heatmap/:finding.png': { summary: 'The AI heatmap overlay of a finding (tb | nodule), transparent PNG at image size', produces: 'image/png' },
+};
+
+export const triageDocs: ApiDocs = {
+  'GET /worklist': { summary: 'Radiologist worklist: flagged studies first, then score, then waiting time', roles: ['radiologist'], query: worklistQuerySchema },
+  'POST /studies/:id/review': { summary: "Confirm or reject the AI's call on each finding, optionally correcting boxes and commenting; audited", roles: ['radiologist'], body: reviewRequestSchema, status: 201 },
+  'GET /stats': { summary: 'Agreement figures: positive predictive value of flags per finding, lesions the model missed', roles: ['radiologist'] },
+};
 
 export function imagingRouter(imaging: ImagingService, storage: ImagingStorage, uploadMaxBytes: number): Router {
   const router = Router();
