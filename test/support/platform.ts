@@ -37,6 +37,37 @@ export interface TestPlatform {
   close(): Promise<void>;
 }
 
+export type ApiCall = TestPlatform['api'];
+
+/**
+ * fetch() against a test server: JSON bodies parsed (null when empty), binary bodies
+ * (images, DICOM, octet streams) as a Buffer, anything else as text (parsed if it is JSON).
+ */
+export function apiClient(baseUrl: string): ApiCall {
+  return async (method, pathname, opts = {}) => {
+    const headers: Record<string, string> = { ...(opts.headers ?? {}) };
+    if (opts.token) headers.authorization = `Bearer ${opts.token}`;
+    let body: string | undefined;
+    if (opts.body !== undefined) {
+      body = typeof opts.body === 'string' ? opts.body : JSON.stringify(opts.body);
+      headers['content-type'] ??= 'application/json';
+    }
+    const res = await fetch(`${baseUrl}${pathname}`, { method, headers, body });
+    const buf = Buffer.from(await res.arrayBuffer());
+    const type = res.headers.get('content-type') ?? '';
+    if (type.includes('json')) return { status: res.status, body: buf.length ? JSON.parse(buf.toString('utf8')) : null, headers: res.headers };
+    if (/^(image\/|application\/(dicom|octet-stream)|multipart\/)/.test(type)) return { status: res.status, body: buf, headers: res.headers };
+    const text = buf.toString('utf8');
+    let parsed: unknown = text;
+    try {
+      parsed = text ? JSON.parse(text) : null;
+    } catch {
+      /* not JSON */
+    }
+    return { status: res.status, body: parsed, headers: res.headers };
+  };
+}
+
 export async function startTestPlatform(env: Record<string, string> = {}): Promise<TestPlatform> {
   const uri = process.env.HOICHAN_TEST_MONGODB_URI;
   if (!uri) throw new Error('HOICHAN_TEST_MONGODB_URI is not set: run through jest (global setup starts FerretDB)');
@@ -57,24 +88,7 @@ export async function startTestPlatform(env: Record<string, string> = {}): Promi
     ...env,
   });
   const platform = await startPlatform(config, createLogger(config.logLevel));
-  const api: TestPlatform['api'] = async (method, pathname, opts = {}) => {
-    const headers: Record<string, string> = { ...(opts.headers ?? {}) };
-    if (opts.token) headers.authorization = `Bearer ${opts.token}`;
-    let body: string | undefined;
-    if (opts.body !== undefined) {
-      body = typeof opts.body === 'string' ? opts.body : JSON.stringify(opts.body);
-      headers['content-type'] ??= 'application/json';
-    }
-    const res = await fetch(`${platform.url}${pathname}`, { method, headers, body });
-    const text = await res.text();
-    let parsed: unknown = text;
-    try {
-      parsed = text ? JSON.parse(text) : null;
-    } catch {
-      /* not JSON */
-    }
-    return { status: res.status, body: parsed, headers: res.headers };
-  };
+  const api = apiClient(platform.url);
   return {
     platform,
     url: platform.url,

@@ -16,7 +16,7 @@ import { createImagingFeature, type ImagingFeatureOptions } from '../../../serve
 import { PlatformMetrics } from '../../../server/observability/metrics';
 import type { Feature, FeatureContext } from '../../../server/platform/feature';
 import type { ClientToServerEvents, ServerToClientEvents } from '../../../contracts/events';
-import { startTestPlatform, type TestPlatform } from '../../support/platform';
+import { apiClient, startTestPlatform, type TestPlatform } from '../../support/platform';
 import { FakeRecords } from './fake-records';
 
 export const REPO = path.resolve(__dirname, '..', '..', '..');
@@ -69,20 +69,7 @@ export async function startImagingHarness(options: ImagingFeatureOptions = {}, e
   const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
   const sockets: Socket[] = [];
 
-  const api: TestPlatform['api'] = async (method, pathname, opts = {}) => {
-    const headers: Record<string, string> = { ...(opts.headers ?? {}) };
-    if (opts.token) headers.authorization = `Bearer ${opts.token}`;
-    let body: string | undefined;
-    if (opts.body !== undefined) {
-      body = typeof opts.body === 'string' ? opts.body : JSON.stringify(opts.body);
-      headers['content-type'] ??= 'application/json';
-    }
-    const res = await fetch(`${url}${pathname}`, { method, headers, body });
-    const buf = Buffer.from(await res.arrayBuffer());
-    let parsed: unknown = buf;
-    if ((res.headers.get('content-type') ?? '').includes('json')) parsed = buf.length ? JSON.parse(buf.toString('utf8')) : null;
-    return { status: res.status, body: parsed, headers: res.headers };
-  };
+  const api = apiClient(url);
 
   return {
     tp,
