@@ -16,7 +16,7 @@ import torch
 from hoichan_ml import manifest, plots
 from hoichan_ml import metrics as M
 from hoichan_ml.data import box_mask, load_image_cache, load_nodules, load_tb
-from hoichan_ml.models import NoduleNet
+from hoichan_ml.models import NoduleNet, TBLesionNet
 from hoichan_ml.preprocess import normalise
 from hoichan_ml.report_md import render
 from hoichan_ml.train_utils import RUNS, load_checkpoint, normalise_batch, setup, to_unit
@@ -122,20 +122,30 @@ def source_probe(reps: int, run: str) -> dict:
     out: dict = {}
     for which in ("trained", "untrained"):
         torch.manual_seed(0)
-        net = NoduleNet(st["meta"]["width"], internal=st["meta"].get("internal", 512))
+        net = NoduleNet(st["meta"]["width"])
         if which == "trained":
             net.load_state_dict(st["model"])
         net.eval()
-        feats = []
+        feats, scores = [], []
         with torch.no_grad():
             for i in range(0, len(imgs), 8):
-                feats.append(net.features(normalise_batch(to_unit(imgs[i:i + 8])))[0].numpy())
+                heat_logits, pooled = net(normalise_batch(to_unit(imgs[i:i + 8])))
+                feats.append(pooled.numpy())
+                scores.append(TBLesionNet.score_from_heatmap(torch.sigmoid(heat_logits) * net.heat_mask).numpy())
         out.update(_probe(np.concatenate(feats), labels, src, reps, "" if which == "trained" else "untrained_"))
-    out["method"] = ("5-fold stratified CV logistic regression (standardised, C=0.1) on the pooled "
-                     f"{net.feature_dim}-d penultimate features of all 696 images (train+val), within each "
+        if which == "trained":
+            score = np.concatenate(scores)
+            out["score"] = {}
+            for name, m in (("positives", labels == 1), ("negatives_no_finding", labels == 0)):
+                a = M.auc_ci(src[m], score[m], reps=reps)
+                out["score"][name] = {"auc": r3(a["auc"]), "ci95": [r3(v) for v in a["ci95"]]}
+    out["method"] = ("5-fold stratified CV logistic regression (standardised, C=0.1) on the "
+                     f"{net.feature_dim}-d pooled deepest backbone features (mean + max) of all 696 images (train+val), within each "
                      "label stratum; AUC of out-of-fold predictions for source=JSRT; 0.5 = chance. "
                      "untrained_*: the same probe on a randomly initialised network of the same architecture "
-                     "(how much source information raw image statistics carry)")
+                     "(how much source information raw image statistics carry). "
+                     "score: AUC of the heatmap image score itself for source=JSRT within each label "
+                     "stratum (all 696 images; 0.5 = the score does not rank one source above the other)")
     return out
 
 

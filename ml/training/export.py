@@ -26,7 +26,7 @@ OPSET = 17
 OUTPUTS = {"tb-lesion": ["heatmap", "score"], "nodule": ["score", "heatmap"]}
 
 
-def build(model: str, ckpt: Path, score_mode: str = "classifier") -> tuple[torch.nn.Module, dict]:
+def build(model: str, ckpt: Path) -> tuple[torch.nn.Module, dict]:
     state = load_checkpoint(ckpt)
     meta = state["meta"]
     if model == "tb-lesion":
@@ -34,10 +34,9 @@ def build(model: str, ckpt: Path, score_mode: str = "classifier") -> tuple[torch
         net.load_state_dict(state["model"])
         wrapped: torch.nn.Module = TBExport(net)
     else:
-        net = NoduleNet(meta["width"], internal=meta.get("internal", 512))
+        net = NoduleNet(meta["width"])
         net.load_state_dict(state["model"])
-        wrapped = NoduleExport(net, score_mode)
-        meta = {**meta, "score_mode": score_mode}
+        wrapped = NoduleExport(net)
     return wrapped.eval(), meta
 
 
@@ -81,13 +80,11 @@ def main() -> None:
     ap.add_argument("--model", choices=list(OUTPUTS), required=True)
     ap.add_argument("--ckpt", type=Path)
     ap.add_argument("--version", default=None)
-    ap.add_argument("--score-mode", choices=["classifier", "heatmap"], default="classifier",
-                    help="nodule only: image score from the classifier head or from the heatmap maximum")
     args = ap.parse_args()
     setup(0)
     run = "tb" if args.model == "tb-lesion" else "nodule"
     ckpt = args.ckpt or RUNS / run / "best.pt"
-    wrapped, meta = build(args.model, ckpt, args.score_mode)
+    wrapped, meta = build(args.model, ckpt)
     path = manifest.WEIGHTS / manifest.MODELS[args.model]["file"]
     path.parent.mkdir(parents=True, exist_ok=True)
     names = OUTPUTS[args.model]
@@ -99,7 +96,7 @@ def main() -> None:
     entry = manifest.update_model(args.model, version=args.version)
     info = {"model": args.model, "file": str(path.relative_to(manifest.REPO)), "sha256": entry["sha256"],
             "bytes": path.stat().st_size, "opset": OPSET, "params": n_params(wrapped),
-            "checkpoint_epoch": meta.get("epoch"), "score_mode": meta.get("score_mode"), "checkpoint_val_metric": meta.get("metric"),
+            "checkpoint_epoch": meta.get("epoch"), "checkpoint_val_metric": meta.get("metric"),
             "train_args": meta.get("args"), "parity": par, "torch": torch.__version__,
             "onnxruntime": ort.__version__, "onnx": onnx.__version__}
     manifest.REPORTS.mkdir(parents=True, exist_ok=True)

@@ -84,7 +84,7 @@ def main() -> None:
     thr = {m["name"]: m["thresholds"] for m in man["models"]}
     tb, _ = build("tb-lesion", RUNS / args.tb_run / "best.pt")
     exp = json.loads((manifest.REPORTS / "export-nodule.json").read_text())
-    nod, _ = build("nodule", RUNS / args.nodule_run / "best.pt", exp.get("score_mode") or "classifier")
+    nod, _ = build("nodule", RUNS / args.nodule_run / "best.pt")
     files = {}
     for name, _ in prov:
         im = Image.open(OUT / name)

@@ -81,45 +81,37 @@ def border_mask(size: int, fraction: float = BORDER_FRACTION) -> torch.Tensor:
 
 
 class NoduleNet(nn.Module):
-    """Image-level nodule/mass classifier with a localisation heatmap.
+    """Nodule/mass localisation heatmap; the image score is its 3x3-smoothed maximum (as for TB).
 
-    The input border band (8% per side) is zeroed inside the graph; the heatmap is zeroed
-    on the corresponding band of the 128x128 grid. With ``internal=256`` the masked input is
-    2x2-average-pooled to 256x256 inside the graph (4x cheaper on 2 CPU cores) and the 64x64
-    heatmap is bilinearly upsampled to the contract's 128x128.
+    Works at full 512 resolution. The input border band (8% per side) is zeroed inside the
+    graph and the heatmap is zeroed on the corresponding band of the 128x128 grid (JSRT's
+    anonymisation rectangles must not become a cue).
     """
 
-    def __init__(self, width: int = 16, dropout: float = 0.3, internal: int = 512) -> None:
+    def __init__(self, width: int = 16) -> None:
         super().__init__()
-        if internal not in (256, 512):
-            raise ValueError("internal must be 256 or 512")
-        self.internal = internal
         self.backbone = FPNBackbone(width, 2 * width)
         self.head = HeatmapHead(2 * width)
         nn.init.constant_(self.head[-1].bias, -4.0)
-        feat = 2 * self.backbone.out_channels
-        self.dropout = nn.Dropout(dropout)
-        self.classifier = nn.Linear(feat, 1)
-        self.feature_dim = feat
+        self.feature_dim = 2 * self.backbone.out_channels
         self.register_buffer("in_mask", border_mask(512), persistent=False)
         self.register_buffer("heat_mask", border_mask(128, 11 / 128), persistent=False)
 
-    def features(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        x = x * self.in_mask
-        if self.internal == 256:
-            x = F.avg_pool2d(x, 2)
-        p2, deep = self.backbone(x)
-        pooled = torch.cat([deep.mean(dim=(2, 3)), deep.amax(dim=(2, 3))], dim=1)
-        heat = self.head(p2)
-        if self.internal == 256:
-            heat = F.interpolate(heat, scale_factor=2.0, mode="bilinear", align_corners=False)
-        return pooled, heat
+    def crop_heat_logits(self, x: torch.Tensor) -> torch.Tensor:
+        """Heatmap logits at 1/4 resolution for a crop of an image that was already
+        normalised and border-masked at full size (training on crops)."""
+        return self.head(self.backbone(x)[0])
 
-    def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-        """-> (score logit [N], heatmap logits [N,1,128,128], pooled features [N,F])."""
-        pooled, heat_logits = self.features(x)
-        logit = self.classifier(self.dropout(pooled)).squeeze(1)
-        return logit, heat_logits, pooled
+    def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """Normalised [N,1,512,512] -> (heatmap logits [N,1,128,128], pooled deepest features
+        [N,F] for the source probe)."""
+        p2, deep = self.backbone(x * self.in_mask)
+        pooled = torch.cat([deep.mean(dim=(2, 3)), deep.amax(dim=(2, 3))], dim=1)
+        return self.head(p2), pooled
+
+    def heat(self, x: torch.Tensor) -> torch.Tensor:
+        """Border-masked probability map [N,1,128,128]."""
+        return torch.sigmoid(self.forward(x)[0]) * self.heat_mask
 
 
 class TBExport(nn.Module):
@@ -133,22 +125,13 @@ class TBExport(nn.Module):
 
 
 class NoduleExport(nn.Module):
-    """score_mode: "classifier" (image-level head) or "heatmap" (max of the 3x3-smoothed
-    localisation map, as for TB), chosen on validation in evaluate/export."""
-
-    def __init__(self, net: NoduleNet, score_mode: str = "classifier") -> None:
+    def __init__(self, net: NoduleNet) -> None:
         super().__init__()
-        if score_mode not in ("classifier", "heatmap"):
-            raise ValueError(score_mode)
         self.net = net
-        self.score_mode = score_mode
 
     def forward(self, image: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        logit, heat_logits, _ = self.net(image)
-        heat = torch.sigmoid(heat_logits) * self.net.heat_mask
-        if self.score_mode == "heatmap":
-            return TBLesionNet.score_from_heatmap(heat), heat
-        return torch.sigmoid(logit), heat
+        heat = self.net.heat(image)
+        return TBLesionNet.score_from_heatmap(heat), heat
 
 
 def n_params(m: nn.Module) -> int:

@@ -70,8 +70,10 @@ def curves(histories: dict[str, list[dict]], path: Path) -> str:
     for name, h in histories.items():
         ep = [r["epoch"] for r in h]
         ax = next(axs)
-        ax.plot(ep, [r["train_loss"] for r in h])
+        for k in [k for k in h[0] if k.startswith("train_loss") and h[0][k] is not None]:
+            ax.plot(ep, [r[k] for r in h], label=k.removeprefix("train_loss_") if k != "train_loss" else "loss")
         ax.set_title(f"{name}: train loss")
+        ax.legend(fontsize=6)
         ax.set_xlabel("epoch")
         ax = next(axs)
         for k in [k for k in h[0] if k.startswith(("auc", "pointing", "patch", "val_metric"))]:
