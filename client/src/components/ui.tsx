@@ -119,3 +119,9 @@ export function ProgressBar({ value, label, testId }: { value: number; label: st
     </div>
   );
 }
+
+/** Active / disabled state of an account or a facility. */
+export function ActiveBadge({ active }: { active: boolean }) {
+  const { t } = useI18n();
+  return active ? <Badge tone="success">{t('admin.users.active')}</Badge> : <Badge tone="neutral">{t('admin.users.disabled')}</Badge>;
+}

@@ -7,40 +7,34 @@ import { useI18n } from '../../i18n';
 import { useSession } from '../../lib/session';
 import { toApiError, useResource } from '../../lib/use-resource';
 import { ApiRequestError } from '../../api/client';
+import { DataTable } from '../../components/DataTable';
 
 export function AuditTable({ entries, testId }: { entries: AuditEntrySummary[]; testId: string }) {
   const { t, dateTime } = useI18n();
   return (
-    <div className="table-wrap">
-      <table className="table table-compact" data-testid={testId}>
-        <thead>
-          <tr>
-            <th scope="col">#</th>
-            <th scope="col">{t('audit.when')}</th>
-            <th scope="col">{t('audit.kind')}</th>
-            <th scope="col">{t('audit.user')}</th>
-            <th scope="col">{t('audit.patient')}</th>
-            <th scope="col">{t('audit.outcome')}</th>
-            <th scope="col">{t('audit.reason')}</th>
-          </tr>
-        </thead>
-        <tbody>
-          {entries.map((e) => (
-            <tr key={e.seq} className={e.breakGlass ? 'row-flagged' : undefined}>
-              <td className="mono">{e.seq}</td>
-              <td className="nowrap">{dateTime(e.recorded)}</td>
-              <td>
-                {e.kind} <span className="muted">({e.action})</span> {e.breakGlass ? <Badge tone="danger">{t('audit.breakGlass')}</Badge> : null}
-              </td>
-              <td className="mono small">{e.agentUserId ?? t('audit.system')}</td>
-              <td className="mono small">{e.patientId ?? '—'}</td>
-              <td>{e.success ? <Badge tone="success">{t('audit.ok')}</Badge> : <Badge tone="danger">{t('audit.failed')}</Badge>}</td>
-              <td className="small">{e.reason ?? e.outcomeDesc ?? '—'}</td>
-            </tr>
-          ))}
-        </tbody>
-      </table>
-    </div>
+    <DataTable
+      testId={testId}
+      className="table-compact"
+      rows={entries}
+      rowKey={(e) => e.seq}
+      rowProps={(e) => ({ className: e.breakGlass ? 'row-flagged' : undefined })}
+      columns={[
+        { header: '#', className: 'mono', cell: (e) => e.seq },
+        { header: t('audit.when'), className: 'nowrap', cell: (e) => dateTime(e.recorded) },
+        {
+          header: t('audit.kind'),
+          cell: (e) => (
+            <>
+              {e.kind} <span className="muted">({e.action})</span> {e.breakGlass ? <Badge tone="danger">{t('audit.breakGlass')}</Badge> : null}
+            </>
+          ),
+        },
+        { header: t('audit.user'), className: 'mono small', cell: (e) => e.agentUserId ?? t('audit.system') },
+        { header: t('audit.patient'), className: 'mono small', cell: (e) => e.patientId ?? '—' },
+        { header: t('audit.outcome'), cell: (e) => (e.success ? <Badge tone="success">{t('audit.ok')}</Badge> : <Badge tone="danger">{t('audit.failed')}</Badge>) },
+        { header: t('audit.reason'), className: 'small', cell: (e) => e.reason ?? e.outcomeDesc ?? '—' },
+      ]}
+    />
   );
 }
 
@@ -115,37 +109,37 @@ function GrantsTable({ grants }: { grants: BreakGlassGrant[] }) {
   const { t, dateTime } = useI18n();
   const roleName = useRoleName();
   return (
-    <div className="table-wrap">
-      <table className="table" data-testid="break-glass-grants">
-        <thead>
-          <tr>
-            <th scope="col">{t('breakGlass.granted')}</th>
-            <th scope="col">{t('audit.user')}</th>
-            <th scope="col">{t('audit.patient')}</th>
-            <th scope="col">{t('audit.reason')}</th>
-            <th scope="col">{t('breakGlass.expires')}</th>
-          </tr>
-        </thead>
-        <tbody>
-          {grants.map((g) => (
-            <tr key={g.id} className={g.active ? 'row-flagged' : undefined} data-testid={`grant-row-${g.id}`}>
-              <td className="nowrap">{dateTime(g.grantedAt)}</td>
-              <td>
-                <span className="mono small">{g.userId}</span>
-                <div className="muted small">
-                  {roleName(g.role)} · {g.facilityId}
-                </div>
-              </td>
-              <td className="mono small">{g.patientId}</td>
-              <td className="cell-text">{g.reason}</td>
-              <td className="nowrap">
-                {dateTime(g.expiresAt)} {g.active ? <Badge tone="danger">{t('breakGlass.active')}</Badge> : <Badge tone="neutral">{t('breakGlass.expired')}</Badge>}
-              </td>
-            </tr>
-          ))}
-        </tbody>
-      </table>
-    </div>
+    <DataTable
+      testId="break-glass-grants"
+      rows={grants}
+      rowKey={(g) => g.id}
+      rowProps={(g) => ({ testId: `grant-row-${g.id}`, className: g.active ? 'row-flagged' : undefined })}
+      columns={[
+        { header: t('breakGlass.granted'), className: 'nowrap', cell: (g) => dateTime(g.grantedAt) },
+        {
+          header: t('audit.user'),
+          cell: (g) => (
+            <>
+              <span className="mono small">{g.userId}</span>
+              <div className="muted small">
+                {roleName(g.role)} · {g.facilityId}
+              </div>
+            </>
+          ),
+        },
+        { header: t('audit.patient'), className: 'mono small', cell: (g) => g.patientId },
+        { header: t('audit.reason'), className: 'cell-text', cell: (g) => g.reason },
+        {
+          header: t('breakGlass.expires'),
+          className: 'nowrap',
+          cell: (g) => (
+            <>
+              {dateTime(g.expiresAt)} {g.active ? <Badge tone="danger">{t('breakGlass.active')}</Badge> : <Badge tone="neutral">{t('breakGlass.expired')}</Badge>}
+            </>
+          ),
+        },
+      ]}
+    />
   );
 }
 

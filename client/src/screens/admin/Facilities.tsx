@@ -1,9 +1,10 @@
 import { useId, useState, type FormEvent } from 'react';
 import type { FacilityDetail, FacilityTier } from '../../../../contracts/api';
-import { Badge, ErrorNote, Field, Loaded, Page, Panel } from '../../components/ui';
+import { ActiveBadge, Badge, ErrorNote, Field, Loaded, Page, Panel } from '../../components/ui';
 import { useI18n, type MessageKey } from '../../i18n';
 import { useSession } from '../../lib/session';
 import { toApiError, useResource } from '../../lib/use-resource';
+import { DataTable } from '../../components/DataTable';
 
 const TIERS: FacilityTier[] = ['central', 'provincial', 'district', 'commune'];
 export const tierLabel: Record<FacilityTier, MessageKey> = { central: 'tier.central', provincial: 'tier.provincial', district: 'tier.district', commune: 'tier.commune' };
@@ -96,43 +97,25 @@ export function AdminFacilities() {
       <Panel>
         <Loaded res={res} what={t('admin.facilities.title')}>
           {(list) => (
-            <div className="table-wrap">
-              <table className="table" data-testid="facilities-table">
-                <thead>
-                  <tr>
-                    <th scope="col">{t('admin.facilities.name')}</th>
-                    <th scope="col">{t('admin.facilities.tier')}</th>
-                    <th scope="col">{t('admin.facilities.province')}</th>
-                    <th scope="col">{t('admin.facilities.code')}</th>
-                    <th scope="col">{t('admin.users.status')}</th>
-                    <th scope="col">
-                      <span className="sr-only">{t('common.actions')}</span>
-                    </th>
-                  </tr>
-                </thead>
-                <tbody>
-                  {list.map((f) => (
-                    <tr key={f.id} data-testid={`facility-row-${f.id}`}>
-                      <td>
-                        <strong>{f.name}</strong>
-                      </td>
-                      <td>
-                        <Badge tone={f.tier === 'central' ? 'info' : 'neutral'}>{t(tierLabel[f.tier])}</Badge>
-                      </td>
-                      <td>{f.province}</td>
-                      <td className="mono">{f.moHCode ?? '—'}</td>
-                      <td>{f.active ? <Badge tone="success">{t('admin.users.active')}</Badge> : <Badge tone="neutral">{t('admin.users.disabled')}</Badge>}</td>
-                      <td className="cell-actions">
-                        <button type="button" className={`btn btn-small ${f.active ? 'btn-danger-outline' : 'btn-secondary'}`} onClick={() => void toggle(f)}>
-                          {f.active ? t('admin.users.disable') : t('admin.users.enable')}
-                          <span className="sr-only"> {f.name}</span>
-                        </button>
-                      </td>
-                    </tr>
-                  ))}
-                </tbody>
-              </table>
-            </div>
+            <DataTable
+              testId="facilities-table"
+              rows={list}
+              rowKey={(f) => f.id}
+              rowProps={(f) => ({ testId: `facility-row-${f.id}` })}
+              columns={[
+                { header: t('admin.facilities.name'), cell: (f) => <strong>{f.name}</strong> },
+                { header: t('admin.facilities.tier'), cell: (f) => <Badge tone={f.tier === 'central' ? 'info' : 'neutral'}>{t(tierLabel[f.tier])}</Badge> },
+                { header: t('admin.facilities.province'), cell: (f) => f.province },
+                { header: t('admin.facilities.code'), className: 'mono', cell: (f) => f.moHCode ?? '—' },
+                { header: t('admin.users.status'), cell: (f) => <ActiveBadge active={f.active} /> },
+              ]}
+              actions={(f) => (
+                <button type="button" className={`btn btn-small ${f.active ? 'btn-danger-outline' : 'btn-secondary'}`} onClick={() => void toggle(f)}>
+                  {f.active ? t('admin.users.disable') : t('admin.users.enable')}
+                  <span className="sr-only"> {f.name}</span>
+                </button>
+              )}
+            />
           )}
         </Loaded>
       </Panel>

@@ -1,10 +1,11 @@
 import { useId, useState, type FormEvent } from 'react';
 import type { FacilityDetail, UserRole, UserSummary } from '../../../../contracts/api';
 import { roleLabel } from '../../components/Header';
-import { Badge, ErrorNote, Field, Loaded, Page, Panel } from '../../components/ui';
+import { ActiveBadge, ErrorNote, Field, Loaded, Page, Panel } from '../../components/ui';
 import { useI18n } from '../../i18n';
 import { useSession } from '../../lib/session';
 import { toApiError, useResource } from '../../lib/use-resource';
+import { DataTable } from '../../components/DataTable';
 
 const ROLES: UserRole[] = ['referring_doctor', 'specialist', 'radiologist', 'admin'];
 
@@ -122,42 +123,33 @@ export function AdminUsers() {
       <Panel>
         <Loaded res={users} what={t('admin.users.title')}>
           {(list) => (
-            <div className="table-wrap">
-              <table className="table" data-testid="users-table">
-                <thead>
-                  <tr>
-                    <th scope="col">{t('admin.users.name')}</th>
-                    <th scope="col">{t('admin.users.email')}</th>
-                    <th scope="col">{t('admin.users.role')}</th>
-                    <th scope="col">{t('admin.users.facility')}</th>
-                    <th scope="col">{t('admin.users.status')}</th>
-                    <th scope="col">
-                      <span className="sr-only">{t('common.actions')}</span>
-                    </th>
-                  </tr>
-                </thead>
-                <tbody>
-                  {list.map((u) => (
-                    <tr key={u.id} data-testid={`user-row-${u.email}`}>
-                      <td>
-                        <strong>{u.displayName}</strong>
-                        {u.specialty ? <div className="muted small">{u.specialty}</div> : null}
-                      </td>
-                      <td>{u.email}</td>
-                      <td>{t(roleLabel[u.role])}</td>
-                      <td>{facilityName(u.facilityId)}</td>
-                      <td>{u.active ? <Badge tone="success">{t('admin.users.active')}</Badge> : <Badge tone="neutral">{t('admin.users.disabled')}</Badge>}</td>
-                      <td className="cell-actions">
-                        <button type="button" className={`btn btn-small ${u.active ? 'btn-danger-outline' : 'btn-secondary'}`} data-testid={`user-toggle-${u.email}`} onClick={() => void toggleActive(u)}>
-                          {u.active ? t('admin.users.disable') : t('admin.users.enable')}
-                          <span className="sr-only"> {u.displayName}</span>
-                        </button>
-                      </td>
-                    </tr>
-                  ))}
-                </tbody>
-              </table>
-            </div>
+            <DataTable
+              testId="users-table"
+              rows={list}
+              rowKey={(u) => u.id}
+              rowProps={(u) => ({ testId: `user-row-${u.email}` })}
+              columns={[
+                {
+                  header: t('admin.users.name'),
+                  cell: (u) => (
+                    <>
+                      <strong>{u.displayName}</strong>
+                      {u.specialty ? <div className="muted small">{u.specialty}</div> : null}
+                    </>
+                  ),
+                },
+                { header: t('admin.users.email'), cell: (u) => u.email },
+                { header: t('admin.users.role'), cell: (u) => t(roleLabel[u.role]) },
+                { header: t('admin.users.facility'), cell: (u) => facilityName(u.facilityId) },
+                { header: t('admin.users.status'), cell: (u) => <ActiveBadge active={u.active} /> },
+              ]}
+              actions={(u) => (
+                <button type="button" className={`btn btn-small ${u.active ? 'btn-danger-outline' : 'btn-secondary'}`} data-testid={`user-toggle-${u.email}`} onClick={() => void toggleActive(u)}>
+                  {u.active ? t('admin.users.disable') : t('admin.users.enable')}
+                  <span className="sr-only"> {u.displayName}</span>
+                </button>
+              )}
+            />
           )}
         </Loaded>
       </Panel>

@@ -6,6 +6,7 @@ import { Link } from '../../lib/router';
 import { useMe } from '../../lib/session';
 import { useResource } from '../../lib/use-resource';
 import { useSocketEvent } from '../../lib/use-socket';
+import { DataTable } from '../../components/DataTable';
 
 const ROOM_STATES = new Set(['accepted', 'scheduled', 'in_progress', 'reported']);
 
@@ -42,52 +43,42 @@ export function ConsultList() {
             list.length === 0 ? (
               <Empty>{t('consults.none')}</Empty>
             ) : (
-              <div className="table-wrap">
-                <table className="table" data-testid="consults-table">
-                  <thead>
-                    <tr>
-                      <th scope="col">{t('consults.patient')}</th>
-                      <th scope="col">{t('consults.reason')}</th>
-                      <th scope="col">{t('consults.specialty')}</th>
-                      <th scope="col">{t('consults.urgency')}</th>
-                      <th scope="col">{t('consults.status')}</th>
-                      <th scope="col">{t('consults.when')}</th>
-                      <th scope="col">
-                        <span className="sr-only">{t('common.actions')}</span>
-                      </th>
-                    </tr>
-                  </thead>
-                  <tbody>
-                    {list.map((c) => (
-                      <tr key={c.id} data-testid={`consult-row-${c.id}`} className={c.id === created ? 'row-new' : c.overdue ? 'row-overdue' : undefined}>
-                        <td>
-                          <strong>{c.patient?.name ?? c.patientId}</strong>
-                        </td>
-                        <td className="cell-text">
-                          <div className="clamp-2">{c.reason}</div>
-                          <AiFlagBadge severity={c.aiFlagSeverity} />
-                        </td>
-                        <td>
-                          <Specialty value={c.requestedSpecialty} />
-                        </td>
-                        <td>
-                          <UrgencyBadge urgency={c.urgency} />
-                        </td>
-                        <td>
-                          <StatusBadge status={c.status} />
-                          {c.scheduledFor ? <div className="small muted">{dateTime(c.scheduledFor)}</div> : null}
-                        </td>
-                        <td className="nowrap">{dateTime(c.stateTimes.requested ?? c.createdAt)}</td>
-                        <td className="cell-actions">
-                          <Link to={`/consults/${encodeURIComponent(c.id)}`} className={`btn btn-small ${ROOM_STATES.has(c.status) ? 'btn-primary' : 'btn-secondary'}`} data-testid={`consult-open-${c.id}`}>
-                            {ROOM_STATES.has(c.status) ? t('consults.openRoom') : t('consults.open')}
-                          </Link>
-                        </td>
-                      </tr>
-                    ))}
-                  </tbody>
-                </table>
-              </div>
+              <DataTable
+                testId="consults-table"
+                rows={list}
+                rowKey={(c) => c.id}
+                rowProps={(c) => ({ testId: `consult-row-${c.id}`, className: c.id === created ? 'row-new' : c.overdue ? 'row-overdue' : undefined })}
+                columns={[
+                  { header: t('consults.patient'), cell: (c) => <strong>{c.patient?.name ?? c.patientId}</strong> },
+                  {
+                    header: t('consults.reason'),
+                    className: 'cell-text',
+                    cell: (c) => (
+                      <>
+                        <div className="clamp-2">{c.reason}</div>
+                        <AiFlagBadge severity={c.aiFlagSeverity} />
+                      </>
+                    ),
+                  },
+                  { header: t('consults.specialty'), cell: (c) => <Specialty value={c.requestedSpecialty} /> },
+                  { header: t('consults.urgency'), cell: (c) => <UrgencyBadge urgency={c.urgency} /> },
+                  {
+                    header: t('consults.status'),
+                    cell: (c) => (
+                      <>
+                        <StatusBadge status={c.status} />
+                        {c.scheduledFor ? <div className="small muted">{dateTime(c.scheduledFor)}</div> : null}
+                      </>
+                    ),
+                  },
+                  { header: t('consults.when'), className: 'nowrap', cell: (c) => dateTime(c.stateTimes.requested ?? c.createdAt) },
+                ]}
+                actions={(c) => (
+                  <Link to={`/consults/${encodeURIComponent(c.id)}`} className={`btn btn-small ${ROOM_STATES.has(c.status) ? 'btn-primary' : 'btn-secondary'}`} data-testid={`consult-open-${c.id}`}>
+                    {ROOM_STATES.has(c.status) ? t('consults.openRoom') : t('consults.open')}
+                  </Link>
+                )}
+              />
             )
           }
         </Loaded>

@@ -5,6 +5,7 @@ import { useI18n, type MessageKey } from '../../i18n';
 import { Link } from '../../lib/router';
 import { useMe } from '../../lib/session';
 import { useResource } from '../../lib/use-resource';
+import { DataTable } from '../../components/DataTable';
 
 const accessLabel: Record<'care-team' | 'consult' | 'break-glass', MessageKey> = {
   'care-team': 'patients.access.careTeam',
@@ -42,56 +43,50 @@ export function MyPatients() {
             const list = data.patients.filter((p) => !q || p.name.toLowerCase().includes(q.toLowerCase()) || (p.citizenIdMasked ?? '').includes(q));
             if (list.length === 0) return <Empty>{t('patients.none')}</Empty>;
             return (
-              <div className="table-wrap">
-                <table className="table" data-testid="patients-table">
-                  <thead>
-                    <tr>
-                      <th scope="col">{t('patients.name')}</th>
-                      <th scope="col">{t('patients.birthDate')}</th>
-                      <th scope="col">{t('patients.gender')}</th>
-                      <th scope="col">{t('patient.citizenId')}</th>
-                      <th scope="col">{t('patients.access')}</th>
-                      <th scope="col">{t('patients.updated')}</th>
-                      <th scope="col">
-                        <span className="sr-only">{t('common.actions')}</span>
-                      </th>
-                    </tr>
-                  </thead>
-                  <tbody>
-                    {list.map((p) => {
+              <DataTable
+                testId="patients-table"
+                rows={list}
+                rowKey={(p) => p.id}
+                rowProps={(p) => ({ testId: `patient-row-${p.id}` })}
+                columns={[
+                  {
+                    header: t('patients.name'),
+                    cell: (p) => (
+                      <Link to={`/patients/${encodeURIComponent(p.id)}`} className="strong-link">
+                        {p.name}
+                      </Link>
+                    ),
+                  },
+                  { header: t('patients.birthDate'), cell: (p) => (p.birthDate ? date(p.birthDate) : '—') },
+                  {
+                    header: t('patients.gender'),
+                    cell: (p) => {
                       const g = p.gender ? genderKey[p.gender] : undefined;
-                      return (
-                        <tr key={p.id} data-testid={`patient-row-${p.id}`}>
-                          <td>
-                            <Link to={`/patients/${encodeURIComponent(p.id)}`} className="strong-link">
-                              {p.name}
-                            </Link>
-                          </td>
-                          <td>{p.birthDate ? date(p.birthDate) : '—'}</td>
-                          <td>{g ? t(g) : '—'}</td>
-                          <td className="mono">{p.citizenIdMasked ?? '—'}</td>
-                          <td>
-                            <Badge tone={p.access === 'break-glass' ? 'danger' : p.access === 'consult' ? 'info' : 'neutral'}>{t(accessLabel[p.access])}</Badge>
-                          </td>
-                          <td className="nowrap">{dateTime(p.lastUpdated)}</td>
-                          <td className="cell-actions">
-                            <Link to={`/patients/${encodeURIComponent(p.id)}`} className="btn btn-small btn-secondary" data-testid={`patient-open-${p.id}`}>
-                              {t('patients.openRecord')}
-                              <span className="sr-only"> {p.name}</span>
-                            </Link>
-                            {me.role === 'referring_doctor' ? (
-                              <Link to={`/consults/new?patient=${encodeURIComponent(p.id)}`} className="btn btn-small btn-primary" data-testid={`patient-consult-${p.id}`}>
-                                {t('patients.requestConsult')}
-                                <span className="sr-only"> {p.name}</span>
-                              </Link>
-                            ) : null}
-                          </td>
-                        </tr>
-                      );
-                    })}
-                  </tbody>
-                </table>
-              </div>
+                      return g ? t(g) : '—';
+                    },
+                  },
+                  { header: t('patient.citizenId'), className: 'mono', cell: (p) => p.citizenIdMasked ?? '—' },
+                  {
+                    header: t('patients.access'),
+                    cell: (p) => <Badge tone={p.access === 'break-glass' ? 'danger' : p.access === 'consult' ? 'info' : 'neutral'}>{t(accessLabel[p.access])}</Badge>,
+                  },
+                  { header: t('patients.updated'), className: 'nowrap', cell: (p) => dateTime(p.lastUpdated) },
+                ]}
+                actions={(p) => (
+                  <>
+                    <Link to={`/patients/${encodeURIComponent(p.id)}`} className="btn btn-small btn-secondary" data-testid={`patient-open-${p.id}`}>
+                      {t('patients.openRecord')}
+                      <span className="sr-only"> {p.name}</span>
+                    </Link>
+                    {me.role === 'referring_doctor' ? (
+                      <Link to={`/consults/new?patient=${encodeURIComponent(p.id)}`} className="btn btn-small btn-primary" data-testid={`patient-consult-${p.id}`}>
+                        {t('patients.requestConsult')}
+                        <span className="sr-only"> {p.name}</span>
+                      </Link>
+                    ) : null}
+                  </>
+                )}
+              />
             );
           }}
         </Loaded>

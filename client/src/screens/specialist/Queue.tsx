@@ -8,6 +8,7 @@ import { Link } from '../../lib/router';
 import { useMe, useSession } from '../../lib/session';
 import { toApiError, useResource } from '../../lib/use-resource';
 import { useSocketEvent } from '../../lib/use-socket';
+import { DataTable } from '../../components/DataTable';
 
 function toLocalInput(d: Date): string {
   const pad = (n: number) => String(n).padStart(2, '0');
@@ -121,57 +122,58 @@ export function SpecialistQueue() {
             list.length === 0 ? (
               <Empty>{t('queue.empty')}</Empty>
             ) : (
-              <div className="table-wrap">
-                <table className="table queue-table" data-testid="queue-table">
-                  <thead>
-                    <tr>
-                      <th scope="col">{t('consults.urgency')}</th>
-                      <th scope="col">{t('consults.patient')}</th>
-                      <th scope="col">{t('consults.reason')}</th>
-                      <th scope="col">{t('queue.ai')}</th>
-                      <th scope="col">{t('queue.waitingFor')}</th>
-                      <th scope="col">{t('queue.sla')}</th>
-                      <th scope="col">
-                        <span className="sr-only">{t('common.actions')}</span>
-                      </th>
-                    </tr>
-                  </thead>
-                  <tbody>
-                    {list.map((c) => (
-                      <tr key={c.id} data-testid={`queue-row-${c.id}`} data-overdue={String(c.overdue)} className={`${c.overdue ? 'row-overdue' : ''} ${flash === c.id ? 'row-new' : ''}`}>
-                        <td>
-                          <UrgencyBadge urgency={c.urgency} />
-                        </td>
-                        <td>
-                          <strong>{c.patient?.name ?? c.patientId}</strong>
-                          <div className="small muted">
-                            <Specialty value={c.requestedSpecialty} />
-                          </div>
-                        </td>
-                        <td className="cell-text">
-                          <div className="clamp-2" title={c.clinicalQuestion}>
-                            {c.reason}
-                          </div>
-                        </td>
-                        <td>{c.aiFlagSeverity !== null ? <AiFlagBadge severity={c.aiFlagSeverity} /> : <span className="muted small">{c.imagingStudyIds.length > 0 ? t('queue.aiPending') : t('queue.noAi')}</span>}</td>
-                        <td className="nowrap">{waitText(t, c.waitingMinutes)}</td>
-                        <td className="nowrap">
-                          <SlaTimer deadline={c.slaDeadline} overdue={c.overdue} now={now} />
-                        </td>
-                        <td className="cell-actions">
-                          <Link to={`/consults/${encodeURIComponent(c.id)}`} className="btn btn-small btn-ghost">
-                            {t('queue.details')}
-                          </Link>
-                          <button type="button" className="btn btn-small btn-primary" data-testid={`queue-accept-${c.id}`} onClick={() => void accept(c)}>
-                            {t('queue.accept')}
-                            <span className="sr-only"> {c.patient?.name ?? ''}</span>
-                          </button>
-                        </td>
-                      </tr>
-                    ))}
-                  </tbody>
-                </table>
-              </div>
+              <DataTable
+                testId="queue-table"
+                className="queue-table"
+                rows={list}
+                rowKey={(c) => c.id}
+                rowProps={(c) => ({
+                  testId: `queue-row-${c.id}`,
+                  className: [c.overdue ? 'row-overdue' : '', flash === c.id ? 'row-new' : ''].filter(Boolean).join(' '),
+                  data: { overdue: String(c.overdue) },
+                })}
+                columns={[
+                  { header: t('consults.urgency'), cell: (c) => <UrgencyBadge urgency={c.urgency} /> },
+                  {
+                    header: t('consults.patient'),
+                    cell: (c) => (
+                      <>
+                        <strong>{c.patient?.name ?? c.patientId}</strong>
+                        <div className="small muted">
+                          <Specialty value={c.requestedSpecialty} />
+                        </div>
+                      </>
+                    ),
+                  },
+                  {
+                    header: t('consults.reason'),
+                    className: 'cell-text',
+                    cell: (c) => (
+                      <div className="clamp-2" title={c.clinicalQuestion}>
+                        {c.reason}
+                      </div>
+                    ),
+                  },
+                  {
+                    header: t('queue.ai'),
+                    cell: (c) =>
+                      c.aiFlagSeverity !== null ? <AiFlagBadge severity={c.aiFlagSeverity} /> : <span className="muted small">{c.imagingStudyIds.length > 0 ? t('queue.aiPending') : t('queue.noAi')}</span>,
+                  },
+                  { header: t('queue.waitingFor'), className: 'nowrap', cell: (c) => waitText(t, c.waitingMinutes) },
+                  { header: t('queue.sla'), className: 'nowrap', cell: (c) => <SlaTimer deadline={c.slaDeadline} overdue={c.overdue} now={now} /> },
+                ]}
+                actions={(c) => (
+                  <>
+                    <Link to={`/consults/${encodeURIComponent(c.id)}`} className="btn btn-small btn-ghost">
+                      {t('queue.details')}
+                    </Link>
+                    <button type="button" className="btn btn-small btn-primary" data-testid={`queue-accept-${c.id}`} onClick={() => void accept(c)}>
+                      {t('queue.accept')}
+                      <span className="sr-only"> {c.patient?.name ?? ''}</span>
+                    </button>
+                  </>
+                )}
+              />
             )
           }
         </Loaded>
