@@ -21,11 +21,11 @@ describe('GET /api/openapi.json', () => {
       expect(keys).toContain(k);
     }
     // the request schemas are the ones the routes validate with
-    const create = doc.paths['/api/consults'].post.requestBody.content['application/json'].schema;
+    const create = doc.paths['/api/consults']!.post!.requestBody.content['application/json'].schema;
     expect(create.required).toEqual(expect.arrayContaining(['patientId']));
-    const upload = doc.paths['/api/imaging/studies'].post.requestBody.content['multipart/form-data'].schema;
+    const upload = doc.paths['/api/imaging/studies']!.post!.requestBody.content['multipart/form-data'].schema;
     expect(upload.required).toEqual(expect.arrayContaining(['patientId', 'file']));
-    expect(doc.paths['/api/auth/login'].post.security).toEqual([]);
+    expect(doc.paths['/api/auth/login']!.post!.security).toEqual([]);
   });
 
   it('matches the routes that answer: each documented /api operation is routed (no "No route for")', async () => {

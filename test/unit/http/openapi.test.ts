@@ -33,9 +33,9 @@ describe('OpenAPI document built from the routers', () => {
     const paths = document.paths as Record<string, Record<string, any>>;
     expect(Object.keys(paths).sort()).toEqual(['/api/things', '/api/things/{id}', '/api/things/{id}/heatmap/{finding}.png']);
     expect(undocumented).toEqual(['PATCH /api/things/{id}']);
-    expect(paths['/api/things/{id}'].patch.summary).toBe('');
+    expect(paths['/api/things/{id}']!.patch.summary).toBe('');
 
-    const create = paths['/api/things'].post;
+    const create = paths['/api/things']!.post;
     expect(Object.keys(create.responses)).toEqual(['201', '4XX']);
     expect(create['x-roles']).toEqual(['referring_doctor']);
     const schema = create.requestBody.content['application/json'].schema;
@@ -44,12 +44,12 @@ describe('OpenAPI document built from the routers', () => {
     expect(schema.required).toEqual(['patientId']);
     expect(schema.additionalProperties).toBe(false);
 
-    const list = paths['/api/things'].get.parameters as Array<{ name: string; in: string; required: boolean }>;
+    const list = paths['/api/things']!.get.parameters as Array<{ name: string; in: string; required: boolean }>;
     expect(list.map((p) => [p.name, p.in, p.required])).toEqual([
       ['limit', 'query', false],
       ['patient', 'query', true],
     ]);
-    const heat = paths['/api/things/{id}/heatmap/{finding}.png'].get;
+    const heat = paths['/api/things/{id}/heatmap/{finding}.png']!.get;
     expect(heat.parameters.map((p: { name: string }) => p.name)).toEqual(['id', 'finding']);
     expect(Object.keys(heat.responses['200'].content)).toEqual(['image/png']);
   });
