@@ -1,4 +1,5 @@
-/** Loads JSON from the API with loading / error / "not available yet" states and a reload. */
+/** Loads JSON from the API with loading / error / "not available yet" states and a reload;
+ * tracks the busy / error state of a user action that calls the API. */
 import { useCallback, useEffect, useRef, useState } from 'react';
 import { ApiRequestError } from '../api/client';
 import { useSession } from './session';
@@ -52,4 +53,29 @@ export function useResource<T>(path: string | null): Resource<T> {
   const reload = useCallback(() => setTick((t) => t + 1), []);
   const setData = useCallback((update: (prev: T | null) => T | null) => setDataState(update), []);
   return { data, loading, error, notAvailable: error?.notAvailable ?? false, reload, setData };
+}
+
+export interface Submission {
+  busy: boolean;
+  /** Message of the last failed run, cleared when the next one starts. */
+  error: string | null;
+  /** Runs an action (a form submit, a button), busy meanwhile; a failure becomes `error`, worded by `describe`. */
+  run(action: () => Promise<unknown>, describe?: (err: ApiRequestError) => string): Promise<void>;
+}
+
+export function useSubmission(): Submission {
+  const [busy, setBusy] = useState(false);
+  const [error, setError] = useState<string | null>(null);
+  const run = useCallback(async (action: () => Promise<unknown>, describe: (err: ApiRequestError) => string = (e) => e.message) => {
+    setBusy(true);
+    setError(null);
+    try {
+      await action();
+    } catch (err) {
+      setError(describe(toApiError(err)));
+    } finally {
+      setBusy(false);
+    }
+  }, []);
+  return { busy, error, run };
 }

@@ -1,30 +1,22 @@
 import { useState, type FormEvent } from 'react';
-import { ApiRequestError } from '../api/client';
 import { LanguageSwitch } from '../components/Header';
 import { useI18n } from '../i18n';
 import { useSession } from '../lib/session';
+import { useSubmission } from '../lib/use-resource';
 
 export function Login() {
   const { login } = useSession();
   const { t } = useI18n();
   const [email, setEmail] = useState('');
   const [password, setPassword] = useState('');
-  const [busy, setBusy] = useState(false);
-  const [error, setError] = useState<string | null>(null);
+  const { busy, error, run } = useSubmission();
 
   const submit = async (e: FormEvent) => {
     e.preventDefault();
-    setBusy(true);
-    setError(null);
-    try {
-      await login(email.trim(), password);
-    } catch (err) {
-      if (err instanceof ApiRequestError && (err.status === 401 || err.status === 400)) setError(t('login.invalid'));
-      else if (err instanceof ApiRequestError && err.status === 429) setError(t('login.throttled'));
-      else setError(err instanceof Error ? err.message : String(err));
-    } finally {
-      setBusy(false);
-    }
+    await run(
+      () => login(email.trim(), password),
+      (err) => (err.status === 401 || err.status === 400 ? t('login.invalid') : err.status === 429 ? t('login.throttled') : err.message),
+    );
   };
 
   return (

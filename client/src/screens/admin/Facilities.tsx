@@ -3,7 +3,7 @@ import type { FacilityDetail, FacilityTier } from '../../../../contracts/api';
 import { ActiveBadge, Badge, ErrorNote, Field, Loaded, Page, Panel } from '../../components/ui';
 import { useI18n, type MessageKey } from '../../i18n';
 import { useSession } from '../../lib/session';
-import { toApiError, useResource } from '../../lib/use-resource';
+import { useResource, useSubmission } from '../../lib/use-resource';
 import { DataTable } from '../../components/DataTable';
 
 const TIERS: FacilityTier[] = ['central', 'provincial', 'district', 'commune'];
@@ -14,20 +14,13 @@ function NewFacilityForm({ onCreated }: { onCreated: (f: FacilityDetail) => void
   const { t } = useI18n();
   const id = useId();
   const [form, setForm] = useState({ name: '', tier: 'district' as FacilityTier, province: '', moHCode: '' });
-  const [error, setError] = useState<string | null>(null);
-  const [busy, setBusy] = useState(false);
+  const { busy, error, run } = useSubmission();
   const submit = async (e: FormEvent) => {
     e.preventDefault();
-    setBusy(true);
-    setError(null);
-    try {
+    await run(async () => {
       onCreated(await api.post<FacilityDetail>('/api/admin/facilities', { ...form, moHCode: form.moHCode || undefined }));
       setForm({ name: '', tier: 'district', province: '', moHCode: '' });
-    } catch (err) {
-      setError(toApiError(err).message);
-    } finally {
-      setBusy(false);
-    }
+    });
   };
   return (
     <form className="form-grid" onSubmit={(e) => void submit(e)} data-testid="facility-create-form">
@@ -68,15 +61,12 @@ export function AdminFacilities() {
   const { t } = useI18n();
   const res = useResource<FacilityDetail[]>('/api/admin/facilities');
   const [showForm, setShowForm] = useState(false);
-  const [rowError, setRowError] = useState<string | null>(null);
+  const rowAction = useSubmission();
   const toggle = async (f: FacilityDetail) => {
-    setRowError(null);
-    try {
+    await rowAction.run(async () => {
       const updated = await api.patch<FacilityDetail>(`/api/admin/facilities/${encodeURIComponent(f.id)}`, { active: !f.active });
       res.setData((prev) => prev?.map((x) => (x.id === updated.id ? updated : x)) ?? null);
-    } catch (err) {
-      setRowError(toApiError(err).message);
-    }
+    });
   };
   return (
     <Page
@@ -93,7 +83,7 @@ export function AdminFacilities() {
           <NewFacilityForm onCreated={(f) => res.setData((prev) => [...(prev ?? []), f])} />
         </Panel>
       ) : null}
-      {rowError ? <ErrorNote error={rowError} /> : null}
+      {rowAction.error ? <ErrorNote error={rowAction.error} /> : null}
       <Panel>
         <Loaded res={res} what={t('admin.facilities.title')}>
           {(list) => (

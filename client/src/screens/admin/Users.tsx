@@ -4,7 +4,7 @@ import { roleLabel } from '../../components/Header';
 import { ActiveBadge, ErrorNote, Field, Loaded, Page, Panel } from '../../components/ui';
 import { useI18n } from '../../i18n';
 import { useSession } from '../../lib/session';
-import { toApiError, useResource } from '../../lib/use-resource';
+import { useResource, useSubmission } from '../../lib/use-resource';
 import { DataTable } from '../../components/DataTable';
 
 const ROLES: UserRole[] = ['referring_doctor', 'specialist', 'radiologist', 'admin'];
@@ -14,23 +14,16 @@ function NewUserForm({ facilities, onCreated }: { facilities: FacilityDetail[]; 
   const { t } = useI18n();
   const id = useId();
   const [form, setForm] = useState({ email: '', displayName: '', role: 'referring_doctor' as UserRole, facilityId: facilities[0]?.id ?? '', specialty: '', locale: 'vi' as 'vi' | 'en', password: '' });
-  const [busy, setBusy] = useState(false);
-  const [error, setError] = useState<string | null>(null);
+  const { busy, error, run } = useSubmission();
   const set = <K extends keyof typeof form>(k: K, v: (typeof form)[K]) => setForm((f) => ({ ...f, [k]: v }));
 
   const submit = async (e: FormEvent) => {
     e.preventDefault();
-    setBusy(true);
-    setError(null);
-    try {
+    await run(async () => {
       const created = await api.post<UserSummary>('/api/admin/users', { ...form, specialty: form.specialty || undefined });
       onCreated(created);
       setForm((f) => ({ ...f, email: '', displayName: '', specialty: '', password: '' }));
-    } catch (err) {
-      setError(toApiError(err).message);
-    } finally {
-      setBusy(false);
-    }
+    });
   };
 
   return (
@@ -91,17 +84,14 @@ export function AdminUsers() {
   const users = useResource<UserSummary[]>('/api/admin/users');
   const facilities = useResource<FacilityDetail[]>('/api/admin/facilities');
   const [showForm, setShowForm] = useState(false);
-  const [rowError, setRowError] = useState<string | null>(null);
+  const rowAction = useSubmission();
   const facilityName = (fid: string) => facilities.data?.find((f) => f.id === fid)?.name ?? fid;
 
   const toggleActive = async (u: UserSummary) => {
-    setRowError(null);
-    try {
+    await rowAction.run(async () => {
       const updated = await api.patch<UserSummary>(`/api/admin/users/${encodeURIComponent(u.id)}`, { active: !u.active });
       users.setData((prev) => prev?.map((x) => (x.id === updated.id ? updated : x)) ?? null);
-    } catch (err) {
-      setRowError(toApiError(err).message);
-    }
+    });
   };
 
   return (
@@ -119,7 +109,7 @@ export function AdminUsers() {
           <NewUserForm facilities={facilities.data} onCreated={(u) => users.setData((prev) => [...(prev ?? []), u])} />
         </Panel>
       ) : null}
-      {rowError ? <ErrorNote error={rowError} /> : null}
+      {rowAction.error ? <ErrorNote error={rowAction.error} /> : null}
       <Panel>
         <Loaded res={users} what={t('admin.users.title')}>
           {(list) => (

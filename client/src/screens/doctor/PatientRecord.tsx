@@ -5,27 +5,20 @@ import { ErrorNote, Field, NotAvailable, Page, Panel, Spinner } from '../../comp
 import { useI18n } from '../../i18n';
 import { Link } from '../../lib/router';
 import { useMe, useSession } from '../../lib/session';
-import { toApiError, useResource } from '../../lib/use-resource';
+import { useResource, useSubmission } from '../../lib/use-resource';
 
 function BreakGlassForm({ patientId, onGranted }: { patientId: string; onGranted: (g: BreakGlassGrant) => void }) {
   const { api } = useSession();
   const { t } = useI18n();
   const id = useId();
   const [reason, setReason] = useState('');
-  const [error, setError] = useState<string | null>(null);
-  const [busy, setBusy] = useState(false);
+  const { busy, error, run } = useSubmission();
   const submit = async (e: FormEvent) => {
     e.preventDefault();
-    setBusy(true);
-    setError(null);
-    try {
+    await run(async () => {
       const body: BreakGlassRequest = { patientId, reason: reason.trim() };
       onGranted(await api.post<BreakGlassGrant>('/api/emr/break-glass', body));
-    } catch (err) {
-      setError(toApiError(err).message);
-    } finally {
-      setBusy(false);
-    }
+    });
   };
   return (
     <form onSubmit={(e) => void submit(e)} className="break-glass-form" data-testid="break-glass-form">

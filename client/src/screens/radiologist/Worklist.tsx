@@ -12,7 +12,7 @@ import { XrayViewer } from '../../components/XrayViewer';
 import { useI18n, type MessageKey } from '../../i18n';
 import { Link } from '../../lib/router';
 import { useSession } from '../../lib/session';
-import { toApiError, useResource } from '../../lib/use-resource';
+import { useResource, useSubmission } from '../../lib/use-resource';
 import { useSocketEvent } from '../../lib/use-socket';
 
 function useFindingName() {
@@ -26,22 +26,15 @@ function FindingReview({ item, finding, boxes, onClearBoxes, onReviewed }: { ite
   const name = useFindingName();
   const id = useId();
   const [comment, setComment] = useState('');
-  const [busy, setBusy] = useState(false);
-  const [error, setError] = useState<string | null>(null);
+  const { busy, error, run } = useSubmission();
   const review = async (decision: ReviewDecision) => {
-    setBusy(true);
-    setError(null);
-    try {
+    await run(async () => {
       const body: RadiologistReviewRequest = { finding: finding.finding, decision, ...(boxes.length ? { boxes } : {}), ...(comment.trim() ? { comment: comment.trim() } : {}) };
       await api.post<RadiologistReviewResponse>(`/api/triage/studies/${encodeURIComponent(item.studyId)}/review`, body);
       setComment('');
       onClearBoxes();
       onReviewed();
-    } catch (err) {
-      setError(toApiError(err).message);
-    } finally {
-      setBusy(false);
-    }
+    });
   };
   return (
     <div className={`finding-review ${finding.flagged ? 'finding-flagged' : ''}`} data-testid={`review-${finding.finding}`}>

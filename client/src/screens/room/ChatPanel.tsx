@@ -3,7 +3,7 @@ import type { ConsultMessageView } from '../../../../contracts/consult-api';
 import { ErrorNote, Loaded } from '../../components/ui';
 import { useI18n } from '../../i18n';
 import { useMe, useSession } from '../../lib/session';
-import { toApiError, useResource } from '../../lib/use-resource';
+import { useResource, useSubmission } from '../../lib/use-resource';
 import { useSocketEvent } from '../../lib/use-socket';
 
 function AttachmentImage({ consultId, attId, name }: { consultId: string; attId: string; name: string }) {
@@ -41,8 +41,7 @@ export function ChatPanel({ consultId }: { consultId: string }) {
   const res = useResource<ConsultMessageView[]>(`/api/consults/${encodeURIComponent(consultId)}/messages`);
   const [text, setText] = useState('');
   const [file, setFile] = useState<File | null>(null);
-  const [busy, setBusy] = useState(false);
-  const [error, setError] = useState<string | null>(null);
+  const { busy, error, run } = useSubmission();
   const listRef = useRef<HTMLOListElement | null>(null);
   const fileRef = useRef<HTMLInputElement | null>(null);
 
@@ -57,9 +56,7 @@ export function ChatPanel({ consultId }: { consultId: string }) {
   const send = async (e: FormEvent) => {
     e.preventDefault();
     if (!text.trim() && !file) return;
-    setBusy(true);
-    setError(null);
-    try {
+    await run(async () => {
       const form = new FormData();
       form.append('text', text.trim());
       if (file) form.append('file', file, file.name);
@@ -67,11 +64,7 @@ export function ChatPanel({ consultId }: { consultId: string }) {
       setText('');
       setFile(null);
       if (fileRef.current) fileRef.current.value = '';
-    } catch (err) {
-      setError(toApiError(err).message);
-    } finally {
-      setBusy(false);
-    }
+    });
   };
 
   return (

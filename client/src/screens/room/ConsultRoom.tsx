@@ -14,7 +14,7 @@ import { useI18n, type MessageKey } from '../../i18n';
 import { emrSectionLabel } from '../../lib/consult-labels';
 import { Link } from '../../lib/router';
 import { useMe, useSession } from '../../lib/session';
-import { toApiError, useResource } from '../../lib/use-resource';
+import { toApiError, useResource, useSubmission } from '../../lib/use-resource';
 import { useSocketEvent } from '../../lib/use-socket';
 import { ChatPanel } from './ChatPanel';
 import { EmrPanel } from './EmrPanel';
@@ -130,19 +130,16 @@ function InviteForm({ consultId, onInvited }: { consultId: string; onInvited: ()
   const [open, setOpen] = useState(false);
   const [userId, setUserId] = useState('');
   const [role, setRole] = useState<'radiologist' | 'invited'>('radiologist');
-  const [error, setError] = useState<string | null>(null);
+  const { error, run } = useSubmission();
   const submit = async (e: FormEvent) => {
     e.preventDefault();
-    setError(null);
-    try {
+    await run(async () => {
       const body: InviteParticipantBody = { userId: userId.trim(), role };
       await api.post<ConsultView>(`/api/consults/${encodeURIComponent(consultId)}/participants`, body);
       setUserId('');
       setOpen(false);
       onInvited();
-    } catch (err) {
-      setError(toApiError(err).message);
-    }
+    });
   };
   if (!open)
     return (

@@ -3,7 +3,7 @@ import type { ConsultNoteView } from '../../../../contracts/consult-api';
 import { ErrorNote, Loaded } from '../../components/ui';
 import { useI18n } from '../../i18n';
 import { useSession } from '../../lib/session';
-import { toApiError, useResource } from '../../lib/use-resource';
+import { useResource, useSubmission } from '../../lib/use-resource';
 
 export function NotesPanel({ consultId }: { consultId: string }) {
   const { api } = useSession();
@@ -11,21 +11,14 @@ export function NotesPanel({ consultId }: { consultId: string }) {
   const id = useId();
   const res = useResource<ConsultNoteView[]>(`/api/consults/${encodeURIComponent(consultId)}/notes`);
   const [text, setText] = useState('');
-  const [error, setError] = useState<string | null>(null);
-  const [busy, setBusy] = useState(false);
+  const { busy, error, run } = useSubmission();
   const save = async (e: FormEvent) => {
     e.preventDefault();
-    setBusy(true);
-    setError(null);
-    try {
+    await run(async () => {
       const note = await api.post<ConsultNoteView>(`/api/consults/${encodeURIComponent(consultId)}/notes`, { text: text.trim() });
       res.setData((prev) => [...(prev ?? []), note]);
       setText('');
-    } catch (err) {
-      setError(toApiError(err).message);
-    } finally {
-      setBusy(false);
-    }
+    });
   };
   return (
     <div className="notes" data-testid="notes-panel">

@@ -3,7 +3,7 @@ import type { ConsultReportView, ConsultView, ReportBody, ReportVerification } f
 import { Badge, ErrorNote, Field, NotAvailable, Spinner } from '../../components/ui';
 import { useI18n } from '../../i18n';
 import { useMe, useSession } from '../../lib/session';
-import { toApiError, useResource } from '../../lib/use-resource';
+import { useResource, useSubmission } from '../../lib/use-resource';
 import { useSocketEvent } from '../../lib/use-socket';
 
 function extensionString(resource: Record<string, unknown>, suffix: string): string {
@@ -43,8 +43,7 @@ export function ReportPanel({ consult, onSigned }: { consult: ConsultView; onSig
   const [findings, setFindings] = useState('');
   const [recommendation, setRecommendation] = useState('');
   const [impression, setImpression] = useState('');
-  const [busy, setBusy] = useState(false);
-  const [error, setError] = useState<string | null>(null);
+  const { busy, error, run } = useSubmission();
   const [editing, setEditing] = useState(false);
   useSocketEvent('consult:report-ready', (e) => {
     if (e.consultId === consult.id) res.reload();
@@ -69,19 +68,13 @@ export function ReportPanel({ consult, onSigned }: { consult: ConsultView; onSig
 
   const sign = async (e: FormEvent) => {
     e.preventDefault();
-    setBusy(true);
-    setError(null);
-    try {
+    await run(async () => {
       const body: ReportBody = { findings: findings.trim(), recommendation: recommendation.trim(), ...(impression.trim() ? { impression: impression.trim() } : {}) };
       const signed = await api.post<ConsultReportView>(`/api/consults/${encodeURIComponent(consult.id)}/report`, body);
       res.setData(() => signed);
       setEditing(false);
       onSigned();
-    } catch (err) {
-      setError(toApiError(err).message);
-    } finally {
-      setBusy(false);
-    }
+    });
   };
 
   const showEditor = canWrite && (!report || editing);
