@@ -5,7 +5,7 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { chromium, type BrowserContext } from 'playwright-core';
+import { chromium, type BrowserContext, type Page } from 'playwright-core';
 
 export const CHROMIUM_PATH = process.env.HOICHAN_CHROMIUM ?? '/usr/bin/chromium';
 
@@ -43,4 +43,23 @@ export async function launchChromium(extraArgs: string[] = []): Promise<TestBrow
       rmSync(userDataDir, { recursive: true, force: true });
     },
   };
+}
+
+/** Inbound video of the web client's call on this page: RTP bytes and decoded frames (consumer getStats()). */
+export function inboundVideo(page: Page): Promise<{ bytes: number; frames: number }> {
+  return page.evaluate(async () => {
+    const stats = await window.hoichanConsultCall?.consumerStats();
+    let bytes = 0;
+    let frames = 0;
+    for (const { info, stats: report } of stats?.values() ?? []) {
+      if (info.kind !== 'video') continue;
+      report.forEach((s: { type: string; bytesReceived?: number; framesDecoded?: number }) => {
+        if (s.type === 'inbound-rtp') {
+          bytes += s.bytesReceived ?? 0;
+          frames += s.framesDecoded ?? 0;
+        }
+      });
+    }
+    return { bytes, frames };
+  });
 }

@@ -10,6 +10,7 @@
 import { existsSync, mkdirSync } from 'node:fs';
 import path from 'node:path';
 import { chromium, type Browser, type BrowserContext, type Page } from 'playwright-core';
+import { CHROMIUM_ARGS, CHROMIUM_PATH, inboundVideo } from '../../support/browser';
 import { DEMO, DEMO_PASSWORD, startTestPlatform, type TestPlatform } from '../../support/platform';
 
 const repo = path.resolve(__dirname, '../../..');
@@ -55,10 +56,7 @@ describe('web client screen tour (all roles, real APIs)', () => {
     if (!existsSync(path.join(dist, 'index.html'))) throw new Error('client/dist is missing: run `npm run build:client` first');
     mkdirSync(shots, { recursive: true });
     tp = await startTestPlatform({ CLIENT_DIST_DIR: dist });
-    browser = await chromium.launch({
-      executablePath: process.env.CHROMIUM_BIN ?? '/usr/bin/chromium',
-      args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--disable-sync', '--use-fake-ui-for-media-stream', '--use-fake-device-for-media-stream', '--autoplay-policy=no-user-gesture-required'],
-    });
+    browser = await chromium.launch({ executablePath: CHROMIUM_PATH, args: [...CHROMIUM_ARGS, '--autoplay-policy=no-user-gesture-required'] });
   });
   afterAll(async () => {
     await browser?.close();
@@ -122,29 +120,13 @@ describe('web client screen tour (all roles, real APIs)', () => {
     await spec.page.getByTestId('call-join').click();
     await ref.page.getByTestId('call-join').click();
     // Each side receives the other's media (inbound video bytes and decoded frames grow).
-    const inbound = (page: Page) =>
-      page.evaluate(async () => {
-        const stats = await window.hoichanConsultCall?.consumerStats();
-        let bytes = 0;
-        let frames = 0;
-        for (const { info, stats: report } of stats?.values() ?? []) {
-          if (info.kind !== 'video') continue;
-          report.forEach((s: { type: string; bytesReceived?: number; framesDecoded?: number }) => {
-            if (s.type === 'inbound-rtp') {
-              bytes += s.bytesReceived ?? 0;
-              frames += s.framesDecoded ?? 0;
-            }
-          });
-        }
-        return { bytes, frames };
-      });
     for (const p of [spec.page, ref.page]) {
       await p.getByTestId('video-remote').first().waitFor({ timeout: 30_000 });
       const deadline = Date.now() + 30_000;
-      let got = await inbound(p);
+      let got = await inboundVideo(p);
       while (got.frames <= 10 && Date.now() < deadline) {
         await p.waitForTimeout(500);
-        got = await inbound(p);
+        got = await inboundVideo(p);
       }
       expect(got.frames).toBeGreaterThan(10);
       expect(got.bytes).toBeGreaterThan(0);

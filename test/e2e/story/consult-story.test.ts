@@ -26,7 +26,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { chromium, type Browser, type BrowserContext, type Locator, type Page } from 'playwright-core';
 import type { WorklistResponse } from '../../../contracts/imaging-api';
-import { CHROMIUM_ARGS, CHROMIUM_PATH } from '../../support/browser';
+import { CHROMIUM_ARGS, CHROMIUM_PATH, inboundVideo } from '../../support/browser';
 import { DEMO_PATIENT_ID } from '../../support/consult-flow';
 import { DEMO, DEMO_PASSWORD, startTestPlatform, type TestPlatform } from '../../support/platform';
 
@@ -89,24 +89,6 @@ async function signIn(s: Session, email: string, loginShot?: string): Promise<vo
   await s.page.getByTestId('app-header').waitFor();
 }
 
-/** Inbound video of the call on this page: RTP bytes and decoded frames (consumer getStats()). */
-function inbound(page: Page): Promise<{ bytes: number; frames: number }> {
-  return page.evaluate(async () => {
-    const stats = await window.hoichanConsultCall?.consumerStats();
-    let bytes = 0;
-    let frames = 0;
-    for (const { info, stats: report } of stats?.values() ?? []) {
-      if (info.kind !== 'video') continue;
-      report.forEach((s: { type: string; bytesReceived?: number; framesDecoded?: number }) => {
-        if (s.type === 'inbound-rtp') {
-          bytes += s.bytesReceived ?? 0;
-          frames += s.framesDecoded ?? 0;
-        }
-      });
-    }
-    return { bytes, frames };
-  });
-}
 
 /** The best remote <video> element: readyState, size and playback position. */
 function remoteVideo(page: Page): Promise<{ readyState: number; width: number; height: number; time: number } | null> {
@@ -131,10 +113,10 @@ async function until<T>(what: string, probe: () => Promise<T>, ok: (v: T) => boo
 /** Both directions of media: stats grow between two samples and the remote video plays. */
 async function expectReceivingMedia(page: Page, who: string): Promise<void> {
   await page.getByTestId('video-remote').first().waitFor({ timeout: 45_000 });
-  const first = await until(`${who}: inbound video frames`, () => inbound(page), (v) => v.frames > 5 && v.bytes > 0, 45_000);
+  const first = await until(`${who}: inbound video frames`, () => inboundVideo(page), (v) => v.frames > 5 && v.bytes > 0, 45_000);
   const v1 = await until(`${who}: remote <video> has frames`, () => remoteVideo(page), (v) => v !== null && v.readyState >= 2 && v.width > 0, 30_000);
   await page.waitForTimeout(2_000);
-  const second = await inbound(page);
+  const second = await inboundVideo(page);
   const v2 = await remoteVideo(page);
   expect(second.bytes).toBeGreaterThan(first.bytes);
   expect(second.frames).toBeGreaterThan(first.frames);
