@@ -10,7 +10,12 @@ export type ReviewDecision = 'confirmed' | 'rejected';
 export type WorklistReviewStatus = 'open' | 'reviewed';
 export type FhirSyncState = 'pending' | 'synced' | 'failed';
 
-/** A box in the original image's pixels. */
+/**
+ * A box in the ORIGINAL image's pixels (x right, y down, origin at the top-left corner of the
+ * top-left pixel): model output, storage, API, FHIR and radiologist corrections all use this one
+ * space, with the original size (`width`, `height` of the study or worklist item) beside it. Only
+ * the viewer scales, at display time (the preview it shows may be smaller than the original).
+ */
 export interface LesionBox {
   x_min: number;
   y_min: number;
@@ -96,6 +101,9 @@ export interface WorklistItem {
   uploadedAt: string;
   waitingMinutes: number;
   previewUrl: string;
+  /** Original image size in pixels: the coordinate space of `lesions` and review boxes. */
+  width: number;
+  height: number;
   anyFlagged: boolean;
   maxScore: number;
   findings: TriageFindingView[];

@@ -56,6 +56,8 @@ export class WorklistService {
         uploadedAt: new Date(s.createdAt).toISOString(),
         waitingMinutes: Math.max(0, Math.round((now - new Date(s.createdAt).getTime()) / 60000)),
         previewUrl: `${studyUrl(s._id)}/preview.png`,
+        width: s.width,
+        height: s.height,
         anyFlagged: s.anyFlagged,
         maxScore: s.maxScore,
         findings: findingViews(s),

@@ -91,6 +91,7 @@ function StudyDetail({ item, onReviewed }: { item: WorklistItem; onReviewed: () 
       <div className="study-detail-viewer">
         <XrayViewer
           imageUrl={item.previewUrl}
+          imageSize={{ width: item.width, height: item.height }}
           alt={t('viewer.alt')}
           heatmaps={item.findings.map((f) => ({ key: f.finding, url: f.heatmapUrl, label: name(f.finding) }))}
           lesions={item.lesions}
