@@ -3,8 +3,12 @@
 export type TriageFinding = 'tb' | 'nodule';
 export const TRIAGE_FINDINGS: readonly TriageFinding[] = ['tb', 'nodule'];
 
-/** Where the AI triage of a study stands. 'unavailable': no model was loaded when the study arrived. */
-export type TriageState = 'queued' | 'running' | 'done' | 'failed' | 'unavailable';
+/**
+ * Where the AI triage of a study stands. 'unavailable': no model was loaded when the study arrived.
+ * 'not_scored': the input gate found it is not a frontal chest X-ray (DICOM tags or the pixel
+ * check): stored and viewable, no scores, no findings, never on the worklist.
+ */
+export type TriageState = 'queued' | 'running' | 'done' | 'failed' | 'unavailable' | 'not_scored';
 export type ReviewDecision = 'confirmed' | 'rejected';
 /** 'open': a flagged finding (or, for a study without flags, the study itself) still needs a radiologist. */
 export type WorklistReviewStatus = 'open' | 'reviewed';
@@ -43,6 +47,8 @@ export interface TriageFindingView {
   finding: TriageFinding;
   score: number;
   flagged: boolean;
+  /** The flag threshold (flagged = score ≥ threshold); absent on studies triaged before it was recorded. */
+  threshold?: number;
   /** URL of the heatmap overlay PNG (RGBA, image aspect). */
   heatmapUrl: string;
   /** The latest radiologist review of this finding, if any. */
@@ -55,8 +61,13 @@ export interface TriageView {
   model?: { name: string; version: string; sha256: string; models: { name: string; version: string; sha256: string }[] };
   findings?: TriageFindingView[];
   lesions?: TriageLesion[];
+  /** Flagged first: the highest-scoring flagged finding's score, else the highest score (what queues sort by). */
   maxScore?: number;
   anyFlagged?: boolean;
+  /** The flagged finding with the highest score (what a flag badge names), when any is flagged. */
+  flag?: { finding: TriageFinding; score: number; threshold?: number };
+  /** The input gate: what decided that the image is (or is not) a frontal chest X-ray. */
+  gate?: { by: 'dicom-tags' | 'pixels'; reason: string; chestProbability?: number };
   timings?: { decodeMs: number; preprocessMs: number; inferenceMs: number; postprocessMs: number };
   completedAt?: string;
 }
@@ -106,6 +117,8 @@ export interface WorklistItem {
   height: number;
   anyFlagged: boolean;
   maxScore: number;
+  /** The flagged finding with the highest score, when any is flagged. */
+  flag?: { finding: TriageFinding; score: number; threshold?: number };
   findings: TriageFindingView[];
   lesions: TriageLesion[];
   reviewStatus: WorklistReviewStatus;

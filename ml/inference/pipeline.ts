@@ -3,11 +3,21 @@
  * boxes, flags and heatmap overlays. Runs inside a triage worker.
  */
 import { performance } from 'node:perf_hooks';
-import { decodeImage, type DecodeLimits } from '../decode';
+import { decodeImage, type DecodedImage, type DecodeLimits } from '../decode';
 import { overlaySize, renderHeatmapPng } from './heatmap-png';
 import { runModel, type ModelOutput, type ModelSession } from './models';
 import { boxToImage, extractBoxes, isFlagged, type Finding, type Lesion } from './postprocess';
+import { InputGateError } from './errors';
+import { decideGate, gateByTags, NOT_FRONTAL_CHEST, type GateDecision, type GateModel } from './input-gate';
 import { preprocess } from './preprocess';
+
+/** The gate: tags, then the pixel model; without a pixel model only the tags can refuse an image. */
+function gateImage(model: GateModel | null, plane: Float32Array, dicom: DecodedImage['dicom']): GateDecision {
+  if (model) return decideGate(model, plane, dicom);
+  const tags = gateByTags(dicom);
+  if (tags.verdict === 'not-chest') return { scored: false, by: 'dicom-tags', reason: `${NOT_FRONTAL_CHEST} (${tags.reason})`, chestProbability: Number.NaN };
+  return { scored: true, by: 'dicom-tags', reason: `${tags.reason}; no pixel check installed`, chestProbability: Number.NaN };
+}
 import type { FindingScore, RawModelOutput, WorkerAnalysis } from './worker-protocol';
 
 export interface PipelineOptions {
@@ -16,6 +26,8 @@ export interface PipelineOptions {
   /** Also return each model's score and heatmap as onnxruntime produced them. */
   readonly includeRaw?: boolean;
   readonly decodeLimits?: Partial<DecodeLimits>;
+  /** Input gate pixel model (null: DICOM tags only). */
+  readonly gate?: GateModel | null;
 }
 
 export async function analyseImage(models: readonly ModelSession[], image: Uint8Array, options: PipelineOptions): Promise<WorkerAnalysis> {
@@ -23,6 +35,8 @@ export async function analyseImage(models: readonly ModelSession[], image: Uint8
   const decoded = await decodeImage(image, options.decodeLimits);
   const t1 = performance.now();
   const plane = preprocess(decoded);
+  const gate = gateImage(options.gate ?? null, plane, decoded.dicom);
+  if (!gate.scored) throw new InputGateError(gate, { width: decoded.width, height: decoded.height, format: decoded.format });
   const t2 = performance.now();
   const outputs: { model: ModelSession; output: ModelOutput }[] = [];
   for (const model of models) outputs.push({ model, output: await runModel(model, plane, options.inputName) });
@@ -37,7 +51,7 @@ export async function analyseImage(models: readonly ModelSession[], image: Uint8
   for (const { model, output } of outputs) {
     const { finding, thresholds, heatmapStride } = model.entry;
     raw[finding] = output;
-    scores[finding] = { score: output.score, flagged: isFlagged(output.score, thresholds.flag) };
+    scores[finding] = { score: output.score, flagged: isFlagged(output.score, thresholds.flag), threshold: thresholds.flag };
     for (const box of extractBoxes(output.heatmap, { threshold: thresholds.box, grid: output.grid, stride: heatmapStride })) {
       lesions.push({ finding, ...boxToImage(box, width, height) });
     }
@@ -46,6 +60,7 @@ export async function analyseImage(models: readonly ModelSession[], image: Uint8
   const t4 = performance.now();
 
   return {
+    gate,
     image: { width, height, format: decoded.format },
     scores,
     lesions,

@@ -17,7 +17,7 @@ import { agreement, type ReviewedFinding } from './agreement';
 import type { ImagingFhirSync } from './fhir-sync';
 import { agentOf, type ImagingService } from './imaging-service';
 import type { ImagingNotifier } from './notifier';
-import { findingViews, studyUrl } from './views';
+import { findingViews, flagOf, studyUrl } from './views';
 
 export interface WorklistDeps {
   studies: Model<ImagingStudy>;
@@ -60,6 +60,7 @@ export class WorklistService {
         height: s.height,
         anyFlagged: s.anyFlagged,
         maxScore: s.maxScore,
+        ...(flagOf(s) ? { flag: flagOf(s) } : {}),
         findings: findingViews(s),
         lesions: (s.triage.lesions ?? []).map(({ finding, score, x_min, y_min, x_max, y_max }) => ({ finding, score, x_min, y_min, x_max, y_max })),
         reviewStatus: s.reviewStatus,
