@@ -1,0 +1,84 @@
+/**
+ * Input gate through the real upload path (platform, FerretDB, onnxruntime): a hip radiograph is
+ * stored and viewable but "not scored" — by its DICOM tags, and, with the tags gone (its pixels
+ * as a PNG), by the pixel check — with no finding in FHIR and nothing on the worklist. A chest
+ * X-ray is scored, and its flag (if any) names the flagged finding with its threshold.
+ */
+import { readFileSync } from 'node:fs';
+import path from 'node:path';
+import { PNG } from 'pngjs';
+import type { ImagingStudyView, WorklistItem } from '../../../contracts/imaging-api';
+import { decodeImage } from '../../../ml/decode';
+import { DEMO } from '../../support/platform';
+import { CXR, DICOM, PATIENT_MOCCHAU, startImagingHarness, type ImagingHarness } from './harness';
+
+let h: ImagingHarness;
+let referrer: string;
+let radiologist: string;
+
+beforeAll(async () => {
+  h = await startImagingHarness();
+  referrer = (await h.tp.login(DEMO.referrer)).accessToken;
+  radiologist = (await h.tp.login(DEMO.radiologist)).accessToken;
+}, 120_000);
+afterAll(async () => {
+  await h?.close();
+});
+
+async function hipAsPng(): Promise<Buffer> {
+  const img = await decodeImage(readFileSync(path.join(DICOM, '12_RG2_RLE.dcm')));
+  const png = new PNG({ width: img.width, height: img.height, colorType: 0, inputColorType: 0, bitDepth: 8, inputHasAlpha: false });
+  png.data = Buffer.from(Uint8Array.from(img.pixels, (v) => Math.round(v * 255)));
+  return PNG.sync.write(png, { colorType: 0, inputColorType: 0, bitDepth: 8, inputHasAlpha: false });
+}
+
+function fhirFor(studyId: string): string[] {
+  return [...h.records.resources.values()].filter((r) => JSON.stringify(r).includes(studyId)).map((r) => r.resourceType);
+}
+
+test('a hip radiograph is stored but not scored: by its DICOM tags, and by its pixels without tags', async () => {
+  const cases: [string, Buffer, 'dicom-tags' | 'pixels'][] = [
+    ['hip.dcm', readFileSync(path.join(DICOM, '12_RG2_RLE.dcm')), 'dicom-tags'],
+    ['hip.png', await hipAsPng(), 'pixels'],
+  ];
+  for (const [name, bytes, by] of cases) {
+    const res = await h.upload(referrer, bytes, { patientId: PATIENT_MOCCHAU }, name);
+    expect(res.status).toBe(201);
+    const study = res.body as ImagingStudyView;
+    expect(study.triage).toMatchObject({ state: 'not_scored', message: expect.stringContaining('not scored: not a frontal chest X-ray'), gate: { by } });
+    expect(study.triage.findings).toBeUndefined();
+    expect(study.triage.lesions).toBeUndefined();
+    // viewable
+    const preview = await h.api('GET', `/api/imaging/studies/${study.id}/preview.png`, { token: referrer });
+    expect(preview.status).toBe(200);
+    expect((await h.api('GET', `/api/imaging/studies/${study.id}/heatmap/tb.png`, { token: referrer })).status).toBe(404);
+    // never filed as a finding: an ImagingStudy, no Observation, no DiagnosticReport
+    expect(fhirFor(study.id)).toEqual(['ImagingStudy']);
+    // never on the worklist
+    const wl = await h.api('GET', '/api/triage/worklist?status=all', { token: radiologist });
+    expect(wl.status).toBe(200);
+    expect((wl.body.items as WorklistItem[]).some((i) => i.studyId === study.id)).toBe(false);
+    // a review is refused
+    const review = await h.api('POST', `/api/triage/studies/${study.id}/review`, { token: radiologist, body: { finding: 'tb', decision: 'confirmed' } });
+    expect(review.status).toBeGreaterThanOrEqual(400);
+    expect(review.status).toBeLessThan(500);
+  }
+});
+
+test('a chest X-ray is scored; the flag names the highest flagged finding, its score and threshold', async () => {
+  const res = await h.upload(referrer, readFileSync(path.join(CXR, 'tbx11k_tb0020.png')), { patientId: PATIENT_MOCCHAU }, 'cxr.png');
+  expect(res.status).toBe(201);
+  const study = res.body as ImagingStudyView;
+  expect(study.triage).toMatchObject({ state: 'done', gate: { by: 'pixels', chestProbability: expect.any(Number) } });
+  const findings = study.triage.findings ?? [];
+  for (const f of findings) expect(f.flagged).toBe(f.score >= (f.threshold ?? Number.NaN));
+  const flagged = findings.filter((f) => f.flagged).sort((a, b) => b.score - a.score);
+  if (flagged.length) {
+    expect(study.triage.flag).toEqual({ finding: flagged[0]!.finding, score: flagged[0]!.score, threshold: flagged[0]!.threshold });
+    expect(study.triage.maxScore).toBe(flagged[0]!.score);
+  } else {
+    expect(study.triage.flag).toBeUndefined();
+    expect(study.triage.maxScore).toBe(Math.max(...findings.map((f) => f.score)));
+  }
+  expect(fhirFor(study.id).filter((t) => t === 'Observation')).toHaveLength(2);
+});
