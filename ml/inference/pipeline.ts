@@ -48,6 +48,7 @@ export async function analyseImage(models: readonly ModelSession[], image: Uint8
   const heatmaps = {} as Record<Finding, Uint8Array>;
   const lesions: Lesion[] = [];
   const raw = {} as Record<Finding, RawModelOutput>;
+  let overlaysMs = 0;
   for (const { model, output } of outputs) {
     const { finding, thresholds, heatmapStride } = model.entry;
     raw[finding] = output;
@@ -55,7 +56,9 @@ export async function analyseImage(models: readonly ModelSession[], image: Uint8
     for (const box of extractBoxes(output.heatmap, { threshold: thresholds.box, grid: output.grid, stride: heatmapStride })) {
       lesions.push({ finding, ...boxToImage(box, width, height) });
     }
+    const o0 = performance.now();
     heatmaps[finding] = renderHeatmapPng(output.heatmap, { grid: output.grid, size });
+    overlaysMs += performance.now() - o0;
   }
   const t4 = performance.now();
 
@@ -65,7 +68,7 @@ export async function analyseImage(models: readonly ModelSession[], image: Uint8
     scores,
     lesions,
     heatmaps,
-    timings: { decodeMs: t1 - t0, preprocessMs: t2 - t1, inferenceMs: t3 - t2, postprocessMs: t4 - t3 },
+    timings: { decodeMs: t1 - t0, preprocessMs: t2 - t1, inferenceMs: t3 - t2, postprocessMs: t4 - t3, boxesMs: t4 - t3 - overlaysMs, overlaysMs },
     ...(options.includeRaw ? { raw } : {}),
   };
 }

@@ -35,7 +35,12 @@ export interface TriageTimings {
   readonly decodeMs: number;
   readonly preprocessMs: number;
   readonly inferenceMs: number;
+  /** Boxes, flags and overlays together (= boxesMs + overlaysMs). */
   readonly postprocessMs: number;
+  /** Of postprocessMs: box extraction and flags. */
+  readonly boxesMs?: number;
+  /** Of postprocessMs: the two heatmap overlay PNGs. */
+  readonly overlaysMs?: number;
 }
 
 /** A model's outputs as onnxruntime returned them (for parity checks and evaluation). */
