@@ -82,3 +82,12 @@ test('a chest X-ray is scored; the flag names the highest flagged finding, its s
   }
   expect(fhirFor(study.id).filter((t) => t === 'Observation')).toHaveLength(2);
 });
+
+test('a CR chest X-ray in JPEG extended 12-bit (.51) is decoded, previewed and scored', async () => {
+  const res = await h.upload(referrer, readFileSync(path.join(DICOM, '26_CR_chest_JPEG_ext12.dcm')), { patientId: PATIENT_MOCCHAU }, 'cr12.dcm');
+  expect(res.status).toBe(201);
+  const study = res.body as ImagingStudyView;
+  expect(study).toMatchObject({ format: 'dicom', width: 440, height: 440, modality: 'CR' });
+  expect(study.triage).toMatchObject({ state: 'done', gate: { by: 'dicom-tags' } });
+  expect((await h.api('GET', `/api/imaging/studies/${study.id}/preview.png`, { token: referrer })).status).toBe(200);
+});
