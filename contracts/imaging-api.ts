@@ -49,6 +49,8 @@ export interface TriageFindingView {
   flagged: boolean;
   /** The flag threshold (flagged = score ≥ threshold); absent on studies triaged before it was recorded. */
   threshold?: number;
+  /** true: `score` is a calibrated probability of the finding; false/absent: a model score, not a probability. */
+  calibrated?: boolean;
   /** URL of the heatmap overlay PNG (RGBA, image aspect). */
   heatmapUrl: string;
   /** The latest radiologist review of this finding, if any. */

@@ -23,6 +23,8 @@ export interface StoredFindingResult {
   flagged: boolean;
   /** Flag threshold the score was compared with. */
   threshold?: number;
+  /** The score is a calibrated probability (else the model's raw score). */
+  calibrated?: boolean;
   /** Relative path of the overlay PNG under <dataDir>/imaging/. */
   heatmapPath: string;
 }
@@ -126,7 +128,7 @@ const imagingStudySchema = new Schema<ImagingStudy>(
       modelVersion: String,
       modelSha256: String,
       models: [{ _id: false, name: String, version: String, sha256: String }],
-      findings: [{ _id: false, finding: String, score: Number, flagged: Boolean, threshold: Number, heatmapPath: String }],
+      findings: [{ _id: false, finding: String, score: Number, flagged: Boolean, threshold: Number, calibrated: Boolean, heatmapPath: String }],
       gate: { _id: false, by: String, reason: String, chestProbability: Number },
       lesions: [{ _id: false, finding: String, score: Number, ...box }],
       timings: { _id: false, decodeMs: Number, preprocessMs: Number, inferenceMs: Number, postprocessMs: Number },

@@ -25,6 +25,13 @@ const modelEntrySchema = z.looseObject({
   outputs: z.object({ score: z.string().min(1), heatmap: z.string().min(1) }),
   heatmapStride: z.number().int().positive(),
   thresholds: z.object({ flag: probability, box: probability }),
+  /**
+   * Optional calibration of the image score (ml/calibration/calibrate.ts): the score shown is
+   * σ(a · logit(raw) + b), and `flag` (in that calibrated space) replaces thresholds.flag.
+   */
+  calibration: z
+    .object({ method: z.literal('platt'), a: z.number().finite(), b: z.number().finite(), flag: probability, report: z.string().optional() })
+    .optional(),
 });
 
 export const manifestSchema = z

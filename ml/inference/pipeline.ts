@@ -50,9 +50,11 @@ export async function analyseImage(models: readonly ModelSession[], image: Uint8
   const raw = {} as Record<Finding, RawModelOutput>;
   let overlaysMs = 0;
   for (const { model, output } of outputs) {
-    const { finding, thresholds, heatmapStride } = model.entry;
+    const { finding, thresholds, heatmapStride, calibration } = model.entry;
     raw[finding] = output;
-    scores[finding] = { score: output.score, flagged: isFlagged(output.score, thresholds.flag), threshold: thresholds.flag };
+    const score = calibration ? calibrated(output.score, calibration) : output.score;
+    const flagAt = calibration ? calibration.flag : thresholds.flag;
+    scores[finding] = { score, flagged: isFlagged(score, flagAt), threshold: flagAt, calibrated: calibration !== undefined };
     for (const box of extractBoxes(output.heatmap, { threshold: thresholds.box, grid: output.grid, stride: heatmapStride })) {
       lesions.push({ finding, ...boxToImage(box, width, height) });
     }
@@ -71,4 +73,10 @@ export async function analyseImage(models: readonly ModelSession[], image: Uint8
     timings: { decodeMs: t1 - t0, preprocessMs: t2 - t1, inferenceMs: t3 - t2, postprocessMs: t4 - t3, boxesMs: t4 - t3 - overlaysMs, overlaysMs },
     ...(options.includeRaw ? { raw } : {}),
   };
+}
+
+/** Platt scaling of a raw model score: σ(a · logit(raw) + b). */
+export function calibrated(raw: number, c: { readonly a: number; readonly b: number }): number {
+  const q = Math.min(1 - 1e-6, Math.max(1e-6, raw));
+  return 1 / (1 + Math.exp(-(c.a * Math.log(q / (1 - q)) + c.b)));
 }

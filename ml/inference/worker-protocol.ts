@@ -29,6 +29,8 @@ export interface FindingScore {
   readonly flagged: boolean;
   /** The flag threshold the score was compared with (score ≥ threshold → flagged). */
   readonly threshold: number;
+  /** true: `score` is a calibrated probability (manifest calibration); false: the model's raw score. */
+  readonly calibrated?: boolean;
 }
 
 export interface TriageTimings {

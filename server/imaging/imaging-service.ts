@@ -241,7 +241,7 @@ function toStoredTriage(r: TriageResult, studyId: string): StoredTriage {
     modelVersion: r.model.version,
     modelSha256: r.model.sha256,
     models: r.model.models.map((m) => ({ name: m.name, version: m.version, sha256: m.sha256 })),
-    findings: (['tb', 'nodule'] as const).map((f) => ({ finding: f, score: r[f].score, flagged: r[f].flagged, threshold: r[f].threshold, heatmapPath: `derived/${studyId}/heatmap-${f}.png` })),
+    findings: (['tb', 'nodule'] as const).map((f) => ({ finding: f, score: r[f].score, flagged: r[f].flagged, threshold: r[f].threshold, calibrated: r[f].calibrated === true, heatmapPath: `derived/${studyId}/heatmap-${f}.png` })),
     gate: { by: r.gate.by, reason: r.gate.reason, ...(Number.isFinite(r.gate.chestProbability) ? { chestProbability: r.gate.chestProbability } : {}) },
     lesions: r.lesions.map((l) => ({ finding: l.finding, score: l.score, x_min: l.x_min, y_min: l.y_min, x_max: l.x_max, y_max: l.y_max })),
     timings: { decodeMs: r.timings.decodeMs, preprocessMs: r.timings.preprocessMs, inferenceMs: r.timings.inferenceMs, postprocessMs: r.timings.postprocessMs },

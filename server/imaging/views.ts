@@ -19,7 +19,7 @@ export function reviewView(r: StoredReviewSummary): RadiologistReviewView {
 export function findingViews(study: ImagingStudy): TriageFindingView[] {
   return (study.triage.findings ?? []).map((f) => {
     const review = study.reviews.find((r) => r.finding === f.finding);
-    return { finding: f.finding, score: f.score, flagged: f.flagged, ...(f.threshold !== undefined ? { threshold: f.threshold } : {}), heatmapUrl: `${studyUrl(study._id)}/heatmap/${f.finding}.png`, ...(review ? { review: reviewView(review) } : {}) };
+    return { finding: f.finding, score: f.score, flagged: f.flagged, ...(f.threshold !== undefined ? { threshold: f.threshold } : {}), ...(f.calibrated !== undefined ? { calibrated: f.calibrated } : {}), heatmapUrl: `${studyUrl(study._id)}/heatmap/${f.finding}.png`, ...(review ? { review: reviewView(review) } : {}) };
   });
 }
 

@@ -10,7 +10,7 @@ export function FindingBadge({ f }: { f: TriageFindingView }) {
   const { t, percent } = useI18n();
   const label = findingLabel[f.finding] ? t(findingLabel[f.finding] as MessageKey) : f.finding;
   return (
-    <Badge tone={f.flagged ? 'danger' : 'neutral'} testId={`finding-${f.finding}`} title={f.threshold !== undefined ? t('triage.threshold', { threshold: percent(f.threshold) }) : undefined}>
+    <Badge tone={f.flagged ? 'danger' : 'neutral'} testId={`finding-${f.finding}`} title={[f.threshold !== undefined ? t('triage.threshold', { threshold: percent(f.threshold) }) : '', t(f.calibrated ? 'triage.calibrated' : 'triage.uncalibrated')].filter(Boolean).join(' · ')}>
       {f.flagged ? '⚑ ' : ''}
       {label} {percent(f.score)}
     </Badge>

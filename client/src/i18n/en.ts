@@ -343,6 +343,8 @@ export const en = {
   'triage.flagged': 'AI flag',
   'triage.flagFor': 'AI flag: {finding} {score} (threshold {threshold})',
   'triage.threshold': 'flag at ≥ {threshold}',
+  'triage.calibrated': 'calibrated probability',
+  'triage.uncalibrated': 'model score, not a probability',
   'triage.noFlag': 'No AI flag',
   'triage.model': 'Model {name} {version}',
   'triage.assistOnly': 'Decision support only',

@@ -345,6 +345,8 @@ export const vi: Messages = {
   'triage.flagged': 'AI cảnh báo',
   'triage.flagFor': 'AI cảnh báo: {finding} {score} (ngưỡng {threshold})',
   'triage.threshold': 'cảnh báo khi ≥ {threshold}',
+  'triage.calibrated': 'xác suất đã hiệu chuẩn',
+  'triage.uncalibrated': 'điểm của mô hình, không phải xác suất',
   'triage.noFlag': 'AI không cảnh báo',
   'triage.model': 'Mô hình {name} {version}',
   'triage.assistOnly': 'Chỉ hỗ trợ quyết định',
