@@ -13,6 +13,7 @@ export function FindingBadge({ f }: { f: TriageFindingView }) {
     <Badge tone={f.flagged ? 'danger' : 'neutral'} testId={`finding-${f.finding}`} title={[f.threshold !== undefined ? t('triage.threshold', { threshold: percent(f.threshold) }) : '', t(f.calibrated ? 'triage.calibrated' : 'triage.uncalibrated')].filter(Boolean).join(' · ')}>
       {f.flagged ? '⚑ ' : ''}
       {label} {percent(f.score)}
+      {f.flagged && f.threshold !== undefined ? ` (≥ ${percent(f.threshold)})` : ''}
     </Badge>
   );
 }
