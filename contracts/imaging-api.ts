@@ -69,7 +69,7 @@ export interface TriageView {
   /** The flagged finding with the highest score (what a flag badge names), when any is flagged. */
   flag?: { finding: TriageFinding; score: number; threshold?: number };
   /** The input gate: what decided that the image is (or is not) a frontal chest X-ray. */
-  gate?: { by: 'dicom-tags' | 'pixels'; reason: string; chestProbability?: number };
+  gate?: { by: 'dicom-tags' | 'pixels'; reason: string; chestProbability?: number; model?: { version: string; sha256?: string } };
   timings?: { decodeMs: number; preprocessMs: number; inferenceMs: number; postprocessMs: number };
   completedAt?: string;
 }

@@ -50,7 +50,7 @@ export interface StoredTriage {
   findings?: StoredFindingResult[];
   lesions?: StoredLesion[];
   /** Input gate decision (scored studies: why they were scored; 'not_scored': why not). */
-  gate?: { by: 'dicom-tags' | 'pixels'; reason: string; chestProbability?: number };
+  gate?: { by: 'dicom-tags' | 'pixels'; reason: string; chestProbability?: number; modelVersion?: string; modelSha256?: string };
   timings?: { decodeMs: number; preprocessMs: number; inferenceMs: number; postprocessMs: number };
   completedAt?: Date;
 }
@@ -129,7 +129,7 @@ const imagingStudySchema = new Schema<ImagingStudy>(
       modelSha256: String,
       models: [{ _id: false, name: String, version: String, sha256: String }],
       findings: [{ _id: false, finding: String, score: Number, flagged: Boolean, threshold: Number, calibrated: Boolean, heatmapPath: String }],
-      gate: { _id: false, by: String, reason: String, chestProbability: Number },
+      gate: { _id: false, by: String, reason: String, chestProbability: Number, modelVersion: String, modelSha256: String },
       lesions: [{ _id: false, finding: String, score: Number, ...box }],
       timings: { _id: false, decodeMs: Number, preprocessMs: Number, inferenceMs: Number, postprocessMs: Number },
       completedAt: Date,

@@ -37,7 +37,7 @@ export class TriageInferenceError extends Error {
 export class InputGateError extends Error {
   override readonly name = 'InputGateError';
   constructor(
-    readonly decision: { readonly scored: boolean; readonly by: 'dicom-tags' | 'pixels'; readonly reason: string; readonly chestProbability: number },
+    readonly decision: { readonly scored: boolean; readonly by: 'dicom-tags' | 'pixels'; readonly reason: string; readonly chestProbability: number; readonly model?: { readonly version: string; readonly sha256?: string } },
     readonly image?: { readonly width: number; readonly height: number; readonly format: string },
   ) {
     super(decision.reason);

@@ -33,7 +33,10 @@ export const gateModelSchema = z.object({
   /** P(frontal chest X-ray) at or above this is scored. */
   threshold: z.number().min(0).max(1),
 });
-export type GateModel = z.infer<typeof gateModelSchema>;
+export type GateModel = z.infer<typeof gateModelSchema> & {
+  /** sha256 of the file it was loaded from (set by the loader). */
+  readonly sha256?: string;
+};
 
 export type GateSource = 'dicom-tags' | 'pixels';
 
@@ -45,6 +48,8 @@ export interface GateDecision {
   readonly reason: string;
   /** P(frontal chest X-ray) of the pixel check (computed for every image, also when the tags decided). */
   readonly chestProbability: number;
+  /** The pixel model that was used (absent when none is installed). */
+  readonly model?: { readonly version: string; readonly sha256?: string };
 }
 
 const CHEST_BODY_PARTS = new Set(['CHEST', 'THORAX', 'LUNG', 'LUNGS']);
@@ -90,11 +95,12 @@ export function chestProbability(model: GateModel, features: Float64Array): numb
 export function decideGate(model: GateModel, plane: Float32Array, dicom: DicomImageInfo | undefined): GateDecision {
   const p = chestProbability(model, gateFeatures(plane));
   const tags = gateByTags(dicom);
-  if (tags.verdict === 'not-chest') return { scored: false, by: 'dicom-tags', reason: `${NOT_FRONTAL_CHEST} (${tags.reason})`, chestProbability: p };
-  if (tags.verdict === 'chest') return { scored: true, by: 'dicom-tags', reason: tags.reason, chestProbability: p };
+  const m = { model: { version: model.version, ...(model.sha256 ? { sha256: model.sha256 } : {}) } };
+  if (tags.verdict === 'not-chest') return { scored: false, by: 'dicom-tags', reason: `${NOT_FRONTAL_CHEST} (${tags.reason})`, chestProbability: p, ...m };
+  if (tags.verdict === 'chest') return { scored: true, by: 'dicom-tags', reason: tags.reason, chestProbability: p, ...m };
   const pct = `${(p * 100).toFixed(1)}%`;
-  if (p >= model.threshold) return { scored: true, by: 'pixels', reason: `pixel check: frontal chest X-ray (P = ${pct})`, chestProbability: p };
-  return { scored: false, by: 'pixels', reason: `${NOT_FRONTAL_CHEST} (pixel check P = ${pct} < ${(model.threshold * 100).toFixed(0)}%)`, chestProbability: p };
+  if (p >= model.threshold) return { scored: true, by: 'pixels', reason: `pixel check: frontal chest X-ray (P = ${pct})`, chestProbability: p, ...m };
+  return { scored: false, by: 'pixels', reason: `${NOT_FRONTAL_CHEST} (pixel check P = ${pct} < ${(model.threshold * 100).toFixed(0)}%)`, chestProbability: p, ...m };
 }
 
 export function parseGateModel(json: unknown): GateModel {

@@ -75,7 +75,7 @@ async function loadGate(dir: string): Promise<GateModel | null> {
     return null;
   }
   try {
-    return parseGateModel(JSON.parse(raw.toString('utf8')));
+    return { ...parseGateModel(JSON.parse(raw.toString('utf8'))), sha256: sha256(raw) };
   } catch (err) {
     throw new ManifestError(`${file} is not a valid input-gate model: ${(err as Error).message}`);
   }

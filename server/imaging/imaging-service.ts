@@ -93,7 +93,7 @@ export class ImagingService {
         if (err instanceof InputGateError) {
           // Not a frontal chest X-ray: stored and viewable, never scored, never a finding.
           const g = err.decision;
-          storedTriage = { state: 'not_scored', message: g.reason, gate: { by: g.by, reason: g.reason, ...(Number.isFinite(g.chestProbability) ? { chestProbability: g.chestProbability } : {}) } };
+          storedTriage = { state: 'not_scored', message: g.reason, gate: storedGate(g) };
         } else if (err instanceof TriageBusyError) {
           notify('failed', err.message);
           throw new ServiceUnavailableError(`AI triage is busy (${err.message}). Nothing was stored; upload again in a minute.`);
@@ -242,7 +242,7 @@ function toStoredTriage(r: TriageResult, studyId: string): StoredTriage {
     modelSha256: r.model.sha256,
     models: r.model.models.map((m) => ({ name: m.name, version: m.version, sha256: m.sha256 })),
     findings: (['tb', 'nodule'] as const).map((f) => ({ finding: f, score: r[f].score, flagged: r[f].flagged, threshold: r[f].threshold, calibrated: r[f].calibrated === true, heatmapPath: `derived/${studyId}/heatmap-${f}.png` })),
-    gate: { by: r.gate.by, reason: r.gate.reason, ...(Number.isFinite(r.gate.chestProbability) ? { chestProbability: r.gate.chestProbability } : {}) },
+    gate: storedGate(r.gate),
     lesions: r.lesions.map((l) => ({ finding: l.finding, score: l.score, x_min: l.x_min, y_min: l.y_min, x_max: l.x_max, y_max: l.y_max })),
     timings: { decodeMs: r.timings.decodeMs, preprocessMs: r.timings.preprocessMs, inferenceMs: r.timings.inferenceMs, postprocessMs: r.timings.postprocessMs },
   };
@@ -252,4 +252,13 @@ function toStoredTriage(r: TriageResult, studyId: string): StoredTriage {
 export function priorityScore(findings: readonly { score: number; flagged: boolean }[]): number {
   const flagged = findings.filter((f) => f.flagged);
   return (flagged.length ? flagged : findings).reduce((m, f) => Math.max(m, f.score), 0);
+}
+
+function storedGate(g: InputGateError['decision']): NonNullable<StoredTriage['gate']> {
+  return {
+    by: g.by,
+    reason: g.reason,
+    ...(Number.isFinite(g.chestProbability) ? { chestProbability: g.chestProbability } : {}),
+    ...(g.model ? { modelVersion: g.model.version, ...(g.model.sha256 ? { modelSha256: g.model.sha256 } : {}) } : {}),
+  };
 }

@@ -31,7 +31,12 @@ export function flagOf(study: ImagingStudy): TriageView['flag'] {
 
 function gateView(t: ImagingStudy['triage']): TriageView['gate'] {
   if (!t.gate) return undefined;
-  return { by: t.gate.by, reason: t.gate.reason, ...(typeof t.gate.chestProbability === 'number' && Number.isFinite(t.gate.chestProbability) ? { chestProbability: t.gate.chestProbability } : {}) };
+  return {
+    by: t.gate.by,
+    reason: t.gate.reason,
+    ...(typeof t.gate.chestProbability === 'number' && Number.isFinite(t.gate.chestProbability) ? { chestProbability: t.gate.chestProbability } : {}),
+    ...(t.gate.modelVersion ? { model: { version: t.gate.modelVersion, ...(t.gate.modelSha256 ? { sha256: t.gate.modelSha256 } : {}) } } : {}),
+  };
 }
 
 export function triageView(study: ImagingStudy): TriageView {
