@@ -25,10 +25,15 @@ afterAll(async () => {
   await h?.close();
 });
 
+/** The hip radiograph's pixels, halved (1070×880), as an 8-bit PNG: no DICOM tags left. */
 async function hipAsPng(): Promise<Buffer> {
   const img = await decodeImage(readFileSync(path.join(DICOM, '12_RG2_RLE.dcm')));
-  const png = new PNG({ width: img.width, height: img.height, colorType: 0, inputColorType: 0, bitDepth: 8, inputHasAlpha: false });
-  png.data = Buffer.from(Uint8Array.from(img.pixels, (v) => Math.round(v * 255)));
+  const width = Math.floor(img.width / 2);
+  const height = Math.floor(img.height / 2);
+  const data = Buffer.alloc(width * height);
+  for (let y = 0; y < height; y++) for (let x = 0; x < width; x++) data[y * width + x] = Math.round(img.pixels[2 * y * img.width + 2 * x]! * 255);
+  const png = new PNG({ width, height, colorType: 0, inputColorType: 0, bitDepth: 8, inputHasAlpha: false });
+  png.data = data;
   return PNG.sync.write(png, { colorType: 0, inputColorType: 0, bitDepth: 8, inputHasAlpha: false });
 }
 
