@@ -257,7 +257,7 @@ export const en = {
   'room.waitingRoom': 'Waiting room',
   'room.waitingCount': '{n} waiting to be admitted',
   'room.invite': 'Invite colleague',
-  'room.inviteUser': 'User ID',
+  'room.inviteUser': 'Colleague',
   'room.inviteOther': 'Other colleague',
   'room.inviteSend': 'Invite',
   'room.admit': 'Admit',
@@ -365,7 +365,14 @@ export const en = {
   'worklist.drawHint': 'To correct a box, choose “Draw box” and drag over the lesion.',
   'worklist.openConsult': 'Open the consult',
   'worklist.ppv': '{finding}: flags confirmed',
-  'worklist.ppvDetail': '{c} of {n} reviewed · {m} missed lesions',
+  'worklist.ppvDetail': '{c} of {n} flags confirmed · {m} missed lesions',
+  'worklist.decisions': '{d} decisions',
+  'worklist.view': 'Which studies',
+  'worklist.viewOpen': 'To review',
+  'worklist.viewReviewed': 'Reviewed',
+  'worklist.emptyReviewed': 'No reviewed studies yet.',
+  'room.inviteSearch': 'Type part of the name',
+  'room.inviteNone': 'Nobody of your hospital has that name.',
 } as const;
 
 export type MessageKey = keyof typeof en;

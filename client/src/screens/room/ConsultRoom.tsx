@@ -5,6 +5,7 @@
  */
 import { useCallback, useEffect, useId, useState, type FormEvent } from 'react';
 import type { ConsultAction, ConsultView, InviteParticipantBody } from '../../../../contracts/consult-api';
+import type { Colleague, ColleagueSearchResponse } from '../../../../contracts/directory-api';
 import type { ConsultJoinResult, ConsultRoomState, PresentParticipant } from '../../../../contracts/consult-events';
 import { AiFlagBadge, Specialty, StatusBadge, UrgencyBadge } from '../../components/ConsultBadges';
 import { useRoleName } from '../../components/Header';
@@ -12,6 +13,7 @@ import { PatientBanner } from '../../components/RecordView';
 import { Badge, ErrorNote, NotAvailable, Panel, Spinner } from '../../components/ui';
 import { useI18n, type MessageKey } from '../../i18n';
 import { emrSectionLabel } from '../../lib/consult-labels';
+import { useSpecialtyName } from '../../lib/specialties';
 import { Link } from '../../lib/router';
 import { useMe, useSession } from '../../lib/session';
 import { toApiError, useResource, useSubmission } from '../../lib/use-resource';
@@ -122,21 +124,44 @@ function WaitingList({ consultId, waiting, onAdmitted }: { consultId: string; wa
   );
 }
 
-/** Host only: invite a radiologist (or another colleague) by their user id. */
+/** Host only: invite a colleague of one's own hospital (a radiologist, ...) found by name. */
 function InviteForm({ consultId, onInvited }: { consultId: string; onInvited: () => void }) {
   const { api } = useSession();
   const { t } = useI18n();
+  const roleName = useRoleName();
+  const specialtyName = useSpecialtyName();
   const id = useId();
   const [open, setOpen] = useState(false);
-  const [userId, setUserId] = useState('');
-  const [role, setRole] = useState<'radiologist' | 'invited'>('radiologist');
+  const [query, setQuery] = useState('');
+  const [found, setFound] = useState<Colleague[] | null>(null);
+  const [chosen, setChosen] = useState<Colleague | null>(null);
   const { error, run } = useSubmission();
+  useEffect(() => {
+    const q = query.trim();
+    if (!open || q.length < 1 || chosen) {
+      setFound(null);
+      return;
+    }
+    let live = true;
+    const timer = setTimeout(() => {
+      api
+        .get<ColleagueSearchResponse>(`/api/directory/colleagues?q=${encodeURIComponent(q)}`)
+        .then((r) => live && setFound(r.colleagues))
+        .catch(() => live && setFound([]));
+    }, 200);
+    return () => {
+      live = false;
+      clearTimeout(timer);
+    };
+  }, [api, open, query, chosen]);
   const submit = async (e: FormEvent) => {
     e.preventDefault();
+    if (!chosen) return;
     await run(async () => {
-      const body: InviteParticipantBody = { userId: userId.trim(), role };
+      const body: InviteParticipantBody = { userId: chosen.id, role: chosen.role === 'radiologist' ? 'radiologist' : 'invited' };
       await api.post<ConsultView>(`/api/consults/${encodeURIComponent(consultId)}/participants`, body);
-      setUserId('');
+      setQuery('');
+      setChosen(null);
       setOpen(false);
       onInvited();
     });
@@ -150,15 +175,36 @@ function InviteForm({ consultId, onInvited }: { consultId: string; onInvited: ()
   return (
     <form className="inline-form invite-form" onSubmit={(e) => void submit(e)} data-testid="invite-form">
       <label htmlFor={`${id}-user`}>{t('room.inviteUser')}</label>
-      <input id={`${id}-user`} required value={userId} onChange={(e) => setUserId(e.target.value)} data-testid="invite-user" />
-      <label htmlFor={`${id}-role`} className="sr-only">
-        {t('admin.users.role')}
-      </label>
-      <select id={`${id}-role`} className="select-inline" value={role} onChange={(e) => setRole(e.target.value === 'invited' ? 'invited' : 'radiologist')}>
-        <option value="radiologist">{t('role.radiologist')}</option>
-        <option value="invited">{t('room.inviteOther')}</option>
-      </select>
-      <button type="submit" className="btn btn-primary btn-small" data-testid="invite-submit">
+      <input
+        id={`${id}-user`}
+        required
+        autoComplete="off"
+        placeholder={t('room.inviteSearch')}
+        value={chosen ? chosen.displayName : query}
+        onChange={(e) => {
+          setChosen(null);
+          setQuery(e.target.value);
+        }}
+        data-testid="invite-user"
+      />
+      {found && !chosen ? (
+        found.length === 0 ? (
+          <span className="muted small" data-testid="invite-none">
+            {t('room.inviteNone')}
+          </span>
+        ) : (
+          <ul className="invite-results" aria-label={t('room.inviteUser')}>
+            {found.map((c) => (
+              <li key={c.id}>
+                <button type="button" className="btn btn-ghost btn-small" title={c.id} onClick={() => setChosen(c)} data-testid={`invite-option-${c.id}`}>
+                  <strong>{c.displayName}</strong> <span className="muted small">{roleName(c.role)}{c.specialty ? ` · ${specialtyName(c.specialty)}` : ''}</span>
+                </button>
+              </li>
+            ))}
+          </ul>
+        )
+      ) : null}
+      <button type="submit" className="btn btn-primary btn-small" disabled={!chosen} data-testid="invite-submit">
         {t('room.inviteSend')}
       </button>
       <button type="button" className="btn btn-ghost btn-small" onClick={() => setOpen(false)}>
@@ -173,7 +219,6 @@ function InviteForm({ consultId, onInvited }: { consultId: string; onInvited: ()
   );
 }
 
-/** Which state-machine actions this user may offer from the room. */
 function actionsFor(c: ConsultView, userId: string, role: string): { action: ConsultAction; label: MessageKey; tone: string }[] {
   const out: { action: ConsultAction; label: MessageKey; tone: string }[] = [];
   const isSpecialist = role === 'specialist' && c.assignedSpecialistId === userId;
