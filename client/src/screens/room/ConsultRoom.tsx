@@ -14,6 +14,7 @@ import { Badge, ErrorNote, NotAvailable, Panel, Spinner } from '../../components
 import { useI18n, type MessageKey } from '../../i18n';
 import { emrSectionLabel } from '../../lib/consult-labels';
 import { useSpecialtyName } from '../../lib/specialties';
+import { useErrorText } from '../../lib/errors';
 import { Link } from '../../lib/router';
 import { useMe, useSession } from '../../lib/session';
 import { toApiError, useResource, useSubmission } from '../../lib/use-resource';
@@ -231,6 +232,7 @@ function actionsFor(c: ConsultView, userId: string, role: string): { action: Con
 }
 
 export function ConsultRoom({ consultId }: { consultId: string }) {
+  const errorText = useErrorText();
   const { api } = useSession();
   const me = useMe();
   const { t, dateTime } = useI18n();
@@ -254,7 +256,7 @@ export function ConsultRoom({ consultId }: { consultId: string }) {
       const updated = await api.post<ConsultView>(`/api/consults/${encodeURIComponent(consultId)}/${action}`, {});
       res.setData(() => updated);
     } catch (err) {
-      setActionError(toApiError(err).message);
+      setActionError(errorText(toApiError(err)).text);
       res.reload();
     }
   };
@@ -308,7 +310,7 @@ export function ConsultRoom({ consultId }: { consultId: string }) {
         {host ? <WaitingList consultId={consultId} waiting={waiting} onAdmitted={(uid) => setWaiting((w) => w.filter((p) => p.userId !== uid))} /> : null}
       </header>
 
-      {join.kind === 'failed' ? <ErrorNote error={t('room.joinFailed', { message: join.message })} /> : null}
+      {join.kind === 'failed' ? <ErrorNote error={t('error.room')} detail={join.message} /> : null}
       {joined && !admitted ? (
         <div className="state state-unavailable waiting-room" role="status" data-testid="waiting-room">
           <span className="state-icon" aria-hidden="true">

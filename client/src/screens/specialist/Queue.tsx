@@ -4,6 +4,7 @@ import { AiFlagBadge, SlaTimer, Specialty, StatusBadge, UrgencyBadge, useNow } f
 import { Empty, ErrorNote, Loaded, Page, Panel } from '../../components/ui';
 import { useI18n } from '../../i18n';
 import { SPECIALTIES } from '../../lib/consult-labels';
+import { useErrorText } from '../../lib/errors';
 import { Link } from '../../lib/router';
 import { useMe, useSession } from '../../lib/session';
 import { toApiError, useResource } from '../../lib/use-resource';
@@ -18,6 +19,7 @@ function toLocalInput(d: Date): string {
 function ScheduleForm({ item, onDone, onCancel }: { item: ConsultView; onDone: (c: ConsultView) => void; onCancel: () => void }) {
   const { api } = useSession();
   const { t } = useI18n();
+  const errorText = useErrorText();
   const id = useId();
   const initial = item.preferredTime ? new Date(item.preferredTime) : new Date(Date.now() + 60 * 60_000);
   const [when, setWhen] = useState(toLocalInput(initial));
@@ -29,7 +31,7 @@ function ScheduleForm({ item, onDone, onCancel }: { item: ConsultView; onDone: (
       const body: TransitionBody = { scheduledFor: new Date(when).toISOString() };
       onDone(await api.post<ConsultView>(`/api/consults/${encodeURIComponent(item.id)}/schedule`, body));
     } catch (err) {
-      setError(toApiError(err).message);
+      setError(errorText(toApiError(err)).text);
     }
   };
   return (
@@ -61,6 +63,7 @@ export function SpecialistQueue() {
   const { api } = useSession();
   const me = useMe();
   const { t, dateTime } = useI18n();
+  const errorText = useErrorText();
   const [specialty, setSpecialty] = useState<string>(me.specialty ?? '');
   const path = specialty ? `/api/consults/queue?specialty=${encodeURIComponent(specialty)}` : '/api/consults/queue';
   const res = useResource<ConsultQueueItem[]>(path);
@@ -89,7 +92,7 @@ export function SpecialistQueue() {
       await api.post<ConsultView>(`/api/consults/${encodeURIComponent(c.id)}/accept`, {});
       reloadAll();
     } catch (err) {
-      setActionError(toApiError(err).message);
+      setActionError(errorText(toApiError(err)).text);
     }
   };
 
