@@ -10,10 +10,18 @@ export const roleLabel: Record<UserRole, MessageKey> = {
   admin: 'role.admin',
 };
 
-/** A role name from the server (a string) in the reader's language. */
+/** A consult participant's role (contracts/consult-api CONSULT_PARTICIPANT_ROLES). */
+export const participantRoleLabel: Record<string, MessageKey> = {
+  requester: 'participant.requester',
+  specialist: 'participant.specialist',
+  radiologist: 'role.radiologist',
+  invited: 'participant.invited',
+};
+
+/** A role name from the server (a user role or a consult participant role) in the reader's language. */
 export function useRoleName(): (role: string) => string {
   const { t } = useI18n();
-  return (role) => (role in roleLabel ? t(roleLabel[role as UserRole]) : role);
+  return (role) => (role in roleLabel ? t(roleLabel[role as UserRole]) : participantRoleLabel[role] ? t(participantRoleLabel[role]!) : role);
 }
 
 interface NavItem {

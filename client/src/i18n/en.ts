@@ -262,7 +262,6 @@ export const en = {
   'room.inviteSend': 'Invite',
   'room.admit': 'Admit',
   'room.inWaitingRoom': 'You are in the waiting room',
-  'room.inWaitingRoomBody': 'The host will admit you shortly. The record and the call open once you are in.',
   'room.recordAfterAdmission': 'The shared record is shown once you are admitted.',
   'room.noRecord': 'The shared record is not available to you.',
   'room.recordUpdated': 'Record updated at {time}',
@@ -425,6 +424,12 @@ export const en = {
   'allergy.unassessed': "risk not assessed",
   'record.aiAwaiting': "awaiting a radiologist",
   'record.chestXray': "Chest X-ray",
+  'participant.requester': "requesting doctor",
+  'participant.specialist': "consulting specialist",
+  'participant.invited': "invited colleague",
+  'room.waitNoHost': "No specialist has accepted this consult yet. You will be let in once a specialist accepts it and opens the room.",
+  'room.waitHostAway': "{name} (host) has not opened the room yet. You will be let in when they do.",
+  'room.waitHostIn': "{name} (host) has been told you are waiting and will let you in.",
 } as const;
 
 export type MessageKey = keyof typeof en;

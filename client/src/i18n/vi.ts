@@ -264,7 +264,6 @@ export const vi: Messages = {
   'room.inviteSend': 'Mời',
   'room.admit': 'Cho vào',
   'room.inWaitingRoom': 'Bạn đang ở phòng chờ',
-  'room.inWaitingRoomBody': 'Chủ trì sẽ sớm cho bạn vào. Hồ sơ và cuộc gọi sẽ mở khi bạn được vào phòng.',
   'room.recordAfterAdmission': 'Hồ sơ chia sẻ sẽ hiển thị khi bạn được vào phòng.',
   'room.noRecord': 'Hồ sơ chia sẻ không khả dụng với bạn.',
   'room.recordUpdated': 'Hồ sơ được cập nhật lúc {time}',
@@ -427,4 +426,10 @@ export const vi: Messages = {
   'allergy.unassessed': "chưa đánh giá nguy cơ",
   'record.aiAwaiting': "chờ bác sĩ CĐHA đọc",
   'record.chestXray': "X-quang ngực",
+  'participant.requester': "bác sĩ yêu cầu",
+  'participant.specialist': "bác sĩ hội chẩn",
+  'participant.invited': "đồng nghiệp được mời",
+  'room.waitNoHost': "Chưa có bác sĩ chuyên khoa nhận ca hội chẩn này. Bạn sẽ được vào khi có bác sĩ nhận ca và mở phòng.",
+  'room.waitHostAway': "{name} (chủ trì) chưa mở phòng. Bạn sẽ được vào khi chủ trì vào phòng.",
+  'room.waitHostIn': "{name} (chủ trì) đã được báo bạn đang chờ và sẽ cho bạn vào.",
 };

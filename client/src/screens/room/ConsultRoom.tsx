@@ -262,6 +262,11 @@ export function ConsultRoom({ consultId }: { consultId: string }) {
   };
 
   const joined = join.kind === 'joined' ? join.result : null;
+  // The waiting-room text says what the consult's state is: nobody accepted it yet, the host has not
+  // opened the room yet, or the host is in and has been told.
+  const hostName = res.data?.participants.find((p) => p.userId === res.data?.assignedSpecialistId)?.displayName;
+  const hostPresent = Boolean(room?.hostId && room.present.some((p) => p.userId === room.hostId));
+  const waitingText = !res.data?.assignedSpecialistId || res.data.status === 'requested' ? t('room.waitNoHost') : hostPresent ? t('room.waitHostIn', { name: hostName ?? '' }) : t('room.waitHostAway', { name: hostName ?? '' });
   const admitted = joined?.admitted ?? false;
   const host = joined?.host ?? false;
 
@@ -318,7 +323,7 @@ export function ConsultRoom({ consultId }: { consultId: string }) {
           </span>
           <div>
             <strong>{t('room.inWaitingRoom')}</strong>
-            <p>{t('room.inWaitingRoomBody')}</p>
+            <p data-testid="waiting-room-text">{waitingText}</p>
           </div>
         </div>
       ) : null}
