@@ -1,5 +1,14 @@
 import { useEffect, useId, useState, type FormEvent } from 'react';
 import type { ConsultReportView, ConsultView, ReportBody, ReportVerification } from '../../../../contracts/consult-api';
+
+/** GET /api/consults/:id/report/versions: one entry per signed version. */
+interface ReportVersionSummary {
+  version: number;
+  status: 'final' | 'amended';
+  signedAt: string;
+  signerId: string;
+  kid: string;
+}
 import { Badge, ErrorNote, Field, NotAvailable, Spinner } from '../../components/ui';
 import { useI18n } from '../../i18n';
 import { useMe, useSession } from '../../lib/session';
@@ -39,14 +48,20 @@ export function ReportPanel({ consult, onSigned }: { consult: ConsultView; onSig
   const me = useMe();
   const { t, dateTime } = useI18n();
   const id = useId();
-  const res = useResource<ConsultReportView>(`/api/consults/${encodeURIComponent(consult.id)}/report`);
+  // Ask which signed versions exist first: before the first report there is nothing to GET (no 404 in the console).
+  const versions = useResource<ReportVersionSummary[]>(`/api/consults/${encodeURIComponent(consult.id)}/report/versions`);
+  const hasReport = (versions.data?.length ?? 0) > 0;
+  const res = useResource<ConsultReportView>(hasReport ? `/api/consults/${encodeURIComponent(consult.id)}/report` : null);
   const [findings, setFindings] = useState('');
   const [recommendation, setRecommendation] = useState('');
   const [impression, setImpression] = useState('');
   const { busy, error, run } = useSubmission();
   const [editing, setEditing] = useState(false);
   useSocketEvent('consult:report-ready', (e) => {
-    if (e.consultId === consult.id) res.reload();
+    if (e.consultId === consult.id) {
+      versions.reload();
+      res.reload();
+    }
   });
 
   const report = res.data;
@@ -61,10 +76,10 @@ export function ReportPanel({ consult, onSigned }: { consult: ConsultView; onSig
   const isAuthor = me.role === 'specialist' && consult.assignedSpecialistId === me.id;
   const canWrite = isAuthor && (consult.status === 'in_progress' || consult.status === 'accepted' || consult.status === 'scheduled' || consult.status === 'reported');
 
-  if (res.notAvailable) return <NotAvailable what={t('room.report')} />;
-  if (res.loading && !report && !res.error) return <Spinner />;
-  const noReportYet = res.error?.status === 404;
-  if (res.error && !noReportYet) return <ErrorNote error={res.error} onRetry={res.reload} />;
+  if (res.notAvailable || versions.notAvailable) return <NotAvailable what={t('room.report')} />;
+  if ((versions.loading && !versions.data) || (res.loading && !report && !res.error)) return <Spinner />;
+  if (versions.error) return <ErrorNote error={versions.error} onRetry={versions.reload} />;
+  if (res.error) return <ErrorNote error={res.error} onRetry={res.reload} />;
 
   const sign = async (e: FormEvent) => {
     e.preventDefault();
@@ -72,6 +87,7 @@ export function ReportPanel({ consult, onSigned }: { consult: ConsultView; onSig
       const body: ReportBody = { findings: findings.trim(), recommendation: recommendation.trim(), ...(impression.trim() ? { impression: impression.trim() } : {}) };
       const signed = await api.post<ConsultReportView>(`/api/consults/${encodeURIComponent(consult.id)}/report`, body);
       res.setData(() => signed);
+      versions.reload();
       setEditing(false);
       onSigned();
     });
