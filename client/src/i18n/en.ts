@@ -309,7 +309,6 @@ export const en = {
   'report.version': 'Version {v}',
   'report.final': 'Final',
   'report.amended': 'Amended',
-  'report.signedAt': 'Signed {time}',
   'report.amend': 'Amend report',
   'report.verifying': 'Verifying signature…',
   'report.verifyFailed': 'Signature could not be checked',
@@ -430,6 +429,20 @@ export const en = {
   'room.waitNoHost': "No specialist has accepted this consult yet. You will be let in once a specialist accepts it and opens the room.",
   'room.waitHostAway': "{name} (host) has not opened the room yet. You will be let in when they do.",
   'room.waitHostIn': "{name} (host) has been told you are waiting and will let you in.",
+  'report.reverify': "Verify again",
+  'report.checkedAt': "checked {time}",
+  'report.signer': "Signed by",
+  'report.signedWhen': "Signed at",
+  'report.certificate': "Certificate",
+  'report.certIssuer': "Issued by",
+  'report.certValid': "valid {from} – {to}",
+  'report.certSerial': "serial",
+  'report.legacyKey': "Signed with the specialist's key before certificates were issued (no certificate chain to check).",
+  'report.checks': "Checks",
+  'report.checkSignature': "signature matches the report",
+  'report.checkChain': "certificate issued by the hospital CA",
+  'report.checkValidity': "certificate valid when signed",
+  'report.checkRevocation': "not revoked",
 } as const;
 
 export type MessageKey = keyof typeof en;

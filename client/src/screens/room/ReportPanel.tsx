@@ -27,19 +27,91 @@ function extensionString(resource: Record<string, unknown>, suffix: string): str
   return '';
 }
 
-function VerificationBadge({ consultId, version }: { consultId: string; version: number }) {
-  const { t } = useI18n();
+const checkKey = { signature: 'report.checkSignature', chain: 'report.checkChain', validity: 'report.checkValidity', revocation: 'report.checkRevocation' } as const;
+
+/**
+ * Who signed, when, with which certificate, and whether it still verifies (signature, chain to the
+ * hospital CA, validity at signing time, revocation list), with a "verify again" button.
+ */
+function SignatureDetails({ consultId, version, signerName, signedAt }: { consultId: string; version: number; signerName?: string; signedAt: string }) {
+  const { t, dateTime, date } = useI18n();
   const res = useResource<ReportVerification>(`/api/consults/${encodeURIComponent(consultId)}/report/verify?version=${version}`);
-  if (res.loading && !res.data) return <Badge tone="neutral">{t('report.verifying')}</Badge>;
-  if (!res.data) return <Badge tone="danger">{t('report.verifyFailed')}</Badge>;
-  return res.data.valid ? (
-    <Badge tone="success" testId="report-verified" title={res.data.kid ?? undefined}>
-      ✓ {t('report.signatureValid')}
-    </Badge>
-  ) : (
-    <Badge tone="danger" testId="report-invalid" title={res.data.problem}>
-      ✕ {t('report.signatureInvalid')}
-    </Badge>
+  const v = res.data;
+  const name = v?.signerName ?? signerName;
+  return (
+    <div className="signature-details" data-testid="report-signature">
+      <div className="row gap wrap">
+        {res.loading && !v ? (
+          <Badge tone="neutral">{t('report.verifying')}</Badge>
+        ) : !v ? (
+          <Badge tone="danger">{t('report.verifyFailed')}</Badge>
+        ) : v.valid ? (
+          <Badge tone="success" testId="report-verified" title={v.kid ?? undefined}>
+            ✓ {t('report.signatureValid')}
+          </Badge>
+        ) : (
+          <Badge tone="danger" testId="report-invalid" title={v.problem}>
+            ✕ {t('report.signatureInvalid')}
+          </Badge>
+        )}
+        <button type="button" className="btn btn-ghost btn-small" onClick={res.reload} disabled={res.loading} data-testid="report-reverify">
+          ↻ {t('report.reverify')}
+        </button>
+        {v?.checkedAt ? <span className="muted small">{t('report.checkedAt', { time: dateTime(v.checkedAt) })}</span> : null}
+      </div>
+      <dl className="signature-facts small">
+        <dt>{t('report.signer')}</dt>
+        <dd data-testid="report-signer">
+          <span translate="no">{name ?? '—'}</span>
+        </dd>
+        <dt>{t('report.signedWhen')}</dt>
+        <dd data-testid="report-signed-when">{dateTime(v?.signedAt ?? signedAt)}</dd>
+        {v?.certificate ? (
+          <>
+            <dt>{t('report.certificate')}</dt>
+            <dd data-testid="report-certificate" title={v.certificate.subject}>
+              <span translate="no">{v.certificate.commonName ?? v.certificate.subject}</span>
+              {v.certificate.organisation ? (
+                <>
+                  {' · '}
+                  <span translate="no">{v.certificate.organisation}</span>
+                </>
+              ) : null}
+              <div className="muted">
+                {t('report.certIssuer')} <span translate="no">{v.certificate.issuer.replace(/^CN=/, '').split(',')[0]}</span>
+              </div>
+              <div className="muted">
+                {t('report.certValid', { from: date(v.certificate.notBefore), to: date(v.certificate.notAfter) })} · {t('report.certSerial')}{' '}
+                <span className="mono" translate="no">
+                  {v.certificate.serialNumber}
+                </span>
+              </div>
+            </dd>
+          </>
+        ) : v?.legacy ? (
+          <>
+            <dt>{t('report.certificate')}</dt>
+            <dd data-testid="report-certificate">{t('report.legacyKey')}</dd>
+          </>
+        ) : null}
+        {v?.checks ? (
+          <>
+            <dt>{t('report.checks')}</dt>
+            <dd>
+              <ul className="check-list" data-testid="report-checks">
+                {(Object.keys(checkKey) as (keyof typeof checkKey)[]).map((k) =>
+                  v.checks![k] === null ? null : (
+                    <li key={k} className={v.checks![k] ? 'check-ok' : 'check-bad'}>
+                      {v.checks![k] ? '✓' : '✕'} {t(checkKey[k])}
+                    </li>
+                  ),
+                )}
+              </ul>
+            </dd>
+          </>
+        ) : null}
+      </dl>
+    </div>
   );
 }
 
@@ -101,9 +173,8 @@ export function ReportPanel({ consult, onSigned }: { consult: ConsultView; onSig
           <div className="row gap wrap">
             <Badge tone="info">{t('report.version', { v: report.version })}</Badge>
             <Badge tone={report.status === 'final' ? 'success' : 'warning'}>{report.status === 'final' ? t('report.final') : t('report.amended')}</Badge>
-            <VerificationBadge key={report.version} consultId={consult.id} version={report.version} />
           </div>
-          <p className="small muted">{t('report.signedAt', { time: dateTime(report.signedAt) })}</p>
+          <SignatureDetails key={report.version} consultId={consult.id} version={report.version} signedAt={report.signedAt} {...(report.signerName ? { signerName: report.signerName } : {})} />
           {!showEditor ? (
             <dl className="report-view">
               <dt>{t('report.findings')}</dt>
