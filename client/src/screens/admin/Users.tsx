@@ -4,6 +4,7 @@ import { roleLabel } from '../../components/Header';
 import { ActiveBadge, ErrorNote, Field, Loaded, Page, Panel } from '../../components/ui';
 import { useI18n } from '../../i18n';
 import { useSession } from '../../lib/session';
+import { SPECIALTIES, useSpecialtyName } from '../../lib/specialties';
 import { useResource, useSubmission } from '../../lib/use-resource';
 import { DataTable } from '../../components/DataTable';
 
@@ -53,7 +54,14 @@ function NewUserForm({ facilities, onCreated }: { facilities: FacilityDetail[]; 
         </select>
       </Field>
       <Field label={t('admin.users.specialty')} htmlFor={`${id}-spec`}>
-        <input id={`${id}-spec`} data-testid="user-specialty" value={form.specialty} onChange={(e) => set('specialty', e.target.value)} />
+        <select id={`${id}-spec`} data-testid="user-specialty" value={form.specialty} onChange={(e) => set('specialty', e.target.value)}>
+          <option value="">—</option>
+          {SPECIALTIES.map((sp) => (
+            <option key={sp.value} value={sp.value}>
+              {t(sp.label)}
+            </option>
+          ))}
+        </select>
       </Field>
       <Field label={t('admin.users.locale')} htmlFor={`${id}-loc`}>
         <select id={`${id}-loc`} value={form.locale} onChange={(e) => set('locale', e.target.value === 'en' ? 'en' : 'vi')}>
@@ -81,6 +89,7 @@ function NewUserForm({ facilities, onCreated }: { facilities: FacilityDetail[]; 
 export function AdminUsers() {
   const { api } = useSession();
   const { t } = useI18n();
+  const specialtyName = useSpecialtyName();
   const users = useResource<UserSummary[]>('/api/admin/users');
   const facilities = useResource<FacilityDetail[]>('/api/admin/facilities');
   const [showForm, setShowForm] = useState(false);
@@ -123,8 +132,10 @@ export function AdminUsers() {
                   header: t('admin.users.name'),
                   cell: (u) => (
                     <>
-                      <strong>{u.displayName}</strong>
-                      {u.specialty ? <div className="muted small">{u.specialty}</div> : null}
+                      <strong translate="no" title={u.id}>
+                        {u.displayName}
+                      </strong>
+                      {u.specialty ? <div className="muted small">{specialtyName(u.specialty)}</div> : null}
                     </>
                   ),
                 },
