@@ -25,7 +25,7 @@ export function PatientBanner({ name, birthDate, gender, idMasked, children }: {
   const g = gender ? genderKey[gender] : undefined;
   return (
     <div className="patient-banner" data-testid="patient-banner">
-      <div className="patient-avatar" aria-hidden="true">
+      <div className="patient-avatar" aria-hidden="true" translate="no">
         {name.trim().split(/\s+/).pop()?.charAt(0) ?? '?'}
       </div>
       <div className="patient-id">

@@ -16,7 +16,7 @@ export function Page({ title, actions, children, testId }: { title: string; acti
   );
 }
 
-export function Panel({ title, children, actions, className, testId }: { title?: string; children: ReactNode; actions?: ReactNode; className?: string; testId?: string }) {
+export function Panel({ title, children, actions, className, testId }: { title?: ReactNode; children: ReactNode; actions?: ReactNode; className?: string; testId?: string }) {
   const id = useId();
   return (
     <section className={`panel ${className ?? ''}`} aria-labelledby={title ? id : undefined} data-testid={testId}>

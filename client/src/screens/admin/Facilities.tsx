@@ -102,7 +102,7 @@ export function AdminFacilities() {
               actions={(f) => (
                 <button type="button" className={`btn btn-small ${f.active ? 'btn-danger-outline' : 'btn-secondary'}`} onClick={() => void toggle(f)}>
                   {f.active ? t('admin.users.disable') : t('admin.users.enable')}
-                  <span className="sr-only"> {f.name}</span>
+                  <span className="sr-only" translate="no"> {f.name}</span>
                 </button>
               )}
             />

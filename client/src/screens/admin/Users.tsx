@@ -147,7 +147,7 @@ export function AdminUsers() {
               actions={(u) => (
                 <button type="button" className={`btn btn-small ${u.active ? 'btn-danger-outline' : 'btn-secondary'}`} data-testid={`user-toggle-${u.email}`} onClick={() => void toggleActive(u)}>
                   {u.active ? t('admin.users.disable') : t('admin.users.enable')}
-                  <span className="sr-only"> {u.displayName}</span>
+                  <span className="sr-only" translate="no"> {u.displayName}</span>
                 </button>
               )}
             />

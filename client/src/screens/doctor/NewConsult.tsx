@@ -20,7 +20,7 @@ function PatientPicker({ id, value, onChange }: { id: string; value: string; onC
       <select id={id} data-testid="consult-patient" required value={value} onChange={(e) => onChange(e.target.value)}>
         <option value="">{t('newConsult.choosePatient')}</option>
         {patients.data.patients.map((p) => (
-          <option key={p.id} value={p.id}>
+          <option key={p.id} value={p.id} translate="no">
             {p.name}
             {p.birthDate ? ` · ${date(p.birthDate)}` : ''}
             {p.citizenIdMasked ? ` · ${p.citizenIdMasked}` : ''}
@@ -29,6 +29,12 @@ function PatientPicker({ id, value, onChange }: { id: string; value: string; onC
       </select>
     );
   }
+  if (!patients.error)
+    return (
+      <select id={id} data-testid="consult-patient-loading" disabled value="">
+        <option value="">{t('common.loading')}</option>
+      </select>
+    );
   // The EMR patient list is not reachable: accept the patient's record id directly.
   return <input id={id} data-testid="consult-patient" required value={value} placeholder={t('newConsult.patientIdPlaceholder')} onChange={(e) => onChange(e.target.value)} />;
 }
@@ -50,7 +56,7 @@ function XrayPicker({ file, onFile, progress, study }: { file: File | null; onFi
           {preview ? <img src={preview} alt={t('newConsult.xrayPreview')} className="xray-thumb" /> : <div className="xray-thumb xray-thumb-dicom">DICOM</div>}
           <div className="grow">
             <div>
-              <strong>{file.name}</strong> <span className="muted">({bytes(file.size)})</span>
+              <strong translate="no">{file.name}</strong> <span className="muted">({bytes(file.size)})</span>
             </div>
             {progress !== null ? <ProgressBar value={progress} label={t('newConsult.uploading')} testId="upload-progress" /> : null}
             {study ? (

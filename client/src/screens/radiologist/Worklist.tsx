@@ -179,9 +179,9 @@ export function Worklist() {
   return (
     <Page title={t('worklist.title')} testId="worklist">
       <Stats version={decisions} />
-      <div className="row gap" role="group" aria-label={t('worklist.view')}>
+      <div className="chips" role="group" aria-label={t('worklist.view')}>
         {(['open', 'reviewed'] as const).map((v) => (
-          <button key={v} type="button" className={`btn btn-small ${view === v ? 'btn-primary' : 'btn-secondary'}`} aria-pressed={view === v} onClick={() => { setView(v); setSelected(null); }} data-testid={`worklist-view-${v}`}>
+          <button key={v} type="button" className="chip" aria-pressed={view === v} onClick={() => { setView(v); setSelected(null); }} data-testid={`worklist-view-${v}`}>
             {v === 'open' ? t('worklist.viewOpen') : t('worklist.viewReviewed')}
           </button>
         ))}
@@ -199,7 +199,7 @@ export function Worklist() {
                       <button type="button" className={`worklist-item ${i.studyId === selected ? 'selected' : ''} ${i.anyFlagged ? 'flagged' : ''}`} aria-pressed={i.studyId === selected} onClick={() => setSelected(i.studyId)} data-testid={`worklist-item-${i.studyId}`}>
                         <ProtectedImg src={i.previewUrl} alt="" className="worklist-thumb" />
                         <span className="worklist-info">
-                          <strong>{i.patient?.name ?? t('worklist.unknownPatient')}</strong>
+                          <strong translate={i.patient?.name ? 'no' : undefined}>{i.patient?.name || t('worklist.unknownPatient')}</strong>
                           <span className="row gap wrap">
                             {i.findings.map((f) => (
                               <FindingBadge key={f.finding} f={f} />
@@ -222,7 +222,17 @@ export function Worklist() {
             }
           </Loaded>
         </Panel>
-        <Panel title={item ? `${item.patient?.name ?? t('worklist.unknownPatient')} · ${item.findings.filter((f) => f.flagged).map((f) => name(f.finding)).join(', ') || t('triage.noFlag')}` : t('worklist.detail')}>
+        <Panel
+          title={
+            item ? (
+              <>
+                <span translate={item.patient?.name ? 'no' : undefined}>{item.patient?.name || t('worklist.unknownPatient')}</span> · {item.findings.filter((f) => f.flagged).map((f) => name(f.finding)).join(', ') || t('triage.noFlag')}
+              </>
+            ) : (
+              t('worklist.detail')
+            )
+          }
+        >
           {item ? <StudyDetail key={item.studyId} item={item} onReviewed={onReviewed} /> : res.error ? <ErrorNote error={res.error} /> : <Empty>{t('worklist.select')}</Empty>}
         </Panel>
       </div>

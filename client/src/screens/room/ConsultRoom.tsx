@@ -107,11 +107,11 @@ function WaitingList({ consultId, waiting, onAdmitted }: { consultId: string; wa
         {waiting.map((p) => (
           <li key={p.userId}>
             <span>
-              {p.displayName} <span className="muted small">({roleName(p.role)})</span>
+              <span translate="no">{p.displayName}</span> <span className="muted small">({roleName(p.role)})</span>
             </span>
             <button type="button" className="btn btn-primary btn-small" onClick={() => admit(p.userId)} data-testid={`admit-${p.userId}`}>
               {t('room.admit')}
-              <span className="sr-only"> {p.displayName}</span>
+              <span className="sr-only" translate="no"> {p.displayName}</span>
             </button>
           </li>
         ))}
@@ -198,7 +198,7 @@ function InviteForm({ consultId, onInvited }: { consultId: string; onInvited: ()
             {found.map((c) => (
               <li key={c.id}>
                 <button type="button" className="btn btn-ghost btn-small" title={c.id} onClick={() => setChosen(c)} data-testid={`invite-option-${c.id}`}>
-                  <strong>{c.displayName}</strong> <span className="muted small">{roleName(c.role)}{c.specialty ? ` · ${specialtyName(c.specialty)}` : ''}</span>
+                  <strong translate="no">{c.displayName}</strong> <span className="muted small">{roleName(c.role)}{c.specialty ? ` · ${specialtyName(c.specialty)}` : ''}</span>
                 </button>
               </li>
             ))}
@@ -297,11 +297,11 @@ export function ConsultRoom({ consultId }: { consultId: string }) {
         <div className="room-question">
           <div>
             <span className="label">{t('consults.reason')}</span>
-            <p>{consult.reason}</p>
+            <p translate="no">{consult.reason}</p>
           </div>
           <div>
             <span className="label">{t('newConsult.question')}</span>
-            <p>{consult.clinicalQuestion}</p>
+            <p translate="no">{consult.clinicalQuestion}</p>
           </div>
           <div className="room-meta small">
             <span>

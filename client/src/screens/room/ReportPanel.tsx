@@ -178,15 +178,15 @@ export function ReportPanel({ consult, onSigned }: { consult: ConsultView; onSig
           {!showEditor ? (
             <dl className="report-view">
               <dt>{t('report.findings')}</dt>
-              <dd>{findings || '—'}</dd>
+              <dd translate="no">{findings || '—'}</dd>
               {impression ? (
                 <>
                   <dt>{t('report.impression')}</dt>
-                  <dd>{impression}</dd>
+                  <dd translate="no">{impression}</dd>
                 </>
               ) : null}
               <dt>{t('report.recommendation')}</dt>
-              <dd>{recommendation || '—'}</dd>
+              <dd translate="no">{recommendation || '—'}</dd>
             </dl>
           ) : null}
           {canWrite && !editing ? (

@@ -141,7 +141,9 @@ export function SpecialistQueue() {
                     header: t('consults.patient'),
                     cell: (c) => (
                       <>
-                        <strong>{c.patient?.name ?? c.patientId}</strong>
+                        <strong translate="no" title={c.patientId}>
+                          {c.patient?.name ?? c.patientId}
+                        </strong>
                         <div className="small muted">
                           <Specialty value={c.requestedSpecialty} />
                         </div>
@@ -152,7 +154,7 @@ export function SpecialistQueue() {
                     header: t('consults.reason'),
                     className: 'cell-text',
                     cell: (c) => (
-                      <div className="clamp-2" title={c.clinicalQuestion}>
+                      <div className="clamp-2" title={c.clinicalQuestion} translate="no">
                         {c.reason}
                       </div>
                     ),
@@ -172,7 +174,7 @@ export function SpecialistQueue() {
                     </Link>
                     <button type="button" className="btn btn-small btn-primary" data-testid={`queue-accept-${c.id}`} onClick={() => void accept(c)}>
                       {t('queue.accept')}
-                      <span className="sr-only"> {c.patient?.name ?? ''}</span>
+                      <span className="sr-only" translate="no"> {c.patient?.name ?? ''}</span>
                     </button>
                   </>
                 )}
@@ -190,13 +192,15 @@ export function SpecialistQueue() {
               <li key={c.id} className="card-row" data-testid={`mine-row-${c.id}`}>
                 <div className="grow">
                   <div className="row gap wrap">
-                    <strong>{c.patient?.name ?? c.patientId}</strong>
+                    <strong translate="no" title={c.patientId}>
+                      {c.patient?.name ?? c.patientId}
+                    </strong>
                     <UrgencyBadge urgency={c.urgency} />
                     <StatusBadge status={c.status} />
                     <AiFlagBadge severity={c.aiFlagSeverity} />
                   </div>
                   <div className="small muted">
-                    {c.reason}
+                    <span translate="no">{c.reason}</span>
                     {c.scheduledFor ? ` · ${t('queue.scheduledFor', { time: dateTime(c.scheduledFor) })}` : ''}
                   </div>
                   {scheduling === c.id ? (
