@@ -87,8 +87,8 @@ export async function untranslatedTexts(page: Page, lang: 'vi' | 'en'): Promise<
   for (const raw of await visibleTexts(page)) {
     const text = core(raw);
     if (known(text)) continue;
-    // Catalogue words joined with " · " (e.g. the shared sections of a consult).
-    if (text.includes(' · ') && text.split(' · ').every((p) => known(core(p)))) continue;
+    // Catalogue words joined with " · " or ", " (e.g. the shared sections of a consult, the flagged findings).
+    if (/ · |, /.test(text) && text.split(/ · |, /).every((p) => known(core(p)))) continue;
     bad.add(text);
   }
   return [...bad];
