@@ -222,6 +222,13 @@ describe('web client screen tour (all roles, real APIs)', () => {
     await rad.page.locator('[data-testid^="worklist-item-"]').first().waitFor({ timeout: 15_000 });
     await shot(rad.page, 'tour-11-radiologist-reviewed-vi');
 
+    // The patient record keeps the X-ray and its AI results as one line in the imaging section.
+    await ref.page.goto(`${tp.url}/patients/${patientId}`);
+    await ref.page.getByTestId('record-section-imaging').getByTestId('record-ai-results').waitFor({ timeout: 30_000 });
+    expect(await ref.page.getByTestId('record-section-imaging').getByTestId('record-item-imaging').count()).toBe(1);
+    expect(await ref.page.locator('.record-timeline [data-testid="record-item-imaging"]').count()).toBe(0);
+    await shot(ref.page, 'tour-14-referrer-record-imaging-vi', true);
+
     // Administrator: the break-glass access by name, marked reviewed with a note; the audit log with names.
     const adm = await signIn(browser, tp.url, DEMO.admin, 'vi-VN');
     await adm.page.goto(`${tp.url}/admin/break-glass`);
