@@ -6,6 +6,7 @@ import { ErrorNote, Field, Page, Panel, ProgressBar } from '../../components/ui'
 import { useI18n } from '../../i18n';
 import { emrSectionLabel, SPECIALTIES, urgencyLabel } from '../../lib/consult-labels';
 import { ACCEPTED_XRAY_TYPES, uploadStudy } from '../../lib/imaging';
+import { useErrorText } from '../../lib/errors';
 import { Link, navigate } from '../../lib/router';
 import { useSession } from '../../lib/session';
 import { toApiError, useResource } from '../../lib/use-resource';
@@ -79,6 +80,7 @@ function XrayPicker({ file, onFile, progress, study }: { file: File | null; onFi
 export function NewConsult() {
   const { api } = useSession();
   const { t } = useI18n();
+  const errorText = useErrorText();
   const id = useId();
   const initialPatient = new URLSearchParams(window.location.search).get('patient') ?? '';
   const [patientId, setPatientId] = useState(initialPatient);
@@ -123,7 +125,7 @@ export function NewConsult() {
       navigate(`/consults?created=${encodeURIComponent(created.id)}`);
     } catch (err) {
       const apiErr = toApiError(err);
-      setError(apiErr.notAvailable ? t('newConsult.apiMissing') : apiErr.message);
+      setError(apiErr.notAvailable ? t('newConsult.apiMissing') : errorText(apiErr).text);
       setProgress(null);
     } finally {
       setBusy(false);

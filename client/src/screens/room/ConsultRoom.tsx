@@ -97,7 +97,7 @@ function WaitingList({ consultId, waiting, onAdmitted }: { consultId: string; wa
   const admit = (userId: string) => {
     socket?.emit('consult:admit', { consultId, userId }, (res) => {
       if (res.ok) onAdmitted(userId);
-      else setError(res.error);
+      else setError(t('error.generic'));
     });
   };
   return (
