@@ -10,6 +10,7 @@ import { FindingBadge, findingLabel } from '../../components/TriageSummary';
 import { Badge, Empty, ErrorNote, Loaded, Page, Panel } from '../../components/ui';
 import { XrayViewer } from '../../components/XrayViewer';
 import { useI18n, type MessageKey } from '../../i18n';
+import { useNames } from '../../lib/names';
 import { Link } from '../../lib/router';
 import { useSession } from '../../lib/session';
 import { useResource, useSubmission } from '../../lib/use-resource';
@@ -22,6 +23,8 @@ function useFindingName() {
 
 function FindingReview({ item, finding, boxes, onClearBoxes, onReviewed }: { item: WorklistItem; finding: TriageFindingView; boxes: LesionBox[]; onClearBoxes: () => void; onReviewed: () => void }) {
   const { api } = useSession();
+  const names = useNames(finding.review ? [finding.review.reviewerId] : []);
+  const reviewerName = finding.review ? names.users[finding.review.reviewerId]?.displayName : undefined;
   const { t, dateTime } = useI18n();
   const name = useFindingName();
   const id = useId();
@@ -43,7 +46,11 @@ function FindingReview({ item, finding, boxes, onClearBoxes, onReviewed }: { ite
         <strong>{name(finding.finding)}</strong>
         {finding.review ? (
           <Badge tone={finding.review.decision === 'confirmed' ? 'success' : 'neutral'} testId={`review-state-${finding.finding}`}>
-            {finding.review.decision === 'confirmed' ? t('worklist.confirmed') : t('worklist.rejected')} · {dateTime(finding.review.reviewedAt)}
+            {finding.review.decision === 'confirmed' ? t('worklist.confirmed') : t('worklist.rejected')} ·{' '}
+            <span translate="no" title={finding.review.reviewerId}>
+              {reviewerName ?? finding.review.reviewerId}
+            </span>{' '}
+            · {dateTime(finding.review.reviewedAt)}
           </Badge>
         ) : (
           <Badge tone="warning">{t('worklist.open')}</Badge>
