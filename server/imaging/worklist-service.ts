@@ -176,9 +176,7 @@ export class WorklistService {
   async stats(): Promise<TriageStatsResponse> {
     const reviewed: ReviewedFinding[] = [];
     let studiesReviewed = 0;
-    // Whole documents: FerretDB v1.24 answers a projection of dotted sub-paths ('triage.findings')
-    // differently from MongoDB, and the counts then missed the decisions.
-    const cursor = this.d.studies.find({ 'triage.state': 'done' }).lean<ImagingStudy[]>().cursor({ batchSize: 200 });
+    const cursor = this.d.studies.find({ 'triage.state': 'done' }, { reviews: 1, 'triage.findings': 1, 'triage.lesions': 1 }).lean<ImagingStudy[]>().cursor({ batchSize: 500 });
     for await (const s of cursor as AsyncIterable<ImagingStudy>) {
       if (!s.reviews?.length) continue;
       studiesReviewed++;

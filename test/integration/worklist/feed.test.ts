@@ -2,7 +2,7 @@
  * The radiologist worklist fills itself: a consult accepted by a specialist of the central hospital
  * with an AI-flagged X-ray appears on the worklist of that hospital's radiologists without an
  * invitation; the reviewed view keeps the study after the last decision; the stats count every
- * decision. Real platform (real FerretDB, real EMR policy, real onnxruntime triage).
+ * decision (confirmed flags and reviewed negative calls). Real platform (real FerretDB, real EMR policy, real onnxruntime triage).
  */
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
@@ -67,9 +67,14 @@ test('flagged study of a consult accepted by my hospital → on my worklist unin
   expect(reviewed.body.items.map((i: { studyId: string }) => i.studyId)).toEqual([study.body.id]);
   for (const finding of flagged) expect(reviewed.body.items[0].findings.find((f: { finding: string }) => f.finding === finding).review).toMatchObject({ decision: 'confirmed', reviewerId: radiologist.userId });
 
+  // A decision on a finding the AI did not flag (its negative call) counts too: the stats card shows
+  // every decision (flags reviewed + negative calls reviewed), not only confirmed flags.
+  const unflagged = (list.body.items[0].findings as Array<{ finding: string; flagged: boolean }>).filter((f) => !f.flagged).map((f) => f.finding);
+  for (const finding of unflagged) expect((await tp.api('POST', `/api/triage/studies/${study.body.id}/review`, { token: radiologist.token, body: { finding, decision: 'confirmed' } })).status).toBe(201);
   const stats = await tp.api('GET', '/api/triage/stats', { token: radiologist.token });
   expect(stats.body.studiesReviewed).toBe(1);
   for (const finding of flagged) expect(stats.body.findings.find((f: { finding: string }) => f.finding === finding)).toMatchObject({ flagsReviewed: 1, confirmed: 1, ppv: 1 });
+  for (const finding of unflagged) expect(stats.body.findings.find((f: { finding: string }) => f.finding === finding)).toMatchObject({ flagsReviewed: 0, negativesReviewed: 1 });
 
   // The join by facility is audited, once.
   const audit = await tp.api('GET', `/api/admin/audit/events?patient=${patientId}&user=${radiologist.userId}&limit=200`, { token: (await tp.login(DEMO.admin)).accessToken });
