@@ -463,6 +463,7 @@ export const en = {
   'breakGlass.markReviewed': "Mark reviewed",
   'breakGlass.reviewedBy': "Reviewed by {name}, {time}",
   'breakGlass.notReviewed': "Not reviewed",
+  'specialty.generalPractice': "General practice",
 } as const;
 
 export type MessageKey = keyof typeof en;

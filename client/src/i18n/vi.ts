@@ -465,4 +465,5 @@ export const vi: Messages = {
   'breakGlass.markReviewed': "Đánh dấu đã rà soát",
   'breakGlass.reviewedBy': "Đã rà soát bởi {name}, {time}",
   'breakGlass.notReviewed': "Chưa rà soát",
+  'specialty.generalPractice': "Đa khoa",
 };

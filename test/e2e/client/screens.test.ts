@@ -245,6 +245,14 @@ describe('web client screen tour (all roles, real APIs)', () => {
     await adm.page.getByTestId('audit-table').waitFor();
     await adm.page.getByTestId('audit-table').getByText('PGS.TS. Trần Thị Bình').first().waitFor();
     await shot(adm.page, 'tour-13-admin-audit-vi');
+    // Users (specialties from the code list, in Vietnamese) and facilities.
+    await adm.page.goto(`${tp.url}/admin/users`);
+    await adm.page.getByTestId('user-row-specialist@central.demo').waitFor();
+    await expect(adm.page.getByTestId('user-row-specialist@central.demo').innerText()).resolves.toContain('Hô hấp');
+    await shot(adm.page, 'tour-15-admin-users-vi');
+    await adm.page.goto(`${tp.url}/admin/facilities`);
+    await adm.page.locator('[data-testid^="facility-row-"]').first().waitFor();
+    await shot(adm.page, 'tour-16-admin-facilities-vi');
 
     expect(untranslated).toEqual({});
     for (const s of [ref, spec, rad, adm]) {

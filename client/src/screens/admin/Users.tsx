@@ -47,7 +47,7 @@ function NewUserForm({ facilities, onCreated }: { facilities: FacilityDetail[]; 
       <Field label={t('admin.users.facility')} htmlFor={`${id}-fac`}>
         <select id={`${id}-fac`} data-testid="user-facility" value={form.facilityId} onChange={(e) => set('facilityId', e.target.value)}>
           {facilities.map((f) => (
-            <option key={f.id} value={f.id}>
+            <option translate="no" key={f.id} value={f.id}>
               {f.name}
             </option>
           ))}
@@ -139,9 +139,9 @@ export function AdminUsers() {
                     </>
                   ),
                 },
-                { header: t('admin.users.email'), cell: (u) => u.email },
+                { header: t('admin.users.email'), cell: (u) => <span translate="no">{u.email}</span> },
                 { header: t('admin.users.role'), cell: (u) => t(roleLabel[u.role]) },
-                { header: t('admin.users.facility'), cell: (u) => facilityName(u.facilityId) },
+                { header: t('admin.users.facility'), cell: (u) => <span translate="no">{facilityName(u.facilityId)}</span> },
                 { header: t('admin.users.status'), cell: (u) => <ActiveBadge active={u.active} /> },
               ]}
               actions={(u) => (
