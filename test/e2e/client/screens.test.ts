@@ -192,6 +192,14 @@ describe('web client screen tour (all roles, real APIs)', () => {
 
     // Radiologist worklist.
     const rad = await signIn(browser, tp.url, DEMO.radiologist, 'vi-VN');
+    // Invited colleagues wait for the host; the text says the host is in and has been told.
+    await rad.page.goto(`${tp.url}/consults/${consultId}`);
+    await rad.page.getByTestId('waiting-room').waitFor({ timeout: 30_000 });
+    await expect(rad.page.getByTestId('waiting-room-text').innerText()).resolves.toMatch(/PGS\.TS\. Trần Thị Bình \(chủ trì\) đã được báo/);
+    await spec.page.getByTestId('waiting-list').waitFor();
+    await expect(spec.page.getByTestId('waiting-list').innerText()).resolves.toContain('BS. Lê Minh Châu');
+    await shot(rad.page, 'tour-09a-radiologist-waiting-room-vi');
+    await rad.page.getByTestId('nav-worklist').click();
     await rad.page.getByTestId('worklist').waitFor();
     await rad.page.locator('[data-testid^="worklist-item-"]').first().waitFor({ timeout: 60_000 });
     await rad.page.getByTestId('worklist-viewer-canvas').waitFor();
