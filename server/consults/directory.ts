@@ -3,6 +3,7 @@ import type { Model } from 'mongoose';
 import type { ConsultRequest } from '../../models/consult-request';
 import type { ConsultAccess } from './access';
 import type { ConsultDirectory } from './directory-api';
+import { entersWithoutWaiting } from './consult-room';
 import { OPEN_STATUSES } from './state-machine';
 
 const DAY = 24 * 60 * 60 * 1000;
@@ -26,7 +27,7 @@ export function createConsultDirectory(consults: Model<ConsultRequest>, access: 
       const me = c.participants.find((p) => p.userId === userId);
       const host = c.assignedSpecialistId === userId;
       const displayName = me?.displayName ?? (await access.user(userId))?.displayName ?? userId;
-      return { participant: Boolean(me), admitted: Boolean(me) && (host || me?.admitted === true), host, displayName, status: c.status };
+      return { participant: Boolean(me), admitted: Boolean(me) && entersWithoutWaiting(c, userId), host, displayName, status: c.status };
     },
   };
 }

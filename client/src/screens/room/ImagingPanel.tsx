@@ -25,7 +25,7 @@ function StudyView({ studyId }: { studyId: string }) {
       {(study) => (
         <div className="study" data-testid={`study-${study.id}`}>
           <div className="row gap wrap study-head">
-            <strong>{study.modality ?? study.format.toUpperCase()}</strong>
+            <strong translate="no">{study.modality ?? study.format.toUpperCase()}</strong>
             <span className="muted small">
               {dateTime(study.uploadedAt)} · {study.width}×{study.height}
             </span>
