@@ -16,6 +16,7 @@ import { ConfigError, loadConfig, type HoichanConfig } from './config';
 import { openDatabase, type OpenedDatabase } from './db/open-database';
 import { seedDemo } from './demo/seed';
 import { createHttpApp, type RouteMount } from './http/app';
+import { HttpDispatcher } from './http/dispatch';
 import { createLogger, type Logger } from './observability/logger';
 import { PlatformMetrics } from './observability/metrics';
 import { Realtime } from './realtime/realtime';
@@ -75,8 +76,11 @@ export async function startPlatform(config: HoichanConfig, logger: Logger = crea
     const auth = new AuthService(conn, accessTokens, audit, config.auth, metrics);
     const authenticated = requireAuth(accessTokens);
 
-    // 3. HTTP server and realtime first (features emit through realtime), the express app last
-    const httpServer = createServer();
+    // 3. HTTP server and realtime first (features emit through realtime), the express app last.
+    // The dispatcher is the server's request listener *before* socket.io attaches: engine.io then
+    // answers /socket.io/ itself and hands every other request to the dispatcher (never both).
+    const dispatcher = new HttpDispatcher(logger);
+    const httpServer = createServer(dispatcher.listener);
     const realtime = new Realtime(httpServer, accessTokens, logger);
     // Shutdown: stop accepting first, then (reverse order) features, sockets, audit, database.
     stopAccepting = () =>
@@ -132,7 +136,7 @@ export async function startPlatform(config: HoichanConfig, logger: Logger = crea
       mounts,
       clientDistDir: config.http.clientDistDir,
     });
-    httpServer.on('request', app);
+    dispatcher.setHandler(app);
     await new Promise<void>((resolve, reject) => {
       httpServer.once('error', reject);
       httpServer.listen(config.http.port, config.http.host, () => resolve());
@@ -175,7 +179,7 @@ async function main(): Promise<void> {
   const logger = createLogger(config.logLevel);
   const platform = await startPlatform(config, logger);
   let stopping = false;
-  const stop = (signal: string) => {
+  const stop = (signal: string, exitCode = 0) => {
     if (stopping) return;
     stopping = true;
     logger.info({ signal }, 'shutting down');
@@ -187,7 +191,7 @@ async function main(): Promise<void> {
     platform.close().then(
       () => {
         logger.info('stopped');
-        process.exit(0);
+        process.exit(exitCode);
       },
       (err: unknown) => {
         logger.error({ err }, 'shutdown failed');
@@ -195,6 +199,16 @@ async function main(): Promise<void> {
       },
     );
   };
+  // A stray rejected promise (a listener, a timer) must not take every other request down with it.
+  process.on('unhandledRejection', (reason: unknown) => {
+    logger.error({ err: reason }, 'unhandled promise rejection; kept running');
+  });
+  // After an uncaught exception the process state is unknown: shut down in order (closing the
+  // embedded database rather than orphaning it) and exit 1 so the supervisor restarts us.
+  process.on('uncaughtException', (err: Error) => {
+    logger.fatal({ err }, 'uncaught exception; shutting down');
+    stop('uncaughtException', 1);
+  });
   process.on('SIGTERM', () => stop('SIGTERM'));
   process.on('SIGINT', () => stop('SIGINT'));
 }
