@@ -4,7 +4,8 @@ import express, { Router, type Express, type RequestHandler } from 'express';
 import type { HealthResponse, ReadinessResponse } from '../../contracts/api';
 import type { Logger } from '../observability/logger';
 import type { PlatformMetrics } from '../observability/metrics';
-import { errorHandler, notFoundHandler } from './errors';
+import { DomainError, errorHandler, notFoundHandler } from './errors';
+import { checkJsonShape } from './json-shape';
 import { buildOpenApi, type ApiDocs } from './openapi';
 import { requestContext } from './request-context';
 
@@ -35,6 +36,15 @@ export interface AppOptions {
   clientDistDir?: string;
 }
 
+/** Every parsed JSON body passes the shape limits (depth, storable keys) before any route sees it. */
+const jsonShapeGuard: RequestHandler = (req, _res, next) => {
+  const body: unknown = req.body;
+  if (typeof body !== 'object' || body === null) return next();
+  const problem = checkJsonShape(body);
+  if (problem) return next(new DomainError(400, problem.code, problem.message, problem.path ? [problem.path] : undefined));
+  next();
+};
+
 /** The express app: request id, metrics, health, feature routers, the SPA, and the one error handler. */
 export function createHttpApp(opts: AppOptions): Express {
   const app = express();
@@ -56,6 +66,7 @@ export function createHttpApp(opts: AppOptions): Express {
     next();
   });
   app.use(express.json({ limit: opts.jsonBodyLimit, type: ['application/json', 'application/fhir+json', 'application/*+json'] }));
+  app.use(jsonShapeGuard);
 
   const platform = Router();
   platform.get('/healthz', (_req, res) => {

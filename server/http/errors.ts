@@ -100,10 +100,23 @@ function classify(err: unknown): ErrorShape {
   if (e?.type === 'entity.parse.failed') return { status: 400, code: 'malformed_json', message: 'Request body is not valid JSON' };
   if (e?.type === 'entity.too.large') return { status: 413, code: 'payload_too_large', message: 'Request body is too large' };
   if (e?.type === 'encoding.unsupported' || e?.type === 'charset.unsupported') return { status: 415, code: 'unsupported_media_type', message: e.message ?? 'Unsupported encoding' };
-  // multer errors
+  // multer errors, and the busboy parse errors multer passes on (all caused by the body sent)
   if (e?.name === 'MulterError') {
     if (e.code === 'LIMIT_FILE_SIZE') return { status: 413, code: 'payload_too_large', message: 'Uploaded file is too large' };
     return { status: 400, code: 'invalid_upload', message: e.message ?? 'Invalid upload' };
+  }
+  if (err instanceof Error && isMultipartParseError(err)) {
+    return { status: 400, code: 'invalid_upload', message: `The multipart body could not be read: ${err.message}` };
+  }
+  // mongoose validation (a schema rule the route's own validation did not catch)
+  if (e?.name === 'ValidationError' && typeof (err as { errors?: unknown }).errors === 'object') {
+    const fields = Object.entries((err as { errors: Record<string, { message?: string }> }).errors);
+    return { status: 400, code: 'invalid', message: fields.map(([path, f]) => `${path}: ${f.message ?? 'is invalid'}`).join('; ') || 'Invalid input', expression: fields.map(([path]) => path) };
+  }
+  if (e?.name === 'CastError') return { status: 400, code: 'invalid', message: 'A value has the wrong type' };
+  // a unique index refused the write (MongoDB E11000; FerretDB on SQLite may pass the SQLite text through)
+  if (e?.code === 11000 || (typeof e?.message === 'string' && /E11000|UNIQUE constraint failed|duplicate key/i.test(e.message) && /^Mongo/.test(e.name ?? ''))) {
+    return { status: 409, code: 'conflict', message: 'A record with the same unique value already exists' };
   }
   // database unreachable
   if (e?.name === 'MongoServerSelectionError' || e?.name === 'MongoNetworkError' || e?.name === 'MongoNotConnectedError' || e?.name === 'MongoTopologyClosedError') {
@@ -112,6 +125,11 @@ function classify(err: unknown): ErrorShape {
   const status = e?.status ?? e?.statusCode;
   if (typeof status === 'number' && status >= 400 && status < 500) return { status, code: 'bad_request', message: e.message ?? 'Bad request' };
   return { status: 500, code: 'internal', message: 'Internal server error' };
+}
+
+const MULTIPART_PARSE_ERRORS = new Set(['Multipart: Boundary not found', 'Malformed part header', 'Unexpected end of form', 'Unexpected end of file', 'Malformed content type', 'Missing Content-Type', 'Malformed urlencoded form']);
+function isMultipartParseError(err: Error): boolean {
+  return MULTIPART_PARSE_ERRORS.has(err.message) || err.message.startsWith('Unsupported content type: ');
 }
 
 /** FHIR issue-type codes for our error codes. */
