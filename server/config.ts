@@ -39,6 +39,11 @@ const envSchema = z.object({
   UPLOAD_MAX_BYTES: z.coerce.number().int().min(1024).default(64 * 1024 * 1024),
   CLIENT_DIST_DIR: z.string().optional(),
   SHUTDOWN_TIMEOUT_MS: z.coerce.number().int().min(100).max(60000).default(8000),
+  SOCKET_EVENTS_PER_S: z.coerce.number().positive().default(20),
+  SOCKET_EVENT_BURST: z.coerce.number().int().min(1).default(60),
+  SOCKET_USER_EVENTS_PER_S: z.coerce.number().positive().default(40),
+  SOCKET_USER_EVENT_BURST: z.coerce.number().int().min(1).default(120),
+  SOCKET_STRIKE_BUDGET: z.coerce.number().int().min(1).default(10),
 });
 
 export type HoichanConfig = ReturnType<typeof toConfig>;
@@ -88,6 +93,11 @@ function toConfig(env: z.infer<typeof envSchema>, cwd: string) {
     demo: { seed: env.HOICHAN_SEED_DEMO, password: env.HOICHAN_DEMO_PASSWORD },
     logLevel: env.LOG_LEVEL,
     shutdownTimeoutMs: env.SHUTDOWN_TIMEOUT_MS,
+    realtime: {
+      perConnection: { ratePerS: env.SOCKET_EVENTS_PER_S, burst: env.SOCKET_EVENT_BURST },
+      perUser: { ratePerS: env.SOCKET_USER_EVENTS_PER_S, burst: env.SOCKET_USER_EVENT_BURST },
+      strikeBudget: env.SOCKET_STRIKE_BUDGET,
+    },
   };
 }
 

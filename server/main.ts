@@ -81,7 +81,7 @@ export async function startPlatform(config: HoichanConfig, logger: Logger = crea
     // answers /socket.io/ itself and hands every other request to the dispatcher (never both).
     const dispatcher = new HttpDispatcher(logger);
     const httpServer = createServer(dispatcher.listener);
-    const realtime = new Realtime(httpServer, accessTokens, logger);
+    const realtime = new Realtime(httpServer, accessTokens, logger, { audit, limits: config.realtime });
     // Shutdown: stop accepting first, then (reverse order) features, sockets, audit, database.
     stopAccepting = () =>
       new Promise<void>((resolve) => {
