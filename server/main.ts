@@ -17,6 +17,7 @@ import { openDatabase, type OpenedDatabase } from './db/open-database';
 import { seedDemo } from './demo/seed';
 import { createHttpApp, type RouteMount } from './http/app';
 import { HttpDispatcher } from './http/dispatch';
+import { idempotency } from './http/idempotency';
 import { createLogger, type Logger } from './observability/logger';
 import { PlatformMetrics } from './observability/metrics';
 import { Realtime } from './realtime/realtime';
@@ -47,7 +48,7 @@ export async function startPlatform(config: HoichanConfig, logger: Logger = crea
   const closers: Array<{ name: string; close: () => Promise<void> }> = [];
   let stopAccepting: (() => Promise<void>) | null = null;
   const closeAll = async () => {
-    const httpClosed = stopAccepting?.();
+    await stopAccepting?.();
     for (const c of closers.reverse()) {
       try {
         await c.close();
@@ -55,7 +56,6 @@ export async function startPlatform(config: HoichanConfig, logger: Logger = crea
         logger.error({ err, part: c.name }, 'error while shutting down');
       }
     }
-    await httpClosed;
   };
 
   try {
@@ -83,16 +83,18 @@ export async function startPlatform(config: HoichanConfig, logger: Logger = crea
     const httpServer = createServer(dispatcher.listener);
     const realtime = new Realtime(httpServer, accessTokens, logger, { audit, limits: config.realtime });
     // Shutdown: stop accepting first, then (reverse order) features, sockets, audit, database.
-    stopAccepting = () =>
-      new Promise<void>((resolve) => {
-        if (!httpServer.listening) return resolve();
-        httpServer.close(() => resolve());
-        httpServer.closeIdleConnections();
-        setTimeout(() => {
-          httpServer.closeAllConnections();
-          resolve();
-        }, 2000).unref();
-      });
+    // Shutdown drains before anything closes: no new connections, idle keep-alive connections
+    // closed, and the requests in flight answered (up to 60 % of SHUTDOWN_TIMEOUT_MS) while the
+    // features and the database they use are still up. Only then the rest is closed.
+    stopAccepting = async () => {
+      if (!httpServer.listening) return;
+      const closed = new Promise<void>((resolve) => httpServer.close(() => resolve()));
+      httpServer.closeIdleConnections();
+      const unfinished = await dispatcher.drain(Math.round(config.shutdownTimeoutMs * 0.6));
+      if (unfinished > 0) logger.warn({ unfinished }, 'shutdown: requests still running after the drain period are cut off');
+      httpServer.closeAllConnections();
+      await Promise.race([closed, new Promise((r) => setTimeout(r, 500).unref())]);
+    };
     closers.push({ name: 'realtime', close: () => realtime.close() });
     const events = new DomainEvents();
     events.onError((err) => logger.error({ err }, 'domain event listener failed'));
@@ -135,6 +137,8 @@ export async function startPlatform(config: HoichanConfig, logger: Logger = crea
       isDatabaseReachable: () => db.database.isReachable(),
       mounts,
       clientDistDir: config.http.clientDistDir,
+      requestTimeoutMs: config.http.requestTimeoutMs,
+      idempotency: idempotency(conn, logger, Math.max(60_000, 2 * config.http.requestTimeoutMs)),
     });
     dispatcher.setHandler(app);
     await new Promise<void>((resolve, reject) => {

@@ -6,6 +6,7 @@ import type { Logger } from '../observability/logger';
 import type { PlatformMetrics } from '../observability/metrics';
 import { DomainError, errorHandler, notFoundHandler } from './errors';
 import { checkJsonShape } from './json-shape';
+import { requestLifetime } from './lifetime';
 import { buildOpenApi, type ApiDocs } from './openapi';
 import { requestContext } from './request-context';
 
@@ -34,6 +35,10 @@ export interface AppOptions {
   mounts: RouteMount[];
   /** Built single-page app; served with index.html fallback when present. */
   clientDistDir?: string;
+  /** Deadline of one request (multipart uploads excepted), then 503 and its AbortSignal fires. Default 30 s. */
+  requestTimeoutMs?: number;
+  /** Idempotency-Key handling, mounted after the guards of every /api mount. */
+  idempotency?: RequestHandler;
 }
 
 /** Every parsed JSON body passes the shape limits (depth, storable keys) before any route sees it. */
@@ -51,6 +56,7 @@ export function createHttpApp(opts: AppOptions): Express {
   app.disable('x-powered-by');
   app.set('trust proxy', 'loopback');
   app.use(requestContext);
+  app.use(requestLifetime(opts.requestTimeoutMs ?? 30_000));
   app.use((req, res, next) => {
     const end = opts.metrics.httpDuration.startTimer();
     res.on('finish', () => {
@@ -92,7 +98,10 @@ export function createHttpApp(opts: AppOptions): Express {
   for (const route of openApi.undocumented) opts.logger.warn({ route }, 'route has no OpenAPI documentation');
   app.use(platform);
 
-  for (const mount of opts.mounts) app.use(mount.path, ...mount.guards, mount.router);
+  for (const mount of opts.mounts) {
+    const idem = opts.idempotency && (mount.path === '/api' || mount.path.startsWith('/api/')) ? [opts.idempotency] : [];
+    app.use(mount.path, ...mount.guards, ...idem, mount.router);
+  }
   app.use(['/api', '/fhir'], notFoundHandler);
 
   if (opts.clientDistDir && existsSync(path.join(opts.clientDistDir, 'index.html'))) {

@@ -12,6 +12,32 @@ import type { Logger } from '../observability/logger';
  */
 export class HttpDispatcher {
   #handler: RequestListener | null = null;
+  #inFlight = 0;
+  #draining = false;
+  #idle: Array<() => void> = [];
+
+  /** Requests handed to the app whose answers have not ended yet. */
+  get inFlight(): number {
+    return this.#inFlight;
+  }
+
+  /**
+   * Shutdown: from now on every answer carries `Connection: close`; resolves when the requests in
+   * flight have been answered (or their clients have gone), or after `timeoutMs`. Returns how
+   * many were still running at the timeout.
+   */
+  drain(timeoutMs: number): Promise<number> {
+    this.#draining = true;
+    if (this.#inFlight === 0) return Promise.resolve(0);
+    return new Promise((resolve) => {
+      const timer = setTimeout(() => resolve(this.#inFlight), timeoutMs);
+      timer.unref();
+      this.#idle.push(() => {
+        clearTimeout(timer);
+        resolve(0);
+      });
+    });
+  }
 
   constructor(private readonly logger: Logger) {}
 
@@ -25,6 +51,12 @@ export class HttpDispatcher {
       answer(res, 503, 'starting', 'The server is starting; try again in a moment.');
       return;
     }
+    this.#inFlight += 1;
+    res.once('close', () => {
+      this.#inFlight -= 1;
+      if (this.#inFlight === 0) for (const wake of this.#idle.splice(0)) wake();
+    });
+    if (this.#draining) res.setHeader('Connection', 'close');
     try {
       handler(req, res);
     } catch (err) {

@@ -1,4 +1,4 @@
-import type { ErrorRequestHandler, RequestHandler } from 'express';
+import type { ErrorRequestHandler, Request, RequestHandler, Response } from 'express';
 import { ZodError } from 'zod';
 import type { Logger } from '../observability/logger';
 
@@ -72,6 +72,19 @@ export class ServiceUnavailableError extends DomainError {
   }
 }
 
+/** The request ran past its deadline (REQUEST_TIMEOUT_MS): it was answered and its work told to stop. */
+export class DeadlineExceededError extends DomainError {
+  constructor(timeoutMs: number) {
+    super(503, 'deadline_exceeded', `The request took longer than ${Math.round(timeoutMs / 1000)} s and was stopped. A write may or may not have been saved: check before retrying, or retry with the same Idempotency-Key.`);
+  }
+}
+/** The client went away before its answer; the reason of the request's AbortSignal. */
+export class ClientClosedError extends DomainError {
+  constructor() {
+    super(499, 'client_closed', 'The client closed the connection before the answer was ready');
+  }
+}
+
 /** Converts a zod failure into an InvalidInputError naming each offending path. */
 export function fromZodError(err: ZodError, prefix = ''): InvalidInputError {
   const paths = err.issues.map((i) => [prefix, ...i.path.map(String)].filter(Boolean).join('.'));
@@ -120,7 +133,8 @@ function classify(err: unknown): ErrorShape {
   }
   // database unreachable
   if (e?.name === 'MongoServerSelectionError' || e?.name === 'MongoNetworkError' || e?.name === 'MongoNotConnectedError' || e?.name === 'MongoTopologyClosedError') {
-    return { status: 503, code: 'database_unavailable', message: 'The database is temporarily unavailable; nothing was saved. Try again shortly.' };
+    // Whether a write reached the database before the connection failed is not known here.
+    return { status: 503, code: 'database_unavailable', message: 'The database is temporarily unavailable, so the request may not have completed. Try again shortly; before retrying a write, check whether it was saved, or retry it with the same Idempotency-Key.', retryAfterS: 2 };
   }
   const status = e?.status ?? e?.statusCode;
   if (typeof status === 'number' && status >= 400 && status < 500) return { status, code: 'bad_request', message: e.message ?? 'Bad request' };
@@ -165,24 +179,39 @@ export function operationOutcome(severity: 'error' | 'warning' | 'information', 
   };
 }
 
+/** Renders an error in its surface's one shape (OperationOutcome under /fhir, {error, message} elsewhere). */
+export function sendError(req: Request, res: Response, err: unknown): void {
+  const shape = classify(err);
+  if (res.headersSent) {
+    res.end();
+    return;
+  }
+  renderShape(req, res, shape);
+}
+
 /** The one error handler: every error leaves the server in one of two shapes. */
 export function errorHandler(logger: Logger): ErrorRequestHandler {
   return (err, req, res, _next) => {
     const shape = classify(err);
-    if (shape.status >= 500) {
+    // After a deadline answer, the late route's own answer fails: expected, not worth a log line.
+    if (shape.status >= 500 && !(res.headersSent && req.context?.signal?.aborted)) {
       logger.error({ err, requestId: res.getHeader('x-request-id'), route: req.route?.path }, 'request failed');
     }
     if (res.headersSent) {
       res.end();
       return;
     }
-    if (shape.retryAfterS !== undefined) res.setHeader('Retry-After', String(shape.retryAfterS));
-    if (req.originalUrl.startsWith('/fhir/')) {
-      res.status(shape.status).type('application/fhir+json').json(operationOutcome('error', fhirIssueCode(shape), shape.message, shape.expression));
-      return;
-    }
-    res.status(shape.status).json({ error: shape.code, message: shape.message, ...(shape.expression ? { path: shape.expression } : {}) });
+    renderShape(req, res, shape);
   };
+}
+
+function renderShape(req: Request, res: Response, shape: ErrorShape): void {
+  if (shape.retryAfterS !== undefined) res.setHeader('Retry-After', String(shape.retryAfterS));
+  if (req.originalUrl.startsWith('/fhir/')) {
+    res.status(shape.status).type('application/fhir+json').json(operationOutcome('error', fhirIssueCode(shape), shape.message, shape.expression));
+    return;
+  }
+  res.status(shape.status).json({ error: shape.code, message: shape.message, ...(shape.expression ? { path: shape.expression } : {}) });
 }
 
 export const notFoundHandler: RequestHandler = (req, _res, next) => {
