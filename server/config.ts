@@ -32,7 +32,8 @@ const envSchema = z.object({
   LOGIN_MAX_ATTEMPTS_PER_IP: z.coerce.number().int().min(1).default(30),
   LOGIN_IP_WINDOW_S: z.coerce.number().int().min(1).default(60),
   HOICHAN_DEMO_PASSWORD: z.string().min(8, 'must be at least 8 characters').optional(),
-  HOICHAN_SEED_DEMO: boolFromEnv.default(true),
+  /** Unset: seed in development and test, not in production. */
+  HOICHAN_SEED_DEMO: boolFromEnv.optional(),
   HOICHAN_KEY_ENCRYPTION_SECRET: z.string().min(32).optional(),
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
   JSON_BODY_LIMIT: z.string().regex(/^\d+(kb|mb)$/i, 'like 10mb').default('10mb'),
@@ -92,7 +93,7 @@ function toConfig(env: z.infer<typeof envSchema>, cwd: string) {
       },
       keyEncryptionSecret: env.HOICHAN_KEY_ENCRYPTION_SECRET,
     },
-    demo: { seed: env.HOICHAN_SEED_DEMO, password: env.HOICHAN_DEMO_PASSWORD },
+    demo: { seed: env.HOICHAN_SEED_DEMO ?? env.NODE_ENV !== 'production', password: env.HOICHAN_DEMO_PASSWORD },
     logLevel: env.LOG_LEVEL,
     shutdownTimeoutMs: env.SHUTDOWN_TIMEOUT_MS,
     realtime: {
@@ -114,8 +115,14 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, cwd = process.c
     );
   }
   const cfg = toConfig(parsed.data, cwd);
-  if (cfg.env === 'production' && !cfg.auth.jwtSecret) {
-    throw new ConfigError(['JWT_SECRET: required in production (at least 32 characters)']);
+  if (cfg.env === 'production') {
+    // Secrets generated into the data folder would sit next to what they protect.
+    const problems: string[] = [];
+    if (!cfg.auth.jwtSecret) problems.push('JWT_SECRET: required in production (at least 32 characters)');
+    if (!cfg.auth.keyEncryptionSecret) problems.push('HOICHAN_KEY_ENCRYPTION_SECRET: required in production (at least 32 characters; keep it outside the data folder and the database)');
+    // A generated demo password is printed on the console, which production never does.
+    if (cfg.demo.seed && !cfg.demo.password) problems.push('HOICHAN_DEMO_PASSWORD: required in production when HOICHAN_SEED_DEMO is true (the password is never printed in production)');
+    if (problems.length) throw new ConfigError(problems);
   }
   return cfg;
 }
