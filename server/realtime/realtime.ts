@@ -1,4 +1,4 @@
-import type { Server as HttpServer } from 'node:http';
+import type { Server as HttpServer, ServerResponse } from 'node:http';
 import { Server, type Socket } from 'socket.io';
 import type { ClientToServerEvents, InterServerEvents, ServerToClientEvents, SocketData } from '../../contracts/events';
 import { rooms } from '../../contracts/events';
@@ -43,6 +43,12 @@ export class Realtime {
       pingInterval: 10000,
       pingTimeout: 8000,
       connectionStateRecovery: { maxDisconnectionDuration: 60000, skipMiddlewares: false },
+    });
+    // engine.io answers any method but GET and POST on an open polling session with a bare 500.
+    this.io.engine.use((req: { method?: string }, res: ServerResponse, next: (err?: unknown) => void) => {
+      if (req.method === 'GET' || req.method === 'POST') return next();
+      res.writeHead(405, { allow: 'GET, POST', 'content-type': 'application/json; charset=utf-8' });
+      res.end(JSON.stringify({ error: 'method_not_allowed', message: 'socket.io accepts GET and POST only' }));
     });
     this.io.use((socket, next) => {
       const auth = socket.handshake.auth as { token?: unknown } | undefined;

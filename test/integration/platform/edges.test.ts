@@ -47,6 +47,8 @@ test('garbage on the socket.io paths is a 4xx from engine.io, never a 404 from e
     ['/socket.io/?EIO=9&transport=polling', { method: 'GET' }],
     ['/socket.io/?transport=carrier-pigeon', { method: 'GET' }],
     ['/socket.io/', { method: 'PUT', body: 'x' }],
+    [`/socket.io/?EIO=4&transport=polling&sid=${sid}`, { method: 'PUT', body: '40' }],
+    [`/socket.io/?EIO=4&transport=polling&sid=${sid}`, { method: 'DELETE' }],
   ];
   for (const [url, init] of cases) {
     const res = await fetch(`${tp.url}${url}`, init);
