@@ -15,7 +15,8 @@ export function requestLifetime(timeoutMs: number): RequestHandler {
     const timer = multipart
       ? undefined
       : setTimeout(() => {
-          if (res.writableEnded) return;
+          // An answer already under way (a large image going out on a slow link) is left alone.
+          if (res.headersSent) return;
           const err = new DeadlineExceededError(timeoutMs);
           controller.abort(err);
           res.setHeader('Connection', 'close');

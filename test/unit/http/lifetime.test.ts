@@ -17,6 +17,11 @@ beforeAll(async () => {
     req.context.signal!.addEventListener('abort', () => reasons.push(req.context.signal!.reason));
   });
   app.get('/fhir/R4/slow', () => undefined);
+  // Starts answering at once, finishes after the deadline (a download on a slow link).
+  app.get('/streaming', (_req, res) => {
+    res.write('part one, ');
+    setTimeout(() => res.end('part two'), 400);
+  });
   app.get('/fast', (_req, res) => {
     res.json({ ok: true });
   });
@@ -57,6 +62,12 @@ test('when the client goes away the signal fires with ClientClosedError', async 
   for (let i = 0; i < 20 && reasons.length === 0; i++) await new Promise((r) => setTimeout(r, 10));
   expect(reasons).toHaveLength(1);
   expect(reasons[0]).toBeInstanceOf(ClientClosedError);
+});
+
+test('an answer already under way at the deadline is not cut off', async () => {
+  const res = await fetch(`${url}/streaming`);
+  expect(res.status).toBe(200);
+  expect(await res.text()).toBe('part one, part two');
 });
 
 test('a fast request is untouched', async () => {
