@@ -7,7 +7,13 @@ import type { EmrClientToServerEvents, EmrServerToClientEvents } from './emr-eve
 import type { ImagingClientToServerEvents, ImagingServerToClientEvents } from './imaging-events';
 import type { SfuClientToServerEvents, SfuServerToClientEvents } from './sfu-events';
 
-export type Ack<T = Record<string, never>> = (response: ({ ok: true } & T) | { ok: false; error: string }) => void;
+/** A refused event: `error` is a code (as in the HTTP `{error, message}`), `message` says why. */
+export interface AckError {
+  ok: false;
+  error: string;
+  message?: string;
+}
+export type Ack<T = Record<string, never>> = (response: ({ ok: true } & T) | AckError) => void;
 
 export interface SessionInfo {
   userId: string;

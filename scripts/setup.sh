@@ -60,13 +60,17 @@ src_hash() { find "$@" -type f \( -name '*.ts' -o -name '*.tsx' -o -name '*.css'
 server_hash="$(src_hash server models ml/inference ml/decode ml/cli.ts ml/weights contracts bench scripts tsconfig.json tsconfig.build.json)"
 if [ ! -f dist/.stamp ] || [ "$(cat dist/.stamp)" != "$server_hash" ]; then
   log "building server"
-  rm -rf dist && npx tsc -p tsconfig.build.json && echo "$server_hash" > dist/.stamp
+  # One command per line: under `set -e` a failure inside `a && b` does not stop the script.
+  rm -rf dist
+  npx tsc -p tsconfig.build.json || { echo "setup: the server build does not type-check (tsc -p tsconfig.build.json, errors above)" >&2; exit 1; }
+  echo "$server_hash" > dist/.stamp
 fi
 if [ -f client/vite.config.ts ]; then
   client_hash="$(src_hash client contracts)"
   if [ ! -f client/dist/.stamp ] || [ "$(cat client/dist/.stamp)" != "$client_hash" ]; then
     log "building client"
-    npx vite build --config client/vite.config.ts --logLevel warn && echo "$client_hash" > client/dist/.stamp
+    npx vite build --config client/vite.config.ts --logLevel warn || { echo "setup: the web client does not build (errors above)" >&2; exit 1; }
+    echo "$client_hash" > client/dist/.stamp
   fi
 fi
 
@@ -75,7 +79,9 @@ if [ "$WITH_TEST" = 1 ] && [ -f ml/training/requirements-ci.txt ]; then
   venv="$HOICHAN_CACHE/py-ci-$(sha256sum ml/training/requirements-ci.txt | cut -c1-12)"
   if [ ! -x "$venv/bin/python" ] || ! "$venv/bin/python" -c 'import numpy, PIL' 2>/dev/null; then
     log "python venv for parity tests"
-    rm -rf "$venv" && python3 -m venv "$venv" && "$venv/bin/pip" install -q -r ml/training/requirements-ci.txt
+    rm -rf "$venv"
+    python3 -m venv "$venv"
+    "$venv/bin/pip" install -q -r ml/training/requirements-ci.txt
   fi
 fi
 log "ready in $(( $(date +%s) - t0 )) s"

@@ -32,13 +32,20 @@ const envSchema = z.object({
   LOGIN_MAX_ATTEMPTS_PER_IP: z.coerce.number().int().min(1).default(30),
   LOGIN_IP_WINDOW_S: z.coerce.number().int().min(1).default(60),
   HOICHAN_DEMO_PASSWORD: z.string().min(8, 'must be at least 8 characters').optional(),
-  HOICHAN_SEED_DEMO: boolFromEnv.default(true),
+  /** Unset: seed in development and test, not in production. */
+  HOICHAN_SEED_DEMO: boolFromEnv.optional(),
   HOICHAN_KEY_ENCRYPTION_SECRET: z.string().min(32).optional(),
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
   JSON_BODY_LIMIT: z.string().regex(/^\d+(kb|mb)$/i, 'like 10mb').default('10mb'),
   UPLOAD_MAX_BYTES: z.coerce.number().int().min(1024).default(64 * 1024 * 1024),
   CLIENT_DIST_DIR: z.string().optional(),
   SHUTDOWN_TIMEOUT_MS: z.coerce.number().int().min(100).max(60000).default(8000),
+  REQUEST_TIMEOUT_MS: z.coerce.number().int().min(100).max(600000).default(30000),
+  SOCKET_EVENTS_PER_S: z.coerce.number().positive().default(20),
+  SOCKET_EVENT_BURST: z.coerce.number().int().min(1).default(60),
+  SOCKET_USER_EVENTS_PER_S: z.coerce.number().positive().default(40),
+  SOCKET_USER_EVENT_BURST: z.coerce.number().int().min(1).default(120),
+  SOCKET_STRIKE_BUDGET: z.coerce.number().int().min(1).default(10),
 });
 
 export type HoichanConfig = ReturnType<typeof toConfig>;
@@ -61,6 +68,7 @@ function toConfig(env: z.infer<typeof envSchema>, cwd: string) {
       jsonBodyLimit: env.JSON_BODY_LIMIT,
       uploadMaxBytes: env.UPLOAD_MAX_BYTES,
       clientDistDir: path.resolve(cwd, env.CLIENT_DIST_DIR ?? 'client/dist'),
+      requestTimeoutMs: env.REQUEST_TIMEOUT_MS,
     },
     dataDir,
     cacheDir: env.HOICHAN_CACHE ?? path.join(process.env.HOME ?? cwd, '.cache', 'hoichan'),
@@ -85,9 +93,14 @@ function toConfig(env: z.infer<typeof envSchema>, cwd: string) {
       },
       keyEncryptionSecret: env.HOICHAN_KEY_ENCRYPTION_SECRET,
     },
-    demo: { seed: env.HOICHAN_SEED_DEMO, password: env.HOICHAN_DEMO_PASSWORD },
+    demo: { seed: env.HOICHAN_SEED_DEMO ?? env.NODE_ENV !== 'production', password: env.HOICHAN_DEMO_PASSWORD },
     logLevel: env.LOG_LEVEL,
     shutdownTimeoutMs: env.SHUTDOWN_TIMEOUT_MS,
+    realtime: {
+      perConnection: { ratePerS: env.SOCKET_EVENTS_PER_S, burst: env.SOCKET_EVENT_BURST },
+      perUser: { ratePerS: env.SOCKET_USER_EVENTS_PER_S, burst: env.SOCKET_USER_EVENT_BURST },
+      strikeBudget: env.SOCKET_STRIKE_BUDGET,
+    },
   };
 }
 
@@ -102,8 +115,14 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, cwd = process.c
     );
   }
   const cfg = toConfig(parsed.data, cwd);
-  if (cfg.env === 'production' && !cfg.auth.jwtSecret) {
-    throw new ConfigError(['JWT_SECRET: required in production (at least 32 characters)']);
+  if (cfg.env === 'production') {
+    // Secrets generated into the data folder would sit next to what they protect.
+    const problems: string[] = [];
+    if (!cfg.auth.jwtSecret) problems.push('JWT_SECRET: required in production (at least 32 characters)');
+    if (!cfg.auth.keyEncryptionSecret) problems.push('HOICHAN_KEY_ENCRYPTION_SECRET: required in production (at least 32 characters; keep it outside the data folder and the database)');
+    // A generated demo password is printed on the console, which production never does.
+    if (cfg.demo.seed && !cfg.demo.password) problems.push('HOICHAN_DEMO_PASSWORD: required in production when HOICHAN_SEED_DEMO is true (the password is never printed in production)');
+    if (problems.length) throw new ConfigError(problems);
   }
   return cfg;
 }

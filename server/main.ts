@@ -17,6 +17,8 @@ import { openDatabase, type OpenedDatabase } from './db/open-database';
 import { seedDemo } from './demo/seed';
 import { directoryDocs, directoryRouter } from './directory/routes';
 import { createHttpApp, type RouteMount } from './http/app';
+import { HttpDispatcher } from './http/dispatch';
+import { idempotency } from './http/idempotency';
 import { createLogger, type Logger } from './observability/logger';
 import { PlatformMetrics } from './observability/metrics';
 import { Realtime } from './realtime/realtime';
@@ -47,7 +49,7 @@ export async function startPlatform(config: HoichanConfig, logger: Logger = crea
   const closers: Array<{ name: string; close: () => Promise<void> }> = [];
   let stopAccepting: (() => Promise<void>) | null = null;
   const closeAll = async () => {
-    const httpClosed = stopAccepting?.();
+    await stopAccepting?.();
     for (const c of closers.reverse()) {
       try {
         await c.close();
@@ -55,7 +57,6 @@ export async function startPlatform(config: HoichanConfig, logger: Logger = crea
         logger.error({ err, part: c.name }, 'error while shutting down');
       }
     }
-    await httpClosed;
   };
 
   try {
@@ -76,20 +77,25 @@ export async function startPlatform(config: HoichanConfig, logger: Logger = crea
     const auth = new AuthService(conn, accessTokens, audit, config.auth, metrics);
     const authenticated = requireAuth(accessTokens);
 
-    // 3. HTTP server and realtime first (features emit through realtime), the express app last
-    const httpServer = createServer();
-    const realtime = new Realtime(httpServer, accessTokens, logger);
+    // 3. HTTP server and realtime first (features emit through realtime), the express app last.
+    // The dispatcher is the server's request listener *before* socket.io attaches: engine.io then
+    // answers /socket.io/ itself and hands every other request to the dispatcher (never both).
+    const dispatcher = new HttpDispatcher(logger);
+    const httpServer = createServer(dispatcher.listener);
+    const realtime = new Realtime(httpServer, accessTokens, logger, { audit, limits: config.realtime });
     // Shutdown: stop accepting first, then (reverse order) features, sockets, audit, database.
-    stopAccepting = () =>
-      new Promise<void>((resolve) => {
-        if (!httpServer.listening) return resolve();
-        httpServer.close(() => resolve());
-        httpServer.closeIdleConnections();
-        setTimeout(() => {
-          httpServer.closeAllConnections();
-          resolve();
-        }, 2000).unref();
-      });
+    // Shutdown drains before anything closes: no new connections, idle keep-alive connections
+    // closed, and the requests in flight answered (up to 60 % of SHUTDOWN_TIMEOUT_MS) while the
+    // features and the database they use are still up. Only then the rest is closed.
+    stopAccepting = async () => {
+      if (!httpServer.listening) return;
+      const closed = new Promise<void>((resolve) => httpServer.close(() => resolve()));
+      httpServer.closeIdleConnections();
+      const unfinished = await dispatcher.drain(Math.round(config.shutdownTimeoutMs * 0.6));
+      if (unfinished > 0) logger.warn({ unfinished }, 'shutdown: requests still running after the drain period are cut off');
+      httpServer.closeAllConnections();
+      await Promise.race([closed, new Promise((r) => setTimeout(r, 500).unref())]);
+    };
     closers.push({ name: 'realtime', close: () => realtime.close() });
     const events = new DomainEvents();
     events.onError((err) => logger.error({ err }, 'domain event listener failed'));
@@ -112,7 +118,7 @@ export async function startPlatform(config: HoichanConfig, logger: Logger = crea
     await db.database.syncIndexes();
     if (config.demo.seed) {
       const seeded = await seedDemo(conn, config.demo.password, features.flatMap((f) => (f.seed ? [f.seed] : [])));
-      if (seeded.generatedPassword) {
+      if (seeded.generatedPassword && config.env !== 'production') {
         // Printed once on the console for the person installing the demo; never logged as JSON.
         process.stdout.write(`\nhoichan demo accounts created. Password for every demo login: ${seeded.generatedPassword}\n  referrer@district.demo, specialist@central.demo, radiologist@central.demo, admin@central.demo\n\n`);
       }
@@ -133,8 +139,10 @@ export async function startPlatform(config: HoichanConfig, logger: Logger = crea
       isDatabaseReachable: () => db.database.isReachable(),
       mounts,
       clientDistDir: config.http.clientDistDir,
+      requestTimeoutMs: config.http.requestTimeoutMs,
+      idempotency: idempotency(conn, logger, Math.max(60_000, 2 * config.http.requestTimeoutMs)),
     });
-    httpServer.on('request', app);
+    dispatcher.setHandler(app);
     await new Promise<void>((resolve, reject) => {
       httpServer.once('error', reject);
       httpServer.listen(config.http.port, config.http.host, () => resolve());
@@ -177,7 +185,7 @@ async function main(): Promise<void> {
   const logger = createLogger(config.logLevel);
   const platform = await startPlatform(config, logger);
   let stopping = false;
-  const stop = (signal: string) => {
+  const stop = (signal: string, exitCode = 0) => {
     if (stopping) return;
     stopping = true;
     logger.info({ signal }, 'shutting down');
@@ -189,7 +197,7 @@ async function main(): Promise<void> {
     platform.close().then(
       () => {
         logger.info('stopped');
-        process.exit(0);
+        process.exit(exitCode);
       },
       (err: unknown) => {
         logger.error({ err }, 'shutdown failed');
@@ -197,6 +205,16 @@ async function main(): Promise<void> {
       },
     );
   };
+  // A stray rejected promise (a listener, a timer) must not take every other request down with it.
+  process.on('unhandledRejection', (reason: unknown) => {
+    logger.error({ err: reason }, 'unhandled promise rejection; kept running');
+  });
+  // After an uncaught exception the process state is unknown: shut down in order (closing the
+  // embedded database rather than orphaning it) and exit 1 so the supervisor restarts us.
+  process.on('uncaughtException', (err: Error) => {
+    logger.fatal({ err }, 'uncaught exception; shutting down');
+    stop('uncaughtException', 1);
+  });
   process.on('SIGTERM', () => stop('SIGTERM'));
   process.on('SIGINT', () => stop('SIGINT'));
 }

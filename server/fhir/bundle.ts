@@ -29,8 +29,9 @@ export interface BundleOutcome {
   linkedPatients: string[];
 }
 
-export function parseIfMatch(v: string | undefined): number | undefined {
+export function parseIfMatch(v: unknown): number | undefined {
   if (v === undefined || v === '') return undefined;
+  if (typeof v !== 'string') throw new InvalidInputError('If-Match must be a string, an ETag like W/"3"', ['If-Match']);
   const m = /^(?:W\/)?"?(\d+)"?$/.exec(v.trim());
   if (!m) throw new InvalidInputError(`If-Match '${v}' is not an ETag like W/"3"`, ['If-Match']);
   return Number(m[1]);
@@ -46,6 +47,9 @@ function assertBundle(body: unknown): asserts body is FhirBundle {
   if (typeof body !== 'object' || body === null || b.resourceType !== 'Bundle') throw new InvalidInputError('POST /fhir/R4 expects a Bundle', ['resourceType']);
   if (b.type !== 'transaction' && b.type !== 'batch') throw new InvalidInputError(`Bundle.type must be transaction or batch, not ${String(b.type)}`, ['Bundle.type']);
   if (b.entry !== undefined && !Array.isArray(b.entry)) throw new InvalidInputError('Bundle.entry must be an array', ['Bundle.entry']);
+  (b.entry as unknown[] | undefined)?.forEach((e, i) => {
+    if (typeof e !== 'object' || e === null || Array.isArray(e)) throw new InvalidInputError(`Bundle.entry[${i}] must be an object`, [`Bundle.entry[${i}]`]);
+  });
 }
 
 export class BundleProcessor {

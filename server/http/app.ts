@@ -4,7 +4,9 @@ import express, { Router, type Express, type RequestHandler } from 'express';
 import type { HealthResponse, ReadinessResponse } from '../../contracts/api';
 import type { Logger } from '../observability/logger';
 import type { PlatformMetrics } from '../observability/metrics';
-import { errorHandler, notFoundHandler } from './errors';
+import { DomainError, errorHandler, notFoundHandler } from './errors';
+import { checkJsonShape } from './json-shape';
+import { requestLifetime } from './lifetime';
 import { buildOpenApi, type ApiDocs } from './openapi';
 import { requestContext } from './request-context';
 
@@ -33,7 +35,20 @@ export interface AppOptions {
   mounts: RouteMount[];
   /** Built single-page app; served with index.html fallback when present. */
   clientDistDir?: string;
+  /** Deadline of one request (multipart uploads excepted), then 503 and its AbortSignal fires. Default 30 s. */
+  requestTimeoutMs?: number;
+  /** Idempotency-Key handling, mounted after the guards of every /api mount. */
+  idempotency?: RequestHandler;
 }
+
+/** Every parsed JSON body passes the shape limits (depth, storable keys) before any route sees it. */
+const jsonShapeGuard: RequestHandler = (req, _res, next) => {
+  const body: unknown = req.body;
+  if (typeof body !== 'object' || body === null) return next();
+  const problem = checkJsonShape(body);
+  if (problem) return next(new DomainError(400, problem.code, problem.message, problem.path ? [problem.path] : undefined));
+  next();
+};
 
 /** The express app: request id, metrics, health, feature routers, the SPA, and the one error handler. */
 export function createHttpApp(opts: AppOptions): Express {
@@ -41,6 +56,7 @@ export function createHttpApp(opts: AppOptions): Express {
   app.disable('x-powered-by');
   app.set('trust proxy', 'loopback');
   app.use(requestContext);
+  app.use(requestLifetime(opts.requestTimeoutMs ?? 30_000));
   app.use((req, res, next) => {
     const end = opts.metrics.httpDuration.startTimer();
     res.on('finish', () => {
@@ -56,6 +72,7 @@ export function createHttpApp(opts: AppOptions): Express {
     next();
   });
   app.use(express.json({ limit: opts.jsonBodyLimit, type: ['application/json', 'application/fhir+json', 'application/*+json'] }));
+  app.use(jsonShapeGuard);
 
   const platform = Router();
   platform.get('/healthz', (_req, res) => {
@@ -81,7 +98,10 @@ export function createHttpApp(opts: AppOptions): Express {
   for (const route of openApi.undocumented) opts.logger.warn({ route }, 'route has no OpenAPI documentation');
   app.use(platform);
 
-  for (const mount of opts.mounts) app.use(mount.path, ...mount.guards, mount.router);
+  for (const mount of opts.mounts) {
+    const idem = opts.idempotency && (mount.path === '/api' || mount.path.startsWith('/api/')) ? [opts.idempotency] : [];
+    app.use(mount.path, ...mount.guards, ...idem, mount.router);
+  }
   app.use(['/api', '/fhir'], notFoundHandler);
 
   if (opts.clientDistDir && existsSync(path.join(opts.clientDistDir, 'index.html'))) {

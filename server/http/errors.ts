@@ -1,4 +1,4 @@
-import type { ErrorRequestHandler, RequestHandler } from 'express';
+import type { ErrorRequestHandler, Request, RequestHandler, Response } from 'express';
 import { ZodError } from 'zod';
 import type { Logger } from '../observability/logger';
 
@@ -72,6 +72,19 @@ export class ServiceUnavailableError extends DomainError {
   }
 }
 
+/** The request ran past its deadline (REQUEST_TIMEOUT_MS): it was answered and its work told to stop. */
+export class DeadlineExceededError extends DomainError {
+  constructor(timeoutMs: number) {
+    super(503, 'deadline_exceeded', `The request took longer than ${Math.round(timeoutMs / 1000)} s and was stopped. A write may or may not have been saved: check before retrying, or retry with the same Idempotency-Key.`);
+  }
+}
+/** The client went away before its answer; the reason of the request's AbortSignal. */
+export class ClientClosedError extends DomainError {
+  constructor() {
+    super(499, 'client_closed', 'The client closed the connection before the answer was ready');
+  }
+}
+
 /** Converts a zod failure into an InvalidInputError naming each offending path. */
 export function fromZodError(err: ZodError, prefix = ''): InvalidInputError {
   const paths = err.issues.map((i) => [prefix, ...i.path.map(String)].filter(Boolean).join('.'));
@@ -100,18 +113,37 @@ function classify(err: unknown): ErrorShape {
   if (e?.type === 'entity.parse.failed') return { status: 400, code: 'malformed_json', message: 'Request body is not valid JSON' };
   if (e?.type === 'entity.too.large') return { status: 413, code: 'payload_too_large', message: 'Request body is too large' };
   if (e?.type === 'encoding.unsupported' || e?.type === 'charset.unsupported') return { status: 415, code: 'unsupported_media_type', message: e.message ?? 'Unsupported encoding' };
-  // multer errors
+  // multer errors, and the busboy parse errors multer passes on (all caused by the body sent)
   if (e?.name === 'MulterError') {
     if (e.code === 'LIMIT_FILE_SIZE') return { status: 413, code: 'payload_too_large', message: 'Uploaded file is too large' };
     return { status: 400, code: 'invalid_upload', message: e.message ?? 'Invalid upload' };
   }
+  if (err instanceof Error && isMultipartParseError(err)) {
+    return { status: 400, code: 'invalid_upload', message: `The multipart body could not be read: ${err.message}` };
+  }
+  // mongoose validation (a schema rule the route's own validation did not catch)
+  if (e?.name === 'ValidationError' && typeof (err as { errors?: unknown }).errors === 'object') {
+    const fields = Object.entries((err as { errors: Record<string, { message?: string }> }).errors);
+    return { status: 400, code: 'invalid', message: fields.map(([path, f]) => `${path}: ${f.message ?? 'is invalid'}`).join('; ') || 'Invalid input', expression: fields.map(([path]) => path) };
+  }
+  if (e?.name === 'CastError') return { status: 400, code: 'invalid', message: 'A value has the wrong type' };
+  // a unique index refused the write (MongoDB E11000; FerretDB on SQLite may pass the SQLite text through)
+  if (e?.code === 11000 || (typeof e?.message === 'string' && /E11000|UNIQUE constraint failed|duplicate key/i.test(e.message) && /^Mongo/.test(e.name ?? ''))) {
+    return { status: 409, code: 'conflict', message: 'A record with the same unique value already exists' };
+  }
   // database unreachable
   if (e?.name === 'MongoServerSelectionError' || e?.name === 'MongoNetworkError' || e?.name === 'MongoNotConnectedError' || e?.name === 'MongoTopologyClosedError') {
-    return { status: 503, code: 'database_unavailable', message: 'The database is temporarily unavailable; nothing was saved. Try again shortly.' };
+    // Whether a write reached the database before the connection failed is not known here.
+    return { status: 503, code: 'database_unavailable', message: 'The database is temporarily unavailable, so the request may not have completed. Try again shortly; before retrying a write, check whether it was saved, or retry it with the same Idempotency-Key.', retryAfterS: 2 };
   }
   const status = e?.status ?? e?.statusCode;
   if (typeof status === 'number' && status >= 400 && status < 500) return { status, code: 'bad_request', message: e.message ?? 'Bad request' };
   return { status: 500, code: 'internal', message: 'Internal server error' };
+}
+
+const MULTIPART_PARSE_ERRORS = new Set(['Multipart: Boundary not found', 'Malformed part header', 'Unexpected end of form', 'Unexpected end of file', 'Malformed content type', 'Missing Content-Type', 'Malformed urlencoded form']);
+function isMultipartParseError(err: Error): boolean {
+  return MULTIPART_PARSE_ERRORS.has(err.message) || err.message.startsWith('Unsupported content type: ');
 }
 
 /** FHIR issue-type codes for our error codes. */
@@ -147,24 +179,39 @@ export function operationOutcome(severity: 'error' | 'warning' | 'information', 
   };
 }
 
+/** Renders an error in its surface's one shape (OperationOutcome under /fhir, {error, message} elsewhere). */
+export function sendError(req: Request, res: Response, err: unknown): void {
+  const shape = classify(err);
+  if (res.headersSent) {
+    res.end();
+    return;
+  }
+  renderShape(req, res, shape);
+}
+
 /** The one error handler: every error leaves the server in one of two shapes. */
 export function errorHandler(logger: Logger): ErrorRequestHandler {
   return (err, req, res, _next) => {
     const shape = classify(err);
-    if (shape.status >= 500) {
+    // After a deadline answer, the late route's own answer fails: expected, not worth a log line.
+    if (shape.status >= 500 && !(res.headersSent && req.context?.signal?.aborted)) {
       logger.error({ err, requestId: res.getHeader('x-request-id'), route: req.route?.path }, 'request failed');
     }
     if (res.headersSent) {
       res.end();
       return;
     }
-    if (shape.retryAfterS !== undefined) res.setHeader('Retry-After', String(shape.retryAfterS));
-    if (req.originalUrl.startsWith('/fhir/')) {
-      res.status(shape.status).type('application/fhir+json').json(operationOutcome('error', fhirIssueCode(shape), shape.message, shape.expression));
-      return;
-    }
-    res.status(shape.status).json({ error: shape.code, message: shape.message, ...(shape.expression ? { path: shape.expression } : {}) });
+    renderShape(req, res, shape);
   };
+}
+
+function renderShape(req: Request, res: Response, shape: ErrorShape): void {
+  if (shape.retryAfterS !== undefined) res.setHeader('Retry-After', String(shape.retryAfterS));
+  if (req.originalUrl.startsWith('/fhir/')) {
+    res.status(shape.status).type('application/fhir+json').json(operationOutcome('error', fhirIssueCode(shape), shape.message, shape.expression));
+    return;
+  }
+  res.status(shape.status).json({ error: shape.code, message: shape.message, ...(shape.expression ? { path: shape.expression } : {}) });
 }
 
 export const notFoundHandler: RequestHandler = (req, _res, next) => {

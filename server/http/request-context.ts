@@ -14,6 +14,12 @@ export interface RequestContext {
   requestId: string;
   ip: string;
   caller?: Caller;
+  /**
+   * Aborted when the client goes away before its answer is sent, or when the request's deadline
+   * passes (the reason is then a DomainError). Long work (Bundle entries, imports, loops) should
+   * call `signal.throwIfAborted()` between steps so abandoned work stops. Absent on socket events.
+   */
+  signal?: AbortSignal;
 }
 
 declare module 'express-serve-static-core' {

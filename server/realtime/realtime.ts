@@ -1,15 +1,24 @@
-import type { Server as HttpServer } from 'node:http';
+import type { Server as HttpServer, ServerResponse } from 'node:http';
 import { Server, type Socket } from 'socket.io';
 import type { ClientToServerEvents, InterServerEvents, ServerToClientEvents, SocketData } from '../../contracts/events';
 import { rooms } from '../../contracts/events';
+import type { AuditLog } from '../audit/audit-log';
 import type { AccessTokens } from '../auth/tokens';
 import type { Logger } from '../observability/logger';
+import { DEFAULT_SOCKET_EVENT_LIMITS, SocketGuard, UserBuckets, type SocketEventLimits } from './event-guard';
+import { ackError, RealtimeHandlers } from './handlers';
 
 export type RealtimeServer = Server<ClientToServerEvents, ServerToClientEvents, InterServerEvents, SocketData>;
 export type RealtimeSocket = Socket<ClientToServerEvents, ServerToClientEvents, InterServerEvents, SocketData>;
 
 /** A feature that handles socket events registers here; it is called for every authenticated socket. */
 export type SocketFeature = (socket: RealtimeSocket) => void;
+
+export interface RealtimeOptions {
+  /** Where abuse disconnects are recorded. */
+  audit?: AuditLog;
+  limits?: SocketEventLimits;
+}
 
 /**
  * socket.io with the same access JWT as HTTP, checked at the handshake (`auth: {token}`).
@@ -19,8 +28,14 @@ export type SocketFeature = (socket: RealtimeSocket) => void;
 export class Realtime {
   readonly io: RealtimeServer;
   readonly #features: SocketFeature[] = [];
+  readonly #limits: SocketEventLimits;
+  readonly #userBuckets: UserBuckets;
+  readonly #audit: AuditLog | undefined;
 
-  constructor(httpServer: HttpServer, tokens: AccessTokens, private readonly logger: Logger) {
+  constructor(httpServer: HttpServer, tokens: AccessTokens, private readonly logger: Logger, options: RealtimeOptions = {}) {
+    this.#limits = options.limits ?? DEFAULT_SOCKET_EVENT_LIMITS;
+    this.#userBuckets = new UserBuckets(this.#limits.perUser);
+    this.#audit = options.audit;
     this.io = new Server(httpServer, {
       path: '/socket.io',
       serveClient: false,
@@ -28,6 +43,12 @@ export class Realtime {
       pingInterval: 10000,
       pingTimeout: 8000,
       connectionStateRecovery: { maxDisconnectionDuration: 60000, skipMiddlewares: false },
+    });
+    // engine.io answers any method but GET and POST on an open polling session with a bare 500.
+    this.io.engine.use((req: { method?: string }, res: ServerResponse, next: (err?: unknown) => void) => {
+      if (req.method === 'GET' || req.method === 'POST') return next();
+      res.writeHead(405, { allow: 'GET, POST', 'content-type': 'application/json; charset=utf-8' });
+      res.end(JSON.stringify({ error: 'method_not_allowed', message: 'socket.io accepts GET and POST only' }));
     });
     this.io.use((socket, next) => {
       const auth = socket.handshake.auth as { token?: unknown } | undefined;
@@ -51,15 +72,34 @@ export class Realtime {
 
   #onConnection(socket: RealtimeSocket): void {
     const { userId, facilityId, role, tokenExpiresAt } = socket.data;
+    const guard = new SocketGuard(socket, this.#userBuckets.acquire(userId), this.#limits, this.#audit, this.logger);
+    socket.on('disconnect', () => this.#userBuckets.release(userId));
+    // Every incoming event, known or not, passes the rate limit first; events no handler knows
+    // are refused here (and cost a strike) instead of vanishing.
+    socket.use((packet, next) => {
+      const [event] = packet;
+      const name = typeof event === 'string' ? event : String(event);
+      const last: unknown = packet.at(-1);
+      const ack = packet.length > 1 && typeof last === 'function' ? (last as (r: unknown) => void) : undefined;
+      if (guard.kicked) return;
+      if (!guard.admit()) {
+        ack?.(ackError('rate_limited', 'Too many events; slow down'));
+        return guard.strike(name, 'rate_limited');
+      }
+      if (typeof event !== 'string' || socket.listenerCount(event) === 0) {
+        ack?.(ackError('unknown_event', `No such event: ${name.slice(0, 64)}`));
+        return guard.strike(name, 'unknown_event');
+      }
+      next();
+    });
+    const handlers = new RealtimeHandlers(socket, guard, this.logger);
     void socket.join([rooms.user(userId), rooms.facility(facilityId), ...(role === 'radiologist' ? [rooms.radiologists()] : [])]);
     const expiry = setTimeout(() => {
       socket.emit('session:expired', { message: 'Access token expired; reconnect with a fresh token' });
       socket.disconnect(true);
     }, Math.max(0, tokenExpiresAt - Date.now()));
     socket.on('disconnect', () => clearTimeout(expiry));
-    socket.on('session:ping', (ack) => {
-      if (typeof ack === 'function') ack({ ok: true, at: new Date().toISOString() });
-    });
+    handlers.on('session:ping', null, () => ({ at: new Date().toISOString() }));
     for (const feature of this.#features) {
       try {
         feature(socket);

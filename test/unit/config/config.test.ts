@@ -27,7 +27,7 @@ describe('loadConfig', () => {
   test('production needs a JWT secret', () => {
     expect(() => loadConfig({ NODE_ENV: 'production' })).toThrow(/JWT_SECRET: required in production/);
     expect(() => loadConfig({ NODE_ENV: 'production', JWT_SECRET: 'short' })).toThrow(/at least 32/);
-    expect(loadConfig({ NODE_ENV: 'production', JWT_SECRET: 'x'.repeat(40) }).auth.jwtSecret).toHaveLength(40);
+    expect(loadConfig({ NODE_ENV: 'production', JWT_SECRET: 'x'.repeat(40), HOICHAN_KEY_ENCRYPTION_SECRET: 'k'.repeat(40) }).auth.jwtSecret).toHaveLength(40);
   });
 
   test('database names are letters, digits and underscore (FerretDB)', () => {
