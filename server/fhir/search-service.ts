@@ -11,12 +11,12 @@ export async function searchResources(service: RecordService, caller: Caller, ty
   const parsed = parseSearch(type, query);
   const resources = service.store.resources;
   const candidates = ((await resources.distinct('patientId', parsed.filter)) as (string | null)[]).filter((p): p is string => typeof p === 'string');
-  const allowed = caller.role === 'admin' ? new Set<string>() : await service.access.readablePatientIds(caller, candidates.slice(0, CANDIDATE_LIMIT));
-  // A search that names one patient the caller may not see is refused (and audited), not silently empty.
-  const named = [query.patient, query.subject, type === 'Patient' ? query._id : undefined].flat().filter((v): v is string => typeof v === 'string');
-  for (const v of named) {
-    const id = v.replace(/^Patient\//, '');
-    if (!v.includes(',') && candidates.includes(id) && !allowed.has(id)) await service.access.enforce(caller, id, 'R', ctx, [`${type}?search`]);
+  const allowed = await service.access.readablePatientIds(caller, candidates.slice(0, CANDIDATE_LIMIT));
+  // A search that names patients (patient=, subject=, Patient?_id=) is refused (403, audited) when the
+  // caller may not read one of them, whether or not anything matches: no existence oracle.
+  for (const id of namedPatients(type, query)) {
+    if (allowed.has(id)) continue;
+    await service.access.enforce(caller, id, 'R', ctx, [`${type}?search`], `search ${type}`);
   }
   const filter = { $and: [parsed.filter, { $or: [{ patientId: { $in: [...allowed] } }, { patientId: { $exists: false } }] }] };
   const [total, docs] = await Promise.all([
@@ -49,4 +49,27 @@ export async function searchResources(service: RecordService, caller: Caller, ty
       return { fullUrl: `${baseUrl}/${r.resourceType}/${r.id}`, resource: r, search: { mode: 'match' as const } };
     }),
   };
+}
+
+/** Patient ids a search names explicitly: patient/subject (any modifier, comma lists), and _id on Patient. */
+export function namedPatients(type: string, query: SearchQuery): string[] {
+  const out = new Set<string>();
+  for (const [rawKey, rawVal] of Object.entries(query)) {
+    const key = rawKey.split(':')[0] ?? rawKey;
+    const modifier = rawKey.includes(':') ? rawKey.slice(rawKey.indexOf(':') + 1) : undefined;
+    const isPatientRef = key === 'patient' || ((key === 'subject' || key === 'beneficiary' || key === 'member') && (!modifier || modifier === 'Patient'));
+    const isPatientId = type === 'Patient' && key === '_id';
+    if (!isPatientRef && !isPatientId) continue;
+    for (const v of [rawVal].flat()) {
+      if (typeof v !== 'string') continue;
+      for (const alt of v.split(',')) {
+        const trimmed = alt.trim();
+        if (!trimmed) continue;
+        if (isPatientId) out.add(trimmed);
+        else if (trimmed.startsWith('Patient/')) out.add(trimmed.slice('Patient/'.length));
+        else if (!trimmed.includes('/')) out.add(trimmed);
+      }
+    }
+  }
+  return [...out];
 }
