@@ -20,7 +20,7 @@ import { SlaSweeper } from './sla-sweeper';
 import { consultSocketFeature } from './socket-handlers';
 
 export function createConsultFeature(ctx: FeatureContext, deps: { records: PatientRecords }): Feature & { directory: ConsultDirectory } {
-  const access = new ConsultAccess(ctx.conn, ctx.audit);
+  const access = new ConsultAccess(ctx.conn, ctx.audit, deps.records);
   const notifier = new ConsultNotifier(ctx.realtime, () => access.centralFacilityIds());
   const service = new ConsultService(access, deps.records, notifier, ctx.logger);
   const chat = new ConsultChat(ctx.conn, access, notifier);
