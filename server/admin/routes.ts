@@ -114,7 +114,8 @@ export function adminRouter(conn: Connection, audit: AuditLog, auth: AuthService
     const body = parseInput(facilityPatchBody, req.body);
     const facility = await facilities.findByIdAndUpdate(req.params.id, { $set: body }, { new: true }).lean();
     if (!facility) throw new NotFoundError(`No facility ${req.params.id}`);
-    if (body.active !== undefined) await auth.revokeFacility(facility._id, body.active ? 'facility reactivated' : 'facility deactivated by an administrator');
+    if (body.active === false) await auth.revokeFacility(facility._id, 'facility deactivated by an administrator');
+    if (body.active === true) auth.facilityReactivated(facility._id);
     await audit.record({ kind: 'admin', action: 'U', success: true, agent: { ...callerOf(req), ip: req.context.ip }, entities: [`Organization/${facility._id}`], requestId: req.context.requestId });
     res.json(toFacilityDetail(facility));
   });

@@ -89,6 +89,10 @@ export class AccountStatus {
     }
   }
 
+  forgetFacility(facilityId: string): void {
+    this.#facilityActive.delete(facilityId);
+  }
+
   onRevoked(listener: (r: Revocation) => void): () => void {
     this.#listeners.push(listener);
     return () => {

@@ -142,6 +142,11 @@ export class AuthService {
     this.status.revoked({ facilityId, reason });
   }
 
+  /** A facility was reactivated: forget the cached state so its staff can sign in again at once. */
+  facilityReactivated(facilityId: string): void {
+    this.status.forgetFacility(facilityId);
+  }
+
   async #revokeFamily(familyId: string, reason: string): Promise<void> {
     await this.#refreshTokens.updateMany({ familyId, revokedAt: null }, { $set: { revokedAt: new Date(), revokedReason: reason } });
   }

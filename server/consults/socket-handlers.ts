@@ -23,6 +23,8 @@ import { TERMINAL_STATUSES } from './state-machine';
 
 /** Bad payloads a socket may send before it is disconnected. */
 export const MAX_BAD_PAYLOADS = 10;
+/** How often an idle socket's account is re-checked (with the ≤ 2 s account cache: revocation ≤ 5 s). */
+export const SOCKET_ACCOUNT_RECHECK_MS = 2500;
 
 interface Deps {
   io: () => RealtimeServer;
@@ -51,6 +53,12 @@ export function consultSocketFeature(deps: Deps): SocketFeature {
       socket.disconnect(true);
       return false;
     };
+    // An idle socket is re-checked too, so a change made by another server process closes it within seconds.
+    const recheck = setInterval(() => {
+      void stillCurrent().catch(() => undefined);
+    }, SOCKET_ACCOUNT_RECHECK_MS);
+    recheck.unref();
+    socket.on('disconnect', () => clearInterval(recheck));
     void stillCurrent().then(async (ok) => {
       // Connection-state recovery restores rooms without a consult:join: re-check each one.
       if (ok && socket.recovered) await recheckRestoredRooms();

@@ -5,6 +5,7 @@ import type { EmrPatientListItem, EmrPatientListResponse } from '../../contracts
 import type { FhirResourceDoc } from '../../models/fhir-resource';
 import { callerOf } from '../http/request-context';
 import { parseInput } from '../http/validate';
+import type { AuditLog } from '../audit/audit-log';
 import { agentOf, type BreakGlass } from './break-glass';
 import type { CareTeam } from './care-team';
 import { headerOf, patientSummary } from './patient-records';
@@ -102,11 +103,14 @@ export function emrRouter(service: RecordService, breakGlass: BreakGlass, careTe
   return router;
 }
 
-export function breakGlassAdminRouter(breakGlass: BreakGlass): Router {
+export function breakGlassAdminRouter(breakGlass: BreakGlass, audit: AuditLog): Router {
   const router = Router();
   router.get('/', async (req, res) => {
     const limit = Number(req.query.limit ?? 200);
-    res.json({ grants: await breakGlass.list(Number.isInteger(limit) && limit > 0 ? limit : 200) });
+    const grants = await breakGlass.list(Number.isInteger(limit) && limit > 0 ? limit : 200);
+    // Which patients had emergency access, and why, is itself sensitive: the review is audited.
+    await audit.record({ kind: 'admin', action: 'R', success: true, outcomeDesc: `break-glass review: ${grants.length} grants listed`, agent: agentOf(callerOf(req), req.context), entities: [...new Set(grants.map((g) => `Patient/${g.patientId}`))].slice(0, 50), requestId: req.context.requestId });
+    res.json({ grants });
   });
   return router;
 }
