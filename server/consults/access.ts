@@ -30,7 +30,7 @@ const DAY_MS = 24 * 60 * 60 * 1000;
 /** Open (submitted, not finished) or closed less than CONSULT_ACCESS_DAYS_AFTER_CLOSE ago. Declined, cancelled, expired: never. */
 export function consultWindowOpen(c: Pick<ConsultRequest, 'status' | 'closedAt'>, now = Date.now()): boolean {
   if (c.status === 'closed') return !!c.closedAt && new Date(c.closedAt).getTime() >= now - CONSULT_ACCESS_DAYS_AFTER_CLOSE * DAY_MS;
-  return OPEN_STATUSES.includes(c.status);
+  return c.status !== 'draft' && OPEN_STATUSES.includes(c.status);
 }
 
 export class ConsultAccess {

@@ -175,6 +175,9 @@ export class ConsultService {
     const actor = await this.access.actor(caller);
     const mayKnow = isParticipant(consult, caller.userId) || isCandidateSpecialist(actor, consult.requestedSpecialty);
     if (!mayKnow) return this.access.deny(caller, consult, `${action} consult: not a participant of this consult`, ctx);
+    if (!isParticipant(consult, caller.userId) && (await this.records.consultSharing(consult.patientId)) !== 'permit') {
+      return this.access.deny(caller, consult, `${action} consult: the patient's Consent does not permit sharing for consultation`, ctx);
+    }
     if (action === 'schedule' && !input.scheduledFor) throw new InvalidInputError('scheduledFor: required to schedule a consult', ['scheduledFor']);
     const updated = await this.applyTransition(caller, actor, consult, action, ctx, (set, push) => {
       const now = new Date();

@@ -11,18 +11,21 @@ const DAY = 24 * 60 * 60 * 1000;
 /** A live call is possible only while the consult is being worked on; admission ends with the consult. */
 export const CALL_STATUSES: readonly ConsultRequest['status'][] = ['accepted', 'scheduled', 'in_progress', 'reported'];
 
+/** Consults of the user that are open (submitted, not finished) or closed less than `recentDays` ago. */
+function inWindow(userId: string, recentDays: number): Record<string, unknown> {
+  const since = new Date(Date.now() - recentDays * DAY);
+  return { 'participants.userId': userId, $or: [{ status: { $in: [...OPEN_STATUSES.filter((s) => s !== 'draft')] } }, { status: 'closed', closedAt: { $gte: since } }] };
+}
+
 export function createConsultDirectory(consults: Model<ConsultRequest>, access: ConsultAccess): ConsultDirectory {
   return {
     async isConsultParticipantForPatient(userId, patientId, recentDays = CONSULT_ACCESS_DAYS_AFTER_CLOSE) {
-      const since = new Date(Date.now() - recentDays * DAY);
-      const found = await consults
-        .findOne({
-          patientId,
-          'participants.userId': userId,
-          $or: [{ status: { $in: [...OPEN_STATUSES.filter((s) => s !== 'draft')] } }, { status: 'closed', closedAt: { $gte: since } }],
-        }, { _id: 1 })
-        .lean();
+      const found = await consults.findOne({ patientId, ...inWindow(userId, recentDays) }, { _id: 1 }).lean();
       return found !== null;
+    },
+
+    async consultPatientIds(userId, limit = 2000) {
+      return ((await consults.distinct('patientId', inWindow(userId, CONSULT_ACCESS_DAYS_AFTER_CLOSE))) as string[]).slice(0, limit);
     },
 
     /**

@@ -74,8 +74,8 @@ export class RecordAccess {
   }
 
   /**
-   * Of these patients, the ones the caller may read. Care team and break-glass are answered in two
-   * queries; the rest ask the consult directory (and Consent) one by one.
+   * Of these patients, the ones the caller may read (the same rule as `check`). Care team, break-glass
+   * and consult participation are answered in a few queries; Consent is read for consult patients only.
    */
   async readablePatientIds(caller: Caller, candidates: string[]): Promise<Set<string>> {
     const allowed = new Set<string>();
@@ -89,11 +89,9 @@ export class RecordAccess {
       else rest.push(id);
     }
     const directory = this.consults();
-    if (directory) {
-      for (const id of rest.slice(0, 200)) {
-        if (!(await directory.isConsultParticipantForPatient(caller.userId, id).catch(() => false))) continue;
-        if ((await this.consentOf(id)) === 'permit') allowed.add(id);
-      }
+    if (directory && rest.length) {
+      const inConsult = new Set(await directory.consultPatientIds(caller.userId).catch(() => [] as string[]));
+      for (const id of rest) if (inConsult.has(id) && (await this.consentOf(id)) === 'permit') allowed.add(id);
     }
     return allowed;
   }

@@ -5,6 +5,7 @@ jest.mock('../../../server/consults/feature', () => ({
     name: 'consults',
     directory: {
       isConsultParticipantForPatient: async (userId: string, patientId: string) => consultParticipants.has(`${userId}:${patientId}`),
+      consultPatientIds: async (userId: string) => [...consultParticipants].filter((k) => k.startsWith(`${userId}:`)).map((k) => k.slice(userId.length + 1)),
       callAdmission: async () => null,
     },
   }),
