@@ -7,7 +7,7 @@ import type { AuditAction, AuditLog } from '../audit/audit-log';
 import { ForbiddenError, NotFoundError } from '../http/errors';
 import type { Caller } from '../http/request-context';
 import type { PatientRecords } from '../fhir/records-api';
-import { isCandidateSpecialist, OPEN_STATUSES, type Actor } from './state-machine';
+import { isCandidateSpecialist, normalizeSpecialty, OPEN_STATUSES, type Actor } from './state-machine';
 
 /** What an audit entry needs from the request or the socket. */
 export interface AuditCtx {
@@ -65,6 +65,15 @@ export class ConsultAccess {
 
   async user(userId: string): Promise<Pick<User, '_id' | 'displayName' | 'role' | 'facilityId' | 'specialty' | 'active'> | null> {
     return this.#users.findById(userId, { displayName: 1, role: 1, facilityId: 1, specialty: 1, active: 1 }).lean();
+  }
+
+  /** Active central-hospital specialists/radiologists of this specialty: who may see the request in the queue. */
+  async candidateSpecialistIds(requestedSpecialty: string): Promise<string[]> {
+    const central = await this.centralFacilityIds();
+    if (!central.length) return [];
+    const staff = await this.#users.find({ active: true, role: { $in: ['specialist', 'radiologist'] }, facilityId: { $in: central } }, { _id: 1, specialty: 1 }).lean();
+    const wanted = normalizeSpecialty(requestedSpecialty);
+    return wanted ? staff.filter((u) => normalizeSpecialty(u.specialty) === wanted).map((u) => u._id) : [];
   }
 
   async centralFacilityIds(): Promise<string[]> {
