@@ -108,10 +108,6 @@ export class RecordService {
    * of that patient's record and needs write access to it.
    */
   async commit(actor: Actor, plans: WritePlan[], ctx?: RequestContext, notes: Map<string, string> = new Map()): Promise<WriteResult[]> {
-    const items = plans.filter((p) => p.resource).map((p) => ({ resource: p.resource as FhirResource, base: (p as WritePlan & { base?: string }).base ?? p.type }));
-    const local = new Set(plans.filter((p) => p.method !== 'DELETE').map((p) => refKey(p.type, p.id)));
-    const problems = await this.refs.check(items, local);
-    if (problems.length) throw new InvalidInputError(problems.map((p) => `${p.path}: ${p.message}`).join('; '), problems.map((p) => p.path), 422);
     await this.#bindSecurityContexts(actor, plans);
 
     // Which patient compartments are touched (deleted versions included), and which are new patients.
@@ -161,6 +157,13 @@ export class RecordService {
         decisions.set(patientId, d);
       }
     }
+
+    // References are resolved only after the access check, so "does not exist" (422) never tells a
+    // stranger which patients exist: a reference to someone else's patient is a 403 like any other.
+    const items = plans.filter((p) => p.resource).map((p) => ({ resource: p.resource as FhirResource, base: (p as WritePlan & { base?: string }).base ?? p.type }));
+    const local = new Set(plans.filter((p) => p.method !== 'DELETE').map((p) => refKey(p.type, p.id)));
+    const problems = await this.refs.check(items, local);
+    if (problems.length) throw new InvalidInputError(problems.map((p) => `${p.path}: ${p.message}`).join('; '), problems.map((p) => p.path), 422);
 
     let results: WriteResult[];
     try {
