@@ -4,7 +4,8 @@
  *   npx tsc -p tsconfig.build.json && node dist/bench/triage-latency.js [--weights <dir>] [--rounds <n>] [--jobs <n>] [image files...]
  *
  * 1. Per-image latency with one worker thread, images one at a time (decode + preprocess + both
- *    models + boxes + heatmap overlays), p50/p95 of the round trip and of each stage.
+ *    models + boxes + heatmap overlays), p50/p95 of the round trip and of each stage (postprocess
+ *    split into boxes and overlay PNGs).
  * 2. Throughput (images/s) with 1 and 2 worker threads, `--jobs` images submitted at once,
  *    and the main event loop's lag (p50/p99/max) meanwhile.
  * Default images: test/fixtures/cxr/* plus the largest DICOM in test/fixtures/dicom.
@@ -93,14 +94,14 @@ async function latency(images: readonly Image[], weightsDir: string | undefined,
       }
     }
     const totals: number[] = [];
-    const stages: Record<keyof TriageTimings, number[]> = { decodeMs: [], preprocessMs: [], inferenceMs: [], postprocessMs: [] };
+    const stages: Record<keyof TriageTimings, number[]> = { decodeMs: [], preprocessMs: [], inferenceMs: [], postprocessMs: [], boxesMs: [], overlaysMs: [] };
     const sizes: string[] = [];
     for (let r = 0; r < rounds; r++) {
       for (const image of usable) {
         const t0 = performance.now();
         const result = await engine.analyse(image.bytes);
         totals.push(performance.now() - t0);
-        for (const key of Object.keys(stages) as (keyof TriageTimings)[]) stages[key].push(result.timings[key]);
+        for (const key of Object.keys(stages) as (keyof TriageTimings)[]) stages[key].push(result.timings[key] ?? Number.NaN);
         if (r === 0) sizes.push(`${path.basename(image.file)} ${result.image.width}×${result.image.height} ${result.image.format}`);
       }
     }
@@ -150,9 +151,11 @@ async function main(): Promise<void> {
   const rows = [
     row('total', 'round trip (1 worker)', lat.totals),
     row('decode', '  decode', lat.stages.decodeMs),
-    row('preprocess', '  preprocess', lat.stages.preprocessMs),
+    row('preprocess', '  preprocess + input gate', lat.stages.preprocessMs),
     row('inference', '  inference (both models)', lat.stages.inferenceMs),
     row('postprocess', '  boxes + overlay PNGs', lat.stages.postprocessMs),
+    row('boxes', '    boxes and flags', lat.stages.boxesMs),
+    row('overlays', '    overlay PNGs (2)', lat.stages.overlaysMs),
   ];
   const out = process.stdout;
   out.write(`CXR triage bench: ${lat.model.name} ${lat.model.version} (${lat.model.sha256.slice(0, 12)}), node ${process.version}, ${cpus.length}× ${cpus[0]?.model ?? 'cpu'}, load ${os.loadavg()[0]!.toFixed(2)}\n`);

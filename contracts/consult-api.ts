@@ -145,6 +145,10 @@ export interface ConsultReportView {
   signerId: string;
   signedAt: string;
   publicJwk: PublicJwk;
+  /** The signer's name. */
+  signerName?: string;
+  /** The signed report as a FHIR Provenance carrying its signature (sigFormat application/jose). */
+  provenance?: Record<string, unknown>;
 }
 
 export interface ReportVerification {
@@ -154,4 +158,18 @@ export interface ReportVerification {
   signerId: string | null;
   /** What failed, when not valid. */
   problem?: string;
+  /** The signer's name (from the certificate, else the user directory). */
+  signerName?: string | null;
+  /** When it was signed (the signed header's `iat`). */
+  signedAt?: string | null;
+  /** Signed with a bare key before reports carried certificates (no chain to check). */
+  legacy?: boolean;
+  /** Each check: signature over the report, chain to a trusted hospital CA, validity at signing time, revocation list (null = does not apply). */
+  checks?: { signature: boolean; chain: boolean | null; validity: boolean | null; revocation: boolean | null };
+  /** The signer's X.509 certificate. */
+  certificate?: { subject: string; issuer: string; serialNumber: string; notBefore: string; notAfter: string; sha256: string; commonName: string | null; organisation: string | null };
+  /** Certificate subjects from the signer to the root CA. */
+  path?: string[];
+  /** When this verification ran. */
+  checkedAt?: string;
 }

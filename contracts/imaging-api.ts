@@ -3,14 +3,23 @@
 export type TriageFinding = 'tb' | 'nodule';
 export const TRIAGE_FINDINGS: readonly TriageFinding[] = ['tb', 'nodule'];
 
-/** Where the AI triage of a study stands. 'unavailable': no model was loaded when the study arrived. */
-export type TriageState = 'queued' | 'running' | 'done' | 'failed' | 'unavailable';
+/**
+ * Where the AI triage of a study stands. 'unavailable': no model was loaded when the study arrived.
+ * 'not_scored': the input gate found it is not a frontal chest X-ray (DICOM tags or the pixel
+ * check): stored and viewable, no scores, no findings, never on the worklist.
+ */
+export type TriageState = 'queued' | 'running' | 'done' | 'failed' | 'unavailable' | 'not_scored';
 export type ReviewDecision = 'confirmed' | 'rejected';
 /** 'open': a flagged finding (or, for a study without flags, the study itself) still needs a radiologist. */
 export type WorklistReviewStatus = 'open' | 'reviewed';
 export type FhirSyncState = 'pending' | 'synced' | 'failed';
 
-/** A box in the original image's pixels. */
+/**
+ * A box in the ORIGINAL image's pixels (x right, y down, origin at the top-left corner of the
+ * top-left pixel): model output, storage, API, FHIR and radiologist corrections all use this one
+ * space, with the original size (`width`, `height` of the study or worklist item) beside it. Only
+ * the viewer scales, at display time (the preview it shows may be smaller than the original).
+ */
 export interface LesionBox {
   x_min: number;
   y_min: number;
@@ -38,6 +47,10 @@ export interface TriageFindingView {
   finding: TriageFinding;
   score: number;
   flagged: boolean;
+  /** The flag threshold (flagged = score ≥ threshold); absent on studies triaged before it was recorded. */
+  threshold?: number;
+  /** true: `score` is a calibrated probability of the finding; false/absent: a model score, not a probability. */
+  calibrated?: boolean;
   /** URL of the heatmap overlay PNG (RGBA, image aspect). */
   heatmapUrl: string;
   /** The latest radiologist review of this finding, if any. */
@@ -50,8 +63,13 @@ export interface TriageView {
   model?: { name: string; version: string; sha256: string; models: { name: string; version: string; sha256: string }[] };
   findings?: TriageFindingView[];
   lesions?: TriageLesion[];
+  /** Flagged first: the highest-scoring flagged finding's score, else the highest score (what queues sort by). */
   maxScore?: number;
   anyFlagged?: boolean;
+  /** The flagged finding with the highest score (what a flag badge names), when any is flagged. */
+  flag?: { finding: TriageFinding; score: number; threshold?: number };
+  /** The input gate: what decided that the image is (or is not) a frontal chest X-ray. */
+  gate?: { by: 'dicom-tags' | 'pixels'; reason: string; chestProbability?: number; model?: { version: string; sha256?: string } };
   timings?: { decodeMs: number; preprocessMs: number; inferenceMs: number; postprocessMs: number };
   completedAt?: string;
 }
@@ -96,8 +114,13 @@ export interface WorklistItem {
   uploadedAt: string;
   waitingMinutes: number;
   previewUrl: string;
+  /** Original image size in pixels: the coordinate space of `lesions` and review boxes. */
+  width: number;
+  height: number;
   anyFlagged: boolean;
   maxScore: number;
+  /** The flagged finding with the highest score, when any is flagged. */
+  flag?: { finding: TriageFinding; score: number; threshold?: number };
   findings: TriageFindingView[];
   lesions: TriageLesion[];
   reviewStatus: WorklistReviewStatus;

@@ -6,7 +6,9 @@
  * Prints one JSON object per input file, in input order, as each becomes available:
  *   {"file","model":{"name","version","sha256"},"tb":{"score","flagged"},"nodule":{"score","flagged"},
  *    "lesions":[{"finding","x_min","y_min","x_max","y_max","score"}]}
- * or {"file","error"} for a file that cannot be read or decoded.
+ * or {"file","error"} for a file that cannot be read or decoded, or that the input gate refuses (not a
+ * frontal chest X-ray: "not scored: …"). Scores are what the clinician sees: the calibrated probability
+ * for a model whose manifest entry has a calibration (nodule), else the model's raw score (TB).
  * Exit code: 0 all files analysed, 1 any file (or the model set) failed, 2 usage error.
  */
 import { mkdir, readFile, writeFile } from 'node:fs/promises';

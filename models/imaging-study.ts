@@ -21,6 +21,10 @@ export interface StoredFindingResult {
   finding: TriageFinding;
   score: number;
   flagged: boolean;
+  /** Flag threshold the score was compared with. */
+  threshold?: number;
+  /** The score is a calibrated probability (else the model's raw score). */
+  calibrated?: boolean;
   /** Relative path of the overlay PNG under <dataDir>/imaging/. */
   heatmapPath: string;
 }
@@ -45,6 +49,8 @@ export interface StoredTriage {
   models?: { name: string; version: string; sha256: string }[];
   findings?: StoredFindingResult[];
   lesions?: StoredLesion[];
+  /** Input gate decision (scored studies: why they were scored; 'not_scored': why not). */
+  gate?: { by: 'dicom-tags' | 'pixels'; reason: string; chestProbability?: number; modelVersion?: string; modelSha256?: string };
   timings?: { decodeMs: number; preprocessMs: number; inferenceMs: number; postprocessMs: number };
   completedAt?: Date;
 }
@@ -71,7 +77,11 @@ export interface ImagingStudy {
   sopInstanceUid?: string;
   bodyPart?: string;
   triage: StoredTriage;
-  /** Denormalised for the worklist sort: any finding flagged, highest score. */
+  /**
+   * Denormalised for the worklist and consult-queue sort: any finding flagged, and maxScore = the
+   * highest score among FLAGGED findings when any is flagged (so a queue never shows an unflagged
+   * finding's score as "the flag"), else the highest score.
+   */
   anyFlagged: boolean;
   maxScore: number;
   reviews: StoredReviewSummary[];
@@ -118,7 +128,8 @@ const imagingStudySchema = new Schema<ImagingStudy>(
       modelVersion: String,
       modelSha256: String,
       models: [{ _id: false, name: String, version: String, sha256: String }],
-      findings: [{ _id: false, finding: String, score: Number, flagged: Boolean, heatmapPath: String }],
+      findings: [{ _id: false, finding: String, score: Number, flagged: Boolean, threshold: Number, calibrated: Boolean, heatmapPath: String }],
+      gate: { _id: false, by: String, reason: String, chestProbability: Number, modelVersion: String, modelSha256: String },
       lesions: [{ _id: false, finding: String, score: Number, ...box }],
       timings: { _id: false, decodeMs: Number, preprocessMs: Number, inferenceMs: Number, postprocessMs: Number },
       completedAt: Date,

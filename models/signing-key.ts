@@ -4,7 +4,8 @@ import { modelOn } from './model-on';
 /**
  * A clinician's ES256 signing key pair. The private key is stored only encrypted (AES-256-GCM,
  * key derived with scrypt from the key-encryption secret and this key's salt; the kid is the AAD).
- * `_id` is the kid: the RFC 7638 JWK thumbprint of the public key.
+ * `_id` is the kid: the RFC 7638 JWK thumbprint of the public key. The hospital CA certifies the
+ * public key (X.509, `certificate`); the JWS of a signed report carries that chain in `x5c`.
  */
 export interface SigningKey {
   _id: string;
@@ -16,6 +17,10 @@ export interface SigningKey {
   active: boolean;
   createdAt: Date;
   retiredAt: Date | null;
+  /** base64 DER of the X.509 certificate the hospital CA issued for this key (absent on keys made before certificates). */
+  certificate?: string;
+  /** The certificate's serial number (hex), for the revocation list. */
+  certificateSerial?: string;
 }
 
 const signingKeySchema = new Schema<SigningKey>(
@@ -37,6 +42,8 @@ const signingKeySchema = new Schema<SigningKey>(
     },
     active: { type: Boolean, default: true },
     retiredAt: { type: Date, default: null },
+    certificate: { type: String },
+    certificateSerial: { type: String },
   },
   { timestamps: { createdAt: true, updatedAt: false }, versionKey: false },
 );

@@ -15,6 +15,7 @@ import { AccessTokens } from './auth/tokens';
 import { ConfigError, loadConfig, type HoichanConfig } from './config';
 import { openDatabase, type OpenedDatabase } from './db/open-database';
 import { seedDemo } from './demo/seed';
+import { directoryDocs, directoryRouter } from './directory/routes';
 import { createHttpApp, type RouteMount } from './http/app';
 import { createLogger, type Logger } from './observability/logger';
 import { PlatformMetrics } from './observability/metrics';
@@ -121,6 +122,7 @@ export async function startPlatform(config: HoichanConfig, logger: Logger = crea
       { path: '/api', guards: [], router: authRouter(auth, conn), docs: authDocs },
       { path: '/api/admin/audit', guards: [authenticated, requireRole('admin')], router: auditAdminRouter(audit), docs: auditDocs },
       { path: '/api/admin', guards: [authenticated, requireRole('admin')], router: adminRouter(conn, audit, auth), docs: adminDocs },
+      { path: '/api/directory', guards: [authenticated], router: directoryRouter(conn, audit, emr.records), docs: directoryDocs },
       ...features.flatMap((f) => f.mounts ?? []),
     ];
     for (const f of features) if (f.socket) realtime.use(f.socket);

@@ -15,6 +15,7 @@ export interface DicomImageInfo {
   seriesInstanceUid?: string;
   modality?: string;
   bodyPart?: string;
+  viewPosition?: string;
   patientId?: string;
 }
 

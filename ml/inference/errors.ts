@@ -28,3 +28,18 @@ export class TriageInferenceError extends Error {
     super(message);
   }
 }
+
+/**
+ * The image is not a frontal chest X-ray (input gate: DICOM tags, else the pixel check): the engine
+ * does not score it. `decision` says what decided and why; the imaging service stores such a study
+ * as "not scored".
+ */
+export class InputGateError extends Error {
+  override readonly name = 'InputGateError';
+  constructor(
+    readonly decision: { readonly scored: boolean; readonly by: 'dicom-tags' | 'pixels'; readonly reason: string; readonly chestProbability: number; readonly model?: { readonly version: string; readonly sha256?: string } },
+    readonly image?: { readonly width: number; readonly height: number; readonly format: string },
+  ) {
+    super(decision.reason);
+  }
+}

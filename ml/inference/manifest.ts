@@ -5,6 +5,7 @@ import { createHash } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { z } from 'zod';
+import { GATE_FILE, parseGateModel, type GateModel } from './input-gate';
 
 export const MANIFEST_FILE = 'manifest.json';
 export const FINDINGS = ['tb', 'nodule'] as const;
@@ -24,6 +25,13 @@ const modelEntrySchema = z.looseObject({
   outputs: z.object({ score: z.string().min(1), heatmap: z.string().min(1) }),
   heatmapStride: z.number().int().positive(),
   thresholds: z.object({ flag: probability, box: probability }),
+  /**
+   * Optional calibration of the image score (ml/calibration/calibrate.ts): the score shown is
+   * σ(a · logit(raw) + b), and `flag` (in that calibrated space) replaces thresholds.flag.
+   */
+  calibration: z
+    .object({ method: z.literal('platt'), a: z.number().finite(), b: z.number().finite(), flag: probability, report: z.string().optional() })
+    .optional(),
 });
 
 export const manifestSchema = z
@@ -57,7 +65,25 @@ export interface LoadedModel {
   readonly bytes: Uint8Array;
 }
 
+/** The input gate's pixel model (GATE_FILE beside the manifest), or null when the folder has none (then only DICOM tags gate). */
+async function loadGate(dir: string): Promise<GateModel | null> {
+  const file = path.join(dir, GATE_FILE);
+  let raw: Buffer;
+  try {
+    raw = await readFile(file);
+  } catch {
+    return null;
+  }
+  try {
+    return { ...parseGateModel(JSON.parse(raw.toString('utf8'))), sha256: sha256(raw) };
+  } catch (err) {
+    throw new ManifestError(`${file} is not a valid input-gate model: ${(err as Error).message}`);
+  }
+}
+
 export interface LoadedManifest {
+  /** The input gate's pixel check (ml/weights/input-gate.json); null when absent. */
+  gate: GateModel | null;
   readonly dir: string;
   readonly manifest: Manifest;
   /** sha256 of manifest.json as stored: the combined identity of the model set. */
@@ -124,5 +150,5 @@ export async function loadManifest(weightsDir: string): Promise<LoadedManifest> 
       return { entry, path: file, bytes: new Uint8Array(bytes.buffer, bytes.byteOffset, bytes.byteLength) };
     }),
   );
-  return { dir, manifest, manifestSha256: sha256(raw), version: manifestVersion(manifest), models };
+  return { dir, manifest, manifestSha256: sha256(raw), version: manifestVersion(manifest), models, gate: await loadGate(dir) };
 }

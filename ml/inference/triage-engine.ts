@@ -8,7 +8,8 @@ import os from 'node:os';
 import path from 'node:path';
 import type { Worker } from 'node:worker_threads';
 import { ImageDecodeError, type DecodeLimits } from '../decode';
-import { TriageBusyError, TriageClosedError, TriageInferenceError, TriageWorkerError } from './errors';
+import { InputGateError, TriageBusyError, TriageClosedError, TriageInferenceError, TriageWorkerError } from './errors';
+import type { GateDecision } from './input-gate';
 import { DEFAULT_OVERLAY_MAX_SIDE } from './heatmap-png';
 import { loadManifest, MANIFEST_FILE, type LoadedManifest } from './manifest';
 import { DEFAULT_INPUT_NAME } from './models';
@@ -59,6 +60,8 @@ export interface TriageResult {
   /** name 'hoichan-cxr', the manifest's version and the sha256 of manifest.json. */
   readonly model: TriageModelInfo;
   readonly image: { readonly width: number; readonly height: number; readonly format: string };
+  /** Why the image was scored (DICOM tags or the pixel check). Images the gate refuses reject with InputGateError. */
+  readonly gate: GateDecision;
   readonly tb: FindingScore;
   readonly nodule: FindingScore;
   /** Boxes in the original image's pixels, per finding sorted by score. */
@@ -114,6 +117,7 @@ export class TriageEngine {
       inputName: loaded.manifest.input.name ?? DEFAULT_INPUT_NAME,
       overlayMaxSide,
       decodeLimits,
+      gate: loaded.gate,
     };
   }
 
@@ -147,7 +151,10 @@ export class TriageEngine {
     return this.queue.length;
   }
 
-  /** Analyses one encoded image (PNG, JPEG or DICOM). Rejects with ImageDecodeError for bad input. */
+  /**
+   * Analyses one encoded image (PNG, JPEG or DICOM). Rejects with ImageDecodeError for bad input and
+   * with InputGateError for an image that is not a frontal chest X-ray (not scored).
+   */
   analyse(image: Uint8Array, options: AnalyseOptions = {}): Promise<TriageResult> {
     if (this.closed) return Promise.reject(new TriageClosedError());
     if (this.slots.length === 0) return Promise.reject(new TriageWorkerError('no triage worker is running'));
@@ -279,6 +286,7 @@ export class TriageEngine {
   private toResult(analysis: WorkerAnalysis): TriageResult {
     return {
       model: this.model,
+      gate: analysis.gate,
       image: analysis.image,
       tb: analysis.scores.tb,
       nodule: analysis.scores.nodule,
@@ -313,7 +321,9 @@ function reviveError(serialized: SerializedError): Error {
   const err =
     serialized.name === 'ImageDecodeError' && serialized.code
       ? new ImageDecodeError(serialized.code as DecodeErrorCode, serialized.message)
-      : new TriageInferenceError(serialized.message, serialized.name);
+      : serialized.name === 'InputGateError' && serialized.gate
+        ? new InputGateError(serialized.gate, serialized.image)
+        : new TriageInferenceError(serialized.message, serialized.name);
   if (serialized.stack) err.stack = serialized.stack;
   return err;
 }

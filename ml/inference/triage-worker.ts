@@ -24,10 +24,10 @@ async function main(): Promise<void> {
     return;
   }
   // Jobs arrive one at a time (the engine never sends a second before the first answers).
-  const { inputName, overlayMaxSide, decodeLimits } = init;
+  const { inputName, overlayMaxSide, decodeLimits, gate } = init;
   port!.on('message', (message: ToWorker) => {
     const { id, image, includeRaw } = message;
-    analyseImage(sessions, image, { inputName, overlayMaxSide, decodeLimits, includeRaw }).then(
+    analyseImage(sessions, image, { inputName, overlayMaxSide, decodeLimits, includeRaw, gate }).then(
       (analysis) => {
         const buffers = [...Object.values(analysis.heatmaps), ...Object.values(analysis.raw ?? {}).map((r) => r.heatmap)].map((a) => a.buffer as ArrayBuffer);
         send({ type: 'result', id, analysis }, buffers);

@@ -1,5 +1,6 @@
 /** Messages between TriageEngine (main thread) and triage-worker (worker thread). */
 import type { DecodeLimits } from '../decode';
+import type { GateDecision, GateModel } from './input-gate';
 import type { ManifestModel } from './manifest';
 import type { ModelOutput } from './models';
 import type { Finding, Lesion } from './postprocess';
@@ -9,6 +10,8 @@ export interface WorkerInit {
   readonly inputName: string;
   readonly overlayMaxSide: number;
   readonly decodeLimits?: Partial<DecodeLimits>;
+  /** Input gate pixel model; null: DICOM tags only. */
+  readonly gate: GateModel | null;
 }
 
 export interface SerializedError {
@@ -16,24 +19,38 @@ export interface SerializedError {
   readonly message: string;
   readonly code?: string;
   readonly stack?: string;
+  /** InputGateError only. */
+  readonly gate?: GateDecision;
+  readonly image?: { readonly width: number; readonly height: number; readonly format: string };
 }
 
 export interface FindingScore {
   readonly score: number;
   readonly flagged: boolean;
+  /** The flag threshold the score was compared with (score ≥ threshold → flagged). */
+  readonly threshold: number;
+  /** true: `score` is a calibrated probability (manifest calibration); false: the model's raw score. */
+  readonly calibrated?: boolean;
 }
 
 export interface TriageTimings {
   readonly decodeMs: number;
   readonly preprocessMs: number;
   readonly inferenceMs: number;
+  /** Boxes, flags and overlays together (= boxesMs + overlaysMs). */
   readonly postprocessMs: number;
+  /** Of postprocessMs: box extraction and flags. */
+  readonly boxesMs?: number;
+  /** Of postprocessMs: the two heatmap overlay PNGs. */
+  readonly overlaysMs?: number;
 }
 
 /** A model's outputs as onnxruntime returned them (for parity checks and evaluation). */
 export type RawModelOutput = ModelOutput;
 
 export interface WorkerAnalysis {
+  /** The input gate's decision (always scored: true here; a refused image comes back as an InputGateError). */
+  readonly gate: GateDecision;
   readonly image: { readonly width: number; readonly height: number; readonly format: string };
   readonly scores: Record<Finding, FindingScore>;
   readonly lesions: readonly Lesion[];
@@ -53,9 +70,13 @@ export type FromWorker =
 export function serializeError(err: unknown): SerializedError {
   if (err instanceof Error) {
     const code = (err as { code?: unknown }).code;
+    const gate = (err as { decision?: GateDecision }).decision;
+    const image = (err as { image?: { width: number; height: number; format: string } }).image;
     return {
       name: err.name,
       message: err.message,
+      ...(gate ? { gate } : {}),
+      ...(image ? { image } : {}),
       ...(typeof code === 'string' || typeof code === 'number' ? { code: String(code) } : {}),
       ...(err.stack ? { stack: err.stack } : {}),
     };

@@ -1,6 +1,7 @@
 /**
  * ConsultReport: the assigned specialist's findings and recommendation as a FHIR DiagnosticReport,
- * signed (detached JWS, ES256) with their own key. Signed versions are immutable; a change is
+ * signed (detached JWS, ES256, `jose`) with their own key, certified by the hospital CA (X.509
+ * chain in the JWS header's `x5c`; server/signing). Exported with a FHIR Provenance carrying the signature. Signed versions are immutable; a change is
  * version n+1 (`amended`) with a new signature. The consult store is the source of truth for the
  * signature; a copy goes into the patient's record when the EMR takes it (best effort).
  */
@@ -13,7 +14,6 @@ import type { PatientRecords } from '../fhir/records-api';
 import { ConflictError, ForbiddenError, NotFoundError } from '../http/errors';
 import type { Caller, RequestContext } from '../http/request-context';
 import type { Logger } from '../observability/logger';
-import { verifyDetached } from '../signing/jws';
 import type { SigningKeys } from '../signing/signing-keys';
 import type { AuditCtx, ConsultAccess } from './access';
 import type { ConsultService } from './consult-service';
@@ -124,6 +124,7 @@ export class ConsultReports {
   async #view(doc: ConsultReport): Promise<ConsultReportView> {
     const key = await this.keys.publicJwk(doc.kid);
     if (!key) throw new NotFoundError(`Signing key ${doc.kid} is missing`);
+    const signer = await this.access.user(doc.signerId);
     return {
       consultId: doc.consultId,
       version: doc.version,
@@ -134,6 +135,8 @@ export class ConsultReports {
       signerId: doc.signerId,
       signedAt: new Date(doc.signedAt).toISOString(),
       publicJwk: key.jwk,
+      ...(signer?.displayName ? { signerName: signer.displayName } : {}),
+      provenance: toProvenance(doc, signer?.displayName),
     };
   }
 
@@ -175,15 +178,63 @@ export class ConsultReports {
   }
 
   async verifyStored(consult: ConsultRequest, doc: ConsultReport): Promise<ReportVerification> {
-    const base = { version: doc.version, kid: doc.kid, signerId: doc.signerId };
-    const key = await this.keys.publicJwk(doc.kid);
-    if (!key) return { ...base, valid: false, problem: 'the signing key is unknown' };
-    if (key.userId !== doc.signerId) return { ...base, valid: false, problem: 'the signing key does not belong to the named signer' };
-    if (doc.signerId !== consult.assignedSpecialistId) return { ...base, valid: false, problem: "the signer is not the consult's assigned specialist" };
-    const r = verifyDetached(doc.resource, doc.signature, key.jwk);
-    if (!r.valid) return { ...base, valid: false, problem: r.problem };
+    const checked = await this.keys.verify(doc.resource, doc.signature, new Date(doc.signedAt));
+    const signer = await this.access.user(doc.signerId);
+    const base: ReportVerification = {
+      version: doc.version,
+      kid: doc.kid,
+      signerId: doc.signerId,
+      valid: false,
+      signerName: checked.certificate?.commonName ?? signer?.displayName ?? null,
+      signedAt: checked.signedAt,
+      legacy: checked.legacy,
+      checks: { signature: checked.signature, chain: checked.chain, validity: checked.validity, revocation: checked.revocation },
+      ...(checked.certificate ? { certificate: { subject: checked.certificate.subject, issuer: checked.certificate.issuer, serialNumber: checked.certificate.serialNumber, notBefore: checked.certificate.notBefore, notAfter: checked.certificate.notAfter, sha256: checked.certificate.sha256, commonName: checked.certificate.commonName, organisation: checked.certificate.organisation } } : {}),
+      ...(checked.path ? { path: checked.path } : {}),
+      checkedAt: new Date().toISOString(),
+    };
+    if (checked.kid !== doc.kid) return { ...base, problem: 'the signature names another key than the stored report' };
+    if (!checked.valid) return { ...base, problem: checked.problem ?? 'invalid' };
+    if (checked.keyUserId !== doc.signerId) return { ...base, problem: checked.legacy ? 'the signing key does not belong to the named signer' : 'the certificate was issued to someone other than the named signer' };
+    if (doc.signerId !== consult.assignedSpecialistId) return { ...base, problem: "the signer is not the consult's assigned specialist" };
     const id = (doc.resource.identifier as Array<{ system?: string; value?: string }> | undefined)?.find((i) => i.system === CONSULT_REPORT_ID_SYSTEM)?.value;
-    if (id !== `${consult._id}:v${doc.version}`) return { ...base, valid: false, problem: 'the signed report belongs to another consult or version' };
+    if (id !== `${consult._id}:v${doc.version}`) return { ...base, problem: 'the signed report belongs to another consult or version' };
     return { ...base, valid: true };
   }
+
+  /** The newest signed version as a FHIR Provenance with its signature, for the FHIR export. */
+  async latestProvenance(consultId: string): Promise<FhirResource | undefined> {
+    const doc = await this.#reports.findOne({ consultId }).sort({ version: -1 }).lean<ConsultReport>();
+    if (!doc) return undefined;
+    const signer = await this.access.user(doc.signerId);
+    return toProvenance(doc, signer?.displayName) as FhirResource;
+  }
+}
+
+/**
+ * A signed report version as a FHIR R4 Provenance: who signed (author), when, and the signature
+ * itself (`Signature.data` = the detached JWS, base64; `sigFormat` application/jose; `targetFormat`
+ * application/fhir+json: the JWS covers the report's RFC 8785 canonical JSON).
+ */
+export function toProvenance(doc: Pick<ConsultReport, 'consultId' | 'version' | 'resource' | 'signature' | 'signerId' | 'signedAt'>, signerName?: string): Record<string, unknown> {
+  const when = new Date(doc.signedAt).toISOString();
+  const who = { reference: `Practitioner/${doc.signerId}`, ...(signerName ? { display: signerName } : {}) };
+  return {
+    resourceType: 'Provenance',
+    id: `${String(doc.resource.id ?? `${doc.consultId}-v${doc.version}`)}-signature`,
+    target: [{ reference: `DiagnosticReport/${String(doc.resource.id)}` }],
+    recorded: when,
+    activity: { coding: [{ system: 'http://terminology.hl7.org/CodeSystem/v3-DocumentCompletion', code: 'LA', display: 'legally authenticated' }] },
+    agent: [{ type: { coding: [{ system: 'http://terminology.hl7.org/CodeSystem/provenance-participant-type', code: 'author', display: 'Author' }] }, who }],
+    signature: [
+      {
+        type: [{ system: 'urn:iso-astm:E1762-95:2013', code: '1.2.840.10065.1.12.1.1', display: "Author's Signature" }],
+        when,
+        who,
+        targetFormat: 'application/fhir+json',
+        sigFormat: 'application/jose',
+        data: Buffer.from(doc.signature, 'utf8').toString('base64'),
+      },
+    ],
+  };
 }

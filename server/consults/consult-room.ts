@@ -1,12 +1,19 @@
 /**
  * Live room state of one consult, in this process's memory: who is present (admitted sockets) and
- * who is in the WaitingRoom. The host (the assigned specialist) is admitted on joining; everyone
- * else, the requester included, waits until the host admits them once (kept in the consult, so a
- * reconnect does not wait again). With several server processes this map would move to a shared store.
+ * who is in the WaitingRoom. The host (the assigned specialist) and the requesting doctor enter
+ * their own consult on joining; everyone else (invited colleagues) waits until the host admits them
+ * once (kept in the consult, so a reconnect does not wait again). With several server processes
+ * this map would move to a shared store.
  */
 import type { ConsultRoomState, PresentParticipant } from '../../contracts/consult-events';
 import type { ConsultRequest } from '../../models/consult-request';
 import { participantView } from './views';
+
+/** Whether a participant enters the room without waiting: the host, the requester, or someone the host admitted. */
+export function entersWithoutWaiting(c: Pick<ConsultRequest, 'assignedSpecialistId' | 'requesterId' | 'participants'>, userId: string): boolean {
+  if (c.assignedSpecialistId === userId || c.requesterId === userId) return true;
+  return c.participants.some((p) => p.userId === userId && p.admitted === true);
+}
 
 interface Presence extends PresentParticipant {
   socketId: string;

@@ -3,6 +3,7 @@ import type { Model } from 'mongoose';
 import type { ConsultRequest } from '../../models/consult-request';
 import type { UserRole } from '../../models/user';
 import { CONSULT_ACCESS_DAYS_AFTER_CLOSE, type ConsultAccess } from './access';
+import { entersWithoutWaiting } from './consult-room';
 import type { CallAdmissionAnswer, ConsultDirectory } from './directory-api';
 import { OPEN_STATUSES } from './state-machine';
 
@@ -49,7 +50,7 @@ export function createConsultDirectory(consults: Model<ConsultRequest>, access: 
         const visible = await access.contentVisible(caller, c);
         if (!visible.ok) refusal = visible.reason;
       }
-      const admitted = !refusal && (host || me?.admitted === true);
+      const admitted = !refusal && entersWithoutWaiting(c, userId);
       await access.record(caller, c, 'E', !refusal, refusal ? `call admission refused: ${refusal}` : admitted ? 'call admission: admitted' : 'call admission: waiting for the host', {}, refusal ? 'access-denied' : 'consult');
       return { participant: Boolean(me), admitted, host, displayName, status: c.status, ...(refusal ? { refusal } : {}) };
     },

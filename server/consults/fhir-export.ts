@@ -80,8 +80,8 @@ export function toTask(c: ConsultRequest): FhirResource {
   });
 }
 
-export function consultBundle(c: ConsultRequest, report?: FhirResource): FhirBundle {
-  const entries = [toServiceRequest(c), toTask(c), ...(report ? [report] : [])];
+export function consultBundle(c: ConsultRequest, report?: FhirResource, provenance?: FhirResource): FhirBundle {
+  const entries = [toServiceRequest(c), toTask(c), ...(report ? [report] : []), ...(report && provenance ? [provenance] : [])];
   return { resourceType: 'Bundle', type: 'collection', timestamp: new Date().toISOString(), entry: entries.map((r) => ({ fullUrl: `urn:uuid:${r.resourceType}-${r.id}`, resource: r })) };
 }
 

@@ -50,14 +50,14 @@ export const consultDocs: ApiDocs = {
   'GET /': { summary: "The caller's consults (requested, taking part or invited)" },
   'GET /queue': { summary: 'The central-hospital queue: urgency, then AI flag severity, then waiting time; SLA deadlines', roles: ['specialist'], query: queueQuerySchema },
   'GET /:id': { summary: 'One consult with its participants and state times' },
-  'GET /:id/fhir': { summary: 'The consult as FHIR (ServiceRequest, Communication, the signed report as DiagnosticReport)' },
+  'GET /:id/fhir': { summary: 'The consult as FHIR (ServiceRequest, Task, the signed report as DiagnosticReport with a Provenance carrying its signature)' },
   ...Object.fromEntries(
     CONSULT_ACTIONS.filter((a): a is Exclude<ConsultAction, 'report'> => a !== 'report').map((a) => [`POST /:id/${a}`, { summary: ACTION_SUMMARY[a], body: transitionBodySchema }]),
   ),
-  'POST /:id/report': { summary: 'Write and sign (ES256, detached JWS) the consult report; a later one is a new signed version', roles: ['specialist'], body: reportBodySchema, status: 201 },
+  'POST /:id/report': { summary: 'Write and sign (ES256 detached JWS with the X.509 chain of the signer, certified by the hospital CA) the consult report; a later one is a new signed version', roles: ['specialist'], body: reportBodySchema, status: 201 },
   'GET /:id/report': { summary: 'The signed report (latest, or ?version=)', query: versionQuerySchema },
   'GET /:id/report/versions': { summary: 'All signed versions of the report' },
-  'GET /:id/report/verify': { summary: "Verify a report's signature and content hash", query: versionQuerySchema },
+  'GET /:id/report/verify': { summary: "Verify a report's signature, certificate chain, validity at signing time and revocation; names signer and certificate", query: versionQuerySchema },
   'POST /:id/participants': { summary: 'Invite a colleague (e.g. a radiologist) to the consult', body: inviteSchema, status: 201 },
   'GET /:id/messages': { summary: 'Chat messages of the consult' },
   'POST /:id/messages': { summary: 'Post a chat message, optionally with one attachment', multipart: { fields: messageBodySchema, file: 'file' }, status: 201 },
@@ -85,7 +85,7 @@ export function consultRouter(deps: { service: ConsultService; chat: ConsultChat
       await service.get(caller, id, req.context); // access check + audit
       const consult = await service.consults.findById(id).lean<ConsultRequest>();
       if (!consult) throw new NotFoundError(`No consult ${id}`);
-      return { body: consultBundle(consult, await reports.latestResource(id)) };
+      return { body: consultBundle(consult, await reports.latestResource(id), await reports.latestProvenance(id)) };
     }),
   );
 

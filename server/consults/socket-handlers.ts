@@ -16,7 +16,7 @@ import type { AccessTokens } from '../auth/tokens';
 import type { RealtimeServer, SocketFeature } from '../realtime/realtime';
 import { isParticipant, type ConsultAccess } from './access';
 import type { ConsultChat } from './consult-chat';
-import type { ConsultRooms } from './consult-room';
+import { entersWithoutWaiting, type ConsultRooms } from './consult-room';
 import type { ConsultService } from './consult-service';
 import { admitPayload, joinPayload, socketMessagePayload } from './schemas';
 import { TERMINAL_STATUSES } from './state-machine';
@@ -143,7 +143,7 @@ export function consultSocketFeature(deps: Deps): SocketFeature {
         if (TERMINAL_STATUSES.includes(consult.status)) throw new ConflictError(`Cannot join a consult that is ${consult.status}`);
         const me = consult.participants.find((p) => p.userId === caller.userId);
         const host = consult.assignedSpecialistId === caller.userId;
-        const admitted = host || (me?.admitted ?? false);
+        const admitted = me !== undefined && entersWithoutWaiting(consult, caller.userId);
         const room = deps.rooms.get(consultId);
         room.remove(socket.id);
         const presence = { socketId: socket.id, userId: caller.userId, displayName: actor.displayName, role: me?.role ?? 'invited' };

@@ -3,8 +3,10 @@
  * (ml/inference) when model weights are present; without them the feature still starts, stores
  * uploads and marks their triage 'unavailable'. See docs/imaging.md.
  */
+import { consultRequestModel } from '../../models/consult-request';
 import { imagingStudyModel } from '../../models/imaging-study';
 import { radiologistReviewModel } from '../../models/triage-review';
+import { userModel } from '../../models/user';
 import { TriageEngine } from '../../ml/inference/triage-engine';
 import { requireRole } from '../auth/middleware';
 import type { PatientRecords } from '../fhir/records-api';
@@ -46,7 +48,7 @@ export async function createImagingFeature(ctx: FeatureContext, deps: { records:
   const pacsOptions = options.dicomweb !== undefined ? options.dicomweb : process.env.HOICHAN_DICOMWEB_URL ? { url: process.env.HOICHAN_DICOMWEB_URL, ...(process.env.HOICHAN_DICOMWEB_BASIC_AUTH ? { basicAuth: process.env.HOICHAN_DICOMWEB_BASIC_AUTH } : {}) } : null;
   const pacs = pacsOptions ? new DicomwebClient(pacsOptions) : undefined;
   const imaging = new ImagingService({ studies, storage, previews, triage, access, fhir, notifier, audit: ctx.audit, logger, ...(pacs ? { pacs } : {}) });
-  const worklist = new WorklistService({ studies, reviews, imaging, access, records: deps.records, fhir, notifier, audit: ctx.audit });
+  const worklist = new WorklistService({ studies, reviews, imaging, access, records: deps.records, fhir, notifier, audit: ctx.audit, consults: consultRequestModel(conn), users: userModel(conn) });
 
   const retryMs = options.fhirRetryMs ?? FHIR_RETRY_MS;
   const timer = retryMs > 0 ? setInterval(() => void fhir.retryFailed().catch((err: unknown) => logger.warn({ err }, 'imaging: FHIR retry failed')), retryMs) : undefined;

@@ -65,7 +65,7 @@ export class ImagingFhirSync {
   async retryFailed(limit = 20): Promise<number> {
     const stale = new Date(Date.now() - 2 * 60_000); // a 'pending' this old was cut off (crash, shutdown)
     const failed = await this.studies
-      .find({ $or: [{ fhirSync: 'failed' }, { fhirSync: 'pending', updatedAt: { $lt: stale } }], 'triage.state': { $in: ['done', 'failed', 'unavailable'] } }).sort({ createdAt: 1 }).limit(limit).lean<ImagingStudy[]>();
+      .find({ $or: [{ fhirSync: 'failed' }, { fhirSync: 'pending', updatedAt: { $lt: stale } }], 'triage.state': { $in: ['done', 'failed', 'unavailable', 'not_scored'] } }).sort({ createdAt: 1 }).limit(limit).lean<ImagingStudy[]>();
     let synced = 0;
     for (const s of failed) if ((await this.sync(s)).fhirSync === 'synced') synced++;
     return synced;

@@ -6,8 +6,8 @@
 import { randomUUID } from 'node:crypto';
 import type { Model } from 'mongoose';
 import { sniffFormat } from '../../ml/decode';
-import { TriageBusyError } from '../../ml/inference/errors';
-import type { TriageFinding } from '../../contracts/imaging-api';
+import { InputGateError, TriageBusyError } from '../../ml/inference/errors';
+import type { TriageFinding, TriageState } from '../../contracts/imaging-api';
 import type { ImagingStudy, StoredTriage } from '../../models/imaging-study';
 import type { AuditLog } from '../audit/audit-log';
 import { NotFoundError, ServiceUnavailableError, UnsupportedMediaTypeError } from '../http/errors';
@@ -59,7 +59,7 @@ export class ImagingService {
     if (!format) throw new UnsupportedMediaTypeError('The file is not a PNG, JPEG or DICOM image (the type is read from the file content, not its name). Nothing was stored.');
 
     const studyId = randomUUID();
-    const notify = (state: 'queued' | 'running' | 'done' | 'failed' | 'unavailable', message?: string) => this.d.notifier.progress(caller.userId, studyId, patientId, state, message);
+    const notify = (state: TriageState, message?: string) => this.d.notifier.progress(caller.userId, studyId, patientId, state, message);
     notify('queued');
 
     // Decode (preview) and triage run side by side in worker threads; the event loop only waits.
@@ -90,12 +90,17 @@ export class ImagingService {
           notify('failed', err.message);
           throw ImageRejectedError.from(err);
         }
-        if (err instanceof TriageBusyError) {
+        if (err instanceof InputGateError) {
+          // Not a frontal chest X-ray: stored and viewable, never scored, never a finding.
+          const g = err.decision;
+          storedTriage = { state: 'not_scored', message: g.reason, gate: storedGate(g) };
+        } else if (err instanceof TriageBusyError) {
           notify('failed', err.message);
           throw new ServiceUnavailableError(`AI triage is busy (${err.message}). Nothing was stored; upload again in a minute.`);
+        } else {
+          this.d.logger.error({ err, studyId }, 'imaging: triage failed');
+          storedTriage = { state: 'failed', message: `AI triage failed: ${(err as Error).message}` };
         }
-        this.d.logger.error({ err, studyId }, 'imaging: triage failed');
-        storedTriage = { state: 'failed', message: `AI triage failed: ${(err as Error).message}` };
       }
     }
 
@@ -133,7 +138,7 @@ export class ImagingService {
         ...(dicom?.bodyPart ? { bodyPart: dicom.bodyPart } : {}),
         triage: { ...storedTriage, ...(storedTriage.state === 'done' ? { completedAt: now } : {}) },
         anyFlagged: findings.some((f) => f.flagged),
-        maxScore: findings.reduce((m, f) => Math.max(m, f.score), 0),
+        maxScore: priorityScore(findings),
         reviews: [],
         reviewStatus: 'open',
         fhirSync: 'pending',
@@ -163,7 +168,7 @@ export class ImagingService {
       notify('done');
       this.d.notifier.completed(study);
     } else {
-      notify(study.triage.state === 'unavailable' ? 'unavailable' : 'failed', study.triage.message);
+      notify(study.triage.state === 'unavailable' || study.triage.state === 'not_scored' ? study.triage.state : 'failed', study.triage.message);
     }
     return study;
   }
@@ -236,8 +241,24 @@ function toStoredTriage(r: TriageResult, studyId: string): StoredTriage {
     modelVersion: r.model.version,
     modelSha256: r.model.sha256,
     models: r.model.models.map((m) => ({ name: m.name, version: m.version, sha256: m.sha256 })),
-    findings: (['tb', 'nodule'] as const).map((f) => ({ finding: f, score: r[f].score, flagged: r[f].flagged, heatmapPath: `derived/${studyId}/heatmap-${f}.png` })),
+    findings: (['tb', 'nodule'] as const).map((f) => ({ finding: f, score: r[f].score, flagged: r[f].flagged, threshold: r[f].threshold, calibrated: r[f].calibrated === true, heatmapPath: `derived/${studyId}/heatmap-${f}.png` })),
+    gate: storedGate(r.gate),
     lesions: r.lesions.map((l) => ({ finding: l.finding, score: l.score, x_min: l.x_min, y_min: l.y_min, x_max: l.x_max, y_max: l.y_max })),
     timings: { decodeMs: r.timings.decodeMs, preprocessMs: r.timings.preprocessMs, inferenceMs: r.timings.inferenceMs, postprocessMs: r.timings.postprocessMs },
+  };
+}
+
+/** Queue priority: the highest FLAGGED score when any finding is flagged, else the highest score. */
+export function priorityScore(findings: readonly { score: number; flagged: boolean }[]): number {
+  const flagged = findings.filter((f) => f.flagged);
+  return (flagged.length ? flagged : findings).reduce((m, f) => Math.max(m, f.score), 0);
+}
+
+function storedGate(g: InputGateError['decision']): NonNullable<StoredTriage['gate']> {
+  return {
+    by: g.by,
+    reason: g.reason,
+    ...(Number.isFinite(g.chestProbability) ? { chestProbability: g.chestProbability } : {}),
+    ...(g.model ? { modelVersion: g.model.version, ...(g.model.sha256 ? { modelSha256: g.model.sha256 } : {}) } : {}),
   };
 }

@@ -13,7 +13,7 @@ export class ImagingNotifier {
 
   progress(uploaderId: string, studyId: string, patientId: string, state: TriageState, message?: string): void {
     this.realtime.io.to(rooms.user(uploaderId)).emit('triage:progress', { studyId, patientId, state, ...(message ? { message } : {}), at: new Date().toISOString() });
-    if (state !== 'unavailable') this.events.emit('triage.progress', { patientId, studyId, state, ...(message ? { message } : {}) });
+    if (state !== 'unavailable' && state !== 'not_scored') this.events.emit('triage.progress', { patientId, studyId, state, ...(message ? { message } : {}) });
   }
 
   stored(study: ImagingStudy): void {

@@ -19,13 +19,31 @@ export function reviewView(r: StoredReviewSummary): RadiologistReviewView {
 export function findingViews(study: ImagingStudy): TriageFindingView[] {
   return (study.triage.findings ?? []).map((f) => {
     const review = study.reviews.find((r) => r.finding === f.finding);
-    return { finding: f.finding, score: f.score, flagged: f.flagged, heatmapUrl: `${studyUrl(study._id)}/heatmap/${f.finding}.png`, ...(review ? { review: reviewView(review) } : {}) };
+    return { finding: f.finding, score: f.score, flagged: f.flagged, ...(f.threshold !== undefined ? { threshold: f.threshold } : {}), ...(f.calibrated !== undefined ? { calibrated: f.calibrated } : {}), heatmapUrl: `${studyUrl(study._id)}/heatmap/${f.finding}.png`, ...(review ? { review: reviewView(review) } : {}) };
   });
+}
+
+/** The flagged finding with the highest score (the one a flag badge names). */
+export function flagOf(study: ImagingStudy): TriageView['flag'] {
+  const top = (study.triage.findings ?? []).filter((f) => f.flagged).sort((a, b) => b.score - a.score)[0];
+  return top ? { finding: top.finding, score: top.score, ...(top.threshold !== undefined ? { threshold: top.threshold } : {}) } : undefined;
+}
+
+function gateView(t: ImagingStudy['triage']): TriageView['gate'] {
+  if (!t.gate) return undefined;
+  return {
+    by: t.gate.by,
+    reason: t.gate.reason,
+    ...(typeof t.gate.chestProbability === 'number' && Number.isFinite(t.gate.chestProbability) ? { chestProbability: t.gate.chestProbability } : {}),
+    ...(t.gate.modelVersion ? { model: { version: t.gate.modelVersion, ...(t.gate.modelSha256 ? { sha256: t.gate.modelSha256 } : {}) } } : {}),
+  };
 }
 
 export function triageView(study: ImagingStudy): TriageView {
   const t = study.triage;
-  if (t.state !== 'done') return { state: t.state, ...(t.message ? { message: t.message } : {}) };
+  const gate = gateView(t);
+  if (t.state !== 'done') return { state: t.state, ...(t.message ? { message: t.message } : {}), ...(gate ? { gate } : {}) };
+  const flag = flagOf(study);
   return {
     state: 'done',
     model: { name: t.modelName ?? '', version: t.modelVersion ?? '', sha256: t.modelSha256 ?? '', models: (t.models ?? []).map(({ name, version, sha256 }) => ({ name, version, sha256 })) },
@@ -33,6 +51,8 @@ export function triageView(study: ImagingStudy): TriageView {
     lesions: (t.lesions ?? []).map(({ finding, score, x_min, y_min, x_max, y_max }) => ({ finding, score, x_min, y_min, x_max, y_max })),
     maxScore: study.maxScore,
     anyFlagged: study.anyFlagged,
+    ...(flag ? { flag } : {}),
+    ...(gate ? { gate } : {}),
     ...(t.timings ? { timings: { decodeMs: t.timings.decodeMs, preprocessMs: t.timings.preprocessMs, inferenceMs: t.timings.inferenceMs, postprocessMs: t.timings.postprocessMs } } : {}),
     ...(t.completedAt ? { completedAt: new Date(t.completedAt).toISOString() } : {}),
   };

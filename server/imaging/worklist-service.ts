@@ -2,9 +2,16 @@
  * The radiologist worklist, reviews of AI findings and agreement figures. Access rule: a
  * radiologist sees and reviews only studies of patients PatientRecords.checkAccess lets them
  * read / write (care team, consult participation with consent, break-glass). No exceptions.
+ *
+ * The feed by facility: a consult accepted by a specialist of the radiologist's hospital, with an
+ * AI-flagged study, takes the hospital's radiologists in as consult participants (role
+ * "radiologist", audited) when they open their worklist; from then on the ordinary rule above
+ * (consult participation + the patient's Consent) decides, exactly as for an invited radiologist.
  */
 import { randomUUID } from 'node:crypto';
 import type { Model } from 'mongoose';
+import type { ConsultRequest } from '../../models/consult-request';
+import type { User } from '../../models/user';
 import type { RadiologistReviewRequest, TriageStatsResponse, WorklistItem, WorklistReviewStatus } from '../../contracts/imaging-api';
 import type { ImagingStudy, StoredReviewSummary } from '../../models/imaging-study';
 import type { RadiologistReview } from '../../models/triage-review';
@@ -17,7 +24,7 @@ import { agreement, type ReviewedFinding } from './agreement';
 import type { ImagingFhirSync } from './fhir-sync';
 import { agentOf, type ImagingService } from './imaging-service';
 import type { ImagingNotifier } from './notifier';
-import { findingViews, studyUrl } from './views';
+import { findingViews, flagOf, studyUrl } from './views';
 
 export interface WorklistDeps {
   studies: Model<ImagingStudy>;
@@ -28,13 +35,21 @@ export interface WorklistDeps {
   fhir: ImagingFhirSync;
   notifier: ImagingNotifier;
   audit: AuditLog;
+  /** For the feed by facility (consults accepted by the radiologist's hospital). */
+  consults: Model<ConsultRequest>;
+  users: Model<User>;
 }
+
+/** Consult states in which the accepting hospital's radiologists are taken in. */
+const FEED_STATUSES = ['accepted', 'scheduled', 'in_progress', 'reported'] as const;
+const FEED_RECENT_CLOSED_MS = 14 * 24 * 60 * 60 * 1000;
 
 export class WorklistService {
   constructor(private readonly d: WorklistDeps) {}
 
   /** Flagged first, then highest score, then longest waiting; only patients the caller may read. */
   async worklist(caller: Caller, query: { status: WorklistReviewStatus | 'all'; limit: number }, ctx: RequestContext): Promise<WorklistItem[]> {
+    if (caller.role === 'radiologist') await this.joinFacilityConsults(caller, ctx);
     const filter: Record<string, unknown> = { 'triage.state': 'done' };
     if (query.status !== 'all') filter.reviewStatus = query.status;
     const cursor = this.d.studies.find(filter).sort({ anyFlagged: -1, maxScore: -1, createdAt: 1 }).lean<ImagingStudy[]>().cursor({ batchSize: 100 });
@@ -56,8 +71,11 @@ export class WorklistService {
         uploadedAt: new Date(s.createdAt).toISOString(),
         waitingMinutes: Math.max(0, Math.round((now - new Date(s.createdAt).getTime()) / 60000)),
         previewUrl: `${studyUrl(s._id)}/preview.png`,
+        width: s.width,
+        height: s.height,
         anyFlagged: s.anyFlagged,
         maxScore: s.maxScore,
+        ...(flagOf(s) ? { flag: flagOf(s) } : {}),
         findings: findingViews(s),
         lesions: (s.triage.lesions ?? []).map(({ finding, score, x_min, y_min, x_max, y_max }) => ({ finding, score, x_min, y_min, x_max, y_max })),
         reviewStatus: s.reviewStatus,
@@ -117,6 +135,44 @@ export class WorklistService {
     await this.d.fhir.syncReview(updated, body.finding);
     this.d.notifier.reviewed(updated, caller.userId);
     return { review: summary, study: updated };
+  }
+
+  /**
+   * Takes the radiologist into every open (or recently closed) consult that a specialist of their
+   * own hospital accepted and that has an AI-flagged study. Idempotent; one audit entry per consult joined.
+   */
+  async joinFacilityConsults(caller: Caller, ctx: RequestContext): Promise<number> {
+    const since = new Date(Date.now() - FEED_RECENT_CLOSED_MS);
+    const candidates = await this.d.consults
+      .find({ 'participants.facilityId': caller.facilityId, $or: [{ status: { $in: [...FEED_STATUSES] } }, { status: 'closed', closedAt: { $gte: since } }] }, { _id: 1, patientId: 1, participants: 1, imagingStudyIds: 1, assignedSpecialistId: 1 })
+      .limit(500)
+      .lean<ConsultRequest[]>();
+    const sentHere = candidates.filter(
+      (c) => !c.participants.some((p) => p.userId === caller.userId) && c.participants.some((p) => p.role === 'specialist' && p.facilityId === caller.facilityId && p.userId === c.assignedSpecialistId),
+    );
+    if (!sentHere.length) return 0;
+    const flagged = await this.d.studies.find({ anyFlagged: true, 'triage.state': 'done', $or: [{ consultId: { $in: sentHere.map((c) => c._id) } }, { _id: { $in: sentHere.flatMap((c) => c.imagingStudyIds ?? []) } }] }, { _id: 1, consultId: 1 }).lean<Pick<ImagingStudy, '_id' | 'consultId'>[]>();
+    const withFlag = sentHere.filter((c) => flagged.some((s) => s.consultId === c._id || (c.imagingStudyIds ?? []).includes(s._id)));
+    if (!withFlag.length) return 0;
+    const me = await this.d.users.findById(caller.userId, { displayName: 1 }).lean();
+    let joined = 0;
+    for (const c of withFlag) {
+      const participant = { userId: caller.userId, role: 'radiologist' as const, facilityId: caller.facilityId, displayName: me?.displayName ?? caller.userId, admitted: false, addedAt: new Date() };
+      const res = await this.d.consults.updateOne({ _id: c._id, 'participants.userId': { $nin: [caller.userId] } }, { $push: { participants: participant } });
+      if (res.modifiedCount !== 1) continue;
+      joined++;
+      await this.d.audit.record({
+        kind: 'consult',
+        action: 'U',
+        success: true,
+        outcomeDesc: `radiologist taken into consult by facility (accepted by a specialist of ${caller.facilityId}; AI-flagged study)`,
+        agent: agentOf(caller, ctx),
+        patientId: c.patientId,
+        entities: [`ServiceRequest/${c._id}`],
+        requestId: ctx.requestId,
+      });
+    }
+    return joined;
   }
 
   /** Agreement per finding over the latest review of each reviewed study (counts only, no patient data). */

@@ -1,26 +1,23 @@
 import { createHash } from 'node:crypto';
+import canonicalize from 'canonicalize';
 
 /**
- * Canonical JSON in the spirit of RFC 8785 (JCS): object keys sorted by UTF-16 code units,
- * no insignificant whitespace, numbers in ECMAScript shortest form, `undefined` members dropped.
- * Used wherever a hash or signature must not depend on key order: the audit chain, signed reports.
+ * Canonical JSON by RFC 8785 (JSON Canonicalization Scheme), from the `canonicalize` package:
+ * object members sorted by UTF-16 code units, no insignificant whitespace, numbers in ECMAScript
+ * shortest form, `undefined` members dropped (and `null` in arrays), `toJSON` honoured (a Date is
+ * its ISO string). Used wherever a hash or signature must not depend on key order: the audit
+ * chain, signed reports. Byte-for-byte what the hand-written version produced before, so old
+ * hashes and signatures still verify (test/unit/consults/signing.test.ts checks it).
  */
 export function canonicalJson(value: unknown): string {
-  if (value === null || typeof value === 'boolean' || typeof value === 'string') return JSON.stringify(value);
-  if (typeof value === 'number') {
-    if (!Number.isFinite(value)) throw new TypeError('canonicalJson: non-finite number');
-    return JSON.stringify(value);
+  let out: string | undefined;
+  try {
+    out = canonicalize(value);
+  } catch (err) {
+    throw new TypeError(`canonicalJson: ${(err as Error).message}`);
   }
-  if (value instanceof Date) return JSON.stringify(value.toISOString());
-  if (Array.isArray(value)) return `[${value.map((v) => (v === undefined ? 'null' : canonicalJson(v))).join(',')}]`;
-  if (typeof value === 'object') {
-    const obj = value as Record<string, unknown>;
-    const keys = Object.keys(obj)
-      .filter((k) => obj[k] !== undefined)
-      .sort();
-    return `{${keys.map((k) => `${JSON.stringify(k)}:${canonicalJson(obj[k])}`).join(',')}}`;
-  }
-  throw new TypeError(`canonicalJson: unsupported ${typeof value}`);
+  if (out === undefined) throw new TypeError(`canonicalJson: unsupported ${typeof value}`);
+  return out;
 }
 
 export function sha256Hex(data: string | Uint8Array): string {

@@ -1,9 +1,12 @@
 /**
- * Detached JWS with ES256 over unencoded payloads (RFC 7515 appendix F + RFC 7797 `b64: false`):
- * the compact form is `<protected header>..<signature>`, and the signing input is
- * `ASCII(BASE64URL(header)) || '.' || payload bytes`, where the payload is the canonical JSON of the document.
+ * Detached JWS with ES256 over unencoded payloads (RFC 7515 appendix F + RFC 7797 `b64: false`),
+ * made and checked by `jose`: the compact form is `<protected header>..<signature>`, the payload
+ * the RFC 8785 canonical JSON of the document (server/integrity/canonical-json.ts). Reports signed
+ * since certificates carry the signer's X.509 chain in `x5c`; older ones only a `kid` (the RFC 7638
+ * thumbprint of the signer's key) and still verify with that key.
  */
-import { createHash, createPublicKey, sign, verify, type KeyObject } from 'node:crypto';
+import type { KeyObject } from 'node:crypto';
+import { calculateJwkThumbprint, FlattenedSign, flattenedVerify, importJWK, type JWK, type JWSHeaderParameters } from 'jose';
 import { canonicalJson } from '../integrity/canonical-json';
 
 export interface EcPublicJwk {
@@ -19,33 +22,32 @@ export interface JwsHeader {
   b64: false;
   crit: ['b64'];
   typ?: string;
-  /** When it was signed (seconds since the epoch; informative, covered by the signature). */
+  /** When it was signed (seconds since the epoch; covered by the signature). */
   iat?: number;
+  /** The signer's certificate chain (base64 DER, signer first), RFC 7515 §4.1.6. */
+  x5c?: string[];
 }
 
-/** RFC 7638 thumbprint: SHA-256 over the required members in lexicographic order. */
-export function jwkThumbprint(jwk: EcPublicJwk): string {
-  const json = JSON.stringify({ crv: jwk.crv, kty: jwk.kty, x: jwk.x, y: jwk.y });
-  return createHash('sha256').update(json).digest('base64url');
-}
-
-function signingInput(encodedHeader: string, payload: string): Buffer {
-  return Buffer.concat([Buffer.from(`${encodedHeader}.`, 'ascii'), Buffer.from(payload, 'utf8')]);
+/** RFC 7638 thumbprint (SHA-256) of an EC public JWK. */
+export async function jwkThumbprint(jwk: EcPublicJwk): Promise<string> {
+  return calculateJwkThumbprint({ kty: jwk.kty, crv: jwk.crv, x: jwk.x, y: jwk.y }, 'sha256');
 }
 
 /** Signs the canonical JSON of `document`; returns the detached compact JWS. */
-export function signDetached(document: unknown, privateKey: KeyObject, kid: string, extra: { typ?: string; iat?: number } = {}): string {
-  const header: JwsHeader = { alg: 'ES256', kid, b64: false, crit: ['b64'], ...extra };
-  const encodedHeader = Buffer.from(JSON.stringify(header), 'utf8').toString('base64url');
-  const signature = sign('sha256', signingInput(encodedHeader, canonicalJson(document)), { key: privateKey, dsaEncoding: 'ieee-p1363' });
-  return `${encodedHeader}..${signature.toString('base64url')}`;
+export async function signDetached(document: unknown, privateKey: KeyObject, kid: string, extra: { typ?: string; iat?: number; x5c?: string[] } = {}): Promise<string> {
+  const header: JwsHeader = { alg: 'ES256', kid, b64: false, crit: ['b64'], ...(extra.typ ? { typ: extra.typ } : {}), ...(extra.iat !== undefined ? { iat: extra.iat } : {}), ...(extra.x5c ? { x5c: extra.x5c } : {}) };
+  const jws = await new FlattenedSign(new TextEncoder().encode(canonicalJson(document))).setProtectedHeader({ ...header } as JWSHeaderParameters).sign(privateKey);
+  return `${jws.protected}..${jws.signature}`;
 }
 
 export type DetachedVerification = { valid: true; header: JwsHeader } | { valid: false; problem: string; header?: JwsHeader };
 
-function parseHeader(encoded: string): JwsHeader | null {
+/** The protected header of a detached compact JWS, or null when it is not one. */
+export function readHeader(jws: string): JwsHeader | null {
+  const parts = jws.split('.');
+  if (parts.length !== 3 || parts[1] !== '' || !parts[0] || !parts[2]) return null;
   try {
-    const h = JSON.parse(Buffer.from(encoded, 'base64url').toString('utf8')) as Partial<JwsHeader>;
+    const h = JSON.parse(Buffer.from(parts[0], 'base64url').toString('utf8')) as Partial<JwsHeader>;
     if (h && typeof h === 'object' && typeof h.kid === 'string') return h as JwsHeader;
   } catch {
     /* fallthrough */
@@ -53,16 +55,34 @@ function parseHeader(encoded: string): JwsHeader | null {
   return null;
 }
 
-/** Verifies a detached JWS against the canonical JSON of `document` and a public JWK. Never throws. */
-export function verifyDetached(document: unknown, jws: string, publicJwk: EcPublicJwk): DetachedVerification {
+/**
+ * Verifies a detached JWS against the canonical JSON of `document` with the signer's public key
+ * (a JWK, or the key from their certificate). The `kid` must be that key's thumbprint. Never throws.
+ */
+export async function verifyDetached(document: unknown, jws: string, publicKey: EcPublicJwk | KeyObject): Promise<DetachedVerification> {
   const parts = jws.split('.');
   if (parts.length !== 3 || parts[1] !== '' || !parts[0] || !parts[2]) return { valid: false, problem: 'not a detached compact JWS (<header>..<signature>)' };
-  const header = parseHeader(parts[0]);
+  const header = readHeader(jws);
   if (!header) return { valid: false, problem: 'unreadable protected header' };
   if (header.alg !== 'ES256') return { valid: false, problem: `unsupported alg ${String(header.alg)}`, header };
   if (header.b64 !== false || !Array.isArray(header.crit) || !header.crit.includes('b64')) return { valid: false, problem: 'header must carry b64:false and crit ["b64"]', header };
-  if (publicJwk.kty !== 'EC' || publicJwk.crv !== 'P-256') return { valid: false, problem: 'public key is not an EC P-256 JWK', header };
-  if (header.kid !== jwkThumbprint(publicJwk)) return { valid: false, problem: 'signature was made with another key (kid does not match the public key)', header };
+  let jwk: EcPublicJwk;
+  let key: KeyObject | Awaited<ReturnType<typeof importJWK>>;
+  try {
+    if ('kty' in publicKey && !('type' in publicKey)) {
+      jwk = publicKey;
+      if (jwk.kty !== 'EC' || jwk.crv !== 'P-256') return { valid: false, problem: 'public key is not an EC P-256 JWK', header };
+      key = await importJWK({ kty: 'EC', crv: 'P-256', x: jwk.x, y: jwk.y } as JWK, 'ES256');
+    } else {
+      const exported = (publicKey as KeyObject).export({ format: 'jwk' }) as { kty?: string; crv?: string; x?: string; y?: string };
+      if (exported.kty !== 'EC' || exported.crv !== 'P-256' || !exported.x || !exported.y) return { valid: false, problem: 'public key is not an EC P-256 key', header };
+      jwk = { kty: 'EC', crv: 'P-256', x: exported.x, y: exported.y };
+      key = publicKey as KeyObject;
+    }
+  } catch (err) {
+    return { valid: false, problem: `public key cannot be read: ${(err as Error).message}`, header };
+  }
+  if (header.kid !== (await jwkThumbprint(jwk))) return { valid: false, problem: 'signature was made with another key (kid does not match the public key)', header };
   let payload: string;
   try {
     payload = canonicalJson(document);
@@ -70,11 +90,12 @@ export function verifyDetached(document: unknown, jws: string, publicJwk: EcPubl
     return { valid: false, problem: `document cannot be canonicalized: ${(err as Error).message}`, header };
   }
   try {
-    const key = createPublicKey({ key: { kty: 'EC', crv: 'P-256', x: publicJwk.x, y: publicJwk.y }, format: 'jwk' });
-    const sig = Buffer.from(parts[2], 'base64url');
-    const ok = verify('sha256', signingInput(parts[0], payload), { key, dsaEncoding: 'ieee-p1363' }, sig);
-    return ok ? { valid: true, header } : { valid: false, problem: 'signature does not match the document (altered after signing, or another signer)', header };
+    await flattenedVerify({ protected: parts[0], payload: new TextEncoder().encode(payload), signature: parts[2] }, key, { algorithms: ['ES256'] });
+    return { valid: true, header };
   } catch (err) {
-    return { valid: false, problem: `verification failed: ${(err as Error).message}`, header };
+    const code = (err as { code?: string }).code;
+    return code === 'ERR_JWS_SIGNATURE_VERIFICATION_FAILED'
+      ? { valid: false, problem: 'signature does not match the document (altered after signing, or another signer)', header }
+      : { valid: false, problem: `verification failed: ${(err as Error).message}`, header };
   }
 }

@@ -3,8 +3,8 @@
  * `/api/me`) and socket.io (`consult:join`, `consult:admit`). No mocks: what the SFU's
  * `callAdmission(userId, consultId)` answers comes from the consult document these steps write
  * (server/consults/directory.ts: `participant` = listed in `participants`; `admitted` = the assigned
- * specialist (the host), or a participant the host admitted from the waiting room, which is
- * persisted on the participant).
+ * specialist (the host), the requester, or a participant the host admitted from the waiting room,
+ * which is persisted on the participant).
  */
 import { io, type Socket } from 'socket.io-client';
 import type { MeResponse } from '../../contracts/api';
@@ -188,6 +188,7 @@ export async function consultForCall(
   const consult = await getConsult(tp, specialist, consultId);
   for (const p of consult.participants) {
     if (p.userId === specialist.userId) continue; // the host: admitted by being the assigned specialist
+    if (p.userId === referrer.userId) continue; // the requester enters their own consult without waiting
     if (p.admitted !== admittedIds.has(p.userId)) throw new Error(`participant ${p.userId} admitted=${p.admitted}, expected ${admittedIds.has(p.userId)}`);
   }
   return { consultId, patientId, consult, referrer, specialist, others };

@@ -10,10 +10,18 @@ export const roleLabel: Record<UserRole, MessageKey> = {
   admin: 'role.admin',
 };
 
-/** A role name from the server (a string) in the reader's language. */
+/** A consult participant's role (contracts/consult-api CONSULT_PARTICIPANT_ROLES). */
+export const participantRoleLabel: Record<string, MessageKey> = {
+  requester: 'participant.requester',
+  specialist: 'participant.specialist',
+  radiologist: 'role.radiologist',
+  invited: 'participant.invited',
+};
+
+/** A role name from the server (a user role or a consult participant role) in the reader's language. */
 export function useRoleName(): (role: string) => string {
   const { t } = useI18n();
-  return (role) => (role in roleLabel ? t(roleLabel[role as UserRole]) : role);
+  return (role) => (role in roleLabel ? t(roleLabel[role as UserRole]) : participantRoleLabel[role] ? t(participantRoleLabel[role]!) : role);
 }
 
 interface NavItem {
@@ -52,11 +60,13 @@ export function LanguageSwitch() {
   ];
   return (
     <div className="lang-switch" role="group" aria-label={t('header.language')} data-testid="lang-switch">
+      {/* Language names are written in their own language: not translated. */}
       {options.map((o) => (
         <button
           key={o.value}
           type="button"
           lang={o.value}
+          translate="no"
           className={lang === o.value ? 'active' : ''}
           aria-pressed={lang === o.value}
           aria-label={`${o.short} – ${o.label}`}
@@ -95,7 +105,7 @@ export function Header() {
             <span className="sr-only">{t(`conn.${connection}`)}</span>
           </span>
           <div className="user-block">
-            <span className="user-name" data-testid="header-user">
+            <span className="user-name" data-testid="header-user" translate="no">
               {me.displayName}
             </span>
             <span className="user-meta">
@@ -103,7 +113,9 @@ export function Header() {
               {me.facility ? (
                 <>
                   {' · '}
-                  <span data-testid="header-facility">{me.facility.name}</span>
+                  <span data-testid="header-facility" translate="no">
+                    {me.facility.name}
+                  </span>
                 </>
               ) : null}
             </span>

@@ -2,7 +2,8 @@
 import { useMemo, useState, type ReactNode } from 'react';
 import type { FhirBundle } from '../../../contracts/fhir';
 import { useI18n, type MessageKey } from '../i18n';
-import { patientFacts, patientName, readSummary, type SectionKey, type TimelineItem } from '../lib/fhir-view';
+import { loincKey, unitForCode } from '../lib/clinical-terms';
+import { patientFacts, patientName, readSummary, type AiResultView, type QuantityView, type SectionKey, type TimelineItem } from '../lib/fhir-view';
 import { Badge } from './ui';
 
 export const sectionLabel: Record<SectionKey, MessageKey> = {
@@ -24,11 +25,11 @@ export function PatientBanner({ name, birthDate, gender, idMasked, children }: {
   const g = gender ? genderKey[gender] : undefined;
   return (
     <div className="patient-banner" data-testid="patient-banner">
-      <div className="patient-avatar" aria-hidden="true">
+      <div className="patient-avatar" aria-hidden="true" translate="no">
         {name.trim().split(/\s+/).pop()?.charAt(0) ?? '?'}
       </div>
       <div className="patient-id">
-        <strong className="patient-name">{name}</strong>
+        <strong className="patient-name" translate="no">{name}</strong>
         <span className="patient-facts">
           {birthDate ? (
             <span>
@@ -38,7 +39,7 @@ export function PatientBanner({ name, birthDate, gender, idMasked, children }: {
           {g ? <span>{t(g)}</span> : null}
           {idMasked ? (
             <span>
-              {t('patient.citizenId')} <span className="mono">{idMasked}</span>
+              {t('patient.citizenId')} <span className="mono" translate="no">{idMasked}</span>
             </span>
           ) : null}
         </span>
@@ -48,17 +49,70 @@ export function PatientBanner({ name, birthDate, gender, idMasked, children }: {
   );
 }
 
+const criticalityKey: Record<string, MessageKey> = { high: 'allergy.high', low: 'allergy.low', 'unable-to-assess': 'allergy.unassessed' };
+const aiReviewKey: Record<AiResultView['review'], MessageKey> = { awaiting: 'record.aiAwaiting', confirmed: 'worklist.confirmed', rejected: 'worklist.rejected' };
+const aiFindingKey: Record<AiResultView['finding'], MessageKey> = { tb: 'finding.tb', nodule: 'finding.nodule', other: 'record.aiFinding' };
+
+function useQuantityText() {
+  const { t, number } = useI18n();
+  const unitText = (q: QuantityView) => {
+    const unit = unitForCode(q.codes, q.ucum, q.unit);
+    return unit ? ('key' in unit ? t(unit.key) : unit.symbol) : '';
+  };
+  const join = (value: string, u: string) => (u ? (u === '%' ? `${value}${u}` : `${value} ${u}`) : value);
+  const value = (q: QuantityView) => number(q.value, { maximumFractionDigits: 2 });
+  return {
+    one: (q: QuantityView) => join(value(q), unitText(q)),
+    /** A panel (blood pressure 148/92 mmHg): values joined, the unit once when all share it. */
+    panel: (qs: QuantityView[]) => {
+      const units = [...new Set(qs.map(unitText))];
+      return units.length === 1 ? join(qs.map(value).join('/'), units[0]!) : qs.map((q) => join(value(q), unitText(q))).join(' / ');
+    },
+  };
+}
+
+/** The one line of an imaging study: what it is, and its AI results (score, flag, radiologist's decision). */
+function AiResults({ results }: { results: AiResultView[] }) {
+  const { t, percent } = useI18n();
+  return (
+    <span className="row gap wrap" data-testid="record-ai-results">
+      <Badge tone="neutral">{t('record.aiFinding')}</Badge>
+      {results.map((r, i) => (
+        <Badge key={`${r.finding}-${i}`} tone={r.flagged ? 'danger' : 'neutral'}>
+          {r.flagged ? '⚑ ' : ''}
+          {t(aiFindingKey[r.finding])}
+          {r.score !== undefined ? ` ${percent(r.score)}` : ''} · {t(aiReviewKey[r.review])}
+        </Badge>
+      ))}
+    </span>
+  );
+}
+
 function ItemRow({ item }: { item: TimelineItem }) {
   const { t, date } = useI18n();
+  const quantity = useQuantityText();
+  const key = loincKey(item.codes);
+  const title = item.chestXray ? t('record.chestXray') : key ? t(key) : null;
+  let detail: ReactNode = null;
+  if (item.quantity) detail = quantity.one(item.quantity);
+  else if (item.components?.length) detail = quantity.panel(item.components);
+  else if (item.detail) detail = <span translate="no">{item.detail}</span>;
   return (
-    <li className={`tl-item tl-${item.section}`} data-testid={`record-item-${item.section}`}>
+    <li className={`tl-item tl-${item.section}`} data-testid={`record-item-${item.section}`} title={item.key}>
       <span className="tl-dot" aria-hidden="true" />
       <div className="tl-main">
         <div className="tl-title">
-          <strong>{item.title}</strong>
-          {item.ai ? <Badge tone="warning">{t('record.aiFinding')}</Badge> : null}
+          {/* A name from the catalogue, or the record's own text (data, not translated). */}
+          <strong translate={title ? undefined : 'no'}>{title ?? item.title}</strong>
+          {item.ai && !item.aiResults ? <Badge tone="warning">{t('record.aiFinding')}</Badge> : null}
         </div>
-        {item.detail ? <div className="tl-detail">{item.detail}</div> : null}
+        {detail || item.criticality ? (
+          <div className="tl-detail">
+            {detail}
+            {item.criticality && criticalityKey[item.criticality] ? <> · {t(criticalityKey[item.criticality]!)}</> : null}
+          </div>
+        ) : null}
+        {item.aiResults?.length ? <AiResults results={item.aiResults} /> : null}
       </div>
       {item.date ? <time className="tl-date" dateTime={item.date}>{date(item.date)}</time> : null}
     </li>
@@ -66,7 +120,7 @@ function ItemRow({ item }: { item: TimelineItem }) {
 }
 
 const KEY_SECTIONS: SectionKey[] = ['allergies', 'problems', 'medications', 'immunizations'];
-const TIMELINE_SECTIONS: SectionKey[] = ['vitals', 'labs', 'encounters', 'imaging', 'other'];
+const TIMELINE_SECTIONS: SectionKey[] = ['vitals', 'labs', 'encounters', 'other'];
 
 /** The full record (patient screen) or a compact one (consult room side panel). */
 export function RecordView({ bundle, compact, sections }: { bundle: FhirBundle; compact?: boolean; sections?: SectionKey[] }) {
@@ -126,6 +180,22 @@ export function RecordView({ bundle, compact, sections }: { bundle: FhirBundle; 
           </ul>
         )}
       </section>
+      {allowed('imaging') ? (
+        <section className="record-card record-card-imaging" aria-labelledby="sec-imaging" data-testid="record-section-imaging">
+          <h3 id="sec-imaging">
+            {t(sectionLabel.imaging)} <span className="count">{bySection('imaging').length}</span>
+          </h3>
+          {bySection('imaging').length === 0 ? (
+            <p className="muted small">{t('common.none')}</p>
+          ) : (
+            <ul className="tl-list">
+              {bySection('imaging').map((i) => (
+                <ItemRow key={i.key} item={i} />
+              ))}
+            </ul>
+          )}
+        </section>
+      ) : null}
     </div>
   );
 }

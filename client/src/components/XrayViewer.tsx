@@ -1,7 +1,13 @@
 /**
  * Chest X-ray viewer on a canvas: window/level (drag or sliders), zoom (wheel or buttons), pan
  * (drag), an AI heatmap overlay and lesion boxes that can be toggled, and (for the radiologist)
- * drawing a corrected box by dragging. Coordinates of boxes are in the original image's pixels.
+ * drawing a corrected box by dragging.
+ *
+ * Coordinate contract: every box (AI lesions, radiologist boxes, a drawn box) is in the ORIGINAL
+ * image's pixels, and `imageSize` is that original size. The shown image may be a smaller preview
+ * (the server renders DICOM to ≤ 1024 px): it is drawn stretched over `imageSize`, so the one
+ * transform original pixels → screen is `screen = origin + scale × original`, used for drawing and
+ * for turning a drag back into original pixels.
  */
 import { useCallback, useEffect, useId, useMemo, useRef, useState, type PointerEvent as ReactPointerEvent, type WheelEvent as ReactWheelEvent } from 'react';
 import type { LesionBox, TriageLesion } from '../../../contracts/imaging-api';
@@ -16,9 +22,16 @@ export interface OverlayImage {
   url: string;
 }
 
+export interface ImageSize {
+  width: number;
+  height: number;
+}
+
 interface Props {
-  /** Protected image URL (fetched with the bearer token). */
+  /** Protected image URL (fetched with the bearer token); may be a downscaled preview. */
   imageUrl: string;
+  /** Size of the original image: the coordinate space of every box. */
+  imageSize: ImageSize;
   alt: string;
   heatmaps?: OverlayImage[];
   lesions?: TriageLesion[];
@@ -40,10 +53,11 @@ function useProtectedImage(url: string | null): { img: HTMLImageElement | null; 
   const { api } = useSession();
   const [state, setState] = useState<{ img: HTMLImageElement | null; error: string | null }>({ img: null, error: null });
   useEffect(() => {
+    // No URL (e.g. the heatmap switched off): nothing is shown, not the last image.
+    setState({ img: null, error: null });
     if (!url) return;
     let cancelled = false;
     let objectUrl: string | null = null;
-    setState({ img: null, error: null });
     api
       .blobUrl(url)
       .then((u) => {
@@ -81,9 +95,13 @@ function windowed(src: ImageData, width: number, level: number): ImageData {
   return out;
 }
 
+function rectAttr(x: number, y: number, w: number, h: number): string {
+  return [x, y, w, h].map((v) => v.toFixed(1)).join(',');
+}
+
 const FINDING_COLOURS: Record<string, string> = { tb: '#ff5a4e', nodule: '#ffb020' };
 
-export function XrayViewer({ imageUrl, alt, heatmaps = [], lesions = [], boxes = [], onDrawBox, height = 460, testId = 'xray-viewer' }: Props) {
+export function XrayViewer({ imageUrl, imageSize, alt, heatmaps = [], lesions = [], boxes = [], onDrawBox, height = 460, testId = 'xray-viewer' }: Props) {
   const { t } = useI18n();
   const id = useId();
   const { img, error } = useProtectedImage(imageUrl);
@@ -124,11 +142,13 @@ export function XrayViewer({ imageUrl, alt, heatmaps = [], lesions = [], boxes =
     return c;
   }, [pixels, wl]);
 
+  const geomW = Math.max(1, imageSize.width);
+  const geomH = Math.max(1, imageSize.height);
   const fit = useCallback(() => {
     if (!img) return;
-    const scale = Math.min(size.w / img.naturalWidth, size.h / img.naturalHeight);
-    setView({ scale, ox: (size.w - img.naturalWidth * scale) / 2, oy: (size.h - img.naturalHeight * scale) / 2 });
-  }, [img, size]);
+    const scale = Math.min(size.w / geomW, size.h / geomH);
+    setView({ scale, ox: (size.w - geomW * scale) / 2, oy: (size.h - geomH * scale) / 2 });
+  }, [img, size, geomW, geomH]);
 
   useEffect(() => {
     const el = wrapRef.current;
@@ -156,11 +176,12 @@ export function XrayViewer({ imageUrl, alt, heatmaps = [], lesions = [], boxes =
     ctx.save();
     ctx.translate(view.ox, view.oy);
     ctx.scale(view.scale, view.scale);
-    ctx.imageSmoothingEnabled = view.scale < 2;
-    ctx.drawImage(rendered, 0, 0);
-    if (heat.img) {
+    ctx.imageSmoothingEnabled = view.scale * (geomW / rendered.width) < 2;
+    // The (preview) image and the overlay both cover the original image's extent.
+    ctx.drawImage(rendered, 0, 0, geomW, geomH);
+    if (heatKey && heat.img) {
       ctx.globalAlpha = 0.5;
-      ctx.drawImage(heat.img, 0, 0, img.naturalWidth, img.naturalHeight);
+      ctx.drawImage(heat.img, 0, 0, geomW, geomH);
       ctx.globalAlpha = 1;
     }
     const line = 2 / view.scale;
@@ -180,7 +201,7 @@ export function XrayViewer({ imageUrl, alt, heatmaps = [], lesions = [], boxes =
     ctx.strokeStyle = '#36d399';
     for (const b of draft ? [...boxes, draft] : boxes) ctx.strokeRect(b.x_min, b.y_min, b.x_max - b.x_min, b.y_max - b.y_min);
     ctx.restore();
-  }, [rendered, img, heat.img, view, size, lesions, boxes, draft, showBoxes]);
+  }, [rendered, img, heat.img, heatKey, view, size, lesions, boxes, draft, showBoxes, geomW, geomH]);
 
   const toImage = (e: ReactPointerEvent<HTMLCanvasElement>) => {
     const r = e.currentTarget.getBoundingClientRect();
@@ -200,13 +221,14 @@ export function XrayViewer({ imageUrl, alt, heatmaps = [], lesions = [], boxes =
     else if (tool === 'wl') setWl({ width: Math.max(1, Math.min(510, d.wl.width + dx)), level: Math.max(0, Math.min(255, d.wl.level + dy)) });
     else if (tool === 'box' && d.start && img) {
       const p = toImage(e);
-      const clampX = (v: number) => Math.max(0, Math.min(img.naturalWidth, v));
-      const clampY = (v: number) => Math.max(0, Math.min(img.naturalHeight, v));
+      const clampX = (v: number) => Math.max(0, Math.min(geomW, v));
+      const clampY = (v: number) => Math.max(0, Math.min(geomH, v));
       setDraft({ x_min: clampX(Math.min(d.start.x, p.x)), y_min: clampY(Math.min(d.start.y, p.y)), x_max: clampX(Math.max(d.start.x, p.x)), y_max: clampY(Math.max(d.start.y, p.y)) });
     }
   };
   const onPointerUp = () => {
-    if (tool === 'box' && draft && onDrawBox && draft.x_max - draft.x_min > 3 && draft.y_max - draft.y_min > 3) {
+    // At least 3 screen pixels each way (a click is not a box).
+    if (tool === 'box' && draft && onDrawBox && (draft.x_max - draft.x_min) * view.scale > 3 && (draft.y_max - draft.y_min) * view.scale > 3) {
       onDrawBox({ x_min: Math.round(draft.x_min), y_min: Math.round(draft.y_min), x_max: Math.round(draft.x_max), y_max: Math.round(draft.y_max) });
     }
     setDraft(null);
@@ -310,6 +332,21 @@ export function XrayViewer({ imageUrl, alt, heatmaps = [], lesions = [], boxes =
         <span id={`${id}-keys`} className="sr-only">
           {t('viewer.keys')}
         </span>
+        {/* The boxes as screen rectangles (CSS pixels inside the stage): read by screen readers and by the e2e coordinate test. */}
+        <ul className="sr-only" data-testid={`${testId}-boxes`} data-image-width={geomW} data-image-height={geomH} data-image-rect={img ? rectAttr(view.ox, view.oy, geomW * view.scale, geomH * view.scale) : ''}>
+          {showBoxes
+            ? lesions.map((l, i) => (
+                <li key={`ai-${i}`} data-kind="ai" data-finding={l.finding} data-rect={rectAttr(view.ox + l.x_min * view.scale, view.oy + l.y_min * view.scale, (l.x_max - l.x_min) * view.scale, (l.y_max - l.y_min) * view.scale)}>
+                  {`${l.finding.toUpperCase()} ${Math.round(l.score * 100)}%`}
+                </li>
+              ))
+            : null}
+          {boxes.map((b, i) => (
+            <li key={`r-${i}`} data-kind="radiologist" data-rect={rectAttr(view.ox + b.x_min * view.scale, view.oy + b.y_min * view.scale, (b.x_max - b.x_min) * view.scale, (b.y_max - b.y_min) * view.scale)}>
+              {t('viewer.drawBox')} {i + 1}
+            </li>
+          ))}
+        </ul>
         {!img && !error ? <div className="viewer-msg">{t('common.loading')}</div> : null}
         {error ? <div className="viewer-msg viewer-msg-error">{t('viewer.loadFailed')}</div> : null}
         <div className="viewer-hud" aria-hidden="true">

@@ -1,7 +1,8 @@
 /** Small shared building blocks: page frame, state panels, badges, fields. */
 import { useId, type ReactNode } from 'react';
-import type { ApiRequestError } from '../api/client';
+import { ApiRequestError } from '../api/client';
 import { useI18n } from '../i18n';
+import { useErrorText } from '../lib/errors';
 
 export function Page({ title, actions, children, testId }: { title: string; actions?: ReactNode; children: ReactNode; testId: string }) {
   return (
@@ -15,7 +16,7 @@ export function Page({ title, actions, children, testId }: { title: string; acti
   );
 }
 
-export function Panel({ title, children, actions, className, testId }: { title?: string; children: ReactNode; actions?: ReactNode; className?: string; testId?: string }) {
+export function Panel({ title, children, actions, className, testId }: { title?: ReactNode; children: ReactNode; actions?: ReactNode; className?: string; testId?: string }) {
   const id = useId();
   return (
     <section className={`panel ${className ?? ''}`} aria-labelledby={title ? id : undefined} data-testid={testId}>
@@ -54,15 +55,18 @@ export function NotAvailable({ what, testId }: { what: string; testId?: string }
   );
 }
 
-export function ErrorNote({ error, onRetry }: { error: ApiRequestError | Error | string; onRetry?: () => void }) {
+/** An error panel: an API error in the clinician's words (lib/errors.ts); a string is shown as given (already localised). */
+export function ErrorNote({ error, detail: extra, onRetry }: { error: ApiRequestError | Error | string; detail?: string; onRetry?: () => void }) {
   const { t } = useI18n();
-  const message = typeof error === 'string' ? error : error.message;
+  const localised = useErrorText()(error);
+  const text = typeof error === 'string' ? error : localised.text;
+  const detail = extra ?? localised.detail;
   return (
-    <div className="state state-error" role="alert">
+    <div className="state state-error" role="alert" data-error-code={typeof error === 'string' || !(error instanceof ApiRequestError) ? undefined : error.code}>
       <span className="state-icon" aria-hidden="true">!</span>
       <div>
         <strong>{t('common.errorTitle')}</strong>
-        <p>{message}</p>
+        <p title={detail}>{text}</p>
       </div>
       {onRetry ? (
         <button type="button" className="btn btn-secondary" onClick={onRetry}>

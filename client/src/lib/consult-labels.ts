@@ -61,6 +61,7 @@ export const SPECIALTIES: { value: string; label: MessageKey }[] = [
   { value: 'pediatrics', label: 'specialty.pediatrics' },
   { value: 'radiology', label: 'specialty.radiology' },
   { value: 'general surgery', label: 'specialty.surgery' },
+  { value: 'general practice', label: 'specialty.generalPractice' },
 ];
 
 export function specialtyKey(value: string): MessageKey | undefined {

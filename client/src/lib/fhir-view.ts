@@ -49,6 +49,16 @@ function quantityText(q: unknown): string | undefined {
   return unit ? `${v} ${unit}` : String(v);
 }
 
+function quantityOf(o: Json): QuantityView | undefined {
+  const q = o.valueQuantity;
+  if (!isObj(q)) return undefined;
+  const value = num(q.value);
+  if (value === undefined) return undefined;
+  const ucum = str(q.code);
+  const unit = str(q.unit);
+  return { value, ...(ucum ? { ucum } : {}), ...(unit ? { unit } : {}), codes: codingCodes(o.code) };
+}
+
 /** The value of an Observation (or one component) as text. */
 export function observationValue(o: Json): string | undefined {
   const q = quantityText(o.valueQuantity);
@@ -83,16 +93,44 @@ export function categoryCodes(r: FhirResource): string[] {
 
 export type SectionKey = 'problems' | 'medications' | 'allergies' | 'immunizations' | 'vitals' | 'labs' | 'encounters' | 'imaging' | 'other';
 
+export interface QuantityView {
+  value: number;
+  /** UCUM code and the record's unit text (lib/clinical-terms.ts writes them as clinicians do). */
+  ucum?: string;
+  unit?: string;
+  codes: string[];
+}
+
+/** The AI result of one finding on one study (from the AI Observation derived from the ImagingStudy). */
+export interface AiResultView {
+  finding: 'tb' | 'nodule' | 'other';
+  score?: number;
+  flagged: boolean;
+  /** preliminary = awaiting a radiologist; final = confirmed; amended = rejected. */
+  review: 'awaiting' | 'confirmed' | 'rejected';
+}
+
 export interface TimelineItem {
   key: string;
   section: SectionKey;
   resourceType: string;
+  /** The record's own text (shown when no catalogue name exists for `codes`). */
   title: string;
+  /** Codes of the resource's `code` (LOINC for vitals and labs). */
+  codes: string[];
   detail?: string;
+  /** An Observation's value as a number with its unit (vitals, labs); components for a panel. */
+  quantity?: QuantityView;
+  components?: QuantityView[];
+  /** AllergyIntolerance.criticality (low | high | unable-to-assess). */
+  criticality?: string;
   status?: string;
   date?: string;
   /** An AI triage result (Observation with the platform's AI tag/method). */
   ai?: boolean;
+  /** An imaging study: a chest X-ray (by modality or description), and its AI results folded into its one line. */
+  chestXray?: boolean;
+  aiResults?: AiResultView[];
 }
 
 function isAi(r: FhirResource): boolean {
@@ -160,8 +198,7 @@ function detailOf(r: FhirResource): string | undefined {
         .filter(isObj)
         .flatMap((x) => arr(x.manifestation).map((m) => conceptText(m)))
         .filter((x): x is string => x !== undefined);
-      const crit = str(r.criticality);
-      return [reactions.join(', '), crit].filter(Boolean).join(' · ') || undefined;
+      return reactions.join(', ') || undefined;
     }
     case 'MedicationStatement':
     case 'MedicationRequest': {
@@ -172,8 +209,6 @@ function detailOf(r: FhirResource): string | undefined {
       return str(r.conclusion);
     case 'Encounter':
       return arr(r.reasonCode).map(conceptText).filter(Boolean).join(', ') || undefined;
-    case 'ImagingStudy':
-      return num(r.numberOfInstances) !== undefined ? `${String(r.numberOfInstances)} img` : undefined;
     default:
       return undefined;
   }
@@ -185,24 +220,67 @@ export interface SummaryView {
   items: TimelineItem[];
 }
 
-/** Splits a summary document Bundle into the patient and timeline items, newest first. */
+function refId(v: unknown, type: string): string | undefined {
+  const ref = isObj(v) ? str(v.reference) : undefined;
+  return ref?.startsWith(`${type}/`) ? ref.slice(type.length + 1) : undefined;
+}
+
+function aiResultOf(r: FhirResource): AiResultView {
+  const text = conceptText(r.code) ?? '';
+  const finding = /tubercul|\btb\b/i.test(text) ? 'tb' : /nodule/i.test(text) ? 'nodule' : 'other';
+  const q = isObj(r.valueQuantity) ? num(r.valueQuantity.value) : undefined;
+  const flagged = arr(r.interpretation).some((i) => codingCodes(i).includes('POS'));
+  const review = r.status === 'final' ? 'confirmed' : r.status === 'amended' ? 'rejected' : 'awaiting';
+  return { finding, ...(q !== undefined ? { score: q } : {}), flagged, review };
+}
+
+/**
+ * Splits a summary document Bundle into the patient and timeline items, newest first. Imaging
+ * keeps one line per study: the AI Observations derived from a study and the AI DiagnosticReport
+ * on it are folded into that study's line (never rows of their own above the vitals).
+ */
 export function readSummary(bundle: FhirBundle): SummaryView {
   const resources = (bundle.entry ?? []).map((e) => e.resource).filter((r): r is FhirResource => r !== undefined);
   const patient = resources.find((r) => r.resourceType === 'Patient') ?? null;
   const composition = resources.find((r) => r.resourceType === 'Composition') ?? null;
   const skip = new Set(['Patient', 'Composition', 'Practitioner', 'Organization', 'Consent', 'Device', 'Provenance']);
+  const studies = new Set(resources.filter((r) => r.resourceType === 'ImagingStudy' && r.id).map((r) => String(r.id)));
+  const aiByStudy = new Map<string, AiResultView[]>();
+  const folded = new Set<FhirResource>();
+  for (const r of resources) {
+    // Observations derived from a study (the AI scores) and reports on a study join the study's line.
+    if (r.resourceType === 'Observation') {
+      const study = arr(r.derivedFrom).map((d) => refId(d, 'ImagingStudy')).find((id): id is string => id !== undefined && studies.has(id));
+      if (!study) continue;
+      aiByStudy.set(study, [...(aiByStudy.get(study) ?? []), aiResultOf(r)]);
+      folded.add(r);
+    } else if (r.resourceType === 'DiagnosticReport' && arr(r.imagingStudy).some((d) => studies.has(refId(d, 'ImagingStudy') ?? ''))) folded.add(r);
+  }
   const items = resources
-    .filter((r) => !skip.has(r.resourceType))
-    .map<TimelineItem>((r, i) => ({
-      key: `${r.resourceType}/${r.id ?? i}`,
-      section: sectionOf(r),
-      resourceType: r.resourceType,
-      title: titleOf(r),
-      detail: detailOf(r),
-      status: statusOf(r),
-      date: resourceDate(r),
-      ai: isAi(r) || undefined,
-    }));
+    .filter((r) => !skip.has(r.resourceType) && !folded.has(r))
+    .map<TimelineItem>((r, i) => {
+      const quantity = r.resourceType === 'Observation' ? quantityOf(r) : undefined;
+      const components = r.resourceType === 'Observation' ? arr(r.component).filter(isObj).map(quantityOf).filter((q): q is QuantityView => q !== undefined) : [];
+      const isStudy = r.resourceType === 'ImagingStudy';
+      const modalities = isStudy ? arr(r.modality).filter(isObj).map((m) => str(m.code)) : [];
+      const ai = r.resourceType === 'ImagingStudy' && r.id ? aiByStudy.get(String(r.id)) : undefined;
+      return {
+        key: `${r.resourceType}/${r.id ?? i}`,
+        section: sectionOf(r),
+        resourceType: r.resourceType,
+        title: titleOf(r),
+        codes: codingCodes(r.code),
+        detail: detailOf(r),
+        ...(quantity ? { quantity } : {}),
+        ...(components.length && !quantity ? { components } : {}),
+        ...(r.resourceType === 'AllergyIntolerance' && str(r.criticality) ? { criticality: str(r.criticality) } : {}),
+        status: statusOf(r),
+        date: resourceDate(r),
+        ai: isAi(r) || undefined,
+        ...(isStudy && (modalities.some((m) => m === 'CR' || m === 'DX') || /chest/i.test(str(r.description) ?? '')) ? { chestXray: true } : {}),
+        ...(ai ? { aiResults: ai } : {}),
+      };
+    });
   items.sort((a, b) => (b.date ?? '').localeCompare(a.date ?? ''));
   return { patient, composition, items };
 }

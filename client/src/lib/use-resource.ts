@@ -2,6 +2,7 @@
  * tracks the busy / error state of a user action that calls the API. */
 import { useCallback, useEffect, useRef, useState } from 'react';
 import { ApiRequestError } from '../api/client';
+import { useErrorText } from './errors';
 import { useSession } from './session';
 
 export interface Resource<T> {
@@ -57,7 +58,7 @@ export function useResource<T>(path: string | null): Resource<T> {
 
 export interface Submission {
   busy: boolean;
-  /** Message of the last failed run, cleared when the next one starts. */
+  /** Localised message of the last failed run (lib/errors.ts), cleared when the next one starts. */
   error: string | null;
   /** Runs an action (a form submit, a button), busy meanwhile; a failure becomes `error`, worded by `describe`. */
   run(action: () => Promise<unknown>, describe?: (err: ApiRequestError) => string): Promise<void>;
@@ -66,7 +67,10 @@ export interface Submission {
 export function useSubmission(): Submission {
   const [busy, setBusy] = useState(false);
   const [error, setError] = useState<string | null>(null);
-  const run = useCallback(async (action: () => Promise<unknown>, describe: (err: ApiRequestError) => string = (e) => e.message) => {
+  const errorText = useErrorText();
+  const localised = useRef(errorText);
+  localised.current = errorText;
+  const run = useCallback(async (action: () => Promise<unknown>, describe: (err: ApiRequestError) => string = (e) => localised.current(e).text) => {
     setBusy(true);
     setError(null);
     try {

@@ -1,6 +1,7 @@
 import { useState, type FormEvent } from 'react';
 import { LanguageSwitch } from '../components/Header';
 import { useI18n } from '../i18n';
+import { useErrorText } from '../lib/errors';
 import { useSession } from '../lib/session';
 import { useSubmission } from '../lib/use-resource';
 
@@ -10,12 +11,13 @@ export function Login() {
   const [email, setEmail] = useState('');
   const [password, setPassword] = useState('');
   const { busy, error, run } = useSubmission();
+  const errorText = useErrorText();
 
   const submit = async (e: FormEvent) => {
     e.preventDefault();
     await run(
       () => login(email.trim(), password),
-      (err) => (err.status === 401 || err.status === 400 ? t('login.invalid') : err.status === 429 ? t('login.throttled') : err.message),
+      (err) => (err.status === 401 || err.status === 400 ? t('login.invalid') : err.status === 429 ? t('login.throttled') : errorText(err).text),
     );
   };
 

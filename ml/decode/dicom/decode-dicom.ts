@@ -102,7 +102,7 @@ function imageInfo(header: DicomHeader): DicomImageInfo {
   };
   const optional = ['windowCenter', 'windowWidth'] as const;
   for (const key of optional) if (header[key] !== undefined) info[key] = header[key];
-  const strings = ['sopInstanceUid', 'studyInstanceUid', 'seriesInstanceUid', 'modality', 'bodyPart', 'patientId'] as const;
+  const strings = ['sopInstanceUid', 'studyInstanceUid', 'seriesInstanceUid', 'modality', 'bodyPart', 'viewPosition', 'patientId'] as const;
   for (const key of strings) if (header[key] !== undefined) info[key] = header[key];
   return info;
 }

@@ -6,6 +6,7 @@
  */
 import { decodeJpegLs } from '../codecs/charls';
 import type { CodecOutput } from '../codecs/emscripten';
+import { decodeJpeg12 } from '../codecs/ijg-12bit';
 import { decodeJpegLossless } from '../codecs/jpeg-lossless';
 import { decodeJpegBaseline } from '../codecs/libjpeg-turbo';
 import { decodeJpeg2000 } from '../codecs/openjpeg';
@@ -54,8 +55,11 @@ export async function decodeFirstFrame(
     case 'jpeg-dct': {
       const sof = checkStreamHeader(readJpegFrameHeader(frame), header, limits, 'JPEG');
       if (sof.kind !== 'jpeg-dct') throw new ImageDecodeError('corrupt', `transfer syntax says lossy JPEG but the stream is ${sof.kind}`);
+      if (sof.precision > 12) throw new ImageDecodeError('unsupported_transfer_syntax', `${sof.precision}-bit DCT JPEG is not a DICOM transfer syntax`);
       if (sof.precision > 8) {
-        throw new ImageDecodeError('unsupported_transfer_syntax', `${sof.precision}-bit JPEG (extended process 4) is not supported, only 8-bit`);
+        // JPEG Extended process 4 (12-bit), common on CR systems: IJG 12-bit through dcmjs-codecs.
+        if (bytesPerSample !== 2) throw new ImageDecodeError('corrupt', `${sof.precision}-bit JPEG in a DICOM with Bits Allocated ${header.bitsAllocated}`);
+        return validated(await decodeJpeg12(frame, { width: sof.width, height: sof.height, precision: sof.precision, components: sof.components, photometric: header.photometric }), header, false, 'IJG 12-bit (dcmjs-codecs)');
       }
       // libjpeg-turbo converts YCbCr to RGB, so colour output is RGB whatever the photometric says.
       return validated(await decodeJpegBaseline(frame), header, false, 'libjpeg-turbo');

@@ -36,6 +36,8 @@ export interface DicomHeader {
   seriesInstanceUid?: string;
   modality?: string;
   bodyPart?: string;
+  /** View Position (0018,5101): PA, AP, LL, ... */
+  viewPosition?: string;
   patientId?: string;
 }
 
@@ -71,6 +73,7 @@ const TAG = {
   seriesInstanceUid: 'x0020000e',
   modality: 'x00080060',
   bodyPart: 'x00180015',
+  viewPosition: 'x00185101',
   patientId: 'x00100020',
   pixelData: 'x7fe00010',
   floatPixelData: 'x7fe00008',
@@ -194,11 +197,12 @@ function readHeader(ds: DataSet, rawTransferSyntax: string | undefined): DicomHe
   assignString(header, 'seriesInstanceUid', trimUid(ds.string(TAG.seriesInstanceUid)));
   assignString(header, 'modality', ds.string(TAG.modality));
   assignString(header, 'bodyPart', ds.string(TAG.bodyPart));
+  assignString(header, 'viewPosition', ds.string(TAG.viewPosition));
   assignString(header, 'patientId', ds.string(TAG.patientId));
   return header;
 }
 
-type OptionalStringKey = 'voiLutFunction' | 'presentationLutShape' | 'sopInstanceUid' | 'studyInstanceUid' | 'seriesInstanceUid' | 'modality' | 'bodyPart' | 'patientId';
+type OptionalStringKey = 'voiLutFunction' | 'presentationLutShape' | 'sopInstanceUid' | 'studyInstanceUid' | 'seriesInstanceUid' | 'modality' | 'bodyPart' | 'viewPosition' | 'patientId';
 
 function assignString(header: DicomHeader, key: OptionalStringKey, value: string | undefined): void {
   const trimmed = value?.trim();

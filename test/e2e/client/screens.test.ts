@@ -3,14 +3,19 @@
  * the district doctor opens the demo patient's record and requests a consult with an X-ray; the
  * specialist sees it in the queue and accepts; both enter the consult room (the host admits the
  * other from the waiting room when needed) and join the call; chat; the specialist signs the
- * report and sees it verified; the radiologist opens the worklist. Saves a screenshot of every
- * screen under test-artifacts/screenshots/ and runs axe-core on each.
+ * report and sees who signed it, with which certificate, and re-verifies it; the radiologist opens
+ * the worklist (filled by the consult, no invitation needed) and the reviewed view; the
+ * administrator reviews a break-glass access by name and reads the audit log with names.
+ * On every screen: a screenshot under test-artifacts/screenshots/, axe-core, and the catalogue
+ * check (every visible text of the UI language is in its catalogue: test/e2e/client/i18n-check.ts).
+ * No console errors on any page.
  * Needs the consult, EMR, imaging and SFU features of the server and a built client.
  */
 import { existsSync, mkdirSync } from 'node:fs';
 import path from 'node:path';
 import { chromium, type Browser, type BrowserContext, type Page } from 'playwright-core';
 import { CHROMIUM_ARGS, CHROMIUM_PATH, inboundVideo } from '../../support/browser';
+import { untranslatedTexts } from './i18n-check';
 import { DEMO, DEMO_PASSWORD, startTestPlatform, type TestPlatform } from '../../support/platform';
 
 const repo = path.resolve(__dirname, '../../..');
@@ -28,10 +33,17 @@ async function seriousA11y(page: Page): Promise<string[]> {
   });
 }
 
+/** Screen → texts not in its language's catalogue; asserted empty at the end of the tour (one report for all screens). */
+const untranslated: Record<string, string[]> = {};
+
 async function shot(page: Page, name: string, fullPage = false): Promise<void> {
   await page.evaluate(() => window.scrollTo(0, 0));
   await page.waitForTimeout(250);
   expect(await seriousA11y(page)).toEqual([]);
+  // Every visible string is in the catalogue of the page's language (names and typed text are data: translate="no").
+  const lang = name.endsWith('-en') ? 'en' : 'vi';
+  const missing = await untranslatedTexts(page, lang);
+  if (missing.length) untranslated[name] = missing;
   await page.screenshot({ path: path.join(shots, `${name}.png`), fullPage });
 }
 
@@ -40,6 +52,10 @@ async function signIn(browser: Browser, url: string, email: string, locale: stri
   const page = await ctx.newPage();
   const errors: string[] = [];
   page.on('pageerror', (e) => errors.push(e.message));
+  // No console errors (a failed request, e.g. a 404 for a report that does not exist yet, is one).
+  page.on('console', (m) => {
+    if (m.type() === 'error') errors.push(`console: ${m.text()} (${m.location().url})`);
+  });
   await page.goto(url);
   await page.getByTestId('login-email').fill(email);
   await page.getByTestId('login-password').fill(DEMO_PASSWORD);
@@ -64,6 +80,11 @@ describe('web client screen tour (all roles, real APIs)', () => {
   });
 
   it('walks every screen', async () => {
+    // An emergency access to review later (the specialist has no relationship with the patient yet).
+    const specToken = (await tp.login(DEMO.specialist)).accessToken;
+    const bg = await tp.api('POST', '/api/emr/break-glass', { token: specToken, body: { patientId: 'pat-demo-hoa', reason: 'Bệnh nhân suy hô hấp, cần xem hồ sơ ngay' } });
+    expect(bg.status).toBe(201);
+
     // District doctor: patients → record → new consult with an X-ray.
     const ref = await signIn(browser, tp.url, DEMO.referrer, 'vi-VN');
     await ref.page.getByTestId('my-patients').waitFor();
@@ -73,6 +94,12 @@ describe('web client screen tour (all roles, real APIs)', () => {
     const patientId = ((await firstRow.getAttribute('data-testid')) ?? '').replace('patient-row-', '');
     await ref.page.getByTestId(`patient-open-${patientId}`).click();
     await ref.page.getByTestId('record-view').waitFor();
+    // Vitals and labs by their Vietnamese names, units as clinicians write them.
+    const vitals = await ref.page.getByTestId('record-view').innerText();
+    expect(vitals).toContain('Nhiệt độ');
+    expect(vitals).toMatch(/37,9 °C/);
+    expect(vitals).toMatch(/11,2 ×10⁹\/L/);
+    expect(vitals).not.toMatch(/\bCel\b|10\*3\/uL|Body temperature/);
     await shot(ref.page, 'tour-02-referrer-record-vi', true);
 
     await ref.page.getByTestId('record-new-consult').click();
@@ -106,18 +133,19 @@ describe('web client screen tour (all roles, real APIs)', () => {
     await spec.page.getByTestId('consult-room').waitFor();
     const start = spec.page.getByTestId('room-start');
     if (await start.isVisible().catch(() => false)) await start.click();
-    // The host invites the radiologist (gives them access to the patient's images).
+    // The host invites a colleague found by name (no internal ids): typing part of the name, accents optional.
     await spec.page.getByTestId('room-invite').click();
-    await spec.page.getByTestId('invite-user').fill('usr-radiologist');
+    await spec.page.getByTestId('invite-user').fill('chau');
+    await spec.page.getByTestId('invite-option-usr-radiologist').click();
     await spec.page.getByTestId('invite-submit').click();
     await spec.page.getByTestId('invite-form').waitFor({ state: 'detached' });
 
-    // Both in the room; the host admits the district doctor when they wait.
+    // The requesting doctor enters their own consult without waiting for the host.
     await ref.page.goto(`${tp.url}/consults/${consultId}`);
     await ref.page.getByTestId('consult-room').waitFor();
-    const admit = spec.page.locator('[data-testid^="admit-"]').first();
-    if (await admit.waitFor({ timeout: 5_000 }).then(() => true).catch(() => false)) await admit.click();
     await ref.page.getByTestId('emr-panel').waitFor({ timeout: 30_000 });
+    expect(await ref.page.getByTestId('waiting-room').count()).toBe(0);
+    expect(await spec.page.locator('[data-testid^="admit-"]').count()).toBe(0);
 
     await spec.page.getByTestId('call-join').click();
     await ref.page.getByTestId('call-join').click();
@@ -150,10 +178,30 @@ describe('web client screen tour (all roles, real APIs)', () => {
     await spec.page.getByTestId('report-recommendation').fill('Xét nghiệm GeneXpert MTB/RIF đờm; chuyển chương trình chống lao huyện nếu dương tính.');
     await spec.page.getByTestId('report-sign').click();
     await spec.page.getByTestId('report-verified').waitFor({ timeout: 30_000 });
+    // Who signed, when, with which certificate (issued by the hospital CA), and every check passed.
+    await expect(spec.page.getByTestId('report-signer').innerText()).resolves.toContain('PGS.TS. Trần Thị Bình');
+    await expect(spec.page.getByTestId('report-certificate').innerText()).resolves.toMatch(/Bạch Mai[\s\S]*Issued by/);
+    expect(await spec.page.locator('[data-testid="report-checks"] .check-ok').count()).toBe(4);
+    await spec.page.getByTestId('report-reverify').click();
+    await spec.page.getByTestId('report-verified').waitFor();
     await shot(spec.page, 'tour-08-specialist-report-signed-en');
+    // The district doctor sees the same, in Vietnamese.
+    await ref.page.getByTestId('room-tab-report').click();
+    await ref.page.getByTestId('report-verified').waitFor({ timeout: 30_000 });
+    await expect(ref.page.getByTestId('report-signer').innerText()).resolves.toContain('PGS.TS. Trần Thị Bình');
+    await expect(ref.page.getByTestId('report-certificate').innerText()).resolves.toContain('Cấp bởi');
+    await shot(ref.page, 'tour-08b-referrer-report-signed-vi');
 
     // Radiologist worklist.
     const rad = await signIn(browser, tp.url, DEMO.radiologist, 'vi-VN');
+    // Invited colleagues wait for the host; the text says the host is in and has been told.
+    await rad.page.goto(`${tp.url}/consults/${consultId}`);
+    await rad.page.getByTestId('waiting-room').waitFor({ timeout: 30_000 });
+    await expect(rad.page.getByTestId('waiting-room-text').innerText()).resolves.toMatch(/PGS\.TS\. Trần Thị Bình \(chủ trì\) đã được báo/);
+    await spec.page.getByTestId('waiting-list').waitFor();
+    await expect(spec.page.getByTestId('waiting-list').innerText()).resolves.toContain('BS. Lê Minh Châu');
+    await shot(rad.page, 'tour-09a-radiologist-waiting-room-vi');
+    await rad.page.getByTestId('nav-worklist').click();
     await rad.page.getByTestId('worklist').waitFor();
     await rad.page.locator('[data-testid^="worklist-item-"]').first().waitFor({ timeout: 60_000 });
     await rad.page.getByTestId('worklist-viewer-canvas').waitFor();
@@ -173,8 +221,51 @@ describe('web client screen tour (all roles, real APIs)', () => {
     await rad.page.getByTestId('review-confirm-tb').click();
     await rad.page.getByTestId('review-state-tb').waitFor({ timeout: 15_000 }).catch(() => undefined);
     await shot(rad.page, 'tour-10-radiologist-confirmed-vi');
+    // The TB decision counts at once in the stats card.
+    await expect(rad.page.getByTestId('stats-tb').innerText()).resolves.toMatch(/^1\/1 /);
+    // Confirm the remaining flags; the study moves to the reviewed view.
+    for (const el of await rad.page.locator('[data-testid="worklist-detail"] .finding-review.finding-flagged').all()) {
+      const finding = ((await el.getAttribute('data-testid')) ?? '').replace('review-', '');
+      if (finding !== 'tb' && (await rad.page.getByTestId(`review-state-${finding}`).count()) === 0) await rad.page.getByTestId(`review-confirm-${finding}`).click();
+    }
+    await rad.page.getByTestId('worklist-view-reviewed').click();
+    await rad.page.locator('[data-testid^="worklist-item-"]').first().waitFor({ timeout: 15_000 });
+    await shot(rad.page, 'tour-11-radiologist-reviewed-vi');
 
-    for (const s of [ref, spec, rad]) {
+    // The patient record keeps the X-ray and its AI results as one line in the imaging section.
+    await ref.page.goto(`${tp.url}/patients/${patientId}`);
+    await ref.page.getByTestId('record-section-imaging').getByTestId('record-ai-results').waitFor({ timeout: 30_000 });
+    expect(await ref.page.getByTestId('record-section-imaging').getByTestId('record-item-imaging').count()).toBe(1);
+    expect(await ref.page.locator('.record-timeline [data-testid="record-item-imaging"]').count()).toBe(0);
+    await shot(ref.page, 'tour-14-referrer-record-imaging-vi', true);
+
+    // Administrator: the break-glass access by name, marked reviewed with a note; the audit log with names.
+    const adm = await signIn(browser, tp.url, DEMO.admin, 'vi-VN');
+    await adm.page.goto(`${tp.url}/admin/break-glass`);
+    const grantId = bg.body.id as string;
+    await adm.page.getByTestId(`grant-row-${grantId}`).waitFor();
+    await adm.page.getByTestId(`grant-user-${grantId}`).getByText('PGS.TS. Trần Thị Bình').waitFor();
+    await adm.page.getByTestId(`grant-patient-${grantId}`).getByText(/Hoa/).waitFor();
+    expect(await adm.page.getByTestId(`grant-user-${grantId}`).getAttribute('title')).toBe('usr-specialist');
+    await adm.page.getByTestId(`grant-row-${grantId}`).getByTestId('grant-review-note').fill('Đã xác minh với khoa: hợp lý');
+    await adm.page.getByTestId(`grant-row-${grantId}`).getByTestId('grant-review-submit').click();
+    await adm.page.getByTestId(`grant-reviewed-${grantId}`).waitFor();
+    await shot(adm.page, 'tour-12-admin-break-glass-vi');
+    await adm.page.goto(`${tp.url}/admin/audit`);
+    await adm.page.getByTestId('audit-table').waitFor();
+    await adm.page.getByTestId('audit-table').getByText('PGS.TS. Trần Thị Bình').first().waitFor();
+    await shot(adm.page, 'tour-13-admin-audit-vi');
+    // Users (specialties from the code list, in Vietnamese) and facilities.
+    await adm.page.goto(`${tp.url}/admin/users`);
+    await adm.page.getByTestId('user-row-specialist@central.demo').waitFor();
+    await expect(adm.page.getByTestId('user-row-specialist@central.demo').innerText()).resolves.toContain('Hô hấp');
+    await shot(adm.page, 'tour-15-admin-users-vi');
+    await adm.page.goto(`${tp.url}/admin/facilities`);
+    await adm.page.locator('[data-testid^="facility-row-"]').first().waitFor();
+    await shot(adm.page, 'tour-16-admin-facilities-vi');
+
+    expect(untranslated).toEqual({});
+    for (const s of [ref, spec, rad, adm]) {
       expect(s.errors).toEqual([]);
       await s.ctx.close();
     }

@@ -4,20 +4,22 @@
  *
  *  1. The district doctor signs in and requests a consult for the demo patient with a chest X-ray
  *     (TBX11K PNG); the AI result (triage done, flag raised) appears on the request's page.
- *  2. The specialist (second browser context) sees the request in the queue and accepts it; opens
- *     the room, starts the consult and invites the radiologist. (The queue's AI-flag badge is
- *     shows the AI result of the attached X-ray.)
- *  3. Both doctors are in the room (the host admits the district doctor from the waiting room when
- *     needed), both see the AI triage of the X-ray and the EMR summary panel, both join the call and
- *     receive each other's media (inbound-rtp bytes and decoded frames grow; the remote <video> has
- *     frames and its currentTime advances).
- *  4. The specialist writes and signs the report; the verification badge shows it valid.
- *  5. The radiologist opens the worklist and confirms the AI flag(s) of the study.
+ *  2. The specialist (second browser context, English UI) sees the request in the queue (the
+ *     queue's AI-flag badge shows the AI result of the attached X-ray) and accepts it; opens the
+ *     room and starts the consult. Nobody invites the radiologist.
+ *  3. The district doctor enters their own consult without waiting; both see the AI triage of the
+ *     X-ray and the EMR summary panel, both join the call and receive each other's media
+ *     (inbound-rtp bytes and decoded frames grow; the remote <video> has frames and its currentTime
+ *     advances).
+ *  4. The specialist writes and signs the report; both doctors see who signed it, when, with
+ *     which certificate (issued by the hospital CA) and that every check passed.
+ *  5. The radiologist of the central hospital finds the study on the worklist without an invitation
+ *     (the consult was accepted by their hospital), confirms the AI flag(s), sees the stats count
+ *     them and the study in the "reviewed" view.
  *
- * Every step is driven through the UI. The only API calls are read-only checks at the end (the
- * radiologist's review is stored as confirmed), because the worklist screen has no filter for
- * reviewed studies: a study whose flags are all reviewed leaves the (open) list, so its confirmed
- * state is not visible on screen afterwards.
+ * Every step is driven through the UI, with the catalogue check on each screen (every visible text
+ * of the screen's language is in its catalogue) and no console error on any page. The only API call
+ * is a read-only check at the end (the reviews are stored as confirmed).
  *
  * Screenshots of every screen: test-artifacts/screenshots/story-<step>.png (git-ignored).
  */
@@ -27,6 +29,7 @@ import path from 'node:path';
 import { chromium, type Browser, type BrowserContext, type Locator, type Page } from 'playwright-core';
 import type { WorklistResponse } from '../../../contracts/imaging-api';
 import { CHROMIUM_ARGS, CHROMIUM_PATH, inboundVideo } from '../../support/browser';
+import { untranslatedTexts } from '../client/i18n-check';
 import { DEMO_PATIENT_ID } from '../../support/consult-flow';
 import { DEMO, DEMO_PASSWORD, startTestPlatform, type TestPlatform } from '../../support/platform';
 
@@ -63,11 +66,17 @@ interface Session {
   errors: string[];
 }
 
-/** Screenshot of the viewport (scrolled to the top, or to `focus`) or of the full page. */
+/** Step → texts of that screen not in its language's catalogue (asserted empty at the end). */
+const untranslated: Record<string, string[]> = {};
+
+/** Screenshot of the viewport (scrolled to the top, or to `focus`) or of the full page, after the catalogue check. */
 async function shot(page: Page, step: string, fullPage = false, focus?: Locator): Promise<void> {
   if (focus) await focus.evaluate((el) => el.scrollIntoView({ block: 'center' }));
   else await page.evaluate(() => window.scrollTo(0, 0));
   await page.waitForTimeout(300);
+  const lang = (await page.evaluate(() => document.documentElement.lang)) === 'en' ? 'en' : 'vi';
+  const missing = await untranslatedTexts(page, lang);
+  if (missing.length) untranslated[`${step} (${lang})`] = missing;
   await page.screenshot({ path: path.join(shots, `story-${step}.png`), fullPage });
 }
 
@@ -76,6 +85,9 @@ async function openContext(browser: Browser, url: string, locale: string): Promi
   const page = await ctx.newPage();
   const errors: string[] = [];
   page.on('pageerror', (e) => errors.push(e.message));
+  page.on('console', (m) => {
+    if (m.type() === 'error') errors.push(`console: ${m.text()} (${m.location().url})`);
+  });
   await page.goto(url);
   await page.getByTestId('login-screen').waitFor();
   return { ctx, page, errors };
@@ -199,18 +211,14 @@ describe('consult story: district doctor → specialist → radiologist, in real
     await spec.page.getByTestId('consult-room').waitFor();
     await spec.page.getByTestId('room-start').click();
     await spec.page.getByTestId('room-start').waitFor({ state: 'detached', timeout: 15_000 });
-    // The host invites the radiologist (a consult participant may read the patient's images).
-    await spec.page.getByTestId('room-invite').click();
-    await spec.page.getByTestId('invite-user').fill('usr-radiologist');
-    await spec.page.getByTestId('invite-submit').click();
-    await spec.page.getByTestId('invite-form').waitFor({ state: 'detached', timeout: 15_000 });
 
-    // 3. District doctor enters the room; the host admits them from the waiting room if needed.
+    // 3. District doctor enters their own consult: no waiting room, nobody to admit.
     await ref.page.getByTestId(`consult-row-${consultId}`).getByTestId('consult-status').waitFor();
     await ref.page.getByTestId(`consult-open-${consultId}`).click();
     await ref.page.getByTestId('consult-room').waitFor();
-    const admit = spec.page.locator('[data-testid^="admit-"]').first();
-    if (await admit.waitFor({ timeout: 8_000 }).then(() => true).catch(() => false)) await admit.click();
+    await ref.page.getByTestId('emr-panel').waitFor({ timeout: 30_000 });
+    expect(await ref.page.getByTestId('waiting-room').count()).toBe(0);
+    expect(await spec.page.locator('[data-testid^="admit-"]').count()).toBe(0);
     for (const s of [spec, ref]) {
       // The AI triage of the X-ray in the room, and the EMR summary panel.
       const triage = s.page.getByTestId('imaging-panel').getByTestId('triage-summary');
@@ -241,9 +249,22 @@ describe('consult story: district doctor → specialist → radiologist, in real
     await spec.page.getByTestId('report-signed').waitFor({ timeout: 30_000 });
     await spec.page.getByTestId('report-verified').waitFor({ timeout: 30_000 });
     expect(await spec.page.getByTestId('report-invalid').count()).toBe(0);
+    // Signer, time, certificate and every check, in English for the specialist ...
+    await expect(spec.page.getByTestId('report-signer').innerText()).resolves.toContain('PGS.TS. Trần Thị Bình');
+    await expect(spec.page.getByTestId('report-certificate').innerText()).resolves.toMatch(/Bệnh viện Bạch Mai[\s\S]*Issued by[\s\S]*valid/);
+    expect(await spec.page.locator('[data-testid="report-checks"] .check-ok').count()).toBe(4);
     await shot(spec.page, '08-specialist-report-signed');
+    // ... and in Vietnamese for the district doctor, who re-verifies it.
+    await ref.page.getByTestId('room-tab-report').click();
+    await ref.page.getByTestId('report-verified').waitFor({ timeout: 30_000 });
+    await expect(ref.page.getByTestId('report-signer').innerText()).resolves.toContain('PGS.TS. Trần Thị Bình');
+    await expect(ref.page.getByTestId('report-certificate').innerText()).resolves.toMatch(/Cấp bởi[\s\S]*hiệu lực/);
+    await ref.page.getByTestId('report-reverify').click();
+    await ref.page.getByTestId('report-verified').waitFor();
+    await shot(ref.page, '08b-referrer-report-signed', false, ref.page.getByTestId('report-signature'));
 
-    // 5. Radiologist: worklist → the study → confirm every AI flag.
+    // 5. Radiologist: nobody invited them; the consult was accepted by their hospital and its X-ray
+    // is flagged, so it is on their worklist. The study → confirm every AI flag.
     const rad = await openContext(browser, tp.url, 'vi-VN');
     sessions.push(rad);
     await signIn(rad, DEMO.radiologist);
@@ -270,6 +291,11 @@ describe('consult story: district doctor → specialist → radiologist, in real
     // "1/1" (confirmed/flags reviewed, Vietnamese wording) for each confirmed finding.
     await until('stats count the confirmations', () => rad.page.getByTestId('triage-stats').innerText(), (t) => (t.match(/1\/1/g) ?? []).length === flagged.length, 15_000);
     await shot(rad.page, '10-radiologist-confirmed');
+    // The reviewed view keeps it, with the decisions.
+    await rad.page.getByTestId('worklist-view-reviewed').click();
+    await rad.page.getByTestId(`worklist-item-${studyId}`).waitFor({ timeout: 15_000 });
+    for (const f of flagged) await rad.page.getByTestId(`review-state-${f}`).waitFor();
+    await shot(rad.page, '11-radiologist-reviewed');
 
     // Read-only check through the API: the reviews are stored as confirmed.
     const { accessToken } = await tp.login(DEMO.radiologist);
@@ -279,6 +305,7 @@ describe('consult story: district doctor → specialist → radiologist, in real
     expect(done).toBeDefined();
     for (const f of flagged) expect(done!.findings.find((x) => x.finding === f)?.review?.decision).toBe('confirmed');
 
+    expect(untranslated).toEqual({});
     for (const s of sessions) expect(s.errors).toEqual([]);
   });
 });

@@ -154,22 +154,18 @@ describe('consult workflow end to end', () => {
     expect(abuser.connected).toBe(false);
   });
 
-  test('both join: the host is admitted, the referrer waits until admitted', async () => {
+  test('both join: the host is admitted, the requesting doctor enters their own consult without waiting', async () => {
     const hostJoin = await request(specialist, 'consult:join', { consultId });
     expect(hostJoin).toMatchObject({ ok: true, admitted: true, host: true, room: { hostId: 'usr-specialist' } });
     // the EMR lets the specialist read the record as a consult participant (through the ConsultDirectory)
     expect(hostJoin.summary).toMatchObject({ resourceType: 'Bundle' });
     const refJoin = await request(referrer, 'consult:join', { consultId });
-    expect(refJoin).toMatchObject({ ok: true, admitted: false, host: false, summary: null });
-    const waiting = await waitFor(specialist, 'consult:waiting', (e: any) => e.consultId === consultId && e.waiting.some((w: any) => w.userId === 'usr-referrer'));
-    expect(waiting.waiting[0].displayName).toBe('BS. Nguyễn Văn An');
-    // only the host admits
-    expect((await request(referrer, 'consult:admit', { consultId, userId: 'usr-referrer' })).ok).toBe(false);
-    expect(await request(specialist, 'consult:admit', { consultId, userId: 'usr-referrer' })).toEqual({ ok: true });
-    const admitted = await waitFor(referrer, 'consult:admitted', (e: any) => e.consultId === consultId);
-    expect(admitted.room.present.map((p: any) => p.userId).sort()).toEqual(['usr-referrer', 'usr-specialist']);
+    expect(refJoin).toMatchObject({ ok: true, admitted: true, host: false, room: { waiting: [] } });
+    expect(refJoin.summary).toMatchObject({ resourceType: 'Bundle' });
     await waitFor(specialist, 'consult:participant-joined', (e: any) => e.participant.userId === 'usr-referrer');
-    // rejoining does not wait again
+    // only the host admits (the requester cannot admit anybody)
+    expect((await request(referrer, 'consult:admit', { consultId, userId: 'usr-referrer' })).ok).toBe(false);
+    // rejoining does not wait either
     expect(await request(referrer, 'consult:join', { consultId })).toMatchObject({ ok: true, admitted: true });
   });
 
@@ -236,15 +232,20 @@ describe('consult workflow end to end', () => {
     await waitFor(specialist, 'record:updated', (e: any) => e.resourceType === 'DiagnosticReport' && e.resourceId === copied.recordResourceId);
     expect((await tp.api('GET', `/api/consults/${consultId}`, { token: tokens.referrer })).body.status).toBe('reported');
     const verified = await tp.api('GET', `/api/consults/${consultId}/report/verify`, { token: tokens.referrer });
-    expect(verified.body).toEqual({ valid: true, version: 1, kid: report.kid, signerId: 'usr-specialist' });
+    expect(verified.body).toMatchObject({ valid: true, version: 1, kid: report.kid, signerId: 'usr-specialist', signerName: 'PGS.TS. Trần Thị Bình', legacy: false, checks: { signature: true, chain: true, validity: true, revocation: true } });
+    // The hospital CA certified the specialist's key; the JWS carries the chain (x5c).
+    expect(verified.body.certificate).toMatchObject({ commonName: 'PGS.TS. Trần Thị Bình', organisation: 'Bệnh viện Bạch Mai' });
+    expect(JSON.parse(Buffer.from(report.signature.split('.')[0], 'base64url').toString()).x5c).toHaveLength(2);
+    expect(report.provenance).toMatchObject({ resourceType: 'Provenance', target: [{ reference: `DiagnosticReport/${report.resource.id}` }], signature: [{ sigFormat: 'application/jose', who: { reference: 'Practitioner/usr-specialist' } }] });
+    expect(Buffer.from(report.provenance.signature[0].data, 'base64').toString()).toBe(report.signature);
     // offline, with the CLI, from what the API hands out
     const dir = mkdtempSync(path.join(os.tmpdir(), 'hoichan-report-'));
     try {
       const file = (n: string, c: string) => (writeFileSync(path.join(dir, n), c), path.join(dir, n));
       const args = [file('report.json', JSON.stringify(report.resource)), file('report.jws', report.signature), file('key.json', JSON.stringify(report.publicJwk))];
-      expect(runVerifyCli(args, () => undefined)).toBe(0);
+      expect(await runVerifyCli(args, () => undefined)).toBe(0);
       const tampered = file('tampered.json', JSON.stringify({ ...report.resource, conclusion: 'Bình thường' }));
-      expect(runVerifyCli([tampered, args[1]!, args[2]!], () => undefined)).toBe(1);
+      expect(await runVerifyCli([tampered, args[1]!, args[2]!], () => undefined)).toBe(1);
     } finally {
       rmSync(dir, { recursive: true, force: true });
     }
@@ -278,7 +279,8 @@ describe('consult workflow end to end', () => {
   test('FHIR export: ServiceRequest + Task + DiagnosticReport', async () => {
     const bundle = await tp.api('GET', `/api/consults/${consultId}/fhir`, { token: tokens.referrer });
     expect(bundle.status).toBe(200);
-    expect(bundle.body.entry.map((e: any) => e.resource.resourceType)).toEqual(['ServiceRequest', 'Task', 'DiagnosticReport']);
+    expect(bundle.body.entry.map((e: any) => e.resource.resourceType)).toEqual(['ServiceRequest', 'Task', 'DiagnosticReport', 'Provenance']);
+    expect(bundle.body.entry[3].resource).toMatchObject({ target: [{ reference: `DiagnosticReport/${bundle.body.entry[2].resource.id}` }], signature: [{ sigFormat: 'application/jose' }] });
     expect(bundle.body.entry[0].resource).toMatchObject({ id: consultId, intent: 'order', priority: 'urgent', subject: { reference: `Patient/${patientId}` } });
     expect(bundle.body.entry[1].resource).toMatchObject({ status: 'completed', focus: { reference: `ServiceRequest/${consultId}` }, owner: { reference: 'Practitioner/usr-specialist' } });
   });

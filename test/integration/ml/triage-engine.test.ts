@@ -6,6 +6,7 @@ import { performance } from 'node:perf_hooks';
 import { PNG } from 'pngjs';
 import { decodeImage, ImageDecodeError } from '../../../ml/decode';
 import { TriageBusyError, TriageClosedError, TriageWorkerError } from '../../../ml/inference/errors';
+import { DEFAULT_OVERLAY_MAX_SIDE } from '../../../ml/inference/heatmap-png';
 import { ManifestError, parseManifest, sha256 } from '../../../ml/inference/manifest';
 import { TriageEngine, type TriageResult } from '../../../ml/inference/triage-engine';
 import { cxrFixtures, WEIGHTS_DIR } from './helpers';
@@ -53,7 +54,7 @@ describe('TriageEngine', () => {
       for (const png of [result.heatmaps.tb, result.heatmaps.nodule]) {
         const overlay = PNG.sync.read(Buffer.from(png));
         expect(Math.abs(overlay.width / overlay.height - width / height)).toBeLessThan(0.01);
-        expect(Math.max(overlay.width, overlay.height)).toBe(Math.min(1024, Math.max(width, height)));
+        expect(Math.max(overlay.width, overlay.height)).toBe(Math.min(DEFAULT_OVERLAY_MAX_SIDE, Math.max(width, height)));
       }
       expect(Object.values(result.timings).every((t) => t >= 0)).toBe(true);
     }

@@ -129,13 +129,13 @@ describe('unsupported or inconsistent DICOM', () => {
     await expectCode(ds, 'unsupported_transfer_syntax');
   });
 
-  test('12-bit JPEG extended (.51) is rejected as unsupported, not mis-decoded', async () => {
+  test('a 12-bit JPEG header in an 8-bit (Bits Allocated 8) DICOM is refused, not mis-decoded', async () => {
     const jpeg = readFixture('04_Monochrome1-Jpeg.dcm');
     const copy = withTransferSyntax(jpeg, '1.2.840.10008.1.2.4.50', '1.2.840.10008.1.2.4.51');
     const sof = copy.indexOf(Buffer.from([0xff, 0xc0]));
     copy[sof + 4] = 12; // SOF precision
     copy[sof + 1] = 0xc1;
-    await expectCode(copy, 'unsupported_transfer_syntax');
+    await expectCode(copy, 'corrupt');
   });
 
   test('pixel data element smaller than rows × columns × bytes', async () => {

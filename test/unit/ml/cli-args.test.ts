@@ -25,8 +25,9 @@ describe('formatResult', () => {
     const result: TriageResult = {
       model: { name: 'hoichan-cxr', version: 'v', sha256: 'abc', models: [] },
       image: { width: 3000, height: 2000, format: 'png' },
-      tb: { score: 0.123456, flagged: false },
-      nodule: { score: 0.98765, flagged: true },
+      gate: { scored: true, by: 'pixels', reason: 'pixel check', chestProbability: 0.99 },
+      tb: { score: 0.123456, flagged: false, threshold: 0.5 },
+      nodule: { score: 0.98765, flagged: true, threshold: 0.5 },
       lesions: [{ finding: 'nodule', x_min: 1.23, y_min: 4.56, x_max: 7.89, y_max: 10.05, score: 0.55555 }],
       heatmaps: { tb: new Uint8Array(), nodule: new Uint8Array() },
       timings: { decodeMs: 1, preprocessMs: 1, inferenceMs: 1, postprocessMs: 1 },

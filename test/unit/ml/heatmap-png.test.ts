@@ -3,8 +3,11 @@ import { overlaySize, renderHeatmapPng } from '../../../ml/inference/heatmap-png
 
 describe('overlaySize', () => {
   it('keeps small images at their size and caps large ones preserving aspect', () => {
-    expect(overlaySize(512, 400)).toEqual({ width: 512, height: 400 });
-    expect(overlaySize(2048, 2500)).toEqual({ width: 839, height: 1024 });
+    expect(overlaySize(200, 150)).toEqual({ width: 200, height: 150 });
+    expect(overlaySize(512, 400, 1024)).toEqual({ width: 512, height: 400 });
+    expect(overlaySize(2048, 2500, 1024)).toEqual({ width: 839, height: 1024 });
+    // Default: 256 px on the longer side (2 px per cell of the 128² heatmap).
+    expect(overlaySize(2048, 2500)).toEqual({ width: 210, height: 256 });
     expect(overlaySize(3000, 1000, 600)).toEqual({ width: 600, height: 200 });
   });
 });

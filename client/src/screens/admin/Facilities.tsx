@@ -93,16 +93,16 @@ export function AdminFacilities() {
               rowKey={(f) => f.id}
               rowProps={(f) => ({ testId: `facility-row-${f.id}` })}
               columns={[
-                { header: t('admin.facilities.name'), cell: (f) => <strong>{f.name}</strong> },
+                { header: t('admin.facilities.name'), cell: (f) => <strong translate="no">{f.name}</strong> },
                 { header: t('admin.facilities.tier'), cell: (f) => <Badge tone={f.tier === 'central' ? 'info' : 'neutral'}>{t(tierLabel[f.tier])}</Badge> },
-                { header: t('admin.facilities.province'), cell: (f) => f.province },
-                { header: t('admin.facilities.code'), className: 'mono', cell: (f) => f.moHCode ?? '—' },
+                { header: t('admin.facilities.province'), cell: (f) => <span translate="no">{f.province}</span> },
+                { header: t('admin.facilities.code'), className: 'mono', cell: (f) => <span translate="no">{f.moHCode ?? '—'}</span> },
                 { header: t('admin.users.status'), cell: (f) => <ActiveBadge active={f.active} /> },
               ]}
               actions={(f) => (
                 <button type="button" className={`btn btn-small ${f.active ? 'btn-danger-outline' : 'btn-secondary'}`} onClick={() => void toggle(f)}>
                   {f.active ? t('admin.users.disable') : t('admin.users.enable')}
-                  <span className="sr-only"> {f.name}</span>
+                  <span className="sr-only" translate="no"> {f.name}</span>
                 </button>
               )}
             />

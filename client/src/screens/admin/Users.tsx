@@ -4,6 +4,7 @@ import { roleLabel } from '../../components/Header';
 import { ActiveBadge, ErrorNote, Field, Loaded, Page, Panel } from '../../components/ui';
 import { useI18n } from '../../i18n';
 import { useSession } from '../../lib/session';
+import { SPECIALTIES, useSpecialtyName } from '../../lib/specialties';
 import { useResource, useSubmission } from '../../lib/use-resource';
 import { DataTable } from '../../components/DataTable';
 
@@ -46,14 +47,21 @@ function NewUserForm({ facilities, onCreated }: { facilities: FacilityDetail[]; 
       <Field label={t('admin.users.facility')} htmlFor={`${id}-fac`}>
         <select id={`${id}-fac`} data-testid="user-facility" value={form.facilityId} onChange={(e) => set('facilityId', e.target.value)}>
           {facilities.map((f) => (
-            <option key={f.id} value={f.id}>
+            <option translate="no" key={f.id} value={f.id}>
               {f.name}
             </option>
           ))}
         </select>
       </Field>
       <Field label={t('admin.users.specialty')} htmlFor={`${id}-spec`}>
-        <input id={`${id}-spec`} data-testid="user-specialty" value={form.specialty} onChange={(e) => set('specialty', e.target.value)} />
+        <select id={`${id}-spec`} data-testid="user-specialty" value={form.specialty} onChange={(e) => set('specialty', e.target.value)}>
+          <option value="">—</option>
+          {SPECIALTIES.map((sp) => (
+            <option key={sp.value} value={sp.value}>
+              {t(sp.label)}
+            </option>
+          ))}
+        </select>
       </Field>
       <Field label={t('admin.users.locale')} htmlFor={`${id}-loc`}>
         <select id={`${id}-loc`} value={form.locale} onChange={(e) => set('locale', e.target.value === 'en' ? 'en' : 'vi')}>
@@ -81,6 +89,7 @@ function NewUserForm({ facilities, onCreated }: { facilities: FacilityDetail[]; 
 export function AdminUsers() {
   const { api } = useSession();
   const { t } = useI18n();
+  const specialtyName = useSpecialtyName();
   const users = useResource<UserSummary[]>('/api/admin/users');
   const facilities = useResource<FacilityDetail[]>('/api/admin/facilities');
   const [showForm, setShowForm] = useState(false);
@@ -123,20 +132,22 @@ export function AdminUsers() {
                   header: t('admin.users.name'),
                   cell: (u) => (
                     <>
-                      <strong>{u.displayName}</strong>
-                      {u.specialty ? <div className="muted small">{u.specialty}</div> : null}
+                      <strong translate="no" title={u.id}>
+                        {u.displayName}
+                      </strong>
+                      {u.specialty ? <div className="muted small">{specialtyName(u.specialty)}</div> : null}
                     </>
                   ),
                 },
-                { header: t('admin.users.email'), cell: (u) => u.email },
+                { header: t('admin.users.email'), cell: (u) => <span translate="no">{u.email}</span> },
                 { header: t('admin.users.role'), cell: (u) => t(roleLabel[u.role]) },
-                { header: t('admin.users.facility'), cell: (u) => facilityName(u.facilityId) },
+                { header: t('admin.users.facility'), cell: (u) => <span translate="no">{facilityName(u.facilityId)}</span> },
                 { header: t('admin.users.status'), cell: (u) => <ActiveBadge active={u.active} /> },
               ]}
               actions={(u) => (
                 <button type="button" className={`btn btn-small ${u.active ? 'btn-danger-outline' : 'btn-secondary'}`} data-testid={`user-toggle-${u.email}`} onClick={() => void toggleActive(u)}>
                   {u.active ? t('admin.users.disable') : t('admin.users.enable')}
-                  <span className="sr-only"> {u.displayName}</span>
+                  <span className="sr-only" translate="no"> {u.displayName}</span>
                 </button>
               )}
             />

@@ -49,13 +49,17 @@ export function ConsultList() {
                 rowKey={(c) => c.id}
                 rowProps={(c) => ({ testId: `consult-row-${c.id}`, className: c.id === created ? 'row-new' : c.overdue ? 'row-overdue' : undefined })}
                 columns={[
-                  { header: t('consults.patient'), cell: (c) => <strong>{c.patient?.name ?? c.patientId}</strong> },
+                  { header: t('consults.patient'), cell: (c) => <strong translate="no" title={c.patientId}>
+                        {c.patient?.name ?? c.patientId}
+                      </strong> },
                   {
                     header: t('consults.reason'),
                     className: 'cell-text',
                     cell: (c) => (
                       <>
-                        <div className="clamp-2">{c.reason}</div>
+                        <div className="clamp-2" translate="no">
+                          {c.reason}
+                        </div>
                         <AiFlagBadge severity={c.aiFlagSeverity} />
                       </>
                     ),

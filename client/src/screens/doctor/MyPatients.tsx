@@ -52,7 +52,7 @@ export function MyPatients() {
                   {
                     header: t('patients.name'),
                     cell: (p) => (
-                      <Link to={`/patients/${encodeURIComponent(p.id)}`} className="strong-link">
+                      <Link to={`/patients/${encodeURIComponent(p.id)}`} className="strong-link" translate="no">
                         {p.name}
                       </Link>
                     ),
@@ -76,12 +76,18 @@ export function MyPatients() {
                   <>
                     <Link to={`/patients/${encodeURIComponent(p.id)}`} className="btn btn-small btn-secondary" data-testid={`patient-open-${p.id}`}>
                       {t('patients.openRecord')}
-                      <span className="sr-only"> {p.name}</span>
+                      <span className="sr-only" translate="no">
+                        {' '}
+                        {p.name}
+                      </span>
                     </Link>
                     {me.role === 'referring_doctor' ? (
                       <Link to={`/consults/new?patient=${encodeURIComponent(p.id)}`} className="btn btn-small btn-primary" data-testid={`patient-consult-${p.id}`}>
                         {t('patients.requestConsult')}
-                        <span className="sr-only"> {p.name}</span>
+                        <span className="sr-only" translate="no">
+                        {' '}
+                        {p.name}
+                      </span>
                       </Link>
                     ) : null}
                   </>

@@ -6,6 +6,7 @@ import { ErrorNote, Field, Page, Panel, ProgressBar } from '../../components/ui'
 import { useI18n } from '../../i18n';
 import { emrSectionLabel, SPECIALTIES, urgencyLabel } from '../../lib/consult-labels';
 import { ACCEPTED_XRAY_TYPES, uploadStudy } from '../../lib/imaging';
+import { useErrorText } from '../../lib/errors';
 import { Link, navigate } from '../../lib/router';
 import { useSession } from '../../lib/session';
 import { toApiError, useResource } from '../../lib/use-resource';
@@ -20,7 +21,7 @@ function PatientPicker({ id, value, onChange }: { id: string; value: string; onC
       <select id={id} data-testid="consult-patient" required value={value} onChange={(e) => onChange(e.target.value)}>
         <option value="">{t('newConsult.choosePatient')}</option>
         {patients.data.patients.map((p) => (
-          <option key={p.id} value={p.id}>
+          <option key={p.id} value={p.id} translate="no">
             {p.name}
             {p.birthDate ? ` · ${date(p.birthDate)}` : ''}
             {p.citizenIdMasked ? ` · ${p.citizenIdMasked}` : ''}
@@ -29,6 +30,12 @@ function PatientPicker({ id, value, onChange }: { id: string; value: string; onC
       </select>
     );
   }
+  if (!patients.error)
+    return (
+      <select id={id} data-testid="consult-patient-loading" disabled value="">
+        <option value="">{t('common.loading')}</option>
+      </select>
+    );
   // The EMR patient list is not reachable: accept the patient's record id directly.
   return <input id={id} data-testid="consult-patient" required value={value} placeholder={t('newConsult.patientIdPlaceholder')} onChange={(e) => onChange(e.target.value)} />;
 }
@@ -50,7 +57,7 @@ function XrayPicker({ file, onFile, progress, study }: { file: File | null; onFi
           {preview ? <img src={preview} alt={t('newConsult.xrayPreview')} className="xray-thumb" /> : <div className="xray-thumb xray-thumb-dicom">DICOM</div>}
           <div className="grow">
             <div>
-              <strong>{file.name}</strong> <span className="muted">({bytes(file.size)})</span>
+              <strong translate="no">{file.name}</strong> <span className="muted">({bytes(file.size)})</span>
             </div>
             {progress !== null ? <ProgressBar value={progress} label={t('newConsult.uploading')} testId="upload-progress" /> : null}
             {study ? (
@@ -73,6 +80,7 @@ function XrayPicker({ file, onFile, progress, study }: { file: File | null; onFi
 export function NewConsult() {
   const { api } = useSession();
   const { t } = useI18n();
+  const errorText = useErrorText();
   const id = useId();
   const initialPatient = new URLSearchParams(window.location.search).get('patient') ?? '';
   const [patientId, setPatientId] = useState(initialPatient);
@@ -117,7 +125,7 @@ export function NewConsult() {
       navigate(`/consults?created=${encodeURIComponent(created.id)}`);
     } catch (err) {
       const apiErr = toApiError(err);
-      setError(apiErr.notAvailable ? t('newConsult.apiMissing') : apiErr.message);
+      setError(apiErr.notAvailable ? t('newConsult.apiMissing') : errorText(apiErr).text);
       setProgress(null);
     } finally {
       setBusy(false);

@@ -10,6 +10,7 @@ import { FindingBadge, findingLabel } from '../../components/TriageSummary';
 import { Badge, Empty, ErrorNote, Loaded, Page, Panel } from '../../components/ui';
 import { XrayViewer } from '../../components/XrayViewer';
 import { useI18n, type MessageKey } from '../../i18n';
+import { useNames } from '../../lib/names';
 import { Link } from '../../lib/router';
 import { useSession } from '../../lib/session';
 import { useResource, useSubmission } from '../../lib/use-resource';
@@ -22,6 +23,8 @@ function useFindingName() {
 
 function FindingReview({ item, finding, boxes, onClearBoxes, onReviewed }: { item: WorklistItem; finding: TriageFindingView; boxes: LesionBox[]; onClearBoxes: () => void; onReviewed: () => void }) {
   const { api } = useSession();
+  const names = useNames(finding.review ? [finding.review.reviewerId] : []);
+  const reviewerName = finding.review ? names.users[finding.review.reviewerId]?.displayName : undefined;
   const { t, dateTime } = useI18n();
   const name = useFindingName();
   const id = useId();
@@ -43,7 +46,11 @@ function FindingReview({ item, finding, boxes, onClearBoxes, onReviewed }: { ite
         <strong>{name(finding.finding)}</strong>
         {finding.review ? (
           <Badge tone={finding.review.decision === 'confirmed' ? 'success' : 'neutral'} testId={`review-state-${finding.finding}`}>
-            {finding.review.decision === 'confirmed' ? t('worklist.confirmed') : t('worklist.rejected')} · {dateTime(finding.review.reviewedAt)}
+            {finding.review.decision === 'confirmed' ? t('worklist.confirmed') : t('worklist.rejected')} ·{' '}
+            <span translate="no" title={finding.review.reviewerId}>
+              {reviewerName ?? finding.review.reviewerId}
+            </span>{' '}
+            · {dateTime(finding.review.reviewedAt)}
           </Badge>
         ) : (
           <Badge tone="warning">{t('worklist.open')}</Badge>
@@ -91,6 +98,7 @@ function StudyDetail({ item, onReviewed }: { item: WorklistItem; onReviewed: () 
       <div className="study-detail-viewer">
         <XrayViewer
           imageUrl={item.previewUrl}
+          imageSize={{ width: item.width, height: item.height }}
           alt={t('viewer.alt')}
           heatmaps={item.findings.map((f) => ({ key: f.finding, url: f.heatmapUrl, label: name(f.finding) }))}
           lesions={item.lesions}
@@ -129,13 +137,18 @@ function StudyDetail({ item, onReviewed }: { item: WorklistItem; onReviewed: () 
   );
 }
 
-function Stats() {
+function Stats({ version }: { version: number }) {
   const { t, percent } = useI18n();
   const name = useFindingName();
   const res = useResource<TriageStatsResponse>('/api/triage/stats');
+  const { reload } = res;
   useSocketEvent('worklist:updated', (e) => {
-    if (e.reason === 'reviewed') res.reload();
+    if (e.reason === 'reviewed') reload();
   });
+  // Every own decision reloads the figures at once (not only when the socket event arrives).
+  useEffect(() => {
+    if (version > 0) reload();
+  }, [version, reload]);
   if (!res.data) return null;
   return (
     <div className="stats-row" data-testid="triage-stats">
@@ -143,7 +156,9 @@ function Stats() {
         <div key={f.finding} className="stat">
           <span className="stat-label">{t('worklist.ppv', { finding: name(f.finding) })}</span>
           <strong className="stat-value">{f.ppv === null ? '—' : percent(f.ppv)}</strong>
-          <span className="muted small">{t('worklist.ppvDetail', { c: f.confirmed, n: f.flagsReviewed, m: f.missedLesions })}</span>
+          <span className="muted small" data-testid={`stats-${f.finding}`}>
+            {t('worklist.ppvDetail', { c: f.confirmed, n: f.flagsReviewed, m: f.missedLesions })} · {t('worklist.decisions', { d: f.flagsReviewed + f.negativesReviewed })}
+          </span>
         </div>
       ))}
     </div>
@@ -153,25 +168,38 @@ function Stats() {
 export function Worklist() {
   const { t, number } = useI18n();
   const name = useFindingName();
-  const res = useResource<WorklistResponse>('/api/triage/worklist');
+  const [view, setView] = useState<'open' | 'reviewed'>('open');
+  const res = useResource<WorklistResponse>(`/api/triage/worklist?status=${view}`);
   const [selected, setSelected] = useState<string | null>(null);
+  const [decisions, setDecisions] = useState(0);
+  const onReviewed = () => {
+    setDecisions((n) => n + 1);
+    res.reload();
+  };
   useSocketEvent('worklist:updated', () => res.reload());
   useSocketEvent('triage:completed', () => res.reload());
   const items = res.data?.items ?? [];
   useEffect(() => {
-    if (!selected && items[0]) setSelected(items[0].studyId);
+    if ((!selected || !items.some((i) => i.studyId === selected)) && items[0]) setSelected(items[0].studyId);
   }, [items, selected]);
   const item = items.find((i) => i.studyId === selected) ?? null;
 
   return (
     <Page title={t('worklist.title')} testId="worklist">
-      <Stats />
+      <Stats version={decisions} />
+      <div className="chips" role="group" aria-label={t('worklist.view')}>
+        {(['open', 'reviewed'] as const).map((v) => (
+          <button key={v} type="button" className="chip" aria-pressed={view === v} onClick={() => { setView(v); setSelected(null); }} data-testid={`worklist-view-${v}`}>
+            {v === 'open' ? t('worklist.viewOpen') : t('worklist.viewReviewed')}
+          </button>
+        ))}
+      </div>
       <div className="worklist-grid">
         <Panel title={t('worklist.studies')} className="panel-flush">
           <Loaded res={res} what={t('worklist.title')}>
             {(data) =>
               data.items.length === 0 ? (
-                <Empty>{t('worklist.empty')}</Empty>
+                <Empty>{view === 'open' ? t('worklist.empty') : t('worklist.emptyReviewed')}</Empty>
               ) : (
                 <ul className="worklist-list" aria-label={t('worklist.studies')}>
                   {data.items.map((i) => (
@@ -179,7 +207,7 @@ export function Worklist() {
                       <button type="button" className={`worklist-item ${i.studyId === selected ? 'selected' : ''} ${i.anyFlagged ? 'flagged' : ''}`} aria-pressed={i.studyId === selected} onClick={() => setSelected(i.studyId)} data-testid={`worklist-item-${i.studyId}`}>
                         <ProtectedImg src={i.previewUrl} alt="" className="worklist-thumb" />
                         <span className="worklist-info">
-                          <strong>{i.patient?.name ?? t('worklist.unknownPatient')}</strong>
+                          <strong translate={i.patient?.name ? 'no' : undefined}>{i.patient?.name || t('worklist.unknownPatient')}</strong>
                           <span className="row gap wrap">
                             {i.findings.map((f) => (
                               <FindingBadge key={f.finding} f={f} />
@@ -202,8 +230,18 @@ export function Worklist() {
             }
           </Loaded>
         </Panel>
-        <Panel title={item ? `${item.patient?.name ?? t('worklist.unknownPatient')} · ${item.findings.filter((f) => f.flagged).map((f) => name(f.finding)).join(', ') || t('triage.noFlag')}` : t('worklist.detail')}>
-          {item ? <StudyDetail key={item.studyId} item={item} onReviewed={res.reload} /> : res.error ? <ErrorNote error={res.error} /> : <Empty>{t('worklist.select')}</Empty>}
+        <Panel
+          title={
+            item ? (
+              <>
+                <span translate={item.patient?.name ? 'no' : undefined}>{item.patient?.name || t('worklist.unknownPatient')}</span> · {item.findings.filter((f) => f.flagged).map((f) => name(f.finding)).join(', ') || t('triage.noFlag')}
+              </>
+            ) : (
+              t('worklist.detail')
+            )
+          }
+        >
+          {item ? <StudyDetail key={item.studyId} item={item} onReviewed={onReviewed} /> : res.error ? <ErrorNote error={res.error} /> : <Empty>{t('worklist.select')}</Empty>}
         </Panel>
       </div>
     </Page>

@@ -78,15 +78,19 @@ export function ChatPanel({ consultId }: { consultId: string }) {
               {messages.map((m) => (
                 <li key={m.id} className={`chat-msg ${m.authorId === me.id ? 'chat-mine' : ''}`} data-testid="chat-message">
                   <div className="chat-meta">
-                    <strong>{m.authorName}</strong> <time dateTime={m.createdAt}>{time(m.createdAt)}</time>
+                    <strong translate="no">{m.authorName}</strong> <time dateTime={m.createdAt}>{time(m.createdAt)}</time>
                   </div>
-                  {m.text ? <div className="chat-text">{m.text}</div> : null}
+                  {m.text ? (
+                    <div className="chat-text" translate="no">
+                      {m.text}
+                    </div>
+                  ) : null}
                   {m.attachment ? (
                     m.attachment.contentType.startsWith('image/') ? (
                       <AttachmentImage consultId={consultId} attId={m.attachment.id} name={m.attachment.filename} />
                     ) : (
                       <span className="chat-file">
-                        📄 {m.attachment.filename} <span className="muted">({bytes(m.attachment.size)})</span>
+                        📄 <span translate="no">{m.attachment.filename}</span> <span className="muted">({bytes(m.attachment.size)})</span>
                       </span>
                     )
                   ) : null}

@@ -5,6 +5,7 @@
  */
 import { useCallback, useEffect, useId, useState, type FormEvent } from 'react';
 import type { ConsultAction, ConsultView, InviteParticipantBody } from '../../../../contracts/consult-api';
+import type { Colleague, ColleagueSearchResponse } from '../../../../contracts/directory-api';
 import type { ConsultJoinResult, ConsultRoomState, PresentParticipant } from '../../../../contracts/consult-events';
 import { AiFlagBadge, Specialty, StatusBadge, UrgencyBadge } from '../../components/ConsultBadges';
 import { useRoleName } from '../../components/Header';
@@ -12,6 +13,8 @@ import { PatientBanner } from '../../components/RecordView';
 import { Badge, ErrorNote, NotAvailable, Panel, Spinner } from '../../components/ui';
 import { useI18n, type MessageKey } from '../../i18n';
 import { emrSectionLabel } from '../../lib/consult-labels';
+import { useSpecialtyName } from '../../lib/specialties';
+import { useErrorText } from '../../lib/errors';
 import { Link } from '../../lib/router';
 import { useMe, useSession } from '../../lib/session';
 import { toApiError, useResource, useSubmission } from '../../lib/use-resource';
@@ -94,7 +97,7 @@ function WaitingList({ consultId, waiting, onAdmitted }: { consultId: string; wa
   const admit = (userId: string) => {
     socket?.emit('consult:admit', { consultId, userId }, (res) => {
       if (res.ok) onAdmitted(userId);
-      else setError(res.error);
+      else setError(t('error.generic'));
     });
   };
   return (
@@ -104,11 +107,11 @@ function WaitingList({ consultId, waiting, onAdmitted }: { consultId: string; wa
         {waiting.map((p) => (
           <li key={p.userId}>
             <span>
-              {p.displayName} <span className="muted small">({roleName(p.role)})</span>
+              <span translate="no">{p.displayName}</span> <span className="muted small">({roleName(p.role)})</span>
             </span>
             <button type="button" className="btn btn-primary btn-small" onClick={() => admit(p.userId)} data-testid={`admit-${p.userId}`}>
               {t('room.admit')}
-              <span className="sr-only"> {p.displayName}</span>
+              <span className="sr-only" translate="no"> {p.displayName}</span>
             </button>
           </li>
         ))}
@@ -122,21 +125,44 @@ function WaitingList({ consultId, waiting, onAdmitted }: { consultId: string; wa
   );
 }
 
-/** Host only: invite a radiologist (or another colleague) by their user id. */
+/** Host only: invite a colleague of one's own hospital (a radiologist, ...) found by name. */
 function InviteForm({ consultId, onInvited }: { consultId: string; onInvited: () => void }) {
   const { api } = useSession();
   const { t } = useI18n();
+  const roleName = useRoleName();
+  const specialtyName = useSpecialtyName();
   const id = useId();
   const [open, setOpen] = useState(false);
-  const [userId, setUserId] = useState('');
-  const [role, setRole] = useState<'radiologist' | 'invited'>('radiologist');
+  const [query, setQuery] = useState('');
+  const [found, setFound] = useState<Colleague[] | null>(null);
+  const [chosen, setChosen] = useState<Colleague | null>(null);
   const { error, run } = useSubmission();
+  useEffect(() => {
+    const q = query.trim();
+    if (!open || q.length < 1 || chosen) {
+      setFound(null);
+      return;
+    }
+    let live = true;
+    const timer = setTimeout(() => {
+      api
+        .get<ColleagueSearchResponse>(`/api/directory/colleagues?q=${encodeURIComponent(q)}`)
+        .then((r) => live && setFound(r.colleagues))
+        .catch(() => live && setFound([]));
+    }, 200);
+    return () => {
+      live = false;
+      clearTimeout(timer);
+    };
+  }, [api, open, query, chosen]);
   const submit = async (e: FormEvent) => {
     e.preventDefault();
+    if (!chosen) return;
     await run(async () => {
-      const body: InviteParticipantBody = { userId: userId.trim(), role };
+      const body: InviteParticipantBody = { userId: chosen.id, role: chosen.role === 'radiologist' ? 'radiologist' : 'invited' };
       await api.post<ConsultView>(`/api/consults/${encodeURIComponent(consultId)}/participants`, body);
-      setUserId('');
+      setQuery('');
+      setChosen(null);
       setOpen(false);
       onInvited();
     });
@@ -150,15 +176,36 @@ function InviteForm({ consultId, onInvited }: { consultId: string; onInvited: ()
   return (
     <form className="inline-form invite-form" onSubmit={(e) => void submit(e)} data-testid="invite-form">
       <label htmlFor={`${id}-user`}>{t('room.inviteUser')}</label>
-      <input id={`${id}-user`} required value={userId} onChange={(e) => setUserId(e.target.value)} data-testid="invite-user" />
-      <label htmlFor={`${id}-role`} className="sr-only">
-        {t('admin.users.role')}
-      </label>
-      <select id={`${id}-role`} className="select-inline" value={role} onChange={(e) => setRole(e.target.value === 'invited' ? 'invited' : 'radiologist')}>
-        <option value="radiologist">{t('role.radiologist')}</option>
-        <option value="invited">{t('room.inviteOther')}</option>
-      </select>
-      <button type="submit" className="btn btn-primary btn-small" data-testid="invite-submit">
+      <input
+        id={`${id}-user`}
+        required
+        autoComplete="off"
+        placeholder={t('room.inviteSearch')}
+        value={chosen ? chosen.displayName : query}
+        onChange={(e) => {
+          setChosen(null);
+          setQuery(e.target.value);
+        }}
+        data-testid="invite-user"
+      />
+      {found && !chosen ? (
+        found.length === 0 ? (
+          <span className="muted small" data-testid="invite-none">
+            {t('room.inviteNone')}
+          </span>
+        ) : (
+          <ul className="invite-results" aria-label={t('room.inviteUser')}>
+            {found.map((c) => (
+              <li key={c.id}>
+                <button type="button" className="btn btn-ghost btn-small" title={c.id} onClick={() => setChosen(c)} data-testid={`invite-option-${c.id}`}>
+                  <strong translate="no">{c.displayName}</strong> <span className="muted small">{roleName(c.role)}{c.specialty ? ` · ${specialtyName(c.specialty)}` : ''}</span>
+                </button>
+              </li>
+            ))}
+          </ul>
+        )
+      ) : null}
+      <button type="submit" className="btn btn-primary btn-small" disabled={!chosen} data-testid="invite-submit">
         {t('room.inviteSend')}
       </button>
       <button type="button" className="btn btn-ghost btn-small" onClick={() => setOpen(false)}>
@@ -173,7 +220,6 @@ function InviteForm({ consultId, onInvited }: { consultId: string; onInvited: ()
   );
 }
 
-/** Which state-machine actions this user may offer from the room. */
 function actionsFor(c: ConsultView, userId: string, role: string): { action: ConsultAction; label: MessageKey; tone: string }[] {
   const out: { action: ConsultAction; label: MessageKey; tone: string }[] = [];
   const isSpecialist = role === 'specialist' && c.assignedSpecialistId === userId;
@@ -186,6 +232,7 @@ function actionsFor(c: ConsultView, userId: string, role: string): { action: Con
 }
 
 export function ConsultRoom({ consultId }: { consultId: string }) {
+  const errorText = useErrorText();
   const { api } = useSession();
   const me = useMe();
   const { t, dateTime } = useI18n();
@@ -209,12 +256,17 @@ export function ConsultRoom({ consultId }: { consultId: string }) {
       const updated = await api.post<ConsultView>(`/api/consults/${encodeURIComponent(consultId)}/${action}`, {});
       res.setData(() => updated);
     } catch (err) {
-      setActionError(toApiError(err).message);
+      setActionError(errorText(toApiError(err)).text);
       res.reload();
     }
   };
 
   const joined = join.kind === 'joined' ? join.result : null;
+  // The waiting-room text says what the consult's state is: nobody accepted it yet, the host has not
+  // opened the room yet, or the host is in and has been told.
+  const hostName = res.data?.participants.find((p) => p.userId === res.data?.assignedSpecialistId)?.displayName;
+  const hostPresent = Boolean(room?.hostId && room.present.some((p) => p.userId === room.hostId));
+  const waitingText = !res.data?.assignedSpecialistId || res.data.status === 'requested' ? t('room.waitNoHost') : hostPresent ? t('room.waitHostIn', { name: hostName ?? '' }) : t('room.waitHostAway', { name: hostName ?? '' });
   const admitted = joined?.admitted ?? false;
   const host = joined?.host ?? false;
 
@@ -245,11 +297,11 @@ export function ConsultRoom({ consultId }: { consultId: string }) {
         <div className="room-question">
           <div>
             <span className="label">{t('consults.reason')}</span>
-            <p>{consult.reason}</p>
+            <p translate="no">{consult.reason}</p>
           </div>
           <div>
             <span className="label">{t('newConsult.question')}</span>
-            <p>{consult.clinicalQuestion}</p>
+            <p translate="no">{consult.clinicalQuestion}</p>
           </div>
           <div className="room-meta small">
             <span>
@@ -263,7 +315,7 @@ export function ConsultRoom({ consultId }: { consultId: string }) {
         {host ? <WaitingList consultId={consultId} waiting={waiting} onAdmitted={(uid) => setWaiting((w) => w.filter((p) => p.userId !== uid))} /> : null}
       </header>
 
-      {join.kind === 'failed' ? <ErrorNote error={t('room.joinFailed', { message: join.message })} /> : null}
+      {join.kind === 'failed' ? <ErrorNote error={t('error.room')} detail={join.message} /> : null}
       {joined && !admitted ? (
         <div className="state state-unavailable waiting-room" role="status" data-testid="waiting-room">
           <span className="state-icon" aria-hidden="true">
@@ -271,7 +323,7 @@ export function ConsultRoom({ consultId }: { consultId: string }) {
           </span>
           <div>
             <strong>{t('room.inWaitingRoom')}</strong>
-            <p>{t('room.inWaitingRoomBody')}</p>
+            <p data-testid="waiting-room-text">{waitingText}</p>
           </div>
         </div>
       ) : null}

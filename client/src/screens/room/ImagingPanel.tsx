@@ -25,7 +25,7 @@ function StudyView({ studyId }: { studyId: string }) {
       {(study) => (
         <div className="study" data-testid={`study-${study.id}`}>
           <div className="row gap wrap study-head">
-            <strong>{study.modality ?? study.format.toUpperCase()}</strong>
+            <strong translate="no">{study.modality ?? study.format.toUpperCase()}</strong>
             <span className="muted small">
               {dateTime(study.uploadedAt)} · {study.width}×{study.height}
             </span>
@@ -34,6 +34,7 @@ function StudyView({ studyId }: { studyId: string }) {
           </div>
           <XrayViewer
             imageUrl={study.previewUrl}
+            imageSize={{ width: study.width, height: study.height }}
             alt={t('viewer.alt')}
             heatmaps={(study.triage.findings ?? []).map((f) => ({ key: f.finding, url: f.heatmapUrl, label: findingLabel[f.finding] ? t(findingLabel[f.finding] as MessageKey) : f.finding }))}
             lesions={study.triage.lesions ?? []}

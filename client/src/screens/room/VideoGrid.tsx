@@ -76,7 +76,7 @@ function VideoTile({ tile, active, call }: { tile: Tile; active: boolean; call: 
       ) : null}
       <figcaption className="tile-caption">
         <span className="tile-name">
-          {tile.name}
+          <span translate="no">{tile.name}</span>
           {tile.self ? ` (${t('call.you')})` : ''}
           {tile.screen ? ` · ${t('call.screen')}` : ''}
         </span>

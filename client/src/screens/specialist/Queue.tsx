@@ -4,6 +4,7 @@ import { AiFlagBadge, SlaTimer, Specialty, StatusBadge, UrgencyBadge, useNow } f
 import { Empty, ErrorNote, Loaded, Page, Panel } from '../../components/ui';
 import { useI18n } from '../../i18n';
 import { SPECIALTIES } from '../../lib/consult-labels';
+import { useErrorText } from '../../lib/errors';
 import { Link } from '../../lib/router';
 import { useMe, useSession } from '../../lib/session';
 import { toApiError, useResource } from '../../lib/use-resource';
@@ -18,6 +19,7 @@ function toLocalInput(d: Date): string {
 function ScheduleForm({ item, onDone, onCancel }: { item: ConsultView; onDone: (c: ConsultView) => void; onCancel: () => void }) {
   const { api } = useSession();
   const { t } = useI18n();
+  const errorText = useErrorText();
   const id = useId();
   const initial = item.preferredTime ? new Date(item.preferredTime) : new Date(Date.now() + 60 * 60_000);
   const [when, setWhen] = useState(toLocalInput(initial));
@@ -29,7 +31,7 @@ function ScheduleForm({ item, onDone, onCancel }: { item: ConsultView; onDone: (
       const body: TransitionBody = { scheduledFor: new Date(when).toISOString() };
       onDone(await api.post<ConsultView>(`/api/consults/${encodeURIComponent(item.id)}/schedule`, body));
     } catch (err) {
-      setError(toApiError(err).message);
+      setError(errorText(toApiError(err)).text);
     }
   };
   return (
@@ -61,6 +63,7 @@ export function SpecialistQueue() {
   const { api } = useSession();
   const me = useMe();
   const { t, dateTime } = useI18n();
+  const errorText = useErrorText();
   const [specialty, setSpecialty] = useState<string>(me.specialty ?? '');
   const path = specialty ? `/api/consults/queue?specialty=${encodeURIComponent(specialty)}` : '/api/consults/queue';
   const res = useResource<ConsultQueueItem[]>(path);
@@ -89,7 +92,7 @@ export function SpecialistQueue() {
       await api.post<ConsultView>(`/api/consults/${encodeURIComponent(c.id)}/accept`, {});
       reloadAll();
     } catch (err) {
-      setActionError(toApiError(err).message);
+      setActionError(errorText(toApiError(err)).text);
     }
   };
 
@@ -138,7 +141,9 @@ export function SpecialistQueue() {
                     header: t('consults.patient'),
                     cell: (c) => (
                       <>
-                        <strong>{c.patient?.name ?? c.patientId}</strong>
+                        <strong translate="no" title={c.patientId}>
+                          {c.patient?.name ?? c.patientId}
+                        </strong>
                         <div className="small muted">
                           <Specialty value={c.requestedSpecialty} />
                         </div>
@@ -149,7 +154,7 @@ export function SpecialistQueue() {
                     header: t('consults.reason'),
                     className: 'cell-text',
                     cell: (c) => (
-                      <div className="clamp-2" title={c.clinicalQuestion}>
+                      <div className="clamp-2" title={c.clinicalQuestion} translate="no">
                         {c.reason}
                       </div>
                     ),
@@ -169,7 +174,7 @@ export function SpecialistQueue() {
                     </Link>
                     <button type="button" className="btn btn-small btn-primary" data-testid={`queue-accept-${c.id}`} onClick={() => void accept(c)}>
                       {t('queue.accept')}
-                      <span className="sr-only"> {c.patient?.name ?? ''}</span>
+                      <span className="sr-only" translate="no"> {c.patient?.name ?? ''}</span>
                     </button>
                   </>
                 )}
@@ -187,13 +192,15 @@ export function SpecialistQueue() {
               <li key={c.id} className="card-row" data-testid={`mine-row-${c.id}`}>
                 <div className="grow">
                   <div className="row gap wrap">
-                    <strong>{c.patient?.name ?? c.patientId}</strong>
+                    <strong translate="no" title={c.patientId}>
+                      {c.patient?.name ?? c.patientId}
+                    </strong>
                     <UrgencyBadge urgency={c.urgency} />
                     <StatusBadge status={c.status} />
                     <AiFlagBadge severity={c.aiFlagSeverity} />
                   </div>
                   <div className="small muted">
-                    {c.reason}
+                    <span translate="no">{c.reason}</span>
                     {c.scheduledFor ? ` · ${t('queue.scheduledFor', { time: dateTime(c.scheduledFor) })}` : ''}
                   </div>
                   {scheduling === c.id ? (
