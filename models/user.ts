@@ -16,6 +16,8 @@ export interface User {
   /** scrypt$N$r$p$salt$hash */
   passwordHash: string;
   active: boolean;
+  /** Bumped when the account's sessions must end (deactivation, role/facility/password change); access tokens carry it as `ver`. */
+  sessionVersion?: number;
   locale: 'vi' | 'en';
   createdAt: Date;
   updatedAt: Date;
@@ -31,6 +33,7 @@ const userSchema = new Schema<User>(
     specialty: { type: String, trim: true, maxlength: 100 },
     passwordHash: { type: String, required: true },
     active: { type: Boolean, default: true },
+    sessionVersion: { type: Number, default: 0 },
     locale: { type: String, enum: ['vi', 'en'], default: 'vi' },
   },
   { timestamps: true, versionKey: false },

@@ -93,7 +93,7 @@ export function adminRouter(conn: Connection, audit: AuditLog, auth: AuthService
     if (newPassword) update.passwordHash = await hashPassword(newPassword);
     const user = await users.findByIdAndUpdate(req.params.id, { $set: update }, { new: true }).lean();
     if (!user) throw new NotFoundError(`No user ${req.params.id}`);
-    if (body.active === false || newPassword || body.role || body.facilityId) await auth.revokeAllForUser(user._id, 'changed by an administrator');
+    if (body.active === false || newPassword || body.role || body.facilityId) await auth.revokeSessions(user._id, 'changed by an administrator');
     await audit.record({ kind: 'admin', action: 'U', success: true, outcomeDesc: `changed: ${Object.keys(body).join(', ')}`, agent: { ...callerOf(req), ip: req.context.ip }, entities: [`Practitioner/${user._id}`], requestId: req.context.requestId });
     res.json(toUserSummary(user));
   });
@@ -114,6 +114,8 @@ export function adminRouter(conn: Connection, audit: AuditLog, auth: AuthService
     const body = parseInput(facilityPatchBody, req.body);
     const facility = await facilities.findByIdAndUpdate(req.params.id, { $set: body }, { new: true }).lean();
     if (!facility) throw new NotFoundError(`No facility ${req.params.id}`);
+    if (body.active === false) await auth.revokeFacility(facility._id, 'facility deactivated by an administrator');
+    if (body.active === true) auth.facilityReactivated(facility._id);
     await audit.record({ kind: 'admin', action: 'U', success: true, agent: { ...callerOf(req), ip: req.context.ip }, entities: [`Organization/${facility._id}`], requestId: req.context.requestId });
     res.json(toFacilityDetail(facility));
   });

@@ -7,6 +7,7 @@ import { TooManyRequestsError, UnauthorizedError } from '../http/errors';
 import type { RequestContext } from '../http/request-context';
 import type { PlatformMetrics } from '../observability/metrics';
 import { DUMMY_PASSWORD_HASH, verifyPassword } from './passwords';
+import { AccountStatus } from './account-status';
 import { SlidingWindowLimiter } from './rate-limit';
 import { AccessTokens, hashRefreshToken, newRefreshToken } from './tokens';
 
@@ -29,6 +30,8 @@ export class AuthService {
   readonly #refreshTokens: Model<RefreshToken>;
   readonly #accountLimiter: SlidingWindowLimiter;
   readonly #ipLimiter: SlidingWindowLimiter;
+  /** The live account check (revocation within seconds); admins' changes go through revokeSessions(). */
+  readonly status: AccountStatus;
 
   constructor(
     conn: Connection,
@@ -39,6 +42,8 @@ export class AuthService {
   ) {
     this.#users = userModel(conn);
     this.#refreshTokens = refreshTokenModel(conn);
+    this.status = new AccountStatus(conn);
+    accessTokens.status = this.status;
     const rl = settings.loginRateLimit;
     this.#accountLimiter = new SlidingWindowLimiter(rl.maxFailuresPerAccount, rl.accountWindowS * 1000);
     this.#ipLimiter = new SlidingWindowLimiter(rl.maxAttemptsPerIp, rl.ipWindowS * 1000);
@@ -46,8 +51,10 @@ export class AuthService {
 
   async login(emailInput: string, password: string, ctx: RequestContext): Promise<TokenPair> {
     const email = emailInput.trim().toLowerCase();
+    // Failures count per account *and* address: a stranger elsewhere cannot lock someone out.
+    const pairKey = `${email}|${ctx.ip}`;
     const ipWait = this.#ipLimiter.retryAfterS(ctx.ip);
-    const accountWait = this.#accountLimiter.retryAfterS(email);
+    const accountWait = this.#accountLimiter.retryAfterS(pairKey);
     if (ipWait > 0 || accountWait > 0) {
       this.metrics.logins.inc({ outcome: 'throttled' });
       await this.audit.record({ kind: 'login', action: 'E', success: false, outcomeDesc: 'rate limited', agent: { login: email, ip: ctx.ip }, requestId: ctx.requestId });
@@ -56,20 +63,21 @@ export class AuthService {
     this.#ipLimiter.hit(ctx.ip);
     const user = await this.#users.findOne({ email }).lean();
     const ok = await verifyPassword(password, user?.passwordHash ?? (await DUMMY_PASSWORD_HASH));
-    if (!user || !ok || !user.active) {
-      this.#accountLimiter.hit(email);
+    const facilityActive = user && ok && user.active ? await this.status.facilityActive(user.facilityId) : true;
+    if (!user || !ok || !user.active || !facilityActive) {
+      if (!user || !ok) this.#accountLimiter.hit(pairKey);
       this.metrics.logins.inc({ outcome: 'failure' });
       await this.audit.record({
         kind: 'login',
         action: 'E',
         success: false,
-        outcomeDesc: !user || !ok ? 'wrong email or password' : 'account disabled',
+        outcomeDesc: !user || !ok ? 'wrong email or password' : !user.active ? 'account disabled' : 'facility deactivated',
         agent: { login: email, ip: ctx.ip, userId: user?._id },
         requestId: ctx.requestId,
       });
-      throw new UnauthorizedError('Wrong email or password');
+      throw new UnauthorizedError(user && ok && user.active ? 'Your facility is deactivated on this platform' : 'Wrong email or password');
     }
-    this.#accountLimiter.reset(email);
+    this.#accountLimiter.reset(pairKey);
     this.metrics.logins.inc({ outcome: 'success' });
     const pair = await this.#issue(user, randomUUID());
     await this.audit.record({ kind: 'login', action: 'E', success: true, agent: { userId: user._id, role: user.role, facilityId: user.facilityId, ip: ctx.ip }, requestId: ctx.requestId });
@@ -95,7 +103,7 @@ export class AuthService {
       throw new UnauthorizedError(known?.revokedAt ? 'Refresh token revoked' : known ? 'Refresh token expired' : 'Unknown refresh token');
     }
     const user = await this.#users.findById(claimed.userId).lean();
-    if (!user || !user.active) {
+    if (!user || !user.active || !(await this.status.facilityActive(user.facilityId))) {
       await this.#revokeFamily(claimed.familyId, 'account disabled');
       throw new UnauthorizedError('Account disabled');
     }
@@ -117,6 +125,28 @@ export class AuthService {
     await this.#refreshTokens.updateMany({ userId, revokedAt: null }, { $set: { revokedAt: new Date(), revokedReason: reason } });
   }
 
+  /**
+   * Ends every session of a user now: refresh tokens revoked, the session version bumped (every
+   * access token already issued stops working on the next request or socket event), live sockets closed.
+   */
+  async revokeSessions(userId: string, reason: string): Promise<void> {
+    await this.#users.updateOne({ _id: userId }, { $inc: { sessionVersion: 1 } });
+    await this.revokeAllForUser(userId, reason);
+    this.status.revoked({ userId, reason });
+  }
+
+  /** A facility was deactivated: its staff's refresh tokens are revoked and their live sockets closed. */
+  async revokeFacility(facilityId: string, reason: string): Promise<void> {
+    const staff = await this.#users.find({ facilityId }, { _id: 1 }).lean();
+    await this.#refreshTokens.updateMany({ userId: { $in: staff.map((u) => u._id) }, revokedAt: null }, { $set: { revokedAt: new Date(), revokedReason: reason } });
+    this.status.revoked({ facilityId, reason });
+  }
+
+  /** A facility was reactivated: forget the cached state so its staff can sign in again at once. */
+  facilityReactivated(facilityId: string): void {
+    this.status.forgetFacility(facilityId);
+  }
+
   async #revokeFamily(familyId: string, reason: string): Promise<void> {
     await this.#refreshTokens.updateMany({ familyId, revokedAt: null }, { $set: { revokedAt: new Date(), revokedReason: reason } });
   }
@@ -133,7 +163,7 @@ export class AuthService {
       revokedAt: null,
     });
     return {
-      accessToken: this.accessTokens.sign({ sub: user._id, role: user.role, facility: user.facilityId }),
+      accessToken: this.accessTokens.sign({ sub: user._id, role: user.role, facility: user.facilityId, ver: user.sessionVersion ?? 0 }),
       refreshToken: token,
       tokenType: 'Bearer',
       expiresIn: this.settings.accessTokenTtlS,

@@ -3,17 +3,22 @@ import type { UserRole } from '../../models/user';
 import { ForbiddenError, UnauthorizedError } from '../http/errors';
 import { bearerToken, type AccessTokens } from './tokens';
 
-/** Every route behind this needs a valid access token; the caller lands in `req.context.caller`. */
+/**
+ * Every route behind this needs a valid access token whose account is still as it was when the
+ * token was issued (active, same role and facility, sessions not revoked, facility active: checked
+ * on every request, see account-status.ts); the caller lands in `req.context.caller`.
+ */
 export function requireAuth(tokens: AccessTokens): RequestHandler {
   return (req, _res, next) => {
     const token = bearerToken(req.header('authorization'));
     if (!token) return next(new UnauthorizedError('Missing bearer token (Authorization: Bearer <access token>)'));
-    try {
-      req.context.caller = tokens.verify(token);
-      next();
-    } catch (err) {
-      next(err);
-    }
+    tokens.verifyCurrent(token).then(
+      (caller) => {
+        req.context.caller = caller;
+        next();
+      },
+      (err: unknown) => next(err),
+    );
   };
 }
 

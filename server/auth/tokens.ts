@@ -3,6 +3,7 @@ import jwt from 'jsonwebtoken';
 import { USER_ROLES, type UserRole } from '../../models/user';
 import type { Caller } from '../http/request-context';
 import { UnauthorizedError } from '../http/errors';
+import type { AccountStatus } from './account-status';
 
 const ALGORITHM = 'HS256' as const;
 
@@ -18,14 +19,19 @@ export interface AccessClaims {
   sub: string;
   role: UserRole;
   facility: string;
+  /** The account's session version when the token was issued (server/auth/account-status.ts). */
+  ver?: number;
 }
 
 /** Signs and verifies short-lived access JWTs. The algorithm is pinned; issuer and audience are checked. */
 export class AccessTokens {
+  /** Set by AuthService: the live account check every request and socket event passes. */
+  status: AccountStatus | undefined;
+
   constructor(private readonly settings: AccessTokenSettings) {}
 
   sign(claims: AccessClaims): string {
-    return jwt.sign({ role: claims.role, facility: claims.facility }, this.settings.secret, {
+    return jwt.sign({ role: claims.role, facility: claims.facility, ver: claims.ver ?? 0 }, this.settings.secret, {
       algorithm: ALGORITHM,
       subject: claims.sub,
       issuer: this.settings.issuer,
@@ -33,6 +39,23 @@ export class AccessTokens {
       expiresIn: this.settings.ttlS,
       jwtid: randomUUID(),
     });
+  }
+
+  /** Verifies the signature and claims, then that the account still matches (active, role, facility, session version). */
+  async verifyCurrent(token: string): Promise<Caller> {
+    const caller = this.verify(token);
+    await this.status?.assertCurrent({ ...caller, sessionVersion: this.sessionVersionOf(token) });
+    return caller;
+  }
+
+  /** The `ver` claim of an already verified token (0 for tokens issued before it existed). */
+  sessionVersionOf(token: string): number {
+    try {
+      const payload = JSON.parse(Buffer.from(token.split('.')[1] ?? '', 'base64url').toString('utf8')) as { ver?: unknown };
+      return typeof payload.ver === 'number' ? payload.ver : 0;
+    } catch {
+      return 0;
+    }
   }
 
   /** Verifies a token and returns the caller, or throws a 401 saying what was wrong. */

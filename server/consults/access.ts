@@ -6,7 +6,8 @@ import { userModel, type User } from '../../models/user';
 import type { AuditAction, AuditLog } from '../audit/audit-log';
 import { ForbiddenError, NotFoundError } from '../http/errors';
 import type { Caller } from '../http/request-context';
-import { isCandidateSpecialist, type Actor } from './state-machine';
+import type { PatientRecords } from '../fhir/records-api';
+import { isCandidateSpecialist, normalizeSpecialty, OPEN_STATUSES, type Actor } from './state-machine';
 
 /** What an audit entry needs from the request or the socket. */
 export interface AuditCtx {
@@ -22,6 +23,16 @@ export function isParticipant(c: Pick<ConsultRequest, 'participants'>, userId: s
   return c.participants.some((p) => p.userId === userId);
 }
 
+/** How long after closing a consult its participants keep access to the record and the consult's data. */
+export const CONSULT_ACCESS_DAYS_AFTER_CLOSE = 14;
+const DAY_MS = 24 * 60 * 60 * 1000;
+
+/** Open (submitted, not finished) or closed less than CONSULT_ACCESS_DAYS_AFTER_CLOSE ago. Declined, cancelled, expired: never. */
+export function consultWindowOpen(c: Pick<ConsultRequest, 'status' | 'closedAt'>, now = Date.now()): boolean {
+  if (c.status === 'closed') return !!c.closedAt && new Date(c.closedAt).getTime() >= now - CONSULT_ACCESS_DAYS_AFTER_CLOSE * DAY_MS;
+  return c.status !== 'draft' && OPEN_STATUSES.includes(c.status);
+}
+
 export class ConsultAccess {
   readonly consults: Model<ConsultRequest>;
   readonly #users: Model<User>;
@@ -30,6 +41,7 @@ export class ConsultAccess {
   constructor(
     conn: Connection,
     private readonly audit: AuditLog,
+    private readonly records: PatientRecords,
   ) {
     this.consults = consultRequestModel(conn);
     this.#users = userModel(conn);
@@ -55,6 +67,15 @@ export class ConsultAccess {
     return this.#users.findById(userId, { displayName: 1, role: 1, facilityId: 1, specialty: 1, active: 1 }).lean();
   }
 
+  /** Active central-hospital specialists/radiologists of this specialty: who may see the request in the queue. */
+  async candidateSpecialistIds(requestedSpecialty: string): Promise<string[]> {
+    const central = await this.centralFacilityIds();
+    if (!central.length) return [];
+    const staff = await this.#users.find({ active: true, role: { $in: ['specialist', 'radiologist'] }, facilityId: { $in: central } }, { _id: 1, specialty: 1 }).lean();
+    const wanted = normalizeSpecialty(requestedSpecialty);
+    return wanted ? staff.filter((u) => normalizeSpecialty(u.specialty) === wanted).map((u) => u._id) : [];
+  }
+
   async centralFacilityIds(): Promise<string[]> {
     const list = await this.#facilities.find({ tier: 'central', active: true }, { _id: 1 }).lean();
     return list.map((f) => f._id);
@@ -67,27 +88,48 @@ export class ConsultAccess {
   }
 
   /**
-   * The consult, when the caller takes part in it. Central specialists of the requested specialty
-   * may also read a consult that is waiting for acceptance (to decide on it). Anyone else: 403, audited.
+   * The consult, when the caller takes part in it and the record's rules let them see its patient's
+   * data now (care team, break-glass, or participation in this consult while its window is open and
+   * the patient's Consent permits sharing). Central specialists of the requested specialty may also
+   * read a consult waiting in the queue when the patient's Consent permits sharing (to decide on it).
+   * Anyone else: 403, audited.
    */
   async requireViewer(caller: Caller, consultId: string, ctx: AuditCtx, what: string): Promise<{ consult: ConsultRequest; actor: ConsultActor }> {
     const consult = await this.load(consultId);
     const actor = await this.actor(caller);
-    if (isParticipant(consult, caller.userId)) return { consult, actor };
-    if (consult.status === 'requested' && isCandidateSpecialist(actor, consult.requestedSpecialty)) return { consult, actor };
+    if (isParticipant(consult, caller.userId)) return this.#withRecordAccess(caller, consult, actor, ctx, what);
+    if (consult.status === 'requested' && isCandidateSpecialist(actor, consult.requestedSpecialty)) {
+      if ((await this.records.consultSharing(consult.patientId)) === 'permit') return { consult, actor };
+      return this.deny(caller, consult, `${what}: the patient's Consent does not permit sharing for consultation`, ctx);
+    }
     return this.deny(caller, consult, `${what}: not a participant of this consult`, ctx);
   }
 
-  /** Strictly a participant (chat, notes, attachments, room). */
+  /** Strictly a participant (chat, notes, attachments, report, room), under the record's rules. */
   async requireParticipant(caller: Caller, consultId: string, ctx: AuditCtx, what: string): Promise<{ consult: ConsultRequest; actor: ConsultActor }> {
     const consult = await this.load(consultId);
     if (!isParticipant(consult, caller.userId)) return this.deny(caller, consult, `${what}: not a participant of this consult`, ctx);
-    return { consult, actor: await this.actor(caller) };
+    return this.#withRecordAccess(caller, consult, await this.actor(caller), ctx, what);
+  }
+
+  /** Whether a participant may see this consult's clinical content now (no audit). */
+  async contentVisible(caller: Caller, consult: ConsultRequest): Promise<{ ok: true } | { ok: false; reason: string }> {
+    if (caller.role === 'admin') return { ok: false, reason: 'the admin role gives no clinical access' };
+    const decision = await this.records.checkAccess(caller, consult.patientId, 'read');
+    if (!decision.allow) return { ok: false, reason: decision.reason };
+    if (decision.basis === 'consult' && !consultWindowOpen(consult)) return { ok: false, reason: `this consult is ${consult.status}; its access window has ended` };
+    return { ok: true };
+  }
+
+  async #withRecordAccess(caller: Caller, consult: ConsultRequest, actor: ConsultActor, ctx: AuditCtx, what: string): Promise<{ consult: ConsultRequest; actor: ConsultActor }> {
+    const visible = await this.contentVisible(caller, consult);
+    if (!visible.ok) return this.deny(caller, consult, `${what}: ${visible.reason}`, ctx);
+    return { consult, actor };
   }
 
   async deny(caller: Caller, consult: Pick<ConsultRequest, '_id' | 'patientId'>, reason: string, ctx: AuditCtx): Promise<never> {
-    await this.record(caller, consult, 'R', false, reason, ctx, 'access-denied');
-    throw new ForbiddenError(`You do not take part in this consult (${reason.split(':')[0]})`);
+    await this.record(caller, consult, 'R', false, reason.slice(0, 300), ctx, 'access-denied');
+    throw new ForbiddenError(`You do not take part in this consult or may not see it now (${reason.slice(0, 200)})`);
   }
 
   /** An audit entry for a read that spans consults (the queue, my list): no single patient. */

@@ -103,8 +103,9 @@ export class ConsultChat {
 
   /** Only the caller's own notes, ever. */
   async myNotes(caller: Caller, consultId: string, ctx: AuditCtx): Promise<ConsultNoteView[]> {
-    await this.access.requireParticipant(caller, consultId, ctx, 'read private notes');
+    const { consult } = await this.access.requireParticipant(caller, consultId, ctx, 'read private notes');
     const notes = await this.#notes.find({ consultId, authorId: caller.userId }).sort({ createdAt: 1 }).lean<ConsultNote[]>();
+    await this.access.record(caller, consult, 'R', true, 'own private notes read', ctx);
     return notes.map((n) => ({ id: n._id, consultId, text: n.text, createdAt: new Date(n.createdAt).toISOString() }));
   }
 }

@@ -162,8 +162,9 @@ export class ConsultReports {
   }
 
   async versions(caller: Caller, consultId: string, ctx: AuditCtx): Promise<Array<Pick<ConsultReportView, 'version' | 'status' | 'signedAt' | 'signerId' | 'kid'>>> {
-    await this.access.requireParticipant(caller, consultId, ctx, 'list consult report versions');
+    const { consult } = await this.access.requireParticipant(caller, consultId, ctx, 'list consult report versions');
     const docs = await this.#reports.find({ consultId }, { resource: 0 }).sort({ version: 1 }).lean<ConsultReport[]>();
+    await this.access.record(caller, consult, 'R', true, 'consult report versions listed', ctx);
     return docs.map((d) => ({ version: d.version, status: d.status, signedAt: new Date(d.signedAt).toISOString(), signerId: d.signerId, kid: d.kid }));
   }
 

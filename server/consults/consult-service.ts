@@ -13,7 +13,7 @@ import type { ConsultNotifier } from './notifier';
 import type { createConsultSchema, inviteSchema, transitionBodySchema } from './schemas';
 import { compareQueue, slaDeadline } from './sla';
 import { decideTransition, isCandidateSpecialist } from './state-machine';
-import { consultView } from './views';
+import { consultView, redactedView } from './views';
 
 export type CreateConsultInput = z.infer<typeof createConsultSchema>;
 type TransitionInput = z.infer<typeof transitionBodySchema>;
@@ -56,9 +56,15 @@ export class ConsultService {
     const actor = await this.access.actor(caller);
     const now = new Date();
     const id = randomUUID();
-    if (!decision.allow) {
-      await this.access.record(caller, { _id: id, patientId: input.patientId }, 'C', false, `request consult refused: ${decision.reason}`, ctx, 'access-denied');
-      throw new ForbiddenError(`You may not request a consult for this patient (${decision.reason})`);
+    if (!decision.allow || decision.basis !== 'care-team') {
+      // Break-glass or another consult cannot be turned into a new consult (access never extends itself).
+      const reason = decision.allow ? `only the patient's care team requests a consult (your access is ${decision.basis})` : decision.reason;
+      await this.access.record(caller, { _id: id, patientId: input.patientId }, 'C', false, `request consult refused: ${reason}`, ctx, 'access-denied');
+      throw new ForbiddenError(`You may not request a consult for this patient (${reason})`);
+    }
+    if ((await this.records.consultSharing(input.patientId)) !== 'permit') {
+      await this.access.record(caller, { _id: id, patientId: input.patientId }, 'C', false, "request consult refused: the patient's Consent does not permit sharing for consultation", ctx, 'access-denied');
+      throw new ConflictError("The patient's Consent does not permit sharing the record for consultation; record the patient's Consent (FHIR Consent, purpose TREAT) first", 'consent_required');
     }
     const submit = input.submit;
     const doc: ConsultRequest = {
@@ -109,27 +115,48 @@ export class ConsultService {
     return Math.max(0, Math.min(1, Math.max(...studies.map((s) => s.maxScore))));
   }
 
+  /**
+   * The caller's consults. Clinical content (patient, reason, question) only where the record's rules
+   * let the caller see it now; older or Consent-denied ones are listed without it. One audit entry per
+   * consult whose content is shown.
+   */
   async listMine(caller: Caller, ctx: AuditCtx): Promise<ConsultView[]> {
     const list = await this.consults.find({ 'participants.userId': caller.userId }).sort({ updatedAt: -1 }).limit(200).lean<ConsultRequest[]>();
-    await this.access.recordListing(caller, `own consults listed (${list.length})`, ctx);
-    return Promise.all(list.map((c) => this.view(c)));
+    const out: ConsultView[] = [];
+    let shown = 0;
+    for (const c of list) {
+      if ((await this.access.contentVisible(caller, c)).ok) {
+        out.push(await this.view(c));
+        await this.access.record(caller, c, 'R', true, 'consult listed (own consults)', ctx);
+        shown++;
+      } else out.push(redactedView(c));
+    }
+    await this.access.recordListing(caller, `own consults listed (${list.length}, ${shown} with clinical content)`, ctx);
+    return out;
   }
 
-  /** Requested consults for central-hospital specialists: urgency, AI severity, waiting time. */
+  /**
+   * Requested consults a central-hospital clinician could take: only their own specialty, only
+   * patients whose Consent permits sharing. Administrators see no clinical content: 403. Every
+   * consult shown is audited with its patient.
+   */
   async queue(caller: Caller, specialty: string | undefined, ctx: AuditCtx): Promise<ConsultQueueItem[]> {
     const actor = await this.access.actor(caller);
-    if (actor.facilityTier !== 'central' || !['specialist', 'radiologist', 'admin'].includes(actor.role)) {
+    if (actor.facilityTier !== 'central' || !['specialist', 'radiologist'].includes(actor.role)) {
       await this.access.recordListing(caller, 'consult queue refused: not a central-hospital specialist', ctx, false);
-      throw new ForbiddenError('The consult queue is for central-hospital specialists');
+      throw new ForbiddenError(caller.role === 'admin' ? 'The consult queue holds clinical content; the admin role sees none' : 'The consult queue is for central-hospital specialists');
     }
-    const filter: Record<string, unknown> = { status: 'requested' };
-    const list = await this.consults.find(filter).limit(1000).lean<ConsultRequest[]>();
+    const list = await this.consults.find({ status: 'requested' }).limit(1000).lean<ConsultRequest[]>();
     const wanted = specialty?.trim().toLowerCase();
     const now = Date.now();
-    const selected = list
-      .filter((c) => !wanted || c.requestedSpecialty.trim().toLowerCase() === wanted)
+    const mine = list.filter((c) => isCandidateSpecialist(actor, c.requestedSpecialty) && (!wanted || c.requestedSpecialty.trim().toLowerCase() === wanted));
+    const consenting: ConsultRequest[] = [];
+    for (const c of mine) if ((await this.records.consultSharing(c.patientId)) === 'permit') consenting.push(c);
+    const selected = consenting
       .map((c) => ({ c, key: { urgency: c.urgency, aiFlagSeverity: c.aiFlagSeverity ?? null, requestedAt: new Date(c.requestedAt ?? c.createdAt) } }))
-      .sort((a, b) => compareQueue(a.key, b.key));
+      .sort((a, b) => compareQueue(a.key, b.key))
+      .slice(0, 200);
+    for (const { c } of selected) await this.access.record(caller, c, 'R', true, 'consult shown in the queue', ctx);
     await this.access.recordListing(caller, `consult queue viewed (${selected.length} requests)`, ctx);
     return Promise.all(
       selected.map(async ({ c, key }) => ({ ...(await this.view(c)), waitingMinutes: Math.floor((now - key.requestedAt.getTime()) / 60000) })),
@@ -148,6 +175,9 @@ export class ConsultService {
     const actor = await this.access.actor(caller);
     const mayKnow = isParticipant(consult, caller.userId) || isCandidateSpecialist(actor, consult.requestedSpecialty);
     if (!mayKnow) return this.access.deny(caller, consult, `${action} consult: not a participant of this consult`, ctx);
+    if (!isParticipant(consult, caller.userId) && (await this.records.consultSharing(consult.patientId)) !== 'permit') {
+      return this.access.deny(caller, consult, `${action} consult: the patient's Consent does not permit sharing for consultation`, ctx);
+    }
     if (action === 'schedule' && !input.scheduledFor) throw new InvalidInputError('scheduledFor: required to schedule a consult', ['scheduledFor']);
     const updated = await this.applyTransition(caller, actor, consult, action, ctx, (set, push) => {
       const now = new Date();

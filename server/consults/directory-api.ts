@@ -8,6 +8,20 @@ export interface ConsultDirectory {
    * `recentDays` ago (default 14). Consent is checked by the EMR policy, not here.
    */
   isConsultParticipantForPatient(userId: string, patientId: string, recentDays?: number): Promise<boolean>;
-  /** Whether a user may enter the live call of a consult, and whether they host it. */
-  callAdmission(userId: string, consultId: string): Promise<{ participant: boolean; admitted: boolean; host: boolean; displayName: string; status: string } | null>;
+  /** The patients for whom `isConsultParticipantForPatient(userId, patient)` holds (at most `limit`). */
+  consultPatientIds(userId: string, limit?: number): Promise<string[]>;
+  /**
+   * Whether a user may enter the live call of a consult, and whether they host it. `refusal` says why
+   * a participant may not (consult not in a call state, account disabled, no record access now).
+   */
+  callAdmission(userId: string, consultId: string): Promise<CallAdmissionAnswer | null>;
+}
+
+export interface CallAdmissionAnswer {
+  participant: boolean;
+  admitted: boolean;
+  host: boolean;
+  displayName: string;
+  status: string;
+  refusal?: string;
 }

@@ -2,6 +2,7 @@
  * Consult workflow (issue 4): ConsultRequest state machine, queue and SLA, live room with waiting
  * room, chat with attachments, private notes, signed ConsultReport. See docs/consults.md.
  */
+import { rooms as socketRooms } from '../../contracts/events';
 import type { PatientRecords } from '../fhir/records-api';
 import { secretFromConfigOrDataDir } from '../auth/secrets';
 import type { Feature, FeatureContext } from '../platform/feature';
@@ -20,8 +21,8 @@ import { SlaSweeper } from './sla-sweeper';
 import { consultSocketFeature } from './socket-handlers';
 
 export function createConsultFeature(ctx: FeatureContext, deps: { records: PatientRecords }): Feature & { directory: ConsultDirectory } {
-  const access = new ConsultAccess(ctx.conn, ctx.audit);
-  const notifier = new ConsultNotifier(ctx.realtime, () => access.centralFacilityIds());
+  const access = new ConsultAccess(ctx.conn, ctx.audit, deps.records);
+  const notifier = new ConsultNotifier(ctx.realtime, (specialty) => access.candidateSpecialistIds(specialty));
   const service = new ConsultService(access, deps.records, notifier, ctx.logger);
   const chat = new ConsultChat(ctx.conn, access, notifier);
   const keys = new SigningKeys(ctx.conn, secretFromConfigOrDataDir(ctx.config.auth.keyEncryptionSecret, ctx.config.dataDir, 'key-encryption-secret'));
@@ -29,13 +30,22 @@ export function createConsultFeature(ctx: FeatureContext, deps: { records: Patie
   const rooms = new ConsultRooms();
   const sweeper = new SlaSweeper(access.consults, notifier, ctx.logger);
   const unsubscribe = listenToDomainEvents(ctx.events, access.consults, notifier);
+  // Revocation: a deactivated user's (or facility's) live sockets are told and closed, and with them their calls.
+  const offRevoked = ctx.accessTokens.status?.onRevoked((r) => {
+    const io = ctx.realtime.io;
+    const room = r.userId ? socketRooms.user(r.userId) : r.facilityId ? socketRooms.facility(r.facilityId) : null;
+    if (!room) return;
+    io.to(room).emit('session:expired', { message: `${r.reason}; sign in again` });
+    io.in(room).disconnectSockets(true);
+  });
+  if (offRevoked) unsubscribe.push(offRevoked);
   sweeper.start();
 
   return {
     name: 'consults',
     directory: createConsultDirectory(access.consults, access),
     mounts: [{ path: '/api/consults', guards: [ctx.requireAuth], router: consultRouter({ service, chat, reports }), docs: consultDocs }],
-    socket: consultSocketFeature({ io: () => ctx.realtime.io, access, service, chat, records: deps.records, rooms, logger: ctx.logger }),
+    socket: consultSocketFeature({ io: () => ctx.realtime.io, tokens: ctx.accessTokens, access, service, chat, records: deps.records, rooms, logger: ctx.logger }),
     close: async () => {
       for (const off of unsubscribe) off();
       await sweeper.stop();

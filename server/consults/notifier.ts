@@ -8,9 +8,14 @@ import type { Realtime } from '../realtime/realtime';
 type Audience = Pick<ConsultRequest, '_id' | 'participants'>;
 
 export class ConsultNotifier {
+  /**
+   * `candidates(specialty)`: the users who may see a request of that specialty in the queue (central
+   * clinicians of the specialty). Queue events go to them only, never to a whole facility (admins,
+   * other specialties).
+   */
   constructor(
     private readonly realtime: Realtime,
-    private readonly centralFacilityIds: () => Promise<string[]>,
+    private readonly candidates: (requestedSpecialty: string) => Promise<string[]>,
   ) {}
 
   /** The consult room plus each participant's own room (socket.io sends once per socket). */
@@ -18,13 +23,14 @@ export class ConsultNotifier {
     return this.realtime.io.to([rooms.consult(c._id), ...c.participants.map((p) => rooms.user(p.userId))]);
   }
 
-  async #central() {
-    const ids = await this.centralFacilityIds();
-    return ids.length ? this.realtime.io.to(ids.map(rooms.facility)) : null;
+  async #queueAudience(c: Pick<ConsultRequest, 'requestedSpecialty'>, extra: string[] = []) {
+    const ids = await this.candidates(c.requestedSpecialty);
+    const to = [...ids.map(rooms.user), ...extra];
+    return to.length ? this.realtime.io.to(to) : null;
   }
 
   async requested(c: ConsultRequest): Promise<void> {
-    (await this.#central())?.emit('consult:requested', {
+    (await this.#queueAudience(c))?.emit('consult:requested', {
       consultId: c._id,
       patientId: c.patientId,
       urgency: c.urgency,
@@ -45,7 +51,7 @@ export class ConsultNotifier {
 
   /** Status change of a request still in the central queue (taken, declined, cancelled, expired): queues refresh. */
   async queueChanged(c: ConsultRequest, status: ConsultStatus, byUserId: string | null): Promise<void> {
-    (await this.#central())?.emit('consult:status', { consultId: c._id, patientId: c.patientId, status, byUserId, at: new Date().toISOString() });
+    (await this.#queueAudience(c))?.emit('consult:status', { consultId: c._id, patientId: c.patientId, status, byUserId, at: new Date().toISOString() });
   }
 
   message(c: Audience, m: ConsultMessageView): void {
@@ -66,7 +72,6 @@ export class ConsultNotifier {
 
   async overdue(c: ConsultRequest): Promise<void> {
     const e = { consultId: c._id, patientId: c.patientId, urgency: c.urgency, slaDeadline: c.slaDeadline ? new Date(c.slaDeadline).toISOString() : '' };
-    const ids = await this.centralFacilityIds();
-    this.realtime.io.to([...ids.map(rooms.facility), rooms.user(c.requesterId)]).emit('consult:overdue', e);
+    (await this.#queueAudience(c, [rooms.user(c.requesterId)]))?.emit('consult:overdue', e);
   }
 }

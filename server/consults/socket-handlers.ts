@@ -12,6 +12,7 @@ import type { PatientRecords } from '../fhir/records-api';
 import { ConflictError, DomainError, ForbiddenError } from '../http/errors';
 import type { Caller, RequestContext } from '../http/request-context';
 import type { Logger } from '../observability/logger';
+import type { AccessTokens } from '../auth/tokens';
 import type { RealtimeServer, SocketFeature } from '../realtime/realtime';
 import { isParticipant, type ConsultAccess } from './access';
 import type { ConsultChat } from './consult-chat';
@@ -22,9 +23,12 @@ import { TERMINAL_STATUSES } from './state-machine';
 
 /** Bad payloads a socket may send before it is disconnected. */
 export const MAX_BAD_PAYLOADS = 10;
+/** How often an idle socket's account is re-checked (with the ≤ 2 s account cache: revocation ≤ 5 s). */
+export const SOCKET_ACCOUNT_RECHECK_MS = 2500;
 
 interface Deps {
   io: () => RealtimeServer;
+  tokens: AccessTokens;
   access: ConsultAccess;
   service: ConsultService;
   chat: ConsultChat;
@@ -39,26 +43,79 @@ export function consultSocketFeature(deps: Deps): SocketFeature {
     const ctx: RequestContext = { requestId: `socket:${socket.id}`, ip: socket.handshake.address, caller };
     const joined = new Set<string>();
     let bad = 0;
+    const handshakeToken = (socket.handshake.auth as { token?: unknown } | undefined)?.token;
+    const sessionVersion = typeof handshakeToken === 'string' ? deps.tokens.sessionVersionOf(handshakeToken) : 0;
+    /** The account as it is now (revocation ≤ 2 s across processes): a revoked socket is told and closed. */
+    const stillCurrent = async (): Promise<boolean> => {
+      const problem = deps.tokens.status ? await deps.tokens.status.problem({ ...caller, sessionVersion }) : null;
+      if (!problem) return true;
+      socket.emit('session:expired', { message: `${problem}; sign in again` });
+      socket.disconnect(true);
+      return false;
+    };
+    // An idle socket is re-checked too, so a change made by another server process closes it within seconds.
+    const recheck = setInterval(() => {
+      void stillCurrent().catch(() => undefined);
+    }, SOCKET_ACCOUNT_RECHECK_MS);
+    recheck.unref();
+    socket.on('disconnect', () => clearInterval(recheck));
+    void stillCurrent().then(async (ok) => {
+      // Connection-state recovery restores rooms without a consult:join: re-check each one.
+      if (ok && socket.recovered) await recheckRestoredRooms();
+    }).catch((err: unknown) => deps.logger.error({ err }, 'consults: session check failed'));
+
+    const recheckRestoredRooms = async () => {
+      for (const room of [...socket.rooms]) {
+        if (!room.startsWith('consult:')) continue;
+        const consultId = room.slice('consult:'.length);
+        let keep = false;
+        try {
+          const { consult } = await deps.access.requireParticipant(caller, consultId, ctx, 'restore consult room');
+          const me = consult.participants.find((p) => p.userId === caller.userId);
+          keep = !TERMINAL_STATUSES.includes(consult.status) && (consult.assignedSpecialistId === caller.userId || me?.admitted === true);
+        } catch {
+          keep = false;
+        }
+        if (keep) joined.add(consultId);
+        else await socket.leave(room);
+      }
+    };
 
     /** Wraps a handler: validates, answers exactly once, turns errors into `{ok:false}`. */
+    /** Account checks run one after another, so events are still handled in the order they came. */
+    let checks: Promise<unknown> = Promise.resolve();
+
+    /** Wraps a handler: re-checks the account, validates, answers exactly once, turns errors into `{ok:false}`. */
     const handle = <S extends z.ZodType, R extends object>(schema: S, fn: (payload: z.infer<S>) => Promise<R>) => {
       return (raw: unknown, maybeAck?: unknown) => {
         const ack = typeof maybeAck === 'function' ? (maybeAck as (r: unknown) => void) : () => undefined;
-        const parsed = schema.safeParse(raw);
-        if (!parsed.success) {
-          bad += 1;
-          ack({ ok: false, error: `invalid payload: ${parsed.error.issues.map((i) => `${i.path.join('.') || 'payload'}: ${i.message}`).join('; ')}` });
-          if (bad >= MAX_BAD_PAYLOADS) {
-            deps.logger.warn({ userId: caller.userId }, 'consults: socket disconnected after repeated invalid payloads');
-            socket.disconnect(true);
+        const run = () => {
+          const parsed = schema.safeParse(raw);
+          if (!parsed.success) {
+            bad += 1;
+            ack({ ok: false, error: `invalid payload: ${parsed.error.issues.map((i) => `${i.path.join('.') || 'payload'}: ${i.message}`).join('; ')}` });
+            if (bad >= MAX_BAD_PAYLOADS) {
+              deps.logger.warn({ userId: caller.userId }, 'consults: socket disconnected after repeated invalid payloads');
+              socket.disconnect(true);
+            }
+            return;
           }
-          return;
-        }
-        fn(parsed.data).then(
-          (r) => ack({ ok: true, ...r }),
+          fn(parsed.data).then(
+            (r) => ack({ ok: true, ...r }),
+            (err: unknown) => {
+              if (!(err instanceof DomainError)) deps.logger.error({ err }, 'consults: socket handler failed');
+              ack({ ok: false, error: err instanceof DomainError ? err.message : 'internal error' });
+            },
+          );
+        };
+        // Every event: the account must still be as the token says (deactivated, role changed → told and closed).
+        checks = checks.then(stillCurrent).then(
+          (ok) => {
+            if (ok) run();
+          },
           (err: unknown) => {
-            if (!(err instanceof DomainError)) deps.logger.error({ err }, 'consults: socket handler failed');
-            ack({ ok: false, error: err instanceof DomainError ? err.message : 'internal error' });
+            deps.logger.error({ err }, 'consults: session check failed');
+            ack({ ok: false, error: 'internal error' });
           },
         );
       };

@@ -48,3 +48,8 @@ export function attachmentView(a: Pick<ConsultAttachment, '_id' | 'filename' | '
 export function messageView(m: ConsultMessage, attachment: ConsultAttachmentView | null): ConsultMessageView {
   return { id: m._id, consultId: m.consultId, authorId: m.authorId, authorName: m.authorName, text: m.text, attachment, createdAt: new Date(m.createdAt).toISOString() };
 }
+
+/** A consult the caller took part in but may no longer see the content of (window ended, Consent withdrawn). */
+export function redactedView(c: ConsultRequest, now = new Date()): ConsultView {
+  return { ...consultView(c, null, now), reason: '', clinicalQuestion: '', sharedSections: [], imagingStudyIds: [], declineReason: null };
+}

@@ -8,11 +8,15 @@ import type { FhirBundle, FhirBundleEntry, FhirResource } from '../../contracts/
 import { CITIZEN_ID_SYSTEM } from '../../contracts/fhir';
 import { DomainError, InvalidInputError, operationOutcome } from '../http/errors';
 import type { RequestContext } from '../http/request-context';
+import { agentOf } from './break-glass';
 import { findReferences, parseLiteral } from './references';
 import type { Actor, RecordService } from './record-service';
 import { newId, refKey, type WritePlan, type WriteResult } from './resource-store';
 
 type Entry = FhirBundleEntry;
+
+/** Entries per Bundle: a Synthea patient is a few hundred; more is split by the sender. */
+export const MAX_BUNDLE_ENTRIES = 2000;
 interface Prepared {
   index: number;
   method: 'POST' | 'PUT' | 'DELETE';
@@ -47,6 +51,7 @@ function assertBundle(body: unknown): asserts body is FhirBundle {
   if (typeof body !== 'object' || body === null || b.resourceType !== 'Bundle') throw new InvalidInputError('POST /fhir/R4 expects a Bundle', ['resourceType']);
   if (b.type !== 'transaction' && b.type !== 'batch') throw new InvalidInputError(`Bundle.type must be transaction or batch, not ${String(b.type)}`, ['Bundle.type']);
   if (b.entry !== undefined && !Array.isArray(b.entry)) throw new InvalidInputError('Bundle.entry must be an array', ['Bundle.entry']);
+  if (Array.isArray(b.entry) && b.entry.length > MAX_BUNDLE_ENTRIES) throw new InvalidInputError(`A Bundle carries at most ${MAX_BUNDLE_ENTRIES} entries (this one has ${b.entry.length}); split it`, ['Bundle.entry'], 413);
   (b.entry as unknown[] | undefined)?.forEach((e, i) => {
     if (typeof e !== 'object' || e === null || Array.isArray(e)) throw new InvalidInputError(`Bundle.entry[${i}] must be an object`, [`Bundle.entry[${i}]`]);
   });
@@ -63,6 +68,7 @@ export class BundleProcessor {
   /** Parses entry.request into a write; ids assigned for POST. */
   #prepare(entry: Entry, index: number): Prepared {
     const where = `Bundle.entry[${index}]`;
+    if (typeof entry !== 'object' || entry === null || Array.isArray(entry)) throw new InvalidInputError(`${where} must be an object`, [where]);
     const req = entry.request;
     if (!req || typeof req.url !== 'string') throw new InvalidInputError(`${where}.request is required (method and url)`, [`${where}.request`]);
     const method = req.method;
@@ -96,24 +102,46 @@ export class BundleProcessor {
     return out;
   }
 
-  /** Links Patients with a known citizen ID; returns the number linked. */
-  async #linkByCitizenId(p: Prepared): Promise<void> {
+  /**
+   * Links a Patient entry to the existing record with the same citizen ID, only when the caller may
+   * write that record. Otherwise the entry is created as a new patient exactly as if no match
+   * existed (no citizen-ID oracle: the response, headers and timing-free outcome are the same), and
+   * the existing record's audit trail notes a possible duplicate registration for its care team.
+   */
+  async #linkByCitizenId(actor: Actor, p: Prepared, ctx?: RequestContext): Promise<void> {
     if (p.method !== 'POST' || p.type !== 'Patient' || !p.resource) return;
     const cccd = citizenIdOf(p.resource);
     if (!cccd) return;
     const existing = await this.service.store.patientByIdentifier(CITIZEN_ID_SYSTEM, cccd);
-    if (existing) {
-      p.id = existing;
-      p.linkedTo = existing;
+    if (!existing) return;
+    if (actor.kind === 'user') {
+      const d = await this.service.access.check(actor.caller, existing, 'write');
+      if (!d.allow || actor.caller.role === 'admin') {
+        await this.service.audit.record({ kind: 'access-denied', action: 'C', success: false, outcomeDesc: 'citizen-ID match not disclosed: the caller may not write this record; a new patient was registered instead (possible duplicate)', agent: agentOf(actor.caller, ctx), patientId: existing, entities: [`Patient/${existing}`], requestId: ctx?.requestId });
+        return;
+      }
     }
+    p.id = existing;
+    p.linkedTo = existing;
   }
 
-  async #rewrite(resource: FhirResource, map: Map<string, string>, base: string, problems: { path: string; message: string }[]): Promise<void> {
+  /** Conditional references resolve only to resources the caller may read; otherwise they match nothing. */
+  async #resolveConditional(actor: Actor, ref: string): Promise<string | null> {
+    const resolved = await this.service.refs.resolveConditional(ref);
+    if (!resolved || actor.kind !== 'user') return resolved;
+    const [type, id] = resolved.split('/') as [string, string];
+    const doc = await this.service.store.doc(type, id);
+    if (!doc?.patientId) return resolved;
+    const d = await this.service.access.check(actor.caller, doc.patientId, 'read');
+    return d.allow && actor.caller.role !== 'admin' ? resolved : null;
+  }
+
+  async #rewrite(actor: Actor, resource: FhirResource, map: Map<string, string>, base: string, problems: { path: string; message: string }[]): Promise<void> {
     for (const r of findReferences(resource, base)) {
       const target = map.get(r.reference);
       if (target) r.holder.reference = target;
       else if (r.reference.includes('?')) {
-        const resolved = await this.service.refs.resolveConditional(r.reference);
+        const resolved = await this.#resolveConditional(actor, r.reference);
         if (resolved) r.holder.reference = resolved;
         else problems.push({ path: `${r.path}.reference`, message: `conditional reference ${r.reference} matches no single resource` });
       }
@@ -137,7 +165,7 @@ export class BundleProcessor {
     }
     if (issues.length) throw new InvalidInputError(`Transaction rejected, nothing was written: ${issues.map((i) => i.message).join('; ')}`, issues.map((i) => i.expression));
     // 2. same person, one record; ids and aliases
-    for (const p of prepared) await this.#linkByCitizenId(p);
+    for (const p of prepared) await this.#linkByCitizenId(actor, p, ctx);
     const map = new Map<string, string>();
     for (const p of prepared) for (const alias of this.#aliases(entries[p.index] ?? {}, p)) map.set(alias, refKey(p.type, p.id));
     // 3. rewrite references (copies: the request body stays as sent)
@@ -145,7 +173,7 @@ export class BundleProcessor {
     for (const p of prepared) {
       if (!p.resource) continue;
       p.resource = structuredClone(p.resource);
-      await this.#rewrite(p.resource, map, `Bundle.entry[${p.index}].resource`, problems);
+      await this.#rewrite(actor, p.resource, map, `Bundle.entry[${p.index}].resource`, problems);
     }
     if (problems.length) throw new InvalidInputError(`Transaction rejected, nothing was written: ${problems.map((p) => `${p.path}: ${p.message}`).join('; ')}`, problems.map((p) => p.path), 422);
     // 4. write all or nothing (commit checks references and access first)
@@ -174,10 +202,11 @@ export class BundleProcessor {
       try {
         const p = this.#prepare(entry, i);
         if (p.resource) this.service.validate(p.resource, `Bundle.entry[${i}].resource`);
-        await this.#linkByCitizenId(p);
+        await this.#linkByCitizenId(actor, p, ctx);
         if (p.linkedTo) {
           for (const alias of this.#aliases(entry, p)) map.set(alias, `Patient/${p.linkedTo}`);
           linked.push(p.linkedTo);
+          if (actor.kind === 'user') await this.service.access.enforce(actor.caller, p.linkedTo, 'U', ctx, [`Patient/${p.linkedTo}`], 'import linked to the existing record by citizen ID');
           const v = (await this.service.store.doc('Patient', p.linkedTo))?.versionId ?? 1;
           out.push({ fullUrl: `Patient/${p.linkedTo}`, response: linkedResponse(p.linkedTo, v) });
           continue;
@@ -185,10 +214,13 @@ export class BundleProcessor {
         if (p.resource) {
           p.resource = structuredClone(p.resource);
           const problems: { path: string; message: string }[] = [];
-          await this.#rewrite(p.resource, map, `Bundle.entry[${i}].resource`, problems);
+          await this.#rewrite(actor, p.resource, map, `Bundle.entry[${i}].resource`, problems);
           if (problems.length) throw new InvalidInputError(problems.map((x) => `${x.path}: ${x.message}`).join('; '), problems.map((x) => x.path), 422);
         }
-        if (p.method === 'DELETE') await this.service.store.read(p.type, p.id); // 404 / 410
+        if (p.method === 'DELETE') {
+          await this.service.remove(actor, p.type, p.id, p.ifMatch, ctx).then((r) => out.push({ fullUrl: refKey(r.type, r.id), response: responseOf(r) }));
+          continue;
+        }
         const [r] = await this.service.commit(actor, [{ method: p.method, type: p.type, id: p.id, resource: p.resource ? { ...p.resource, id: p.id } : undefined, expectedVersion: p.ifMatch }], ctx);
         if (!r) throw new Error('no write result');
         for (const alias of this.#aliases(entry, p)) map.set(alias, refKey(p.type, p.id));

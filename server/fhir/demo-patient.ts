@@ -6,6 +6,7 @@ import type { WritePlan } from './resource-store';
 
 export const DEMO_PATIENT_ID = 'pat-demo-hoa';
 export const DEMO_CITIZEN_ID = '001090012345';
+export const DEMO_REGISTERING_FACILITY = 'fac-mocchau';
 
 const LOINC = 'http://loinc.org';
 const SNOMED = 'http://snomed.info/sct';
@@ -87,6 +88,7 @@ export function demoPatientRecord(): FhirResource[] {
 /** Writes the demo patient once (fixed ids, so running it again changes nothing). */
 export async function seedDemoPatient(service: RecordService): Promise<void> {
   if (await service.store.doc('Patient', DEMO_PATIENT_ID)) return;
-  const plans: WritePlan[] = demoPatientRecord().map((r) => ({ method: 'PUT', type: r.resourceType, id: String(r.id), resource: r }));
+  // Registered at the district clinic: that registration (not managingOrganization) puts it in the care team.
+  const plans: WritePlan[] = demoPatientRecord().map((r) => ({ method: 'PUT', type: r.resourceType, id: String(r.id), resource: r, ...(r.resourceType === 'Patient' ? { registeredByFacilityId: DEMO_REGISTERING_FACILITY } : {}) }));
   await service.commit({ kind: 'system', reason: 'demo seed' }, plans);
 }

@@ -3,6 +3,7 @@ import type { ConsultDirectory } from '../consults/directory-api';
 import type { Feature, FeatureContext } from '../platform/feature';
 import { BreakGlass } from './break-glass';
 import { BundleProcessor } from './bundle';
+import { CareTeam } from './care-team';
 import { seedDemoPatient } from './demo-patient';
 import { breakGlassAdminDocs, breakGlassAdminRouter, emrDocs, emrRouter } from './emr-routes';
 import { fhirDocs, fhirMetadataDocs, fhirMetadataRouter, fhirRouter } from './fhir-routes';
@@ -19,8 +20,9 @@ export function createEmrFeature(ctx: FeatureContext, deps: { consults: () => Co
     const d = await store.doc('Patient', patientId);
     return !!d && !d.deleted;
   });
-  const access = new RecordAccess(store, breakGlass, ctx.audit, deps.consults);
-  const service = new RecordService(store, access, ctx.conn, ctx.events, ctx.audit);
+  const careTeam = new CareTeam(ctx.conn, store, ctx.audit);
+  const access = new RecordAccess(store, breakGlass, ctx.audit, deps.consults, careTeam);
+  const service = new RecordService(store, access, ctx.conn, ctx.events, ctx.audit, careTeam);
   const bundles = new BundleProcessor(service);
   return {
     name: 'emr',
@@ -28,8 +30,8 @@ export function createEmrFeature(ctx: FeatureContext, deps: { consults: () => Co
     mounts: [
       { path: '/fhir/R4/metadata', guards: [], router: fhirMetadataRouter(), docs: fhirMetadataDocs },
       { path: '/fhir/R4', guards: [ctx.requireAuth], router: fhirRouter(service, bundles), docs: fhirDocs },
-      { path: '/api/emr', guards: [ctx.requireAuth], router: emrRouter(service, breakGlass), docs: emrDocs },
-      { path: '/api/admin/break-glass', guards: [ctx.requireAuth, requireRole('admin')], router: breakGlassAdminRouter(breakGlass), docs: breakGlassAdminDocs },
+      { path: '/api/emr', guards: [ctx.requireAuth], router: emrRouter(service, breakGlass, careTeam), docs: emrDocs },
+      { path: '/api/admin/break-glass', guards: [ctx.requireAuth, requireRole('admin')], router: breakGlassAdminRouter(breakGlass, ctx.audit), docs: breakGlassAdminDocs },
     ],
     seed: () => seedDemoPatient(service),
   };

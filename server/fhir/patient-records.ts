@@ -42,6 +42,7 @@ export function createPatientRecords(service: RecordService): PatientRecords {
   };
   return {
     checkAccess: (caller, patientId, action) => service.access.check(caller, patientId, action),
+    consultSharing: (patientId) => service.access.consentOf(patientId),
     summary: (caller, patientId, ctx) => patientSummary(service, caller, patientId, ctx),
     read: (caller, resourceType, id, ctx) => service.read(caller, resourceType, id, ctx),
     async write(caller, patientId, resource, ctx) {

@@ -8,8 +8,9 @@ import { ForbiddenError } from '../http/errors';
 import type { Caller, RequestContext } from '../http/request-context';
 import { consentDecision, decideAccess, type ConsentDecision } from './access-policy';
 import { agentOf, type BreakGlass } from './break-glass';
+import type { CareTeam } from './care-team';
 import type { AccessDecision, RecordAction } from './records-api';
-import { refKey, type ResourceStore } from './resource-store';
+import type { ResourceStore } from './resource-store';
 
 export class RecordAccess {
   constructor(
@@ -17,11 +18,12 @@ export class RecordAccess {
     private readonly breakGlass: BreakGlass,
     private readonly audit: AuditLog,
     private readonly consults: () => ConsultDirectory | undefined,
+    readonly careTeam: CareTeam,
   ) {}
 
+  /** Registration and explicit grants only (server/fhir/care-team.ts); null for a patient never known here. */
   async careTeamOf(patientId: string): Promise<string[] | null> {
-    const p = await this.store.resources.findById(refKey('Patient', patientId), { careTeamFacilityIds: 1, deleted: 1 }).lean<{ careTeamFacilityIds?: string[]; deleted?: boolean }>();
-    return p ? (p.careTeamFacilityIds ?? []) : null;
+    return this.careTeam.of(patientId);
   }
 
   async consentOf(patientId: string): Promise<ConsentDecision> {
@@ -30,9 +32,9 @@ export class RecordAccess {
   }
 
   /** The policy's answer for one patient (no audit). */
-  async check(caller: Caller, patientId: string, action: RecordAction, careTeam?: string[]): Promise<AccessDecision> {
+  async check(caller: Caller, patientId: string, action: RecordAction): Promise<AccessDecision> {
     const now = new Date();
-    const team = careTeam ?? (await this.careTeamOf(patientId)) ?? [];
+    const team = (await this.careTeamOf(patientId)) ?? [];
     const base = { caller, patientId, action, careTeamFacilityIds: team, now, consultParticipant: false, consent: 'none' as ConsentDecision };
     if (team.includes(caller.facilityId)) return decideAccess(base);
     const directory = this.consults();
@@ -43,9 +45,9 @@ export class RecordAccess {
   }
 
   /** Checks, audits the outcome, and throws 403 when denied. */
-  async enforce(caller: Caller, patientId: string, action: AuditAction, ctx: RequestContext | undefined, entities: string[], careTeam?: string[]): Promise<AccessDecision> {
-    const decision = await this.check(caller, patientId, action === 'R' ? 'read' : 'write', careTeam);
-    await this.auditDecision(caller, patientId, action, ctx, entities, decision);
+  async enforce(caller: Caller, patientId: string, action: AuditAction, ctx: RequestContext | undefined, entities: string[], note?: string): Promise<AccessDecision> {
+    const decision = await this.check(caller, patientId, action === 'R' ? 'read' : 'write');
+    await this.auditDecision(caller, patientId, action, ctx, entities, decision, note);
     if (!decision.allow) throw new ForbiddenError(decision.reason);
     return decision;
   }
@@ -54,7 +56,7 @@ export class RecordAccess {
     const capped = entities.slice(0, 50);
     const more = entities.length > capped.length ? ` (+${entities.length - capped.length} more)` : '';
     if (!decision.allow) {
-      await this.audit.record({ kind: 'access-denied', action, success: false, outcomeDesc: decision.reason.slice(0, 200), agent: agentOf(caller, ctx), patientId, entities: capped, requestId: ctx?.requestId });
+      await this.audit.record({ kind: 'access-denied', action, success: false, outcomeDesc: `${note ?? ''}${note ? ': ' : ''}${decision.reason}`.slice(0, 300), agent: agentOf(caller, ctx), patientId, entities: capped, requestId: ctx?.requestId });
       return;
     }
     const breakGlassReason = decision.basis === 'break-glass' ? await this.breakGlass.reasonFor(caller.userId, patientId) : undefined;
@@ -72,16 +74,14 @@ export class RecordAccess {
   }
 
   /**
-   * Of these patients, the ones the caller may read. Care team and break-glass are answered in two
-   * queries; the rest ask the consult directory (and Consent) one by one.
+   * Of these patients, the ones the caller may read (the same rule as `check`). Care team, break-glass
+   * and consult participation are answered in a few queries; Consent is read for consult patients only.
    */
   async readablePatientIds(caller: Caller, candidates: string[]): Promise<Set<string>> {
     const allowed = new Set<string>();
     if (!candidates.length) return allowed;
-    const teams = await this.store.resources
-      .find({ _id: { $in: candidates.map((id) => refKey('Patient', id)) } }, { id: 1, careTeamFacilityIds: 1 })
-      .lean<{ id: string; careTeamFacilityIds?: string[] }[]>();
-    const teamOf = new Map(teams.map((t) => [t.id, t.careTeamFacilityIds ?? []]));
+    if (caller.role === 'admin') return allowed;
+    const teamOf = await this.careTeam.teamsOf(candidates);
     const grants = new Set(await this.breakGlass.activePatientIds(caller.userId));
     const rest: string[] = [];
     for (const id of candidates) {
@@ -89,11 +89,9 @@ export class RecordAccess {
       else rest.push(id);
     }
     const directory = this.consults();
-    if (directory) {
-      for (const id of rest.slice(0, 200)) {
-        if (!(await directory.isConsultParticipantForPatient(caller.userId, id).catch(() => false))) continue;
-        if ((await this.consentOf(id)) === 'permit') allowed.add(id);
-      }
+    if (directory && rest.length) {
+      const inConsult = new Set(await directory.consultPatientIds(caller.userId).catch(() => [] as string[]));
+      for (const id of rest) if (inConsult.has(id) && (await this.consentOf(id)) === 'permit') allowed.add(id);
     }
     return allowed;
   }

@@ -6,12 +6,17 @@
 import type { Connection } from 'mongoose';
 import type { FhirResource } from '../../contracts/fhir';
 import type { AuditAction } from '../audit/audit-log';
-import { ForbiddenError, InvalidInputError } from '../http/errors';
+import type { FhirHistoryDoc } from '../../models/fhir-history';
+import { userModel } from '../../models/user';
+import { facilityModel } from '../../models/facility';
+import { ForbiddenError, InvalidInputError, NotFoundError } from '../http/errors';
 import type { Caller, RequestContext } from '../http/request-context';
 import type { DomainEvents } from '../platform/domain-events';
 import { RecordAccess } from './record-access';
-import { findReferences, ReferenceResolver } from './references';
-import { newId, refKey, ResourceStore, type WritePlan, type WriteResult } from './resource-store';
+import { agentOf } from './break-glass';
+import { findReferences, parseLiteral, ReferenceResolver } from './references';
+import type { CareTeam } from './care-team';
+import { GoneError, newId, refKey, ResourceStore, type WritePlan, type WriteResult } from './resource-store';
 import { extractKeys } from './search-params';
 import { validateResource } from './validation';
 
@@ -37,10 +42,14 @@ export class RecordService {
     readonly access: RecordAccess,
     conn: Connection,
     private readonly events: DomainEvents,
-    private readonly audit: import('../audit/audit-log').AuditLog,
+    readonly audit: import('../audit/audit-log').AuditLog,
+    readonly careTeam: CareTeam,
   ) {
     this.refs = new ReferenceResolver(store, conn);
+    this.#conn = conn;
   }
+
+  readonly #conn: Connection;
 
   /** Structural validation; throws 400 with each offending path. */
   validate(resource: unknown, base?: string): asserts resource is FhirResource {
@@ -48,45 +57,64 @@ export class RecordService {
     if (issues.length) throw new InvalidInputError(issues.map((i) => i.message).join('; '), issues.map((i) => i.expression));
   }
 
-  /** Reads one current resource; patient data needs read access (audited). */
+  /**
+   * Reads one current resource; patient data needs read access (audited). A deleted resource answers
+   * 410 only after the access check, so a stranger learns nothing about what was deleted.
+   */
   async read(caller: Caller, type: string, id: string, ctx?: RequestContext): Promise<FhirResource> {
-    const doc = await this.store.read(type, id);
+    const doc = await this.store.doc(type, id);
+    if (!doc) throw new NotFoundError(`${type}/${id} is not known`);
     if (doc.patientId) await this.access.enforce(caller, doc.patientId, 'R', ctx, [refKey(type, id)]);
+    if (doc.deleted || !doc.resource) throw new GoneError(`${type}/${id} was deleted`);
     return doc.resource as FhirResource;
   }
 
+  /** One version, checked against the patient that version belonged to. */
   async vread(caller: Caller, type: string, id: string, versionId: number, ctx?: RequestContext): Promise<FhirResource> {
-    const h = await this.store.vread(type, id, versionId);
-    const current = await this.store.doc(type, id);
-    const patientId = current?.patientId ?? h.patientId;
-    if (patientId) await this.access.enforce(caller, patientId, 'R', ctx, [`${refKey(type, id)}/_history/${versionId}`]);
+    const h = await this.store.history.findById(`${type}/${id}/_history/${versionId}`).lean<FhirHistoryDoc>();
+    if (!h) throw new NotFoundError(`${type}/${id} has no version ${versionId}`);
+    if (h.patientId) await this.access.enforce(caller, h.patientId, 'R', ctx, [`${refKey(type, id)}/_history/${versionId}`]);
+    if (h.deleted || !h.resource) throw new GoneError(`${type}/${id} version ${versionId} is a deletion`);
     return h.resource as FhirResource;
   }
 
+  /**
+   * Instance history: each version is shown only when the caller may read the patient it belonged
+   * to; each patient's decision is audited. Nothing readable at all: 403.
+   */
   async history(caller: Caller, type: string, id: string, ctx?: RequestContext) {
     const current = await this.store.doc(type, id);
     const versions = await this.store.instanceHistory(type, id);
-    if (!current && !versions.length) await this.store.read(type, id); // 404
-    const patientIds = new Set([current?.patientId, ...versions.map((v) => v.patientId)].filter((p): p is string => !!p));
-    for (const p of patientIds) await this.access.enforce(caller, p, 'R', ctx, [`${refKey(type, id)}/_history`]);
-    return versions;
+    if (!current && !versions.length) throw new NotFoundError(`${type}/${id} is not known`);
+    const patientIds = [...new Set(versions.map((v) => v.patientId).filter((p): p is string => !!p))];
+    const allowed = new Set<string>();
+    let firstDenial: string | undefined;
+    for (const p of patientIds) {
+      const d = await this.access.check(caller, p, 'read');
+      await this.access.auditDecision(caller, p, 'R', ctx, [`${refKey(type, id)}/_history`], d);
+      if (d.allow) allowed.add(p);
+      else firstDenial ??= d.reason;
+    }
+    const visible = versions.filter((v) => !v.patientId || allowed.has(v.patientId));
+    if (!visible.length && firstDenial) throw new ForbiddenError(firstDenial);
+    return visible;
   }
 
   /**
    * Applies write plans all-or-nothing after checking references and access for every patient
-   * compartment touched (before and after). `local` names keys created in the same request.
+   * compartment touched (before and after), and the write rule of resources outside any
+   * compartment (DIRECTORY_TYPES: admins; the rest: clinicians). `local` names keys created in the
+   * same request. A deleted resource's id stays bound to its patient: writing it again is an update
+   * of that patient's record and needs write access to it.
    */
   async commit(actor: Actor, plans: WritePlan[], ctx?: RequestContext, notes: Map<string, string> = new Map()): Promise<WriteResult[]> {
-    const items = plans.filter((p) => p.resource).map((p) => ({ resource: p.resource as FhirResource, base: (p as WritePlan & { base?: string }).base ?? p.type }));
-    const local = new Set(plans.filter((p) => p.method !== 'DELETE').map((p) => refKey(p.type, p.id)));
-    const problems = await this.refs.check(items, local);
-    if (problems.length) throw new InvalidInputError(problems.map((p) => `${p.path}: ${p.message}`).join('; '), problems.map((p) => p.path), 422);
+    await this.#bindSecurityContexts(actor, plans);
 
-    // Which patient compartments are touched, and which of them are new patients.
-    const prevDocs = new Map<string, { patientId?: string }>();
+    // Which patient compartments are touched (deleted versions included), and which are new patients.
+    const prevDocs = new Map<string, { patientId?: string; deleted?: boolean }>();
     const updateKeys = plans.filter((p) => p.method !== 'POST').map((p) => refKey(p.type, p.id));
     if (updateKeys.length) {
-      for (const d of await this.store.resources.find({ _id: { $in: updateKeys }, deleted: false }, { patientId: 1 }).lean<{ _id: string; patientId?: string }[]>()) prevDocs.set(d._id, d);
+      for (const d of await this.store.resources.find({ _id: { $in: updateKeys } }, { patientId: 1, deleted: 1 }).lean<{ _id: string; patientId?: string; deleted?: boolean }[]>()) prevDocs.set(d._id, d);
     }
     const newPatients = new Set(plans.filter((p) => p.type === 'Patient' && p.method !== 'DELETE' && !prevDocs.has(refKey('Patient', p.id))).map((p) => p.id));
     const touched = new Map<string, { actions: Set<AuditAction>; entities: string[] }>();
@@ -94,17 +122,22 @@ export class RecordService {
       if (!patientId) return;
       const t = touched.get(patientId) ?? { actions: new Set(), entities: [] };
       t.actions.add(ACTION[plan.method]);
-      t.entities.push(refKey(plan.type, plan.id));
+      if (!t.entities.includes(refKey(plan.type, plan.id))) t.entities.push(refKey(plan.type, plan.id));
       touched.set(patientId, t);
     };
+    const outside: WritePlan[] = [];
     for (const p of plans) {
-      touch(prevDocs.get(refKey(p.type, p.id))?.patientId, p);
-      if (p.resource) touch(extractKeys({ ...p.resource, id: p.id }).patientId, p);
+      const before = prevDocs.get(refKey(p.type, p.id))?.patientId;
+      const after = p.resource ? (p.accessPatientId ?? extractKeys({ ...p.resource, id: p.id }).patientId) : undefined;
+      touch(before, p);
+      touch(after, p);
+      if (!before && !after) outside.push(p);
     }
     for (const p of plans) if (p.type === 'Patient' && newPatients.has(p.id) && actor.kind === 'user') p.registeredByFacilityId = actor.caller.facilityId;
 
     const decisions = new Map<string, Awaited<ReturnType<RecordAccess['check']>>>();
     if (actor.kind === 'user') {
+      await this.#checkOutsideWrites(actor.caller, outside, ctx);
       if (actor.caller.role === 'admin' && touched.size) {
         const [patientId, t] = [...touched][0] as [string, { actions: Set<AuditAction>; entities: string[] }];
         const denial = { allow: false, reason: 'The admin role gives no clinical access to patient records' };
@@ -125,6 +158,13 @@ export class RecordService {
       }
     }
 
+    // References are resolved only after the access check, so "does not exist" (422) never tells a
+    // stranger which patients exist: a reference to someone else's patient is a 403 like any other.
+    const items = plans.filter((p) => p.resource).map((p) => ({ resource: p.resource as FhirResource, base: (p as WritePlan & { base?: string }).base ?? p.type }));
+    const local = new Set(plans.filter((p) => p.method !== 'DELETE').map((p) => refKey(p.type, p.id)));
+    const problems = await this.refs.check(items, local);
+    if (problems.length) throw new InvalidInputError(problems.map((p) => `${p.path}: ${p.message}`).join('; '), problems.map((p) => p.path), 422);
+
     let results: WriteResult[];
     try {
       results = await this.store.applyAll(plans);
@@ -132,12 +172,18 @@ export class RecordService {
       for (const patientId of touched.keys()) this.#compartments.delete(patientId);
     }
 
-    for (const patientId of touched.keys()) await this.store.refreshCareTeam(patientId);
+    // Care teams change only by registration (here) and explicit grants (care-team.ts), never by content.
+    for (const patientId of newPatients) await this.careTeam.refresh(patientId);
     for (const [patientId, t] of touched) {
       const action: AuditAction = t.actions.size === 1 ? firstAction(t.actions) : 'U';
       const note = notes.get(patientId);
       if (actor.kind === 'user') await this.access.auditDecision(actor.caller, patientId, action, ctx, t.entities, decisions.get(patientId) ?? { allow: true, reason: 'allowed' }, note);
       else await this.audit.record({ kind: 'patient-record', action, success: true, outcomeDesc: `system: ${actor.reason}`.slice(0, 300), agent: { role: 'system' }, patientId, entities: t.entities.slice(0, 50), requestId: ctx?.requestId });
+    }
+    for (const p of outside) {
+      const agent = actor.kind === 'user' ? agentOf(actor.caller, ctx) : { role: 'system' };
+      const why = actor.kind === 'user' ? outsideRule(p.type, p.method).who : `system: ${actor.reason}`;
+      await this.audit.record({ kind: DIRECTORY_TYPES.has(p.type) ? 'admin' : 'patient-record', action: ACTION[p.method], success: true, outcomeDesc: `shared resource outside any patient record (${why})`.slice(0, 300), agent, entities: [refKey(p.type, p.id)], requestId: ctx?.requestId });
     }
     const byUserId = actor.kind === 'user' ? actor.caller.userId : undefined;
     for (const r of results) {
@@ -145,6 +191,45 @@ export class RecordService {
       this.events.emit('record.changed', { patientId: r.patientId, resourceType: r.type, resourceId: r.id, change: r.deleted ? 'deleted' : r.created ? 'created' : 'updated', ...(byUserId ? { byUserId } : {}) });
     }
     return results;
+  }
+
+  /**
+   * Binary.securityContext decides who may read a Binary: the Patient it names, or the patient of
+   * the resource it names (a DocumentReference, ...). A clinician's Binary must carry one.
+   */
+  async #bindSecurityContexts(actor: Actor, plans: WritePlan[]): Promise<void> {
+    for (const p of plans) {
+      if (p.type !== 'Binary' || !p.resource) continue;
+      const sc = (p.resource as { securityContext?: { reference?: unknown } }).securityContext;
+      const ref = typeof sc?.reference === 'string' ? parseLiteral(sc.reference) : null;
+      if (!ref) {
+        if (actor.kind === 'user') throw new InvalidInputError('Binary.securityContext: a Binary needs a securityContext (Patient/<id> or a resource of the patient record) that decides who may read it', ['Binary.securityContext']);
+        continue;
+      }
+      if (ref.type === 'Patient') {
+        p.accessPatientId = ref.id;
+        continue;
+      }
+      const sameRequest = plans.find((q) => q.type === ref.type && q.id === ref.id && q.resource);
+      const patientId = sameRequest?.resource ? extractKeys({ ...sameRequest.resource, id: sameRequest.id }).patientId : (await this.store.doc(ref.type, ref.id))?.patientId;
+      if (patientId) p.accessPatientId = patientId;
+    }
+  }
+
+  /** The write rule for resources outside every patient compartment; refusals are audited. */
+  async #checkOutsideWrites(caller: Caller, outside: WritePlan[], ctx?: RequestContext): Promise<void> {
+    for (const p of outside) {
+      const rule = outsideRule(p.type, p.method);
+      let refusal: string | null = rule.roles.includes(caller.role) ? null : `${p.type} is written by ${rule.who}`;
+      if (!refusal && (p.type === 'Practitioner' || p.type === 'Organization') && p.method !== 'POST') {
+        const platformOwned = p.type === 'Practitioner' ? await userModel(this.#conn).exists({ _id: p.id }) : await facilityModel(this.#conn).exists({ _id: p.id });
+        if (platformOwned) refusal = `${p.type}/${p.id} is the platform's own ${p.type === 'Practitioner' ? 'user account' : 'facility'}; change it in /api/admin`;
+      }
+      if (refusal) {
+        await this.audit.record({ kind: 'access-denied', action: ACTION[p.method], success: false, outcomeDesc: refusal.slice(0, 300), agent: agentOf(caller, ctx), entities: [refKey(p.type, p.id)], requestId: ctx?.requestId });
+        throw new ForbiddenError(refusal);
+      }
+    }
   }
 
   async create(actor: Actor, body: unknown, ctx?: RequestContext, expectedType?: string): Promise<WriteResult> {
@@ -165,15 +250,28 @@ export class RecordService {
   }
 
   async remove(actor: Actor, type: string, id: string, ifMatch: number | undefined, ctx?: RequestContext): Promise<WriteResult> {
-    await this.store.read(type, id); // 404 / 410 first
+    const doc = await this.store.doc(type, id);
+    if (!doc) throw new NotFoundError(`${type}/${id} is not known`);
+    if (actor.kind === 'user' && doc.patientId) {
+      // 410 only after the access check
+      const d = await this.access.check(actor.caller, doc.patientId, 'write');
+      if (!d.allow || actor.caller.role === 'admin') {
+        const denial = d.allow ? { allow: false, reason: 'The admin role gives no clinical access to patient records' } : d;
+        await this.access.auditDecision(actor.caller, doc.patientId, 'D', ctx, [refKey(type, id)], denial);
+        throw new ForbiddenError(denial.reason);
+      }
+    }
+    if (doc.deleted) throw new GoneError(`${type}/${id} was deleted`);
     const r = only(await this.commit(actor, [{ method: 'DELETE', type, id, expectedVersion: ifMatch }], ctx));
     return r;
   }
 
   /** Every current resource of a patient's compartment (after read access, audited). */
   async compartment(caller: Caller | null, patientId: string, ctx?: RequestContext, what = '$everything'): Promise<FhirResource[]> {
-    const patient = await this.store.read('Patient', patientId);
-    if (caller) await this.access.enforce(caller, patientId, 'R', ctx, [`Patient/${patientId}/${what}`], patient.careTeamFacilityIds);
+    const patient = await this.store.doc('Patient', patientId);
+    if (!patient) throw new NotFoundError(`Patient/${patientId} is not known`);
+    if (caller) await this.access.enforce(caller, patientId, 'R', ctx, [`Patient/${patientId}/${what}`]);
+    if (patient.deleted) throw new GoneError(`Patient/${patientId} was deleted`);
     const cached = this.#compartments.get(patientId);
     if (cached) {
       this.#compartments.delete(patientId); // most recently used last
@@ -201,6 +299,24 @@ export class RecordService {
     const docs = await this.store.resources.find({ _id: { $in: [...wanted] }, deleted: false, patientId: { $exists: false } }, { resource: 1 }).lean<{ resource: FhirResource }[]>();
     return docs.map((d) => d.resource);
   }
+}
+
+/** Directory resources: who works where. Written by administrators only. */
+export const DIRECTORY_TYPES: ReadonlySet<string> = new Set(['Practitioner', 'PractitionerRole', 'Organization', 'OrganizationAffiliation', 'Location', 'HealthcareService', 'Endpoint']);
+const CLINICIANS = ['referring_doctor', 'specialist', 'radiologist'] as const;
+
+/**
+ * Who may write a resource outside every patient compartment (everyone signed in may read one).
+ * Directory resources: a clinician may create one with a server-assigned id (an imported record
+ * names its providers); changing or deleting one, or choosing its id, is for administrators.
+ * Ids of the platform's own users and facilities are refused to everyone (see #checkOutsideWrites).
+ * Everything else (Medication, Substance, ...): clinicians.
+ */
+export function outsideRule(type: string, method: WritePlan['method']): { roles: readonly string[]; who: string } {
+  if (DIRECTORY_TYPES.has(type)) {
+    return method === 'POST' ? { roles: [...CLINICIANS, 'admin'], who: 'clinicians and administrators (new directory resource)' } : { roles: ['admin'], who: 'administrators (changing a directory resource)' };
+  }
+  return { roles: CLINICIANS, who: 'clinicians (shared clinical definition)' };
 }
 
 function firstAction(actions: Set<AuditAction>): AuditAction {

@@ -28,6 +28,8 @@ export interface PatientRecords {
   write(caller: Caller, patientId: string, resource: FhirResource, ctx: RequestContext): Promise<FhirResource>;
   /** Writes a resource produced by the platform itself (e.g. an AI triage Observation). Audited as the system. */
   writeAsSystem(patientId: string, resource: FhirResource, reason: string): Promise<FhirResource>;
+  /** The patient's Consent to sharing their record for consultation ('permit' | 'deny' | 'none'). */
+  consultSharing(patientId: string): Promise<'permit' | 'deny' | 'none'>;
   /** Display name and identifiers for lists (minimum necessary: name, birth date, gender, citizen id masked). */
   patientHeader(patientId: string): Promise<{ id: string; name: string; birthDate?: string; gender?: string; citizenIdMasked?: string } | null>;
 }

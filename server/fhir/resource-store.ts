@@ -22,6 +22,8 @@ export interface WritePlan {
   expectedVersion?: number;
   /** For a new Patient: the facility of the clinician registering them. */
   registeredByFacilityId?: string;
+  /** The patient whose access rules protect a resource outside the compartment (Binary.securityContext). */
+  accessPatientId?: string;
 }
 
 export interface WriteResult {
@@ -176,7 +178,7 @@ export class ResourceStore {
       versionId,
       lastUpdated,
       deleted: false,
-      patientId: keys.patientId,
+      patientId: p.accessPatientId ?? keys.patientId,
       careTeamOrgs: careTeamOrgsOf(resource),
       careTeamFacilityIds: [],
       ...(p.type === 'Patient' && p.registeredByFacilityId ? { registeredByFacilityId: p.registeredByFacilityId } : {}),

@@ -221,7 +221,12 @@ export function extractKeys(resource: FhirResource): ExtractedKeys {
   };
 }
 
-/** Facilities a resource names as caring for the patient: `Organization/<facilityId>` references. */
+/**
+ * Facilities a resource *names* as caring for the patient (`Organization/<facilityId>` references).
+ * Informational only: it is stored for display and reporting and grants nothing. The care team is
+ * registration plus explicit, audited grants (server/fhir/care-team.ts); anyone who may write a
+ * record could otherwise write their own facility into it.
+ */
 export function careTeamOrgsOf(resource: FhirResource): string[] {
   const r = resource as Json;
   const candidates: unknown[] = [];

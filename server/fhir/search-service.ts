@@ -3,7 +3,9 @@ import type { FhirBundle, FhirResource } from '../../contracts/fhir';
 import type { FhirResourceDoc } from '../../models/fhir-resource';
 import type { Caller, RequestContext } from '../http/request-context';
 import type { RecordService } from './record-service';
+import { InvalidInputError } from '../http/errors';
 import { parseSearch, type SearchQuery } from './search';
+import { searchParamType } from './search-params';
 
 const CANDIDATE_LIMIT = 2000;
 
@@ -11,21 +13,22 @@ export async function searchResources(service: RecordService, caller: Caller, ty
   const parsed = parseSearch(type, query);
   const resources = service.store.resources;
   const candidates = ((await resources.distinct('patientId', parsed.filter)) as (string | null)[]).filter((p): p is string => typeof p === 'string');
-  const allowed = caller.role === 'admin' ? new Set<string>() : await service.access.readablePatientIds(caller, candidates.slice(0, CANDIDATE_LIMIT));
-  // A search that names one patient the caller may not see is refused (and audited), not silently empty.
-  const named = [query.patient, query.subject, type === 'Patient' ? query._id : undefined].flat().filter((v): v is string => typeof v === 'string');
-  for (const v of named) {
-    const id = v.replace(/^Patient\//, '');
-    if (!v.includes(',') && candidates.includes(id) && !allowed.has(id)) await service.access.enforce(caller, id, 'R', ctx, [`${type}?search`]);
+  const allowed = await service.access.readablePatientIds(caller, candidates.slice(0, CANDIDATE_LIMIT));
+  // A search that names patients (patient=, subject=, Patient?_id=) is refused (403, audited) when the
+  // caller may not read one of them, whether or not anything matches: no existence oracle.
+  for (const id of namedPatients(type, query)) {
+    if (allowed.has(id)) continue;
+    await service.access.enforce(caller, id, 'R', ctx, [`${type}?search`], `search ${type}`);
   }
   const filter = { $and: [parsed.filter, { $or: [{ patientId: { $in: [...allowed] } }, { patientId: { $exists: false } }] }] };
   const [total, docs] = await Promise.all([
     resources.countDocuments(filter),
-    parsed.count === 0 ? Promise.resolve([]) : resources.find(filter, { resource: 1, patientId: 1 }).sort(parsed.sort).skip(parsed.offset).limit(parsed.count).lean<Pick<FhirResourceDoc, 'resource' | 'patientId'>[]>(), // _count=0: total only
+    parsed.count === 0 ? Promise.resolve([]) : resources.find(filter, { resource: 1, patientId: 1, refs: 1 }).sort(parsed.sort).skip(parsed.offset).limit(parsed.count).lean<Pick<FhirResourceDoc, 'resource' | 'patientId' | 'refs'>[]>(), // _count=0: total only
   ]);
-  // Audit: one entry per patient whose data is disclosed.
+  const included = await includes(service, caller, type, query, docs);
+  // Audit: one entry per patient whose data is disclosed (matches and includes).
   const perPatient = new Map<string, string[]>();
-  for (const d of docs) if (d.patientId && d.resource) perPatient.set(d.patientId, [...(perPatient.get(d.patientId) ?? []), `${d.resource.resourceType}/${d.resource.id}`]);
+  for (const d of [...docs, ...included]) if (d.patientId && d.resource) perPatient.set(d.patientId, [...(perPatient.get(d.patientId) ?? []), `${d.resource.resourceType}/${d.resource.id}`]);
   for (const [patientId, entities] of perPatient) {
     const decision = await service.access.check(caller, patientId, 'read');
     await service.access.auditDecision(caller, patientId, 'R', ctx, entities, decision, `search ${type}`);
@@ -44,9 +47,80 @@ export async function searchResources(service: RecordService, caller: Caller, ty
     type: 'searchset',
     total,
     link,
-    entry: docs.map((d) => {
-      const r = d.resource as FhirResource;
-      return { fullUrl: `${baseUrl}/${r.resourceType}/${r.id}`, resource: r, search: { mode: 'match' as const } };
-    }),
+    entry: [
+      ...docs.map((d) => {
+        const r = d.resource as FhirResource;
+        return { fullUrl: `${baseUrl}/${r.resourceType}/${r.id}`, resource: r, search: { mode: 'match' as const } };
+      }),
+      ...included.map((d) => {
+        const r = d.resource as FhirResource;
+        return { fullUrl: `${baseUrl}/${r.resourceType}/${r.id}`, resource: r, search: { mode: 'include' as const } };
+      }),
+    ],
   };
+}
+
+/** Patient ids a search names explicitly: patient/subject (any modifier, comma lists), and _id on Patient. */
+export function namedPatients(type: string, query: SearchQuery): string[] {
+  const out = new Set<string>();
+  for (const [rawKey, rawVal] of Object.entries(query)) {
+    const key = rawKey.split(':')[0] ?? rawKey;
+    const modifier = rawKey.includes(':') ? rawKey.slice(rawKey.indexOf(':') + 1) : undefined;
+    const isPatientRef = key === 'patient' || ((key === 'subject' || key === 'beneficiary' || key === 'member') && (!modifier || modifier === 'Patient'));
+    const isPatientId = type === 'Patient' && key === '_id';
+    if (!isPatientRef && !isPatientId) continue;
+    for (const v of [rawVal].flat()) {
+      if (typeof v !== 'string') continue;
+      for (const alt of v.split(',')) {
+        const trimmed = alt.trim();
+        if (!trimmed) continue;
+        if (isPatientId) out.add(trimmed);
+        else if (trimmed.startsWith('Patient/')) out.add(trimmed.slice('Patient/'.length));
+        else if (!trimmed.includes('/')) out.add(trimmed);
+      }
+    }
+  }
+  return [...out];
+}
+
+const MAX_INCLUDED = 500;
+type Found = Pick<FhirResourceDoc, 'resource' | 'patientId' | 'refs'>;
+
+/**
+ * `_include=Type:param` (the resources the matches refer to through an indexed reference parameter)
+ * and `_revinclude=Type:param` (resources of Type that refer to a match). Included resources pass the
+ * same rule as matches: their patient must be readable by the caller (or they belong to no patient).
+ */
+async function includes(service: RecordService, caller: Caller, type: string, query: SearchQuery, docs: Found[]): Promise<Found[]> {
+  const specs = (key: string) =>
+    [query[key]].flat().filter((v): v is string => typeof v === 'string').map((v) => {
+      const m = /^([A-Z][A-Za-z]+):([a-z][a-z-]*)$/.exec(v);
+      if (!m) throw new InvalidInputError(`${key}=${v}: expected Type:parameter (e.g. Observation:patient)`, [key]);
+      return { source: m[1] as string, param: m[2] as string };
+    });
+  const inc = specs('_include');
+  const rev = specs('_revinclude');
+  if ((!inc.length && !rev.length) || !docs.length) return [];
+  const resources = service.store.resources;
+  const seen = new Set(docs.map((d) => `${d.resource?.resourceType}/${d.resource?.id}`));
+  const wanted: Found[] = [];
+  for (const { source, param } of inc) {
+    if (source !== type || searchParamType(type, param) !== 'reference') throw new InvalidInputError(`_include=${source}:${param}: not a reference parameter of ${type} this server indexes`, ['_include']);
+    const keys = [...new Set(docs.flatMap((d) => (d.refs ?? []).filter((r) => r.startsWith(`${param}|`)).map((r) => r.slice(param.length + 1))))].filter((k) => !seen.has(k));
+    if (!keys.length) continue;
+    wanted.push(...(await resources.find({ _id: { $in: keys.slice(0, MAX_INCLUDED) }, deleted: false }, { resource: 1, patientId: 1, refs: 1 }).lean<Found[]>()));
+  }
+  for (const { source, param } of rev) {
+    if (searchParamType(source, param) !== 'reference') throw new InvalidInputError(`_revinclude=${source}:${param}: not a reference parameter of ${source} this server indexes`, ['_revinclude']);
+    const targets = docs.map((d) => `${param}|${d.resource?.resourceType}/${d.resource?.id}`);
+    wanted.push(...(await resources.find({ type: source, deleted: false, refs: { $in: targets } }, { resource: 1, patientId: 1, refs: 1 }).limit(MAX_INCLUDED).lean<Found[]>()));
+  }
+  const fresh = wanted.filter((d) => {
+    const key = `${d.resource?.resourceType}/${d.resource?.id}`;
+    if (!d.resource || seen.has(key)) return false;
+    seen.add(key);
+    return true;
+  });
+  const readable = await service.access.readablePatientIds(caller, [...new Set(fresh.flatMap((d) => (d.patientId ? [d.patientId] : [])))]);
+  return fresh.filter((d) => !d.patientId || readable.has(d.patientId)).slice(0, MAX_INCLUDED);
 }

@@ -17,7 +17,7 @@ export interface ParsedSearch {
   canonical: [string, string][];
 }
 
-const CONTROL = new Set(['_count', '_offset', '_sort', '_format', '_pretty', '_summary', '_elements', '_total']);
+const CONTROL = new Set(['_count', '_offset', '_sort', '_format', '_pretty', '_summary', '_elements', '_total', '_include', '_revinclude']);
 export const MAX_COUNT = 500;
 export const DEFAULT_COUNT = 50;
 

@@ -1,3 +1,4 @@
+import { CallError } from './consult-call-room';
 import type { ConsultDirectory } from '../consults/directory-api';
 import type { Feature, FeatureContext } from '../platform/feature';
 import { loadMediasoup, loadSfuConfig, resolveWorkerBin } from './config';
@@ -21,7 +22,12 @@ export async function createSfuFeature(ctx: FeatureContext, deps: { consults: Co
       logger,
       mediasoup,
       workerBin,
-      admission: (userId, consultId) => deps.consults.callAdmission(userId, consultId),
+      // The consult directory decides (call state, admission, record access) and audits; a refusal names why.
+      admission: async (userId, consultId) => {
+        const a = await deps.consults.callAdmission(userId, consultId);
+        if (a?.refusal) throw new CallError(a.refusal);
+        return a;
+      },
     });
   } catch (err) {
     // Consults go on without video (store-and-forward): the platform starts, joins are refused.

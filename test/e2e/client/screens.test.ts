@@ -104,6 +104,8 @@ describe('web client screen tour (all roles, real APIs)', () => {
 
     await ref.page.getByTestId('record-new-consult').click();
     await ref.page.getByTestId('new-consult-form').waitFor();
+    // The picker is an <input> until GET /api/emr/patients answers, then a <select> of the doctor's patients.
+    await ref.page.locator('select[data-testid="consult-patient"]').waitFor({ timeout: 30_000 });
     await ref.page.getByTestId('consult-patient').selectOption(patientId);
     await ref.page.getByTestId('consult-urgency-urgent').check();
     await ref.page.getByTestId('consult-reason').fill('Ho kéo dài 3 tuần, sốt về chiều, sụt 4 kg. X-quang có tổn thương thùy trên phổi phải.');

@@ -5,6 +5,7 @@ jest.mock('../../../server/consults/feature', () => ({
     name: 'consults',
     directory: {
       isConsultParticipantForPatient: async (userId: string, patientId: string) => consultParticipants.has(`${userId}:${patientId}`),
+      consultPatientIds: async (userId: string) => [...consultParticipants].filter((k) => k.startsWith(`${userId}:`)).map((k) => k.slice(userId.length + 1)),
       callAdmission: async () => null,
     },
   }),
@@ -121,17 +122,29 @@ describe('access matrix over HTTP (demo patient: care team fac-mocchau, Consent 
     expect((await fhir('specialist', 'GET', `/Patient/${DEMO_PATIENT_ID}`)).status).toBe(403);
   });
 
-  test('care team through an Encounter at another facility (serviceProvider) gives that facility access', async () => {
+  test('an Encounter naming another facility (serviceProvider) grants nothing; an explicit care-team grant does, and its revocation ends it', async () => {
     const created = await fhir('referrer', 'POST', '/Patient', { resourceType: 'Patient', name: [{ text: 'Sùng A Páo' }], gender: 'male' });
     const pid = created.body.id as string;
     expect((await fhir('specialist', 'GET', `/Patient/${pid}`)).status).toBe(403);
     const enc = await fhir('referrer', 'POST', '/Encounter', { resourceType: 'Encounter', status: 'planned', class: { system: 'http://terminology.hl7.org/CodeSystem/v3-ActCode', code: 'VR', display: 'virtual' }, subject: { reference: `Patient/${pid}` }, serviceProvider: { reference: 'Organization/fac-bachmai' } });
     expect(enc.status).toBe(201);
+    expect((await fhir('specialist', 'GET', `/Patient/${pid}`)).status).toBe(403);
+    // the grant: only staff of a facility in the team; the specialist cannot grant themselves
+    const self = await tp.api('POST', `/api/emr/patients/${pid}/care-team`, { token: tokens.specialist, body: { facilityId: 'fac-bachmai', reason: 'I would like to see this patient' } });
+    expect(self.status).toBe(403);
+    const grant = await tp.api('POST', `/api/emr/patients/${pid}/care-team`, { token: tokens.referrer, body: { facilityId: 'fac-bachmai', reason: 'Chuyển tuyến: điều trị lao tại Bạch Mai' } });
+    expect(grant.status).toBe(201);
     expect((await fhir('specialist', 'GET', `/Patient/${pid}`)).status).toBe(200);
     expect((await fhir('admin', 'GET', `/Patient/${pid}`)).status).toBe(403); // admins never, even at a care-team facility
-    // removing the Encounter removes the facility from the care team
-    expect((await fhir('referrer', 'DELETE', `/Encounter/${enc.body.id}`)).status).toBe(204);
+    const members = await tp.api('GET', `/api/emr/patients/${pid}/care-team`, { token: tokens.specialist });
+    expect(members.body.members).toEqual([expect.objectContaining({ facilityId: 'fac-mocchau', basis: 'registration' }), expect.objectContaining({ facilityId: 'fac-bachmai', basis: 'grant', grantedBy: 'usr-referrer' })]);
+    expect((await tp.api('DELETE', `/api/emr/patients/${pid}/care-team/fac-mocchau`, { token: tokens.specialist })).status).toBe(409);
+    expect((await tp.api('DELETE', `/api/emr/patients/${pid}/care-team/fac-bachmai`, { token: tokens.referrer })).status).toBe(204);
     expect((await fhir('specialist', 'GET', `/Patient/${pid}`)).status).toBe(403);
+    await tp.platform.audit.flush();
+    const entries = await tp.platform.audit.list({ patientId: pid }, 200);
+    expect(entries.some((e) => e.action === 'C' && JSON.stringify(e.event).includes('care team grant: Organization/fac-bachmai'))).toBe(true);
+    expect(entries.some((e) => e.action === 'D' && JSON.stringify(e.event).includes('grant revoked'))).toBe(true);
   });
 
   test('every read, write and denial of patient data is audited with the patient id; the chain verifies', async () => {

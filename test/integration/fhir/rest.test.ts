@@ -117,10 +117,13 @@ describe('validation', () => {
     expect(res.status).toBe(400);
     expect(res.body.issue[0].expression).toEqual(['Bundle.entry[0].resource.resourceType']);
   });
-  test('dangling references → 422 naming the reference', async () => {
-    const res = await fhir('POST', '/Observation', { resourceType: 'Observation', status: 'final', code: { text: 'x' }, subject: { reference: 'Patient/nobody-here' } });
+  test('dangling references → 422 naming the reference; a patient that does not exist → 403 like anyone else\'s', async () => {
+    const p = await fhir('POST', '/Patient', patient('001080000099'));
+    const res = await fhir('POST', '/Observation', { resourceType: 'Observation', status: 'final', code: { text: 'x' }, subject: { reference: `Patient/${p.body.id}` }, encounter: { reference: 'Encounter/nobody-here' } });
     expect(res.status).toBe(422);
-    expect(res.body.issue[0].expression).toEqual(['Observation.subject.reference']);
+    expect(res.body.issue[0].expression).toEqual(['Observation.encounter.reference']);
+    const nobody = await fhir('POST', '/Observation', { resourceType: 'Observation', status: 'final', code: { text: 'x' }, subject: { reference: 'Patient/nobody-here' } });
+    expect(nobody.status).toBe(403);
   });
 });
 

@@ -34,6 +34,10 @@ export class FakeRecords implements PatientRecords {
     this.consultGrants.add(`${userId}|${patientId}`);
   }
 
+  async consultSharing(patientId: string): Promise<'permit' | 'deny' | 'none'> {
+    return this.patients.has(patientId) ? 'permit' : 'none';
+  }
+
   async checkAccess(caller: Caller, patientId: string, _action: RecordAction): Promise<AccessDecision> {
     this.checkAccessCalls++;
     const p = this.patients.get(patientId);
