@@ -171,12 +171,14 @@ export class BundleProcessor {
     // 3. rewrite references (copies: the request body stays as sent)
     const problems: { path: string; message: string }[] = [];
     for (const p of prepared) {
+      ctx?.signal?.throwIfAborted();
       if (!p.resource) continue;
       p.resource = structuredClone(p.resource);
       await this.#rewrite(actor, p.resource, map, `Bundle.entry[${p.index}].resource`, problems);
     }
     if (problems.length) throw new InvalidInputError(`Transaction rejected, nothing was written: ${problems.map((p) => `${p.path}: ${p.message}`).join('; ')}`, problems.map((p) => p.path), 422);
-    // 4. write all or nothing (commit checks references and access first)
+    // 4. write all or nothing (commit checks references and access first); nothing is written for a request already abandoned
+    ctx?.signal?.throwIfAborted();
     const writes = prepared.filter((p) => !p.linkedTo);
     const plans: (WritePlan & { base: string })[] = writes.map((p) => ({ method: p.method, type: p.type, id: p.id, resource: p.resource ? { ...p.resource, id: p.id } : undefined, expectedVersion: p.ifMatch, base: `Bundle.entry[${p.index}].resource` }));
     const linked = prepared.filter((p) => p.linkedTo).map((p) => p.linkedTo as string);
@@ -199,6 +201,8 @@ export class BundleProcessor {
     const linked: string[] = [];
     const out: Entry[] = [];
     for (const [i, entry] of entries.entries()) {
+      // An abandoned request (deadline passed, client gone) stops between entries; batch entries are independent, so those already written stay written.
+      ctx?.signal?.throwIfAborted();
       try {
         const p = this.#prepare(entry, i);
         if (p.resource) this.service.validate(p.resource, `Bundle.entry[${i}].resource`);
