@@ -1,5 +1,5 @@
 /**
- * Shared types of the live consult call (server/sfu and the browser module server/sfu/browser).
+ * Shared types of the live consult call (server/sfu and the browser module client/src/call).
  * mediasoup's own parameter objects travel as opaque JSON here (`MediasoupJson`): the server and
  * mediasoup-client each cast them to their library's types; the server validates their shape.
  */

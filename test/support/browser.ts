@@ -45,10 +45,17 @@ export async function launchChromium(extraArgs: string[] = []): Promise<TestBrow
   };
 }
 
+/** What the web client exposes on `window.hoichanConsultCall` (VideoGrid.tsx), in DOM-free types (this file is in the server build through the benches). */
+interface ClientCallGlobal {
+  hoichanConsultCall?: {
+    consumerStats(): Promise<Map<string, { info: { kind: string }; stats: { forEach(cb: (s: { type: string; bytesReceived?: number; framesDecoded?: number }) => void): void } }>>;
+  };
+}
+
 /** Inbound video of the web client's call on this page: RTP bytes and decoded frames (consumer getStats()). */
 export function inboundVideo(page: Page): Promise<{ bytes: number; frames: number }> {
   return page.evaluate(async () => {
-    const stats = await window.hoichanConsultCall?.consumerStats();
+    const stats = await (globalThis as unknown as ClientCallGlobal).hoichanConsultCall?.consumerStats();
     let bytes = 0;
     let frames = 0;
     for (const { info, stats: report } of stats?.values() ?? []) {

@@ -2,16 +2,8 @@
  * A bare test page for the live call (bundled by esbuild at test time): exposes
  * `window.hoichanCall` so the e2e tests and the join-latency bench can drive ConsultCall.
  */
-import { ConsultCall, type ConsultCallEvents } from '../../../server/sfu/browser/consult-call';
-
-interface StartParams {
-  serverUrl: string;
-  token: string;
-  consultId: string;
-  iceTransportPolicy?: RTCIceTransportPolicy;
-  statsIntervalMs?: number;
-}
-
+import { ConsultCall, type ConsultCallEvents } from '../../../client/src/call/consult-call';
+import type { CallPageApi, CallPageStartParams as StartParams } from './call-page-api';
 
 // eslint-disable-next-line @typescript-eslint/no-explicit-any
 type Logged = { at: number; event: keyof ConsultCallEvents; payload: any };
@@ -26,7 +18,7 @@ function record<K extends keyof ConsultCallEvents>(event: K, payload: ConsultCal
   log.push({ at: performance.now(), event, payload: safe });
 }
 
-const api = {
+const api: CallPageApi = {
   async start(p: StartParams): Promise<{ peerId: string | null; startedAt: number }> {
     const startedAt = performance.now();
     firstRemoteFrameAt = null;
@@ -118,7 +110,7 @@ const api = {
     return log;
   },
   /** Gathers ICE candidates with a throwaway RTCPeerConnection; returns their types (host, srflx, relay). */
-  async gatherCandidates(iceServers: RTCIceServer[], policy: RTCIceTransportPolicy): Promise<Array<{ type: string | null; address: string | null; protocol: string | null }>> {
+  async gatherCandidates(iceServers, policy): Promise<Array<{ type: string | null; address: string | null; protocol: string | null }>> {
     const pc = new RTCPeerConnection({ iceServers, iceTransportPolicy: policy });
     const found: Array<{ type: string | null; address: string | null; protocol: string | null }> = [];
     pc.createDataChannel('probe');
@@ -147,7 +139,7 @@ const api = {
   },
 };
 
-export type CallPageApi = typeof api;
+export type { CallPageApi };
 declare global {
   interface Window {
     /** The test page's handle (test/e2e/pages/call-page.ts). */

@@ -1,13 +1,13 @@
 /**
  * The live call: tiles for every participant (active speaker highlighted, audio-only badge),
  * mute / camera / screen share, and a connection-quality indicator. Media goes through the SFU
- * via the shared browser module (server/sfu/browser/consult-call.ts). When the call cannot start,
+ * via the shared browser module (client/src/call/consult-call.ts). When the call cannot start,
  * the local camera is previewed and the reason shown.
  */
 import { useCallback, useEffect, useRef, useState } from 'react';
 import type { PresentParticipant } from '../../../../contracts/consult-events';
 import type { CallPeerInfo } from '../../../../contracts/sfu-api';
-import { ConsultCall, type CallState, type RemoteTrack } from '../../../../server/sfu/browser/consult-call';
+import { ConsultCall, type CallState, type RemoteTrack } from '../../call/consult-call';
 import { Badge } from '../../components/ui';
 import { useI18n, type MessageKey } from '../../i18n';
 import { useMe, useSession } from '../../lib/session';
