@@ -200,7 +200,7 @@ export class ConsultCallRoom {
     const listen = (protocol: 'udp' | 'tcp'): ms.TransportListenInfo => ({
       protocol,
       ip: this.#config.listenIp,
-      ...(this.#config.announcedAddress ? { announcedAddress: this.#config.announcedAddress } : {}),
+      announcedAddress: this.#config.announcedAddress,
       portRange: { min: this.#config.rtcMinPort, max: this.#config.rtcMaxPort },
     });
     const transport = await this.#router.createWebRtcTransport({
