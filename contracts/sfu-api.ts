@@ -71,6 +71,8 @@ export interface CreatedConsumer {
   rtpParameters: MediasoupJson;
   /** Always true: the server creates consumers paused; the client resumes once its track is wired. */
   paused: boolean;
+  /** The sender has paused this producer (camera off, microphone muted). */
+  producerPaused: boolean;
   /** Video paused server-side because this receiver is in audio-only mode. */
   audioOnly: boolean;
 }

@@ -311,6 +311,7 @@ export class ConsultCallRoom {
       source,
       rtpParameters: consumer.rtpParameters as unknown as MediasoupJson,
       paused: true,
+      producerPaused: consumer.producerPaused,
       audioOnly: consumer.kind === 'video' && peer.audioOnly,
     };
   }

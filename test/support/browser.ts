@@ -26,11 +26,14 @@ export interface TestBrowser {
   close(): Promise<void>;
 }
 
-/** One Chromium instance with its own fresh --user-data-dir (a persistent context). */
-export async function launchChromium(extraArgs: string[] = []): Promise<TestBrowser> {
+/**
+ * One Chromium instance with its own fresh --user-data-dir (a persistent context).
+ * `executablePath`: e.g. a wrapper that runs Chromium inside a network namespace (test/e2e/netns/lab.ts).
+ */
+export async function launchChromium(extraArgs: string[] = [], opts: { executablePath?: string } = {}): Promise<TestBrowser> {
   const userDataDir = mkdtempSync(path.join(os.tmpdir(), 'hoichan-chromium-'));
   const context = await chromium.launchPersistentContext(userDataDir, {
-    executablePath: CHROMIUM_PATH,
+    executablePath: opts.executablePath ?? CHROMIUM_PATH,
     headless: true,
     args: [...CHROMIUM_ARGS, ...extraArgs],
     ignoreDefaultArgs: ['--mute-audio'],

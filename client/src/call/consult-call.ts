@@ -40,8 +40,42 @@ export interface RemoteTrack {
   track: MediaStreamTrack;
 }
 
+/**
+ * How the call is really doing, for the room's connection indicator (computed from each
+ * transport's ICE/DTLS state and the consumers' getStats() at every stats tick):
+ * - `connecting` / `reconnecting`: signalling or a transport is not (or no longer) connected;
+ * - `waiting`: connected, nobody else sends media yet;
+ * - `no-media`: connected, others send, but no inbound audio arrived since the last tick;
+ * - `audio-only`: the server forwards no video to this client (thin downlink);
+ * - `poor`: media flows but video stalled or ≥ 5 % of packets were lost since the last tick;
+ * - `good`: audio (and any video) arriving.
+ */
+export type CallQuality = 'connecting' | 'reconnecting' | 'waiting' | 'no-media' | 'audio-only' | 'poor' | 'good';
+
+export interface CallTransportStatus {
+  direction: 'send' | 'recv';
+  /** RTCPeerConnection connectionState (ICE + DTLS): new, connecting, connected, disconnected, failed, closed. */
+  connectionState: string;
+  /** Local candidate type of the selected pair: host, srflx, prflx, relay (TURN). */
+  localCandidateType?: string;
+  /** Transport protocol of the selected pair (udp, tcp). */
+  protocol?: string;
+  /** Address of the server's side of the selected pair. */
+  remoteAddress?: string;
+}
+
+export interface CallConnectionStatus {
+  quality: CallQuality;
+  state: CallState;
+  audioOnly: boolean;
+  transports: CallTransportStatus[];
+  /** Since the previous status: did inbound audio / video bytes increase; fraction of packets lost. */
+  inbound: { audioFlowing: boolean; videoFlowing: boolean; expectingVideo: boolean; lossFraction: number };
+}
+
 export interface ConsultCallEvents {
   state: { state: CallState; reason?: string };
+  connection: CallConnectionStatus;
   'peer-joined': CallPeerInfo;
   'peer-left': { peerId: string; userId: string; reason: PeerLeftReason };
   track: RemoteTrack;
@@ -117,6 +151,11 @@ export class ConsultCall {
   readonly #consuming = new Set<string>();
   #selfAudioOnly = false;
   #lastEstimateKbps: number | null = null;
+  /** Inbound counters at the previous connectionStatus(), to tell "flowing" from "stalled". */
+  #lastInbound: { audioBytes: number; videoBytes: number; videoFrames: number; received: number; lost: number } | null = null;
+  #lastStatus: CallConnectionStatus | null = null;
+  /** Remote producers paused by their owner (camera off, muted), by producer id. */
+  readonly #pausedProducers = new Set<string>();
 
   /** Connects (unless a socket is given), gets local media, joins, produces and consumes. */
   static async start(options: ConsultCallOptions): Promise<ConsultCall> {
@@ -291,6 +330,80 @@ export class ConsultCall {
     return types;
   }
 
+  /** The last status computed (null before the first stats tick). */
+  get connection(): CallConnectionStatus | null {
+    return this.#lastStatus;
+  }
+
+  /** Whether a remote producer is paused by its owner (camera off or muted). */
+  isProducerPaused(producerId: string): boolean {
+    return this.#pausedProducers.has(producerId);
+  }
+
+  /** Computes the connection status now (also done, and emitted as 'connection', at every stats tick). */
+  async connectionStatus(): Promise<CallConnectionStatus> {
+    const transports: CallTransportStatus[] = [];
+    for (const [direction, t] of [['send', this.#send], ['recv', this.#recv]] as const) {
+      if (!t || t.closed) continue;
+      const entry: CallTransportStatus = { direction, connectionState: t.connectionState };
+      const stats = await t.getStats().catch(() => null);
+      if (stats) {
+        const byId = new Map<string, Record<string, unknown>>();
+        stats.forEach((r: Record<string, unknown>) => byId.set(String(r.id), r));
+        stats.forEach((r: Record<string, unknown>) => {
+          if (r.type !== 'candidate-pair' || r.state !== 'succeeded' || !r.nominated) return;
+          const local = byId.get(String(r.localCandidateId));
+          const remote = byId.get(String(r.remoteCandidateId));
+          if (local?.candidateType) entry.localCandidateType = String(local.candidateType);
+          if (local?.protocol) entry.protocol = String(local.protocol);
+          if (remote?.address) entry.remoteAddress = String(remote.address);
+        });
+      }
+      transports.push(entry);
+    }
+    const counters = { audioBytes: 0, videoBytes: 0, videoFrames: 0, received: 0, lost: 0 };
+    let expectingAudio = false;
+    let expectingVideo = false;
+    for (const c of this.#consumers.values()) {
+      if (c.consumer.closed) continue;
+      const ownerPaused = this.#pausedProducers.has(c.info.producerId);
+      if (c.info.kind === 'audio' && !ownerPaused) expectingAudio = true;
+      if (c.info.kind === 'video' && !ownerPaused && !this.#selfAudioOnly) expectingVideo = true;
+      const report = await c.consumer.getStats().catch(() => null);
+      report?.forEach((r: Record<string, unknown>) => {
+        if (r.type !== 'inbound-rtp') return;
+        if (c.info.kind === 'audio') counters.audioBytes += Number(r.bytesReceived ?? 0);
+        else {
+          counters.videoBytes += Number(r.bytesReceived ?? 0);
+          counters.videoFrames += Number(r.framesDecoded ?? 0);
+        }
+        counters.received += Number(r.packetsReceived ?? 0);
+        counters.lost += Math.max(0, Number(r.packetsLost ?? 0));
+      });
+    }
+    const prev = this.#lastInbound;
+    this.#lastInbound = counters;
+    const audioFlowing = !!prev && counters.audioBytes > prev.audioBytes;
+    const videoFlowing = !!prev && counters.videoBytes > prev.videoBytes && counters.videoFrames > prev.videoFrames;
+    const dReceived = prev ? counters.received - prev.received : 0;
+    const dLost = prev ? counters.lost - prev.lost : 0;
+    const lossFraction = dReceived + dLost > 0 ? Math.max(0, dLost) / (dReceived + dLost) : 0;
+    const iceDown = transports.some((t) => t.connectionState === 'disconnected' || t.connectionState === 'failed');
+    const iceUp = transports.length > 0 && transports.every((t) => t.connectionState === 'connected');
+    let quality: CallQuality;
+    if (this.#state === 'reconnecting' || iceDown) quality = 'reconnecting';
+    else if (this.#state !== 'joined' || !iceUp) quality = 'connecting';
+    else if (!expectingAudio && !expectingVideo) quality = 'waiting';
+    else if (!prev) quality = 'connecting';
+    else if (expectingAudio && !audioFlowing) quality = 'no-media';
+    else if (this.#selfAudioOnly) quality = 'audio-only';
+    else if ((expectingVideo && !videoFlowing) || lossFraction >= 0.05) quality = 'poor';
+    else quality = 'good';
+    const status: CallConnectionStatus = { quality, state: this.#state, audioOnly: this.#selfAudioOnly, transports, inbound: { audioFlowing, videoFlowing, expectingVideo, lossFraction } };
+    this.#lastStatus = status;
+    return status;
+  }
+
   /** Sends a stats report now (also sent every statsIntervalMs). */
   async reportStats(): Promise<{ audioOnly: boolean; estimatedKbps: number | null }> {
     const report: ClientCallStats = {};
@@ -377,7 +490,11 @@ export class ConsultCall {
       for (const [id, c] of this.#consumers) if (c.info.producerId === producerId) this.#closeConsumer(id);
     });
     on('sfu:consumer-closed', ({ consumerId }) => this.#closeConsumer(consumerId));
-    on('sfu:producer-paused', (info) => this.#emit('producer-paused', info));
+    on('sfu:producer-paused', (info) => {
+      if (info.paused) this.#pausedProducers.add(info.producerId);
+      else this.#pausedProducers.delete(info.producerId);
+      this.#emit('producer-paused', info);
+    });
     on('sfu:active-speaker', ({ peerId }) => this.#emit('active-speaker', { peerId }));
     on('sfu:audio-only', (info) => {
       const self = info.peerId === this.#join?.peerId;
@@ -536,6 +653,8 @@ export class ConsultCall {
       rtpParameters: created.rtpParameters as unknown as msc.RtpParameters,
       appData: { peerId: created.peerId, source: created.source },
     });
+    if (created.producerPaused) this.#pausedProducers.add(created.producerId);
+    else this.#pausedProducers.delete(created.producerId);
     const info: RemoteTrack = { consumerId: consumer.id, producerId: created.producerId, peerId: created.peerId, kind: created.kind, source: created.source, track: consumer.track };
     this.#consumers.set(consumer.id, { consumer, info });
     await this.#request('sfu:resume', { type: 'consumer', id: consumer.id });
@@ -604,7 +723,12 @@ export class ConsultCall {
   #startStats(): void {
     const every = this.#options.statsIntervalMs ?? 2000;
     this.#statsTimer = setInterval(() => {
-      if (this.#state === 'joined') void this.reportStats().catch(() => undefined);
+      if (this.#state === 'joined' && this.#socket.connected) void this.reportStats().catch(() => undefined);
+      if (this.#state !== 'closed' && this.#state !== 'replaced') {
+        void this.connectionStatus()
+          .then((status) => this.#emit('connection', status))
+          .catch(() => undefined);
+      }
     }, every);
   }
 

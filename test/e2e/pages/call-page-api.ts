@@ -61,7 +61,17 @@ export interface CallPageApi {
   /** Local candidate type of the selected pair of each transport (e.g. 'relay' through TURN). */
   selectedCandidateTypes(): Promise<string[]>;
   restartIce(): Promise<void>;
+  /** ConsultCall.connection (computed at each stats tick): quality, ICE/DTLS state and selected pair of each transport, inbound flow. */
+  connection(): Promise<CallPageConnection | null>;
   leave(): Promise<void>;
+}
+
+export interface CallPageConnection {
+  quality: 'connecting' | 'reconnecting' | 'waiting' | 'no-media' | 'audio-only' | 'poor' | 'good';
+  state: string;
+  audioOnly: boolean;
+  transports: Array<{ direction: 'send' | 'recv'; connectionState: string; localCandidateType?: string; protocol?: string; remoteAddress?: string }>;
+  inbound: { audioFlowing: boolean; videoFlowing: boolean; expectingVideo: boolean; lossFraction: number };
 }
 
 /** The page's global, for `page.evaluate(() => pageCall().…)`-style callbacks: write `(globalThis as unknown as CallPageGlobal).hoichanCall`. */

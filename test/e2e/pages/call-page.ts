@@ -31,7 +31,7 @@ const api: CallPageApi = {
       ...(p.iceTransportPolicy ? { iceTransportPolicy: p.iceTransportPolicy } : {}),
       downlinkKbps: () => downlinkOverride,
     });
-    const events: Array<keyof ConsultCallEvents> = ['state', 'peer-joined', 'peer-left', 'track', 'track-ended', 'active-speaker', 'audio-only', 'error'];
+    const events: Array<keyof ConsultCallEvents> = ['state', 'connection', 'producer-paused', 'peer-joined', 'peer-left', 'track', 'track-ended', 'active-speaker', 'audio-only', 'error'];
     for (const e of events) call.on(e, (payload) => record(e, payload as never));
     call.on('track', (t) => {
       const el = document.createElement(t.kind === 'video' ? 'video' : 'audio');
@@ -132,6 +132,9 @@ const api: CallPageApi = {
   },
   async restartIce(): Promise<void> {
     await call?.restartIce();
+  },
+  async connection() {
+    return call?.connection ?? null; // the status of the last stats tick (statsIntervalMs)
   },
   async leave(): Promise<void> {
     await call?.leave();
