@@ -60,6 +60,8 @@ export interface CallTransportStatus {
   localCandidateType?: string;
   /** Transport protocol of the selected pair (udp, tcp). */
   protocol?: string;
+  /** Through TURN: how this client reaches the TURN server (udp, tcp, tls). */
+  relayProtocol?: string;
   /** Address of the server's side of the selected pair. */
   remoteAddress?: string;
 }
@@ -356,6 +358,7 @@ export class ConsultCall {
           const remote = byId.get(String(r.remoteCandidateId));
           if (local?.candidateType) entry.localCandidateType = String(local.candidateType);
           if (local?.protocol) entry.protocol = String(local.protocol);
+          if (local?.relayProtocol) entry.relayProtocol = String(local.relayProtocol);
           if (remote?.address) entry.remoteAddress = String(remote.address);
         });
       }

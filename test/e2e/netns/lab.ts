@@ -167,6 +167,22 @@ export class NetLab {
     this.#nft(name, 'hoichan_noudp', blocked ? 'meta l4proto udp drop' : undefined);
   }
 
+  /**
+   * A strict clinic firewall: no UDP at all, and TCP out only to `tcpPorts` (e.g. the web server
+   * and the TURN server); `undefined` lifts it. Replies to allowed connections come back.
+   */
+  firewall(name: string, tcpPorts: number[] | undefined): void {
+    const h = this.host(name);
+    quiet('ip', ['netns', 'exec', h.ns, 'nft', 'delete', 'table', 'inet', 'hoichan_fw']);
+    if (!tcpPorts) return;
+    const script = `table inet hoichan_fw {
+  chain in { type filter hook input priority 0; policy accept; iifname "lo" accept; meta l4proto udp drop; }
+  chain out { type filter hook output priority 0; policy accept; oifname "lo" accept; meta l4proto udp drop; tcp dport != { ${tcpPorts.join(', ')} } drop; }
+}
+`;
+    run('ip', ['netns', 'exec', h.ns, 'nft', '-f', '-'], script);
+  }
+
   /** Cuts (false) or restores (true) the host's link at the bridge. */
   link(name: string, up: boolean): void {
     run('ip', ['link', 'set', this.host(name).outer, up ? 'up' : 'down']);

@@ -27,6 +27,13 @@ export interface CallPageInbound {
   framesDecoded: number;
   packetsLost: number;
   packetsReceived: number;
+  /** Audio: samples the receiver had to conceal (loss, late packets) and all samples received. */
+  concealedSamples: number;
+  totalSamplesReceived: number;
+  /** Video: Chromium's freeze counters and the current decoded frame height. */
+  freezeCount: number;
+  totalFreezesDuration: number;
+  frameHeight: number;
 }
 
 export interface CallPageLogged {
@@ -47,7 +54,7 @@ export interface CallPageRemote {
 
 export interface CallPageApi {
   start(p: CallPageStartParams): Promise<{ peerId: string | null; startedAt: number }>;
-  /** Per remote peer and kind: summed inbound-rtp bytesReceived / framesDecoded / packetsLost. */
+  /** Per remote peer and kind: summed inbound-rtp counters. */
   inbound(): Promise<CallPageInbound[]>;
   /** The send side: per outbound-rtp (one per simulcast layer) bytes, frames, size and limitation. */
   outbound(): Promise<Array<Record<string, unknown>>>;
@@ -70,7 +77,7 @@ export interface CallPageConnection {
   quality: 'connecting' | 'reconnecting' | 'waiting' | 'no-media' | 'audio-only' | 'poor' | 'good';
   state: string;
   audioOnly: boolean;
-  transports: Array<{ direction: 'send' | 'recv'; connectionState: string; localCandidateType?: string; protocol?: string; remoteAddress?: string }>;
+  transports: Array<{ direction: 'send' | 'recv'; connectionState: string; localCandidateType?: string; protocol?: string; relayProtocol?: string; remoteAddress?: string }>;
   inbound: { audioFlowing: boolean; videoFlowing: boolean; expectingVideo: boolean; lossFraction: number };
 }
 

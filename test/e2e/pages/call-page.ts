@@ -69,24 +69,25 @@ const api: CallPageApi = {
     }
     return { peerId: call.peerId, startedAt };
   },
-  /** Per remote peer and kind: summed inbound-rtp bytesReceived / framesDecoded / packetsLost. */
-  async inbound(): Promise<Array<{ peerId: string; kind: string; source: string; bytesReceived: number; framesDecoded: number; packetsLost: number; packetsReceived: number }>> {
+  /** Per remote peer and kind: summed inbound-rtp counters (bytes, frames, loss, audio concealment, freezes, frame height). */
+  async inbound() {
     if (!call) return [];
     const out = [];
     for (const { info, stats } of (await call.consumerStats()).values()) {
-      let bytesReceived = 0;
-      let framesDecoded = 0;
-      let packetsLost = 0;
-      let packetsReceived = 0;
+      const sum = { bytesReceived: 0, framesDecoded: 0, packetsLost: 0, packetsReceived: 0, concealedSamples: 0, totalSamplesReceived: 0, freezeCount: 0, totalFreezesDuration: 0, frameHeight: 0 };
       stats.forEach((s: Record<string, unknown>) => {
-        if (s.type === 'inbound-rtp') {
-          bytesReceived += Number(s.bytesReceived ?? 0);
-          framesDecoded += Number(s.framesDecoded ?? 0);
-          packetsLost += Number(s.packetsLost ?? 0);
-          packetsReceived += Number(s.packetsReceived ?? 0);
-        }
+        if (s.type !== 'inbound-rtp') return;
+        sum.bytesReceived += Number(s.bytesReceived ?? 0);
+        sum.framesDecoded += Number(s.framesDecoded ?? 0);
+        sum.packetsLost += Number(s.packetsLost ?? 0);
+        sum.packetsReceived += Number(s.packetsReceived ?? 0);
+        sum.concealedSamples += Number(s.concealedSamples ?? 0);
+        sum.totalSamplesReceived += Number(s.totalSamplesReceived ?? 0);
+        sum.freezeCount += Number(s.freezeCount ?? 0);
+        sum.totalFreezesDuration += Number(s.totalFreezesDuration ?? 0);
+        sum.frameHeight = Math.max(sum.frameHeight, Number(s.frameHeight ?? 0));
       });
-      out.push({ peerId: info.peerId, kind: info.kind, source: info.source, bytesReceived, framesDecoded, packetsLost, packetsReceived });
+      out.push({ peerId: info.peerId, kind: info.kind, source: info.source, ...sum });
     }
     return out;
   },
