@@ -426,7 +426,22 @@ export class ConsultCallRoom {
    */
   #estimateFor(peer: CallPeer): number | null {
     const settling = Date.now() - peer.audioOnlyChangedAt < AUDIO_ONLY_SETTLE_MS;
-    return this.#policy.estimate({ clientKbps: peer.clientKbps(CLIENT_REPORT_MAX_AGE_MS), serverKbps: settling ? undefined : peer.serverKbps }, peer.audioOnly);
+    return this.#policy.estimate({ clientKbps: peer.clientKbps(CLIENT_REPORT_MAX_AGE_MS), serverKbps: settling ? undefined : peer.serverKbps, ...(settling ? {} : { videoScore: this.#videoScoreOf(peer) }) }, peer.audioOnly);
+  }
+
+  /**
+   * The receiver's worst forwarded video, from its own RTCP receiver reports (mediasoup consumer
+   * score), and whether it is already on the lowest layer. Undefined without unpaused video.
+   */
+  #videoScoreOf(peer: CallPeer): { score: number; atLowestLayer: boolean } | undefined {
+    let worst: { score: number; atLowestLayer: boolean } | undefined;
+    for (const s of peer.consumers.values()) {
+      const c = s.consumer;
+      if (c.closed || c.kind !== 'video' || c.paused || c.producerPaused) continue;
+      const atLowestLayer = c.type !== 'simulcast' || (c.currentLayers?.spatialLayer ?? s.appliedSpatial ?? 0) === 0;
+      if (!worst || c.score.score < worst.score) worst = { score: c.score.score, atLowestLayer };
+    }
+    return worst;
   }
 
   async #applyPolicyTo(peer: CallPeer): Promise<number | null> {
