@@ -53,6 +53,18 @@ export interface JoinCallResult {
   audioOnlyRecoverAboveKbps: number;
 }
 
+/** Answer to `sfu:resume-session`: the session kept its media; what changed while signalling was down. */
+export interface ResumeCallResult {
+  peerId: string;
+  /** Peers in the call now (not including the caller). */
+  peers: CallPeerInfo[];
+  /** Other participants' producers now. */
+  producers: CallProducerInfo[];
+  /** The caller's consumers the server still holds (others were closed meanwhile). */
+  consumerIds: string[];
+  audioOnly: boolean;
+}
+
 export interface CreatedTransport {
   transportId: string;
   direction: TransportDirection;

@@ -31,7 +31,7 @@ export class CallPeer {
   readonly userId: string;
   readonly displayName: string;
   readonly host: boolean;
-  readonly notify: CallNotifier;
+  #notify: CallNotifier;
   readonly transports = new Map<string, { transport: ms.WebRtcTransport; direction: TransportDirection }>();
   readonly producers = new Map<string, ms.Producer<ProducerAppData>>();
   readonly consumers = new Map<string, ConsumerState>();
@@ -45,7 +45,15 @@ export class CallPeer {
     this.userId = init.userId;
     this.displayName = init.displayName;
     this.host = init.host;
-    this.notify = init.notify;
+    this.#notify = init.notify;
+  }
+
+  /** Sends to the peer's current socket (rebound when the client re-attaches after a drop). */
+  readonly notify: CallNotifier = (event, ...args) => this.#notify(event, ...args);
+
+  /** The client came back on a new socket (sfu:resume-session): events go there from now on. */
+  rebind(notify: CallNotifier): void {
+    this.#notify = notify;
   }
 
   get closed(): boolean {

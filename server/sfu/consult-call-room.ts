@@ -9,6 +9,7 @@ import type {
   MediaSource,
   MediasoupJson,
   PeerLeftReason,
+  ResumeCallResult,
   TransportDirection,
   CallProducerInfo,
 } from '../../contracts/sfu-api';
@@ -170,6 +171,25 @@ export class ConsultCallRoom {
         audioOnlyBelowKbps: this.#policy.audioOnlyBelowKbps,
         audioOnlyRecoverAboveKbps: this.#policy.audioOnlyRecoverAboveKbps,
       },
+    };
+  }
+
+  /**
+   * A session whose signalling dropped re-attaches on a new socket (its transports, producers and
+   * consumers stayed up): what it may have missed meanwhile, to reconcile.
+   */
+  resume(peer: CallPeer, notify: CallNotifier): ResumeCallResult {
+    this.#assertOpen();
+    if (this.#peers.get(peer.peerId) !== peer || peer.closed) throw new CallError('this call session has ended; join again');
+    peer.rebind(notify);
+    const others = this.peers().filter((p) => p !== peer);
+    this.#logger.info({ peerId: peer.peerId }, 'peer re-attached after a signalling drop');
+    return {
+      peerId: peer.peerId,
+      peers: others.map((p) => p.info()),
+      producers: others.flatMap((p) => [...p.producers.values()].map((pr) => producerInfo(pr))),
+      consumerIds: [...peer.consumers.keys()],
+      audioOnly: peer.audioOnly,
     };
   }
 

@@ -26,6 +26,7 @@ import type {
   MediaSource,
   MediasoupJson,
   PeerLeftReason,
+  ResumeCallResult,
 } from '../../../contracts/sfu-api';
 
 export type CallSocket = Socket<ServerToClientEvents, ClientToServerEvents>;
@@ -518,7 +519,7 @@ export class ConsultCall {
       void this.#rejoin(reason);
     });
     const onReconnect = () => {
-      if (this.#join && this.#state !== 'closed' && this.#state !== 'replaced') void this.#rejoin('socket-reconnected');
+      if (this.#join && this.#state !== 'closed' && this.#state !== 'replaced') void this.#reattachOrRejoin();
     };
     const onDisconnect = () => {
       if (this.#state === 'joined') this.#setState('reconnecting', 'socket-disconnected');
@@ -697,6 +698,60 @@ export class ConsultCall {
       const peer = this.#peers.get(peerId)!;
       this.#peers.delete(peerId);
       this.#emit('peer-left', { peerId, userId: peer.userId, reason: 'disconnected' });
+    }
+  }
+
+  /**
+   * After a socket reconnect: the server keeps a dropped session (transports, producers,
+   * consumers) for its grace period, so re-attach to it and keep the media running; only when the
+   * session is gone (grace over, room closed) rebuild the call with a full rejoin.
+   */
+  async #reattachOrRejoin(): Promise<void> {
+    if (this.#rejoining) return this.#rejoining;
+    const peerId = this.#join?.peerId;
+    const send = this.#send;
+    const recv = this.#recv;
+    if (peerId && send && recv && !send.closed && !recv.closed) {
+      try {
+        const res = await this.#request('sfu:resume-session', { consultId: this.consultId, peerId });
+        if (this.#state === 'closed' || this.#state === 'replaced') return;
+        this.#setState('joined');
+        this.#reconcile(res);
+        for (const t of [send, recv]) {
+          if (t.connectionState === 'connected' || t.closed) continue;
+          void this.#request('sfu:restart-ice', { transportId: t.id })
+            .then(({ iceParameters }) => t.restartIce({ iceParameters: iceParameters as unknown as msc.IceParameters }))
+            .catch(() => undefined);
+        }
+        return;
+      } catch (err) {
+        this.#emit('error', { message: `could not resume the call session, joining again: ${String(err)}`, cause: err });
+      }
+    }
+    return this.#rejoin('socket-reconnected');
+  }
+
+  /** Brings peers, consumers and producers in line with what the server holds after a re-attach. */
+  #reconcile(res: ResumeCallResult): void {
+    this.#selfAudioOnly = res.audioOnly;
+    const alive = new Set(res.consumerIds);
+    for (const id of [...this.#consumers.keys()]) if (!alive.has(id)) this.#closeConsumer(id);
+    const now = new Map(res.peers.map((p) => [p.peerId, p]));
+    for (const [peerId, peer] of [...this.#peers]) {
+      if (now.has(peerId)) continue;
+      this.#peers.delete(peerId);
+      for (const [id, c] of this.#consumers) if (c.info.peerId === peerId) this.#closeConsumer(id);
+      this.#emit('peer-left', { peerId, userId: peer.userId, reason: 'disconnected' });
+    }
+    for (const [peerId, peer] of now) {
+      const known = this.#peers.has(peerId);
+      this.#peers.set(peerId, peer);
+      if (!known) this.#emit('peer-joined', peer);
+    }
+    for (const p of res.producers) {
+      if (p.paused) this.#pausedProducers.add(p.producerId);
+      else this.#pausedProducers.delete(p.producerId);
+      void this.#consume(p).catch((err: unknown) => this.#emit('error', { message: `consume failed: ${String(err)}`, cause: err }));
     }
   }
 
