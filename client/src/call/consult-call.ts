@@ -353,8 +353,14 @@ export class ConsultCall {
       if (stats) {
         const byId = new Map<string, Record<string, unknown>>();
         stats.forEach((r: Record<string, unknown>) => byId.set(String(r.id), r));
+        // The selected pair: the transport entry's selectedCandidatePairId, else a nominated succeeded pair.
+        let selected: string | undefined;
         stats.forEach((r: Record<string, unknown>) => {
-          if (r.type !== 'candidate-pair' || r.state !== 'succeeded' || !r.nominated) return;
+          if (r.type === 'transport' && r.selectedCandidatePairId) selected = String(r.selectedCandidatePairId);
+        });
+        stats.forEach((r: Record<string, unknown>) => {
+          if (r.type !== 'candidate-pair') return;
+          if (selected ? r.id !== selected : r.state !== 'succeeded' || !r.nominated) return;
           const local = byId.get(String(r.localCandidateId));
           const remote = byId.get(String(r.remoteCandidateId));
           if (local?.candidateType) entry.localCandidateType = String(local.candidateType);

@@ -138,6 +138,16 @@ maybe('a consult call on impaired rural links (network namespaces, real Chromium
     expect([c.peersSeenByOffice, c.peersSeenByClinic, c.serverPeers, c.clinicState]).toEqual([1, 1, 2, 'joined']);
   });
 
+  test('(c′) link down 25 s (longer than socket.io notices: 10 s ping + 8 s timeout) → the client re-attaches to its kept session: same peer, never seen leaving, media within 5 s', async () => {
+    const c = await scenarioOutage(lab, call, parts, 25);
+    report('c′ 25 s outage, signalling dropped', c);
+    expect(c.clinicStates).toContain('reconnecting'); // the socket did drop
+    expect([c.clinicPeerIdKept, c.officeSawClinicLeave]).toEqual([true, false]);
+    expect(c.resumeClinicMs).toBeLessThanOrEqual(5000);
+    expect(c.resumeOfficeMs).toBeLessThanOrEqual(5000);
+    expect([c.peersSeenByOffice, c.peersSeenByClinic, c.serverPeers, c.clinicState]).toEqual([1, 1, 2, 'joined']);
+  });
+
   test('(d) UDP blocked, TCP only to the web server and TURN → through coturn over TCP within 5 s', async () => {
     const port = Number(new URL(tp.url).port);
     const d = await scenarioUdpBlocked(lab, call, parts.specialist, [port, TURN_PORT]);

@@ -166,7 +166,14 @@ export async function scenarioSqueeze(lab: NetLab, parts: ScenarioParticipants):
 }
 
 /** (c) The clinic's link goes down for `downSeconds`; how long after its return until media flows both ways. */
-export async function scenarioOutage(lab: NetLab, call: ScenarioCall, parts: ScenarioParticipants, downSeconds: number): Promise<{ resumeClinicMs: number; resumeOfficeMs: number; peersSeenByOffice: number; peersSeenByClinic: number; serverPeers: number; clinicState: string }> {
+export async function scenarioOutage(
+  lab: NetLab,
+  call: ScenarioCall,
+  parts: ScenarioParticipants,
+  downSeconds: number,
+): Promise<{ resumeClinicMs: number; resumeOfficeMs: number; peersSeenByOffice: number; peersSeenByClinic: number; serverPeers: number; clinicState: string; clinicPeerIdKept: boolean; officeSawClinicLeave: boolean; clinicStates: string[] }> {
+  const eventsBefore = (await hc(parts.specialist.page)(() => (globalThis as unknown as CallPageGlobal).hoichanCall.events())).length;
+  const clinicEventsBefore = (await hc(parts.referrer.page)(() => (globalThis as unknown as CallPageGlobal).hoichanCall.events())).length;
   lab.shape('clinic', {});
   lab.loss('clinic', 0);
   lab.link('clinic', false);
@@ -179,7 +186,19 @@ export async function scenarioOutage(lab: NetLab, call: ScenarioCall, parts: Sce
   await sleep(1000);
   const office = await hc(parts.specialist.page)(() => (globalThis as unknown as CallPageGlobal).hoichanCall.state());
   const clinic = await hc(parts.referrer.page)(() => (globalThis as unknown as CallPageGlobal).hoichanCall.state());
-  return { resumeClinicMs, resumeOfficeMs, peersSeenByOffice: office.peers.length, peersSeenByClinic: clinic.peers.length, serverPeers: call.serverPeers(), clinicState: clinic.state };
+  const officeEvents = (await hc(parts.specialist.page)(() => (globalThis as unknown as CallPageGlobal).hoichanCall.events())).slice(eventsBefore);
+  const clinicEvents = (await hc(parts.referrer.page)(() => (globalThis as unknown as CallPageGlobal).hoichanCall.events())).slice(clinicEventsBefore);
+  return {
+    resumeClinicMs,
+    resumeOfficeMs,
+    peersSeenByOffice: office.peers.length,
+    peersSeenByClinic: clinic.peers.length,
+    serverPeers: call.serverPeers(),
+    clinicState: clinic.state,
+    clinicPeerIdKept: clinic.peerId === parts.referrer.peerId,
+    officeSawClinicLeave: officeEvents.some((e) => e.event === 'peer-left' && e.payload.peerId === parts.referrer.peerId),
+    clinicStates: clinicEvents.filter((e) => e.event === 'state').map((e) => String(e.payload.state)),
+  };
 }
 
 /** (d) A second clinic with no UDP and TCP only to the web server and TURN: join → media both ways. */
