@@ -2,7 +2,7 @@
  * A consult call on rural links, in headless Chromium inside network namespaces; prints the
  * figures of the five impaired-link scenarios (the same code as test/e2e/netns/impaired-links.test.ts).
  *
- *   npx tsc -p tsconfig.build.json && sudo node dist/bench/sfu-impaired-links.js [--seconds 120] [--joins 10]
+ *   npx tsc -p tsconfig.build.json && sudo node dist/bench/sfu-impaired-links.js [--seconds 120] [--joins 10] [--lossy-only]
  *
  * Needs root (network namespaces, veth, tc, nftables) and Debian's coturn. A standalone media
  * plane on the lab bridge's address (Realtime with the platform's JWT handshake, SfuService +
@@ -80,16 +80,19 @@ async function main(): Promise<void> {
     const pct = (x: number) => `${(x * 100).toFixed(1)} %`;
     rows.push([`(a) 384 kbps + 3 % loss, ${seconds} s, clinic receives`, `audio concealed ${pct(a.clinicReceives.audioConcealedFraction)}, longest video gap ${a.clinicReceives.longestVideoGapMs} ms, ${a.clinicReceives.freezes} freezes, ${a.clinicReceives.medianFrameHeight}p median, ${a.clinicReceives.videoFps.toFixed(1)} fps`]);
     rows.push([`(a) same link, specialist receives`, `audio concealed ${pct(a.officeReceives.audioConcealedFraction)}, longest video gap ${a.officeReceives.longestVideoGapMs} ms, ${a.officeReceives.freezes} freezes, ${a.officeReceives.medianFrameHeight}p median, ${a.officeReceives.videoFps.toFixed(1)} fps`]);
-    const b = await scenarioSqueeze(lab, parts);
-    figures.b = b;
-    rows.push(['(b) downlink 80 kbps → audio only; 1 Mbps → video', `audio only after ${b.toAudioOnlyMs} ms (audio ${b.audioBytesWhileAudioOnly} B in 3 s), video back after ${b.toVideoBackMs} ms`]);
-    const c = await scenarioOutage(lab, call, parts, 10);
-    figures.c = c;
-    rows.push(['(c) link down 10 s', `media back ${c.resumeClinicMs} ms (clinic) / ${c.resumeOfficeMs} ms (specialist) after the link returned; peers seen ${c.peersSeenByOffice}/${c.peersSeenByClinic}, server ${c.serverPeers}`]);
-    const d = await scenarioUdpBlocked(lab, call, specialist, [port, turnPort]);
-    opened.push(d.participant);
-    figures.d = { joinToFirstFrameMs: Math.round(d.joinToFirstFrameMs), candidateTypes: d.candidateTypes, relayProtocols: d.relayProtocols };
-    rows.push(['(d) UDP blocked → TURN', `join → first frame ${Math.round(d.joinToFirstFrameMs)} ms via ${d.candidateTypes.join('/')} over ${d.relayProtocols.join('/')}`]);
+    rows.push(['(a) audio-only switches of the clinic during (a)', a.clinicAudioOnlySwitches.length ? a.clinicAudioOnlySwitches.map((s) => `${s.audioOnly ? 'on' : 'off'} at ${s.estimatedKbps} kbps`).join(', ') : 'none']);
+    if (!process.argv.includes('--lossy-only')) {
+      const b = await scenarioSqueeze(lab, parts);
+      figures.b = b;
+      rows.push(['(b) downlink 80 kbps → audio only; 1 Mbps → video', `audio only after ${b.toAudioOnlyMs} ms (audio ${b.audioBytesWhileAudioOnly} B in 3 s), video back after ${b.toVideoBackMs} ms`]);
+      const c = await scenarioOutage(lab, call, parts, 10);
+      figures.c = c;
+      rows.push(['(c) link down 10 s', `media back ${c.resumeClinicMs} ms (clinic) / ${c.resumeOfficeMs} ms (specialist) after the link returned; peers seen ${c.peersSeenByOffice}/${c.peersSeenByClinic}, server ${c.serverPeers}`]);
+      const d = await scenarioUdpBlocked(lab, call, specialist, [port, turnPort]);
+      opened.push(d.participant);
+      figures.d = { joinToFirstFrameMs: Math.round(d.joinToFirstFrameMs), candidateTypes: d.candidateTypes, relayProtocols: d.relayProtocols };
+      rows.push(['(d) UDP blocked → TURN', `join → first frame ${Math.round(d.joinToFirstFrameMs)} ms via ${d.candidateTypes.join('/')} over ${d.relayProtocols.join('/')}`]);
+    }
   } finally {
     for (const p of opened) await p.browser.close();
     signalling.close();

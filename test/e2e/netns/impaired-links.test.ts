@@ -117,7 +117,8 @@ maybe('a consult call on impaired rural links (network namespaces, real Chromium
       expect(q.audioConcealedFraction).toBeLessThan(0.05);
       expect(q.longestVideoGapMs).toBeLessThanOrEqual(2000);
     }
-    // The clinic receives a lower simulcast layer than the full 480 lines (r1: 240, r0: 120).
+    // Thin but usable: the clinic keeps video (no audio-only switch) on a lower simulcast layer than the full 480 lines (r1: 240, r0: 120).
+    expect(a.clinicAudioOnlySwitches.filter((s) => s.audioOnly)).toEqual([]);
     expect(a.clinicReceives.maxFrameHeight).toBeGreaterThan(0);
     expect(a.clinicReceives.medianFrameHeight).toBeLessThanOrEqual(240);
   });

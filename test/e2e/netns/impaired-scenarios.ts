@@ -139,15 +139,22 @@ export async function scenarioJoinLatency(lab: NetLab, call: ScenarioCall, speci
 }
 
 /** (a) 384 kbps each way + 3 % loss for `seconds` (the link is already shaped by (e)). */
-export async function scenarioLossyLink(lab: NetLab, parts: ScenarioParticipants, seconds: number): Promise<{ clinicReceives: LinkQuality; officeReceives: LinkQuality }> {
+export async function scenarioLossyLink(
+  lab: NetLab,
+  parts: ScenarioParticipants,
+  seconds: number,
+): Promise<{ clinicReceives: LinkQuality; officeReceives: LinkQuality; clinicAudioOnlySwitches: Array<{ audioOnly: boolean; estimatedKbps: number }> }> {
   lab.shape('clinic', LINK_A);
   lab.loss('clinic', LOSS_A);
   await sleep(5000); // let the estimates and the layer settle on the link
+  const before = (await hc(parts.referrer.page)(() => (globalThis as unknown as CallPageGlobal).hoichanCall.events())).length;
   const [clinicReceives, officeReceives] = await Promise.all([
     measureReception(parts.referrer.page, parts.specialist.peerId, seconds),
     measureReception(parts.specialist.page, parts.referrer.peerId, seconds),
   ]);
-  return { clinicReceives, officeReceives };
+  const events = (await hc(parts.referrer.page)(() => (globalThis as unknown as CallPageGlobal).hoichanCall.events())).slice(before);
+  const clinicAudioOnlySwitches = events.filter((e) => e.event === 'audio-only' && e.payload.self).map((e) => ({ audioOnly: Boolean(e.payload.audioOnly), estimatedKbps: Number(e.payload.estimatedKbps) }));
+  return { clinicReceives, officeReceives, clinicAudioOnlySwitches };
 }
 
 /** (b) Downlink 80 kbps → audio only; audio keeps flowing; downlink 1 Mbps → video back. */
