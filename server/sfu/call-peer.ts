@@ -72,6 +72,9 @@ export class CallPeer {
   /** When the audio-only mode last changed (the server's estimate needs time to settle after it). */
   audioOnlyChangedAt = 0;
 
+  /** Since when only the server's send-side estimate has been below the audio-only threshold (null: it is not). */
+  serverLowSince: number | null = null;
+
   info(): CallPeerInfo {
     return { peerId: this.peerId, userId: this.userId, displayName: this.displayName, host: this.host, audioOnly: this.#audioOnly };
   }

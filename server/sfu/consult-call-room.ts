@@ -45,6 +45,14 @@ const EMPTY_ROOM_TTL_MS = 60_000;
 
 /** After an audio-only switch, how long the server-side estimate is left out (it needs to settle). */
 const AUDIO_ONLY_SETTLE_MS = 10_000;
+/**
+ * transport-cc estimates dip for a moment on a lossy link (loss-based back-off) and recover: when
+ * the send-side estimate is the only figure below the threshold, it must stay there this long
+ * before the receiver goes audio only. A client report or the RTCP score below it acts at once.
+ */
+const SERVER_LOW_CONFIRM_MS = 4_000;
+/** A lowest-layer video consumer scoring at least this is delivered well enough to keep. */
+const VIDEO_SCORE_KEEPS_VIDEO = 7;
 
 /** A client report older than this is ignored by the bandwidth policy. */
 const CLIENT_REPORT_MAX_AGE_MS = 10_000;
@@ -466,7 +474,25 @@ export class ConsultCallRoom {
 
   async #applyPolicyTo(peer: CallPeer): Promise<number | null> {
     const estimatedKbps = this.#estimateFor(peer);
-    const next = this.#policy.nextAudioOnly(peer.audioOnly, estimatedKbps);
+    let next = this.#policy.nextAudioOnly(peer.audioOnly, estimatedKbps);
+    if (next && !peer.audioOnly) {
+      const below = this.#policy.audioOnlyBelowKbps;
+      const client = peer.clientKbps(CLIENT_REPORT_MAX_AGE_MS);
+      const byClient = client !== undefined && client < below;
+      const byScore = this.#policy.scoreCeilingKbps(this.#videoScoreOf(peer)) !== undefined;
+      if (!byClient && !byScore) {
+        const now = Date.now();
+        peer.serverLowSince ??= now;
+        if (now - peer.serverLowSince < SERVER_LOW_CONFIRM_MS) next = false; // not yet: a dip, perhaps
+        // The receiver's own reports say the lowest layer arrives well (score ≥ 7: ≲ 8 % lost):
+        // a low send-side estimate alone (loss-based back-off on a lossy link) does not take its video.
+        const video = this.#videoScoreOf(peer);
+        if (video && video.atLowestLayer && video.score >= VIDEO_SCORE_KEEPS_VIDEO) next = false;
+      }
+    } else if (!peer.audioOnly) {
+      peer.serverLowSince = null;
+    }
+    if (next) peer.serverLowSince = null;
     if (next !== peer.audioOnly) {
       peer.audioOnly = next;
       this.#logger.info({ peerId: peer.peerId, audioOnly: next, estimatedKbps }, 'audio-only switch');
