@@ -14,7 +14,7 @@ import type {
   CallProducerInfo,
 } from '../../contracts/sfu-api';
 import type { Logger } from '../observability/logger';
-import type { BandwidthPolicy } from './bandwidth-policy';
+import { DEFAULT_LAYERS, type BandwidthPolicy } from './bandwidth-policy';
 import { CallPeer, type CallNotifier, type ConsumerState, type ProducerAppData } from './call-peer';
 import type { SfuConfig } from './config';
 import { iceServersFor } from './turn';
@@ -486,8 +486,10 @@ export class ConsultCallRoom {
         if (now - peer.serverLowSince < SERVER_LOW_CONFIRM_MS) next = false; // not yet: a dip, perhaps
         // The receiver's own reports say the lowest layer arrives well (score ≥ 7: ≲ 8 % lost):
         // a low send-side estimate alone (loss-based back-off on a lossy link) does not take its video.
+        // (Only while the estimate still fits the lowest layer: far below it the layer cannot last.)
         const video = this.#videoScoreOf(peer);
-        if (video && video.atLowestLayer && video.score >= VIDEO_SCORE_KEEPS_VIDEO) next = false;
+        const fitsLowestLayer = estimatedKbps !== null && estimatedKbps >= (DEFAULT_LAYERS[0]?.kbps ?? 100);
+        if (video && video.atLowestLayer && video.score >= VIDEO_SCORE_KEEPS_VIDEO && fitsLowestLayer) next = false;
       }
     } else if (!peer.audioOnly) {
       peer.serverLowSince = null;
