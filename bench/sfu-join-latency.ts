@@ -5,7 +5,7 @@
  *
  * A standalone media plane (no database): an HTTP server with the platform's Realtime (same JWT
  * handshake), SfuService + SfuSignalling with an admit-everyone admission function, and the e2e
- * test page (server/sfu/browser/consult-call.ts bundled by esbuild). One Chromium publishes camera
+ * test page (client/src/call/consult-call.ts bundled by esbuild). One Chromium publishes camera
  * and microphone; a second Chromium opens a fresh page per join and measures, in the page clock,
  * from `ConsultCall.start()` (getUserMedia, sfu:join, transports, produce, consume) to the first
  * decoded frame of the publisher's video (requestVideoFrameCallback). Prints the figures and one JSON line.
@@ -22,7 +22,7 @@ import { loadMediasoup, loadSfuConfig, resolveWorkerBin } from '../server/sfu/co
 import { SfuService } from '../server/sfu/sfu-service';
 import { SfuSignalling } from '../server/sfu/signalling';
 import { launchChromium } from '../test/support/browser';
-import type {} from '../test/e2e/pages/call-page';
+import type { CallPageGlobal } from '../test/e2e/pages/call-page-api';
 import { serveCallPage } from '../test/e2e/pages/serve-call-page';
 
 function percentile(sorted: number[], p: number): number {
@@ -60,21 +60,21 @@ async function main(): Promise<void> {
   try {
     const pub = await publisher.context.newPage();
     await pub.goto(page.url);
-    await pub.waitForFunction(() => !!window.hoichanCall);
-    await pub.evaluate((a) => window.hoichanCall.start(a), { serverUrl, token: tokens.sign({ sub: 'publisher', role: 'specialist', facility: 'f' }), consultId: 'bench' });
+    await pub.waitForFunction(() => !!(globalThis as unknown as CallPageGlobal).hoichanCall);
+    await pub.evaluate((a) => (globalThis as unknown as CallPageGlobal).hoichanCall.start(a), { serverUrl, token: tokens.sign({ sub: 'publisher', role: 'specialist', facility: 'f' }), consultId: 'bench' });
     process.stdout.write(`join → first remote video frame, ${joins} joins (Chromium ${await publisher.context.browser()?.version?.() ?? ''})\n`);
     for (let i = 0; i < joins; i++) {
       const p = await viewer.context.newPage();
       await p.goto(page.url);
-      await p.waitForFunction(() => !!window.hoichanCall);
+      await p.waitForFunction(() => !!(globalThis as unknown as CallPageGlobal).hoichanCall);
       const token = tokens.sign({ sub: `viewer-${i}`, role: 'referring_doctor', facility: 'f' });
-      const { startedAt } = await p.evaluate((a) => window.hoichanCall.start(a), { serverUrl, token, consultId: 'bench' });
-      const handle = await p.waitForFunction(() => window.hoichanCall.firstRemoteFrameAt(), undefined, { timeout: 30_000 });
+      const { startedAt } = await p.evaluate((a) => (globalThis as unknown as CallPageGlobal).hoichanCall.start(a), { serverUrl, token, consultId: 'bench' });
+      const handle = await p.waitForFunction(() => (globalThis as unknown as CallPageGlobal).hoichanCall.firstRemoteFrameAt(), undefined, { timeout: 30_000 });
       const firstFrame = (await handle.jsonValue()) as number;
       const ms = firstFrame - startedAt;
       samples.push(ms);
       process.stdout.write(`  join ${i + 1}: ${ms.toFixed(0)} ms\n`);
-      await p.evaluate(() => window.hoichanCall.leave());
+      await p.evaluate(() => (globalThis as unknown as CallPageGlobal).hoichanCall.leave());
       await p.close();
     }
   } finally {

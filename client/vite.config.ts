@@ -19,7 +19,7 @@ export default defineConfig({
     chunkSizeWarningLimit: 900,
   },
   server: {
-    fs: { allow: [clientDir, path.join(repoRoot, 'contracts'), path.join(repoRoot, 'server', 'sfu', 'browser'), path.join(repoRoot, 'node_modules')] },
+    fs: { allow: [clientDir, path.join(repoRoot, 'contracts'), path.join(repoRoot, 'node_modules')] },
     proxy: {
       '/api': serverUrl,
       '/fhir': serverUrl,

@@ -1,5 +1,5 @@
 /**
- * Shared types of the live consult call (server/sfu and the browser module server/sfu/browser).
+ * Shared types of the live consult call (server/sfu and the browser module client/src/call).
  * mediasoup's own parameter objects travel as opaque JSON here (`MediasoupJson`): the server and
  * mediasoup-client each cast them to their library's types; the server validates their shape.
  */
@@ -53,6 +53,18 @@ export interface JoinCallResult {
   audioOnlyRecoverAboveKbps: number;
 }
 
+/** Answer to `sfu:resume-session`: the session kept its media; what changed while signalling was down. */
+export interface ResumeCallResult {
+  peerId: string;
+  /** Peers in the call now (not including the caller). */
+  peers: CallPeerInfo[];
+  /** Other participants' producers now. */
+  producers: CallProducerInfo[];
+  /** The caller's consumers the server still holds (others were closed meanwhile). */
+  consumerIds: string[];
+  audioOnly: boolean;
+}
+
 export interface CreatedTransport {
   transportId: string;
   direction: TransportDirection;
@@ -71,6 +83,8 @@ export interface CreatedConsumer {
   rtpParameters: MediasoupJson;
   /** Always true: the server creates consumers paused; the client resumes once its track is wired. */
   paused: boolean;
+  /** The sender has paused this producer (camera off, microphone muted). */
+  producerPaused: boolean;
   /** Video paused server-side because this receiver is in audio-only mode. */
   audioOnly: boolean;
 }

@@ -15,6 +15,7 @@ import type {
   CallProducerInfo,
   ClientCallStats,
   CreatedConsumer,
+  ResumeCallResult,
   CreatedTransport,
   JoinCallResult,
   MediaKind,
@@ -58,4 +59,6 @@ export interface SfuClientToServerEvents {
   'sfu:restart-ice': (req: { transportId: string }, ack: Ack<{ iceParameters: MediasoupJson }>) => void;
   'sfu:stats': (req: ClientCallStats, ack: Ack<{ audioOnly: boolean; estimatedKbps: number | null }>) => void;
   'sfu:leave': (req: Record<string, never>, ack: Ack) => void;
+  /** Re-attach to a session kept through a signalling drop (within SFU_RECONNECT_GRACE_S), instead of rejoining. */
+  'sfu:resume-session': (req: { consultId: string; peerId: string }, ack: Ack<ResumeCallResult>) => void;
 }

@@ -33,7 +33,16 @@ export interface ReceiverEstimate {
   clientKbps?: number;
   /** The server's send-side estimate towards this receiver (recv transport availableOutgoingBitrate, kbps). */
   serverKbps?: number;
+  /**
+   * What the receiver's own RTCP receiver reports say: the lowest mediasoup consumer score
+   * (0–10, from reported loss and jitter) of its forwarded video, and whether that video is
+   * already at the lowest spatial layer. Every receiver sends these, with or without transport-cc.
+   */
+  videoScore?: { score: number; atLowestLayer: boolean };
 }
+
+/** A video consumer score at or below this, on the lowest layer, means the receiver cannot take video. */
+export const VIDEO_SCORE_AUDIO_ONLY = 4;
 
 export interface LayerRequest {
   estimatedKbps: number | null;
@@ -75,7 +84,19 @@ export class BandwidthPolicy {
    */
   estimate(e: ReceiverEstimate, audioOnly: boolean): number | null {
     const known = [e.clientKbps, audioOnly && e.clientKbps !== undefined ? undefined : e.serverKbps].filter((v): v is number => typeof v === 'number' && Number.isFinite(v) && v > 0);
+    const ceiling = audioOnly ? undefined : this.scoreCeilingKbps(e.videoScore);
+    if (ceiling !== undefined) known.push(ceiling);
     return known.length ? Math.min(...known) : null;
+  }
+
+  /**
+   * A ceiling from RTCP receiver reports: a receiver losing much of even the lowest layer
+   * (score ≤ VIDEO_SCORE_AUDIO_ONLY) gets at most `score / 10` of (audio reserve + lowest layer),
+   * which is below the audio-only threshold; otherwise no ceiling (undefined).
+   */
+  scoreCeilingKbps(videoScore: ReceiverEstimate['videoScore']): number | undefined {
+    if (!videoScore || !videoScore.atLowestLayer || videoScore.score > VIDEO_SCORE_AUDIO_ONLY) return undefined;
+    return Math.min(this.#below - 1, ((AUDIO_RESERVE_KBPS + (this.#layers[0]?.kbps ?? 100)) * Math.max(0, videoScore.score)) / 10);
   }
 
   /** Hysteresis: enter audio only below the threshold, leave it only above the recover threshold. */

@@ -31,7 +31,7 @@ export class CallPeer {
   readonly userId: string;
   readonly displayName: string;
   readonly host: boolean;
-  readonly notify: CallNotifier;
+  #notify: CallNotifier;
   readonly transports = new Map<string, { transport: ms.WebRtcTransport; direction: TransportDirection }>();
   readonly producers = new Map<string, ms.Producer<ProducerAppData>>();
   readonly consumers = new Map<string, ConsumerState>();
@@ -45,7 +45,15 @@ export class CallPeer {
     this.userId = init.userId;
     this.displayName = init.displayName;
     this.host = init.host;
-    this.notify = init.notify;
+    this.#notify = init.notify;
+  }
+
+  /** Sends to the peer's current socket (rebound when the client re-attaches after a drop). */
+  readonly notify: CallNotifier = (event, ...args) => this.#notify(event, ...args);
+
+  /** The client came back on a new socket (sfu:resume-session): events go there from now on. */
+  rebind(notify: CallNotifier): void {
+    this.#notify = notify;
   }
 
   get closed(): boolean {
@@ -63,6 +71,9 @@ export class CallPeer {
 
   /** When the audio-only mode last changed (the server's estimate needs time to settle after it). */
   audioOnlyChangedAt = 0;
+
+  /** Since when only the server's send-side estimate has been below the audio-only threshold (null: it is not). */
+  serverLowSince: number | null = null;
 
   info(): CallPeerInfo {
     return { peerId: this.peerId, userId: this.userId, displayName: this.displayName, host: this.host, audioOnly: this.#audioOnly };

@@ -3,6 +3,7 @@
  * platform's HoichanConfig does not carry them). Documented in docs/sfu.md.
  */
 import { existsSync, readFileSync, readdirSync, statSync } from 'node:fs';
+import { isIP } from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { z } from 'zod';
@@ -26,7 +27,7 @@ const envSchema = z.object({
   SFU_AUDIO_ONLY_KBPS: z.coerce.number().min(10).default(150),
   SFU_AUDIO_ONLY_RECOVER_KBPS: z.coerce.number().min(10).default(250),
   SFU_POLICY_INTERVAL_MS: z.coerce.number().int().min(200).max(60_000).default(2000),
-  SFU_RECONNECT_GRACE_S: z.coerce.number().min(0).max(600).default(15),
+  SFU_RECONNECT_GRACE_S: z.coerce.number().min(0).max(600).default(30),
   SFU_LOG_LEVEL: z.enum(['debug', 'warn', 'error', 'none']).default('warn'),
   TURN_URLS: optionalString,
   TURN_SECRET: optionalString,
@@ -37,7 +38,10 @@ const envSchema = z.object({
 export interface SfuConfig {
   workers: number;
   listenIp: string;
-  announcedAddress: string | undefined;
+  /** The address put in ICE candidates: always set (see resolveAnnouncedAddress). */
+  announcedAddress: string;
+  /** Why that address (for the startup log). */
+  announcedAddressSource: string;
   rtcMinPort: number;
   rtcMaxPort: number;
   maxIncomingBitrate: number;
@@ -61,8 +65,64 @@ export class SfuConfigError extends Error {
   }
 }
 
-/** Validates the SFU variables. `platformEnv` is HoichanConfig.env (test → loopback by default). */
-export function loadSfuConfig(env: NodeJS.ProcessEnv, platformEnv: 'development' | 'test' | 'production'): SfuConfig {
+/** Addresses no browser can send to: unspecified, "this network", broadcast, multicast, reserved. */
+export function unroutableReason(address: string): string | undefined {
+  const v = isIP(address);
+  if (v === 4) {
+    const [a = 0, b = 0, c = 0, d = 0] = address.split('.').map(Number);
+    if (a === 0) return `${address} is "this host/network" (0.0.0.0/8): browsers cannot send to it`;
+    if (a === 255 && b === 255 && c === 255 && d === 255) return `${address} is the broadcast address`;
+    if (a >= 224 && a <= 239) return `${address} is a multicast address`;
+    if (a >= 240) return `${address} is reserved (240.0.0.0/4)`;
+    return undefined;
+  }
+  if (v === 6) {
+    const lower = address.toLowerCase();
+    if (lower === '::' || /^0*(:0*)*::?(0*:)*0*$/.test(lower)) return `${address} is the unspecified IPv6 address`;
+    if (lower.startsWith('ff')) return `${address} is a multicast address`;
+    return undefined;
+  }
+  return undefined; // a host name: resolved by the browser
+}
+
+/** Listen addresses that mean "every interface" (then an address to announce must be chosen). */
+const ALL_INTERFACES = new Set(['0.0.0.0', '::']);
+
+type Interfaces = ReturnType<typeof os.networkInterfaces>;
+
+/**
+ * The address the SFU puts in its ICE candidates, and why:
+ * - SFU_ANNOUNCED_ADDRESS when given (an IP or a host name; behind NAT, the public address);
+ * - else SFU_LISTEN_IP when it names one address (mediasoup announces it as it is);
+ * - else (listening on all interfaces) the machine's first non-internal, non-link-local IPv4, as
+ *   mediasoup-demo does;
+ * - else, on a machine with no network but loopback, 127.0.0.1 (calls only from this machine).
+ * An unroutable address (0.0.0.0, ::, broadcast, multicast) is an error naming the variable.
+ */
+export function resolveAnnouncedAddress(
+  listenIp: string,
+  announced: string | undefined,
+  interfaces: Interfaces = os.networkInterfaces(),
+): { address: string; source: string } {
+  if (announced) {
+    const why = unroutableReason(announced);
+    if (why) throw new SfuConfigError([`SFU_ANNOUNCED_ADDRESS: ${why}; set the address clients reach this server at (its LAN or public IP, or a host name)`]);
+    return { address: announced, source: 'SFU_ANNOUNCED_ADDRESS' };
+  }
+  if (!ALL_INTERFACES.has(listenIp)) return { address: listenIp, source: 'SFU_LISTEN_IP' };
+  for (const [name, addrs] of Object.entries(interfaces)) {
+    for (const a of addrs ?? []) {
+      if (a.family === 'IPv4' && !a.internal && !a.address.startsWith('169.254.')) return { address: a.address, source: `first non-internal IPv4 (${name})` };
+    }
+  }
+  return { address: '127.0.0.1', source: 'no non-internal IPv4 on this machine: loopback, calls only from this machine (set SFU_ANNOUNCED_ADDRESS)' };
+}
+
+/**
+ * Validates the SFU variables. `platformEnv` is HoichanConfig.env (test → loopback by default).
+ * `interfaces` (default: this machine's) decides the default announced address.
+ */
+export function loadSfuConfig(env: NodeJS.ProcessEnv, platformEnv: 'development' | 'test' | 'production', interfaces?: Interfaces): SfuConfig {
   const parsed = envSchema.safeParse(env);
   if (!parsed.success) {
     throw new SfuConfigError(parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message} (got ${JSON.stringify(env[String(i.path[0])])})`));
@@ -74,11 +134,16 @@ export function loadSfuConfig(env: NodeJS.ProcessEnv, platformEnv: 'development'
   const turnUrls = (e.TURN_URLS ?? '').split(',').map((u) => u.trim()).filter(Boolean);
   for (const u of turnUrls) if (!/^turns?:/.test(u) && !/^stun:/.test(u)) problems.push(`TURN_URLS: "${u}" is not a turn:, turns: or stun: URL`);
   if (turnUrls.some((u) => u.startsWith('turn')) && !e.TURN_SECRET) problems.push('TURN_SECRET: required when TURN_URLS names a TURN server');
+  const listenIp = e.SFU_LISTEN_IP ?? (platformEnv === 'test' ? '127.0.0.1' : '0.0.0.0');
+  if (isIP(listenIp) === 0) problems.push(`SFU_LISTEN_IP: "${listenIp}" is not an IP address`);
+  else if (!ALL_INTERFACES.has(listenIp) && unroutableReason(listenIp)) problems.push(`SFU_LISTEN_IP: ${unroutableReason(listenIp)}`);
   if (problems.length) throw new SfuConfigError(problems);
+  const announced = resolveAnnouncedAddress(listenIp, e.SFU_ANNOUNCED_ADDRESS, interfaces);
   return {
     workers: e.SFU_WORKERS ?? Math.max(1, os.availableParallelism()),
-    listenIp: e.SFU_LISTEN_IP ?? (platformEnv === 'test' ? '127.0.0.1' : '0.0.0.0'),
-    announcedAddress: e.SFU_ANNOUNCED_ADDRESS,
+    listenIp,
+    announcedAddress: announced.address,
+    announcedAddressSource: announced.source,
     rtcMinPort: e.SFU_RTC_MIN_PORT,
     rtcMaxPort: e.SFU_RTC_MAX_PORT,
     maxIncomingBitrate: e.SFU_MAX_INCOMING_BITRATE,

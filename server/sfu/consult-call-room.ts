@@ -9,11 +9,12 @@ import type {
   MediaSource,
   MediasoupJson,
   PeerLeftReason,
+  ResumeCallResult,
   TransportDirection,
   CallProducerInfo,
 } from '../../contracts/sfu-api';
 import type { Logger } from '../observability/logger';
-import type { BandwidthPolicy } from './bandwidth-policy';
+import { DEFAULT_LAYERS, type BandwidthPolicy } from './bandwidth-policy';
 import { CallPeer, type CallNotifier, type ConsumerState, type ProducerAppData } from './call-peer';
 import type { SfuConfig } from './config';
 import { iceServersFor } from './turn';
@@ -44,6 +45,14 @@ const EMPTY_ROOM_TTL_MS = 60_000;
 
 /** After an audio-only switch, how long the server-side estimate is left out (it needs to settle). */
 const AUDIO_ONLY_SETTLE_MS = 10_000;
+/**
+ * transport-cc estimates dip for a moment on a lossy link (loss-based back-off) and recover: when
+ * the send-side estimate is the only figure below the threshold, it must stay there this long
+ * before the receiver goes audio only. A client report or the RTCP score below it acts at once.
+ */
+const SERVER_LOW_CONFIRM_MS = 4_000;
+/** A lowest-layer video consumer scoring at least this is delivered well enough to keep. */
+const VIDEO_SCORE_KEEPS_VIDEO = 7;
 
 /** A client report older than this is ignored by the bandwidth policy. */
 const CLIENT_REPORT_MAX_AGE_MS = 10_000;
@@ -173,6 +182,25 @@ export class ConsultCallRoom {
     };
   }
 
+  /**
+   * A session whose signalling dropped re-attaches on a new socket (its transports, producers and
+   * consumers stayed up): what it may have missed meanwhile, to reconcile.
+   */
+  resume(peer: CallPeer, notify: CallNotifier): ResumeCallResult {
+    this.#assertOpen();
+    if (this.#peers.get(peer.peerId) !== peer || peer.closed) throw new CallError('this call session has ended; join again');
+    peer.rebind(notify);
+    const others = this.peers().filter((p) => p !== peer);
+    this.#logger.info({ peerId: peer.peerId }, 'peer re-attached after a signalling drop');
+    return {
+      peerId: peer.peerId,
+      peers: others.map((p) => p.info()),
+      producers: others.flatMap((p) => [...p.producers.values()].map((pr) => producerInfo(pr))),
+      consumerIds: [...peer.consumers.keys()],
+      audioOnly: peer.audioOnly,
+    };
+  }
+
   /** Closes a peer's media and tells the others. Idempotent. */
   removePeer(peerId: string, reason: PeerLeftReason): void {
     const peer = this.#peers.get(peerId);
@@ -200,7 +228,7 @@ export class ConsultCallRoom {
     const listen = (protocol: 'udp' | 'tcp'): ms.TransportListenInfo => ({
       protocol,
       ip: this.#config.listenIp,
-      ...(this.#config.announcedAddress ? { announcedAddress: this.#config.announcedAddress } : {}),
+      announcedAddress: this.#config.announcedAddress,
       portRange: { min: this.#config.rtcMinPort, max: this.#config.rtcMaxPort },
     });
     const transport = await this.#router.createWebRtcTransport({
@@ -311,6 +339,7 @@ export class ConsultCallRoom {
       source,
       rtpParameters: consumer.rtpParameters as unknown as MediasoupJson,
       paused: true,
+      producerPaused: consumer.producerPaused,
       audioOnly: consumer.kind === 'video' && peer.audioOnly,
     };
   }
@@ -425,12 +454,47 @@ export class ConsultCallRoom {
    */
   #estimateFor(peer: CallPeer): number | null {
     const settling = Date.now() - peer.audioOnlyChangedAt < AUDIO_ONLY_SETTLE_MS;
-    return this.#policy.estimate({ clientKbps: peer.clientKbps(CLIENT_REPORT_MAX_AGE_MS), serverKbps: settling ? undefined : peer.serverKbps }, peer.audioOnly);
+    return this.#policy.estimate({ clientKbps: peer.clientKbps(CLIENT_REPORT_MAX_AGE_MS), serverKbps: settling ? undefined : peer.serverKbps, ...(settling ? {} : { videoScore: this.#videoScoreOf(peer) }) }, peer.audioOnly);
+  }
+
+  /**
+   * The receiver's worst forwarded video, from its own RTCP receiver reports (mediasoup consumer
+   * score), and whether it is already on the lowest layer. Undefined without unpaused video.
+   */
+  #videoScoreOf(peer: CallPeer): { score: number; atLowestLayer: boolean } | undefined {
+    let worst: { score: number; atLowestLayer: boolean } | undefined;
+    for (const s of peer.consumers.values()) {
+      const c = s.consumer;
+      if (c.closed || c.kind !== 'video' || c.paused || c.producerPaused) continue;
+      const atLowestLayer = c.type !== 'simulcast' || (c.currentLayers?.spatialLayer ?? s.appliedSpatial ?? 0) === 0;
+      if (!worst || c.score.score < worst.score) worst = { score: c.score.score, atLowestLayer };
+    }
+    return worst;
   }
 
   async #applyPolicyTo(peer: CallPeer): Promise<number | null> {
     const estimatedKbps = this.#estimateFor(peer);
-    const next = this.#policy.nextAudioOnly(peer.audioOnly, estimatedKbps);
+    let next = this.#policy.nextAudioOnly(peer.audioOnly, estimatedKbps);
+    if (next && !peer.audioOnly) {
+      const below = this.#policy.audioOnlyBelowKbps;
+      const client = peer.clientKbps(CLIENT_REPORT_MAX_AGE_MS);
+      const byClient = client !== undefined && client < below;
+      const byScore = this.#policy.scoreCeilingKbps(this.#videoScoreOf(peer)) !== undefined;
+      if (!byClient && !byScore) {
+        const now = Date.now();
+        peer.serverLowSince ??= now;
+        if (now - peer.serverLowSince < SERVER_LOW_CONFIRM_MS) next = false; // not yet: a dip, perhaps
+        // The receiver's own reports say the lowest layer arrives well (score ≥ 7: ≲ 8 % lost):
+        // a low send-side estimate alone (loss-based back-off on a lossy link) does not take its video.
+        // (Only while the estimate still fits the lowest layer: far below it the layer cannot last.)
+        const video = this.#videoScoreOf(peer);
+        const fitsLowestLayer = estimatedKbps !== null && estimatedKbps >= (DEFAULT_LAYERS[0]?.kbps ?? 100);
+        if (video && video.atLowestLayer && video.score >= VIDEO_SCORE_KEEPS_VIDEO && fitsLowestLayer) next = false;
+      }
+    } else if (!peer.audioOnly) {
+      peer.serverLowSince = null;
+    }
+    if (next) peer.serverLowSince = null;
     if (next !== peer.audioOnly) {
       peer.audioOnly = next;
       this.#logger.info({ peerId: peer.peerId, audioOnly: next, estimatedKbps }, 'audio-only switch');

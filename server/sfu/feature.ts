@@ -35,7 +35,10 @@ export async function createSfuFeature(ctx: FeatureContext, deps: { consults: Co
     const signalling = new SfuSignalling(null, logger, { reconnectGraceMs: 0, unavailableReason: 'live video is unavailable on this server (media worker failed to start)' });
     return { name: 'sfu', service: null, socket: signalling.attach };
   }
-  logger.info({ workers: config.workers, workerBin: workerBin ?? '(mediasoup prebuilt)', listenIp: config.listenIp, announcedAddress: config.announcedAddress }, 'sfu ready');
+  logger.info(
+    { workers: config.workers, workerBin: workerBin ?? '(mediasoup prebuilt)', listenIp: config.listenIp, announcedAddress: config.announcedAddress, announcedAddressSource: config.announcedAddressSource },
+    `sfu ready: ICE candidates announce ${config.announcedAddress} (${config.announcedAddressSource})`,
+  );
   const signalling = new SfuSignalling(service, logger, { reconnectGraceMs: config.reconnectGraceMs });
   return {
     name: 'sfu',

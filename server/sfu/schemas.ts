@@ -27,6 +27,7 @@ export const sfuSchemas = {
     renderedSizes: z.array(z.strictObject({ consumerId: id, width: z.number().min(0).max(16384), height: z.number().min(0).max(16384) })).max(64).optional(),
   }),
   'sfu:leave': z.strictObject({}),
+  'sfu:resume-session': z.strictObject({ consultId: id, peerId: id }),
 } as const;
 
 export type SfuEventName = keyof typeof sfuSchemas;

@@ -23,6 +23,8 @@ export class SfuSignalling {
   readonly #logger: Logger;
   readonly #options: Required<SfuSignallingOptions>;
   readonly #graceTimers = new Set<NodeJS.Timeout>();
+  /** Which socket handler currently owns each session (a resumed session moves to the new socket). */
+  readonly #owners = new WeakMap<CallPeer, object>();
 
   /** `service` null: live video is unavailable (e.g. no media worker); joins are refused with that reason. */
   constructor(service: SfuService | null, logger: Logger, options: SfuSignallingOptions & { unavailableReason?: string }) {
@@ -38,6 +40,7 @@ export class SfuSignalling {
     let session: { room: ConsultCallRoom; peer: CallPeer } | null = null;
     let strikes = 0;
     let kicked = false;
+    const me = {};
     const notify: CallNotifier = (event, ...args) => {
       (socket.emit as (e: string, ...a: unknown[]) => boolean)(event, ...args);
     };
@@ -97,7 +100,19 @@ export class SfuSignalling {
         throw new CallError('disconnected');
       }
       session = { room: joined.room, peer: joined.peer };
+      this.#owners.set(joined.peer, me);
       return joined.result;
+    });
+    handle('sfu:resume-session', ({ consultId, peerId }) => {
+      const room = this.#service?.room(consultId);
+      const peer = room?.peer(peerId);
+      // Only the same user's own session, still held (within the grace period), can be taken over.
+      if (!room || !peer || peer.userId !== userId || peer.closed) throw new CallError('this call session has ended; join again');
+      if (session && session.peer !== peer) leave('left');
+      const result = room.resume(peer, notify);
+      session = { room, peer };
+      this.#owners.set(peer, me);
+      return result;
     });
     handle('sfu:create-transport', ({ direction }) => {
       const s = current();
@@ -152,8 +167,10 @@ export class SfuSignalling {
     socket.on('disconnect', () => {
       const s = session;
       session = null;
-      if (!s || kicked) return;
+      // Nothing to wait for when the session already moved to a newer socket (re-attached).
+      if (!s || kicked || this.#owners.get(s.peer) !== me) return;
       const drop = () => {
+        if (this.#owners.get(s.peer) !== me) return; // re-attached meanwhile
         if (s.room.peer(s.peer.peerId) === s.peer) s.room.removePeer(s.peer.peerId, 'disconnected');
       };
       if (this.#options.reconnectGraceMs <= 0) return drop();

@@ -26,11 +26,14 @@ export interface TestBrowser {
   close(): Promise<void>;
 }
 
-/** One Chromium instance with its own fresh --user-data-dir (a persistent context). */
-export async function launchChromium(extraArgs: string[] = []): Promise<TestBrowser> {
+/**
+ * One Chromium instance with its own fresh --user-data-dir (a persistent context).
+ * `executablePath`: e.g. a wrapper that runs Chromium inside a network namespace (test/e2e/netns/lab.ts).
+ */
+export async function launchChromium(extraArgs: string[] = [], opts: { executablePath?: string } = {}): Promise<TestBrowser> {
   const userDataDir = mkdtempSync(path.join(os.tmpdir(), 'hoichan-chromium-'));
   const context = await chromium.launchPersistentContext(userDataDir, {
-    executablePath: CHROMIUM_PATH,
+    executablePath: opts.executablePath ?? CHROMIUM_PATH,
     headless: true,
     args: [...CHROMIUM_ARGS, ...extraArgs],
     ignoreDefaultArgs: ['--mute-audio'],
@@ -45,10 +48,17 @@ export async function launchChromium(extraArgs: string[] = []): Promise<TestBrow
   };
 }
 
+/** What the web client exposes on `window.hoichanConsultCall` (VideoGrid.tsx), in DOM-free types (this file is in the server build through the benches). */
+interface ClientCallGlobal {
+  hoichanConsultCall?: {
+    consumerStats(): Promise<Map<string, { info: { kind: string }; stats: { forEach(cb: (s: { type: string; bytesReceived?: number; framesDecoded?: number }) => void): void } }>>;
+  };
+}
+
 /** Inbound video of the web client's call on this page: RTP bytes and decoded frames (consumer getStats()). */
 export function inboundVideo(page: Page): Promise<{ bytes: number; frames: number }> {
   return page.evaluate(async () => {
-    const stats = await window.hoichanConsultCall?.consumerStats();
+    const stats = await (globalThis as unknown as ClientCallGlobal).hoichanConsultCall?.consumerStats();
     let bytes = 0;
     let frames = 0;
     for (const { info, stats: report } of stats?.values() ?? []) {

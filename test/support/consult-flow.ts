@@ -11,6 +11,9 @@ import type { MeResponse } from '../../contracts/api';
 import type { ConsultView, CreateConsultRequestBody } from '../../contracts/consult-api';
 import { DEMO, type TestPlatform } from './platform';
 
+/** What the flow needs of a platform: its URL, the API and a login (a TestPlatform, or a server started elsewhere, e.g. in a network namespace). */
+export type PlatformClient = Pick<TestPlatform, 'url' | 'api' | 'login'>;
+
 /** The demo patient of the referrer's facility (the EMR's seed). */
 export const DEMO_PATIENT_ID = 'pat-demo-hoa';
 
@@ -37,7 +40,7 @@ function fail(what: string, res: { status: number; body: unknown }): never {
 }
 
 /** Logs in and asks the platform who this is. */
-export async function loginParty(tp: TestPlatform, email: string): Promise<ConsultParty> {
+export async function loginParty(tp: PlatformClient, email: string): Promise<ConsultParty> {
   const { accessToken } = await tp.login(email);
   const me = await tp.api('GET', '/api/me', { token: accessToken });
   if (me.status !== 200) fail(`GET /api/me as ${email}`, me);
@@ -46,7 +49,7 @@ export async function loginParty(tp: TestPlatform, email: string): Promise<Consu
 }
 
 /** The demo patient `pat-demo-hoa` as the referrer sees it in GET /api/emr/patients (care team). */
-export async function findDemoPatient(tp: TestPlatform, referrer: ConsultParty): Promise<string> {
+export async function findDemoPatient(tp: PlatformClient, referrer: ConsultParty): Promise<string> {
   const list = await tp.api('GET', '/api/emr/patients', { token: referrer.token });
   if (list.status !== 200) fail('GET /api/emr/patients', list);
   const patients = (list.body?.patients ?? []) as Array<{ id: string; access: string }>;
@@ -56,7 +59,7 @@ export async function findDemoPatient(tp: TestPlatform, referrer: ConsultParty):
 }
 
 /** The referrer writes the request as a draft and submits it (→ requested). */
-export async function requestConsult(tp: TestPlatform, referrer: ConsultParty, patientId: string, over: Partial<CreateConsultRequestBody> = {}): Promise<ConsultView> {
+export async function requestConsult(tp: PlatformClient, referrer: ConsultParty, patientId: string, over: Partial<CreateConsultRequestBody> = {}): Promise<ConsultView> {
   const body: CreateConsultRequestBody = {
     patientId,
     reason: 'Ho kéo dài 3 tuần, sốt về chiều',
@@ -74,14 +77,14 @@ export async function requestConsult(tp: TestPlatform, referrer: ConsultParty, p
 }
 
 /** One state-machine action over HTTP, checked to land in `expected`. */
-export async function transition(tp: TestPlatform, by: ConsultParty, consultId: string, action: 'submit' | 'accept' | 'start', expected: ConsultView['status']): Promise<ConsultView> {
+export async function transition(tp: PlatformClient, by: ConsultParty, consultId: string, action: 'submit' | 'accept' | 'start', expected: ConsultView['status']): Promise<ConsultView> {
   const res = await tp.api('POST', `/api/consults/${consultId}/${action}`, { token: by.token });
   if (res.status !== 200 || res.body?.status !== expected) fail(`POST /api/consults/${consultId}/${action} as ${by.email}`, res);
   return res.body as ConsultView;
 }
 
 /** A party (the requester or the assigned specialist) invites another user; they join not yet admitted. */
-export async function inviteToConsult(tp: TestPlatform, by: ConsultParty, consultId: string, invitee: ConsultParty): Promise<ConsultView> {
+export async function inviteToConsult(tp: PlatformClient, by: ConsultParty, consultId: string, invitee: ConsultParty): Promise<ConsultView> {
   const res = await tp.api('POST', `/api/consults/${consultId}/participants`, { token: by.token, body: { userId: invitee.userId } });
   if (res.status !== 201) fail(`invite ${invitee.email} to ${consultId}`, res);
   const view = res.body as ConsultView;
@@ -92,7 +95,7 @@ export async function inviteToConsult(tp: TestPlatform, by: ConsultParty, consul
 
 type RecordingSocket = Socket & { seen: Array<{ event: string; payload: any }> };
 
-async function openSocket(tp: TestPlatform, token: string): Promise<RecordingSocket> {
+async function openSocket(tp: PlatformClient, token: string): Promise<RecordingSocket> {
   const socket = io(tp.url, { path: '/socket.io', auth: { token }, transports: ['websocket'], reconnection: false, forceNew: true }) as RecordingSocket;
   socket.seen = [];
   socket.onAny((event: string, payload: unknown) => socket.seen.push({ event, payload }));
@@ -124,7 +127,7 @@ async function seen(socket: RecordingSocket, event: string, match: (p: any) => b
  * is told `consult:admitted`. The admission is persisted on the participant, so the sockets are
  * closed afterwards (reconnecting does not wait again; the SFU reads the consult document).
  */
-export async function admitFromWaitingRoom(tp: TestPlatform, host: ConsultParty, consultId: string, guests: ConsultParty[]): Promise<void> {
+export async function admitFromWaitingRoom(tp: PlatformClient, host: ConsultParty, consultId: string, guests: ConsultParty[]): Promise<void> {
   if (guests.length === 0) return;
   const sockets: RecordingSocket[] = [];
   try {
@@ -149,7 +152,7 @@ export async function admitFromWaitingRoom(tp: TestPlatform, host: ConsultParty,
 }
 
 /** GET /api/consults/:id as `by`. */
-export async function getConsult(tp: TestPlatform, by: ConsultParty, consultId: string): Promise<ConsultView> {
+export async function getConsult(tp: PlatformClient, by: ConsultParty, consultId: string): Promise<ConsultView> {
   const res = await tp.api('GET', `/api/consults/${consultId}`, { token: by.token });
   if (res.status !== 200) fail(`GET /api/consults/${consultId}`, res);
   return res.body as ConsultView;
@@ -162,7 +165,7 @@ export async function getConsult(tp: TestPlatform, by: ConsultParty, consultId: 
  * from the waiting room. Invitees not in `admit` stay participants that are not admitted.
  */
 export async function consultForCall(
-  tp: TestPlatform,
+  tp: PlatformClient,
   opts: { admit?: string[]; invite?: string[]; start?: boolean; referrer?: ConsultParty; specialist?: ConsultParty } = {},
 ): Promise<ConsultForCall> {
   const admit = opts.admit ?? [DEMO.referrer];

@@ -2,16 +2,8 @@
  * A bare test page for the live call (bundled by esbuild at test time): exposes
  * `window.hoichanCall` so the e2e tests and the join-latency bench can drive ConsultCall.
  */
-import { ConsultCall, type ConsultCallEvents } from '../../../server/sfu/browser/consult-call';
-
-interface StartParams {
-  serverUrl: string;
-  token: string;
-  consultId: string;
-  iceTransportPolicy?: RTCIceTransportPolicy;
-  statsIntervalMs?: number;
-}
-
+import { ConsultCall, type ConsultCallEvents } from '../../../client/src/call/consult-call';
+import type { CallPageApi, CallPageStartParams as StartParams } from './call-page-api';
 
 // eslint-disable-next-line @typescript-eslint/no-explicit-any
 type Logged = { at: number; event: keyof ConsultCallEvents; payload: any };
@@ -26,7 +18,7 @@ function record<K extends keyof ConsultCallEvents>(event: K, payload: ConsultCal
   log.push({ at: performance.now(), event, payload: safe });
 }
 
-const api = {
+const api: CallPageApi = {
   async start(p: StartParams): Promise<{ peerId: string | null; startedAt: number }> {
     const startedAt = performance.now();
     firstRemoteFrameAt = null;
@@ -39,7 +31,7 @@ const api = {
       ...(p.iceTransportPolicy ? { iceTransportPolicy: p.iceTransportPolicy } : {}),
       downlinkKbps: () => downlinkOverride,
     });
-    const events: Array<keyof ConsultCallEvents> = ['state', 'peer-joined', 'peer-left', 'track', 'track-ended', 'active-speaker', 'audio-only', 'error'];
+    const events: Array<keyof ConsultCallEvents> = ['state', 'connection', 'producer-paused', 'peer-joined', 'peer-left', 'track', 'track-ended', 'active-speaker', 'audio-only', 'error'];
     for (const e of events) call.on(e, (payload) => record(e, payload as never));
     call.on('track', (t) => {
       const el = document.createElement(t.kind === 'video' ? 'video' : 'audio');
@@ -77,24 +69,25 @@ const api = {
     }
     return { peerId: call.peerId, startedAt };
   },
-  /** Per remote peer and kind: summed inbound-rtp bytesReceived / framesDecoded / packetsLost. */
-  async inbound(): Promise<Array<{ peerId: string; kind: string; source: string; bytesReceived: number; framesDecoded: number; packetsLost: number; packetsReceived: number }>> {
+  /** Per remote peer and kind: summed inbound-rtp counters (bytes, frames, loss, audio concealment, freezes, frame height). */
+  async inbound() {
     if (!call) return [];
     const out = [];
     for (const { info, stats } of (await call.consumerStats()).values()) {
-      let bytesReceived = 0;
-      let framesDecoded = 0;
-      let packetsLost = 0;
-      let packetsReceived = 0;
+      const sum = { bytesReceived: 0, framesDecoded: 0, packetsLost: 0, packetsReceived: 0, concealedSamples: 0, totalSamplesReceived: 0, freezeCount: 0, totalFreezesDuration: 0, frameHeight: 0 };
       stats.forEach((s: Record<string, unknown>) => {
-        if (s.type === 'inbound-rtp') {
-          bytesReceived += Number(s.bytesReceived ?? 0);
-          framesDecoded += Number(s.framesDecoded ?? 0);
-          packetsLost += Number(s.packetsLost ?? 0);
-          packetsReceived += Number(s.packetsReceived ?? 0);
-        }
+        if (s.type !== 'inbound-rtp') return;
+        sum.bytesReceived += Number(s.bytesReceived ?? 0);
+        sum.framesDecoded += Number(s.framesDecoded ?? 0);
+        sum.packetsLost += Number(s.packetsLost ?? 0);
+        sum.packetsReceived += Number(s.packetsReceived ?? 0);
+        sum.concealedSamples += Number(s.concealedSamples ?? 0);
+        sum.totalSamplesReceived += Number(s.totalSamplesReceived ?? 0);
+        sum.freezeCount += Number(s.freezeCount ?? 0);
+        sum.totalFreezesDuration += Number(s.totalFreezesDuration ?? 0);
+        sum.frameHeight = Math.max(sum.frameHeight, Number(s.frameHeight ?? 0));
       });
-      out.push({ peerId: info.peerId, kind: info.kind, source: info.source, bytesReceived, framesDecoded, packetsLost, packetsReceived });
+      out.push({ peerId: info.peerId, kind: info.kind, source: info.source, ...sum });
     }
     return out;
   },
@@ -118,7 +111,7 @@ const api = {
     return log;
   },
   /** Gathers ICE candidates with a throwaway RTCPeerConnection; returns their types (host, srflx, relay). */
-  async gatherCandidates(iceServers: RTCIceServer[], policy: RTCIceTransportPolicy): Promise<Array<{ type: string | null; address: string | null; protocol: string | null }>> {
+  async gatherCandidates(iceServers, policy): Promise<Array<{ type: string | null; address: string | null; protocol: string | null }>> {
     const pc = new RTCPeerConnection({ iceServers, iceTransportPolicy: policy });
     const found: Array<{ type: string | null; address: string | null; protocol: string | null }> = [];
     pc.createDataChannel('probe');
@@ -141,13 +134,16 @@ const api = {
   async restartIce(): Promise<void> {
     await call?.restartIce();
   },
+  async connection() {
+    return call?.connection ?? null; // the status of the last stats tick (statsIntervalMs)
+  },
   async leave(): Promise<void> {
     await call?.leave();
     call = null;
   },
 };
 
-export type CallPageApi = typeof api;
+export type { CallPageApi };
 declare global {
   interface Window {
     /** The test page's handle (test/e2e/pages/call-page.ts). */

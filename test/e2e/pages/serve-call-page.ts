@@ -18,22 +18,32 @@ function repoRoot(): string {
   }
 }
 
-export async function serveCallPage(): Promise<ServedPage> {
+/** The call test page, bundled: its HTML and its script (served at `/call-page.js` relative to the page). */
+export async function bundleCallPage(): Promise<{ html: string; js: Buffer }> {
   // eslint-disable-next-line @typescript-eslint/no-require-imports
   const esbuild = require('esbuild') as typeof import('esbuild');
   const dir = mkdtempSync(path.join(os.tmpdir(), 'hoichan-call-page-'));
-  await esbuild.build({
-    entryPoints: [path.join(repoRoot(), 'test', 'e2e', 'pages', 'call-page.ts')],
-    bundle: true,
-    platform: 'browser',
-    format: 'iife',
-    target: 'chrome120',
-    outfile: path.join(dir, 'call-page.js'),
-    logLevel: 'silent',
-    define: { 'process.env.NODE_ENV': '"production"' },
-  });
-  const js = readFileSync(path.join(dir, 'call-page.js'));
-  const html = '<!doctype html><html><head><meta charset="utf-8"><title>call</title></head><body><script src="/call-page.js"></script></body></html>';
+  try {
+    await esbuild.build({
+      entryPoints: [path.join(repoRoot(), 'test', 'e2e', 'pages', 'call-page.ts')],
+      bundle: true,
+      platform: 'browser',
+      format: 'iife',
+      target: 'chrome120',
+      outfile: path.join(dir, 'call-page.js'),
+      logLevel: 'silent',
+      define: { 'process.env.NODE_ENV': '"production"' },
+    });
+    const js = readFileSync(path.join(dir, 'call-page.js'));
+    const html = '<!doctype html><html><head><meta charset="utf-8"><title>call</title></head><body><script src="call-page.js"></script></body></html>';
+    return { html, js };
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+export async function serveCallPage(): Promise<ServedPage> {
+  const { html, js } = await bundleCallPage();
   const server = createServer((req, res) => {
     if (req.url === '/call-page.js') {
       res.writeHead(200, { 'content-type': 'text/javascript' }).end(js);
@@ -48,7 +58,6 @@ export async function serveCallPage(): Promise<ServedPage> {
     async close() {
       server.closeAllConnections();
       await new Promise<void>((r) => server.close(() => r()));
-      rmSync(dir, { recursive: true, force: true });
     },
   };
 }

@@ -1,7 +1,7 @@
 /**
  * Proof in real browsers: the real platform, headless Debian Chromium instances with fake camera
  * and microphone, each logged in as a participant of one consult, driving the browser module
- * server/sfu/browser/consult-call.ts through a bare test page.
+ * client/src/call/consult-call.ts through a bare test page.
  */
 import type { Page } from 'playwright-core';
 import { launchChromium, type TestBrowser } from '../../support/browser';

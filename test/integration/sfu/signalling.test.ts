@@ -95,6 +95,35 @@ maybe('sfu signalling over socket.io', () => {
     await good.request('sfu:leave', {});
   });
 
+  test('a dropped socket re-attaches to its kept session within the grace period: same peer and transports, nobody saw it leave; nobody else can take it', async () => {
+    const spec = await connect(DEMO.specialist);
+    const joined = await spec.request('sfu:join', { consultId: CONSULT });
+    const transport = await spec.request('sfu:create-transport', { direction: 'recv' });
+    const ref = await connect(DEMO.referrer);
+    expect((await ref.request('sfu:join', { consultId: CONSULT })).ok).toBe(true);
+    // Another user cannot take the specialist's session (and keeps their own).
+    expect(await ref.request('sfu:resume-session', { consultId: CONSULT, peerId: joined.peerId })).toEqual({ ok: false, error: expect.stringMatching(/ended/) });
+    expect((await ref.request('sfu:stats', {})).ok).toBe(true);
+    // The specialist's signalling drops; a new socket re-attaches at once.
+    spec.socket.disconnect();
+    const spec2 = await connect(DEMO.specialist);
+    const resumed = await spec2.request('sfu:resume-session', { consultId: CONSULT, peerId: joined.peerId });
+    expect(resumed).toMatchObject({ ok: true, peerId: joined.peerId, peers: [expect.objectContaining({ userId: 'usr-referrer' })], consumerIds: [] });
+    // The kept transport answers on the new socket; past the 1 s grace nobody saw the specialist leave.
+    expect((await spec2.request('sfu:restart-ice', { transportId: transport.transportId })).ok).toBe(true);
+    await new Promise((r) => setTimeout(r, 1600));
+    expect(ref.events.some((e) => e.event === 'sfu:peer-left' && e.payload.peerId === joined.peerId)).toBe(false);
+    expect(ref.events.filter((e) => e.event === 'sfu:peer-joined' && e.payload.peerId === joined.peerId)).toEqual([]);
+    // Events reach the new socket.
+    await ref.request('sfu:leave', {});
+    await waitFor(() => spec2.events.some((e) => e.event === 'sfu:peer-left' && e.payload.userId === 'usr-referrer'), 5000, 'peer-left on the new socket');
+    // Dropped again and not resumed: gone after the grace, and it cannot be resumed any more.
+    spec2.socket.disconnect();
+    await new Promise((r) => setTimeout(r, 1600));
+    const spec3 = await connect(DEMO.specialist);
+    expect(await spec3.request('sfu:resume-session', { consultId: CONSULT, peerId: joined.peerId })).toEqual({ ok: false, error: expect.stringMatching(/ended/) });
+  });
+
   test('joining again replaces the old session (no ghost); a dropped socket leaves after the grace period', async () => {
     const spec = await connect(DEMO.specialist);
     const first = await spec.request('sfu:join', { consultId: CONSULT });

@@ -29,6 +29,19 @@ describe('estimate', () => {
     expect(policy.estimate({ clientKbps: 800, serverKbps: 90 }, true)).toBe(800);
     expect(policy.estimate({ serverKbps: 90 }, true)).toBe(90);
   });
+  test('RTCP receiver reports: a receiver losing even the lowest layer (score ≤ 4) is judged below the audio-only threshold, without transport-cc or a client report', () => {
+    // An aiortc-like receiver: no transport-cc (no server estimate), no client report, only RTCP RRs.
+    const bad = policy.estimate({ videoScore: { score: 3, atLowestLayer: true } }, false);
+    expect(bad).not.toBeNull();
+    expect(policy.nextAudioOnly(false, bad)).toBe(true);
+    // Even when the client's own figure says the link is fine.
+    expect(policy.nextAudioOnly(false, policy.estimate({ clientKbps: 10_000, serverKbps: 600, videoScore: { score: 2, atLowestLayer: true } }, false))).toBe(true);
+    // A bad score above the lowest layer sets no ceiling (the estimates pick the layer); a fair score is no verdict.
+    expect(policy.estimate({ serverKbps: 600, videoScore: { score: 3, atLowestLayer: false } }, false)).toBe(600);
+    expect(policy.estimate({ serverKbps: 600, videoScore: { score: 7, atLowestLayer: true } }, false)).toBe(600);
+    // While audio only there is no video to score: the ceiling does not hold recovery back.
+    expect(policy.estimate({ clientKbps: 800, videoScore: { score: 0, atLowestLayer: true } }, true)).toBe(800);
+  });
 });
 
 describe('spatial layer choice', () => {

@@ -43,3 +43,34 @@ describe('payload schemas', () => {
     expect(sfuSchemas['sfu:stats'].safeParse({ downlinkKbps: 120, renderedSizes: [{ consumerId: 'c', width: 320, height: 180 }] }).success).toBe(true);
   });
 });
+
+describe('announced address (what ICE candidates carry)', () => {
+  const nic = (address: string, internal = false, family: 'IPv4' | 'IPv6' = 'IPv4') => ({ address, internal, family, netmask: '255.255.255.0', mac: '00:00:00:00:00:00', cidr: null }) as never;
+  const machine = { lo: [nic('127.0.0.1', true)], docker0: [nic('fe80::1', false, 'IPv6')], veth0: [nic('169.254.3.4'), nic('10.20.0.2')], eth1: [nic('192.168.1.5')] };
+
+  test('default: listen on all interfaces, announce the first non-internal, non-link-local IPv4', () => {
+    const c = loadSfuConfig({}, 'production', machine);
+    expect(c.listenIp).toBe('0.0.0.0');
+    expect(c.announcedAddress).toBe('10.20.0.2');
+    expect(c.announcedAddressSource).toBe('first non-internal IPv4 (veth0)');
+  });
+  test('SFU_ANNOUNCED_ADDRESS wins (IP or host name); a specific SFU_LISTEN_IP is announced as it is', () => {
+    expect(loadSfuConfig({ SFU_ANNOUNCED_ADDRESS: '203.0.113.7' }, 'production', machine).announcedAddress).toBe('203.0.113.7');
+    expect(loadSfuConfig({ SFU_ANNOUNCED_ADDRESS: 'sfu.benhvien.vn' }, 'production', machine).announcedAddress).toBe('sfu.benhvien.vn');
+    const c = loadSfuConfig({ SFU_LISTEN_IP: '192.168.1.5' }, 'production', machine);
+    expect([c.announcedAddress, c.announcedAddressSource]).toEqual(['192.168.1.5', 'SFU_LISTEN_IP']);
+    expect(loadSfuConfig({}, 'test', machine).announcedAddress).toBe('127.0.0.1');
+  });
+  test('a machine with loopback only falls back to 127.0.0.1 and says why', () => {
+    const c = loadSfuConfig({}, 'development', { lo: [nic('127.0.0.1', true)] });
+    expect(c.announcedAddress).toBe('127.0.0.1');
+    expect(c.announcedAddressSource).toMatch(/no non-internal IPv4.*SFU_ANNOUNCED_ADDRESS/);
+  });
+  test('an unroutable address stops the start, naming the variable', () => {
+    for (const bad of ['0.0.0.0', '::', '255.255.255.255', '239.1.2.3', '0.1.2.3']) {
+      expect(() => loadSfuConfig({ SFU_ANNOUNCED_ADDRESS: bad }, 'production', machine)).toThrow(/SFU_ANNOUNCED_ADDRESS: .*(browsers cannot send|broadcast|multicast|unspecified)/);
+    }
+    expect(() => loadSfuConfig({ SFU_LISTEN_IP: 'not-an-ip' }, 'production', machine)).toThrow(/SFU_LISTEN_IP/);
+    expect(() => loadSfuConfig({ SFU_LISTEN_IP: '224.0.0.1' }, 'production', machine)).toThrow(/SFU_LISTEN_IP: .*multicast/);
+  });
+});

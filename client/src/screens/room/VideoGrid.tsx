@@ -1,18 +1,17 @@
 /**
  * The live call: tiles for every participant (active speaker highlighted, audio-only badge),
  * mute / camera / screen share, and a connection-quality indicator. Media goes through the SFU
- * via the shared browser module (server/sfu/browser/consult-call.ts). When the call cannot start,
+ * via the shared browser module (client/src/call/consult-call.ts). When the call cannot start,
  * the local camera is previewed and the reason shown.
  */
 import { useCallback, useEffect, useRef, useState } from 'react';
 import type { PresentParticipant } from '../../../../contracts/consult-events';
 import type { CallPeerInfo } from '../../../../contracts/sfu-api';
-import { ConsultCall, type CallState, type RemoteTrack } from '../../../../server/sfu/browser/consult-call';
+import { ConsultCall, type CallConnectionStatus, type CallQuality, type CallState, type RemoteTrack } from '../../call/consult-call';
 import { Badge } from '../../components/ui';
 import { useI18n, type MessageKey } from '../../i18n';
 import { useMe, useSession } from '../../lib/session';
 
-type Quality = 'good' | 'fair' | 'poor' | 'unknown';
 
 declare global {
   interface Window {
@@ -31,6 +30,10 @@ interface Tile {
   self: boolean;
   audioOnly: boolean;
   host: boolean;
+  /** The sender turned the camera off (its producer is paused): no frozen last frame. */
+  cameraOff: boolean;
+  /** The sender muted the microphone. */
+  muted: boolean;
 }
 
 function VideoTile({ tile, active, call }: { tile: Tile; active: boolean; call: ConsultCall | null }) {
@@ -67,9 +70,9 @@ function VideoTile({ tile, active, call }: { tile: Tile; active: boolean; call: 
     .join('');
   return (
     <figure className={`tile ${active ? 'tile-active' : ''} ${tile.screen ? 'tile-screen' : ''}`} data-testid={tile.self ? 'tile-self' : `tile-${tile.peerId ?? tile.key}`} data-active={String(active)}>
-      <video ref={videoRef} muted playsInline autoPlay className={tile.video && !tile.audioOnly ? '' : 'hidden'} data-testid={tile.self ? 'video-self' : 'video-remote'} />
+      <video ref={videoRef} muted playsInline autoPlay className={tile.video && !tile.audioOnly && !tile.cameraOff ? '' : 'hidden'} data-testid={tile.self ? 'video-self' : 'video-remote'} />
       {!tile.self ? <audio ref={audioRef} autoPlay /> : null}
-      {!tile.video || tile.audioOnly ? (
+      {!tile.video || tile.audioOnly || tile.cameraOff ? (
         <div className="tile-avatar" aria-hidden="true">
           {initials}
         </div>
@@ -86,19 +89,52 @@ function VideoTile({ tile, active, call }: { tile: Tile; active: boolean; call: 
             {t('call.audioOnly')}
           </Badge>
         ) : null}
+        {!tile.self && tile.cameraOff ? (
+          <Badge tone="neutral" testId="camera-off-badge">
+            {t('call.peerCameraOff')}
+          </Badge>
+        ) : null}
+        {!tile.self && tile.muted ? (
+          <Badge tone="neutral" testId="muted-badge">
+            {t('call.peerMuted')}
+          </Badge>
+        ) : null}
         {active ? <span className="sr-only">{t('call.speaking')}</span> : null}
       </figcaption>
     </figure>
   );
 }
 
-const qualityLabel: Record<Quality, MessageKey> = { good: 'call.qualityGood', fair: 'call.qualityFair', poor: 'call.qualityPoor', unknown: 'call.qualityUnknown' };
+const qualityLabel: Record<CallQuality, MessageKey> = {
+  connecting: 'call.qualityConnecting',
+  reconnecting: 'call.qualityReconnecting',
+  waiting: 'call.qualityWaiting',
+  'no-media': 'call.qualityNoMedia',
+  'audio-only': 'call.qualityAudioOnly',
+  poor: 'call.qualityPoor',
+  good: 'call.qualityGood',
+};
+const qualityBars: Record<CallQuality, number> = { connecting: 0, reconnecting: 0, 'no-media': 0, 'audio-only': 1, poor: 1, waiting: 3, good: 3 };
 
-function QualityIndicator({ quality, kbps }: { quality: Quality; kbps: number | null }) {
+/**
+ * What the call really does (ConsultCall's connection status at each stats tick): ICE/DTLS state
+ * of both transports, inbound media flowing or not, audio-only, reconnecting.
+ */
+function QualityIndicator({ status, state, kbps }: { status: CallConnectionStatus | null; state: CallState | 'idle' | 'starting' | 'failed'; kbps: number | null }) {
   const { t, number } = useI18n();
-  const bars = quality === 'good' ? 3 : quality === 'fair' ? 2 : quality === 'poor' ? 1 : 0;
+  const quality: CallQuality = state === 'reconnecting' ? 'reconnecting' : (status?.quality ?? 'connecting');
+  const bars = qualityBars[quality];
+  const relay = status?.transports.some((tr) => tr.localCandidateType === 'relay');
+  const title = [kbps !== null ? `${number(Math.round(kbps))} kbps` : null, status ? status.transports.map((tr) => `${tr.direction}: ${tr.connectionState}${tr.protocol ? ` ${tr.protocol}` : ''}${relay ? ' (TURN)' : ''}`).join(', ') : null].filter(Boolean).join(' · ');
   return (
-    <span className={`quality quality-${quality}`} data-testid="connection-quality" data-quality={quality} data-kbps={kbps !== null ? Math.round(kbps) : undefined} title={kbps !== null ? `${number(Math.round(kbps))} kbps` : undefined}>
+    <span
+      className={`quality quality-${bars >= 3 ? 'good' : bars >= 1 ? 'poor' : 'unknown'}`}
+      role="status"
+      data-testid="connection-quality"
+      data-quality={quality}
+      data-kbps={kbps !== null ? Math.round(kbps) : undefined}
+      title={title || undefined}
+    >
       <span className="quality-bars" aria-hidden="true">
         {[1, 2, 3].map((b) => (
           <span key={b} className={b <= bars ? 'on' : ''} style={{ height: 4 + b * 4 }} />
@@ -125,6 +161,8 @@ export function VideoGrid({ consultId, canJoin, present = [] }: { consultId: str
   const [cam, setCam] = useState(true);
   const [sharing, setSharing] = useState(false);
   const [kbps, setKbps] = useState<number | null>(null);
+  const [connection, setConnection] = useState<CallConnectionStatus | null>(null);
+  const [, setPausedVersion] = useState(0);
   const callRef = useRef<ConsultCall | null>(null);
 
   const start = useCallback(async () => {
@@ -153,6 +191,11 @@ export function VideoGrid({ consultId, canJoin, present = [] }: { consultId: str
         setPeers(c.peers());
       });
       c.on('error', (e) => setError(e.message));
+      c.on('connection', (status) => {
+        setConnection(status);
+        setKbps(c.lastEstimateKbps);
+      });
+      c.on('producer-paused', () => setPausedVersion((v) => v + 1));
     } catch (err) {
       setState('failed');
       setError(err instanceof Error ? err.message : String(err));
@@ -174,13 +217,6 @@ export function VideoGrid({ consultId, canJoin, present = [] }: { consultId: str
   );
   useEffect(() => () => preview?.getTracks().forEach((tr) => tr.stop()), [preview]);
 
-  // Connection quality from the call's own bandwidth estimate.
-  useEffect(() => {
-    if (!call) return;
-    const id = setInterval(() => setKbps(call.lastEstimateKbps), 2000);
-    return () => clearInterval(id);
-  }, [call]);
-
   const leave = async () => {
     await call?.leave();
     callRef.current = null;
@@ -188,6 +224,7 @@ export function VideoGrid({ consultId, canJoin, present = [] }: { consultId: str
     setRemote([]);
     setPeers([]);
     setSharing(false);
+    setConnection(null);
     setState('idle');
   };
 
@@ -210,11 +247,9 @@ export function VideoGrid({ consultId, canJoin, present = [] }: { consultId: str
     }
   };
 
-  const quality: Quality = state === 'reconnecting' || selfAudioOnly ? 'poor' : kbps === null ? 'unknown' : kbps >= 600 ? 'good' : kbps >= 150 ? 'fair' : 'poor';
-
   const tiles: Tile[] = [];
   const localVideo = call?.localTrack('video') ?? preview?.getVideoTracks()[0];
-  tiles.push({ key: 'self', peerId: null, name: me.displayName, video: cam ? localVideo : undefined, screen: false, self: true, audioOnly: selfAudioOnly, host: false });
+  tiles.push({ key: 'self', peerId: null, name: me.displayName, video: cam ? localVideo : undefined, screen: false, self: true, audioOnly: selfAudioOnly, host: false, cameraOff: !cam, muted: !mic });
   // A peer whose media arrives before its announcement still gets a tile.
   const known = new Set(peers.map((p) => p.peerId));
   const anonymous = [...new Set(remote.map((r) => r.peerId))].filter((id) => !known.has(id));
@@ -224,12 +259,15 @@ export function VideoGrid({ consultId, canJoin, present = [] }: { consultId: str
   const everyone: CallPeerInfo[] = [...peers, ...anonymous.map((peerId) => ({ peerId, userId: guess?.userId ?? '', displayName: guess?.displayName ?? t('call.participant'), host: false, audioOnly: false }))];
   for (const p of everyone) {
     const tracks = remote.filter((r) => r.peerId === p.peerId);
-    tiles.push({ key: p.peerId, peerId: p.peerId, name: p.displayName, video: tracks.find((r) => r.source === 'camera')?.track, audio: tracks.find((r) => r.kind === 'audio')?.track, screen: false, self: false, audioOnly: p.audioOnly, host: p.host });
+    const camera = tracks.find((r) => r.source === 'camera');
+    const micTrack = tracks.find((r) => r.kind === 'audio');
+    const paused = (r: RemoteTrack | undefined) => !!r && !!call?.isProducerPaused(r.producerId);
+    tiles.push({ key: p.peerId, peerId: p.peerId, name: p.displayName, video: camera?.track, audio: micTrack?.track, screen: false, self: false, audioOnly: p.audioOnly, host: p.host, cameraOff: paused(camera), muted: paused(micTrack) });
     const screen = tracks.find((r) => r.source === 'screen');
-    if (screen) tiles.push({ key: `${p.peerId}-screen`, peerId: p.peerId, name: p.displayName, video: screen.track, screen: true, self: false, audioOnly: false, host: false });
+    if (screen) tiles.push({ key: `${p.peerId}-screen`, peerId: p.peerId, name: p.displayName, video: screen.track, screen: true, self: false, audioOnly: false, host: false, cameraOff: paused(screen), muted: false });
   }
   const localScreen = call?.localTrack('screen');
-  if (localScreen) tiles.push({ key: 'self-screen', peerId: null, name: me.displayName, video: localScreen, screen: true, self: true, audioOnly: false, host: false });
+  if (localScreen) tiles.push({ key: 'self-screen', peerId: null, name: me.displayName, video: localScreen, screen: true, self: true, audioOnly: false, host: false, cameraOff: false, muted: false });
 
   const inCall = call !== null && state !== 'closed';
   return (
@@ -256,7 +294,7 @@ export function VideoGrid({ consultId, canJoin, present = [] }: { consultId: str
             <button type="button" className="btn btn-secondary" aria-pressed={sharing} onClick={() => void toggleShare()} data-testid="call-share">
               {sharing ? t('call.stopShare') : t('call.share')}
             </button>
-            <QualityIndicator quality={quality} kbps={kbps} />
+            <QualityIndicator status={connection} state={state} kbps={kbps} />
             {selfAudioOnly ? (
               <Badge tone="warning" testId="self-audio-only">
                 {t('call.selfAudioOnly')}

@@ -26,6 +26,7 @@ import type {
   MediaSource,
   MediasoupJson,
   PeerLeftReason,
+  ResumeCallResult,
 } from '../../../contracts/sfu-api';
 
 export type CallSocket = Socket<ServerToClientEvents, ClientToServerEvents>;
@@ -40,8 +41,44 @@ export interface RemoteTrack {
   track: MediaStreamTrack;
 }
 
+/**
+ * How the call is really doing, for the room's connection indicator (computed from each
+ * transport's ICE/DTLS state and the consumers' getStats() at every stats tick):
+ * - `connecting` / `reconnecting`: signalling or a transport is not (or no longer) connected;
+ * - `waiting`: connected, nobody else sends media yet;
+ * - `no-media`: connected, others send, but no inbound audio arrived since the last tick;
+ * - `audio-only`: the server forwards no video to this client (thin downlink);
+ * - `poor`: media flows but video stalled or ≥ 5 % of packets were lost since the last tick;
+ * - `good`: audio (and any video) arriving.
+ */
+export type CallQuality = 'connecting' | 'reconnecting' | 'waiting' | 'no-media' | 'audio-only' | 'poor' | 'good';
+
+export interface CallTransportStatus {
+  direction: 'send' | 'recv';
+  /** RTCPeerConnection connectionState (ICE + DTLS): new, connecting, connected, disconnected, failed, closed. */
+  connectionState: string;
+  /** Local candidate type of the selected pair: host, srflx, prflx, relay (TURN). */
+  localCandidateType?: string;
+  /** Transport protocol of the selected pair (udp, tcp). */
+  protocol?: string;
+  /** Through TURN: how this client reaches the TURN server (udp, tcp, tls). */
+  relayProtocol?: string;
+  /** Address of the server's side of the selected pair. */
+  remoteAddress?: string;
+}
+
+export interface CallConnectionStatus {
+  quality: CallQuality;
+  state: CallState;
+  audioOnly: boolean;
+  transports: CallTransportStatus[];
+  /** Since the previous status: did inbound audio / video bytes increase; fraction of packets lost. */
+  inbound: { audioFlowing: boolean; videoFlowing: boolean; expectingVideo: boolean; lossFraction: number };
+}
+
 export interface ConsultCallEvents {
   state: { state: CallState; reason?: string };
+  connection: CallConnectionStatus;
   'peer-joined': CallPeerInfo;
   'peer-left': { peerId: string; userId: string; reason: PeerLeftReason };
   track: RemoteTrack;
@@ -117,6 +154,11 @@ export class ConsultCall {
   readonly #consuming = new Set<string>();
   #selfAudioOnly = false;
   #lastEstimateKbps: number | null = null;
+  /** Inbound counters at the previous connectionStatus(), to tell "flowing" from "stalled". */
+  #lastInbound: { audioBytes: number; videoBytes: number; videoFrames: number; received: number; lost: number } | null = null;
+  #lastStatus: CallConnectionStatus | null = null;
+  /** Remote producers paused by their owner (camera off, muted), by producer id. */
+  readonly #pausedProducers = new Set<string>();
 
   /** Connects (unless a socket is given), gets local media, joins, produces and consumes. */
   static async start(options: ConsultCallOptions): Promise<ConsultCall> {
@@ -291,6 +333,87 @@ export class ConsultCall {
     return types;
   }
 
+  /** The last status computed (null before the first stats tick). */
+  get connection(): CallConnectionStatus | null {
+    return this.#lastStatus;
+  }
+
+  /** Whether a remote producer is paused by its owner (camera off or muted). */
+  isProducerPaused(producerId: string): boolean {
+    return this.#pausedProducers.has(producerId);
+  }
+
+  /** Computes the connection status now (also done, and emitted as 'connection', at every stats tick). */
+  async connectionStatus(): Promise<CallConnectionStatus> {
+    const transports: CallTransportStatus[] = [];
+    for (const [direction, t] of [['send', this.#send], ['recv', this.#recv]] as const) {
+      if (!t || t.closed) continue;
+      const entry: CallTransportStatus = { direction, connectionState: t.connectionState };
+      const stats = await t.getStats().catch(() => null);
+      if (stats) {
+        const byId = new Map<string, Record<string, unknown>>();
+        stats.forEach((r: Record<string, unknown>) => byId.set(String(r.id), r));
+        // The selected pair: the transport entry's selectedCandidatePairId, else a nominated succeeded pair.
+        let selected: string | undefined;
+        stats.forEach((r: Record<string, unknown>) => {
+          if (r.type === 'transport' && r.selectedCandidatePairId) selected = String(r.selectedCandidatePairId);
+        });
+        stats.forEach((r: Record<string, unknown>) => {
+          if (r.type !== 'candidate-pair') return;
+          if (selected ? r.id !== selected : r.state !== 'succeeded' || !r.nominated) return;
+          const local = byId.get(String(r.localCandidateId));
+          const remote = byId.get(String(r.remoteCandidateId));
+          if (local?.candidateType) entry.localCandidateType = String(local.candidateType);
+          if (local?.protocol) entry.protocol = String(local.protocol);
+          if (local?.relayProtocol) entry.relayProtocol = String(local.relayProtocol);
+          if (remote?.address) entry.remoteAddress = String(remote.address);
+        });
+      }
+      transports.push(entry);
+    }
+    const counters = { audioBytes: 0, videoBytes: 0, videoFrames: 0, received: 0, lost: 0 };
+    let expectingAudio = false;
+    let expectingVideo = false;
+    for (const c of this.#consumers.values()) {
+      if (c.consumer.closed) continue;
+      const ownerPaused = this.#pausedProducers.has(c.info.producerId);
+      if (c.info.kind === 'audio' && !ownerPaused) expectingAudio = true;
+      if (c.info.kind === 'video' && !ownerPaused && !this.#selfAudioOnly) expectingVideo = true;
+      const report = await c.consumer.getStats().catch(() => null);
+      report?.forEach((r: Record<string, unknown>) => {
+        if (r.type !== 'inbound-rtp') return;
+        if (c.info.kind === 'audio') counters.audioBytes += Number(r.bytesReceived ?? 0);
+        else {
+          counters.videoBytes += Number(r.bytesReceived ?? 0);
+          counters.videoFrames += Number(r.framesDecoded ?? 0);
+        }
+        counters.received += Number(r.packetsReceived ?? 0);
+        counters.lost += Math.max(0, Number(r.packetsLost ?? 0));
+      });
+    }
+    const prev = this.#lastInbound;
+    this.#lastInbound = counters;
+    const audioFlowing = !!prev && counters.audioBytes > prev.audioBytes;
+    const videoFlowing = !!prev && counters.videoBytes > prev.videoBytes && counters.videoFrames > prev.videoFrames;
+    const dReceived = prev ? counters.received - prev.received : 0;
+    const dLost = prev ? counters.lost - prev.lost : 0;
+    const lossFraction = dReceived + dLost > 0 ? Math.max(0, dLost) / (dReceived + dLost) : 0;
+    const iceDown = transports.some((t) => t.connectionState === 'disconnected' || t.connectionState === 'failed');
+    const iceUp = transports.length > 0 && transports.every((t) => t.connectionState === 'connected');
+    let quality: CallQuality;
+    if (this.#state === 'reconnecting' || iceDown) quality = 'reconnecting';
+    else if (this.#state !== 'joined' || !iceUp) quality = 'connecting';
+    else if (!expectingAudio && !expectingVideo) quality = 'waiting';
+    else if (!prev) quality = 'connecting';
+    else if (expectingAudio && !audioFlowing) quality = 'no-media';
+    else if (this.#selfAudioOnly) quality = 'audio-only';
+    else if ((expectingVideo && !videoFlowing) || lossFraction >= 0.05) quality = 'poor';
+    else quality = 'good';
+    const status: CallConnectionStatus = { quality, state: this.#state, audioOnly: this.#selfAudioOnly, transports, inbound: { audioFlowing, videoFlowing, expectingVideo, lossFraction } };
+    this.#lastStatus = status;
+    return status;
+  }
+
   /** Sends a stats report now (also sent every statsIntervalMs). */
   async reportStats(): Promise<{ audioOnly: boolean; estimatedKbps: number | null }> {
     const report: ClientCallStats = {};
@@ -377,7 +500,11 @@ export class ConsultCall {
       for (const [id, c] of this.#consumers) if (c.info.producerId === producerId) this.#closeConsumer(id);
     });
     on('sfu:consumer-closed', ({ consumerId }) => this.#closeConsumer(consumerId));
-    on('sfu:producer-paused', (info) => this.#emit('producer-paused', info));
+    on('sfu:producer-paused', (info) => {
+      if (info.paused) this.#pausedProducers.add(info.producerId);
+      else this.#pausedProducers.delete(info.producerId);
+      this.#emit('producer-paused', info);
+    });
     on('sfu:active-speaker', ({ peerId }) => this.#emit('active-speaker', { peerId }));
     on('sfu:audio-only', (info) => {
       const self = info.peerId === this.#join?.peerId;
@@ -398,7 +525,7 @@ export class ConsultCall {
       void this.#rejoin(reason);
     });
     const onReconnect = () => {
-      if (this.#join && this.#state !== 'closed' && this.#state !== 'replaced') void this.#rejoin('socket-reconnected');
+      if (this.#join && this.#state !== 'closed' && this.#state !== 'replaced') void this.#reattachOrRejoin();
     };
     const onDisconnect = () => {
       if (this.#state === 'joined') this.#setState('reconnecting', 'socket-disconnected');
@@ -536,6 +663,8 @@ export class ConsultCall {
       rtpParameters: created.rtpParameters as unknown as msc.RtpParameters,
       appData: { peerId: created.peerId, source: created.source },
     });
+    if (created.producerPaused) this.#pausedProducers.add(created.producerId);
+    else this.#pausedProducers.delete(created.producerId);
     const info: RemoteTrack = { consumerId: consumer.id, producerId: created.producerId, peerId: created.peerId, kind: created.kind, source: created.source, track: consumer.track };
     this.#consumers.set(consumer.id, { consumer, info });
     await this.#request('sfu:resume', { type: 'consumer', id: consumer.id });
@@ -578,6 +707,60 @@ export class ConsultCall {
     }
   }
 
+  /**
+   * After a socket reconnect: the server keeps a dropped session (transports, producers,
+   * consumers) for its grace period, so re-attach to it and keep the media running; only when the
+   * session is gone (grace over, room closed) rebuild the call with a full rejoin.
+   */
+  async #reattachOrRejoin(): Promise<void> {
+    if (this.#rejoining) return this.#rejoining;
+    const peerId = this.#join?.peerId;
+    const send = this.#send;
+    const recv = this.#recv;
+    if (peerId && send && recv && !send.closed && !recv.closed) {
+      try {
+        const res = await this.#request('sfu:resume-session', { consultId: this.consultId, peerId });
+        if (this.#state === 'closed' || this.#state === 'replaced') return;
+        this.#setState('joined');
+        this.#reconcile(res);
+        for (const t of [send, recv]) {
+          if (t.connectionState === 'connected' || t.closed) continue;
+          void this.#request('sfu:restart-ice', { transportId: t.id })
+            .then(({ iceParameters }) => t.restartIce({ iceParameters: iceParameters as unknown as msc.IceParameters }))
+            .catch(() => undefined);
+        }
+        return;
+      } catch (err) {
+        this.#emit('error', { message: `could not resume the call session, joining again: ${String(err)}`, cause: err });
+      }
+    }
+    return this.#rejoin('socket-reconnected');
+  }
+
+  /** Brings peers, consumers and producers in line with what the server holds after a re-attach. */
+  #reconcile(res: ResumeCallResult): void {
+    this.#selfAudioOnly = res.audioOnly;
+    const alive = new Set(res.consumerIds);
+    for (const id of [...this.#consumers.keys()]) if (!alive.has(id)) this.#closeConsumer(id);
+    const now = new Map(res.peers.map((p) => [p.peerId, p]));
+    for (const [peerId, peer] of [...this.#peers]) {
+      if (now.has(peerId)) continue;
+      this.#peers.delete(peerId);
+      for (const [id, c] of this.#consumers) if (c.info.peerId === peerId) this.#closeConsumer(id);
+      this.#emit('peer-left', { peerId, userId: peer.userId, reason: 'disconnected' });
+    }
+    for (const [peerId, peer] of now) {
+      const known = this.#peers.has(peerId);
+      this.#peers.set(peerId, peer);
+      if (!known) this.#emit('peer-joined', peer);
+    }
+    for (const p of res.producers) {
+      if (p.paused) this.#pausedProducers.add(p.producerId);
+      else this.#pausedProducers.delete(p.producerId);
+      void this.#consume(p).catch((err: unknown) => this.#emit('error', { message: `consume failed: ${String(err)}`, cause: err }));
+    }
+  }
+
   async #rejoin(reason: string): Promise<void> {
     if (this.#rejoining) return this.#rejoining;
     this.#rejoining = (async () => {
@@ -604,7 +787,12 @@ export class ConsultCall {
   #startStats(): void {
     const every = this.#options.statsIntervalMs ?? 2000;
     this.#statsTimer = setInterval(() => {
-      if (this.#state === 'joined') void this.reportStats().catch(() => undefined);
+      if (this.#state === 'joined' && this.#socket.connected) void this.reportStats().catch(() => undefined);
+      if (this.#state !== 'closed' && this.#state !== 'replaced') {
+        void this.connectionStatus()
+          .then((status) => this.#emit('connection', status))
+          .catch(() => undefined);
+      }
     }, every);
   }
 
