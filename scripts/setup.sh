@@ -18,7 +18,7 @@ t0=$(date +%s)
 
 # 1. Debian packages (build tools and libraries for the mediasoup worker; Chromium and coturn for tests)
 APT_RUNTIME=(meson ninja-build pkg-config g++ libssl-dev libuv1-dev libsrtp2-dev libusrsctp-dev libabsl-dev libflatbuffers-dev flatbuffers-compiler python3-venv)
-APT_TEST=(chromium fonts-noto-core coturn ffmpeg iproute2 orthanc orthanc-dicomweb)
+APT_TEST=(chromium fonts-noto-core coturn ffmpeg iproute2 nftables orthanc orthanc-dicomweb)
 want=("${APT_RUNTIME[@]}")
 [ "$WITH_TEST" = 1 ] && want+=("${APT_TEST[@]}")
 missing=()
