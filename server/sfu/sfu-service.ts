@@ -78,13 +78,19 @@ export class SfuService {
 
   /** Checks admission, then adds the user to the consult's call (creating the room if needed). */
   async join(userId: string, consultId: string, notify: CallNotifier): Promise<{ room: ConsultCallRoom; peer: CallPeer; result: JoinCallResult }> {
+    const admission = await this.admit(userId, consultId);
+    const room = await this.#room(consultId);
+    const { peer, result } = room.join({ userId, displayName: admission.displayName, host: admission.host }, notify);
+    return { room, peer, result };
+  }
+
+  /** The consult directory's decision (call state, admission, record access; audited), or a CallError naming the refusal. */
+  async admit(userId: string, consultId: string): Promise<NonNullable<Awaited<ReturnType<CallAdmission>>>> {
     if (this.#closed) throw new CallError('the media server is shutting down');
     const admission = await this.#options.admission(userId, consultId);
     if (!admission || !admission.participant) throw new CallError('not a participant of this consult');
     if (!admission.admitted) throw new CallError('waiting for the host to admit you');
-    const room = await this.#room(consultId);
-    const { peer, result } = room.join({ userId, displayName: admission.displayName, host: admission.host }, notify);
-    return { room, peer, result };
+    return admission;
   }
 
   room(consultId: string): ConsultCallRoom | undefined {

@@ -103,11 +103,14 @@ export class SfuSignalling {
       this.#owners.set(joined.peer, me);
       return joined.result;
     });
-    handle('sfu:resume-session', ({ consultId, peerId }) => {
+    handle('sfu:resume-session', async ({ consultId, peerId }) => {
       const room = this.#service?.room(consultId);
       const peer = room?.peer(peerId);
-      // Only the same user's own session, still held (within the grace period), can be taken over.
+      // Only the same user's own session, still held (within the grace period), can be taken over,
+      // and only while the directory still admits them (consult open, account active, record access).
       if (!room || !peer || peer.userId !== userId || peer.closed) throw new CallError('this call session has ended; join again');
+      await this.#service?.admit(userId, consultId);
+      if (peer.closed) throw new CallError('this call session has ended; join again');
       if (session && session.peer !== peer) leave('left');
       const result = room.resume(peer, notify);
       session = { room, peer };
