@@ -34,6 +34,8 @@ const envSchema = z.object({
   HOICHAN_DEMO_PASSWORD: z.string().min(8, 'must be at least 8 characters').optional(),
   HOICHAN_SEED_DEMO: boolFromEnv.default(true),
   HOICHAN_KEY_ENCRYPTION_SECRET: z.string().min(32).optional(),
+  HOICHAN_AUDIT_KEY: z.string().min(32, 'must be at least 32 characters').optional(),
+  HOICHAN_AUDIT_CHECKPOINT_S: z.coerce.number().int().min(1).max(3600).default(10),
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
   JSON_BODY_LIMIT: z.string().regex(/^\d+(kb|mb)$/i, 'like 10mb').default('10mb'),
   UPLOAD_MAX_BYTES: z.coerce.number().int().min(1024).default(64 * 1024 * 1024),
@@ -85,6 +87,11 @@ function toConfig(env: z.infer<typeof envSchema>, cwd: string) {
       },
       keyEncryptionSecret: env.HOICHAN_KEY_ENCRYPTION_SECRET,
     },
+    audit: {
+      /** Key of the audit trail's checkpoints. Unset: generated once into the data folder (never the database). */
+      checkpointKey: env.HOICHAN_AUDIT_KEY,
+      checkpointIntervalMs: env.HOICHAN_AUDIT_CHECKPOINT_S * 1000,
+    },
     demo: { seed: env.HOICHAN_SEED_DEMO, password: env.HOICHAN_DEMO_PASSWORD },
     logLevel: env.LOG_LEVEL,
     shutdownTimeoutMs: env.SHUTDOWN_TIMEOUT_MS,
@@ -104,6 +111,9 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, cwd = process.c
   const cfg = toConfig(parsed.data, cwd);
   if (cfg.env === 'production' && !cfg.auth.jwtSecret) {
     throw new ConfigError(['JWT_SECRET: required in production (at least 32 characters)']);
+  }
+  if (cfg.env === 'production' && !cfg.audit.checkpointKey) {
+    throw new ConfigError(['HOICHAN_AUDIT_KEY: required in production (at least 32 characters; keep it outside the database)']);
   }
   return cfg;
 }
