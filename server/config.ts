@@ -22,6 +22,9 @@ const envSchema = z.object({
     .optional(),
   MONGODB_DB: z.string().regex(/^[A-Za-z][A-Za-z0-9_]*$/, 'letters, digits and _ only').default('hoichan'),
   FERRETDB_BIN: z.string().optional(),
+  HOICHAN_COMPARTMENT_CACHE: z.coerce.number().int().min(0).max(100000).default(200),
+  HOICHAN_DB_HANDLER: z.enum(['sqlite', 'postgresql']).optional(),
+  HOICHAN_PG_BIN_DIR: z.string().optional(),
   JWT_SECRET: z.string().min(32, 'must be at least 32 characters').optional(),
   JWT_ISSUER: z.string().min(1).default('hoichan'),
   JWT_AUDIENCE: z.string().min(1).default('hoichan-api'),
@@ -71,6 +74,9 @@ function toConfig(env: z.infer<typeof envSchema>, cwd: string) {
       uri: env.MONGODB_URI,
       name: env.MONGODB_DB,
       ferretdbBin: env.FERRETDB_BIN,
+      /** Storage of the embedded FerretDB. Unset: PostgreSQL when Debian's `postgresql` is installed, else SQLite. */
+      handler: env.HOICHAN_DB_HANDLER,
+      postgresBinDir: env.HOICHAN_PG_BIN_DIR,
     },
     auth: {
       /** Unset: a random secret is generated once and kept in the data directory. */
@@ -86,6 +92,10 @@ function toConfig(env: z.infer<typeof envSchema>, cwd: string) {
         ipWindowS: env.LOGIN_IP_WINDOW_S,
       },
       keyEncryptionSecret: env.HOICHAN_KEY_ENCRYPTION_SECRET,
+    },
+    fhir: {
+      /** Patient compartments kept in memory per process for $summary/$everything; 0 switches the cache off. */
+      compartmentCacheSize: env.HOICHAN_COMPARTMENT_CACHE,
     },
     audit: {
       /** Key of the audit trail's checkpoints. Unset: generated once into the data folder (never the database). */

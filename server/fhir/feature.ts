@@ -20,7 +20,7 @@ export function createEmrFeature(ctx: FeatureContext, deps: { consults: () => Co
     return !!d && !d.deleted;
   });
   const access = new RecordAccess(store, breakGlass, ctx.audit, deps.consults);
-  const service = new RecordService(store, access, ctx.conn, ctx.events, ctx.audit);
+  const service = new RecordService(store, access, ctx.conn, ctx.events, ctx.audit, ctx.config.fhir.compartmentCacheSize);
   const bundles = new BundleProcessor(service);
   return {
     name: 'emr',

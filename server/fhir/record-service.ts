@@ -38,6 +38,8 @@ export class RecordService {
     conn: Connection,
     private readonly events: DomainEvents,
     private readonly audit: import('../audit/audit-log').AuditLog,
+    /** Patients whose compartment is kept in memory; 0 = none (right with several server processes). */
+    private readonly compartmentCacheSize = COMPARTMENT_CACHE_SIZE,
   ) {
     this.refs = new ReferenceResolver(store, conn);
   }
@@ -174,7 +176,7 @@ export class RecordService {
   async compartment(caller: Caller | null, patientId: string, ctx?: RequestContext, what = '$everything'): Promise<FhirResource[]> {
     const patient = await this.store.read('Patient', patientId);
     if (caller) await this.access.enforce(caller, patientId, 'R', ctx, [`Patient/${patientId}/${what}`], patient.careTeamFacilityIds);
-    const cached = this.#compartments.get(patientId);
+    const cached = this.compartmentCacheSize > 0 ? this.#compartments.get(patientId) : undefined;
     if (cached) {
       this.#compartments.delete(patientId); // most recently used last
       this.#compartments.set(patientId, cached);
@@ -184,8 +186,8 @@ export class RecordService {
     // Patient first, then by type and id.
     docs.sort((a, b) => (a.type === 'Patient' ? -1 : b.type === 'Patient' ? 1 : a._id < b._id ? -1 : a._id > b._id ? 1 : 0));
     const resources = docs.map((d) => d.resource);
-    this.#compartments.set(patientId, resources);
-    if (this.#compartments.size > COMPARTMENT_CACHE_SIZE) {
+    if (this.compartmentCacheSize > 0) this.#compartments.set(patientId, resources);
+    if (this.#compartments.size > this.compartmentCacheSize) {
       const oldest = this.#compartments.keys().next().value;
       if (oldest !== undefined) this.#compartments.delete(oldest);
     }

@@ -4,13 +4,14 @@ import type { FhirResourceDoc } from '../../models/fhir-resource';
 import type { Caller, RequestContext } from '../http/request-context';
 import type { RecordService } from './record-service';
 import { parseSearch, type SearchQuery } from './search';
+import { pushdownShape } from '../db/pushdown';
 
 const CANDIDATE_LIMIT = 2000;
 
 export async function searchResources(service: RecordService, caller: Caller, type: string, query: SearchQuery, baseUrl: string, ctx?: RequestContext): Promise<FhirBundle> {
   const parsed = parseSearch(type, query);
   const resources = service.store.resources;
-  const candidates = ((await resources.distinct('patientId', parsed.filter)) as (string | null)[]).filter((p): p is string => typeof p === 'string');
+  const candidates = ((await resources.distinct('patientId', pushdownShape(parsed.filter))) as (string | null)[]).filter((p): p is string => typeof p === 'string');
   const allowed = caller.role === 'admin' ? new Set<string>() : await service.access.readablePatientIds(caller, candidates.slice(0, CANDIDATE_LIMIT));
   // A search that names one patient the caller may not see is refused (and audited), not silently empty.
   const named = [query.patient, query.subject, type === 'Patient' ? query._id : undefined].flat().filter((v): v is string => typeof v === 'string');
@@ -18,7 +19,7 @@ export async function searchResources(service: RecordService, caller: Caller, ty
     const id = v.replace(/^Patient\//, '');
     if (!v.includes(',') && candidates.includes(id) && !allowed.has(id)) await service.access.enforce(caller, id, 'R', ctx, [`${type}?search`]);
   }
-  const filter = { $and: [parsed.filter, { $or: [{ patientId: { $in: [...allowed] } }, { patientId: { $exists: false } }] }] };
+  const filter = pushdownShape({ $and: [parsed.filter, { $or: [{ patientId: { $in: [...allowed] } }, { patientId: { $exists: false } }] }] }); // top-level equalities: the database answers them
   const [total, docs] = await Promise.all([
     resources.countDocuments(filter),
     parsed.count === 0 ? Promise.resolve([]) : resources.find(filter, { resource: 1, patientId: 1 }).sort(parsed.sort).skip(parsed.offset).limit(parsed.count).lean<Pick<FhirResourceDoc, 'resource' | 'patientId'>[]>(), // _count=0: total only
