@@ -10,6 +10,7 @@ import { ForbiddenError, InvalidInputError } from '../http/errors';
 import type { Caller, RequestContext } from '../http/request-context';
 import type { DomainEvents } from '../platform/domain-events';
 import { RecordAccess } from './record-access';
+import { summaryMembers } from './summary';
 import { findReferences, ReferenceResolver } from './references';
 import { newId, refKey, ResourceStore, type WritePlan, type WriteResult } from './resource-store';
 import { extractKeys } from './search-params';
@@ -17,6 +18,12 @@ import { validateResource } from './validation';
 
 /** A caller: a signed-in user, or the platform itself (AI triage results and the like). */
 export type Actor = { kind: 'user'; caller: Caller } | { kind: 'system'; reason: string };
+
+/** The $summary members of a compartment (the whole compartment when its Patient is missing). */
+function summaryOf(patientId: string, resources: FhirResource[]): FhirResource[] {
+  const self = resources.find((r) => r.resourceType === 'Patient' && r.id === patientId);
+  return self ? summaryMembers(self, resources) : [...resources];
+}
 
 const ACTION: Record<WritePlan['method'], AuditAction> = { POST: 'C', PUT: 'U', DELETE: 'D' };
 
@@ -30,7 +37,7 @@ export class RecordService {
    * non-_id filters, so the compartment is cached; all writes go through commit(), which drops the
    * touched patients' entries (this process is the only writer of fhir_resources).
    */
-  readonly #compartments = new Map<string, FhirResource[]>();
+  readonly #compartments = new Map<string, { version: number; resources: FhirResource[] }>();
 
   constructor(
     readonly store: ResourceStore,
@@ -176,20 +183,33 @@ export class RecordService {
   async compartment(caller: Caller | null, patientId: string, ctx?: RequestContext, what = '$everything'): Promise<FhirResource[]> {
     const patient = await this.store.read('Patient', patientId);
     if (caller) await this.access.enforce(caller, patientId, 'R', ctx, [`Patient/${patientId}/${what}`], patient.careTeamFacilityIds);
-    const cached = this.compartmentCacheSize > 0 ? this.#compartments.get(patientId) : undefined;
+    // $summary: the members kept per patient (one read by id), valid for this compartment version.
+    const version = patient.compartmentVersion ?? 0;
+    if (what === '$summary') {
+      const members = await this.store.summaryMembers(patientId, version);
+      if (members) return members;
+    }
+    // the cache answers only for the compartment version the Patient document has now (another process may have written)
+    const hit = this.compartmentCacheSize > 0 ? this.#compartments.get(patientId) : undefined;
+    const cached = hit && hit.version === version ? hit.resources : undefined;
     if (cached) {
       this.#compartments.delete(patientId); // most recently used last
-      this.#compartments.set(patientId, cached);
-      return [...cached];
+      this.#compartments.set(patientId, { version, resources: cached });
+      return what === '$summary' ? summaryOf(patientId, cached) : [...cached];
     }
     const docs = await this.store.resources.find({ patientId, deleted: false }, { resource: 1, type: 1 }).lean<{ _id: string; resource: FhirResource; type: string }[]>();
     // Patient first, then by type and id.
     docs.sort((a, b) => (a.type === 'Patient' ? -1 : b.type === 'Patient' ? 1 : a._id < b._id ? -1 : a._id > b._id ? 1 : 0));
     const resources = docs.map((d) => d.resource);
-    if (this.compartmentCacheSize > 0) this.#compartments.set(patientId, resources);
+    if (this.compartmentCacheSize > 0) this.#compartments.set(patientId, { version, resources });
     if (this.#compartments.size > this.compartmentCacheSize) {
       const oldest = this.#compartments.keys().next().value;
       if (oldest !== undefined) this.#compartments.delete(oldest);
+    }
+    if (what === '$summary') {
+      const members = summaryOf(patientId, resources);
+      await this.store.saveSummaryMembers(patientId, version, members).catch(() => undefined);
+      return members;
     }
     return [...resources];
   }

@@ -7,6 +7,7 @@ import { randomUUID } from 'node:crypto';
 import type { Connection, Model } from 'mongoose';
 import type { FhirResource } from '../../contracts/fhir';
 import { fhirHistoryModel, type FhirHistoryDoc } from '../../models/fhir-history';
+import { fhirSummaryModel, type FhirSummaryDoc } from '../../models/fhir-summary';
 import { fhirResourceModel, type DateKey, type FhirResourceDoc } from '../../models/fhir-resource';
 import { ConflictError, DomainError, NotFoundError, PreconditionFailedError } from '../http/errors';
 import { careTeamOrgsOf, extractKeys } from './search-params';
@@ -41,10 +42,27 @@ export const refKey = (type: string, id: string): string => `${type}/${id}`;
 export class ResourceStore {
   readonly resources: Model<FhirResourceDoc>;
   readonly history: Model<FhirHistoryDoc>;
+  readonly summaries: Model<FhirSummaryDoc>;
 
   constructor(conn: Connection) {
     this.resources = fhirResourceModel(conn);
     this.history = fhirHistoryModel(conn);
+    this.summaries = fhirSummaryModel(conn);
+  }
+
+  /** The stored members of a patient's $summary, if they were built from this compartment version. */
+  async summaryMembers(patientId: string, version: number): Promise<FhirResource[] | null> {
+    const d = await this.summaries.findById(patientId).lean<FhirSummaryDoc>();
+    return d && d.version === version ? d.members : null;
+  }
+
+  async saveSummaryMembers(patientId: string, version: number, members: FhirResource[]): Promise<void> {
+    await this.summaries.replaceOne({ _id: patientId }, { _id: patientId, version, members, builtAt: new Date() }, { upsert: true });
+  }
+
+  /** Moves the compartment version of these patients forward (after every write to their compartments). */
+  async bumpCompartments(patientIds: Iterable<string>): Promise<void> {
+    for (const id of new Set(patientIds)) await this.resources.updateOne({ _id: refKey('Patient', id) }, { $inc: { compartmentVersion: 1 } });
   }
 
   /** The current document (deleted ones too, so callers can answer 410). */
@@ -68,6 +86,18 @@ export class ResourceStore {
 
   async instanceHistory(type: string, id: string, limit = 100): Promise<FhirHistoryDoc[]> {
     return this.history.find({ type, id }).sort({ versionId: -1 }).limit(limit).lean<FhirHistoryDoc[]>();
+  }
+
+  /**
+   * How many current documents match. The `count` command, not `countDocuments`: FerretDB v1 hands a
+   * count's filter to its backend (pushdown), while `countDocuments` is an aggregation whose `$match`
+   * it evaluates over the whole collection.
+   */
+  async count(filter: Record<string, unknown>): Promise<number> {
+    const db = this.resources.db.db;
+    if (!db) throw new Error('database not connected');
+    const out = (await db.command({ count: this.resources.collection.collectionName, query: filter })) as { n?: number };
+    return out.n ?? 0;
   }
 
   /** Which of these "Type/id" keys exist (not deleted). */
@@ -114,10 +144,13 @@ export class ResourceStore {
         }
         for (const d of docs) results.push(resultOf(d, true));
       }
+      const touched = new Set<string>();
       for (const p of plans) {
         if (p.method === 'POST') continue;
-        results.push(await this.#updateOrDelete(p, new Date(now), undo));
+        results.push(await this.#updateOrDelete(p, new Date(now), undo, touched));
       }
+      for (const r of results) if (r.patientId) touched.add(r.patientId);
+      await this.bumpCompartments(touched);
       return results;
     } catch (err) {
       for (const u of undo.reverse()) await u().catch(() => undefined);
@@ -125,9 +158,10 @@ export class ResourceStore {
     }
   }
 
-  async #updateOrDelete(p: WritePlan, lastUpdated: Date, undo: Array<() => Promise<unknown>>): Promise<WriteResult> {
+  async #updateOrDelete(p: WritePlan, lastUpdated: Date, undo: Array<() => Promise<unknown>>, touched: Set<string>): Promise<WriteResult> {
     const key = refKey(p.type, p.id);
     const prev = await this.resources.findById(key).lean<FhirResourceDoc>();
+    if (prev?.patientId) touched.add(prev.patientId);
     if (p.expectedVersion !== undefined && (!prev || prev.deleted || prev.versionId !== p.expectedVersion)) {
       throw new PreconditionFailedError(`If-Match: ${key} is at version ${prev && !prev.deleted ? prev.versionId : 'none'}, not ${p.expectedVersion}`);
     }
@@ -147,6 +181,7 @@ export class ResourceStore {
     const doc = this.#docFor({ ...p, registeredByFacilityId: prev?.registeredByFacilityId ?? p.registeredByFacilityId }, versionId, lastUpdated);
     if (prev) {
       doc.careTeamFacilityIds = prev.careTeamFacilityIds;
+      if (prev.compartmentVersion !== undefined) doc.compartmentVersion = prev.compartmentVersion;
       const r = await this.resources.replaceOne({ _id: key, versionId: prev.versionId }, doc);
       if (r.matchedCount === 0) throw new ConflictError(`${key} was changed by someone else; try again`, 'version_conflict');
       undo.push(() => this.resources.replaceOne({ _id: key }, prev));

@@ -21,7 +21,7 @@ export async function searchResources(service: RecordService, caller: Caller, ty
   }
   const filter = pushdownShape({ $and: [parsed.filter, { $or: [{ patientId: { $in: [...allowed] } }, { patientId: { $exists: false } }] }] }); // top-level equalities: the database answers them
   const [total, docs] = await Promise.all([
-    resources.countDocuments(filter),
+    service.store.count(filter),
     parsed.count === 0 ? Promise.resolve([]) : resources.find(filter, { resource: 1, patientId: 1 }).sort(parsed.sort).skip(parsed.offset).limit(parsed.count).lean<Pick<FhirResourceDoc, 'resource' | 'patientId'>[]>(), // _count=0: total only
   ]);
   // Audit: one entry per patient whose data is disclosed.

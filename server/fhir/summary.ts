@@ -182,6 +182,28 @@ function closeOverReferences(cited: Map<string, FhirResource>, compartment: Fhir
   return [...cited.values()].map((r) => (referencesIn(r).every(keep) ? r : (withoutDangling(r, keep) as FhirResource)));
 }
 
+/**
+ * The part of a compartment a $summary is made of: the Patient, the resources its sections cite and
+ * what they refer to. `buildSummary(patient, summaryMembers(patient, c))` equals
+ * `buildSummary(patient, c)`, so this is what is kept per patient (fhir_summaries).
+ */
+export function summaryMembers(patient: FhirResource, compartment: FhirResource[]): FhirResource[] {
+  const cited = new Map<string, FhirResource>();
+  for (const s of SUMMARY_SECTIONS) for (const r of s.select(compartment)) if (!(r.resourceType === 'Patient' && r.id === patient.id)) cited.set(`${r.resourceType}/${r.id}`, r);
+  const available = new Map(compartment.map((r) => [`${r.resourceType}/${r.id}`, r]));
+  const queue = [...cited.values()];
+  while (queue.length) {
+    for (const ref of referencesIn(queue.shift())) {
+      const target = cited.has(ref) ? undefined : available.get(ref);
+      if (target && !(target.resourceType === 'Patient' && target.id === patient.id)) {
+        cited.set(ref, target);
+        queue.push(target);
+      }
+    }
+  }
+  return [patient, ...cited.values()];
+}
+
 export function buildSummary(patient: FhirResource, compartment: FhirResource[], baseUrl: string, now = new Date()): FhirBundle {
   const fullUrl = (r: FhirResource) => `${baseUrl}/${r.resourceType}/${r.id}`;
   const cited = new Map<string, FhirResource>();
