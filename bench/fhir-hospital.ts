@@ -164,8 +164,9 @@ async function main(): Promise<void> {
       const rows: Record<string, unknown>[] = [];
       for (const phase of ['cold', 'warm'] as const) {
         for (const op of ops) {
-          // cold: each request a different patient, first read since the restart; warm: the same patients again
-          const items = Array.from({ length: n }, (_, k) => pick(k));
+          // cold: each request a different patient, first read since the restart; warm: the same patients again.
+          // _lastUpdated is a range FerretDB v1 cannot push down (every Observation comes back): fewer requests.
+          const items = Array.from({ length: op.name === 'Observation?_lastUpdated' ? Math.min(n, 8) : n }, (_, k) => pick(k));
           if (phase === 'warm') await pool(items.slice(0, Math.min(n, 32)), args.concurrency, async (p) => void (await call('GET', op.path(p), token)));
           const lat: number[] = [];
           let errors = 0;
@@ -181,10 +182,7 @@ async function main(): Promise<void> {
           });
           const wall = (performance.now() - t) / 1000;
           lat.sort((x, y) => x - y);
-          rows.push({ phase, op: op.name, requests: n, p50: r1(pct(lat, 50)), p99: r1(pct(lat, 99)), perS: r1(n / wall), errors });
-        }
-        if (phase === 'cold') {
-          // only the first pass over these patients was cold; restart again so the next op starts cold too
+          rows.push({ phase, op: op.name, requests: items.length, p50: r1(pct(lat, 50)), p99: r1(pct(lat, 99)), perS: r1(items.length / wall), errors });
         }
       }
       // what the database does with each search shape (FerretDB explain)
