@@ -89,9 +89,8 @@ export class ResourceStore {
   }
 
   /**
-   * How many current documents match. The `count` command, not `countDocuments`: FerretDB v1 hands a
-   * count's filter to its backend (pushdown), while `countDocuments` is an aggregation whose `$match`
-   * it evaluates over the whole collection.
+   * How many documents match: the `count` command (FerretDB v1 hands its filter to the backend, as it
+   * does a first `$match`), without the aggregation pipeline `countDocuments` builds around it.
    */
   async count(filter: Record<string, unknown>): Promise<number> {
     const db = this.resources.db.db;
