@@ -62,7 +62,8 @@ export class Database {
       const keys = m.schema.indexes().flatMap(([spec]) => Object.keys(spec));
       // booleans and dates gain nothing from a containment index (few values, or only ranges are asked)
       const topLevel = keys.filter((k) => k !== '_id' && !k.includes('.') && !['Boolean', 'Date'].includes(m.schema.path(k)?.instance ?? ''));
-      if (topLevel.length) fields[m.collection.collectionName] = topLevel;
+      // `_id` too: FerretDB's own `_id` index is a B-tree that its `@>` lookups cannot use
+      fields[m.collection.collectionName] = ['_id', ...topLevel];
     }
     await this.#afterIndexes(fields);
   }

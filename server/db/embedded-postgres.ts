@@ -161,8 +161,8 @@ export class EmbeddedPostgres {
       const table = tables.get(collection);
       if (!table || !/^[A-Za-z0-9_]+$/.test(table)) continue;
       for (const field of new Set(list)) {
-        if (!/^[A-Za-z][A-Za-z0-9_]*$/.test(field)) continue;
-        const name = `${table}_${field}_gin`.slice(0, 63);
+        if (!/^[A-Za-z_][A-Za-z0-9_]*$/.test(field)) continue;
+        const name = `${table}_${field.replace(/^_/, '')}_gin`.slice(0, 63);
         statements.push(`CREATE INDEX IF NOT EXISTS "${name}" ON "${schema}"."${table}" USING gin ((_jsonb->'${field}') jsonb_path_ops)`);
         created.push(`${collection}.${field}`);
       }

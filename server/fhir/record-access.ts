@@ -78,9 +78,7 @@ export class RecordAccess {
   async readablePatientIds(caller: Caller, candidates: string[]): Promise<Set<string>> {
     const allowed = new Set<string>();
     if (!candidates.length) return allowed;
-    const teams = await this.store.resources
-      .find({ _id: { $in: candidates.map((id) => refKey('Patient', id)) } }, { id: 1, careTeamFacilityIds: 1 })
-      .lean<{ id: string; careTeamFacilityIds?: string[] }[]>();
+    const teams = await this.store.docsByKeys<{ id: string; careTeamFacilityIds?: string[] }>(candidates.map((id) => refKey('Patient', id)), { id: 1, careTeamFacilityIds: 1 });
     const teamOf = new Map(teams.map((t) => [t.id, t.careTeamFacilityIds ?? []]));
     const grants = new Set(await this.breakGlass.activePatientIds(caller.userId));
     const rest: string[] = [];

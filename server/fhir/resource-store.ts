@@ -99,10 +99,24 @@ export class ResourceStore {
     return out.n ?? 0;
   }
 
+  /**
+   * Current documents by "Type/id" key, as point reads by `_id` (indexed on every backend), a few at a
+   * time: FerretDB v1 pushes no `$in` down, so `{_id: {$in: keys}}` reads the whole collection.
+   */
+  async docsByKeys<T = FhirResourceDoc>(keys: string[], projection: Record<string, 0 | 1> = {}, extra: Record<string, unknown> = {}): Promise<T[]> {
+    const unique = [...new Set(keys)];
+    const out: T[] = [];
+    for (let i = 0; i < unique.length; i += 16) {
+      const found = await Promise.all(unique.slice(i, i + 16).map((k) => this.resources.findOne({ _id: k, ...extra }, projection).lean<T>()));
+      for (const d of found) if (d) out.push(d);
+    }
+    return out;
+  }
+
   /** Which of these "Type/id" keys exist (not deleted). */
   async existing(keys: string[]): Promise<Set<string>> {
     if (!keys.length) return new Set();
-    const found = await this.resources.find({ _id: { $in: keys }, deleted: false }, { _id: 1 }).lean<{ _id: string }[]>();
+    const found = await this.docsByKeys<{ _id: string }>(keys, { _id: 1 }, { deleted: false });
     return new Set(found.map((d) => d._id));
   }
 
