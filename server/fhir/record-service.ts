@@ -95,7 +95,7 @@ export class RecordService {
     const prevDocs = new Map<string, { patientId?: string }>();
     const updateKeys = plans.filter((p) => p.method !== 'POST').map((p) => refKey(p.type, p.id));
     if (updateKeys.length) {
-      for (const d of await this.store.docsByKeys<{ _id: string; patientId?: string }>(updateKeys, { patientId: 1 }, { deleted: false })) prevDocs.set(d._id, d);
+      for (const d of await this.store.docsByKeys<{ _id: string; patientId?: string }>(updateKeys, { patientId: 1 }, { currentOnly: true })) prevDocs.set(d._id, d);
     }
     const newPatients = new Set(plans.filter((p) => p.type === 'Patient' && p.method !== 'DELETE' && !prevDocs.has(refKey('Patient', p.id))).map((p) => p.id));
     const touched = new Map<string, { actions: Set<AuditAction>; entities: string[] }>();
@@ -220,7 +220,7 @@ export class RecordService {
     const wanted = new Set<string>();
     for (const r of resources) for (const f of findReferences(r)) if (/^[A-Z][A-Za-z]+\/[A-Za-z0-9\-.]{1,64}$/.test(f.reference) && !inside.has(f.reference)) wanted.add(f.reference);
     if (!wanted.size) return [];
-    const docs = (await this.store.docsByKeys<{ resource: FhirResource; patientId?: string }>([...wanted], { resource: 1, patientId: 1 }, { deleted: false })).filter((d) => d.patientId === undefined || d.patientId === null);
+    const docs = (await this.store.docsByKeys<{ resource: FhirResource; patientId?: string }>([...wanted], { resource: 1, patientId: 1 }, { currentOnly: true })).filter((d) => d.patientId === undefined || d.patientId === null);
     return docs.map((d) => d.resource);
   }
 }

@@ -103,12 +103,14 @@ export class ResourceStore {
    * Current documents by "Type/id" key, as point reads by `_id` (indexed on every backend), a few at a
    * time: FerretDB v1 pushes no `$in` down, so `{_id: {$in: keys}}` reads the whole collection.
    */
-  async docsByKeys<T = FhirResourceDoc>(keys: string[], projection: Record<string, 0 | 1> = {}, extra: Record<string, unknown> = {}): Promise<T[]> {
+  async docsByKeys<T = FhirResourceDoc>(keys: string[], projection: Record<string, 0 | 1> = {}, opts: { currentOnly?: boolean } = {}): Promise<T[]> {
     const unique = [...new Set(keys)];
     const out: T[] = [];
+    // exactly {_id}: the only filter FerretDB's SQLite backend pushes down (a second key would scan)
+    const proj = Object.keys(projection).length && opts.currentOnly ? { ...projection, deleted: 1 as const } : projection;
     for (let i = 0; i < unique.length; i += 16) {
-      const found = await Promise.all(unique.slice(i, i + 16).map((k) => this.resources.findOne({ _id: k, ...extra }, projection).lean<T>()));
-      for (const d of found) if (d) out.push(d);
+      const found = await Promise.all(unique.slice(i, i + 16).map((k) => this.resources.findById(k, proj).lean<T & { deleted?: boolean }>()));
+      for (const d of found) if (d && !(opts.currentOnly && d.deleted)) out.push(d);
     }
     return out;
   }
@@ -116,7 +118,7 @@ export class ResourceStore {
   /** Which of these "Type/id" keys exist (not deleted). */
   async existing(keys: string[]): Promise<Set<string>> {
     if (!keys.length) return new Set();
-    const found = await this.docsByKeys<{ _id: string }>(keys, { _id: 1 }, { deleted: false });
+    const found = await this.docsByKeys<{ _id: string }>(keys, { _id: 1 }, { currentOnly: true });
     return new Set(found.map((d) => d._id));
   }
 
