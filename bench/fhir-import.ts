@@ -73,6 +73,7 @@ async function main(): Promise<void> {
     HOICHAN_DATA_DIR: dataDir,
     HOICHAN_DEMO_PASSWORD: password,
     JWT_SECRET: 'bench-secret-that-is-long-enough-0123456789',
+    HOICHAN_AUDIT_KEY: 'bench-audit-key-that-is-long-enough-0123456789',
     LOG_LEVEL: 'silent',
     CLIENT_DIST_DIR: path.join(dataDir, 'no-client'),
   });

@@ -56,7 +56,7 @@ export interface AuditVerification {
   ok: boolean;
   entries: number;
   firstBadSeq?: number;
-  problem?: 'altered' | 'removed' | 'chain-broken' | 'truncated';
+  problem?: 'altered' | 'removed' | 'chain-broken' | 'truncated' | 'rewritten';
   message: string;
 }
 

@@ -40,16 +40,39 @@ auditEntrySchema.index({ patientId: 1, _id: -1 });
 auditEntrySchema.index({ agentUserId: 1, _id: -1 });
 auditEntrySchema.index({ breakGlass: 1, _id: -1 });
 
-/** The newest sequence number and hash, kept apart so that removing the last entries is detected too. */
+/**
+ * The newest sequence number and hash, kept apart so that removing the last entries is detected too.
+ * Moved forward once per written batch (never backwards: the update is conditional on `seq`), so every
+ * entry up to `seq` is stored when the anchor says so. `mac` is the keyed checkpoint of that head.
+ */
 export interface AuditAnchor {
   _id: string;
   seq: number;
   hash: string;
+  /** HMAC-SHA256 over (seq, hash) with the audit key, which is never stored in the database. */
+  mac?: string;
 }
 const auditAnchorSchema = new Schema<AuditAnchor>(
-  { _id: { type: String, required: true }, seq: { type: Number, required: true }, hash: { type: String, required: true } },
+  { _id: { type: String, required: true }, seq: { type: Number, required: true }, hash: { type: String, required: true }, mac: { type: String } },
   { versionKey: false },
+);
+
+/**
+ * A keyed checkpoint of the head at some moment: kept (one every few seconds and one at shutdown) so
+ * the verifier can tell where a rewrite of the chain starts: the newest checkpoint that still agrees
+ * with the chain is before it, the first that disagrees after it.
+ */
+export interface AuditCheckpoint {
+  _id: number; // = seq of the head it certifies
+  hash: string;
+  at: string;
+  mac: string;
+}
+const auditCheckpointSchema = new Schema<AuditCheckpoint>(
+  { _id: { type: Number, required: true }, hash: { type: String, required: true }, at: { type: String, required: true }, mac: { type: String, required: true } },
+  { versionKey: false, collection: 'audit_checkpoints' },
 );
 
 export const auditEntryModel = (conn: Connection) => modelOn(conn, 'AuditEntry', auditEntrySchema);
 export const auditAnchorModel = (conn: Connection) => modelOn(conn, 'AuditAnchor', auditAnchorSchema);
+export const auditCheckpointModel = (conn: Connection) => modelOn(conn, 'AuditCheckpoint', auditCheckpointSchema);

@@ -30,6 +30,8 @@ export interface FhirResourceDoc {
   careTeamFacilityIds: string[];
   /** Only on Patient documents: the facility of the clinician who registered the patient here. */
   registeredByFacilityId?: string;
+  /** Only on Patient documents: moved forward by every write to the compartment (validates fhir_summaries). */
+  compartmentVersion?: number;
   tokens: string[];
   strings: string[];
   refs: string[];
@@ -52,6 +54,7 @@ const fhirResourceSchema = new Schema<FhirResourceDoc>(
     careTeamOrgs: { type: [String], default: [] },
     careTeamFacilityIds: { type: [String], default: [] },
     registeredByFacilityId: { type: String },
+    compartmentVersion: { type: Number },
     tokens: { type: [String], default: [] },
     strings: { type: [String], default: [] },
     refs: { type: [String], default: [] },

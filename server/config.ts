@@ -22,6 +22,9 @@ const envSchema = z.object({
     .optional(),
   MONGODB_DB: z.string().regex(/^[A-Za-z][A-Za-z0-9_]*$/, 'letters, digits and _ only').default('hoichan'),
   FERRETDB_BIN: z.string().optional(),
+  HOICHAN_COMPARTMENT_CACHE: z.coerce.number().int().min(0).max(100000).default(200),
+  HOICHAN_DB_HANDLER: z.enum(['sqlite', 'postgresql']).optional(),
+  HOICHAN_PG_BIN_DIR: z.string().optional(),
   JWT_SECRET: z.string().min(32, 'must be at least 32 characters').optional(),
   JWT_ISSUER: z.string().min(1).default('hoichan'),
   JWT_AUDIENCE: z.string().min(1).default('hoichan-api'),
@@ -35,6 +38,8 @@ const envSchema = z.object({
   /** Unset: seed in development and test, not in production. */
   HOICHAN_SEED_DEMO: boolFromEnv.optional(),
   HOICHAN_KEY_ENCRYPTION_SECRET: z.string().min(32).optional(),
+  HOICHAN_AUDIT_KEY: z.string().min(32, 'must be at least 32 characters').optional(),
+  HOICHAN_AUDIT_CHECKPOINT_S: z.coerce.number().int().min(1).max(3600).default(10),
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
   JSON_BODY_LIMIT: z.string().regex(/^\d+(kb|mb)$/i, 'like 10mb').default('10mb'),
   UPLOAD_MAX_BYTES: z.coerce.number().int().min(1024).default(64 * 1024 * 1024),
@@ -77,6 +82,9 @@ function toConfig(env: z.infer<typeof envSchema>, cwd: string) {
       uri: env.MONGODB_URI,
       name: env.MONGODB_DB,
       ferretdbBin: env.FERRETDB_BIN,
+      /** Storage of the embedded FerretDB. Unset: PostgreSQL when Debian's `postgresql` is installed, else SQLite. */
+      handler: env.HOICHAN_DB_HANDLER,
+      postgresBinDir: env.HOICHAN_PG_BIN_DIR,
     },
     auth: {
       /** Unset: a random secret is generated once and kept in the data directory. */
@@ -92,6 +100,15 @@ function toConfig(env: z.infer<typeof envSchema>, cwd: string) {
         ipWindowS: env.LOGIN_IP_WINDOW_S,
       },
       keyEncryptionSecret: env.HOICHAN_KEY_ENCRYPTION_SECRET,
+    },
+    fhir: {
+      /** Patient compartments kept in memory per process for $summary/$everything; 0 switches the cache off. */
+      compartmentCacheSize: env.HOICHAN_COMPARTMENT_CACHE,
+    },
+    audit: {
+      /** Key of the audit trail's checkpoints. Unset: generated once into the data folder (never the database). */
+      checkpointKey: env.HOICHAN_AUDIT_KEY,
+      checkpointIntervalMs: env.HOICHAN_AUDIT_CHECKPOINT_S * 1000,
     },
     demo: { seed: env.HOICHAN_SEED_DEMO ?? env.NODE_ENV !== 'production', password: env.HOICHAN_DEMO_PASSWORD },
     logLevel: env.LOG_LEVEL,
@@ -121,6 +138,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, cwd = process.c
     if (!cfg.auth.jwtSecret) problems.push('JWT_SECRET: required in production (at least 32 characters)');
     if (!cfg.auth.keyEncryptionSecret) problems.push('HOICHAN_KEY_ENCRYPTION_SECRET: required in production (at least 32 characters; keep it outside the data folder and the database)');
     // A generated demo password is printed on the console, which production never does.
+    if (!cfg.audit.checkpointKey) problems.push('HOICHAN_AUDIT_KEY: required in production (at least 32 characters; keep it outside the database)');
     if (cfg.demo.seed && !cfg.demo.password) problems.push('HOICHAN_DEMO_PASSWORD: required in production when HOICHAN_SEED_DEMO is true (the password is never printed in production)');
     if (problems.length) throw new ConfigError(problems);
   }

@@ -5,7 +5,7 @@
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { adminDocs, adminRouter } from './admin/routes';
-import { AuditLog } from './audit/audit-log';
+import { AuditLog, auditOptionsFrom } from './audit/audit-log';
 import { auditAdminRouter, auditDocs } from './audit/routes';
 import { AuthService } from './auth/auth-service';
 import { requireAuth, requireRole } from './auth/middleware';
@@ -66,8 +66,8 @@ export async function startPlatform(config: HoichanConfig, logger: Logger = crea
     const conn = db.database.connection;
 
     // 2. audit and identity
-    const audit = AuditLog.create(conn);
-    closers.push({ name: 'audit', close: () => audit.flush() });
+    const audit = AuditLog.create(conn, auditOptionsFrom(config));
+    closers.push({ name: 'audit', close: () => audit.close() });
     const accessTokens = new AccessTokens({
       secret: secretFromConfigOrDataDir(config.auth.jwtSecret, config.dataDir, 'jwt-secret'),
       issuer: config.auth.issuer,

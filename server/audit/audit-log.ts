@@ -1,6 +1,8 @@
-import { randomUUID } from 'node:crypto';
+import { createHmac, randomUUID, timingSafeEqual } from 'node:crypto';
 import type { Connection, Model } from 'mongoose';
-import { auditAnchorModel, auditEntryModel, type AuditAnchor, type AuditEntry } from '../../models/audit-entry';
+import type { HoichanConfig } from '../config';
+import { secretFromConfigOrDataDir } from '../auth/secrets';
+import { auditAnchorModel, auditCheckpointModel, auditEntryModel, type AuditAnchor, type AuditCheckpoint, type AuditEntry } from '../../models/audit-entry';
 import { canonicalJson, sha256Hex } from '../integrity/canonical-json';
 
 export const GENESIS_HASH = '0'.repeat(64);
@@ -47,7 +49,7 @@ export interface ChainVerification {
   entries: number;
   /** First sequence number found altered, removed or out of chain. */
   firstBadSeq?: number;
-  problem?: 'altered' | 'removed' | 'chain-broken' | 'truncated';
+  problem?: 'altered' | 'removed' | 'chain-broken' | 'truncated' | 'rewritten';
   message: string;
 }
 
@@ -68,77 +70,254 @@ function hashOf(seq: number, prevHash: string, event: Record<string, unknown>): 
   return sha256Hex(canonicalJson({ seq, prevHash, event }));
 }
 
+/** The keyed checkpoint of a head: HMAC-SHA256(key, "hoichan-audit-head|seq|hash"). */
+export function checkpointMac(key: string, seq: number, hash: string): string {
+  return createHmac('sha256', key).update(`hoichan-audit-head|${seq}|${hash}`).digest('hex');
+}
+
+function macMatches(key: string, seq: number, hash: string, mac: string | undefined): boolean {
+  if (typeof mac !== 'string' || mac.length !== 64) return false;
+  return timingSafeEqual(Buffer.from(checkpointMac(key, seq, hash), 'hex'), Buffer.from(mac, 'hex'));
+}
+
+/** The audit options from configuration: HOICHAN_AUDIT_KEY, or a key generated once into the data folder. */
+export function auditOptionsFrom(config: HoichanConfig): AuditLogOptions {
+  return {
+    checkpointKey: secretFromConfigOrDataDir(config.audit.checkpointKey, config.dataDir, 'audit-checkpoint-key'),
+    checkpointIntervalMs: config.audit.checkpointIntervalMs,
+  };
+}
+
+export interface AuditLogOptions {
+  /** Key of the checkpoints (HMAC-SHA256). Must not live in the database: config or the data folder. */
+  checkpointKey: string;
+  /** How often the head is kept as a checkpoint while entries are written (ms). Default 10 s. */
+  checkpointIntervalMs?: number;
+  /** Most entries in one write. Default and maximum 100. */
+  maxBatch?: number;
+  /** How long a batch waits for more entries before it is written (ms). Default 2. */
+  lingerMs?: number;
+}
+
+interface Pending {
+  event: Record<string, unknown>;
+  input: AuditRecordInput;
+  recorded: string;
+  resolve: (e: AuditEntry) => void;
+  reject: (err: unknown) => void;
+}
+
 /**
  * The append-only, hash-chained audit trail. Each entry is a FHIR AuditEvent plus the previous
  * entry's hash; the sequence number is the document id, so two writers (even on two servers)
  * cannot both take one number: the loser retries on the new head.
+ *
+ * Group commit: `record()` queues the entry; while one batch is being written the next ones
+ * gather, and each batch is one `insertMany` plus one move of the head anchor. A `record()`
+ * resolves when its batch is stored. Requests never wait for each other's entries one by one.
  */
 export class AuditLog {
-  #tail: Promise<unknown> = Promise.resolve();
+  #queue: Pending[] = [];
+  #writing: Promise<void> | null = null;
   /** The newest entry this process knows of; re-read from the database after a lost race or an error. */
   #head: { seq: number; hash: string } | null = null;
+  #lastCheckpointSeq = 0;
+  #checkpointTimer: NodeJS.Timeout | null = null;
+  #closed = false;
+  #batches = 0;
+  #written = 0;
+  #conflicts = 0;
+  readonly #key: string;
+  readonly #maxBatch: number;
+  readonly #lingerMs: number;
 
   private constructor(
     private readonly entries: Model<AuditEntry>,
     private readonly anchors: Model<AuditAnchor>,
-  ) {}
+    private readonly checkpoints: Model<AuditCheckpoint>,
+    opts: AuditLogOptions,
+  ) {
+    if (!opts.checkpointKey || opts.checkpointKey.length < 32) throw new Error('audit: the checkpoint key must be at least 32 characters');
+    this.#key = opts.checkpointKey;
+    // FerretDB v1 honours `ordered` only within one internal batch of 100 documents: past that a
+    // duplicate-key loser would keep writing after the conflict, so a batch never exceeds 100.
+    this.#maxBatch = Math.min(opts.maxBatch ?? 100, 100);
+    this.#lingerMs = opts.lingerMs ?? 2;
+    const every = opts.checkpointIntervalMs ?? 10_000;
+    if (every > 0) {
+      this.#checkpointTimer = setInterval(() => void this.checkpoint().catch(() => undefined), every);
+      this.#checkpointTimer.unref();
+    }
+  }
 
-  static create(conn: Connection): AuditLog {
-    return new AuditLog(auditEntryModel(conn), auditAnchorModel(conn));
+  static create(conn: Connection, opts: AuditLogOptions): AuditLog {
+    return new AuditLog(auditEntryModel(conn), auditAnchorModel(conn), auditCheckpointModel(conn), opts);
   }
 
   /** Appends one entry. Resolves once it is stored (acknowledged by the database). */
   record(input: AuditRecordInput): Promise<AuditEntry> {
-    const next = this.#tail.then(() => this.#append(input));
-    this.#tail = next.catch(() => undefined);
-    return next;
-  }
-
-  async #append(input: AuditRecordInput): Promise<AuditEntry> {
     const recorded = new Date().toISOString();
     const event = toAuditEvent(input, recorded);
-    for (let attempt = 0; attempt < 20; attempt++) {
-      if (!this.#head) {
-        const newest = await this.entries.findOne({}, { _id: 1, hash: 1 }).sort({ _id: -1 }).lean();
-        this.#head = newest ? { seq: newest._id, hash: newest.hash } : { seq: 0, hash: GENESIS_HASH };
-      }
-      const seq = this.#head.seq + 1;
-      const prevHash = this.#head.hash;
-      const doc: AuditEntry = {
-        _id: seq,
-        prevHash,
-        hash: hashOf(seq, prevHash, event),
-        event,
-        recorded,
-        action: input.action,
-        kind: input.kind,
-        agentUserId: input.agent.userId,
-        patientId: input.patientId,
-        breakGlass: input.kind === 'break-glass',
-        success: input.success,
-      };
-      try {
-        await this.entries.create(doc);
-      } catch (err) {
-        this.#head = null; // another writer (process) took this number, or the write failed: re-read
-        if ((err as { code?: number }).code === 11000) continue;
-        throw err;
-      }
-      this.#head = { seq, hash: doc.hash };
-      await this.anchors.updateOne({ _id: 'head', seq: { $lt: seq } }, { $set: { seq, hash: doc.hash } }).then(async (r) => {
-        if (r.matchedCount === 0) await this.anchors.updateOne({ _id: 'head' }, { $setOnInsert: { seq, hash: doc.hash } }, { upsert: true }).catch(() => undefined);
-      });
-      return doc;
-    }
-    throw new Error('audit: could not append after 20 attempts');
+    return new Promise<AuditEntry>((resolve, reject) => {
+      this.#queue.push({ event, input, recorded, resolve, reject });
+      this.#kick();
+    });
   }
 
-  /** Walks the whole chain and names the first entry that was altered or removed. */
+  #kick(): void {
+    if (this.#writing || !this.#queue.length) return;
+    this.#writing = this.#writeBatches().finally(() => {
+      this.#writing = null;
+      this.#kick();
+    });
+  }
+
+  async #writeBatches(): Promise<void> {
+    while (this.#queue.length) {
+      // Let the entries of the next few milliseconds join this batch (group commit): fewer, larger writes.
+      if (this.#queue.length < this.#maxBatch) await new Promise<void>((r) => (this.#lingerMs > 0 ? setTimeout(r, this.#lingerMs) : setImmediate(r)));
+      const batch = this.#queue.splice(0, this.#maxBatch);
+      try {
+        const docs = await this.#append(batch);
+        batch.forEach((p, i) => p.resolve(docs[i] as AuditEntry));
+      } catch (err) {
+        // What was stored before the failure is acknowledged; only the rest fails.
+        const stored = err instanceof AppendError ? err.stored : [];
+        batch.forEach((p, i) => (i < stored.length ? p.resolve(stored[i] as AuditEntry) : p.reject(err instanceof AppendError ? err.cause : err)));
+      }
+    }
+  }
+
+  /**
+   * The newest stored entry: from the head anchor, then forward by id (other writers may be a batch
+   * ahead of it). Only `_id` equality, which every backend answers from its primary key (FerretDB's
+   * SQLite backend pushes down nothing else). Without an anchor (a new trail) the newest by sort.
+   */
+  async #readHead(): Promise<{ seq: number; hash: string }> {
+    const anchor = await this.anchors.findById('head').lean();
+    if (!anchor) {
+      const newest = await this.entries.findOne({}, { _id: 1, hash: 1 }).sort({ _id: -1 }).lean();
+      return newest ? { seq: newest._id, hash: newest.hash } : { seq: 0, hash: GENESIS_HASH };
+    }
+    let head = { seq: anchor.seq, hash: anchor.hash };
+    for (;;) {
+      const next = await this.entries.findById(head.seq + 1, { _id: 1, hash: 1 }).lean();
+      if (!next) return head;
+      head = { seq: next._id, hash: next.hash };
+    }
+  }
+
+  /** Writes one batch on the current head; on a lost race keeps what was stored and retries the rest. */
+  async #append(batch: Pending[]): Promise<AuditEntry[]> {
+    const stored: AuditEntry[] = [];
+    let rest = batch;
+    for (let attempt = 0; attempt < 20 && rest.length; attempt++) {
+      this.#head ??= await this.#readHead();
+      let { seq, hash: prevHash } = this.#head;
+      const docs: AuditEntry[] = rest.map((p) => {
+        seq += 1;
+        const doc: AuditEntry = {
+          _id: seq,
+          prevHash,
+          hash: hashOf(seq, prevHash, p.event),
+          event: p.event,
+          recorded: p.recorded,
+          action: p.input.action,
+          kind: p.input.kind,
+          agentUserId: p.input.agent.userId,
+          patientId: p.input.patientId,
+          breakGlass: p.input.kind === 'break-glass',
+          success: p.input.success,
+        };
+        prevHash = doc.hash;
+        return doc;
+      });
+      try {
+        await this.entries.insertMany(docs, { ordered: true, lean: true });
+        stored.push(...docs);
+        rest = [];
+      } catch (err) {
+        this.#head = null; // another writer (process) took a number, or the write failed: re-read
+        // Ordered insert: a prefix may be stored. Keep exactly the entries whose stored hash is ours
+        // (point reads by id: the one query shape every backend answers from its primary key).
+        let kept = 0;
+        try {
+          while (kept < docs.length) {
+            const d = docs[kept]!;
+            const found = await this.entries.findById(d._id, { hash: 1 }).lean();
+            if (found?.hash !== d.hash) break;
+            kept += 1;
+          }
+        } catch {
+          throw kept ? new AppendError(docs.slice(0, kept), err) : err;
+        }
+        stored.push(...docs.slice(0, kept));
+        rest = rest.slice(kept);
+        if (kept > 0) this.#head = { seq: docs[kept - 1]!._id, hash: docs[kept - 1]!.hash };
+        if (!isDuplicateKey(err) && kept < docs.length) {
+          const last = stored[stored.length - 1];
+          if (last) await this.#moveAnchor(last._id, last.hash).catch(() => undefined);
+          throw new AppendError(stored, err);
+        }
+        this.#conflicts += 1;
+        // Lost a race with another process: step back a random moment so the two stop colliding.
+        await new Promise((r) => setTimeout(r, Math.random() * Math.min(50, 2 * (attempt + 1))));
+      }
+    }
+    if (rest.length) throw new AppendError(stored, new Error('audit: could not append after 20 attempts'));
+    const last = stored[stored.length - 1];
+    this.#batches += 1;
+    this.#written += stored.length;
+    if (last) {
+      this.#head = { seq: last._id, hash: last.hash };
+      await this.#moveAnchor(last._id, last.hash);
+    }
+    return stored;
+  }
+
+  /** The head anchor only moves forward; with its keyed checkpoint. */
+  async #moveAnchor(seq: number, hash: string): Promise<void> {
+    const mac = checkpointMac(this.#key, seq, hash);
+    const r = await this.anchors.updateOne({ _id: 'head', seq: { $lt: seq } }, { $set: { seq, hash, mac } });
+    if (r.matchedCount === 0) {
+      await this.anchors.create({ _id: 'head', seq, hash, mac }).catch((err: unknown) => {
+        if (!isDuplicateKey(err)) throw err; // exists and is already further on (another process)
+      });
+    }
+  }
+
+  /** Keeps the current head as a keyed checkpoint (done every few seconds and at shutdown). */
+  async checkpoint(): Promise<void> {
+    const head = this.#head;
+    if (!head || head.seq === 0 || head.seq <= this.#lastCheckpointSeq) return;
+    await this.checkpoints
+      .create({ _id: head.seq, hash: head.hash, at: new Date().toISOString(), mac: checkpointMac(this.#key, head.seq, head.hash) })
+      .catch((err: unknown) => {
+        if (!isDuplicateKey(err)) throw err;
+      });
+    this.#lastCheckpointSeq = head.seq;
+  }
+
+  /**
+   * Walks the chain up to the head anchor (a consistent point: every entry up to it is stored, while
+   * later ones may still be arriving) and names the first entry that was altered or removed. The
+   * keyed head and checkpoints catch a rewrite with recomputed hashes and say where it starts.
+   */
   async verify(): Promise<ChainVerification> {
+    const anchor = await this.anchors.findById('head').lean();
+    const headSeq = anchor?.seq ?? 0;
+    if (anchor && !macMatches(this.#key, anchor.seq, anchor.hash, anchor.mac)) {
+      // Someone wrote the head without the key. Find where the chain stops agreeing with the checkpoints.
+      const where = await this.#rewriteStart(Number.MAX_SAFE_INTEGER);
+      return { ok: false, entries: 0, firstBadSeq: where.from, problem: 'rewritten', message: `The head of the audit trail (entry ${anchor.seq}) does not carry a valid keyed checkpoint: the trail was rewritten ${where.text}` };
+    }
+    const checkpoints = new Map<number, AuditCheckpoint>();
+    for (const c of await this.checkpoints.find({ _id: { $lte: headSeq } }).lean()) checkpoints.set(c._id, c);
+    let lastGoodCheckpoint = 0;
     let expectedSeq = 1;
     let prevHash = GENESIS_HASH;
     let count = 0;
-    const cursor = this.entries.find({}).sort({ _id: 1 }).lean().cursor({ batchSize: 500 });
+    const cursor = this.entries.find({ _id: { $lte: headSeq } }).sort({ _id: 1 }).lean().cursor({ batchSize: 1000 });
     for await (const entry of cursor) {
       count += 1;
       if (entry._id !== expectedSeq) {
@@ -150,17 +329,41 @@ export class AuditLog {
       if (hashOf(entry._id, entry.prevHash, entry.event) !== entry.hash || !flatFieldsAgree(entry)) {
         return { ok: false, entries: count, firstBadSeq: entry._id, problem: 'altered', message: `Audit entry ${entry._id} was altered after it was written` };
       }
+      const cp = checkpoints.get(entry._id);
+      if (cp) {
+        if (!macMatches(this.#key, cp._id, cp.hash, cp.mac)) {
+          return { ok: false, entries: count, firstBadSeq: cp._id, problem: 'rewritten', message: `The checkpoint at audit entry ${cp._id} was not written with the audit key` };
+        }
+        if (cp.hash !== entry.hash) {
+          return { ok: false, entries: count, firstBadSeq: lastGoodCheckpoint + 1, problem: 'rewritten', message: `The audit trail was rewritten: entries after ${lastGoodCheckpoint} (the last keyed checkpoint that agrees) up to ${cp._id} no longer match the checkpoint` };
+        }
+        lastGoodCheckpoint = cp._id;
+      }
       prevHash = entry.hash;
       expectedSeq += 1;
     }
-    const anchor = await this.anchors.findById('head').lean();
     if (anchor && anchor.seq >= expectedSeq) {
       return { ok: false, entries: count, firstBadSeq: expectedSeq, problem: 'truncated', message: `Audit entries from ${expectedSeq} to ${anchor.seq} were removed from the end of the trail` };
     }
-    if (anchor && anchor.seq === expectedSeq - 1 && anchor.hash !== prevHash) {
-      return { ok: false, entries: count, firstBadSeq: anchor.seq, problem: 'altered', message: `Audit entry ${anchor.seq} does not match the recorded head of the trail` };
+    if (anchor && anchor.hash !== prevHash) {
+      return { ok: false, entries: count, firstBadSeq: lastGoodCheckpoint + 1, problem: 'rewritten', message: `The audit trail was rewritten after entry ${lastGoodCheckpoint} (the last keyed checkpoint that agrees): entry ${anchor.seq} does not match the keyed head` };
+    }
+    if (!anchor && count === 0) {
+      const any = await this.entries.findOne({}, { _id: 1 }).lean();
+      if (any) return { ok: false, entries: 0, firstBadSeq: 1, problem: 'rewritten', message: 'Audit entries exist but the keyed head of the trail is missing' };
     }
     return { ok: true, entries: count, message: `Audit trail intact: ${count} entries` };
+  }
+
+  /** The first entry after the newest checkpoint that still agrees with the stored chain. */
+  async #rewriteStart(upTo: number): Promise<{ from: number; text: string }> {
+    const cps = await this.checkpoints.find({ _id: { $lte: upTo } }).sort({ _id: -1 }).lean();
+    for (const cp of cps) {
+      if (!macMatches(this.#key, cp._id, cp.hash, cp.mac)) continue;
+      const e = await this.entries.findById(cp._id, { hash: 1 }).lean();
+      if (e && e.hash === cp.hash) return { from: cp._id + 1, text: `after entry ${cp._id} (the newest keyed checkpoint that still agrees)` };
+    }
+    return { from: 1, text: 'from its first entry (no keyed checkpoint agrees)' };
   }
 
   /** Newest entries first, for the admin review screens. */
@@ -172,10 +375,41 @@ export class AuditLog {
     return this.entries.find(q).sort({ _id: -1 }).limit(Math.min(limit, 1000)).lean();
   }
 
-  /** Waits until every record() call made so far has been stored. */
-  async flush(): Promise<void> {
-    await this.#tail;
+  /** Batches and entries this process wrote (for benches and metrics). */
+  get stats(): { batches: number; entries: number; conflicts: number; queued: number } {
+    return { batches: this.#batches, entries: this.#written, conflicts: this.#conflicts, queued: this.#queue.length };
   }
+
+  /** Waits until every record() call made so far has been stored (or has failed). */
+  async flush(): Promise<void> {
+    while (this.#writing || this.#queue.length) {
+      this.#kick();
+      await this.#writing;
+    }
+  }
+
+  /** Stores what is queued, keeps a last checkpoint and stops the checkpoint timer. */
+  async close(): Promise<void> {
+    if (this.#closed) return;
+    this.#closed = true;
+    if (this.#checkpointTimer) clearInterval(this.#checkpointTimer);
+    await this.flush();
+    await this.checkpoint().catch(() => undefined);
+  }
+}
+
+class AppendError extends Error {
+  constructor(
+    readonly stored: AuditEntry[],
+    override readonly cause: unknown,
+  ) {
+    super((cause as Error)?.message ?? String(cause));
+  }
+}
+
+function isDuplicateKey(err: unknown): boolean {
+  const e = err as { code?: number; writeErrors?: { code?: number }[] };
+  return e.code === 11000 || (Array.isArray(e.writeErrors) && e.writeErrors.some((w) => w.code === 11000));
 }
 
 /** The flat query fields must say what the hashed event says, or the entry was edited. */

@@ -7,7 +7,14 @@ import type { Logger } from '../observability/logger';
  * retrying and a request fails with 503 after `serverSelectionTimeoutMS` instead of hanging.
  */
 export class Database {
+  /** Called after the declared indexes exist, with collection → indexed top-level fields (the embedded PostgreSQL adds its GIN indexes). */
+  #afterIndexes: ((fields: Record<string, string[]>) => Promise<unknown>) | null = null;
+
   private constructor(readonly connection: Connection) {}
+
+  onIndexesSynced(fn: (fields: Record<string, string[]>) => Promise<unknown>): void {
+    this.#afterIndexes = fn;
+  }
 
   static async connect(uri: string, dbName: string, logger: Logger): Promise<Database> {
     const connection = mongoose.createConnection(uri, {
@@ -47,7 +54,18 @@ export class Database {
 
   /** Creates declared indexes of every registered model (idempotent). */
   async syncIndexes(): Promise<void> {
-    await Promise.all(Object.values(this.connection.models).map((m) => m.init()));
+    const models = Object.values(this.connection.models);
+    await Promise.all(models.map((m) => m.init()));
+    if (!this.#afterIndexes) return;
+    const fields: Record<string, string[]> = {};
+    for (const m of models) {
+      const keys = m.schema.indexes().flatMap(([spec]) => Object.keys(spec));
+      // booleans and dates gain nothing from a containment index (few values, or only ranges are asked)
+      const topLevel = keys.filter((k) => k !== '_id' && !k.includes('.') && !['Boolean', 'Date'].includes(m.schema.path(k)?.instance ?? ''));
+      // `_id` too: FerretDB's own `_id` index is a B-tree that its `@>` lookups cannot use
+      fields[m.collection.collectionName] = ['_id', ...topLevel];
+    }
+    await this.#afterIndexes(fields);
   }
 
   async close(): Promise<void> {

@@ -3,6 +3,7 @@ import { existsSync, mkdirSync } from 'node:fs';
 import net from 'node:net';
 import path from 'node:path';
 import type { Logger } from '../observability/logger';
+import { childCommand, DataDirLock } from './process-guard';
 
 export interface EmbeddedFerretDbOptions {
   /** Path of the ferretdb binary. */
@@ -14,6 +15,10 @@ export interface EmbeddedFerretDbOptions {
   logger: Logger;
   /** Called after FerretDB stopped unexpectedly and was started again. */
   onRestart?: () => void;
+  /** Storage: SQLite files under dataDir (default), or a PostgreSQL database. */
+  handler?: 'sqlite' | 'postgresql';
+  /** For the postgresql handler, e.g. postgres://hoichan@127.0.0.1:5432/postgres */
+  postgresqlUrl?: string;
 }
 
 /** Where setup puts FerretDB: `<cache>/ferretdb-v1.24.2/bin/ferretdb`. */
@@ -22,30 +27,43 @@ export function defaultFerretDbBin(cacheDir: string): string {
 }
 
 /**
- * The embedded MongoDB wire-protocol server used when MONGODB_URI is unset: FerretDB on SQLite,
- * listening on loopback only. It is supervised: if the process dies while the platform runs it is
- * started again on the same port and data folder, so the driver reconnects by itself.
+ * The embedded MongoDB wire-protocol server used when MONGODB_URI is unset: FerretDB on SQLite (or
+ * on the embedded PostgreSQL), listening on loopback only. It is supervised: if the process dies while
+ * the platform runs it is started again on the same port and data folder, so the driver reconnects
+ * by itself. It never outlives the server (parent-death signal through setpriv), and a lock file in
+ * the data folder keeps a second server from starting another FerretDB over the same files.
  */
 export class EmbeddedFerretDb {
   #child: ChildProcess | null = null;
   #stopping = false;
   #restartTimer: NodeJS.Timeout | null = null;
   #restarts = 0;
+  #lock: DataDirLock;
 
   private constructor(
     private readonly opts: EmbeddedFerretDbOptions,
     readonly port: number,
-  ) {}
+    lock: DataDirLock,
+  ) {
+    this.#lock = lock;
+  }
 
   static async start(opts: EmbeddedFerretDbOptions): Promise<EmbeddedFerretDb> {
     if (!existsSync(opts.bin)) {
       throw new Error(`FerretDB binary not found at ${opts.bin}: run \`npm run setup\` (or set MONGODB_URI to use an external MongoDB)`);
     }
+    if ((opts.handler ?? 'sqlite') === 'postgresql' && !opts.postgresqlUrl) throw new Error('FerretDB on PostgreSQL needs postgresqlUrl');
     mkdirSync(path.join(opts.dataDir, 'sqlite'), { recursive: true });
-    const port = opts.port && opts.port > 0 ? opts.port : await freeLoopbackPort();
-    const db = new EmbeddedFerretDb(opts, port);
-    await db.#spawnAndWait();
-    return db;
+    const lock = DataDirLock.acquire(opts.dataDir, 'ferretdb', opts.dataDir);
+    try {
+      const port = opts.port && opts.port > 0 ? opts.port : await freeLoopbackPort();
+      const db = new EmbeddedFerretDb(opts, port, lock);
+      await db.#spawnAndWait();
+      return db;
+    } catch (err) {
+      lock.release();
+      throw err;
+    }
   }
 
   get uri(): string {
@@ -63,11 +81,14 @@ export class EmbeddedFerretDb {
 
   async #spawnAndWait(): Promise<void> {
     const { bin, dataDir, logger } = this.opts;
-    const child = spawn(
+    const storage =
+      (this.opts.handler ?? 'sqlite') === 'postgresql'
+        ? ['--handler=postgresql', `--postgresql-url=${this.opts.postgresqlUrl}`]
+        : ['--handler=sqlite', `--sqlite-url=file:${path.join(dataDir, 'sqlite')}/`];
+    const cmd = childCommand(
       bin,
       [
-        '--handler=sqlite',
-        `--sqlite-url=file:${path.join(dataDir, 'sqlite')}/`,
+        ...storage,
         `--listen-addr=127.0.0.1:${this.port}`,
         `--state-dir=${dataDir}`,
         '--debug-addr=-',
@@ -75,9 +96,11 @@ export class EmbeddedFerretDb {
         '--log-level=warn',
         '--log-format=json',
       ],
-      { stdio: ['ignore', 'ignore', 'pipe'] },
+      'TERM',
     );
+    const child = spawn(cmd.command, cmd.args, { stdio: ['ignore', 'ignore', 'pipe'] });
     this.#child = child;
+    this.#lock.setChild(child.pid);
     let stderrTail = '';
     child.stderr?.on('data', (chunk: Buffer) => {
       stderrTail = (stderrTail + chunk.toString('utf8')).slice(-4000);
@@ -123,7 +146,10 @@ export class EmbeddedFerretDb {
     this.#stopping = true;
     if (this.#restartTimer) clearTimeout(this.#restartTimer);
     const child = this.#child;
-    if (!child || child.exitCode !== null) return;
+    if (!child || child.exitCode !== null) {
+      this.#lock.release();
+      return;
+    }
     await new Promise<void>((resolve) => {
       const killer = setTimeout(() => child.kill('SIGKILL'), 5000);
       child.once('exit', () => {
@@ -132,6 +158,12 @@ export class EmbeddedFerretDb {
       });
       child.kill('SIGTERM');
     });
+    this.#lock.release();
+  }
+
+  /** Which storage this FerretDB runs on. */
+  get handler(): 'sqlite' | 'postgresql' {
+    return this.opts.handler ?? 'sqlite';
   }
 }
 

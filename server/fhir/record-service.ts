@@ -16,12 +16,19 @@ import { RecordAccess } from './record-access';
 import { agentOf } from './break-glass';
 import { findReferences, parseLiteral, ReferenceResolver } from './references';
 import type { CareTeam } from './care-team';
+import { summaryMembers } from './summary';
 import { GoneError, newId, refKey, ResourceStore, type WritePlan, type WriteResult } from './resource-store';
 import { extractKeys } from './search-params';
 import { validateResource } from './validation';
 
 /** A caller: a signed-in user, or the platform itself (AI triage results and the like). */
 export type Actor = { kind: 'user'; caller: Caller } | { kind: 'system'; reason: string };
+
+/** The $summary members of a compartment (the whole compartment when its Patient is missing). */
+function summaryOf(patientId: string, resources: FhirResource[]): FhirResource[] {
+  const self = resources.find((r) => r.resourceType === 'Patient' && r.id === patientId);
+  return self ? summaryMembers(self, resources) : [...resources];
+}
 
 const ACTION: Record<WritePlan['method'], AuditAction> = { POST: 'C', PUT: 'U', DELETE: 'D' };
 
@@ -35,7 +42,7 @@ export class RecordService {
    * non-_id filters, so the compartment is cached; all writes go through commit(), which drops the
    * touched patients' entries (this process is the only writer of fhir_resources).
    */
-  readonly #compartments = new Map<string, FhirResource[]>();
+  readonly #compartments = new Map<string, { version: number; resources: FhirResource[] }>();
 
   constructor(
     readonly store: ResourceStore,
@@ -44,6 +51,8 @@ export class RecordService {
     private readonly events: DomainEvents,
     readonly audit: import('../audit/audit-log').AuditLog,
     readonly careTeam: CareTeam,
+    /** Patients whose compartment is kept in memory; 0 = none (right with several server processes). */
+    private readonly compartmentCacheSize = COMPARTMENT_CACHE_SIZE,
   ) {
     this.refs = new ReferenceResolver(store, conn);
     this.#conn = conn;
@@ -114,7 +123,7 @@ export class RecordService {
     const prevDocs = new Map<string, { patientId?: string; deleted?: boolean }>();
     const updateKeys = plans.filter((p) => p.method !== 'POST').map((p) => refKey(p.type, p.id));
     if (updateKeys.length) {
-      for (const d of await this.store.resources.find({ _id: { $in: updateKeys } }, { patientId: 1, deleted: 1 }).lean<{ _id: string; patientId?: string; deleted?: boolean }[]>()) prevDocs.set(d._id, d);
+      for (const d of await this.store.docsByKeys<{ _id: string; patientId?: string; deleted?: boolean }>(updateKeys, { patientId: 1, deleted: 1 })) prevDocs.set(d._id, d);
     }
     const newPatients = new Set(plans.filter((p) => p.type === 'Patient' && p.method !== 'DELETE' && !prevDocs.has(refKey('Patient', p.id))).map((p) => p.id));
     const touched = new Map<string, { actions: Set<AuditAction>; entities: string[] }>();
@@ -272,20 +281,33 @@ export class RecordService {
     if (!patient) throw new NotFoundError(`Patient/${patientId} is not known`);
     if (caller) await this.access.enforce(caller, patientId, 'R', ctx, [`Patient/${patientId}/${what}`]);
     if (patient.deleted) throw new GoneError(`Patient/${patientId} was deleted`);
-    const cached = this.#compartments.get(patientId);
+    // $summary: the members kept per patient (one read by id), valid for this compartment version.
+    const version = patient.compartmentVersion ?? 0;
+    if (what === '$summary') {
+      const members = await this.store.summaryMembers(patientId, version);
+      if (members) return members;
+    }
+    // the cache answers only for the compartment version the Patient document has now (another process may have written)
+    const hit = this.compartmentCacheSize > 0 ? this.#compartments.get(patientId) : undefined;
+    const cached = hit && hit.version === version ? hit.resources : undefined;
     if (cached) {
       this.#compartments.delete(patientId); // most recently used last
-      this.#compartments.set(patientId, cached);
-      return [...cached];
+      this.#compartments.set(patientId, { version, resources: cached });
+      return what === '$summary' ? summaryOf(patientId, cached) : [...cached];
     }
     const docs = await this.store.resources.find({ patientId, deleted: false }, { resource: 1, type: 1 }).lean<{ _id: string; resource: FhirResource; type: string }[]>();
     // Patient first, then by type and id.
     docs.sort((a, b) => (a.type === 'Patient' ? -1 : b.type === 'Patient' ? 1 : a._id < b._id ? -1 : a._id > b._id ? 1 : 0));
     const resources = docs.map((d) => d.resource);
-    this.#compartments.set(patientId, resources);
-    if (this.#compartments.size > COMPARTMENT_CACHE_SIZE) {
+    if (this.compartmentCacheSize > 0) this.#compartments.set(patientId, { version, resources });
+    if (this.#compartments.size > this.compartmentCacheSize) {
       const oldest = this.#compartments.keys().next().value;
       if (oldest !== undefined) this.#compartments.delete(oldest);
+    }
+    if (what === '$summary') {
+      const members = summaryOf(patientId, resources);
+      await this.store.saveSummaryMembers(patientId, version, members).catch(() => undefined);
+      return members;
     }
     return [...resources];
   }
@@ -296,7 +318,7 @@ export class RecordService {
     const wanted = new Set<string>();
     for (const r of resources) for (const f of findReferences(r)) if (/^[A-Z][A-Za-z]+\/[A-Za-z0-9\-.]{1,64}$/.test(f.reference) && !inside.has(f.reference)) wanted.add(f.reference);
     if (!wanted.size) return [];
-    const docs = await this.store.resources.find({ _id: { $in: [...wanted] }, deleted: false, patientId: { $exists: false } }, { resource: 1 }).lean<{ resource: FhirResource }[]>();
+    const docs = (await this.store.docsByKeys<{ resource: FhirResource; patientId?: string }>([...wanted], { resource: 1, patientId: 1 }, { currentOnly: true })).filter((d) => d.patientId === undefined || d.patientId === null);
     return docs.map((d) => d.resource);
   }
 }

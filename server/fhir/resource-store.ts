@@ -7,6 +7,7 @@ import { randomUUID } from 'node:crypto';
 import type { Connection, Model } from 'mongoose';
 import type { FhirResource } from '../../contracts/fhir';
 import { fhirHistoryModel, type FhirHistoryDoc } from '../../models/fhir-history';
+import { fhirSummaryModel, type FhirSummaryDoc } from '../../models/fhir-summary';
 import { fhirResourceModel, type DateKey, type FhirResourceDoc } from '../../models/fhir-resource';
 import { ConflictError, DomainError, NotFoundError, PreconditionFailedError } from '../http/errors';
 import { careTeamOrgsOf, extractKeys } from './search-params';
@@ -43,10 +44,27 @@ export const refKey = (type: string, id: string): string => `${type}/${id}`;
 export class ResourceStore {
   readonly resources: Model<FhirResourceDoc>;
   readonly history: Model<FhirHistoryDoc>;
+  readonly summaries: Model<FhirSummaryDoc>;
 
   constructor(conn: Connection) {
     this.resources = fhirResourceModel(conn);
     this.history = fhirHistoryModel(conn);
+    this.summaries = fhirSummaryModel(conn);
+  }
+
+  /** The stored members of a patient's $summary, if they were built from this compartment version. */
+  async summaryMembers(patientId: string, version: number): Promise<FhirResource[] | null> {
+    const d = await this.summaries.findById(patientId).lean<FhirSummaryDoc>();
+    return d && d.version === version ? d.members : null;
+  }
+
+  async saveSummaryMembers(patientId: string, version: number, members: FhirResource[]): Promise<void> {
+    await this.summaries.replaceOne({ _id: patientId }, { _id: patientId, version, members, builtAt: new Date() }, { upsert: true });
+  }
+
+  /** Moves the compartment version of these patients forward (after every write to their compartments). */
+  async bumpCompartments(patientIds: Iterable<string>): Promise<void> {
+    for (const id of new Set(patientIds)) await this.resources.updateOne({ _id: refKey('Patient', id) }, { $inc: { compartmentVersion: 1 } });
   }
 
   /** The current document (deleted ones too, so callers can answer 410). */
@@ -72,10 +90,37 @@ export class ResourceStore {
     return this.history.find({ type, id }).sort({ versionId: -1 }).limit(limit).lean<FhirHistoryDoc[]>();
   }
 
+  /**
+   * How many documents match: the `count` command (FerretDB v1 hands its filter to the backend, as it
+   * does a first `$match`), without the aggregation pipeline `countDocuments` builds around it.
+   */
+  async count(filter: Record<string, unknown>): Promise<number> {
+    const db = this.resources.db.db;
+    if (!db) throw new Error('database not connected');
+    const out = (await db.command({ count: this.resources.collection.collectionName, query: filter })) as { n?: number };
+    return out.n ?? 0;
+  }
+
+  /**
+   * Current documents by "Type/id" key, as point reads by `_id` (indexed on every backend), a few at a
+   * time: FerretDB v1 pushes no `$in` down, so `{_id: {$in: keys}}` reads the whole collection.
+   */
+  async docsByKeys<T = FhirResourceDoc>(keys: string[], projection: Record<string, 0 | 1> = {}, opts: { currentOnly?: boolean } = {}): Promise<T[]> {
+    const unique = [...new Set(keys)];
+    const out: T[] = [];
+    // exactly {_id}: the only filter FerretDB's SQLite backend pushes down (a second key would scan)
+    const proj = Object.keys(projection).length && opts.currentOnly ? { ...projection, deleted: 1 as const } : projection;
+    for (let i = 0; i < unique.length; i += 16) {
+      const found = await Promise.all(unique.slice(i, i + 16).map((k) => this.resources.findById(k, proj).lean<T & { deleted?: boolean }>()));
+      for (const d of found) if (d && !(opts.currentOnly && d.deleted)) out.push(d);
+    }
+    return out;
+  }
+
   /** Which of these "Type/id" keys exist (not deleted). */
   async existing(keys: string[]): Promise<Set<string>> {
     if (!keys.length) return new Set();
-    const found = await this.resources.find({ _id: { $in: keys }, deleted: false }, { _id: 1 }).lean<{ _id: string }[]>();
+    const found = await this.docsByKeys<{ _id: string }>(keys, { _id: 1 }, { currentOnly: true });
     return new Set(found.map((d) => d._id));
   }
 
@@ -116,10 +161,13 @@ export class ResourceStore {
         }
         for (const d of docs) results.push(resultOf(d, true));
       }
+      const touched = new Set<string>();
       for (const p of plans) {
         if (p.method === 'POST') continue;
-        results.push(await this.#updateOrDelete(p, new Date(now), undo));
+        results.push(await this.#updateOrDelete(p, new Date(now), undo, touched));
       }
+      for (const r of results) if (r.patientId) touched.add(r.patientId);
+      await this.bumpCompartments(touched);
       return results;
     } catch (err) {
       for (const u of undo.reverse()) await u().catch(() => undefined);
@@ -127,9 +175,10 @@ export class ResourceStore {
     }
   }
 
-  async #updateOrDelete(p: WritePlan, lastUpdated: Date, undo: Array<() => Promise<unknown>>): Promise<WriteResult> {
+  async #updateOrDelete(p: WritePlan, lastUpdated: Date, undo: Array<() => Promise<unknown>>, touched: Set<string>): Promise<WriteResult> {
     const key = refKey(p.type, p.id);
     const prev = await this.resources.findById(key).lean<FhirResourceDoc>();
+    if (prev?.patientId) touched.add(prev.patientId);
     if (p.expectedVersion !== undefined && (!prev || prev.deleted || prev.versionId !== p.expectedVersion)) {
       throw new PreconditionFailedError(`If-Match: ${key} is at version ${prev && !prev.deleted ? prev.versionId : 'none'}, not ${p.expectedVersion}`);
     }
@@ -149,6 +198,7 @@ export class ResourceStore {
     const doc = this.#docFor({ ...p, registeredByFacilityId: prev?.registeredByFacilityId ?? p.registeredByFacilityId }, versionId, lastUpdated);
     if (prev) {
       doc.careTeamFacilityIds = prev.careTeamFacilityIds;
+      if (prev.compartmentVersion !== undefined) doc.compartmentVersion = prev.compartmentVersion;
       const r = await this.resources.replaceOne({ _id: key, versionId: prev.versionId }, doc);
       if (r.matchedCount === 0) throw new ConflictError(`${key} was changed by someone else; try again`, 'version_conflict');
       undo.push(() => this.resources.replaceOne({ _id: key }, prev));

@@ -6,13 +6,14 @@ import type { RecordService } from './record-service';
 import { InvalidInputError } from '../http/errors';
 import { parseSearch, type SearchQuery } from './search';
 import { searchParamType } from './search-params';
+import { pushdownShape } from '../db/pushdown';
 
 const CANDIDATE_LIMIT = 2000;
 
 export async function searchResources(service: RecordService, caller: Caller, type: string, query: SearchQuery, baseUrl: string, ctx?: RequestContext): Promise<FhirBundle> {
   const parsed = parseSearch(type, query);
   const resources = service.store.resources;
-  const candidates = ((await resources.distinct('patientId', parsed.filter)) as (string | null)[]).filter((p): p is string => typeof p === 'string');
+  const candidates = ((await resources.distinct('patientId', pushdownShape(parsed.filter))) as (string | null)[]).filter((p): p is string => typeof p === 'string');
   const allowed = await service.access.readablePatientIds(caller, candidates.slice(0, CANDIDATE_LIMIT));
   // A search that names patients (patient=, subject=, Patient?_id=) is refused (403, audited) when the
   // caller may not read one of them, whether or not anything matches: no existence oracle.
@@ -20,9 +21,9 @@ export async function searchResources(service: RecordService, caller: Caller, ty
     if (allowed.has(id)) continue;
     await service.access.enforce(caller, id, 'R', ctx, [`${type}?search`], `search ${type}`);
   }
-  const filter = { $and: [parsed.filter, { $or: [{ patientId: { $in: [...allowed] } }, { patientId: { $exists: false } }] }] };
+  const filter = pushdownShape({ $and: [parsed.filter, { $or: [{ patientId: { $in: [...allowed] } }, { patientId: { $exists: false } }] }] }); // top-level equalities: the database answers them
   const [total, docs] = await Promise.all([
-    resources.countDocuments(filter),
+    service.store.count(filter),
     parsed.count === 0 ? Promise.resolve([]) : resources.find(filter, { resource: 1, patientId: 1, refs: 1 }).sort(parsed.sort).skip(parsed.offset).limit(parsed.count).lean<Pick<FhirResourceDoc, 'resource' | 'patientId' | 'refs'>[]>(), // _count=0: total only
   ]);
   const included = await includes(service, caller, type, query, docs);

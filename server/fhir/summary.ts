@@ -133,12 +133,83 @@ function lineOf(r: FhirResource): string {
   return `${what}${q}`;
 }
 
+/** Every `reference` string inside a resource (any depth). */
+function referencesIn(v: unknown, out: string[] = []): string[] {
+  if (Array.isArray(v)) for (const x of v) referencesIn(x, out);
+  else if (isObj(v)) {
+    if (typeof v.reference === 'string') out.push(v.reference);
+    for (const [k, x] of Object.entries(v)) if (k !== 'reference' && typeof x === 'object' && x !== null) referencesIn(x, out);
+  }
+  return out;
+}
+
+/** A copy of `v` where references that are not in `keep` become display-only references. */
+function withoutDangling(v: unknown, keep: (ref: string) => boolean): unknown {
+  if (Array.isArray(v)) return v.map((x) => withoutDangling(x, keep));
+  if (!isObj(v)) return v;
+  const out: Json = {};
+  for (const [k, x] of Object.entries(v)) out[k] = typeof x === 'object' && x !== null ? withoutDangling(x, keep) : x;
+  if (typeof v.reference === 'string' && !keep(v.reference)) {
+    delete out.reference;
+    if (typeof out.display !== 'string') out.display = `${v.reference.split('/')[0] ?? 'Resource'} (not part of this summary)`;
+  }
+  return out;
+}
+
+/**
+ * The document rule (FHIR Bundle type "document", IPS): every reference inside the Bundle resolves to
+ * an entry of it. Resources of the patient's compartment that a cited resource refers to (the
+ * Encounter of an Observation, the Observations of a DiagnosticReport, ...) are added, transitively;
+ * references to what is not in the compartment (Practitioner, Organization, Medication) keep only
+ * their display text.
+ */
+function closeOverReferences(cited: Map<string, FhirResource>, compartment: FhirResource[], patient: FhirResource): FhirResource[] {
+  const available = new Map(compartment.map((r) => [`${r.resourceType}/${r.id}`, r]));
+  const patientKey = `Patient/${patient.id}`;
+  const queue = [...cited.values()];
+  while (queue.length) {
+    const r = queue.shift() as FhirResource;
+    for (const ref of referencesIn(r)) {
+      if (ref === patientKey || cited.has(ref)) continue;
+      const target = available.get(ref);
+      if (target) {
+        cited.set(ref, target);
+        queue.push(target);
+      }
+    }
+  }
+  const keep = (ref: string) => ref === patientKey || cited.has(ref);
+  return [...cited.values()].map((r) => (referencesIn(r).every(keep) ? r : (withoutDangling(r, keep) as FhirResource)));
+}
+
+/**
+ * The part of a compartment a $summary is made of: the Patient, the resources its sections cite and
+ * what they refer to. `buildSummary(patient, summaryMembers(patient, c))` equals
+ * `buildSummary(patient, c)`, so this is what is kept per patient (fhir_summaries).
+ */
+export function summaryMembers(patient: FhirResource, compartment: FhirResource[]): FhirResource[] {
+  const cited = new Map<string, FhirResource>();
+  for (const s of SUMMARY_SECTIONS) for (const r of s.select(compartment)) if (!(r.resourceType === 'Patient' && r.id === patient.id)) cited.set(`${r.resourceType}/${r.id}`, r);
+  const available = new Map(compartment.map((r) => [`${r.resourceType}/${r.id}`, r]));
+  const queue = [...cited.values()];
+  while (queue.length) {
+    for (const ref of referencesIn(queue.shift())) {
+      const target = cited.has(ref) ? undefined : available.get(ref);
+      if (target && !(target.resourceType === 'Patient' && target.id === patient.id)) {
+        cited.set(ref, target);
+        queue.push(target);
+      }
+    }
+  }
+  return [patient, ...cited.values()];
+}
+
 export function buildSummary(patient: FhirResource, compartment: FhirResource[], baseUrl: string, now = new Date()): FhirBundle {
   const fullUrl = (r: FhirResource) => `${baseUrl}/${r.resourceType}/${r.id}`;
   const cited = new Map<string, FhirResource>();
   const sections = SUMMARY_SECTIONS.map((s) => {
     const items = s.select(compartment);
-    for (const r of items) cited.set(`${r.resourceType}/${r.id}`, r);
+    for (const r of items) if (!(r.resourceType === 'Patient' && r.id === patient.id)) cited.set(`${r.resourceType}/${r.id}`, r);
     const div = items.length ? `<div xmlns="http://www.w3.org/1999/xhtml"><ul>${items.map((r) => `<li>${escapeHtml(lineOf(r))}</li>`).join('')}</ul></div>` : `<div xmlns="http://www.w3.org/1999/xhtml">No information / Không có thông tin</div>`;
     return {
       title: s.title,
@@ -160,6 +231,7 @@ export function buildSummary(patient: FhirResource, compartment: FhirResource[],
     title: 'Patient Summary / Tóm tắt bệnh án',
     section: sections,
   };
+  const members = closeOverReferences(cited, compartment, patient);
   return {
     resourceType: 'Bundle',
     id: randomUUID(),
@@ -168,8 +240,8 @@ export function buildSummary(patient: FhirResource, compartment: FhirResource[],
     timestamp: now.toISOString(),
     entry: [
       { fullUrl: `urn:uuid:${composition.id}`, resource: composition },
-      { fullUrl: fullUrl(patient), resource: patient },
-      ...[...cited.values()].map((r) => ({ fullUrl: fullUrl(r), resource: r })),
+      { fullUrl: fullUrl(patient), resource: withoutDangling(patient, (ref) => ref === `Patient/${patient.id}` || cited.has(ref)) as FhirResource },
+      ...members.map((r) => ({ fullUrl: fullUrl(r), resource: r })),
     ],
   };
 }

@@ -2,9 +2,12 @@ import { rmSync } from 'node:fs';
 
 export default async function globalTeardown(): Promise<void> {
   const db = globalThis.__hoichanTestFerretDb;
-  if (!db) return;
+  const pg = globalThis.__hoichanTestPostgres;
   globalThis.__hoichanTestFerretDb = undefined;
-  await db.stop();
+  globalThis.__hoichanTestPostgres = undefined;
+  if (!db && !pg) return;
+  await db?.stop();
+  await pg?.stop();
   delete process.env.HOICHAN_TEST_MONGODB_URI;
   if (process.env.HOICHAN_TEST_DB_DIR) rmSync(process.env.HOICHAN_TEST_DB_DIR, { recursive: true, force: true });
 }

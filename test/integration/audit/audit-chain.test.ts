@@ -1,7 +1,9 @@
 import { spawnSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import path from 'node:path';
-import { auditEntryModel } from '../../../models/audit-entry';
+import { auditAnchorModel, auditCheckpointModel, auditEntryModel } from '../../../models/audit-entry';
+import { AuditLog, auditOptionsFrom, type AuditRecordInput } from '../../../server/audit/audit-log';
+import { canonicalJson, sha256Hex } from '../../../server/integrity/canonical-json';
 import { DEMO, startTestPlatform, type TestPlatform } from '../../support/platform';
 
 let tp: TestPlatform;
@@ -76,7 +78,8 @@ test('concurrent writers never share a sequence number', async () => {
 test('the CLI verifies the chain and exits 1 naming a broken entry', async () => {
   const cli = path.resolve(__dirname, '../../../dist/server/audit/cli.js');
   expect(existsSync(cli)).toBe(true); // built by scripts/setup.sh
-  const env = { ...process.env, MONGODB_URI: process.env.HOICHAN_TEST_MONGODB_URI!, MONGODB_DB: tp.platform.db.database.connection.name, NODE_ENV: 'test' };
+  // the CLI finds the checkpoint key where the server keeps it: in the data folder
+  const env = { ...process.env, MONGODB_URI: process.env.HOICHAN_TEST_MONGODB_URI!, MONGODB_DB: tp.platform.db.database.connection.name, HOICHAN_DATA_DIR: tp.dataDir, NODE_ENV: 'test' };
   const ok = spawnSync(process.execPath, [cli], { env, encoding: 'utf8', timeout: 60000 });
   expect(ok.status).toBe(0);
   expect(JSON.parse(ok.stdout)).toMatchObject({ ok: true });
@@ -87,4 +90,101 @@ test('the CLI verifies the chain and exits 1 naming a broken entry', async () =>
   const res = await verifyViaApi();
   expect(res.status).toBe(409);
   expect(res.body.firstBadSeq).toBe(5);
+});
+
+const read = (i: number): AuditRecordInput => ({ kind: 'patient-record', action: 'R', success: true, agent: { userId: `reader-${i % 4}` }, patientId: `pat-${i % 50}`, entities: [`Observation/o-${i}`] });
+
+test('the CLI with another key reports the head as not keyed by it', async () => {
+  const cli = path.resolve(__dirname, '../../../dist/server/audit/cli.js');
+  await entries.updateOne({ _id: 5 }, { $set: { 'event.agent': (await entries.findById(4).lean())!.event.agent } }).catch(() => undefined);
+  const env = { ...process.env, MONGODB_URI: process.env.HOICHAN_TEST_MONGODB_URI!, MONGODB_DB: tp.platform.db.database.connection.name, HOICHAN_AUDIT_KEY: 'some-other-key-that-is-long-enough-0123456789', NODE_ENV: 'test' };
+  const other = spawnSync(process.execPath, [cli], { env, encoding: 'utf8', timeout: 60000 });
+  expect(other.status).toBe(1);
+  expect(JSON.parse(other.stdout)).toMatchObject({ ok: false, problem: 'rewritten' });
+});
+
+describe('group commit', () => {
+  let conn: TestPlatform['platform']['db']['database']['connection'];
+  beforeAll(async () => {
+    // a database of its own, so the altered entries above do not matter
+    conn = tp.platform.db.database.connection.useDb(`${tp.platform.db.database.connection.name}_gc`, { useCache: false });
+    await auditEntryModel(conn).init();
+  });
+  afterAll(async () => {
+    await conn.dropDatabase().catch(() => undefined);
+  });
+  const opts = () => ({ ...auditOptionsFrom(tp.platform.config), checkpointIntervalMs: 0 });
+
+  test('entries of one turn are written together and each record() resolves with its own stored entry', async () => {
+    const log = AuditLog.create(conn, opts());
+    const stored = await Promise.all(Array.from({ length: 300 }, (_, i) => log.record(read(i))));
+    expect(new Set(stored.map((e) => e._id)).size).toBe(300);
+    for (const [i, e] of stored.entries()) expect(e.event).toMatchObject({ entity: [{ what: { reference: `Patient/pat-${i % 50}` } }, { what: { reference: `Observation/o-${i}` } }] });
+    const inDb = await auditEntryModel(conn).countDocuments();
+    expect(inDb).toBe(300);
+    expect(await log.verify()).toMatchObject({ ok: true, entries: 300 });
+    await log.close();
+  });
+
+  test('two writers (as two server processes) appending while a verifier runs: one chain, never a false alarm', async () => {
+    const a = AuditLog.create(conn, opts());
+    const b = AuditLog.create(conn, opts());
+    const verifier = AuditLog.create(conn, opts());
+    let stop = false;
+    const writes: Promise<unknown>[] = [];
+    const writer = async (log: AuditLog, base: number) => {
+      for (let round = 0; round < 25; round++) {
+        writes.push(...Array.from({ length: 8 }, (_, i) => log.record(read(base + round * 8 + i))));
+        await new Promise((r) => setTimeout(r, 2));
+      }
+    };
+    const verdicts: { ok: boolean; message: string }[] = [];
+    const verifying = (async () => {
+      while (!stop) verdicts.push(await verifier.verify());
+    })();
+    await Promise.all([writer(a, 0), writer(b, 10_000)]);
+    await Promise.all(writes);
+    stop = true;
+    await verifying;
+    verdicts.push(await verifier.verify());
+    expect(verdicts.length).toBeGreaterThan(1);
+    expect(verdicts.filter((v) => !v.ok)).toEqual([]);
+    const all = await auditEntryModel(conn).find().sort({ _id: 1 }).lean();
+    expect(all).toHaveLength(300 + 400);
+    for (let i = 1; i < all.length; i++) expect(all[i]?.prevHash).toBe(all[i - 1]?.hash);
+    await Promise.all([a.close(), b.close(), verifier.close()]);
+    expect(await verifier.verify()).toMatchObject({ ok: true, entries: 700 });
+  });
+
+  test('a whole-chain rewrite with recomputed hashes is caught by the keyed checkpoints, naming where it starts', async () => {
+    const conn = tp.platform.db.database.connection.useDb(`${tp.platform.db.database.connection.name}_rw`, { useCache: false });
+    const log = AuditLog.create(conn, opts());
+    await Promise.all(Array.from({ length: 20 }, (_, i) => log.record(read(i))));
+    await log.checkpoint();
+    const firstCheckpoint = (await auditCheckpointModel(conn).findOne().sort({ _id: -1 }).lean())!._id;
+    await Promise.all(Array.from({ length: 30 }, (_, i) => log.record(read(i))));
+    await log.close(); // a checkpoint at the new head
+    expect(await log.verify()).toMatchObject({ ok: true });
+    // someone with database access edits entry firstCheckpoint + 10 and recomputes every hash after it, anchor included
+    const model = auditEntryModel(conn);
+    const all = await model.find({ _id: { $gt: firstCheckpoint } }).sort({ _id: 1 }).lean();
+    let prevHash = (await model.findById(firstCheckpoint).lean())!.hash;
+    for (const e of all) {
+      const event = e._id === firstCheckpoint + 10 ? { ...e.event, outcome: '8' } : e.event;
+      const hash = sha256Hex(canonicalJson({ seq: e._id, prevHash, event }));
+      await model.replaceOne({ _id: e._id }, { ...e, prevHash, hash, event });
+      prevHash = hash;
+    }
+    const last = all[all.length - 1]!;
+    await auditAnchorModel(conn).updateOne({ _id: 'head' }, { $set: { seq: last._id, hash: prevHash } });
+    const result = await log.verify();
+    expect(result).toMatchObject({ ok: false, problem: 'rewritten', firstBadSeq: firstCheckpoint + 1 });
+    expect(result.message).toMatch(new RegExp(`after entry ${firstCheckpoint}`));
+    // the checkpoints cannot be forged either: recomputing them without the key is named as such
+    await auditCheckpointModel(conn).updateOne({ _id: last._id }, { $set: { hash: prevHash } });
+    const forged = AuditLog.create(conn, { checkpointKey: 'a-guessed-key-that-is-long-enough-0123456789', checkpointIntervalMs: 0 });
+    expect(await forged.verify()).toMatchObject({ ok: false, problem: 'rewritten' });
+    await forged.close();
+    await conn.dropDatabase().catch(() => undefined);
+  });
 });

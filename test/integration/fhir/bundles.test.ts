@@ -155,6 +155,34 @@ describe('Synthea-style import, $summary, $everything round trip', () => {
     expect(section('Laboratory').length).toBe(2);
   });
 
+  test('$summary is a self-contained document: every reference inside it resolves to an entry of the Bundle (IPS rule)', async () => {
+    const doc = (await fhir('GET', `/Patient/${patientId}/$summary`)).body as FhirBundle;
+    const base = `${tp.url}/fhir/R4/`;
+    const fullUrls = new Set((doc.entry ?? []).map((e) => e.fullUrl));
+    const refs: string[] = [];
+    const walk = (v: unknown) => {
+      if (Array.isArray(v)) v.forEach(walk);
+      else if (v && typeof v === 'object') {
+        const o = v as Record<string, unknown>;
+        if (typeof o.reference === 'string') refs.push(o.reference);
+        Object.values(o).forEach(walk);
+      }
+    };
+    for (const e of doc.entry ?? []) walk(e.resource);
+    expect(refs.length).toBeGreaterThan(20);
+    // relative references resolve against the entry's base (FHIR Bundle reference resolution); urn:uuid ones against fullUrl as is
+    const unresolved = refs.filter((r) => !fullUrls.has(r.startsWith('urn:') ? r : `${base}${r}`));
+    expect(unresolved).toEqual([]);
+    expect(new Set((doc.entry ?? []).map((e) => e.fullUrl)).size).toBe(doc.entry?.length); // no entry twice
+    // the Encounters the cited Observations and Conditions happened in are part of the document
+    const types = (doc.entry ?? []).map((e) => e.resource?.resourceType);
+    expect(types.filter((t) => t === 'Encounter').length).toBeGreaterThan(0);
+    // what lies outside the compartment (the Practitioner of a MedicationRequest) keeps its display only
+    const med = (doc.entry ?? []).map((e) => e.resource as FhirResource & { requester?: { reference?: string; display?: string } }).find((r) => r.resourceType === 'MedicationRequest');
+    expect(med?.requester?.reference).toBeUndefined();
+    expect(med?.requester?.display).toBeTruthy();
+  });
+
   test('$everything, re-imported into an empty database, reproduces the same resources (ignoring ids and meta)', async () => {
     const everything = await fhir('GET', `/Patient/${patientId}/$everything`);
     expect(everything.status).toBe(200);

@@ -1,0 +1,131 @@
+/**
+ * Audit trail: what one audited read costs at a steady rate.
+ *
+ *   npx tsc -p tsconfig.build.json && node dist/bench/audit-cost.js [--rate 500] [--seconds 10] [--processes 1] [--linger <ms>]
+ *
+ * Starts the embedded FerretDB (SQLite) in a temporary folder and `--processes` AuditLog writers
+ * (each with its own connection, as separate server processes would have), then records `--rate`
+ * entries per second in total for `--seconds`, the way request handlers do (fire and await).
+ * Prints the latency of `record()` (call → stored), the CPU the server process and FerretDB
+ * spent per entry, the batches written, and whether the chain verifies. Then one JSON line.
+ */
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { performance } from 'node:perf_hooks';
+import { AuditLog } from '../server/audit/audit-log';
+import { Database } from '../server/db/database';
+import { EmbeddedFerretDb, defaultFerretDbBin } from '../server/db/embedded-ferretdb';
+import { createLogger } from '../server/observability/logger';
+
+function arg(name: string, def: number): number {
+  const i = process.argv.indexOf(`--${name}`);
+  if (i < 0) return def;
+  const v = Number(process.argv[i + 1]);
+  if (!Number.isFinite(v) || v <= 0) throw new Error(`--${name} needs a positive number`);
+  return v;
+}
+
+const percentile = (sorted: number[], p: number) => sorted[Math.min(sorted.length - 1, Math.max(0, Math.ceil((p / 100) * sorted.length) - 1))] ?? NaN;
+
+/** CPU seconds (user + system) a process has used, from /proc. */
+function procCpuS(pid: number | undefined): number {
+  if (!pid) return NaN;
+  try {
+    const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]?.split(' ') ?? [];
+    return (Number(fields[11]) + Number(fields[12])) / 100;
+  } catch {
+    return NaN;
+  }
+}
+
+async function main(): Promise<void> {
+  const rate = arg('rate', 500);
+  const seconds = arg('seconds', 10);
+  const processes = arg('processes', 1);
+  const linger = process.argv.includes('--linger') ? Number(process.argv[process.argv.indexOf('--linger') + 1]) : undefined;
+  const logger = createLogger('warn');
+  const dataDir = mkdtempSync(path.join(os.tmpdir(), 'hoichan-bench-audit-'));
+  const cache = process.env.HOICHAN_CACHE ?? path.join(os.homedir(), '.cache', 'hoichan');
+  const ferret = await EmbeddedFerretDb.start({ bin: process.env.FERRETDB_BIN ?? defaultFerretDbBin(cache), dataDir, logger });
+  const dbs = await Promise.all(Array.from({ length: processes }, () => Database.connect(ferret.uri, 'bench_audit', logger)));
+  const key = 'bench-audit-key-that-is-long-enough-0123456789';
+  const logs = dbs.map((d) => AuditLog.create(d.connection, { checkpointKey: key, checkpointIntervalMs: 2000, ...(linger !== undefined ? { lingerMs: linger } : {}) }));
+  try {
+    await dbs[0]!.syncIndexes();
+    // warm-up: connections, the head, the models
+    await Promise.all(logs.map((l) => l.record({ kind: 'admin', action: 'E', success: true, agent: { userId: 'bench' }, outcomeDesc: 'warm-up' })));
+    const latencies: number[] = [];
+    const pending: Promise<unknown>[] = [];
+    let errors = 0;
+    const total = Math.round(rate * seconds);
+    const cpu0 = process.cpuUsage();
+    const ferretCpu0 = procCpuS(ferret.pid);
+    const t0 = performance.now();
+    for (let i = 0; i < total; i++) {
+      // steady arrivals: entry i is due at t0 + i / rate
+      const due = t0 + (i * 1000) / rate;
+      const wait = due - performance.now();
+      if (wait > 1) await new Promise((r) => setTimeout(r, wait));
+      const s = performance.now();
+      pending.push(
+        logs[i % logs.length]!
+          .record({ kind: 'patient-record', action: 'R', success: true, agent: { userId: `usr-${i % 40}`, role: 'specialist', facilityId: 'fac-central', ip: '127.0.0.1' }, patientId: `pat-${i % 1000}`, entities: [`Observation/obs-${i}`], requestId: `req-${i}` })
+          .then(
+            () => latencies.push(performance.now() - s),
+            () => (errors += 1),
+          ),
+      );
+    }
+    await Promise.all(pending);
+    const wallS = (performance.now() - t0) / 1000;
+    const cpu = process.cpuUsage(cpu0);
+    const ferretCpuS = procCpuS(ferret.pid) - ferretCpu0;
+    latencies.sort((a, b) => a - b);
+    const tv = performance.now();
+    const verdict = await logs[0]!.verify();
+    const verifyMs = performance.now() - tv;
+    const batches = logs.reduce((n, l) => n + l.stats.batches, 0);
+    const conflicts = logs.reduce((n, l) => n + l.stats.conflicts, 0);
+    const result = {
+      bench: 'audit-cost',
+      database: 'embedded FerretDB (SQLite)',
+      cpus: os.cpus().length,
+      processes,
+      ratePerS: rate,
+      achievedPerS: Number((total / wallS).toFixed(1)),
+      entries: total,
+      errors,
+      batches,
+      entriesPerBatch: Number((total / batches).toFixed(1)),
+      conflicts,
+      recordMsP50: Number(percentile(latencies, 50).toFixed(2)),
+      recordMsP99: Number(percentile(latencies, 99).toFixed(2)),
+      serverCpuMsPerEntry: Number((((cpu.user + cpu.system) / 1000) / total).toFixed(3)),
+      ferretdbCpuMsPerEntry: Number(((ferretCpuS * 1000) / total).toFixed(3)),
+      verifyOk: verdict.ok,
+      verifyMs: Math.round(verifyMs),
+    };
+    const rows: [string, string][] = [
+      ['Offered / achieved', `${rate}/s for ${seconds} s → ${result.achievedPerS}/s (${processes} writer process${processes > 1 ? 'es' : ''}), ${errors} errors`],
+      ['record() call → stored', `p50 ${result.recordMsP50} ms, p99 ${result.recordMsP99} ms`],
+      ['Batches', `${batches} (${result.entriesPerBatch} entries per insertMany + anchor move), ${conflicts} lost races between writers`],
+      ['CPU per audited read', `server ${result.serverCpuMsPerEntry} ms + FerretDB ${result.ferretdbCpuMsPerEntry} ms`],
+      ['Verify after the run', `${verdict.ok ? 'intact' : verdict.message} (${verdict.entries} entries in ${result.verifyMs} ms)`],
+    ];
+    const w = Math.max(...rows.map((r) => r[0].length));
+    process.stdout.write(`\nAudit cost bench (${result.database}, ${result.cpus} CPUs)\n`);
+    for (const [k, v] of rows) process.stdout.write(`  ${k.padEnd(w)}  ${v}\n`);
+    process.stdout.write(`${JSON.stringify(result)}\n`);
+  } finally {
+    await Promise.all(logs.map((l) => l.close()));
+    await Promise.all(dbs.map((d) => d.close()));
+    await ferret.stop();
+    rmSync(dataDir, { recursive: true, force: true });
+  }
+}
+
+main().catch((err: unknown) => {
+  process.stderr.write(`${(err as Error).stack ?? String(err)}\n`);
+  process.exit(1);
+});

@@ -1,0 +1,150 @@
+/**
+ * The platform under a clinic's load: `--clients` concurrent users, each repeating the realistic mix
+ * log in → list consults → read the patient's $summary → post a chat message, for `--seconds`.
+ *
+ *   npx tsc -p tsconfig.build.json && node dist/bench/clinic-load.js [--clients 50] [--seconds 60] [--handler postgresql|sqlite]
+ *
+ * Starts the real platform (embedded FerretDB in a temporary data folder, demo data), opens one
+ * consult on the demo patient as the district referrer, then runs the clients. Prints p50/p99 per
+ * step and overall, requests/s and errors, and what one login's password hash (scrypt N=2^15, r=8)
+ * costs alone and 4 at a time (libuv pool: 4 threads). Then one JSON line.
+ */
+import { scrypt } from 'node:crypto';
+import { mkdtempSync, rmSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { performance } from 'node:perf_hooks';
+import { loadConfig } from '../server/config';
+import { startPlatform } from '../server/main';
+import { createLogger } from '../server/observability/logger';
+
+function arg(name: string, def: string): string {
+  const i = process.argv.indexOf(`--${name}`);
+  return i < 0 ? def : (process.argv[i + 1] ?? def);
+}
+const pct = (s: number[], p: number) => s[Math.min(s.length - 1, Math.max(0, Math.ceil((p / 100) * s.length) - 1))] ?? NaN;
+const r1 = (n: number) => Math.round(n * 10) / 10;
+
+const scryptOnce = () =>
+  new Promise<number>((resolve, reject) => {
+    const t = performance.now();
+    scrypt('a password of ordinary length', 'sixteen-byte-slt', 64, { N: 2 ** 15, r: 8, p: 1, maxmem: 64 * 1024 * 1024 }, (err) => (err ? reject(err) : resolve(performance.now() - t)));
+  });
+
+async function main(): Promise<void> {
+  const clients = Number(arg('clients', '50'));
+  const seconds = Number(arg('seconds', '60'));
+  const handler = arg('handler', 'postgresql');
+  const dataDir = mkdtempSync(path.join(os.tmpdir(), 'hoichan-bench-load-'));
+  const password = 'bench-password-0123456789';
+  const config = loadConfig({
+    NODE_ENV: 'production',
+    HOME: process.env.HOME,
+    HOICHAN_CACHE: process.env.HOICHAN_CACHE,
+    PORT: '0',
+    HOST: '127.0.0.1',
+    HOICHAN_DATA_DIR: dataDir,
+    HOICHAN_DB_HANDLER: handler,
+    HOICHAN_DEMO_PASSWORD: password,
+    HOICHAN_SEED_DEMO: 'true',
+    JWT_SECRET: 'bench-secret-that-is-long-enough-0123456789',
+    HOICHAN_AUDIT_KEY: 'bench-audit-key-that-is-long-enough-0123456789',
+    LOGIN_MAX_ATTEMPTS_PER_IP: '1000000',
+    LOG_LEVEL: 'silent',
+    CLIENT_DIST_DIR: path.join(dataDir, 'no-client'),
+  });
+  const platform = await startPlatform(config, createLogger('silent'));
+  try {
+    const req = async (method: string, pathname: string, token?: string, body?: unknown) => {
+      const form = body instanceof FormData;
+      const res = await fetch(`${platform.url}${pathname}`, {
+        method,
+        headers: { ...(token ? { authorization: `Bearer ${token}` } : {}), ...(body && !form ? { 'content-type': 'application/json' } : {}) },
+        body: body === undefined ? undefined : form ? body : JSON.stringify(body),
+      });
+      const text = await res.text();
+      if (!res.ok) throw new Error(`${method} ${pathname} → ${res.status}: ${text.slice(0, 200)}`);
+      return text ? (JSON.parse(text) as Record<string, unknown>) : {};
+    };
+    const login = async () => (await req('POST', '/api/auth/login', undefined, { email: 'referrer@district.demo', password })).accessToken as string;
+    const token = await login();
+    const patients = (await req('GET', '/api/emr/patients', token)).patients as { id: string; access: string }[];
+    const patientId = (patients.find((p) => p.access === 'care-team') ?? patients[0])?.id;
+    if (!patientId) throw new Error('no demo patient');
+    const draft = await req('POST', '/api/consults', token, { patientId, reason: 'Ho kéo dài 3 tuần', clinicalQuestion: 'Nghi lao phổi?', urgency: 'urgent', requestedSpecialty: 'pulmonology', sharedSections: ['problems'], imagingStudyIds: [], submit: true });
+    const consultId = draft.id as string;
+
+    const scryptAlone: number[] = [];
+    for (let i = 0; i < 5; i++) scryptAlone.push(await scryptOnce());
+    const scryptFour = await Promise.all(Array.from({ length: 4 }, scryptOnce));
+
+    const steps = ['login', 'list consults', '$summary', 'post chat'] as const;
+    const lat: Record<string, number[]> = Object.fromEntries(steps.map((s) => [s, []]));
+    const errors: Record<string, number> = Object.fromEntries(steps.map((s) => [s, 0]));
+    const firstErrors: string[] = [];
+    const end = performance.now() + seconds * 1000;
+    let iterations = 0;
+    const timed = async <T>(step: (typeof steps)[number], fn: () => Promise<T>): Promise<T | undefined> => {
+      const t = performance.now();
+      try {
+        return await fn();
+      } catch (err) {
+        errors[step] = (errors[step] ?? 0) + 1;
+        if (firstErrors.length < 5) firstErrors.push(String((err as Error).message));
+        return undefined;
+      } finally {
+        lat[step]?.push(performance.now() - t);
+      }
+    };
+    const t0 = performance.now();
+    await Promise.all(
+      Array.from({ length: clients }, async (_, c) => {
+        while (performance.now() < end) {
+          const tok = await timed('login', login);
+          if (!tok) continue;
+          await timed('list consults', () => req('GET', '/api/consults', tok));
+          await timed('$summary', () => req('GET', `/fhir/R4/Patient/${patientId}/$summary`, tok));
+          const form = new FormData();
+          form.set('text', `tin nhắn ${c}-${iterations}`);
+          await timed('post chat', () => req('POST', `/api/consults/${consultId}/messages`, tok, form));
+          iterations += 1;
+        }
+      }),
+    );
+    const wall = (performance.now() - t0) / 1000;
+    const all = Object.values(lat).flat().sort((a, b) => a - b);
+    const rows = steps.map((s) => {
+      const l = (lat[s] ?? []).sort((a, b) => a - b);
+      return { step: s, requests: l.length, p50: r1(pct(l, 50)), p99: r1(pct(l, 99)), errors: errors[s] ?? 0 };
+    });
+    const result = {
+      bench: 'clinic-load',
+      handler,
+      cpus: os.cpus().length,
+      clients,
+      seconds,
+      requests: all.length,
+      perS: r1(all.length / wall),
+      p50: r1(pct(all, 50)),
+      p99: r1(pct(all, 99)),
+      errors: Object.values(errors).reduce((a, b) => a + b, 0),
+      steps: rows,
+      scryptMsAlone: r1(pct(scryptAlone.sort((a, b) => a - b), 50)),
+      scryptMsFourAtOnce: r1(Math.max(...scryptFour)),
+      firstErrors,
+    };
+    process.stdout.write(`\nClinic load (${clients} clients × ${seconds} s, FerretDB on ${handler}, ${result.cpus} CPUs)\n`);
+    for (const r of rows) process.stdout.write(`  ${r.step.padEnd(14)} ${String(r.requests).padStart(6)} req  p50 ${String(r.p50).padStart(7)} ms  p99 ${String(r.p99).padStart(7)} ms  errors ${r.errors}\n`);
+    process.stdout.write(`  ${'all'.padEnd(14)} ${String(result.requests).padStart(6)} req  p50 ${String(result.p50).padStart(7)} ms  p99 ${String(result.p99).padStart(7)} ms  ${result.perS} req/s, errors ${result.errors}\n`);
+    process.stdout.write(`  scrypt (one login's hash): ${result.scryptMsAlone} ms alone, ${result.scryptMsFourAtOnce} ms when 4 run at once\n`);
+    process.stdout.write(`${JSON.stringify(result)}\n`);
+  } finally {
+    await platform.close();
+    rmSync(dataDir, { recursive: true, force: true });
+  }
+}
+
+main().catch((err: unknown) => {
+  process.stderr.write(`${(err as Error).stack ?? String(err)}\n`);
+  process.exit(1);
+});

@@ -1,0 +1,187 @@
+/**
+ * The embedded PostgreSQL under FerretDB (`HOICHAN_DB_HANDLER=postgresql`, the default when
+ * Debian's `postgresql` package is installed): a cluster of its own in `<data>/postgres`, listening
+ * on loopback and on a socket in the data folder, trust authentication for one local role
+ * (`hoichan`) because nothing but this server can reach it. Started and stopped by the server, dies
+ * with it (parent-death signal), and PostgreSQL's own postmaster.pid keeps a second one off its files.
+ */
+import { execFile, spawn, type ChildProcess } from 'node:child_process';
+import { chmodSync, chownSync, existsSync, mkdirSync, readdirSync, statSync } from 'node:fs';
+import path from 'node:path';
+import { promisify } from 'node:util';
+import type { Logger } from '../observability/logger';
+import { freeLoopbackPort } from './embedded-ferretdb';
+import { childCommand, systemUser, type ChildUser } from './process-guard';
+
+const run = promisify(execFile);
+
+/** Debian's PostgreSQL binaries: `/usr/lib/postgresql/<major>/bin`, the newest installed (or `HOICHAN_PG_BIN_DIR`). */
+export function findPostgresBinDir(configured?: string): string | undefined {
+  if (configured) return existsSync(path.join(configured, 'postgres')) ? configured : undefined;
+  const root = '/usr/lib/postgresql';
+  if (!existsSync(root)) return undefined;
+  const majors = readdirSync(root)
+    .filter((d) => /^\d+$/.test(d) && existsSync(path.join(root, d, 'bin', 'postgres')))
+    .sort((a, b) => Number(b) - Number(a));
+  return majors[0] ? path.join(root, majors[0], 'bin') : undefined;
+}
+
+export interface EmbeddedPostgresOptions {
+  binDir: string;
+  /** The cluster lives in `<dataDir>/postgres`. */
+  dataDir: string;
+  logger: Logger;
+  port?: number;
+}
+
+export class EmbeddedPostgres {
+  #child: ChildProcess | null = null;
+  #stopping = false;
+
+  private constructor(
+    private readonly opts: EmbeddedPostgresOptions,
+    readonly port: number,
+    private readonly user: ChildUser | undefined,
+  ) {}
+
+  get clusterDir(): string {
+    return path.join(this.opts.dataDir, 'postgres');
+  }
+
+  get socketDir(): string {
+    return path.join(this.opts.dataDir, 'postgres-run');
+  }
+
+  /** For FerretDB's `--postgresql-url`. */
+  get url(): string {
+    return `postgres://hoichan@127.0.0.1:${this.port}/postgres`;
+  }
+
+  get pid(): number | undefined {
+    return this.#child?.pid;
+  }
+
+  static async start(opts: EmbeddedPostgresOptions): Promise<EmbeddedPostgres> {
+    // PostgreSQL refuses to run as root: as root, the cluster belongs to the `postgres` account.
+    const user = process.getuid?.() === 0 ? systemUser('postgres') : undefined;
+    if (process.getuid?.() === 0 && !user) throw new Error('running as root: PostgreSQL needs the `postgres` account (Debian package `postgresql`)');
+    const port = opts.port && opts.port > 0 ? opts.port : await freeLoopbackPort();
+    const pg = new EmbeddedPostgres(opts, port, user);
+    await pg.#initIfNeeded();
+    await pg.#spawnAndWait();
+    return pg;
+  }
+
+  async #initIfNeeded(): Promise<void> {
+    const { binDir, dataDir, logger } = this.opts;
+    mkdirSync(dataDir, { recursive: true });
+    for (const dir of [this.clusterDir, this.socketDir]) {
+      mkdirSync(dir, { recursive: true, mode: 0o700 });
+      if (this.user) chownSync(dir, this.user.uid, this.user.gid);
+    }
+    if (this.user) {
+      // the postgres account must be able to reach its folders inside the data folder
+      const mode = statSync(dataDir).mode & 0o777;
+      if ((mode & 0o001) === 0) chmodSync(dataDir, mode | 0o001);
+    }
+    if (existsSync(path.join(this.clusterDir, 'PG_VERSION'))) return;
+    const cmd = childCommand(path.join(binDir, 'initdb'), ['-D', this.clusterDir, '-U', 'hoichan', '--auth=trust', '--encoding=UTF8', '--locale=C.UTF-8', '--no-instructions'], 'TERM', this.user);
+    logger.info({ dir: this.clusterDir }, 'creating the embedded PostgreSQL cluster');
+    await run(cmd.command, cmd.args, { timeout: 120_000 });
+  }
+
+  async #spawnAndWait(): Promise<void> {
+    const { binDir, logger } = this.opts;
+    const cmd = childCommand(
+      path.join(binDir, 'postgres'),
+      [
+        '-D', this.clusterDir,
+        '-h', '127.0.0.1',
+        '-p', String(this.port),
+        '-k', this.socketDir,
+        '-c', 'max_connections=100',
+        '-c', 'shared_buffers=256MB',
+        '-c', 'effective_cache_size=1GB',
+        '-c', 'work_mem=16MB',
+        '-c', 'maintenance_work_mem=128MB',
+        '-c', 'random_page_cost=1.1',
+        '-c', 'jit=off',
+        '-c', 'logging_collector=off',
+        '-c', 'log_min_messages=warning',
+      ],
+      'INT', // fast shutdown: FerretDB's connections must not hold it up
+      this.user,
+    );
+    const child = spawn(cmd.command, cmd.args, { stdio: ['ignore', 'ignore', 'pipe'] });
+    this.#child = child;
+    let stderrTail = '';
+    child.stderr?.on('data', (chunk: Buffer) => {
+      stderrTail = (stderrTail + chunk.toString('utf8')).slice(-4000);
+    });
+    child.once('exit', (code, signal) => {
+      if (this.#child === child) this.#child = null;
+      if (!this.#stopping) logger.error({ code, signal, stderr: stderrTail.slice(-500) }, 'embedded PostgreSQL stopped unexpectedly');
+    });
+    const started = Date.now();
+    for (;;) {
+      if (this.#child !== child) throw new Error(`PostgreSQL exited during start: ${stderrTail.slice(-800)}`);
+      const ready = await run(path.join(binDir, 'pg_isready'), ['-q', '-h', '127.0.0.1', '-p', String(this.port), '-U', 'hoichan', '-d', 'postgres']).then(
+        () => true,
+        () => false,
+      );
+      if (ready) break;
+      if (Date.now() - started > 60_000) {
+        child.kill('SIGKILL');
+        throw new Error(`PostgreSQL did not accept connections on 127.0.0.1:${this.port} within 60 s: ${stderrTail.slice(-800)}`);
+      }
+      await new Promise((r) => setTimeout(r, 100));
+    }
+    logger.info({ port: this.port, pid: child.pid }, 'embedded PostgreSQL listening');
+  }
+
+  /** Runs SQL through psql over the socket (index maintenance the MongoDB protocol cannot express). */
+  async sql(statement: string): Promise<string> {
+    const { stdout } = await run(path.join(this.opts.binDir, 'psql'), ['-X', '-q', '-A', '-t', '-v', 'ON_ERROR_STOP=1', '-h', '127.0.0.1', '-p', String(this.port), '-U', 'hoichan', '-d', 'postgres', '-c', statement], { timeout: 600_000, maxBuffer: 16 * 1024 * 1024 });
+    return stdout.trim();
+  }
+
+  /**
+   * GIN (jsonb_path_ops) indexes on the indexed top-level fields of FerretDB's tables. FerretDB
+   * creates B-tree indexes on `_jsonb->'field'`, but what it pushes down is `_jsonb->'field' @> value`,
+   * which only a GIN index answers: without these, every pushed-down query is a sequential scan.
+   * `fields`: collection → top-level field names. Idempotent; returns the indexes created.
+   */
+  async ensureContainmentIndexes(schema: string, fields: Record<string, string[]>): Promise<string[]> {
+    if (!/^[A-Za-z][A-Za-z0-9_]*$/.test(schema)) throw new Error(`bad schema name ${schema}`);
+    const rows = await this.sql(`SELECT _jsonb->>'_id' || '|' || (_jsonb->>'table') FROM "${schema}"."_ferretdb_database_metadata"`).catch(() => '');
+    const tables = new Map(rows.split('\n').filter(Boolean).map((l) => l.split('|') as [string, string]));
+    const created: string[] = [];
+    const statements: string[] = [];
+    for (const [collection, list] of Object.entries(fields)) {
+      const table = tables.get(collection);
+      if (!table || !/^[A-Za-z0-9_]+$/.test(table)) continue;
+      for (const field of new Set(list)) {
+        if (!/^[A-Za-z_][A-Za-z0-9_]*$/.test(field)) continue;
+        const name = `${table}_${field.replace(/^_/, '')}_gin`.slice(0, 63);
+        statements.push(`CREATE INDEX IF NOT EXISTS "${name}" ON "${schema}"."${table}" USING gin ((_jsonb->'${field}') jsonb_path_ops)`);
+        created.push(`${collection}.${field}`);
+      }
+    }
+    if (statements.length) await this.sql(statements.join('; '));
+    return created;
+  }
+
+  async stop(): Promise<void> {
+    this.#stopping = true;
+    const child = this.#child;
+    if (!child || child.exitCode !== null) return;
+    await new Promise<void>((resolve) => {
+      const killer = setTimeout(() => child.kill('SIGKILL'), 10_000);
+      child.once('exit', () => {
+        clearTimeout(killer);
+        resolve();
+      });
+      child.kill('SIGINT');
+    });
+  }
+}
