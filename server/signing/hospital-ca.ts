@@ -19,7 +19,11 @@ import type { Connection, Model } from 'mongoose';
 import { signingCaModel, signingRevocationModel, type SigningCaDoc, type SigningRevocationDoc } from '../../models/signing-ca';
 import { decryptSecretBytes, encryptSecretBytes } from './key-encryption';
 
-x509.cryptoProvider.set(webcrypto as unknown as Crypto);
+// Node's WebCrypto types (the server is compiled without the DOM lib).
+type CryptoKey = webcrypto.CryptoKey;
+type CryptoKeyPair = webcrypto.CryptoKeyPair;
+
+x509.cryptoProvider.set(webcrypto as unknown as Parameters<typeof x509.cryptoProvider.set>[0]);
 
 const EC = { name: 'ECDSA', namedCurve: 'P-256' } as const;
 const SIGNING_ALG = { name: 'ECDSA', hash: 'SHA-256' } as const;
