@@ -19,11 +19,14 @@ import type { Connection, Model } from 'mongoose';
 import { signingCaModel, signingRevocationModel, type SigningCaDoc, type SigningRevocationDoc } from '../../models/signing-ca';
 import { decryptSecretBytes, encryptSecretBytes } from './key-encryption';
 
-// Node's WebCrypto types (the server is compiled without the DOM lib).
-type CryptoKey = webcrypto.CryptoKey;
-type CryptoKeyPair = webcrypto.CryptoKeyPair;
+// The key types @peculiar/x509 takes: the global WebCrypto ones, whether or not the DOM lib is in (the server build has none).
+type CryptoKey = InstanceType<typeof globalThis.CryptoKey>;
+interface CryptoKeyPair {
+  privateKey: CryptoKey;
+  publicKey: CryptoKey;
+}
 
-x509.cryptoProvider.set(webcrypto as unknown as Parameters<typeof x509.cryptoProvider.set>[0]);
+x509.cryptoProvider.set(webcrypto as unknown as Parameters<typeof x509.cryptoProvider.set>[1]);
 
 const EC = { name: 'ECDSA', namedCurve: 'P-256' } as const;
 const SIGNING_ALG = { name: 'ECDSA', hash: 'SHA-256' } as const;
