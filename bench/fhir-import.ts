@@ -74,6 +74,7 @@ async function main(): Promise<void> {
     HOICHAN_DEMO_PASSWORD: password,
     JWT_SECRET: 'bench-secret-that-is-long-enough-0123456789',
     HOICHAN_AUDIT_KEY: 'bench-audit-key-that-is-long-enough-0123456789',
+    HOICHAN_KEY_ENCRYPTION_SECRET: 'bench-key-encryption-secret-long-enough-0123',
     LOG_LEVEL: 'silent',
     CLIENT_DIST_DIR: path.join(dataDir, 'no-client'),
   });

@@ -13,6 +13,7 @@ import { useCallback, useEffect, useId, useMemo, useRef, useState, type PointerE
 import type { LesionBox, TriageLesion } from '../../../contracts/imaging-api';
 import { useI18n } from '../i18n';
 import { useSession } from '../lib/session';
+import { findingLabel } from './TriageSummary';
 
 export type ViewerTool = 'pan' | 'wl' | 'box';
 
@@ -103,6 +104,11 @@ const FINDING_COLOURS: Record<string, string> = { tb: '#ff5a4e', nodule: '#ffb02
 
 export function XrayViewer({ imageUrl, imageSize, alt, heatmaps = [], lesions = [], boxes = [], onDrawBox, height = 460, testId = 'xray-viewer' }: Props) {
   const { t } = useI18n();
+  /** The finding in the clinician's language ("Tổn thương lao", "Nodule/mass"), as on the badges. */
+  const findingName = (finding: string): string => {
+    const key = findingLabel[finding];
+    return key ? t(key) : finding;
+  };
   const id = useId();
   const { img, error } = useProtectedImage(imageUrl);
   const heatmapSources = useMemo(() => heatmaps, [heatmaps]);
@@ -195,7 +201,7 @@ export function XrayViewer({ imageUrl, imageSize, alt, heatmaps = [], lesions = 
         ctx.strokeRect(l.x_min, l.y_min, l.x_max - l.x_min, l.y_max - l.y_min);
         ctx.setLineDash([]);
         ctx.fillStyle = colour;
-        ctx.fillText(`${l.finding.toUpperCase()} ${Math.round(l.score * 100)}%`, l.x_min, l.y_min - 4 / view.scale);
+        ctx.fillText(`${findingName(l.finding)} ${Math.round(l.score * 100)}%`, l.x_min, l.y_min - 4 / view.scale);
       }
     }
     ctx.strokeStyle = '#36d399';
@@ -337,7 +343,7 @@ export function XrayViewer({ imageUrl, imageSize, alt, heatmaps = [], lesions = 
           {showBoxes
             ? lesions.map((l, i) => (
                 <li key={`ai-${i}`} data-kind="ai" data-finding={l.finding} data-rect={rectAttr(view.ox + l.x_min * view.scale, view.oy + l.y_min * view.scale, (l.x_max - l.x_min) * view.scale, (l.y_max - l.y_min) * view.scale)}>
-                  {`${l.finding.toUpperCase()} ${Math.round(l.score * 100)}%`}
+                  {findingName(l.finding)} {`${Math.round(l.score * 100)}%`}
                 </li>
               ))
             : null}

@@ -73,6 +73,11 @@ interface JsonSchema {
 }
 
 /** A value that follows the schema most of the time, with one part broken now and then. */
+/** A hostile value as header text: objects (some without a prototype) as JSON, the rest as String() gives them. */
+function asHeader(v: unknown): string {
+  return typeof v === 'object' && v !== null ? JSON.stringify(v) : String(v);
+}
+
 function fromSchema(r: Rng, s: JsonSchema | undefined, depth = 0): unknown {
   if (!s || depth > 5 || r.chance(0.08)) return hostileValue(r);
   if (s.enum?.length) return r.pick(s.enum);
@@ -196,7 +201,7 @@ function generate(r: Rng, ops: Operation[], tokens: string[]): FuzzRequest {
   const auth = r.int(10);
   if (auth < 7) headers.authorization = `Bearer ${r.pick(tokens)}`;
   else if (auth === 7) headers.authorization = r.pick(['Bearer x.y.z', 'Basic YTpi', 'Bearer ', `Bearer ${'a'.repeat(5000)}`, 'bearer eyJhbGciOiJub25lIn0.eyJzdWIiOiJ1c3ItYWRtaW4ifQ.']);
-  if (r.chance(0.05)) headers['if-match'] = String(hostileValue(r));
+  if (r.chance(0.05)) headers['if-match'] = asHeader(hostileValue(r));
   if (r.chance(0.05)) headers['idempotency-key'] = r.pick(['k1', 'k2', 'x'.repeat(300), ' ', 'ключ']);
   if (r.chance(0.03)) headers['x-request-id'] = r.pick(['abc', 'x'.repeat(100), '../../']);
   // FHIR routes get their own generator a third of the time (they are most of the attack surface).

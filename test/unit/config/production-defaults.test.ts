@@ -1,6 +1,6 @@
 import { loadConfig } from '../../../server/config';
 
-const secrets = { JWT_SECRET: 'j'.repeat(40), HOICHAN_KEY_ENCRYPTION_SECRET: 'k'.repeat(40) };
+const secrets = { JWT_SECRET: 'j'.repeat(40), HOICHAN_KEY_ENCRYPTION_SECRET: 'k'.repeat(40), HOICHAN_AUDIT_KEY: 'a'.repeat(40) };
 
 test('production needs the key-encryption secret (it must not be generated next to the keys it protects)', () => {
   expect(() => loadConfig({ NODE_ENV: 'production', JWT_SECRET: secrets.JWT_SECRET })).toThrow(/HOICHAN_KEY_ENCRYPTION_SECRET: required in production/);

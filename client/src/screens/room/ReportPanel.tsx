@@ -118,7 +118,7 @@ function SignatureDetails({ consultId, version, signerName, signedAt }: { consul
 export function ReportPanel({ consult, onSigned }: { consult: ConsultView; onSigned: () => void }) {
   const { api } = useSession();
   const me = useMe();
-  const { t, dateTime } = useI18n();
+  const { t } = useI18n();
   const id = useId();
   // Ask which signed versions exist first: before the first report there is nothing to GET (no 404 in the console).
   const versions = useResource<ReportVersionSummary[]>(`/api/consults/${encodeURIComponent(consult.id)}/report/versions`);
