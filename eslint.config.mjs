@@ -1,0 +1,47 @@
+// Lint: typescript-eslint's strict type-checked rules over every TypeScript file, plus the
+// import boundaries of docs/architecture.md (client/ and server/ meet only through contracts/).
+// The few relaxations are listed with their reason.
+import js from '@eslint/js';
+import tseslint from 'typescript-eslint';
+
+export default tseslint.config(
+  { ignores: ['dist/**', 'client/dist/**', 'node_modules/**', 'ml/training/**', 'coverage/**', '**/*.js', '**/*.mjs', '**/*.cjs'] },
+  js.configs.recommended,
+  ...tseslint.configs.strictTypeChecked,
+  {
+    languageOptions: { parserOptions: { projectService: true, tsconfigRootDir: import.meta.dirname } },
+    rules: {
+      // Numbers and booleans print unambiguously in messages and logs.
+      '@typescript-eslint/restrict-template-expressions': ['error', { allowNumber: true, allowBoolean: true }],
+      // `() => void thing()` and `onClick={() => setX(1)}` are the idiom, not a confusion.
+      '@typescript-eslint/no-confusing-void-expression': ['error', { ignoreArrowShorthand: true, ignoreVoidOperator: true }],
+      '@typescript-eslint/no-unused-vars': ['error', { argsIgnorePattern: '^_', varsIgnorePattern: '^_', caughtErrors: 'none' }],
+    },
+  },
+  {
+    // mongoose's Schema/model generics trip this rule on every `new Schema<T>(…)`; the models are typed by their interfaces.
+    files: ['models/**/*.ts'],
+    rules: { '@typescript-eslint/no-unsafe-class-instance-assignment': 'off' },
+  },
+  {
+    // Tests read untyped JSON bodies and index fixtures they just built; a wrong shape fails the assertion.
+    files: ['test/**/*.ts', 'bench/**/*.ts'],
+    rules: {
+      '@typescript-eslint/no-unsafe-member-access': 'off',
+      '@typescript-eslint/no-unsafe-assignment': 'off',
+      '@typescript-eslint/no-unsafe-call': 'off',
+      '@typescript-eslint/no-unsafe-argument': 'off',
+      '@typescript-eslint/no-unsafe-return': 'off',
+      '@typescript-eslint/no-non-null-assertion': 'off',
+      '@typescript-eslint/no-explicit-any': 'off',
+    },
+  },
+  {
+    files: ['client/**/*.ts', 'client/**/*.tsx'],
+    rules: { 'no-restricted-imports': ['error', { patterns: [{ group: ['**/server/**', '**/models/**', '**/ml/**'], message: 'the client meets the server only through contracts/' }] }] },
+  },
+  {
+    files: ['server/**/*.ts', 'models/**/*.ts', 'ml/**/*.ts', 'contracts/**/*.ts'],
+    rules: { 'no-restricted-imports': ['error', { patterns: [{ group: ['**/client/**'], message: 'server code never imports the client; share types through contracts/' }] }] },
+  },
+);
