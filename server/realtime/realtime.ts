@@ -40,8 +40,10 @@ export class Realtime {
       path: '/socket.io',
       serveClient: false,
       maxHttpBufferSize: 1e6,
+      // A blink of the clinic's link (≤ 15 s without a pong) never costs the signalling connection:
+      // the server gives up after 15–25 s of silence, the client after 25 s without a ping.
       pingInterval: 10000,
-      pingTimeout: 8000,
+      pingTimeout: 15000,
       connectionStateRecovery: { maxDisconnectionDuration: 60000, skipMiddlewares: false },
     });
     // engine.io answers any method but GET and POST on an open polling session with a bare 500.
