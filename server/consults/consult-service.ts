@@ -8,11 +8,12 @@ import type { PatientRecords } from '../fhir/records-api';
 import { ConflictError, ForbiddenError, InvalidInputError, ServiceUnavailableError } from '../http/errors';
 import type { Caller } from '../http/request-context';
 import type { Logger } from '../observability/logger';
+import type { DomainEvents } from '../platform/domain-events';
 import { isParticipant, type AuditCtx, type ConsultAccess, type ConsultActor } from './access';
 import type { ConsultNotifier } from './notifier';
 import type { createConsultSchema, inviteSchema, transitionBodySchema } from './schemas';
 import { compareQueue, slaDeadline } from './sla';
-import { decideTransition, isCandidateSpecialist } from './state-machine';
+import { decideTransition, isCandidateSpecialist, TERMINAL_STATUSES } from './state-machine';
 import { consultView, redactedView } from './views';
 
 export type CreateConsultInput = z.infer<typeof createConsultSchema>;
@@ -25,6 +26,7 @@ export class ConsultService {
     private readonly records: PatientRecords,
     private readonly notifier: ConsultNotifier,
     private readonly logger: Logger,
+    private readonly events: DomainEvents,
   ) {}
 
   get consults() {
@@ -241,6 +243,7 @@ export class ConsultService {
     }
     await this.access.record(caller, updated, 'U', true, `consult ${action}: ${decision.from} → ${decision.to}`, ctx);
     this.notifier.status(updated, caller.userId);
+    if (TERMINAL_STATUSES.includes(updated.status)) this.events.emit('consult.ended', { consultId: updated._id, status: updated.status });
     if (action === 'submit') await this.notifier.requested(updated);
     if (decision.from === 'requested' && action !== 'submit') await this.notifier.queueChanged(updated, decision.to, caller.userId);
     return updated;

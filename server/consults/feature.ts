@@ -23,7 +23,7 @@ import { consultSocketFeature } from './socket-handlers';
 export function createConsultFeature(ctx: FeatureContext, deps: { records: PatientRecords }): Feature & { directory: ConsultDirectory } {
   const access = new ConsultAccess(ctx.conn, ctx.audit, deps.records);
   const notifier = new ConsultNotifier(ctx.realtime, (specialty) => access.candidateSpecialistIds(specialty));
-  const service = new ConsultService(access, deps.records, notifier, ctx.logger);
+  const service = new ConsultService(access, deps.records, notifier, ctx.logger, ctx.events);
   const chat = new ConsultChat(ctx.conn, access, notifier);
   const keys = new SigningKeys(ctx.conn, secretFromConfigOrDataDir(ctx.config.auth.keyEncryptionSecret, ctx.config.dataDir, 'key-encryption-secret'));
   const reports = new ConsultReports(ctx.conn, access, service, keys, deps.records, notifier, ctx.logger);

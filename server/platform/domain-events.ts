@@ -13,6 +13,8 @@ export interface DomainEventMap {
   'triage.progress': { patientId: string; studyId: string; state: 'queued' | 'running' | 'done' | 'failed'; message?: string };
   /** Triage finished for a study. */
   'triage.completed': { patientId: string; studyId: string; tbFlagged: boolean; noduleFlagged: boolean; maxScore: number };
+  /** A consult reached a terminal state (closed, declined, cancelled, expired): its call ends, its admissions with it. */
+  'consult.ended': { consultId: string; status: string };
   /** A radiologist confirmed or rejected a triage flag. */
   'triage.reviewed': { patientId: string; studyId: string; byUserId: string };
 }

@@ -38,7 +38,8 @@ export const MEDIA_CODECS: ms.RouterRtpCodecCapability[] = [
   },
 ];
 
-export type RoomCloseReason = 'room-closed' | 'worker-died' | 'shutdown';
+/** `consult-ended`: the consult was closed, declined or cancelled; nobody is asked to rejoin. */
+export type RoomCloseReason = 'room-closed' | 'worker-died' | 'shutdown' | 'consult-ended';
 
 /** A room nobody is in is closed after this long (its router freed). */
 const EMPTY_ROOM_TTL_MS = 60_000;
@@ -438,7 +439,7 @@ export class ConsultCallRoom {
     this.#closed = true;
     clearInterval(this.#policyTimer);
     for (const peer of this.#peers.values()) {
-      if (reason !== 'shutdown') peer.notify('sfu:rejoin', { consultId: this.consultId, reason, peerId: peer.peerId });
+      if (reason === 'room-closed' || reason === 'worker-died') peer.notify('sfu:rejoin', { consultId: this.consultId, reason, peerId: peer.peerId });
       else peer.notify('sfu:peer-left', { peerId: peer.peerId, userId: peer.userId, reason: 'room-closed' });
       peer.close();
     }

@@ -40,11 +40,16 @@ export async function createSfuFeature(ctx: FeatureContext, deps: { consults: Co
     `sfu ready: ICE candidates announce ${config.announcedAddress} (${config.announcedAddressSource})`,
   );
   const signalling = new SfuSignalling(service, logger, { reconnectGraceMs: config.reconnectGraceMs });
+  // A closed, declined or cancelled consult ends its call at once (admission ends with the consult).
+  const unsubscribe = ctx.events.on('consult.ended', ({ consultId }) => {
+    if (service.endCall(consultId)) logger.info({ consultId }, 'consult ended: its call is closed');
+  });
   return {
     name: 'sfu',
     service,
     socket: signalling.attach,
     close: async () => {
+      unsubscribe();
       signalling.close();
       await service.close();
     },

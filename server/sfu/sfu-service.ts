@@ -93,6 +93,14 @@ export class SfuService {
     return admission;
   }
 
+  /** The consult ended: its call ends for everyone in it (told `sfu:peer-left`, reason room-closed). */
+  endCall(consultId: string): boolean {
+    const room = this.#rooms.get(consultId);
+    if (!room) return false;
+    room.close('consult-ended');
+    return true;
+  }
+
   room(consultId: string): ConsultCallRoom | undefined {
     return this.#rooms.get(consultId);
   }

@@ -32,6 +32,18 @@ test('an untouched chain verifies, through the API too', async () => {
   expect(res.body.entries).toBeGreaterThanOrEqual(6);
 });
 
+test("reading the trail is itself audited: who listed which patient's entries, who verified", async () => {
+  const admin = await tp.login(DEMO.admin);
+  const listed = await tp.api('GET', '/api/admin/audit/events?patient=pat-2&limit=5', { token: admin.accessToken });
+  expect(listed.status).toBe(200);
+  await tp.api('GET', '/api/admin/audit/verify', { token: admin.accessToken });
+  await tp.platform.audit.flush();
+  const reads = await entries.find({ kind: 'admin' }).sort({ _id: 1 }).lean();
+  const descs = reads.map((e) => e.event as { outcomeDesc?: string; entity?: { what?: { reference?: string } }[] });
+  expect(descs.some((d) => d.outcomeDesc === `read ${(listed.body as unknown[]).length} audit entries` && d.entity?.some((x) => x.what?.reference === 'AuditEvent?patient=pat-2'))).toBe(true);
+  expect(descs.some((d) => d.outcomeDesc === 'audit trail verified: intact')).toBe(true);
+});
+
 test('entries are FHIR AuditEvents linked by hash', async () => {
   const list = await entries.find().sort({ _id: 1 }).lean();
   expect(list[0]?.prevHash).toBe('0'.repeat(64));

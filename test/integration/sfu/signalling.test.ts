@@ -144,4 +144,17 @@ maybe('sfu signalling over socket.io', () => {
     const view = await ref2.request('sfu:join', { consultId: CONSULT });
     expect(view.peers).toEqual([]);
   });
+  test('a consult that ends ends its call: everyone in it is told, nobody is asked to rejoin, joining again is refused', async () => {
+    const ending = await consultForCall(tp, { admit: [], start: false, referrer: call.referrer, specialist: call.specialist });
+    const spec = await connect(DEMO.specialist);
+    const joined = await spec.request('sfu:join', { consultId: ending.consultId });
+    expect(joined.ok).toBe(true);
+    // The requester cancels the accepted consult over HTTP.
+    const cancelled = await tp.api('POST', `/api/consults/${ending.consultId}/cancel`, { token: call.referrer.token, body: { reason: 'patient transferred' } });
+    expect([cancelled.status, cancelled.body?.status]).toEqual([200, 'cancelled']);
+    await waitFor(() => spec.events.some((e) => e.event === 'sfu:peer-left' && e.payload.peerId === joined.peerId && e.payload.reason === 'room-closed'), 5000, 'call closed with the consult');
+    expect(spec.events.some((e) => e.event === 'sfu:rejoin' && e.payload.consultId === ending.consultId)).toBe(false);
+    expect(await spec.request('sfu:create-transport', { direction: 'send' })).toMatchObject({ ok: false });
+    expect(await spec.request('sfu:join', { consultId: ending.consultId })).toMatchObject({ ok: false });
+  });
 });
