@@ -137,7 +137,7 @@ async function main(): Promise<void> {
       let stepResources = 0;
       await pool(batch, args.importConcurrency, async ({ i, citizenId }) => {
         const { bundle } = syntheaTransactionBundle({ seed: i + 1, encounters: args.encounters, citizenId });
-        system ||= CITIZEN_ID_SYSTEM_GUESS(bundle as never);
+        system ||= CITIZEN_ID_SYSTEM_GUESS(bundle);
         const out = (await call('POST', '/fhir/R4', token, bundle)) as { entry: { fullUrl: string }[] };
         stepResources += out.entry.length;
         loaded.push({ patientId: out.entry[0]?.fullUrl.split('/').slice(-1)[0] ?? '', citizenId });

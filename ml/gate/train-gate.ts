@@ -309,7 +309,7 @@ async function main(): Promise<void> {
     table[name] = {};
     for (const g of groups) {
       const r = rates(m, t, set.filter((s) => s.group === g));
-      if (r.n) table[name]![g] = r;
+      if (r.n) table[name][g] = r;
     }
   }
   // Leave-one-out over the real non-chest radiographs: trained without it, how much of it passes?

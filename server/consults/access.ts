@@ -57,7 +57,7 @@ export class ConsultAccess {
       userId: caller.userId,
       role: caller.role,
       facilityId: caller.facilityId,
-      facilityTier: (facility?.tier as FacilityTier | undefined) ?? null,
+      facilityTier: facility?.tier ?? null,
       specialty: user?.specialty ?? null,
       displayName: user?.displayName ?? caller.userId,
     };

@@ -41,7 +41,7 @@ export function createConsultDirectory(consults: Model<ConsultRequest>, access: 
       const me = c.participants.find((p) => p.userId === userId);
       const host = c.assignedSpecialistId === userId;
       const displayName = me?.displayName ?? user?.displayName ?? userId;
-      const caller = { userId, role: (user?.role ?? 'referring_doctor') as UserRole, facilityId: user?.facilityId ?? '' };
+      const caller = { userId, role: user?.role ?? 'referring_doctor', facilityId: user?.facilityId ?? '' };
       let refusal: string | undefined;
       if (!me) refusal = 'not a participant of this consult';
       else if (!user || !user.active) refusal = 'this account is disabled';

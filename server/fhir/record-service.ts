@@ -75,7 +75,7 @@ export class RecordService {
     if (!doc) throw new NotFoundError(`${type}/${id} is not known`);
     if (doc.patientId) await this.access.enforce(caller, doc.patientId, 'R', ctx, [refKey(type, id)]);
     if (doc.deleted || !doc.resource) throw new GoneError(`${type}/${id} was deleted`);
-    return doc.resource as FhirResource;
+    return doc.resource;
   }
 
   /** One version, checked against the patient that version belonged to. */
@@ -84,7 +84,7 @@ export class RecordService {
     if (!h) throw new NotFoundError(`${type}/${id} has no version ${versionId}`);
     if (h.patientId) await this.access.enforce(caller, h.patientId, 'R', ctx, [`${refKey(type, id)}/_history/${versionId}`]);
     if (h.deleted || !h.resource) throw new GoneError(`${type}/${id} version ${versionId} is a deletion`);
-    return h.resource as FhirResource;
+    return h.resource;
   }
 
   /**

@@ -36,7 +36,7 @@ export async function jwkThumbprint(jwk: EcPublicJwk): Promise<string> {
 /** Signs the canonical JSON of `document`; returns the detached compact JWS. */
 export async function signDetached(document: unknown, privateKey: KeyObject, kid: string, extra: { typ?: string; iat?: number; x5c?: string[] } = {}): Promise<string> {
   const header: JwsHeader = { alg: 'ES256', kid, b64: false, crit: ['b64'], ...(extra.typ ? { typ: extra.typ } : {}), ...(extra.iat !== undefined ? { iat: extra.iat } : {}), ...(extra.x5c ? { x5c: extra.x5c } : {}) };
-  const jws = await new FlattenedSign(new TextEncoder().encode(canonicalJson(document))).setProtectedHeader({ ...header } as JWSHeaderParameters).sign(privateKey);
+  const jws = await new FlattenedSign(new TextEncoder().encode(canonicalJson(document))).setProtectedHeader({ ...header }).sign(privateKey);
   return `${jws.protected}..${jws.signature}`;
 }
 
@@ -72,7 +72,7 @@ export async function verifyDetached(document: unknown, jws: string, publicKey: 
     if ('kty' in publicKey && !('type' in publicKey)) {
       jwk = publicKey;
       if (jwk.kty !== 'EC' || jwk.crv !== 'P-256') return { valid: false, problem: 'public key is not an EC P-256 JWK', header };
-      key = await importJWK({ kty: 'EC', crv: 'P-256', x: jwk.x, y: jwk.y } as JWK, 'ES256');
+      key = await importJWK({ kty: 'EC', crv: 'P-256', x: jwk.x, y: jwk.y }, 'ES256');
     } else {
       const exported = (publicKey as KeyObject).export({ format: 'jwk' }) as { kty?: string; crv?: string; x?: string; y?: string };
       if (exported.kty !== 'EC' || exported.crv !== 'P-256' || !exported.x || !exported.y) return { valid: false, problem: 'public key is not an EC P-256 key', header };

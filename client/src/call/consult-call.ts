@@ -24,7 +24,6 @@ import type {
   JoinCallResult,
   MediaKind,
   MediaSource,
-  MediasoupJson,
   PeerLeftReason,
   ResumeCallResult,
 } from '../../../contracts/sfu-api';
@@ -225,8 +224,8 @@ export class ConsultCall {
   on<K extends keyof ConsultCallEvents>(event: K, listener: Listener<ConsultCallEvents[K]>): () => void {
     let set = this.#listeners.get(event);
     if (!set) this.#listeners.set(event, (set = new Set()));
-    set.add(listener as Listener<never>);
-    return () => set.delete(listener as Listener<never>);
+    set.add(listener);
+    return () => set.delete(listener);
   }
 
   /** Mutes or unmutes the microphone (the producer is paused on the server too). */
@@ -571,7 +570,7 @@ export class ConsultCall {
     for (const p of joined.peers) this.#peers.set(p.peerId, p);
     if (!this.#device) {
       this.#device = new Device();
-      await this.#device.load({ routerRtpCapabilities: joined.routerRtpCapabilities as unknown as msc.RtpCapabilities });
+      await this.#device.load({ routerRtpCapabilities: joined.routerRtpCapabilities });
     }
     this.#send = this.#makeTransport(await this.#request('sfu:create-transport', { direction: 'send' }));
     this.#recv = this.#makeTransport(await this.#request('sfu:create-transport', { direction: 'recv' }));
@@ -597,12 +596,12 @@ export class ConsultCall {
     };
     const transport = created.direction === 'send' ? device.createSendTransport(params) : device.createRecvTransport(params);
     transport.on('connect', ({ dtlsParameters }, callback, errback) => {
-      this.#request('sfu:connect-transport', { transportId: transport.id, dtlsParameters: dtlsParameters as unknown as MediasoupJson }).then(() => callback(), errback);
+      this.#request('sfu:connect-transport', { transportId: transport.id, dtlsParameters: dtlsParameters }).then(() => callback(), errback);
     });
     if (created.direction === 'send') {
       transport.on('produce', ({ kind, rtpParameters, appData }, callback, errback) => {
         const source = (appData as { source: MediaSource }).source;
-        this.#request('sfu:produce', { transportId: transport.id, kind, rtpParameters: rtpParameters as unknown as MediasoupJson, source }).then(({ producerId }) => callback({ id: producerId }), errback);
+        this.#request('sfu:produce', { transportId: transport.id, kind, rtpParameters: rtpParameters, source }).then(({ producerId }) => callback({ id: producerId }), errback);
       });
     }
     let restartTimer: ReturnType<typeof setTimeout> | null = null;
@@ -655,7 +654,7 @@ export class ConsultCall {
 
   async #consumeNow(p: CallProducerInfo): Promise<void> {
     const recv = this.#recv!;
-    const created = await this.#request('sfu:consume', { producerId: p.producerId, rtpCapabilities: this.#device!.rtpCapabilities as unknown as MediasoupJson });
+    const created = await this.#request('sfu:consume', { producerId: p.producerId, rtpCapabilities: this.#device!.rtpCapabilities });
     const consumer = await recv.consume({
       id: created.consumerId,
       producerId: created.producerId,
@@ -802,8 +801,14 @@ export class ConsultCall {
   ): Promise<AckResult<Parameters<ClientToServerEvents[E]>[1]>> {
     return new Promise((resolve, reject) => {
       (this.#socket.timeout(15_000).emit as (e: string, p: unknown, cb: (err: Error | null, res: { ok: boolean; error?: string }) => void) => void)(event, payload, (err, res) => {
-        if (err) return reject(new CallRequestError(event, 'no answer from the server'));
-        if (!res.ok) return reject(new CallRequestError(event, res.error ?? 'refused'));
+        if (err) {
+          reject(new CallRequestError(event, 'no answer from the server'));
+          return;
+        }
+        if (!res.ok) {
+          reject(new CallRequestError(event, res.error ?? 'refused'));
+          return;
+        }
         resolve(res as AckResult<Parameters<ClientToServerEvents[E]>[1]>);
       });
     });
@@ -824,7 +829,7 @@ async function candidatePairBitrate(transport: msc.Transport | null, field: 'ava
   if (!stats) return undefined;
   let value: number | undefined;
   stats.forEach((s: { type: string; state?: string; nominated?: boolean; [k: string]: unknown }) => {
-    if (s.type === 'candidate-pair' && s.state === 'succeeded' && s.nominated && typeof s[field] === 'number') value = s[field] as number;
+    if (s.type === 'candidate-pair' && s.state === 'succeeded' && s.nominated && typeof s[field] === 'number') value = s[field];
   });
   return value;
 }

@@ -103,7 +103,7 @@ maybe('SfuService', () => {
     // ICE restart gives fresh ICE credentials.
     const recvId = b.peer.transportOf('recv')!.id;
     const before = b.peer.transportOf('recv')!.iceParameters.usernameFragment;
-    const ice = (await b.room.restartIce(b.peer, recvId)) as MediasoupJson;
+    const ice = (await b.room.restartIce(b.peer, recvId));
     expect(ice.usernameFragment).not.toBe(before);
 
     // Screen share stops: bob's consumer closes.

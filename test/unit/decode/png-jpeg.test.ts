@@ -9,7 +9,7 @@ type PngOptions = { colorType: 0 | 2 | 4 | 6; bitDepth: 8 | 16; inputColorType: 
 function encodePng(width: number, height: number, data: Uint8Array | Uint16Array, opts: PngOptions): Buffer {
   const png = new PNG({ width, height, ...opts });
   png.data = Buffer.from(data.buffer, data.byteOffset, data.byteLength);
-  return PNG.sync.write(png as PNGWithMetadata, opts);
+  return PNG.sync.write(png, opts);
 }
 
 const W = 7;
