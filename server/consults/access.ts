@@ -1,7 +1,7 @@
 /** Who the caller is for the consult workflow, and who may see or act on a consult. Denials are audited. */
 import type { Connection, Model } from 'mongoose';
 import { consultRequestModel, type ConsultRequest } from '../../models/consult-request';
-import { facilityModel, type Facility, type FacilityTier } from '../../models/facility';
+import { facilityModel, type Facility } from '../../models/facility';
 import { userModel, type User } from '../../models/user';
 import type { AuditAction, AuditLog } from '../audit/audit-log';
 import { ForbiddenError, NotFoundError } from '../http/errors';

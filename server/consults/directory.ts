@@ -1,7 +1,6 @@
 /** ConsultDirectory for the EMR access policy and the SFU. */
 import type { Model } from 'mongoose';
 import type { ConsultRequest } from '../../models/consult-request';
-import type { UserRole } from '../../models/user';
 import { CONSULT_ACCESS_DAYS_AFTER_CLOSE, type ConsultAccess } from './access';
 import { entersWithoutWaiting } from './consult-room';
 import type { CallAdmissionAnswer, ConsultDirectory } from './directory-api';

@@ -6,7 +6,7 @@
  * thumbprint of the signer's key) and still verify with that key.
  */
 import type { KeyObject } from 'node:crypto';
-import { calculateJwkThumbprint, FlattenedSign, flattenedVerify, importJWK, type JWK, type JWSHeaderParameters } from 'jose';
+import { calculateJwkThumbprint, FlattenedSign, flattenedVerify, importJWK } from 'jose';
 import { canonicalJson } from '../integrity/canonical-json';
 
 export interface EcPublicJwk {

@@ -3,7 +3,6 @@
  * function (the consult feature's callAdmission in production). Media itself is proven by the
  * two-browser e2e test; here: placement, signalling state, layers, audio-only, worker respawn.
  */
-import type { MediasoupJson } from '../../../contracts/sfu-api';
 import type { SfuService } from '../../../server/sfu/sfu-service';
 import { opusRtpParameters, recorder, startService, vp8SimulcastRtpParameters, waitFor, workerBinOrSkip } from './helpers';
 

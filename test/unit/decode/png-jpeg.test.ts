@@ -1,6 +1,6 @@
 /** PNG and JPEG decoding against the ML preprocessing contract (grey v/max, RGB → BT.601 Y / 255). */
 import * as jpeg from 'jpeg-js';
-import { PNG, type PNGWithMetadata } from 'pngjs';
+import { PNG } from 'pngjs';
 import { decodeDicomStored, decodeImage, toGray01 } from '../../../ml/decode';
 import { readFixture, samplePositions } from './reference';
 
