@@ -25,6 +25,7 @@ export function createConsultDirectory(consults: Model<ConsultRequest>, access: 
     },
 
     async consultPatientIds(userId, limit = 2000) {
+      // eslint-disable-next-line @typescript-eslint/no-unnecessary-type-assertion -- mongoose's distinct() result; the cast documents the shape
       return ((await consults.distinct('patientId', inWindow(userId, CONSULT_ACCESS_DAYS_AFTER_CLOSE))) as string[]).slice(0, limit);
     },
 

@@ -48,6 +48,7 @@ export function readHeader(jws: string): JwsHeader | null {
   if (parts.length !== 3 || parts[1] !== '' || !parts[0] || !parts[2]) return null;
   try {
     const h = JSON.parse(Buffer.from(parts[0], 'base64url').toString('utf8')) as Partial<JwsHeader>;
+    // eslint-disable-next-line @typescript-eslint/no-unnecessary-condition -- runtime input: the header is decoded from the presented JWS
     if (h && typeof h === 'object' && typeof h.kid === 'string') return h as JwsHeader;
   } catch {
     /* fallthrough */
@@ -64,13 +65,16 @@ export async function verifyDetached(document: unknown, jws: string, publicKey: 
   if (parts.length !== 3 || parts[1] !== '' || !parts[0] || !parts[2]) return { valid: false, problem: 'not a detached compact JWS (<header>..<signature>)' };
   const header = readHeader(jws);
   if (!header) return { valid: false, problem: 'unreadable protected header' };
+  // eslint-disable-next-line @typescript-eslint/no-unnecessary-condition -- runtime input: the header is decoded from the presented JWS
   if (header.alg !== 'ES256') return { valid: false, problem: `unsupported alg ${String(header.alg)}`, header };
+  // eslint-disable-next-line @typescript-eslint/no-unnecessary-boolean-literal-compare, @typescript-eslint/no-unnecessary-condition -- runtime input: b64 must be exactly false, not merely falsy; runtime input: the header is decoded from the presented JWS
   if (header.b64 !== false || !Array.isArray(header.crit) || !header.crit.includes('b64')) return { valid: false, problem: 'header must carry b64:false and crit ["b64"]', header };
   let jwk: EcPublicJwk;
   let key: KeyObject | Awaited<ReturnType<typeof importJWK>>;
   try {
     if ('kty' in publicKey && !('type' in publicKey)) {
       jwk = publicKey;
+      // eslint-disable-next-line @typescript-eslint/no-unnecessary-condition -- runtime input: the header is decoded from the presented JWS
       if (jwk.kty !== 'EC' || jwk.crv !== 'P-256') return { valid: false, problem: 'public key is not an EC P-256 JWK', header };
       key = await importJWK({ kty: 'EC', crv: 'P-256', x: jwk.x, y: jwk.y }, 'ES256');
     } else {
