@@ -9,7 +9,8 @@ export default tseslint.config(
   js.configs.recommended,
   ...tseslint.configs.strictTypeChecked,
   {
-    languageOptions: { parserOptions: { projectService: true, tsconfigRootDir: import.meta.dirname } },
+    // vite.config.ts and the ambient typings/ are in no tsconfig's `include`; lint them with the default project.
+    languageOptions: { parserOptions: { projectService: { allowDefaultProject: ['client/vite.config.ts', 'typings/*.d.ts'] }, tsconfigRootDir: import.meta.dirname } },
     rules: {
       // Numbers and booleans print unambiguously in messages and logs.
       '@typescript-eslint/restrict-template-expressions': ['error', { allowNumber: true, allowBoolean: true }],

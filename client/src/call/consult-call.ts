@@ -355,6 +355,7 @@ export class ConsultCall {
         // The selected pair: the transport entry's selectedCandidatePairId, else a nominated succeeded pair.
         let selected: string | undefined;
         stats.forEach((r: Record<string, unknown>) => {
+          // eslint-disable-next-line @typescript-eslint/no-base-to-string -- runtime input: WebRTC stats entries are untyped; String() of whatever the browser reports, as before
           if (r.type === 'transport' && r.selectedCandidatePairId) selected = String(r.selectedCandidatePairId);
         });
         stats.forEach((r: Record<string, unknown>) => {
@@ -362,9 +363,13 @@ export class ConsultCall {
           if (selected ? r.id !== selected : r.state !== 'succeeded' || !r.nominated) return;
           const local = byId.get(String(r.localCandidateId));
           const remote = byId.get(String(r.remoteCandidateId));
+          // eslint-disable-next-line @typescript-eslint/no-base-to-string -- runtime input: WebRTC stats entries are untyped; String() of whatever the browser reports, as before
           if (local?.candidateType) entry.localCandidateType = String(local.candidateType);
+          // eslint-disable-next-line @typescript-eslint/no-base-to-string -- runtime input: WebRTC stats entries are untyped; String() of whatever the browser reports, as before
           if (local?.protocol) entry.protocol = String(local.protocol);
+          // eslint-disable-next-line @typescript-eslint/no-base-to-string -- runtime input: WebRTC stats entries are untyped; String() of whatever the browser reports, as before
           if (local?.relayProtocol) entry.relayProtocol = String(local.relayProtocol);
+          // eslint-disable-next-line @typescript-eslint/no-base-to-string -- runtime input: WebRTC stats entries are untyped; String() of whatever the browser reports, as before
           if (remote?.address) entry.remoteAddress = String(remote.address);
         });
       }
@@ -437,7 +442,7 @@ export class ConsultCall {
     if (this.#statsTimer) clearInterval(this.#statsTimer);
     if (wasJoined && this.#socket.connected) await this.#request('sfu:leave', {}).catch(() => undefined);
     this.#teardownMedia();
-    for (const t of Object.values(this.#localTracks)) t?.stop();
+    for (const t of Object.values(this.#localTracks)) t.stop();
     for (const off of this.#offSocket.splice(0)) off();
     if (this.#ownsSocket) this.#socket.disconnect();
   }
@@ -584,8 +589,13 @@ export class ConsultCall {
     for (const p of toConsume.values()) await this.#consume(p).catch((err: unknown) => this.#emit('error', { message: `consume failed: ${String(err)}`, cause: err }));
   }
 
+  #requireDevice(): Device {
+    if (!this.#device) throw new Error('the mediasoup device is not loaded yet');
+    return this.#device;
+  }
+
   #makeTransport(created: CreatedTransport): msc.Transport {
-    const device = this.#device!;
+    const device = this.#requireDevice();
     const params = {
       id: created.transportId,
       iceParameters: created.iceParameters as unknown as msc.IceParameters,
@@ -653,8 +663,9 @@ export class ConsultCall {
   }
 
   async #consumeNow(p: CallProducerInfo): Promise<void> {
-    const recv = this.#recv!;
-    const created = await this.#request('sfu:consume', { producerId: p.producerId, rtpCapabilities: this.#device!.rtpCapabilities });
+    const recv = this.#recv;
+    const created = await this.#request('sfu:consume', { producerId: p.producerId, rtpCapabilities: this.#requireDevice().recvRtpCapabilities });
+    if (!recv) throw new Error('no receive transport to consume on');
     const consumer = await recv.consume({
       id: created.consumerId,
       producerId: created.producerId,
@@ -700,7 +711,8 @@ export class ConsultCall {
     this.#send = null;
     this.#recv = null;
     for (const peerId of [...this.#peers.keys()]) {
-      const peer = this.#peers.get(peerId)!;
+      const peer = this.#peers.get(peerId);
+      if (!peer) continue;
       this.#peers.delete(peerId);
       this.#emit('peer-left', { peerId, userId: peer.userId, reason: 'disconnected' });
     }
