@@ -91,6 +91,7 @@ async function main(): Promise<void> {
         return await fn();
       } catch (err) {
         errors[step] = (errors[step] ?? 0) + 1;
+        // eslint-disable-next-line @typescript-eslint/no-unnecessary-type-conversion -- the value comes off the wire
         if (firstErrors.length < 5) firstErrors.push(String((err as Error).message));
         return undefined;
       } finally {

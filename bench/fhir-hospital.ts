@@ -137,7 +137,7 @@ async function main(): Promise<void> {
       let stepResources = 0;
       await pool(batch, args.importConcurrency, async ({ i, citizenId }) => {
         const { bundle } = syntheaTransactionBundle({ seed: i + 1, encounters: args.encounters, citizenId });
-        system ||= CITIZEN_ID_SYSTEM_GUESS(bundle as never);
+        system ||= CITIZEN_ID_SYSTEM_GUESS(bundle);
         const out = (await call('POST', '/fhir/R4', token, bundle)) as { entry: { fullUrl: string }[] };
         stepResources += out.entry.length;
         loaded.push({ patientId: out.entry[0]?.fullUrl.split('/').slice(-1)[0] ?? '', citizenId });
@@ -168,6 +168,7 @@ async function main(): Promise<void> {
           // cold: each request a different patient, first read since the restart; warm: the same patients again.
           // _lastUpdated is a range FerretDB v1 cannot push down (every Observation comes back): fewer requests.
           const items = Array.from({ length: op.name === 'Observation?_lastUpdated' ? Math.min(n, 8) : n }, (_, k) => pick(k));
+          // eslint-disable-next-line @typescript-eslint/no-meaningless-void-operator -- discards the response body on purpose
           if (phase === 'warm') await pool(items.slice(0, Math.min(n, 32)), args.concurrency, async (p) => void (await call('GET', op.path(p), token)));
           const lat: number[] = [];
           let errors = 0;
@@ -209,6 +210,7 @@ async function main(): Promise<void> {
       report.push(entry);
       process.stdout.write(`\n${loaded.length} patients, ${imported} resources (import ${entry.stepImportResourcesPerS} resources/s for this step) — FerretDB on ${args.handler}, cache ${args.cache ? 'on' : 'off'}, concurrency ${args.concurrency}\n`);
       process.stdout.write(`  ${'phase'.padEnd(5)} ${'operation'.padEnd(30)} ${'p50 ms'.padStart(8)} ${'p99 ms'.padStart(8)} ${'req/s'.padStart(7)} errors\n`);
+      // eslint-disable-next-line @typescript-eslint/restrict-template-expressions -- bench report line; unknown prints as is
       for (const r of rows) process.stdout.write(`  ${String(r.phase).padEnd(5)} ${String(r.op).padEnd(30)} ${String(r.p50).padStart(8)} ${String(r.p99).padStart(8)} ${String(r.perS).padStart(7)} ${r.errors}\n`);
       process.stdout.write(`  database plans: ${Object.entries(plans).map(([k, v]) => `${k}: ${v}`).join('; ')}\n`);
     }

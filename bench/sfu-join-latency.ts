@@ -62,6 +62,7 @@ async function main(): Promise<void> {
     await pub.goto(page.url);
     await pub.waitForFunction(() => !!(globalThis as unknown as CallPageGlobal).hoichanCall);
     await pub.evaluate((a) => (globalThis as unknown as CallPageGlobal).hoichanCall.start(a), { serverUrl, token: tokens.sign({ sub: 'publisher', role: 'specialist', facility: 'f' }), consultId: 'bench' });
+    // eslint-disable-next-line @typescript-eslint/await-thenable -- awaits whether or not the driver returns a promise
     process.stdout.write(`join → first remote video frame, ${joins} joins (Chromium ${await publisher.context.browser()?.version?.() ?? ''})\n`);
     for (let i = 0; i < joins; i++) {
       const p = await viewer.context.newPage();

@@ -11,6 +11,7 @@ const serverUrl = process.env.HOICHAN_DEV_SERVER ?? 'http://127.0.0.1:8080';
 export default defineConfig({
   root: clientDir,
   base: '/',
+  // eslint-disable-next-line @typescript-eslint/no-unsafe-call -- no tsconfig includes this file, and the default project cannot resolve @vitejs/plugin-react's types
   plugins: [react()],
   build: {
     outDir: path.join(clientDir, 'dist'),

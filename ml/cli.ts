@@ -35,6 +35,7 @@ export function parseArgs(argv: readonly string[]): CliArgs {
   let threads: number | undefined;
   let onlyFiles = false;
   for (let i = 0; i < argv.length; i++) {
+    // eslint-disable-next-line @typescript-eslint/no-non-null-assertion -- the index is within bounds of the loop over the same array
     const arg = argv[i]!;
     if (onlyFiles || !arg.startsWith('-') || arg === '-') {
       files.push(arg);
@@ -140,16 +141,18 @@ export async function main(argv: readonly string[], out: NodeJS.WritableStream =
   const stems = heatmapStems(args.files);
   let failures = 0;
   const analyseFile = async (i: number): Promise<Record<string, unknown>> => {
+    // eslint-disable-next-line @typescript-eslint/no-non-null-assertion -- the index is within bounds of the loop over the same array
     const file = args.files[i]!;
     try {
       let bytes: Buffer;
       try {
         bytes = await readFile(file);
       } catch (e) {
-        throw new Error(`cannot read file: ${(e as Error).message}`);
+        throw new Error(`cannot read file: ${(e as Error).message}`, { cause: e });
       }
       const result = await engine.analyse(bytes, { transfer: true });
       if (args.heatmapsDir !== undefined) {
+        // eslint-disable-next-line @typescript-eslint/no-non-null-assertion -- the index is within bounds of the loop over the same array
         const stem = path.join(args.heatmapsDir, stems[i]!);
         await writeFile(`${stem}.tb.png`, result.heatmaps.tb);
         await writeFile(`${stem}.nodule.png`, result.heatmaps.nodule);
@@ -172,6 +175,7 @@ export async function main(argv: readonly string[], out: NodeJS.WritableStream =
     };
     while (lines.length < Math.min(window, args.files.length)) startNext();
     for (let i = 0; i < args.files.length; i++) {
+      // eslint-disable-next-line @typescript-eslint/no-non-null-assertion -- the index is within bounds of the loop over the same array
       out.write(`${JSON.stringify(await lines[i]!)}\n`);
       startNext();
     }

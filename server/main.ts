@@ -108,6 +108,7 @@ export async function startPlatform(config: HoichanConfig, logger: Logger = crea
       if (feature.close) closers.push({ name: feature.name, close: feature.close });
       return feature;
     };
+    // eslint-disable-next-line prefer-const -- read by the closure above before it is assigned, so it stays let
     let consultDirectory: ConsultDirectory | undefined;
     const emr = addFeature(createEmrFeature(ctx, { consults: () => consultDirectory }));
     addFeature(await createImagingFeature(ctx, { records: emr.records }));

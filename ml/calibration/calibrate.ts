@@ -1,3 +1,4 @@
+/* eslint-disable @typescript-eslint/no-non-null-assertion -- numeric kernel: every index is bounded by its loop or a length check; noUncheckedIndexedAccess types each array read as possibly undefined */
 /**
  * Calibrates the nodule score and chooses its flag threshold on a calibration split, then reports
  * on a test split that chose nothing, per source. Runs the shipped models through the product's
@@ -48,11 +49,17 @@ function csv(file: string): Record<string, string>[] {
     for (let i = 0; i < line.length; i++) {
       const ch = line[i]!;
       if (q) {
-        if (ch === '"' && line[i + 1] === '"') (cur += '"'), i++;
+        if (ch === '"' && line[i + 1] === '"') {
+          cur += '"';
+          i++;
+        }
         else if (ch === '"') q = false;
         else cur += ch;
       } else if (ch === '"') q = true;
-      else if (ch === ',') out.push(cur), (cur = '');
+      else if (ch === ',') {
+        out.push(cur);
+        cur = '';
+      }
       else cur += ch;
     }
     out.push(cur);

@@ -28,7 +28,7 @@ export function describeThrown(err: unknown): string {
   if (err instanceof Error) return err.message;
   if (typeof err === 'string') return err;
   if (typeof err === 'object' && err !== null && 'exception' in err) {
-    const inner = (err as { exception: unknown }).exception;
+    const inner = err.exception;
     return typeof inner === 'string' ? inner : String(inner);
   }
   return String(err);

@@ -1,3 +1,4 @@
+/* eslint-disable @typescript-eslint/no-non-null-assertion -- numeric kernel: every index is bounded by its loop or a length check; noUncheckedIndexedAccess types each array read as possibly undefined */
 /**
  * Trains the input gate's pixel check (ml/inference/input-gate.ts): P(frontal chest X-ray) from
  * the 512² model input mean-pooled to 32×32, a logistic model fitted here with plain gradient
@@ -309,7 +310,7 @@ async function main(): Promise<void> {
     table[name] = {};
     for (const g of groups) {
       const r = rates(m, t, set.filter((s) => s.group === g));
-      if (r.n) table[name]![g] = r;
+      if (r.n) table[name][g] = r;
     }
   }
   // Leave-one-out over the real non-chest radiographs: trained without it, how much of it passes?

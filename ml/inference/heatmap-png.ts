@@ -1,3 +1,4 @@
+/* eslint-disable @typescript-eslint/no-non-null-assertion -- numeric kernel: every index is bounded by its loop or a length check; noUncheckedIndexedAccess types each array read as possibly undefined */
 /**
  * Renders a probability heatmap as an RGBA PNG overlay for the original image:
  * transparent → yellow → red, alpha proportional to probability.

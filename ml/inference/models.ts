@@ -65,6 +65,7 @@ export async function runModel(model: ModelSession, plane: Float32Array, inputNa
   try {
     const score = floatData(outputs[scoreName], `${model.entry.name}.${scoreName}`);
     const heatmap = floatData(outputs[heatmapName], `${model.entry.name}.${heatmapName}`);
+    // eslint-disable-next-line @typescript-eslint/no-non-null-assertion -- floatData() above threw unless this output exists with data; score.length === 1 is checked above
     const dims = outputs[heatmapName]!.dims;
     const grid = dims[dims.length - 1] ?? 0;
     const stride = model.entry.heatmapStride;
@@ -75,6 +76,7 @@ export async function runModel(model: ModelSession, plane: Float32Array, inputNa
       );
     }
     // Copy out of ORT-owned memory so the values outlive the output tensors.
+    // eslint-disable-next-line @typescript-eslint/no-non-null-assertion -- floatData() above threw unless this output exists with data; score.length === 1 is checked above
     return { score: score[0]!, heatmap: Float32Array.from(heatmap), grid };
   } finally {
     for (const t of Object.values(outputs)) t.dispose();

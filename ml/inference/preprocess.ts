@@ -1,3 +1,4 @@
+/* eslint-disable @typescript-eslint/no-non-null-assertion -- numeric kernel: every index is bounded by its loop or a length check; noUncheckedIndexedAccess types each array read as possibly undefined */
 /**
  * Model input preparation: THE CONTRACT shared with ml/training/hoichan_ml/preprocess.py.
  *

@@ -221,7 +221,7 @@ export class TriageEngine {
             break;
         }
       });
-      worker.on('error', (err) => {
+      worker.on('error', (err: Error) => {
         slot.lastError = err;
       });
       worker.on('exit', (code) => {
@@ -260,7 +260,8 @@ export class TriageEngine {
     for (const slot of this.slots) {
       if (this.queue.length === 0) return;
       if (!slot.ready || slot.job) continue;
-      const job = this.queue.shift()!;
+      const job = this.queue.shift();
+      if (!job) return;
       slot.job = job;
       slot.worker.ref();
       const message: ToWorker = { type: 'analyse', id: job.id, image: job.image, includeRaw: job.includeRaw };
@@ -305,8 +306,8 @@ export function spawnTriageWorker(init: WorkerInit): Worker {
 
 /** The repository's ml/weights, from ml/inference/ (sources) or dist/ml/inference/ (compiled). */
 export function defaultWeightsDir(): string {
-  const candidates = [path.resolve(__dirname, '..', 'weights'), path.resolve(__dirname, '..', '..', '..', 'ml', 'weights')];
-  return candidates.find((dir) => existsSync(path.join(dir, MANIFEST_FILE))) ?? candidates[0]!;
+  const candidates: [string, string] = [path.resolve(__dirname, '..', 'weights'), path.resolve(__dirname, '..', '..', '..', 'ml', 'weights')];
+  return candidates.find((dir) => existsSync(path.join(dir, MANIFEST_FILE))) ?? candidates[0];
 }
 
 function isWholeTransferableView(view: Uint8Array): boolean {

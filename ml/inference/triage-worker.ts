@@ -7,12 +7,13 @@ import { createModelSessions, type ModelSession } from './models';
 import { analyseImage } from './pipeline';
 import { serializeError, type FromWorker, type ToWorker, type WorkerInit } from './worker-protocol';
 
-const port = parentPort;
-if (!port) throw new Error('triage-worker must run in a worker thread');
+const maybePort = parentPort;
+if (!maybePort) throw new Error('triage-worker must run in a worker thread');
+const port = maybePort;
 const init = workerData as WorkerInit;
 
 function send(message: FromWorker, transfer: ArrayBuffer[] = []): void {
-  port!.postMessage(message, transfer);
+  port.postMessage(message, transfer);
 }
 
 async function main(): Promise<void> {
@@ -25,7 +26,7 @@ async function main(): Promise<void> {
   }
   // Jobs arrive one at a time (the engine never sends a second before the first answers).
   const { inputName, overlayMaxSide, decodeLimits, gate } = init;
-  port!.on('message', (message: ToWorker) => {
+  port.on('message', (message: ToWorker) => {
     const { id, image, includeRaw } = message;
     analyseImage(sessions, image, { inputName, overlayMaxSide, decodeLimits, includeRaw, gate }).then(
       (analysis) => {

@@ -243,7 +243,8 @@ export class AuditLog {
         let kept = 0;
         try {
           while (kept < docs.length) {
-            const d = docs[kept]!;
+            const d = docs[kept];
+            if (!d) break;
             const found = await this.entries.findById(d._id, { hash: 1 }).lean();
             if (found?.hash !== d.hash) break;
             kept += 1;
@@ -253,7 +254,8 @@ export class AuditLog {
         }
         stored.push(...docs.slice(0, kept));
         rest = rest.slice(kept);
-        if (kept > 0) this.#head = { seq: docs[kept - 1]!._id, hash: docs[kept - 1]!.hash };
+        const lastKept = kept > 0 ? docs[kept - 1] : undefined;
+        if (lastKept) this.#head = { seq: lastKept._id, hash: lastKept.hash };
         if (!isDuplicateKey(err) && kept < docs.length) {
           const last = stored[stored.length - 1];
           if (last) await this.#moveAnchor(last._id, last.hash).catch(() => undefined);
@@ -403,6 +405,7 @@ class AppendError extends Error {
     readonly stored: AuditEntry[],
     override readonly cause: unknown,
   ) {
+    // eslint-disable-next-line @typescript-eslint/no-unnecessary-condition -- runtime input: anything can be thrown
     super((cause as Error)?.message ?? String(cause));
   }
 }

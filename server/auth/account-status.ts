@@ -67,6 +67,7 @@ export class AccountStatus {
     const hit = this.#facilityActive.get(facilityId);
     if (hit && this.now() - hit.at < ACCOUNT_STATUS_CACHE_MS) return hit.active;
     const f = await this.#facilities.findById(facilityId, { active: 1 }).lean();
+    // eslint-disable-next-line @typescript-eslint/no-unnecessary-boolean-literal-compare -- runtime input: stored documents may lack the field; only an explicit value counts
     const active = !!f && f.active !== false;
     this.#facilityActive.set(facilityId, { at: this.now(), active });
     if (this.#facilityActive.size > 10000) this.#facilityActive.clear();

@@ -11,7 +11,10 @@ import { bearerToken, type AccessTokens } from './tokens';
 export function requireAuth(tokens: AccessTokens): RequestHandler {
   return (req, _res, next) => {
     const token = bearerToken(req.header('authorization'));
-    if (!token) return next(new UnauthorizedError('Missing bearer token (Authorization: Bearer <access token>)'));
+    if (!token) {
+      next(new UnauthorizedError('Missing bearer token (Authorization: Bearer <access token>)'));
+      return;
+    }
     tokens.verifyCurrent(token).then(
       (caller) => {
         req.context.caller = caller;
@@ -25,8 +28,14 @@ export function requireAuth(tokens: AccessTokens): RequestHandler {
 export function requireRole(...roles: UserRole[]): RequestHandler {
   return (req, _res, next) => {
     const caller = req.context.caller;
-    if (!caller) return next(new UnauthorizedError());
-    if (!roles.includes(caller.role)) return next(new ForbiddenError(`This needs one of the roles: ${roles.join(', ')}`));
+    if (!caller) {
+      next(new UnauthorizedError());
+      return;
+    }
+    if (!roles.includes(caller.role)) {
+      next(new ForbiddenError(`This needs one of the roles: ${roles.join(', ')}`));
+      return;
+    }
     next();
   };
 }

@@ -1,7 +1,7 @@
 /** Who the caller is for the consult workflow, and who may see or act on a consult. Denials are audited. */
 import type { Connection, Model } from 'mongoose';
 import { consultRequestModel, type ConsultRequest } from '../../models/consult-request';
-import { facilityModel, type Facility, type FacilityTier } from '../../models/facility';
+import { facilityModel, type Facility } from '../../models/facility';
 import { userModel, type User } from '../../models/user';
 import type { AuditAction, AuditLog } from '../audit/audit-log';
 import { ForbiddenError, NotFoundError } from '../http/errors';
@@ -57,7 +57,7 @@ export class ConsultAccess {
       userId: caller.userId,
       role: caller.role,
       facilityId: caller.facilityId,
-      facilityTier: (facility?.tier as FacilityTier | undefined) ?? null,
+      facilityTier: facility?.tier ?? null,
       specialty: user?.specialty ?? null,
       displayName: user?.displayName ?? caller.userId,
     };

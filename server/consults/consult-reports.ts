@@ -221,6 +221,7 @@ export function toProvenance(doc: Pick<ConsultReport, 'consultId' | 'version' | 
   const who = { reference: `Practitioner/${doc.signerId}`, ...(signerName ? { display: signerName } : {}) };
   return {
     resourceType: 'Provenance',
+    // eslint-disable-next-line @typescript-eslint/no-base-to-string -- runtime input: FHIR JSON from clients; String() of whatever is there, as before
     id: `${String(doc.resource.id ?? `${doc.consultId}-v${doc.version}`)}-signature`,
     target: [{ reference: `DiagnosticReport/${String(doc.resource.id)}` }],
     recorded: when,

@@ -12,6 +12,7 @@ import { participantView } from './views';
 /** Whether a participant enters the room without waiting: the host, the requester, or someone the host admitted. */
 export function entersWithoutWaiting(c: Pick<ConsultRequest, 'assignedSpecialistId' | 'requesterId' | 'participants'>, userId: string): boolean {
   if (c.assignedSpecialistId === userId || c.requesterId === userId) return true;
+  // eslint-disable-next-line @typescript-eslint/no-unnecessary-boolean-literal-compare -- runtime input: stored documents may lack the field; only an explicit value counts
   return c.participants.some((p) => p.userId === userId && p.admitted === true);
 }
 

@@ -1,7 +1,6 @@
 /** ConsultDirectory for the EMR access policy and the SFU. */
 import type { Model } from 'mongoose';
 import type { ConsultRequest } from '../../models/consult-request';
-import type { UserRole } from '../../models/user';
 import { CONSULT_ACCESS_DAYS_AFTER_CLOSE, type ConsultAccess } from './access';
 import { entersWithoutWaiting } from './consult-room';
 import type { CallAdmissionAnswer, ConsultDirectory } from './directory-api';
@@ -26,6 +25,7 @@ export function createConsultDirectory(consults: Model<ConsultRequest>, access: 
     },
 
     async consultPatientIds(userId, limit = 2000) {
+      // eslint-disable-next-line @typescript-eslint/no-unnecessary-type-assertion -- mongoose's distinct() result; the cast documents the shape
       return ((await consults.distinct('patientId', inWindow(userId, CONSULT_ACCESS_DAYS_AFTER_CLOSE))) as string[]).slice(0, limit);
     },
 
@@ -41,7 +41,7 @@ export function createConsultDirectory(consults: Model<ConsultRequest>, access: 
       const me = c.participants.find((p) => p.userId === userId);
       const host = c.assignedSpecialistId === userId;
       const displayName = me?.displayName ?? user?.displayName ?? userId;
-      const caller = { userId, role: (user?.role ?? 'referring_doctor') as UserRole, facilityId: user?.facilityId ?? '' };
+      const caller = { userId, role: user?.role ?? 'referring_doctor', facilityId: user?.facilityId ?? '' };
       let refusal: string | undefined;
       if (!me) refusal = 'not a participant of this consult';
       else if (!user || !user.active) refusal = 'this account is disabled';

@@ -24,6 +24,7 @@ export function listenToDomainEvents(events: DomainEvents, consults: Model<Consu
       const severity = Math.max(0, Math.min(1, e.maxScore));
       for (const c of await openFor({ patientId: e.patientId, imagingStudyIds: e.studyId })) {
         // keep the highest severity of the attached studies (precondition: only raise it)
+        // eslint-disable-next-line @typescript-eslint/no-unnecessary-condition -- runtime input: the value comes from outside (database, request, parsed data) and may not match its declared type
         if (c.aiFlagSeverity === null || c.aiFlagSeverity === undefined || c.aiFlagSeverity < severity) {
           await consults.updateOne({ _id: c._id, $or: [{ aiFlagSeverity: null }, { aiFlagSeverity: { $lt: severity } }] }, { $set: { aiFlagSeverity: severity } });
         }

@@ -94,7 +94,7 @@ export function consultRouter(deps: { service: ConsultService; chat: ConsultChat
     if (action === 'report') continue;
     r.post(
       `/:id/${action}`,
-      h(async (req) => ({ body: await service.transition(callerOf(req), idOf(req), action as Exclude<ConsultAction, 'report'>, parseInput(transitionBodySchema, req.body ?? {}), req.context) })),
+      h(async (req) => ({ body: await service.transition(callerOf(req), idOf(req), action, parseInput(transitionBodySchema, req.body ?? {}), req.context) })),
     );
   }
   r.post('/:id/report', h(async (req) => ({ status: 201, body: await reports.write(callerOf(req), idOf(req), parseInput(reportBodySchema, req.body ?? {}), req.context) })));

@@ -13,6 +13,7 @@ export function participantView(p: ConsultRequest['participants'][number]): Cons
 
 export function consultView(c: ConsultRequest, patient: PatientHeaderView | null, now = new Date()): ConsultView {
   const stateTimes: Partial<Record<ConsultStatus, string>> = {};
+  // eslint-disable-next-line @typescript-eslint/no-unnecessary-condition -- runtime input: the value comes from outside (database, request, parsed data) and may not match its declared type
   for (const [k, v] of Object.entries(c.stateTimes ?? {})) if (v) stateTimes[k as ConsultStatus] = new Date(v).toISOString();
   return {
     id: c._id,
@@ -23,7 +24,9 @@ export function consultView(c: ConsultRequest, patient: PatientHeaderView | null
     clinicalQuestion: c.clinicalQuestion,
     urgency: c.urgency,
     requestedSpecialty: c.requestedSpecialty,
+    // eslint-disable-next-line @typescript-eslint/no-unnecessary-condition -- runtime input: the value comes from outside (database, request, parsed data) and may not match its declared type
     sharedSections: c.sharedSections ?? [],
+    // eslint-disable-next-line @typescript-eslint/no-unnecessary-condition -- runtime input: the value comes from outside (database, request, parsed data) and may not match its declared type
     imagingStudyIds: c.imagingStudyIds ?? [],
     preferredTime: iso(c.preferredTime),
     scheduledFor: iso(c.scheduledFor),

@@ -24,7 +24,7 @@ export class Database {
       connectTimeoutMS: 5000,
       maxPoolSize: 20,
       retryWrites: false, // FerretDB v1 has no sessions; MongoDB is fine either way
-      writeConcern: { w: 'majority', j: true },
+      writeConcern: { w: 'majority', journal: true },
       autoIndex: true,
       bufferCommands: false,
     });
@@ -61,6 +61,7 @@ export class Database {
     for (const m of models) {
       const keys = m.schema.indexes().flatMap(([spec]) => Object.keys(spec));
       // booleans and dates gain nothing from a containment index (few values, or only ranges are asked)
+      // eslint-disable-next-line @typescript-eslint/no-unnecessary-condition -- runtime input: the value comes from outside (database, request, parsed data) and may not match its declared type
       const topLevel = keys.filter((k) => k !== '_id' && !k.includes('.') && !['Boolean', 'Date'].includes(m.schema.path(k)?.instance ?? ''));
       // `_id` too: FerretDB's own `_id` index is a B-tree that its `@>` lookups cannot use
       fields[m.collection.collectionName] = ['_id', ...topLevel];

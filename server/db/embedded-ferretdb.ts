@@ -102,6 +102,7 @@ export class EmbeddedFerretDb {
     this.#child = child;
     this.#lock.setChild(child.pid);
     let stderrTail = '';
+    // eslint-disable-next-line @typescript-eslint/no-unnecessary-condition -- runtime: a child's stderr is null unless it is piped
     child.stderr?.on('data', (chunk: Buffer) => {
       stderrTail = (stderrTail + chunk.toString('utf8')).slice(-4000);
     });

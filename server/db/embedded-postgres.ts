@@ -115,6 +115,7 @@ export class EmbeddedPostgres {
     const child = spawn(cmd.command, cmd.args, { stdio: ['ignore', 'ignore', 'pipe'] });
     this.#child = child;
     let stderrTail = '';
+    // eslint-disable-next-line @typescript-eslint/no-unnecessary-condition -- runtime: a child's stderr is null unless it is piped
     child.stderr?.on('data', (chunk: Buffer) => {
       stderrTail = (stderrTail + chunk.toString('utf8')).slice(-4000);
     });

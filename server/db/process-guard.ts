@@ -84,7 +84,7 @@ export class DataDirLock {
       } catch (err) {
         if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
       }
-      let held: LockContent | null = null;
+      let held: LockContent | null;
       try {
         held = JSON.parse(readFileSync(file, 'utf8')) as LockContent;
       } catch {

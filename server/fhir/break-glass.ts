@@ -28,6 +28,7 @@ export class BreakGlass {
 
   /** Patients the user holds an active grant for. */
   async activePatientIds(userId: string, now = new Date()): Promise<string[]> {
+    // eslint-disable-next-line @typescript-eslint/no-unnecessary-type-assertion -- mongoose's distinct() result is any at runtime; the cast documents the shape
     return (await this.grants.distinct('patientId', { userId, expiresAt: { $gt: now } })) as string[];
   }
 

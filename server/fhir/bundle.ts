@@ -68,6 +68,7 @@ export class BundleProcessor {
   /** Parses entry.request into a write; ids assigned for POST. */
   #prepare(entry: Entry, index: number): Prepared {
     const where = `Bundle.entry[${index}]`;
+    // eslint-disable-next-line @typescript-eslint/no-unnecessary-condition -- runtime input: the value comes from outside (database, request, parsed data) and may not match its declared type
     if (typeof entry !== 'object' || entry === null || Array.isArray(entry)) throw new InvalidInputError(`${where} must be an object`, [where]);
     const req = entry.request;
     if (!req || typeof req.url !== 'string') throw new InvalidInputError(`${where}.request is required (method and url)`, [`${where}.request`]);
@@ -75,6 +76,7 @@ export class BundleProcessor {
     if (method === 'POST') {
       const r = entry.resource;
       if (!r) throw new InvalidInputError(`${where}.resource is required for POST`, [`${where}.resource`]);
+      // eslint-disable-next-line @typescript-eslint/no-unnecessary-type-conversion -- runtime input: the value comes from the request body/params and is not guaranteed a string
       return { index, method, type: String(r.resourceType), id: newId(), resource: r };
     }
     const url = req.url.replace(/^\//, '').split('?')[0] ?? '';
@@ -87,6 +89,7 @@ export class BundleProcessor {
       if (!lit) throw new InvalidInputError(`${where}: DELETE needs a url Type/id`, [`${where}.request.url`]);
       return { index, method, type: lit.type, id: lit.id, ifMatch: parseIfMatch(req.ifMatch) };
     }
+    // eslint-disable-next-line @typescript-eslint/no-unnecessary-type-conversion -- runtime input: the value comes from the request body/params and is not guaranteed a string
     throw new InvalidInputError(`${where}.request.method ${String(method)} is not supported here (POST, PUT, DELETE)`, [`${where}.request.method`]);
   }
 

@@ -46,6 +46,7 @@ export class CareTeam {
   async of(patientId: string): Promise<string[] | null> {
     const p = await this.store.resources.findById(refKey('Patient', patientId), { id: 1, deleted: 1, registeredByFacilityId: 1 }).lean<PatientTeamDoc>();
     if (!p) return null;
+    // eslint-disable-next-line @typescript-eslint/no-unnecessary-type-assertion -- mongoose's distinct() result is any at runtime; the cast documents the shape
     const granted = (await this.grants.distinct('facilityId', { patientId, revokedAt: null })) as string[];
     return [...new Set([...(p.registeredByFacilityId ? [p.registeredByFacilityId] : []), ...granted])].sort();
   }
@@ -93,6 +94,7 @@ export class CareTeam {
   async grant(caller: Caller, patientId: string, facilityId: string, reason: string, ctx: RequestContext): Promise<CareTeamMember> {
     const team = (await this.#requireMember(caller, patientId, ctx, 'C', 'care team grant')).team;
     const facility = await facilityModel(this.conn).findById(facilityId, { active: 1 }).lean();
+    // eslint-disable-next-line @typescript-eslint/no-unnecessary-boolean-literal-compare -- runtime input: stored documents may lack the field; only an explicit value counts
     if (!facility || facility.active === false) throw new InvalidInputError(`facilityId: no active facility ${facilityId}`, ['facilityId']);
     if (team.includes(facilityId)) throw new ConflictError(`Organization/${facilityId} is already in this patient's care team`);
     const doc: CareGrantDoc = { _id: randomUUID(), patientId, facilityId, reason, grantedBy: { userId: caller.userId, role: caller.role, facilityId: caller.facilityId }, grantedAt: new Date(), revokedAt: null, revokedBy: null };

@@ -74,8 +74,12 @@ export function fhirRouter(service: RecordService, bundles: BundleProcessor): Ro
   });
 
   router.get('/Patient/:id/:operation', async (req, res, next) => {
+    // eslint-disable-next-line @typescript-eslint/no-unnecessary-type-conversion -- runtime input: the value comes from the request body/params and is not guaranteed a string
     const op = String(req.params.operation);
-    if (op !== '$everything' && op !== '$summary') return next();
+    if (op !== '$everything' && op !== '$summary') {
+      next();
+      return;
+    }
     const id = idParam(req);
     const caller = callerOf(req);
     const resources = await service.compartment(caller, id, req.context, op);
@@ -83,7 +87,8 @@ export function fhirRouter(service: RecordService, bundles: BundleProcessor): Ro
     if (op === '$summary') {
       const patient = resources.find((r) => r.resourceType === 'Patient' && r.id === id);
       if (!patient) throw new NotFoundError(`Patient/${id} is not known`);
-      return sendFhir(res, 200, buildSummary(patient, resources, base));
+      sendFhir(res, 200, buildSummary(patient, resources, base));
+      return;
     }
     const extra = await service.referencedOutside(resources);
     const bundle: FhirBundle = {

@@ -75,7 +75,7 @@ export class RecordService {
     if (!doc) throw new NotFoundError(`${type}/${id} is not known`);
     if (doc.patientId) await this.access.enforce(caller, doc.patientId, 'R', ctx, [refKey(type, id)]);
     if (doc.deleted || !doc.resource) throw new GoneError(`${type}/${id} was deleted`);
-    return doc.resource as FhirResource;
+    return doc.resource;
   }
 
   /** One version, checked against the patient that version belonged to. */
@@ -84,7 +84,7 @@ export class RecordService {
     if (!h) throw new NotFoundError(`${type}/${id} has no version ${versionId}`);
     if (h.patientId) await this.access.enforce(caller, h.patientId, 'R', ctx, [`${refKey(type, id)}/_history/${versionId}`]);
     if (h.deleted || !h.resource) throw new GoneError(`${type}/${id} version ${versionId} is a deletion`);
-    return h.resource as FhirResource;
+    return h.resource;
   }
 
   /**
@@ -252,6 +252,7 @@ export class RecordService {
   async update(actor: Actor, type: string, id: string, body: unknown, ifMatch: number | undefined, ctx?: RequestContext): Promise<WriteResult> {
     this.validate(body);
     if (body.resourceType !== type) throw new InvalidInputError(`The body is a ${body.resourceType}, the URL names ${type}`, ['resourceType']);
+    // eslint-disable-next-line @typescript-eslint/no-unnecessary-type-conversion -- runtime input: the value comes from the request body/params and is not guaranteed a string
     if (body.id !== undefined && body.id !== id) throw new InvalidInputError(`The body's id (${String(body.id)}) differs from the URL's (${id})`, [`${type}.id`]);
     if (!/^[A-Za-z0-9\-.]{1,64}$/.test(id)) throw new InvalidInputError('Invalid id', [`${type}.id`]);
     const r = only(await this.commit(actor, [{ method: 'PUT', type, id, resource: { ...body, id }, expectedVersion: ifMatch }], ctx));
@@ -318,6 +319,7 @@ export class RecordService {
     const wanted = new Set<string>();
     for (const r of resources) for (const f of findReferences(r)) if (/^[A-Z][A-Za-z]+\/[A-Za-z0-9\-.]{1,64}$/.test(f.reference) && !inside.has(f.reference)) wanted.add(f.reference);
     if (!wanted.size) return [];
+    // eslint-disable-next-line @typescript-eslint/no-unnecessary-condition -- runtime input: the value comes from outside (database, request, parsed data) and may not match its declared type
     const docs = (await this.store.docsByKeys<{ resource: FhirResource; patientId?: string }>([...wanted], { resource: 1, patientId: 1 }, { currentOnly: true })).filter((d) => d.patientId === undefined || d.patientId === null);
     return docs.map((d) => d.resource);
   }

@@ -27,7 +27,10 @@ export function parseLiteral(ref: string): { type: string; id: string } | null {
 export function findReferences(resource: FhirResource, base: string = resource.resourceType): FoundReference[] {
   const out: FoundReference[] = [];
   const walk = (node: unknown, path: string) => {
-    if (Array.isArray(node)) return node.forEach((n, i) => walk(n, `${path}[${i}]`));
+    if (Array.isArray(node)) {
+      node.forEach((n, i) => walk(n, `${path}[${i}]`));
+      return;
+    }
     if (typeof node !== 'object' || node === null) return;
     const obj = node as Record<string, unknown>;
     if (typeof obj.reference === 'string') out.push({ path, reference: obj.reference, holder: obj });

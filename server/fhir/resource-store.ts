@@ -132,6 +132,7 @@ export class ResourceStore {
 
   /** Recomputes the denormalised care team of a patient from every resource in the compartment. */
   async refreshCareTeam(patientId: string): Promise<string[]> {
+    // eslint-disable-next-line @typescript-eslint/no-unnecessary-type-assertion -- mongoose's distinct() result is any at runtime; the cast documents the shape
     const orgs = (await this.resources.distinct('careTeamOrgs', { patientId, deleted: false })) as string[];
     const patient = await this.resources.findById(refKey('Patient', patientId), { registeredByFacilityId: 1 }).lean<{ registeredByFacilityId?: string }>();
     const ids = [...new Set([...orgs, ...(patient?.registeredByFacilityId ? [patient.registeredByFacilityId] : [])])].sort();

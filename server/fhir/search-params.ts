@@ -130,7 +130,10 @@ function tokensOf(code: string, v: unknown, out: Set<string>): void {
     out.add(`${code}||${val}`);
     if (typeof system === 'string' && system) out.add(`${code}|${system}|${val}`);
   };
-  if (typeof v === 'string' || typeof v === 'boolean') return add(undefined, v);
+  if (typeof v === 'string' || typeof v === 'boolean') {
+    add(undefined, v);
+    return;
+  }
   if (!isObj(v)) return;
   if (Array.isArray(v.coding)) for (const c of v.coding) if (isObj(c)) add(c.system, c.code);
   if ('code' in v) add(v.system, v.code);
@@ -200,6 +203,7 @@ export function extractKeys(resource: FhirResource): ExtractedKeys {
       if (param.type === 'token') tokensOf(param.code, v, tokens);
       else if (param.type === 'string') stringsOf(param.code, v, strings);
       else if (param.type === 'date') datesOf(param.code, v, dates);
+      // eslint-disable-next-line @typescript-eslint/no-unnecessary-condition -- runtime input: the type comes from the search-parameter definitions, cast, not checked
       else if (param.type === 'reference') {
         refsOf(param, v, refs);
         if (compartmentCodes.includes(param.code) && isObj(v) && typeof v.reference === 'string' && v.reference.startsWith('Patient/')) compartmentRefs.push(v.reference.slice('Patient/'.length));
@@ -235,6 +239,7 @@ export function careTeamOrgsOf(resource: FhirResource): string[] {
       candidates.push(r.managingOrganization);
       break;
     case 'CareTeam':
+      // eslint-disable-next-line @typescript-eslint/no-unsafe-argument -- runtime input: FHIR JSON; candidates are checked below
       if (Array.isArray(r.managingOrganization)) candidates.push(...r.managingOrganization);
       if (Array.isArray(r.participant)) for (const p of r.participant) if (isObj(p)) candidates.push(p.member);
       break;

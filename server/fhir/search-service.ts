@@ -107,6 +107,7 @@ async function includes(service: RecordService, caller: Caller, type: string, qu
   const wanted: Found[] = [];
   for (const { source, param } of inc) {
     if (source !== type || searchParamType(type, param) !== 'reference') throw new InvalidInputError(`_include=${source}:${param}: not a reference parameter of ${type} this server indexes`, ['_include']);
+    // eslint-disable-next-line @typescript-eslint/no-unnecessary-condition -- runtime input: the value comes from outside (database, request, parsed data) and may not match its declared type
     const keys = [...new Set(docs.flatMap((d) => (d.refs ?? []).filter((r) => r.startsWith(`${param}|`)).map((r) => r.slice(param.length + 1))))].filter((k) => !seen.has(k));
     if (!keys.length) continue;
     wanted.push(...(await resources.find({ _id: { $in: keys.slice(0, MAX_INCLUDED) }, deleted: false }, { resource: 1, patientId: 1, refs: 1 }).lean<Found[]>()));

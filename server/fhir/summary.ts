@@ -68,6 +68,7 @@ function isAiFinding(o: FhirResource): boolean {
   const tags = Array.isArray(meta.tag) ? meta.tag.filter(isObj) : [];
   const derived = Array.isArray(o.derivedFrom) ? o.derivedFrom.filter(isObj) : [];
   return (
+    // eslint-disable-next-line @typescript-eslint/no-base-to-string -- runtime input: FHIR JSON from clients; String() of whatever is there, as before
     tags.some((t) => /ai|triage/i.test(String(t.code ?? '')) || /ai|triage/i.test(String(t.system ?? ''))) ||
     derived.some((d) => typeof d.reference === 'string' && d.reference.startsWith('ImagingStudy/')) ||
     categories(o).includes('imaging')
@@ -128,7 +129,9 @@ export const SUMMARY_SECTIONS: SummarySection[] = [
 const escapeHtml = (s: string) => s.replace(/[&<>"]/g, (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;' })[c] ?? c);
 
 function lineOf(r: FhirResource): string {
+  // eslint-disable-next-line @typescript-eslint/no-base-to-string -- runtime input: FHIR JSON from clients; String() of whatever is there, as before
   const what = textOf(r.code) || textOf(r.medicationCodeableConcept) || textOf(r.vaccineCode) || textOf(r.type) || textOf(Array.isArray(r.type) ? r.type[0] : undefined) || String(r.description ?? r.resourceType);
+  // eslint-disable-next-line @typescript-eslint/no-base-to-string -- runtime input: FHIR JSON from clients; String() of whatever is there, as before
   const q = isObj(r.valueQuantity) ? ` ${String(r.valueQuantity.value ?? '')} ${String(r.valueQuantity.unit ?? '')}`.trimEnd() : '';
   return `${what}${q}`;
 }

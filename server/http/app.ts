@@ -44,9 +44,15 @@ export interface AppOptions {
 /** Every parsed JSON body passes the shape limits (depth, storable keys) before any route sees it. */
 const jsonShapeGuard: RequestHandler = (req, _res, next) => {
   const body: unknown = req.body;
-  if (typeof body !== 'object' || body === null) return next();
+  if (typeof body !== 'object' || body === null) {
+    next();
+    return;
+  }
   const problem = checkJsonShape(body);
-  if (problem) return next(new DomainError(400, problem.code, problem.message, problem.path ? [problem.path] : undefined));
+  if (problem) {
+    next(new DomainError(400, problem.code, problem.message, problem.path ? [problem.path] : undefined));
+    return;
+  }
   next();
 };
 
@@ -60,6 +66,7 @@ export function createHttpApp(opts: AppOptions): Express {
   app.use((req, res, next) => {
     const end = opts.metrics.httpDuration.startTimer();
     res.on('finish', () => {
+      // eslint-disable-next-line @typescript-eslint/no-unsafe-member-access -- express types req.route as any
       const route = req.route?.path ? `${req.baseUrl}${String(req.route.path)}` : req.baseUrl || 'unmatched';
       opts.metrics.httpRequests.inc({ method: req.method, route, status: String(res.statusCode) });
       end({ method: req.method, route });

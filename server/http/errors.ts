@@ -110,10 +110,14 @@ function classify(err: unknown): ErrorShape {
   }
   const e = err as { type?: string; status?: number; statusCode?: number; name?: string; message?: string; code?: string | number };
   // body-parser errors
+  // eslint-disable-next-line @typescript-eslint/no-unnecessary-condition -- runtime input: anything can be thrown, and errors from libraries need not carry these fields
   if (e?.type === 'entity.parse.failed') return { status: 400, code: 'malformed_json', message: 'Request body is not valid JSON' };
+  // eslint-disable-next-line @typescript-eslint/no-unnecessary-condition -- runtime input: anything can be thrown, and errors from libraries need not carry these fields
   if (e?.type === 'entity.too.large') return { status: 413, code: 'payload_too_large', message: 'Request body is too large' };
+  // eslint-disable-next-line @typescript-eslint/no-unnecessary-condition -- runtime input: anything can be thrown, and errors from libraries need not carry these fields
   if (e?.type === 'encoding.unsupported' || e?.type === 'charset.unsupported') return { status: 415, code: 'unsupported_media_type', message: e.message ?? 'Unsupported encoding' };
   // multer errors, and the busboy parse errors multer passes on (all caused by the body sent)
+  // eslint-disable-next-line @typescript-eslint/no-unnecessary-condition -- runtime input: anything can be thrown, and errors from libraries need not carry these fields
   if (e?.name === 'MulterError') {
     if (e.code === 'LIMIT_FILE_SIZE') return { status: 413, code: 'payload_too_large', message: 'Uploaded file is too large' };
     return { status: 400, code: 'invalid_upload', message: e.message ?? 'Invalid upload' };
@@ -122,20 +126,25 @@ function classify(err: unknown): ErrorShape {
     return { status: 400, code: 'invalid_upload', message: `The multipart body could not be read: ${err.message}` };
   }
   // mongoose validation (a schema rule the route's own validation did not catch)
+  // eslint-disable-next-line @typescript-eslint/no-unnecessary-condition -- runtime input: anything can be thrown, and errors from libraries need not carry these fields
   if (e?.name === 'ValidationError' && typeof (err as { errors?: unknown }).errors === 'object') {
     const fields = Object.entries((err as { errors: Record<string, { message?: string }> }).errors);
     return { status: 400, code: 'invalid', message: fields.map(([path, f]) => `${path}: ${f.message ?? 'is invalid'}`).join('; ') || 'Invalid input', expression: fields.map(([path]) => path) };
   }
+  // eslint-disable-next-line @typescript-eslint/no-unnecessary-condition -- runtime input: anything can be thrown, and errors from libraries need not carry these fields
   if (e?.name === 'CastError') return { status: 400, code: 'invalid', message: 'A value has the wrong type' };
   // a unique index refused the write (MongoDB E11000; FerretDB on SQLite may pass the SQLite text through)
+  // eslint-disable-next-line @typescript-eslint/no-unnecessary-condition -- runtime input: anything can be thrown, and errors from libraries need not carry these fields
   if (e?.code === 11000 || (typeof e?.message === 'string' && /E11000|UNIQUE constraint failed|duplicate key/i.test(e.message) && /^Mongo/.test(e.name ?? ''))) {
     return { status: 409, code: 'conflict', message: 'A record with the same unique value already exists' };
   }
   // database unreachable
+  // eslint-disable-next-line @typescript-eslint/no-unnecessary-condition -- runtime input: anything can be thrown, and errors from libraries need not carry these fields
   if (e?.name === 'MongoServerSelectionError' || e?.name === 'MongoNetworkError' || e?.name === 'MongoNotConnectedError' || e?.name === 'MongoTopologyClosedError') {
     // Whether a write reached the database before the connection failed is not known here.
     return { status: 503, code: 'database_unavailable', message: 'The database is temporarily unavailable, so the request may not have completed. Try again shortly; before retrying a write, check whether it was saved, or retry it with the same Idempotency-Key.', retryAfterS: 2 };
   }
+  // eslint-disable-next-line @typescript-eslint/no-unnecessary-condition -- runtime input: anything can be thrown, and errors from libraries need not carry these fields
   const status = e?.status ?? e?.statusCode;
   if (typeof status === 'number' && status >= 400 && status < 500) return { status, code: 'bad_request', message: e.message ?? 'Bad request' };
   return { status: 500, code: 'internal', message: 'Internal server error' };
@@ -194,7 +203,9 @@ export function errorHandler(logger: Logger): ErrorRequestHandler {
   return (err, req, res, _next) => {
     const shape = classify(err);
     // After a deadline answer, the late route's own answer fails: expected, not worth a log line.
+    // eslint-disable-next-line @typescript-eslint/no-unnecessary-condition -- runtime input: anything can be thrown, and errors from libraries need not carry these fields
     if (shape.status >= 500 && !(res.headersSent && req.context?.signal?.aborted)) {
+      // eslint-disable-next-line @typescript-eslint/no-unsafe-member-access -- express types req.route as any
       logger.error({ err, requestId: res.getHeader('x-request-id'), route: req.route?.path }, 'request failed');
     }
     if (res.headersSent) {

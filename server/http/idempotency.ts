@@ -28,8 +28,12 @@ export function idempotency(conn: Connection, logger: Logger, pendingStaleMs: nu
   const records = idempotencyRecordModel(conn);
   return async (req, res, next) => {
     const key = req.header('idempotency-key');
+    // eslint-disable-next-line @typescript-eslint/no-unnecessary-condition -- runtime: req.context is only set once the request-context middleware ran
     const caller = req.context?.caller;
-    if (req.method !== 'POST' || key === undefined || !caller) return next();
+    if (req.method !== 'POST' || key === undefined || !caller) {
+      next();
+      return;
+    }
     if (!KEY.test(key)) throw new InvalidInputError('Idempotency-Key must be 1 to 255 visible ASCII characters', ['Idempotency-Key']);
     const id = sha256(`${caller.userId}\n${req.method}\n${req.originalUrl}\n${key}`);
     // A multipart body is not read yet: its length and type stand for it.

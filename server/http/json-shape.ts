@@ -33,7 +33,9 @@ function join(path: string, seg: string | number): string {
 export function checkJsonShape(value: unknown, root = '', maxDepth = MAX_JSON_DEPTH): JsonShapeProblem | null {
   const stack: Array<{ v: unknown; depth: number; path: string }> = [{ v: value, depth: 0, path: root }];
   while (stack.length) {
-    const { v, depth, path } = stack.pop()!;
+    const top = stack.pop();
+    if (!top) break;
+    const { v, depth, path } = top;
     if (typeof v !== 'object' || v === null) continue;
     if (depth >= maxDepth) {
       return { code: 'too_deep', path, message: `${path || 'body'}: JSON is nested too deep (more than ${maxDepth} levels)` };

@@ -39,6 +39,7 @@ export const requestContext: RequestHandler = (req: Request, res: Response, next
 
 /** The authenticated caller; routes behind `requireAuth` may rely on it. */
 export function callerOf(req: Request): Caller {
+  // eslint-disable-next-line @typescript-eslint/no-unnecessary-condition -- runtime: req.context is only set once the request-context middleware ran
   const caller = req.context?.caller;
   if (!caller) throw new Error('callerOf() used on a route without requireAuth');
   return caller;

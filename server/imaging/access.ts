@@ -21,8 +21,8 @@ export class ImagingAccess {
 
   /** Throws 403 (audited as access-denied) unless the caller may act on the patient's record. */
   async enforce(caller: Caller, patientId: string, action: RecordAction, ctx: RequestContext, entities: string[] = []): Promise<void> {
-    let allow = false;
-    let reason = 'no relationship';
+    let allow: boolean;
+    let reason: string;
     try {
       const decision = await this.records.checkAccess(caller, patientId, action);
       allow = decision.allow;

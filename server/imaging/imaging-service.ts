@@ -213,7 +213,8 @@ export class ImagingService {
   private async sendToPacs(study: ImagingStudy, file: Uint8Array): Promise<ImagingStudy> {
     let update: Pick<ImagingStudy, 'pacsSync' | 'pacsError'>;
     try {
-      await this.d.pacs!.store(file);
+      if (!this.d.pacs) throw new Error('no PACS is configured');
+      await this.d.pacs.store(file);
       update = { pacsSync: 'stored' };
     } catch (err) {
       this.d.logger.warn({ err, studyId: study._id }, 'imaging: STOW-RS to the PACS failed');

@@ -91,7 +91,8 @@ export class PreviewPool {
     for (const slot of this.#slots) {
       if (!this.#queue.length) return;
       if (!slot.ready || slot.job) continue;
-      const job = this.#queue.shift()!;
+      const job = this.#queue.shift();
+      if (!job) return;
       slot.job = job;
       const req: PreviewRequest = { id: job.id, image: job.image, maxSide: PREVIEW_MAX_SIDE };
       slot.worker.postMessage(req, [job.image.buffer as ArrayBuffer]);

@@ -21,6 +21,7 @@ port.on('message', (req: PreviewRequest) => {
       port.postMessage(reply, [png.buffer as ArrayBuffer]);
     } catch (err) {
       const e = err as { name?: string; message?: string; code?: unknown };
+      // eslint-disable-next-line @typescript-eslint/no-unnecessary-condition -- runtime input: anything can be thrown in the worker
       const reply: PreviewReply = { id: req.id, type: 'error', error: { name: e?.name ?? 'Error', message: e?.message ?? String(err), ...(typeof e?.code === 'string' ? { code: e.code } : {}) } };
       port.postMessage(reply);
     }

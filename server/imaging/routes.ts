@@ -22,7 +22,8 @@ export function rejectDeclaredTooLarge(maxBytes: number): RequestHandler {
     const declared = Number(req.header('content-length') ?? NaN);
     if (Number.isFinite(declared) && declared > maxBytes + MULTIPART_SLACK) {
       res.setHeader('Connection', 'close');
-      return next(new PayloadTooLargeError(`The upload is larger than the limit of ${maxBytes} bytes. Nothing was stored.`));
+      next(new PayloadTooLargeError(`The upload is larger than the limit of ${maxBytes} bytes. Nothing was stored.`));
+      return;
     }
     next();
   };

@@ -14,11 +14,11 @@ export const studyIdParamSchema = z.object({ id: z.string().regex(/^[A-Za-z0-9-]
 
 export const heatmapParamSchema = z.object({ id: z.string().regex(/^[A-Za-z0-9-]{1,64}$/), finding: z.enum(['tb', 'nodule']) });
 
-const coord = z.number().finite().min(0);
+const coord = z.number().min(0); // zod 4: z.number() already refuses Infinity
 export const boxSchema = z
   .object({ x_min: coord, y_min: coord, x_max: coord, y_max: coord })
   .strict()
-  .refine((b) => b.x_min < b.x_max && b.y_min < b.y_max, { message: 'x_min < x_max and y_min < y_max are required' });
+  .refine((b) => b.x_min < b.x_max && b.y_min < b.y_max, { error: 'x_min < x_max and y_min < y_max are required' });
 
 export const reviewRequestSchema = z
   .object({

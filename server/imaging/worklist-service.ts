@@ -151,7 +151,9 @@ export class WorklistService {
       (c) => !c.participants.some((p) => p.userId === caller.userId) && c.participants.some((p) => p.role === 'specialist' && p.facilityId === caller.facilityId && p.userId === c.assignedSpecialistId),
     );
     if (!sentHere.length) return 0;
+    // eslint-disable-next-line @typescript-eslint/no-unnecessary-condition -- runtime input: the value comes from outside (database, request, parsed data) and may not match its declared type
     const flagged = await this.d.studies.find({ anyFlagged: true, 'triage.state': 'done', $or: [{ consultId: { $in: sentHere.map((c) => c._id) } }, { _id: { $in: sentHere.flatMap((c) => c.imagingStudyIds ?? []) } }] }, { _id: 1, consultId: 1 }).lean<Pick<ImagingStudy, '_id' | 'consultId'>[]>();
+    // eslint-disable-next-line @typescript-eslint/no-unnecessary-condition -- runtime input: the value comes from outside (database, request, parsed data) and may not match its declared type
     const withFlag = sentHere.filter((c) => flagged.some((s) => s.consultId === c._id || (c.imagingStudyIds ?? []).includes(s._id)));
     if (!withFlag.length) return 0;
     const me = await this.d.users.findById(caller.userId, { displayName: 1 }).lean();
@@ -181,6 +183,7 @@ export class WorklistService {
     let studiesReviewed = 0;
     const cursor = this.d.studies.find({ 'triage.state': 'done' }, { reviews: 1, 'triage.findings': 1, 'triage.lesions': 1 }).lean<ImagingStudy[]>().cursor({ batchSize: 500 });
     for await (const s of cursor as AsyncIterable<ImagingStudy>) {
+      // eslint-disable-next-line @typescript-eslint/no-unnecessary-condition -- runtime input: the value comes from outside (database, request, parsed data) and may not match its declared type
       if (!s.reviews?.length) continue;
       studiesReviewed++;
       for (const r of s.reviews) {

@@ -14,7 +14,7 @@ export function canonicalJson(value: unknown): string {
   try {
     out = canonicalize(value);
   } catch (err) {
-    throw new TypeError(`canonicalJson: ${(err as Error).message}`);
+    throw new TypeError(`canonicalJson: ${(err as Error).message}`, { cause: err });
   }
   if (out === undefined) throw new TypeError(`canonicalJson: unsupported ${typeof value}`);
   return out;

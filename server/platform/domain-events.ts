@@ -39,7 +39,9 @@ export class DomainEvents {
   }
 
   on<K extends keyof DomainEventMap>(name: K, listener: (payload: DomainEventMap[K]) => void | Promise<void>): () => void {
+    // eslint-disable-next-line @typescript-eslint/no-misused-promises -- emit() above calls listeners itself and catches rejected promises
     this.#emitter.on(name, listener);
+    // eslint-disable-next-line @typescript-eslint/no-misused-promises -- emit() above calls listeners itself and catches rejected promises
     return () => this.#emitter.off(name, listener);
   }
 

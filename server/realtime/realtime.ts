@@ -48,14 +48,20 @@ export class Realtime {
     });
     // engine.io answers any method but GET and POST on an open polling session with a bare 500.
     this.io.engine.use((req: { method?: string }, res: ServerResponse, next: (err?: unknown) => void) => {
-      if (req.method === 'GET' || req.method === 'POST') return next();
+      if (req.method === 'GET' || req.method === 'POST') {
+        next();
+        return;
+      }
       res.writeHead(405, { allow: 'GET, POST', 'content-type': 'application/json; charset=utf-8' });
       res.end(JSON.stringify({ error: 'method_not_allowed', message: 'socket.io accepts GET and POST only' }));
     });
     this.io.use((socket, next) => {
       const auth = socket.handshake.auth as { token?: unknown } | undefined;
       const token = typeof auth?.token === 'string' ? auth.token : undefined;
-      if (!token) return next(new Error('unauthorized: missing access token'));
+      if (!token) {
+        next(new Error('unauthorized: missing access token'));
+        return;
+      }
       try {
         const caller = tokens.verify(token);
         const payload = JSON.parse(Buffer.from(token.split('.')[1] ?? '', 'base64url').toString('utf8')) as { exp?: number };
@@ -86,11 +92,13 @@ export class Realtime {
       if (guard.kicked) return;
       if (!guard.admit()) {
         ack?.(ackError('rate_limited', 'Too many events; slow down'));
-        return guard.strike(name, 'rate_limited');
+        guard.strike(name, 'rate_limited');
+        return;
       }
       if (typeof event !== 'string' || socket.listenerCount(event) === 0) {
         ack?.(ackError('unknown_event', `No such event: ${name.slice(0, 64)}`));
-        return guard.strike(name, 'unknown_event');
+        guard.strike(name, 'unknown_event');
+        return;
       }
       next();
     });
@@ -114,7 +122,7 @@ export class Realtime {
 
   async close(): Promise<void> {
     await new Promise<void>((resolve) => {
-      this.io.close(() => resolve());
+      void this.io.close(() => resolve());
     });
   }
 }

@@ -110,8 +110,9 @@ export class BandwidthPolicy {
   spatialLayerFor(req: LayerRequest): number {
     const top = Math.max(0, Math.min(req.availableLayers, this.#layers.length) - 1);
     let bySize = top;
-    if (req.renderedHeight !== undefined && req.renderedHeight > 0) {
-      bySize = this.#layers.findIndex((l) => req.renderedHeight! <= l.maxRenderedHeight);
+    const renderedHeight = req.renderedHeight;
+    if (renderedHeight !== undefined && renderedHeight > 0) {
+      bySize = this.#layers.findIndex((l) => renderedHeight <= l.maxRenderedHeight);
       if (bySize < 0) bySize = top;
     }
     let byBandwidth = top;

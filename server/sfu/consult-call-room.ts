@@ -173,7 +173,7 @@ export class ConsultCallRoom {
         consultId: this.consultId,
         peerId: peer.peerId,
         host: peer.host,
-        routerRtpCapabilities: this.#router.rtpCapabilities as unknown as MediasoupJson,
+        routerRtpCapabilities: this.#router.rtpCapabilities,
         peers: others.map((p) => p.info()),
         producers: others.flatMap((p) => [...p.producers.values()].map((pr) => producerInfo(pr))),
         iceServers: iceServersFor(user.userId, this.#config.turn),
@@ -271,7 +271,7 @@ export class ConsultCallRoom {
 
   async restartIce(peer: CallPeer, transportId: string): Promise<MediasoupJson> {
     const { transport } = this.#transport(peer, transportId);
-    return (await transport.restartIce()) as unknown as MediasoupJson;
+    return await transport.restartIce();
   }
 
   async produce(peer: CallPeer, req: { transportId: string; kind: MediaKind; rtpParameters: MediasoupJson; source: MediaSource }): Promise<string> {

@@ -7,7 +7,7 @@ const json = z.record(z.string(), z.unknown());
 const rtpParameters = json.refine((v) => Array.isArray(v.codecs) && v.codecs.length > 0, 'rtpParameters.codecs must be a non-empty array');
 const rtpCapabilities = json.refine((v) => Array.isArray(v.codecs), 'rtpCapabilities.codecs must be an array');
 const dtlsParameters = json.refine((v) => Array.isArray(v.fingerprints) && v.fingerprints.length > 0, 'dtlsParameters.fingerprints must be a non-empty array');
-const kbps = z.number().finite().min(0).max(10_000_000);
+const kbps = z.number().min(0).max(10_000_000);
 
 export const sfuSchemas = {
   'sfu:join': z.strictObject({ consultId: id }),

@@ -145,7 +145,8 @@ export class SfuService {
     if (pending) return pending;
     const creation = (async () => {
       const slot = this.#leastLoaded();
-      const room = await ConsultCallRoom.create({ consultId, worker: slot.worker!, workerIndex: slot.index, config: this.#options.config, policy: this.#policy, logger: this.#logger });
+      if (!slot.worker) throw new Error(`mediasoup worker ${slot.index} is not running`);
+      const room = await ConsultCallRoom.create({ consultId, worker: slot.worker, workerIndex: slot.index, config: this.#options.config, policy: this.#policy, logger: this.#logger });
       slot.rooms.add(room);
       this.#rooms.set(consultId, room);
       room.onClose((reason) => {
@@ -183,7 +184,9 @@ export class SfuService {
     const c = this.#options.config;
     const worker = await this.#options.mediasoup.createWorker({
       logLevel: c.workerLogLevel,
+      // eslint-disable-next-line @typescript-eslint/no-deprecated -- mediasoup's portRange replacement needs a listen-info rewrite; kept until that is done and tested
       rtcMinPort: c.rtcMinPort,
+      // eslint-disable-next-line @typescript-eslint/no-deprecated -- mediasoup's portRange replacement needs a listen-info rewrite; kept until that is done and tested
       rtcMaxPort: c.rtcMaxPort,
       ...(this.#options.workerBin ? { workerBin: this.#options.workerBin } : {}),
       appData: { slot: slot.index },

@@ -70,19 +70,26 @@ export class SfuSignalling {
     const handle = <E extends SfuEventName>(event: E, fn: (payload: z.infer<(typeof sfuSchemas)[E]>) => Promise<object> | object) => {
       (socket.on as (e: string, l: (...args: unknown[]) => void) => void)(event, (payload: unknown, ack: unknown) => {
         if (kicked) return;
-        if (typeof ack !== 'function') return strike(event, 'no acknowledgement callback');
+        if (typeof ack !== 'function') {
+          strike(event, 'no acknowledgement callback');
+          return;
+        }
         const reply = ack as (r: unknown) => void;
         const parsed = sfuSchemas[event].safeParse(payload);
         if (!parsed.success) {
           reply({ ok: false, error: `invalid ${event}: ${parsed.error.issues.map((i) => `${i.path.join('.') || '(payload)'} ${i.message}`).join('; ')}` });
-          return strike(event, 'invalid payload');
+          strike(event, 'invalid payload');
+          return;
         }
         Promise.resolve()
           .then(() => fn(parsed.data as z.infer<(typeof sfuSchemas)[E]>))
           .then(
             (result) => reply({ ok: true, ...result }),
             (err: unknown) => {
-              if (err instanceof CallError) return reply({ ok: false, error: err.message });
+              if (err instanceof CallError) {
+                reply({ ok: false, error: err.message });
+                return;
+              }
               this.#logger.warn({ err, userId, event }, 'sfu request failed');
               reply({ ok: false, error: `${event} failed` });
               strike(event, 'request threw');
@@ -110,6 +117,7 @@ export class SfuSignalling {
       // and only while the directory still admits them (consult open, account active, record access).
       if (!room || !peer || peer.userId !== userId || peer.closed) throw new CallError('this call session has ended; join again');
       await this.#service?.admit(userId, consultId);
+      // eslint-disable-next-line @typescript-eslint/no-unnecessary-condition -- the peer can close during the await above; the narrowing does not see that
       if (peer.closed) throw new CallError('this call session has ended; join again');
       if (session && session.peer !== peer) leave('left');
       const result = room.resume(peer, notify);
@@ -176,7 +184,10 @@ export class SfuSignalling {
         if (this.#owners.get(s.peer) !== me) return; // re-attached meanwhile
         if (s.room.peer(s.peer.peerId) === s.peer) s.room.removePeer(s.peer.peerId, 'disconnected');
       };
-      if (this.#options.reconnectGraceMs <= 0) return drop();
+      if (this.#options.reconnectGraceMs <= 0) {
+        drop();
+        return;
+      }
       const timer = setTimeout(() => {
         this.#graceTimers.delete(timer);
         drop();

@@ -143,8 +143,10 @@ export class HospitalCa {
       const pem = readFileSync(env.HOICHAN_SIGNING_CA_KEY, 'utf8');
       const der = x509.PemConverter.decodeFirst(pem);
       const key = await webcrypto.subtle.importKey('pkcs8', der, EC, false, ['sign']);
-      const root = chain[chain.length - 1]!;
-      return new HospitalCa(conn, chain[0]!, chain, key as unknown as CryptoKey, [root, ...extraTrust], crls, 'configured');
+      const leaf = chain[0];
+      const root = chain[chain.length - 1];
+      if (!leaf || !root) throw new Error('HOICHAN_SIGNING_CA_CERT holds no certificate');
+      return new HospitalCa(conn, leaf, chain, key as unknown as CryptoKey, [root, ...extraTrust], crls, 'configured');
     }
     const cas: Model<SigningCaDoc> = signingCaModel(conn);
     let doc = await cas.findById(DEMO_CA_ID).lean<SigningCaDoc>();

@@ -6,7 +6,7 @@
  * thumbprint of the signer's key) and still verify with that key.
  */
 import type { KeyObject } from 'node:crypto';
-import { calculateJwkThumbprint, FlattenedSign, flattenedVerify, importJWK, type JWK, type JWSHeaderParameters } from 'jose';
+import { calculateJwkThumbprint, FlattenedSign, flattenedVerify, importJWK } from 'jose';
 import { canonicalJson } from '../integrity/canonical-json';
 
 export interface EcPublicJwk {
@@ -36,7 +36,7 @@ export async function jwkThumbprint(jwk: EcPublicJwk): Promise<string> {
 /** Signs the canonical JSON of `document`; returns the detached compact JWS. */
 export async function signDetached(document: unknown, privateKey: KeyObject, kid: string, extra: { typ?: string; iat?: number; x5c?: string[] } = {}): Promise<string> {
   const header: JwsHeader = { alg: 'ES256', kid, b64: false, crit: ['b64'], ...(extra.typ ? { typ: extra.typ } : {}), ...(extra.iat !== undefined ? { iat: extra.iat } : {}), ...(extra.x5c ? { x5c: extra.x5c } : {}) };
-  const jws = await new FlattenedSign(new TextEncoder().encode(canonicalJson(document))).setProtectedHeader({ ...header } as JWSHeaderParameters).sign(privateKey);
+  const jws = await new FlattenedSign(new TextEncoder().encode(canonicalJson(document))).setProtectedHeader({ ...header }).sign(privateKey);
   return `${jws.protected}..${jws.signature}`;
 }
 
@@ -48,6 +48,7 @@ export function readHeader(jws: string): JwsHeader | null {
   if (parts.length !== 3 || parts[1] !== '' || !parts[0] || !parts[2]) return null;
   try {
     const h = JSON.parse(Buffer.from(parts[0], 'base64url').toString('utf8')) as Partial<JwsHeader>;
+    // eslint-disable-next-line @typescript-eslint/no-unnecessary-condition -- runtime input: the header is decoded from the presented JWS
     if (h && typeof h === 'object' && typeof h.kid === 'string') return h as JwsHeader;
   } catch {
     /* fallthrough */
@@ -64,15 +65,18 @@ export async function verifyDetached(document: unknown, jws: string, publicKey: 
   if (parts.length !== 3 || parts[1] !== '' || !parts[0] || !parts[2]) return { valid: false, problem: 'not a detached compact JWS (<header>..<signature>)' };
   const header = readHeader(jws);
   if (!header) return { valid: false, problem: 'unreadable protected header' };
+  // eslint-disable-next-line @typescript-eslint/no-unnecessary-condition -- runtime input: the header is decoded from the presented JWS
   if (header.alg !== 'ES256') return { valid: false, problem: `unsupported alg ${String(header.alg)}`, header };
+  // eslint-disable-next-line @typescript-eslint/no-unnecessary-boolean-literal-compare, @typescript-eslint/no-unnecessary-condition -- runtime input: b64 must be exactly false, not merely falsy; runtime input: the header is decoded from the presented JWS
   if (header.b64 !== false || !Array.isArray(header.crit) || !header.crit.includes('b64')) return { valid: false, problem: 'header must carry b64:false and crit ["b64"]', header };
   let jwk: EcPublicJwk;
   let key: KeyObject | Awaited<ReturnType<typeof importJWK>>;
   try {
     if ('kty' in publicKey && !('type' in publicKey)) {
       jwk = publicKey;
+      // eslint-disable-next-line @typescript-eslint/no-unnecessary-condition -- runtime input: the header is decoded from the presented JWS
       if (jwk.kty !== 'EC' || jwk.crv !== 'P-256') return { valid: false, problem: 'public key is not an EC P-256 JWK', header };
-      key = await importJWK({ kty: 'EC', crv: 'P-256', x: jwk.x, y: jwk.y } as JWK, 'ES256');
+      key = await importJWK({ kty: 'EC', crv: 'P-256', x: jwk.x, y: jwk.y }, 'ES256');
     } else {
       const exported = (publicKey as KeyObject).export({ format: 'jwk' }) as { kty?: string; crv?: string; x?: string; y?: string };
       if (exported.kty !== 'EC' || exported.crv !== 'P-256' || !exported.x || !exported.y) return { valid: false, problem: 'public key is not an EC P-256 key', header };

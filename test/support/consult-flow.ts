@@ -101,7 +101,9 @@ async function openSocket(tp: PlatformClient, token: string): Promise<RecordingS
   socket.onAny((event: string, payload: unknown) => socket.seen.push({ event, payload }));
   await new Promise<void>((resolve, reject) => {
     const t = setTimeout(() => reject(new Error('consult socket did not become ready')), 10_000);
+    // eslint-disable-next-line @typescript-eslint/no-confusing-void-expression -- test shorthand; the value is not used
     socket.once('session:ready', () => (clearTimeout(t), resolve()));
+    // eslint-disable-next-line @typescript-eslint/no-confusing-void-expression -- test shorthand; the value is not used
     socket.once('connect_error', (err) => (clearTimeout(t), reject(err)));
   });
   return socket;

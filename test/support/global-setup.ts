@@ -12,9 +12,7 @@ import { EmbeddedPostgres, findPostgresBinDir } from '../../server/db/embedded-p
 import { createLogger } from '../../server/observability/logger';
 
 declare global {
-  // eslint-disable-next-line no-var
   var __hoichanTestFerretDb: EmbeddedFerretDb | undefined;
-  // eslint-disable-next-line no-var
   var __hoichanTestPostgres: EmbeddedPostgres | undefined;
 }
 

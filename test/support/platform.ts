@@ -22,6 +22,7 @@ export const DEMO = {
 export function uniqueDbName(prefix = 't'): string {
   const letters = 'abcdefghijklmnopqrstuvwxyz';
   let s = prefix;
+  // eslint-disable-next-line @typescript-eslint/restrict-plus-operands -- test helper; undefined prints as undefined in the message
   for (let i = 0; i < 12; i++) s += letters[randomInt(letters.length)];
   return s;
 }

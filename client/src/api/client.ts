@@ -106,7 +106,7 @@ export class ApiClient {
   async logout(): Promise<void> {
     const refreshToken = this.#session?.refreshToken;
     try {
-      if (this.#session) await this.request<void>('POST', '/api/auth/logout', { refreshToken });
+      if (this.#session) await this.request<unknown>('POST', '/api/auth/logout', { refreshToken });
     } catch {
       /* the session ends locally whatever the server says */
     }

@@ -24,7 +24,6 @@ import type {
   JoinCallResult,
   MediaKind,
   MediaSource,
-  MediasoupJson,
   PeerLeftReason,
   ResumeCallResult,
 } from '../../../contracts/sfu-api';
@@ -225,8 +224,8 @@ export class ConsultCall {
   on<K extends keyof ConsultCallEvents>(event: K, listener: Listener<ConsultCallEvents[K]>): () => void {
     let set = this.#listeners.get(event);
     if (!set) this.#listeners.set(event, (set = new Set()));
-    set.add(listener as Listener<never>);
-    return () => set.delete(listener as Listener<never>);
+    set.add(listener);
+    return () => set.delete(listener);
   }
 
   /** Mutes or unmutes the microphone (the producer is paused on the server too). */
@@ -356,6 +355,7 @@ export class ConsultCall {
         // The selected pair: the transport entry's selectedCandidatePairId, else a nominated succeeded pair.
         let selected: string | undefined;
         stats.forEach((r: Record<string, unknown>) => {
+          // eslint-disable-next-line @typescript-eslint/no-base-to-string -- runtime input: WebRTC stats entries are untyped; String() of whatever the browser reports, as before
           if (r.type === 'transport' && r.selectedCandidatePairId) selected = String(r.selectedCandidatePairId);
         });
         stats.forEach((r: Record<string, unknown>) => {
@@ -363,9 +363,13 @@ export class ConsultCall {
           if (selected ? r.id !== selected : r.state !== 'succeeded' || !r.nominated) return;
           const local = byId.get(String(r.localCandidateId));
           const remote = byId.get(String(r.remoteCandidateId));
+          // eslint-disable-next-line @typescript-eslint/no-base-to-string -- runtime input: WebRTC stats entries are untyped; String() of whatever the browser reports, as before
           if (local?.candidateType) entry.localCandidateType = String(local.candidateType);
+          // eslint-disable-next-line @typescript-eslint/no-base-to-string -- runtime input: WebRTC stats entries are untyped; String() of whatever the browser reports, as before
           if (local?.protocol) entry.protocol = String(local.protocol);
+          // eslint-disable-next-line @typescript-eslint/no-base-to-string -- runtime input: WebRTC stats entries are untyped; String() of whatever the browser reports, as before
           if (local?.relayProtocol) entry.relayProtocol = String(local.relayProtocol);
+          // eslint-disable-next-line @typescript-eslint/no-base-to-string -- runtime input: WebRTC stats entries are untyped; String() of whatever the browser reports, as before
           if (remote?.address) entry.remoteAddress = String(remote.address);
         });
       }
@@ -438,7 +442,7 @@ export class ConsultCall {
     if (this.#statsTimer) clearInterval(this.#statsTimer);
     if (wasJoined && this.#socket.connected) await this.#request('sfu:leave', {}).catch(() => undefined);
     this.#teardownMedia();
-    for (const t of Object.values(this.#localTracks)) t?.stop();
+    for (const t of Object.values(this.#localTracks)) t.stop();
     for (const off of this.#offSocket.splice(0)) off();
     if (this.#ownsSocket) this.#socket.disconnect();
   }
@@ -571,7 +575,7 @@ export class ConsultCall {
     for (const p of joined.peers) this.#peers.set(p.peerId, p);
     if (!this.#device) {
       this.#device = new Device();
-      await this.#device.load({ routerRtpCapabilities: joined.routerRtpCapabilities as unknown as msc.RtpCapabilities });
+      await this.#device.load({ routerRtpCapabilities: joined.routerRtpCapabilities });
     }
     this.#send = this.#makeTransport(await this.#request('sfu:create-transport', { direction: 'send' }));
     this.#recv = this.#makeTransport(await this.#request('sfu:create-transport', { direction: 'recv' }));
@@ -585,8 +589,13 @@ export class ConsultCall {
     for (const p of toConsume.values()) await this.#consume(p).catch((err: unknown) => this.#emit('error', { message: `consume failed: ${String(err)}`, cause: err }));
   }
 
+  #requireDevice(): Device {
+    if (!this.#device) throw new Error('the mediasoup device is not loaded yet');
+    return this.#device;
+  }
+
   #makeTransport(created: CreatedTransport): msc.Transport {
-    const device = this.#device!;
+    const device = this.#requireDevice();
     const params = {
       id: created.transportId,
       iceParameters: created.iceParameters as unknown as msc.IceParameters,
@@ -597,12 +606,12 @@ export class ConsultCall {
     };
     const transport = created.direction === 'send' ? device.createSendTransport(params) : device.createRecvTransport(params);
     transport.on('connect', ({ dtlsParameters }, callback, errback) => {
-      this.#request('sfu:connect-transport', { transportId: transport.id, dtlsParameters: dtlsParameters as unknown as MediasoupJson }).then(() => callback(), errback);
+      this.#request('sfu:connect-transport', { transportId: transport.id, dtlsParameters: dtlsParameters }).then(() => callback(), errback);
     });
     if (created.direction === 'send') {
       transport.on('produce', ({ kind, rtpParameters, appData }, callback, errback) => {
         const source = (appData as { source: MediaSource }).source;
-        this.#request('sfu:produce', { transportId: transport.id, kind, rtpParameters: rtpParameters as unknown as MediasoupJson, source }).then(({ producerId }) => callback({ id: producerId }), errback);
+        this.#request('sfu:produce', { transportId: transport.id, kind, rtpParameters: rtpParameters, source }).then(({ producerId }) => callback({ id: producerId }), errback);
       });
     }
     let restartTimer: ReturnType<typeof setTimeout> | null = null;
@@ -654,8 +663,9 @@ export class ConsultCall {
   }
 
   async #consumeNow(p: CallProducerInfo): Promise<void> {
-    const recv = this.#recv!;
-    const created = await this.#request('sfu:consume', { producerId: p.producerId, rtpCapabilities: this.#device!.rtpCapabilities as unknown as MediasoupJson });
+    const recv = this.#recv;
+    const created = await this.#request('sfu:consume', { producerId: p.producerId, rtpCapabilities: this.#requireDevice().recvRtpCapabilities });
+    if (!recv) throw new Error('no receive transport to consume on');
     const consumer = await recv.consume({
       id: created.consumerId,
       producerId: created.producerId,
@@ -701,7 +711,8 @@ export class ConsultCall {
     this.#send = null;
     this.#recv = null;
     for (const peerId of [...this.#peers.keys()]) {
-      const peer = this.#peers.get(peerId)!;
+      const peer = this.#peers.get(peerId);
+      if (!peer) continue;
       this.#peers.delete(peerId);
       this.#emit('peer-left', { peerId, userId: peer.userId, reason: 'disconnected' });
     }
@@ -802,8 +813,14 @@ export class ConsultCall {
   ): Promise<AckResult<Parameters<ClientToServerEvents[E]>[1]>> {
     return new Promise((resolve, reject) => {
       (this.#socket.timeout(15_000).emit as (e: string, p: unknown, cb: (err: Error | null, res: { ok: boolean; error?: string }) => void) => void)(event, payload, (err, res) => {
-        if (err) return reject(new CallRequestError(event, 'no answer from the server'));
-        if (!res.ok) return reject(new CallRequestError(event, res.error ?? 'refused'));
+        if (err) {
+          reject(new CallRequestError(event, 'no answer from the server'));
+          return;
+        }
+        if (!res.ok) {
+          reject(new CallRequestError(event, res.error ?? 'refused'));
+          return;
+        }
         resolve(res as AckResult<Parameters<ClientToServerEvents[E]>[1]>);
       });
     });
@@ -824,7 +841,7 @@ async function candidatePairBitrate(transport: msc.Transport | null, field: 'ava
   if (!stats) return undefined;
   let value: number | undefined;
   stats.forEach((s: { type: string; state?: string; nominated?: boolean; [k: string]: unknown }) => {
-    if (s.type === 'candidate-pair' && s.state === 'succeeded' && s.nominated && typeof s[field] === 'number') value = s[field] as number;
+    if (s.type === 'candidate-pair' && s.state === 'succeeded' && s.nominated && typeof s[field] === 'number') value = s[field];
   });
   return value;
 }

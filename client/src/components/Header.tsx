@@ -21,7 +21,7 @@ export const participantRoleLabel: Record<string, MessageKey> = {
 /** A role name from the server (a user role or a consult participant role) in the reader's language. */
 export function useRoleName(): (role: string) => string {
   const { t } = useI18n();
-  return (role) => (role in roleLabel ? t(roleLabel[role as UserRole]) : participantRoleLabel[role] ? t(participantRoleLabel[role]!) : role);
+  return (role) => (role in roleLabel ? t(roleLabel[role as UserRole]) : participantRoleLabel[role] ? t(participantRoleLabel[role]) : role);
 }
 
 interface NavItem {

@@ -66,6 +66,7 @@ function useQuantityText() {
     /** A panel (blood pressure 148/92 mmHg): values joined, the unit once when all share it. */
     panel: (qs: QuantityView[]) => {
       const units = [...new Set(qs.map(unitText))];
+      // eslint-disable-next-line @typescript-eslint/no-non-null-assertion -- units has exactly one element here
       return units.length === 1 ? join(qs.map(value).join('/'), units[0]!) : qs.map((q) => join(value(q), unitText(q))).join(' / ');
     },
   };
@@ -109,6 +110,7 @@ function ItemRow({ item }: { item: TimelineItem }) {
         {detail || item.criticality ? (
           <div className="tl-detail">
             {detail}
+            {/* eslint-disable-next-line @typescript-eslint/no-non-null-assertion -- checked on the left of the ?: (an index access does not narrow) */}
             {item.criticality && criticalityKey[item.criticality] ? <> · {t(criticalityKey[item.criticality]!)}</> : null}
           </div>
         ) : null}

@@ -225,7 +225,7 @@ export function XrayViewer({ imageUrl, imageSize, alt, heatmaps = [], lesions = 
     const dy = e.clientY - d.y;
     if (tool === 'pan') setView({ ...d.view, ox: d.view.ox + dx, oy: d.view.oy + dy });
     else if (tool === 'wl') setWl({ width: Math.max(1, Math.min(510, d.wl.width + dx)), level: Math.max(0, Math.min(255, d.wl.level + dy)) });
-    else if (tool === 'box' && d.start && img) {
+    else if (d.start && img) {
       const p = toImage(e);
       const clampX = (v: number) => Math.max(0, Math.min(geomW, v));
       const clampY = (v: number) => Math.max(0, Math.min(geomH, v));

@@ -82,7 +82,7 @@ export function Empty({ children }: { children: ReactNode }) {
 }
 
 /** Renders loading / not-available / error around a loaded resource. */
-export function Loaded<T>({ res, what, children }: { res: { data: T | null; loading: boolean; error: ApiRequestError | null; notAvailable: boolean; reload(): void }; what: string; children: (data: T) => ReactNode }) {
+export function Loaded<T>({ res, what, children }: { res: { data: T | null; loading: boolean; error: ApiRequestError | null; notAvailable: boolean; reload: () => void }; what: string; children: (data: T) => ReactNode }) {
   if (res.notAvailable) return <NotAvailable what={what} />;
   if (res.error) return <ErrorNote error={res.error} onRetry={res.reload} />;
   if (res.data === null) return res.loading ? <Spinner /> : null;

@@ -24,14 +24,15 @@ export type Params = Record<string, string | number>;
 export interface I18n {
   lang: Lang;
   locale: string;
-  setLang(lang: Lang): void;
-  t(key: MessageKey, params?: Params): string;
-  date(value: string | number | Date): string;
-  dateTime(value: string | number | Date): string;
-  time(value: string | number | Date): string;
-  number(value: number, opts?: Intl.NumberFormatOptions): string;
-  percent(value: number): string;
-  bytes(value: number): string;
+  // Function-typed properties, not methods: callers destructure them (`const { t } = useI18n()`).
+  setLang: (lang: Lang) => void;
+  t: (key: MessageKey, params?: Params) => string;
+  date: (value: string | number | Date) => string;
+  dateTime: (value: string | number | Date) => string;
+  time: (value: string | number | Date) => string;
+  number: (value: number, opts?: Intl.NumberFormatOptions) => string;
+  percent: (value: number) => string;
+  bytes: (value: number) => string;
 }
 
 const I18nContext = createContext<I18n | null>(null);

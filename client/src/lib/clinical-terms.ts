@@ -101,6 +101,7 @@ export function clinicianUnit(ucum: string | undefined, text?: string): UnitText
   const raw = text ?? ucum;
   if (!raw || raw === '1') return null;
   // Unknown UCUM: at least write 10*n as ×10ⁿ and u as µ.
+  // eslint-disable-next-line @typescript-eslint/no-misused-spread -- n is ASCII digits only (the regex matched \d+)
   return { symbol: raw.replace(/10\*(\d+)/g, (_m, n: string) => `×10${[...n].map((d) => '⁰¹²³⁴⁵⁶⁷⁸⁹'[Number(d)]).join('')}`).replace(/\bu(?=[gLlm])/g, 'µ') };
 }
 

@@ -183,7 +183,7 @@ function titleOf(r: FhirResource): string {
     case 'Encounter':
       return conceptText(arr(r.type)[0]) ?? (isObj(r.class) ? (str(r.class.display) ?? str(r.class.code)) : undefined) ?? r.resourceType;
     case 'ImagingStudy':
-      return str(r.description) ?? arr(r.modality).filter(isObj).map((m) => str(m.code)).filter(Boolean).join(', ') ?? r.resourceType;
+      return str(r.description) ?? arr(r.modality).filter(isObj).map((m) => str(m.code)).filter(Boolean).join(', ');
     default:
       return conceptText(r.code) ?? str(r.description) ?? r.resourceType;
   }
@@ -263,6 +263,7 @@ export function readSummary(bundle: FhirBundle): SummaryView {
       const components = r.resourceType === 'Observation' ? arr(r.component).filter(isObj).map(quantityOf).filter((q): q is QuantityView => q !== undefined) : [];
       const isStudy = r.resourceType === 'ImagingStudy';
       const modalities = isStudy ? arr(r.modality).filter(isObj).map((m) => str(m.code)) : [];
+      // eslint-disable-next-line @typescript-eslint/no-unnecessary-type-conversion -- runtime input: FHIR JSON from the server; the id is not guaranteed a string
       const ai = r.resourceType === 'ImagingStudy' && r.id ? aiByStudy.get(String(r.id)) : undefined;
       return {
         key: `${r.resourceType}/${r.id ?? i}`,

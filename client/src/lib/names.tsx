@@ -46,6 +46,7 @@ export function NameWithId({ name, id, testId }: { name: string | undefined; id:
         aria-label={t('names.copyId')}
         title={t('names.copyId')}
         onClick={() => {
+          // eslint-disable-next-line @typescript-eslint/no-unnecessary-condition -- runtime: navigator.clipboard is undefined outside secure contexts
           void navigator.clipboard?.writeText(id).then(() => setCopied(true), () => undefined);
         }}
       >

@@ -11,8 +11,9 @@ export interface Session {
   restoring: boolean;
   socket: HoichanSocket | null;
   connection: ConnectionState;
-  login(email: string, password: string): Promise<void>;
-  logout(): Promise<void>;
+  // Function-typed properties, not methods: callers destructure them (`const { login } = useSession()`).
+  login: (email: string, password: string) => Promise<void>;
+  logout: () => Promise<void>;
 }
 
 const SessionContext = createContext<Session | null>(null);

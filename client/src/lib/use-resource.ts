@@ -11,8 +11,9 @@ export interface Resource<T> {
   error: ApiRequestError | null;
   /** The endpoint does not exist on this server yet. */
   notAvailable: boolean;
-  reload(): void;
-  setData(update: (prev: T | null) => T | null): void;
+  // Function-typed properties, not methods: callers pass them on (`onRetry={res.reload}`).
+  reload: () => void;
+  setData: (update: (prev: T | null) => T | null) => void;
 }
 
 export function toApiError(err: unknown): ApiRequestError {
@@ -61,7 +62,7 @@ export interface Submission {
   /** Localised message of the last failed run (lib/errors.ts), cleared when the next one starts. */
   error: string | null;
   /** Runs an action (a form submit, a button), busy meanwhile; a failure becomes `error`, worded by `describe`. */
-  run(action: () => Promise<unknown>, describe?: (err: ApiRequestError) => string): Promise<void>;
+  run: (action: () => Promise<unknown>, describe?: (err: ApiRequestError) => string) => Promise<void>;
 }
 
 export function useSubmission(): Submission {

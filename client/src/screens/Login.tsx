@@ -1,4 +1,4 @@
-import { useState, type FormEvent } from 'react';
+import { useState, type SubmitEvent } from 'react';
 import { LanguageSwitch } from '../components/Header';
 import { useI18n } from '../i18n';
 import { useErrorText } from '../lib/errors';
@@ -13,7 +13,7 @@ export function Login() {
   const { busy, error, run } = useSubmission();
   const errorText = useErrorText();
 
-  const submit = async (e: FormEvent) => {
+  const submit = async (e: SubmitEvent) => {
     e.preventDefault();
     await run(
       () => login(email.trim(), password),

@@ -12,6 +12,7 @@ interface CharlsModule {
 }
 
 const charls = new LazyCodecModule<CharlsModule>('CharLS', () =>
+  // eslint-disable-next-line @typescript-eslint/no-require-imports -- lazy: the (CommonJS, wasm) codec is loaded only when a study needs it
   require('@cornerstonejs/codec-charls/decodewasmjs') as EmscriptenFactory<CharlsModule>,
 );
 

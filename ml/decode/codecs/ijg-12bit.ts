@@ -24,6 +24,7 @@ let loading: Promise<DcmjsCodecs> | undefined;
 
 function codecs(): Promise<DcmjsCodecs> {
   loading ??= (async () => {
+    // eslint-disable-next-line @typescript-eslint/no-require-imports -- lazy: the (CommonJS, wasm) codec is loaded only when a study needs it
     const mod = require('dcmjs-codecs') as DcmjsCodecs;
     if (!mod.NativeCodecs.isInitialized()) {
       const wasm = path.join(path.dirname(require.resolve('dcmjs-codecs')), 'dcmjs-native-codecs.wasm');

@@ -22,6 +22,7 @@ let losslessModule: LosslessModule | undefined;
 
 function loadModule(): LosslessModule {
   // The package ships no type declarations; the shape above is what release/cjs/lossless.cjs exports.
+  // eslint-disable-next-line @typescript-eslint/no-require-imports -- lazy: the (CommonJS, wasm) codec is loaded only when a study needs it
   losslessModule ??= require('jpeg-lossless-decoder-js') as LosslessModule;
   return losslessModule;
 }

@@ -6,6 +6,7 @@ interface LibJpegTurboModule {
 }
 
 const libjpegTurbo = new LazyCodecModule<LibJpegTurboModule>('libjpeg-turbo', () =>
+  // eslint-disable-next-line @typescript-eslint/no-require-imports -- lazy: the (CommonJS, wasm) codec is loaded only when a study needs it
   require('@cornerstonejs/codec-libjpeg-turbo-8bit/decodewasmjs') as EmscriptenFactory<LibJpegTurboModule>,
 );
 

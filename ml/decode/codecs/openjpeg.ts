@@ -6,6 +6,7 @@ interface OpenJpegModule {
 }
 
 const openjpeg = new LazyCodecModule<OpenJpegModule>('OpenJPEG', () =>
+  // eslint-disable-next-line @typescript-eslint/no-require-imports -- lazy: the (CommonJS, wasm) codec is loaded only when a study needs it
   require('@cornerstonejs/codec-openjpeg/decodewasmjs') as EmscriptenFactory<OpenJpegModule>,
 );
 

@@ -98,6 +98,7 @@ maybe('a consult call on impaired rural links (network namespaces, real Chromium
     await tp?.close();
     turn?.kill('SIGTERM');
     await lab?.close();
+    // eslint-disable-next-line @typescript-eslint/no-dynamic-delete -- the test removes the one header/env key it set
     for (const v of ['SFU_LISTEN_IP', 'TURN_URLS', 'TURN_SECRET']) delete process.env[v];
   });
 

@@ -32,6 +32,7 @@ function run(cmd: string, args: string[], input?: string): string {
     return execFileSync(cmd, args, { encoding: 'utf8', stdio: ['pipe', 'pipe', 'pipe'], ...(input !== undefined ? { input } : {}) });
   } catch (err) {
     const e = err as { stderr?: string; message: string };
+    // eslint-disable-next-line preserve-caught-error -- test harness error; the original is reported alongside
     throw new Error(`${cmd} ${args.join(' ')} failed: ${e.stderr?.trim() || e.message}`);
   }
 }

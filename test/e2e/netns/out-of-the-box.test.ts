@@ -53,6 +53,7 @@ maybe('out of the box: default config, server and browsers in separate network n
       server.kill('SIGTERM');
       await new Promise((r) => {
         const t = setTimeout(r, 10_000);
+        // eslint-disable-next-line @typescript-eslint/no-confusing-void-expression -- test shorthand; the value is not used
         server!.once('exit', () => (clearTimeout(t), r(undefined)));
       });
     }
@@ -84,6 +85,7 @@ maybe('out of the box: default config, server and browsers in separate network n
           if (!line.includes('sfu ready')) continue;
           clearTimeout(t);
           clearInterval(check);
+          // eslint-disable-next-line @typescript-eslint/no-confusing-void-expression -- test shorthand; the value is not used
           return resolve(JSON.parse(line) as SfuReadyLine);
         }
         if (server!.exitCode !== null) {

@@ -39,7 +39,6 @@ export interface CallPageInbound {
 export interface CallPageLogged {
   at: number;
   event: string;
-  // eslint-disable-next-line @typescript-eslint/no-explicit-any
   payload: any;
 }
 

@@ -5,7 +5,6 @@
 import { ConsultCall, type ConsultCallEvents } from '../../../client/src/call/consult-call';
 import type { CallPageApi, CallPageStartParams as StartParams } from './call-page-api';
 
-// eslint-disable-next-line @typescript-eslint/no-explicit-any
 type Logged = { at: number; event: keyof ConsultCallEvents; payload: any };
 
 let call: ConsultCall | null = null;
@@ -117,7 +116,10 @@ const api: CallPageApi = {
     pc.createDataChannel('probe');
     const done = new Promise<void>((resolve) => {
       pc.onicecandidate = (e) => {
-        if (!e.candidate) return resolve();
+        if (!e.candidate) {
+          resolve();
+          return;
+        }
         found.push({ type: e.candidate.type, address: e.candidate.address, protocol: e.candidate.protocol });
       };
       setTimeout(resolve, 10_000);

@@ -54,6 +54,7 @@ maybe('live consult call over a capped link', () => {
     for (const b of browsers) await b.close();
     await page?.close();
     await tp?.close();
+    // eslint-disable-next-line @typescript-eslint/no-dynamic-delete -- the test removes the one header/env key it set
     for (const k of CAP_ENV) delete process.env[k];
   });
 

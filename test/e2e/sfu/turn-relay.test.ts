@@ -101,6 +101,7 @@ maybe('TURN through coturn on loopback', () => {
       const p = await browser.context.newPage();
       await p.goto(page.url);
       await p.waitForFunction(() => !!window.hoichanCall);
+      // eslint-disable-next-line @typescript-eslint/no-unnecessary-type-assertion -- keeps the literal type for page.evaluate's argument (tsc needs it)
       await p.evaluate((a) => window.hoichanCall.start(a), { serverUrl: tp.url, token: accessToken, consultId: CONSULT, iceTransportPolicy: 'relay' as RTCIceTransportPolicy });
       pages.push(p);
     }

@@ -348,14 +348,14 @@ describe('SLA timers', () => {
     const specialist = await sock(tokens.specialist);
     const c = (await tp.api('POST', '/api/consults', { token: tokens.referrer, body: newConsult({ urgency: 'emergency', imagingStudyIds: [] }) })).body;
     const coll = tp.platform.db.database.connection.collection('consultrequests');
-    await coll.updateOne({ _id: c.id } as never, { $set: { slaDeadline: new Date(Date.now() - 60_000) } });
+    await coll.updateOne({ _id: c.id }, { $set: { slaDeadline: new Date(Date.now() - 60_000) } });
     const overdue = await waitFor(specialist, 'consult:overdue', (e: any) => e.consultId === c.id, 12_000);
     expect(overdue).toMatchObject({ urgency: 'emergency' });
     expect((await tp.api('GET', `/api/consults/${c.id}`, { token: tokens.referrer })).body.overdue).toBe(true);
     const queueItem = (await tp.api('GET', '/api/consults/queue', { token: tokens.specialist })).body.find((i: any) => i.id === c.id);
     expect(queueItem.overdue).toBe(true);
 
-    await coll.updateOne({ _id: c.id } as never, { $set: { requestedAt: new Date(Date.now() - 8 * 24 * 3600 * 1000) } });
+    await coll.updateOne({ _id: c.id }, { $set: { requestedAt: new Date(Date.now() - 8 * 24 * 3600 * 1000) } });
     await waitFor(specialist, 'consult:status', (e: any) => e.consultId === c.id && e.status === 'expired', 12_000);
     expect(specialist.seen.filter((e) => e.event === 'consult:overdue' && (e.payload as any).consultId === c.id)).toHaveLength(1);
     expect((await tp.api('POST', `/api/consults/${c.id}/accept`, { token: tokens.specialist })).status).toBe(409);

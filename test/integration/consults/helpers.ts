@@ -80,5 +80,5 @@ export async function upload(tp: TestPlatform, token: string, consultId: string,
   form.set('text', text);
   form.set('file', new Blob([new Uint8Array(file.bytes)], { type: file.type }), file.name);
   const res = await fetch(`${tp.url}/api/consults/${consultId}/messages`, { method: 'POST', headers: { authorization: `Bearer ${token}` }, body: form });
-  return { status: res.status, body: (await res.json()) as any };
+  return { status: res.status, body: (await res.json()) };
 }

@@ -23,7 +23,7 @@ async function upload(token: string, file: Buffer, patientId: string) {
   form.append('patientId', patientId);
   form.append('file', new Blob([new Uint8Array(file)]), 'cxr.dcm');
   const res = await fetch(`${tp.url}/api/imaging/studies`, { method: 'POST', headers: { authorization: `Bearer ${token}` }, body: form });
-  return { status: res.status, body: (await res.json()) as any };
+  return { status: res.status, body: (await res.json()) };
 }
 
 test('referrer uploads for the demo patient → AI results in the shared record → radiologist reviews', async () => {

@@ -114,6 +114,7 @@ describe('upload', () => {
     expect(await h.tp.platform.db.database.connection.collection('imaging_studies').countDocuments()).toBe(before);
     await h.tp.platform.audit.flush();
     const denied = await h.tp.platform.audit.list({ patientId: PATIENT_BACHA, agentUserId: 'usr-referrer' });
+    // eslint-disable-next-line @typescript-eslint/no-unnecessary-boolean-literal-compare -- asserts the runtime value is exactly true
     expect(denied.some((e) => e.kind === 'access-denied' && e.success === false)).toBe(true);
   });
 

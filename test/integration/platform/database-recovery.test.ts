@@ -30,6 +30,7 @@ async function writeAcknowledged(tp: TestPlatform, n: number, tag: string): Prom
 
 async function countTagged(tp: TestPlatform, tag: string): Promise<number> {
   const all = await tp.platform.audit.list({}, 1000);
+  // eslint-disable-next-line @typescript-eslint/no-unnecessary-type-conversion -- the value comes off the wire; String() keeps the test honest if it is not a string
   return all.filter((e) => String((e.event as { outcomeDesc?: string }).outcomeDesc ?? '').startsWith(tag)).length;
 }
 

@@ -183,6 +183,7 @@ function enc(v: string): string {
 
 function query(r: Rng, params: string[]): string {
   const parts: string[] = [];
+  // eslint-disable-next-line @typescript-eslint/no-unnecessary-type-conversion -- the value comes off the wire; String() keeps the test honest if it is not a string
   for (let i = r.int(4); i > 0; i--) parts.push(`${enc(r.pick(params))}=${enc(String(r.chance(0.5) ? r.pick(FHIR_VALUES) : r.pick([...STRINGS.slice(0, 12), ...IDS.slice(0, 8)])))}`);
   if (r.chance(0.05)) parts.push('a=1&a=2&a[b]=3&__proto__[x]=1');
   return parts.length ? `?${parts.join('&')}` : '';
@@ -254,6 +255,7 @@ function generate(r: Rng, ops: Operation[], tokens: string[]): FuzzRequest {
 
 /** Header values as bytes on the wire: UTF-8 sent raw (fetch takes Latin-1 strings), no CR/LF/NUL. */
 function wireHeaders(h: Record<string, string>): Record<string, string> {
+  // eslint-disable-next-line no-control-regex -- strips NUL from fuzzed header values, on purpose
   return Object.fromEntries(Object.entries(h).map(([k, v]) => [k, Buffer.from(v.replace(/[\r\n\u0000]/g, ' ').replace(/[\ud800-\udfff]/g, '?'), 'utf8').toString('latin1')]));
 }
 
@@ -312,6 +314,7 @@ test(`fuzz (seed ${SEED}): ≥ ${MIN_REQUESTS} requests and ≥ ${MIN_SOCKET_EVE
       const req = generate(r, ops, tokens);
       const n = ++sent;
       let status = 0;
+      // eslint-disable-next-line no-useless-assignment -- kept for readability of the fixture
       let text = '';
       const t0 = Date.now();
       try {

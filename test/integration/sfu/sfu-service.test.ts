@@ -3,7 +3,6 @@
  * function (the consult feature's callAdmission in production). Media itself is proven by the
  * two-browser e2e test; here: placement, signalling state, layers, audio-only, worker respawn.
  */
-import type { MediasoupJson } from '../../../contracts/sfu-api';
 import type { SfuService } from '../../../server/sfu/sfu-service';
 import { opusRtpParameters, recorder, startService, vp8SimulcastRtpParameters, waitFor, workerBinOrSkip } from './helpers';
 
@@ -103,7 +102,7 @@ maybe('SfuService', () => {
     // ICE restart gives fresh ICE credentials.
     const recvId = b.peer.transportOf('recv')!.id;
     const before = b.peer.transportOf('recv')!.iceParameters.usernameFragment;
-    const ice = (await b.room.restartIce(b.peer, recvId)) as MediasoupJson;
+    const ice = (await b.room.restartIce(b.peer, recvId));
     expect(ice.usernameFragment).not.toBe(before);
 
     // Screen share stops: bob's consumer closes.

@@ -29,7 +29,7 @@ async function upload(token: string, patientId: string, consultId?: string) {
   if (consultId) form.append('consultId', consultId);
   form.append('file', new Blob([new Uint8Array(readFileSync(XRAY))]), 'cxr.png');
   const res = await fetch(`${tp.url}/api/imaging/studies`, { method: 'POST', headers: { authorization: `Bearer ${token}` }, body: form });
-  return { status: res.status, body: (await res.json()) as any };
+  return { status: res.status, body: (await res.json()) };
 }
 
 test('flagged study of a consult accepted by my hospital → on my worklist uninvited → reviewed view → stats', async () => {

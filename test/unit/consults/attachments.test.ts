@@ -9,7 +9,7 @@ describe('consult attachments', () => {
     ['truncated png', [0x89, 0x50, 0x4e], null],
     ['empty', [], null],
   ])('%s', (_n, bytes, expected) => {
-    expect(sniffAttachmentType(Uint8Array.from(bytes as number[]))).toBe(expected);
+    expect(sniffAttachmentType(Uint8Array.from(bytes))).toBe(expected);
   });
 
   test('file names lose paths and odd characters', () => {

@@ -47,6 +47,7 @@ describe('canonical JSON (RFC 8785, canonicalize)', () => {
     for (const s of samples) expect(canonicalJson(s)).toBe(legacyCanonicalJson(s));
   });
   test('RFC 8785 examples: number forms and key order by UTF-16 code units', () => {
+    // eslint-disable-next-line no-loss-of-precision -- the literal is chosen to exercise number canonicalisation
     expect(canonicalJson({ numbers: [333333333.33333329, 1e30, 4.5, 2e-3, 0.000000000000000000000000001] })).toBe('{"numbers":[333333333.3333333,1e+30,4.5,0.002,1e-27]}');
     // RFC 8785 §3.2.3: keys sorted by UTF-16 code units (\r, 1, \u0080, ö, €, 😀 (a surrogate pair: 0xD83D), \ufb33).
     expect(canonicalJson({ '\u20ac': 1, '\r': 2, '\ufb33': 3, '1': 4, '\u{1f600}': 5, '\u0080': 6, '\u00f6': 7 })).toBe('{"\\r":2,"1":4,"\u0080":6,"\u00f6":7,"\u20ac":1,"\u{1f600}":5,"\ufb33":3}');

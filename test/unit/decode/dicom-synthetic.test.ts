@@ -190,6 +190,7 @@ describe('transfer syntaxes and containers', () => {
   });
 
   test('JPEG-LS lossless (CharLS-encoded) equals native', async () => {
+    // eslint-disable-next-line @typescript-eslint/no-require-imports -- the wasm codec factory is CommonJS-only
     const factory = require('@cornerstonejs/codec-charls/wasmjs') as (arg: object) => Promise<{
       JpegLSEncoder: new () => { getDecodedBuffer(info: object): Uint8Array; encode(): void; getEncodedBuffer(): Uint8Array; delete(): void };
     }>;

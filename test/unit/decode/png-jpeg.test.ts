@@ -1,6 +1,6 @@
 /** PNG and JPEG decoding against the ML preprocessing contract (grey v/max, RGB → BT.601 Y / 255). */
 import * as jpeg from 'jpeg-js';
-import { PNG, type PNGWithMetadata } from 'pngjs';
+import { PNG } from 'pngjs';
 import { decodeDicomStored, decodeImage, toGray01 } from '../../../ml/decode';
 import { readFixture, samplePositions } from './reference';
 
@@ -9,7 +9,7 @@ type PngOptions = { colorType: 0 | 2 | 4 | 6; bitDepth: 8 | 16; inputColorType: 
 function encodePng(width: number, height: number, data: Uint8Array | Uint16Array, opts: PngOptions): Buffer {
   const png = new PNG({ width, height, ...opts });
   png.data = Buffer.from(data.buffer, data.byteOffset, data.byteLength);
-  return PNG.sync.write(png as PNGWithMetadata, opts);
+  return PNG.sync.write(png, opts);
 }
 
 const W = 7;

@@ -1,4 +1,4 @@
-import { useId, useState, type FormEvent } from 'react';
+import { useId, useState, type SubmitEvent } from 'react';
 import type { FacilityDetail, FacilityTier } from '../../../../contracts/api';
 import { ActiveBadge, Badge, ErrorNote, Field, Loaded, Page, Panel } from '../../components/ui';
 import { useI18n, type MessageKey } from '../../i18n';
@@ -15,7 +15,7 @@ function NewFacilityForm({ onCreated }: { onCreated: (f: FacilityDetail) => void
   const id = useId();
   const [form, setForm] = useState({ name: '', tier: 'district' as FacilityTier, province: '', moHCode: '' });
   const { busy, error, run } = useSubmission();
-  const submit = async (e: FormEvent) => {
+  const submit = async (e: SubmitEvent) => {
     e.preventDefault();
     await run(async () => {
       onCreated(await api.post<FacilityDetail>('/api/admin/facilities', { ...form, moHCode: form.moHCode || undefined }));

@@ -1,4 +1,4 @@
-import { useId, useState, type FormEvent } from 'react';
+import { useId, useState, type SubmitEvent } from 'react';
 import type { FacilityDetail, UserRole, UserSummary } from '../../../../contracts/api';
 import { roleLabel } from '../../components/Header';
 import { ActiveBadge, ErrorNote, Field, Loaded, Page, Panel } from '../../components/ui';
@@ -18,7 +18,7 @@ function NewUserForm({ facilities, onCreated }: { facilities: FacilityDetail[]; 
   const { busy, error, run } = useSubmission();
   const set = <K extends keyof typeof form>(k: K, v: (typeof form)[K]) => setForm((f) => ({ ...f, [k]: v }));
 
-  const submit = async (e: FormEvent) => {
+  const submit = async (e: SubmitEvent) => {
     e.preventDefault();
     await run(async () => {
       const created = await api.post<UserSummary>('/api/admin/users', { ...form, specialty: form.specialty || undefined });

@@ -1,4 +1,4 @@
-import { useEffect, useId, useMemo, useState, type FormEvent } from 'react';
+import { useEffect, useId, useMemo, useState, type SubmitEvent } from 'react';
 import { CONSULT_URGENCIES, EMR_SECTION_CODES, type ConsultUrgency, type ConsultView, type CreateConsultRequestBody, type EmrSectionCode } from '../../../../contracts/consult-api';
 import type { EmrPatientListResponse } from '../../../../contracts/emr-api';
 import type { ImagingStudyView } from '../../../../contracts/imaging-api';
@@ -98,7 +98,7 @@ export function NewConsult() {
 
   const toggleSection = (s: EmrSectionCode) => setSections((prev) => (prev.includes(s) ? prev.filter((x) => x !== s) : [...prev, s]));
 
-  const submit = async (e: FormEvent) => {
+  const submit = async (e: SubmitEvent) => {
     e.preventDefault();
     setBusy(true);
     setError(null);

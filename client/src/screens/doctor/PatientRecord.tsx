@@ -1,4 +1,4 @@
-import { useId, useState, type FormEvent } from 'react';
+import { useId, useState, type SubmitEvent } from 'react';
 import type { BreakGlassGrant, BreakGlassRequest, EmrPatientSummaryResponse } from '../../../../contracts/emr-api';
 import { RecordView } from '../../components/RecordView';
 import { ErrorNote, Field, NotAvailable, Page, Panel, Spinner } from '../../components/ui';
@@ -13,7 +13,7 @@ function BreakGlassForm({ patientId, onGranted }: { patientId: string; onGranted
   const id = useId();
   const [reason, setReason] = useState('');
   const { busy, error, run } = useSubmission();
-  const submit = async (e: FormEvent) => {
+  const submit = async (e: SubmitEvent) => {
     e.preventDefault();
     await run(async () => {
       const body: BreakGlassRequest = { patientId, reason: reason.trim() };

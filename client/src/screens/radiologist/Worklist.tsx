@@ -9,7 +9,7 @@ import { ProtectedImg } from '../../components/ProtectedImg';
 import { FindingBadge, findingLabel } from '../../components/TriageSummary';
 import { Badge, Empty, ErrorNote, Loaded, Page, Panel } from '../../components/ui';
 import { XrayViewer } from '../../components/XrayViewer';
-import { useI18n, type MessageKey } from '../../i18n';
+import { useI18n } from '../../i18n';
 import { useNames } from '../../lib/names';
 import { Link } from '../../lib/router';
 import { useSession } from '../../lib/session';
@@ -18,7 +18,7 @@ import { useSocketEvent } from '../../lib/use-socket';
 
 function useFindingName() {
   const { t } = useI18n();
-  return (f: TriageFinding) => (findingLabel[f] ? t(findingLabel[f] as MessageKey) : f);
+  return (f: TriageFinding) => (findingLabel[f] ? t(findingLabel[f]) : f);
 }
 
 function FindingReview({ item, finding, boxes, onClearBoxes, onReviewed }: { item: WorklistItem; finding: TriageFindingView; boxes: LesionBox[]; onClearBoxes: () => void; onReviewed: () => void }) {

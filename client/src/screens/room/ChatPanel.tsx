@@ -1,4 +1,4 @@
-import { useEffect, useId, useRef, useState, type FormEvent } from 'react';
+import { useEffect, useId, useRef, useState, type SubmitEvent } from 'react';
 import type { ConsultMessageView } from '../../../../contracts/consult-api';
 import { ErrorNote, Loaded } from '../../components/ui';
 import { useI18n } from '../../i18n';
@@ -53,7 +53,7 @@ export function ChatPanel({ consultId }: { consultId: string }) {
     listRef.current?.lastElementChild?.scrollIntoView({ block: 'end' });
   }, [res.data?.length]);
 
-  const send = async (e: FormEvent) => {
+  const send = async (e: SubmitEvent) => {
     e.preventDefault();
     if (!text.trim() && !file) return;
     await run(async () => {

@@ -3,7 +3,7 @@
  * side panel (shared record, chat, private notes, report). People who are not yet admitted wait
  * until the host lets them in.
  */
-import { useCallback, useEffect, useId, useState, type FormEvent } from 'react';
+import { useCallback, useEffect, useId, useState, type SubmitEvent } from 'react';
 import type { ConsultAction, ConsultView, InviteParticipantBody } from '../../../../contracts/consult-api';
 import type { Colleague, ColleagueSearchResponse } from '../../../../contracts/directory-api';
 import type { ConsultJoinResult, ConsultRoomState, PresentParticipant } from '../../../../contracts/consult-events';
@@ -45,6 +45,7 @@ function useRoomJoin(consultId: string, enabled: boolean) {
   const doJoin = useCallback(() => {
     if (!socket || connection !== 'connected' || !enabled) return;
     socket.timeout(10_000).emit('consult:join', { consultId }, (err, res) => {
+      // eslint-disable-next-line @typescript-eslint/no-unnecessary-condition -- runtime: socket.io passes null as err when the ack arrives in time (its type says Error)
       if (err) setJoin({ kind: 'failed', message: err.message });
       else if (!res.ok) setJoin({ kind: 'failed', message: res.error });
       else {
@@ -155,7 +156,7 @@ function InviteForm({ consultId, onInvited }: { consultId: string; onInvited: ()
       clearTimeout(timer);
     };
   }, [api, open, query, chosen]);
-  const submit = async (e: FormEvent) => {
+  const submit = async (e: SubmitEvent) => {
     e.preventDefault();
     if (!chosen) return;
     await run(async () => {

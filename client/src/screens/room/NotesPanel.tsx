@@ -1,4 +1,4 @@
-import { useId, useState, type FormEvent } from 'react';
+import { useId, useState, type SubmitEvent } from 'react';
 import type { ConsultNoteView } from '../../../../contracts/consult-api';
 import { ErrorNote, Loaded } from '../../components/ui';
 import { useI18n } from '../../i18n';
@@ -12,7 +12,7 @@ export function NotesPanel({ consultId }: { consultId: string }) {
   const res = useResource<ConsultNoteView[]>(`/api/consults/${encodeURIComponent(consultId)}/notes`);
   const [text, setText] = useState('');
   const { busy, error, run } = useSubmission();
-  const save = async (e: FormEvent) => {
+  const save = async (e: SubmitEvent) => {
     e.preventDefault();
     await run(async () => {
       const note = await api.post<ConsultNoteView>(`/api/consults/${encodeURIComponent(consultId)}/notes`, { text: text.trim() });

@@ -1,4 +1,4 @@
-import { useEffect, useId, useState, type FormEvent } from 'react';
+import { useEffect, useId, useState, type SubmitEvent } from 'react';
 import type { ConsultReportView, ConsultView, ReportBody, ReportVerification } from '../../../../contracts/consult-api';
 
 /** GET /api/consults/:id/report/versions: one entry per signed version. */
@@ -100,8 +100,11 @@ function SignatureDetails({ consultId, version, signerName, signedAt }: { consul
             <dd>
               <ul className="check-list" data-testid="report-checks">
                 {(Object.keys(checkKey) as (keyof typeof checkKey)[]).map((k) =>
+                  // eslint-disable-next-line @typescript-eslint/no-non-null-assertion -- v.checks is checked above; the callback loses the narrowing
                   v.checks![k] === null ? null : (
+                    // eslint-disable-next-line @typescript-eslint/no-non-null-assertion -- as above
                     <li key={k} className={v.checks![k] ? 'check-ok' : 'check-bad'}>
+                      {/* eslint-disable-next-line @typescript-eslint/no-non-null-assertion -- as above */}
                       {v.checks![k] ? '✓' : '✕'} {t(checkKey[k])}
                     </li>
                   ),
@@ -153,7 +156,7 @@ export function ReportPanel({ consult, onSigned }: { consult: ConsultView; onSig
   if (versions.error) return <ErrorNote error={versions.error} onRetry={versions.reload} />;
   if (res.error) return <ErrorNote error={res.error} onRetry={res.reload} />;
 
-  const sign = async (e: FormEvent) => {
+  const sign = async (e: SubmitEvent) => {
     e.preventDefault();
     await run(async () => {
       const body: ReportBody = { findings: findings.trim(), recommendation: recommendation.trim(), ...(impression.trim() ? { impression: impression.trim() } : {}) };

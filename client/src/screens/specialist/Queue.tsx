@@ -1,4 +1,4 @@
-import { useId, useState, type FormEvent } from 'react';
+import { useId, useState, type SubmitEvent } from 'react';
 import type { ConsultQueueItem, ConsultView, TransitionBody } from '../../../../contracts/consult-api';
 import { AiFlagBadge, SlaTimer, Specialty, StatusBadge, UrgencyBadge, useNow } from '../../components/ConsultBadges';
 import { Empty, ErrorNote, Loaded, Page, Panel } from '../../components/ui';
@@ -24,7 +24,7 @@ function ScheduleForm({ item, onDone, onCancel }: { item: ConsultView; onDone: (
   const initial = item.preferredTime ? new Date(item.preferredTime) : new Date(Date.now() + 60 * 60_000);
   const [when, setWhen] = useState(toLocalInput(initial));
   const [error, setError] = useState<string | null>(null);
-  const submit = async (e: FormEvent) => {
+  const submit = async (e: SubmitEvent) => {
     e.preventDefault();
     setError(null);
     try {
