@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# `npm test`: sets up (idempotent, including test-only dependencies) and runs every jest project.
+# `npm test`: sets up (idempotent, including test-only dependencies), type-checks, lints (eslint, prettier)
+# and runs every jest project.
 # Extra arguments go to jest, e.g. `npm test -- --selectProjects unit`.
 # A full run (no arguments) then runs the EMR and audit integration tests a second time with the
 # embedded FerretDB on PostgreSQL (HOICHAN_TEST_DB_HANDLER=postgresql), so both storage paths are
@@ -14,6 +15,10 @@ if [ -z "${HOICHAN_PY:-}" ] && [ -f ml/training/requirements-ci.txt ]; then
   export HOICHAN_PY="$HOICHAN_CACHE/py-ci-$(sha256sum ml/training/requirements-ci.txt | cut -c1-12)/bin/python"
 fi
 npx tsc -p tsconfig.json --noEmit
+npx tsc -p client/tsconfig.json --noEmit
+echo '[test] eslint (strict type-checked, import boundaries) and prettier' >&2
+npx eslint . --max-warnings 0
+npx prettier --check --log-level warn . || { echo 'prettier: the files above are not formatted (npm run format)' >&2; exit 1; }
 if [ "$#" -gt 0 ]; then exec npx jest --ci "$@"; fi
 npx jest --ci
 HOICHAN_TEST_DB_HANDLER=postgresql npx jest --ci test/integration/fhir test/integration/audit
