@@ -10,7 +10,9 @@ export default tseslint.config(
   ...tseslint.configs.strictTypeChecked,
   {
     // vite.config.ts and the ambient typings/ are in no tsconfig's `include`; lint them with the default project.
-    languageOptions: { parserOptions: { projectService: { allowDefaultProject: ['client/vite.config.ts', 'typings/*.d.ts'] }, tsconfigRootDir: import.meta.dirname } },
+    languageOptions: {
+      parserOptions: { projectService: { allowDefaultProject: ['client/vite.config.ts', 'typings/*.d.ts'] }, tsconfigRootDir: import.meta.dirname },
+    },
     rules: {
       // Numbers and booleans print unambiguously in messages and logs.
       '@typescript-eslint/restrict-template-expressions': ['error', { allowNumber: true, allowBoolean: true }],
@@ -44,10 +46,20 @@ export default tseslint.config(
   },
   {
     files: ['client/**/*.ts', 'client/**/*.tsx'],
-    rules: { 'no-restricted-imports': ['error', { patterns: [{ group: ['**/server/**', '**/models/**', '**/ml/**'], message: 'the client meets the server only through contracts/' }] }] },
+    rules: {
+      'no-restricted-imports': [
+        'error',
+        { patterns: [{ group: ['**/server/**', '**/models/**', '**/ml/**'], message: 'the client meets the server only through contracts/' }] },
+      ],
+    },
   },
   {
     files: ['server/**/*.ts', 'models/**/*.ts', 'ml/**/*.ts', 'contracts/**/*.ts'],
-    rules: { 'no-restricted-imports': ['error', { patterns: [{ group: ['**/client/**'], message: 'server code never imports the client; share types through contracts/' }] }] },
+    rules: {
+      'no-restricted-imports': [
+        'error',
+        { patterns: [{ group: ['**/client/**'], message: 'server code never imports the client; share types through contracts/' }] },
+      ],
+    },
   },
 );

@@ -50,7 +50,9 @@ async function main(): Promise<void> {
   const ferret = await EmbeddedFerretDb.start({ bin: process.env.FERRETDB_BIN ?? defaultFerretDbBin(cache), dataDir, logger });
   const dbs = await Promise.all(Array.from({ length: processes }, () => Database.connect(ferret.uri, 'bench_audit', logger)));
   const key = 'bench-audit-key-that-is-long-enough-0123456789';
-  const logs = dbs.map((d) => AuditLog.create(d.connection, { checkpointKey: key, checkpointIntervalMs: 2000, ...(linger !== undefined ? { lingerMs: linger } : {}) }));
+  const logs = dbs.map((d) =>
+    AuditLog.create(d.connection, { checkpointKey: key, checkpointIntervalMs: 2000, ...(linger !== undefined ? { lingerMs: linger } : {}) }),
+  );
   try {
     await dbs[0]!.syncIndexes();
     // warm-up: connections, the head, the models
@@ -69,12 +71,18 @@ async function main(): Promise<void> {
       if (wait > 1) await new Promise((r) => setTimeout(r, wait));
       const s = performance.now();
       pending.push(
-        logs[i % logs.length]!
-          .record({ kind: 'patient-record', action: 'R', success: true, agent: { userId: `usr-${i % 40}`, role: 'specialist', facilityId: 'fac-central', ip: '127.0.0.1' }, patientId: `pat-${i % 1000}`, entities: [`Observation/obs-${i}`], requestId: `req-${i}` })
-          .then(
-            () => latencies.push(performance.now() - s),
-            () => (errors += 1),
-          ),
+        logs[i % logs.length]!.record({
+          kind: 'patient-record',
+          action: 'R',
+          success: true,
+          agent: { userId: `usr-${i % 40}`, role: 'specialist', facilityId: 'fac-central', ip: '127.0.0.1' },
+          patientId: `pat-${i % 1000}`,
+          entities: [`Observation/obs-${i}`],
+          requestId: `req-${i}`,
+        }).then(
+          () => latencies.push(performance.now() - s),
+          () => (errors += 1),
+        ),
       );
     }
     await Promise.all(pending);
@@ -101,13 +109,16 @@ async function main(): Promise<void> {
       conflicts,
       recordMsP50: Number(percentile(latencies, 50).toFixed(2)),
       recordMsP99: Number(percentile(latencies, 99).toFixed(2)),
-      serverCpuMsPerEntry: Number((((cpu.user + cpu.system) / 1000) / total).toFixed(3)),
+      serverCpuMsPerEntry: Number(((cpu.user + cpu.system) / 1000 / total).toFixed(3)),
       ferretdbCpuMsPerEntry: Number(((ferretCpuS * 1000) / total).toFixed(3)),
       verifyOk: verdict.ok,
       verifyMs: Math.round(verifyMs),
     };
     const rows: [string, string][] = [
-      ['Offered / achieved', `${rate}/s for ${seconds} s → ${result.achievedPerS}/s (${processes} writer process${processes > 1 ? 'es' : ''}), ${errors} errors`],
+      [
+        'Offered / achieved',
+        `${rate}/s for ${seconds} s → ${result.achievedPerS}/s (${processes} writer process${processes > 1 ? 'es' : ''}), ${errors} errors`,
+      ],
       ['record() call → stored', `p50 ${result.recordMsP50} ms, p99 ${result.recordMsP99} ms`],
       ['Batches', `${batches} (${result.entriesPerBatch} entries per insertMany + anchor move), ${conflicts} lost races between writers`],
       ['CPU per audited read', `server ${result.serverCpuMsPerEntry} ms + FerretDB ${result.ferretdbCpuMsPerEntry} ms`],

@@ -28,7 +28,9 @@ const r1 = (n: number) => Math.round(n * 10) / 10;
 const scryptOnce = () =>
   new Promise<number>((resolve, reject) => {
     const t = performance.now();
-    scrypt('a password of ordinary length', 'sixteen-byte-slt', 64, { N: 2 ** 15, r: 8, p: 1, maxmem: 64 * 1024 * 1024 }, (err) => (err ? reject(err) : resolve(performance.now() - t)));
+    scrypt('a password of ordinary length', 'sixteen-byte-slt', 64, { N: 2 ** 15, r: 8, p: 1, maxmem: 64 * 1024 * 1024 }, (err) =>
+      err ? reject(err) : resolve(performance.now() - t),
+    );
   });
 
 async function main(): Promise<void> {
@@ -72,7 +74,16 @@ async function main(): Promise<void> {
     const patients = (await req('GET', '/api/emr/patients', token)).patients as { id: string; access: string }[];
     const patientId = (patients.find((p) => p.access === 'care-team') ?? patients[0])?.id;
     if (!patientId) throw new Error('no demo patient');
-    const draft = await req('POST', '/api/consults', token, { patientId, reason: 'Ho kéo dài 3 tuần', clinicalQuestion: 'Nghi lao phổi?', urgency: 'urgent', requestedSpecialty: 'pulmonology', sharedSections: ['problems'], imagingStudyIds: [], submit: true });
+    const draft = await req('POST', '/api/consults', token, {
+      patientId,
+      reason: 'Ho kéo dài 3 tuần',
+      clinicalQuestion: 'Nghi lao phổi?',
+      urgency: 'urgent',
+      requestedSpecialty: 'pulmonology',
+      sharedSections: ['problems'],
+      imagingStudyIds: [],
+      submit: true,
+    });
     const consultId = draft.id as string;
 
     const scryptAlone: number[] = [];
@@ -114,7 +125,9 @@ async function main(): Promise<void> {
       }),
     );
     const wall = (performance.now() - t0) / 1000;
-    const all = Object.values(lat).flat().sort((a, b) => a - b);
+    const all = Object.values(lat)
+      .flat()
+      .sort((a, b) => a - b);
     const rows = steps.map((s) => {
       const l = (lat[s] ?? []).sort((a, b) => a - b);
       return { step: s, requests: l.length, p50: r1(pct(l, 50)), p99: r1(pct(l, 99)), errors: errors[s] ?? 0 };
@@ -131,13 +144,23 @@ async function main(): Promise<void> {
       p99: r1(pct(all, 99)),
       errors: Object.values(errors).reduce((a, b) => a + b, 0),
       steps: rows,
-      scryptMsAlone: r1(pct(scryptAlone.sort((a, b) => a - b), 50)),
+      scryptMsAlone: r1(
+        pct(
+          scryptAlone.sort((a, b) => a - b),
+          50,
+        ),
+      ),
       scryptMsFourAtOnce: r1(Math.max(...scryptFour)),
       firstErrors,
     };
     process.stdout.write(`\nClinic load (${clients} clients × ${seconds} s, FerretDB on ${handler}, ${result.cpus} CPUs)\n`);
-    for (const r of rows) process.stdout.write(`  ${r.step.padEnd(14)} ${String(r.requests).padStart(6)} req  p50 ${String(r.p50).padStart(7)} ms  p99 ${String(r.p99).padStart(7)} ms  errors ${r.errors}\n`);
-    process.stdout.write(`  ${'all'.padEnd(14)} ${String(result.requests).padStart(6)} req  p50 ${String(result.p50).padStart(7)} ms  p99 ${String(result.p99).padStart(7)} ms  ${result.perS} req/s, errors ${result.errors}\n`);
+    for (const r of rows)
+      process.stdout.write(
+        `  ${r.step.padEnd(14)} ${String(r.requests).padStart(6)} req  p50 ${String(r.p50).padStart(7)} ms  p99 ${String(r.p99).padStart(7)} ms  errors ${r.errors}\n`,
+      );
+    process.stdout.write(
+      `  ${'all'.padEnd(14)} ${String(result.requests).padStart(6)} req  p50 ${String(result.p50).padStart(7)} ms  p99 ${String(result.p99).padStart(7)} ms  ${result.perS} req/s, errors ${result.errors}\n`,
+    );
     process.stdout.write(`  scrypt (one login's hash): ${result.scryptMsAlone} ms alone, ${result.scryptMsFourAtOnce} ms when 4 run at once\n`);
     process.stdout.write(`${JSON.stringify(result)}\n`);
   } finally {

@@ -121,7 +121,8 @@ async function main(): Promise<void> {
     if (!res.ok) throw new Error(`${method} ${pathname} → ${res.status}: ${text.slice(0, 300)}`);
     return JSON.parse(text) as Record<string, unknown>;
   };
-  const login = async () => ((await call('POST', '/api/auth/login', undefined, { email: 'referrer@district.demo', password })) as { accessToken: string }).accessToken;
+  const login = async () =>
+    ((await call('POST', '/api/auth/login', undefined, { email: 'referrer@district.demo', password })) as { accessToken: string }).accessToken;
   const report: Record<string, unknown>[] = [];
   try {
     let token = await login();
@@ -132,7 +133,10 @@ async function main(): Promise<void> {
     let importS = 0;
     for (const step of args.steps) {
       // import up to `step` patients
-      const batch = Array.from({ length: step - loaded.length }, (_, i) => loaded.length + i).map((i) => ({ i, citizenId: `0011${String(i).padStart(8, '0')}` }));
+      const batch = Array.from({ length: step - loaded.length }, (_, i) => loaded.length + i).map((i) => ({
+        i,
+        citizenId: `0011${String(i).padStart(8, '0')}`,
+      }));
       const t0 = performance.now();
       let stepResources = 0;
       await pool(batch, args.importConcurrency, async ({ i, citizenId }) => {
@@ -191,14 +195,19 @@ async function main(): Promise<void> {
       const explain = async (type: string, q: Record<string, string>) => {
         const filter = pushdownShape({ $and: [parseSearch(type, q).filter] });
         const db = platform.db.database.connection.db!;
-        const out = (await db.command({ explain: { find: 'fhir_resources', filter } })) as { filterPushdown?: boolean; queryPlanner?: { Plan?: { 'Node Type'?: string; Plans?: { 'Node Type'?: string }[] } } };
+        const out = (await db.command({ explain: { find: 'fhir_resources', filter } })) as {
+          filterPushdown?: boolean;
+          queryPlanner?: { Plan?: { 'Node Type'?: string; Plans?: { 'Node Type'?: string }[] } };
+        };
         const plan = out.queryPlanner?.Plan;
         return `${out.filterPushdown ? 'pushed down' : 'NOT pushed down'}${plan?.['Node Type'] ? `, ${plan['Node Type']}${plan.Plans?.[0]?.['Node Type'] ? ` ← ${plan.Plans[0]['Node Type']}` : ''}` : ''}`;
       };
       const p0 = loaded[0] as Loaded;
       const plans = {
         compartment: await (async () => {
-          const out = (await platform.db.database.connection.db!.command({ explain: { find: 'fhir_resources', filter: { patientId: p0.patientId, deleted: false } } })) as { filterPushdown?: boolean; queryPlanner?: { Plan?: { 'Node Type'?: string; Plans?: { 'Node Type'?: string }[] } } };
+          const out = (await platform.db.database.connection.db!.command({
+            explain: { find: 'fhir_resources', filter: { patientId: p0.patientId, deleted: false } },
+          })) as { filterPushdown?: boolean; queryPlanner?: { Plan?: { 'Node Type'?: string; Plans?: { 'Node Type'?: string }[] } } };
           return `${out.filterPushdown ? 'pushed down' : 'NOT pushed down'}${out.queryPlanner?.Plan?.['Node Type'] ? `, ${out.queryPlanner.Plan['Node Type']}${out.queryPlanner.Plan.Plans?.[0]?.['Node Type'] ? ` ← ${out.queryPlanner.Plan.Plans[0]['Node Type']}` : ''}` : ''}`;
         })(),
         identifier: await explain('Patient', { identifier: `${system}|${p0.citizenId}` }),
@@ -208,13 +217,29 @@ async function main(): Promise<void> {
       };
       const entry = { patients: loaded.length, resources: imported, stepImportResourcesPerS: r1(stepResources / s), rows, plans };
       report.push(entry);
-      process.stdout.write(`\n${loaded.length} patients, ${imported} resources (import ${entry.stepImportResourcesPerS} resources/s for this step) — FerretDB on ${args.handler}, cache ${args.cache ? 'on' : 'off'}, concurrency ${args.concurrency}\n`);
+      process.stdout.write(
+        `\n${loaded.length} patients, ${imported} resources (import ${entry.stepImportResourcesPerS} resources/s for this step) — FerretDB on ${args.handler}, cache ${args.cache ? 'on' : 'off'}, concurrency ${args.concurrency}\n`,
+      );
       process.stdout.write(`  ${'phase'.padEnd(5)} ${'operation'.padEnd(30)} ${'p50 ms'.padStart(8)} ${'p99 ms'.padStart(8)} ${'req/s'.padStart(7)} errors\n`);
-      // eslint-disable-next-line @typescript-eslint/restrict-template-expressions -- bench report line; unknown prints as is
-      for (const r of rows) process.stdout.write(`  ${String(r.phase).padEnd(5)} ${String(r.op).padEnd(30)} ${String(r.p50).padStart(8)} ${String(r.p99).padStart(8)} ${String(r.perS).padStart(7)} ${r.errors}\n`);
-      process.stdout.write(`  database plans: ${Object.entries(plans).map(([k, v]) => `${k}: ${v}`).join('; ')}\n`);
+      for (const r of rows)
+        process.stdout.write(
+          // eslint-disable-next-line @typescript-eslint/restrict-template-expressions -- bench report line; unknown prints as is
+          `  ${String(r.phase).padEnd(5)} ${String(r.op).padEnd(30)} ${String(r.p50).padStart(8)} ${String(r.p99).padStart(8)} ${String(r.perS).padStart(7)} ${r.errors}\n`,
+        );
+      process.stdout.write(
+        `  database plans: ${Object.entries(plans)
+          .map(([k, v]) => `${k}: ${v}`)
+          .join('; ')}\n`,
+      );
     }
-    const result = { bench: 'fhir-hospital', handler: args.handler, cache: args.cache, cpus: os.cpus().length, importResourcesPerS: r1(imported / importS), steps: report };
+    const result = {
+      bench: 'fhir-hospital',
+      handler: args.handler,
+      cache: args.cache,
+      cpus: os.cpus().length,
+      importResourcesPerS: r1(imported / importS),
+      steps: report,
+    };
     process.stdout.write(`\nimport overall: ${result.importResourcesPerS} resources/s (${imported} resources)\n${JSON.stringify(result)}\n`);
   } finally {
     await platform.close();

@@ -95,7 +95,9 @@ async function main(): Promise<void> {
     // warm-up: compile the validators and search-parameter table once (one small bundle)
     await call('POST', '/fhir/R4', token, syntheaTransactionBundle({ seed: 999, encounters: 2, citizenId: '099000000000' }).bundle);
 
-    const bundles = Array.from({ length: args.patients }, (_, i) => syntheaTransactionBundle({ seed: i + 1, encounters: args.encounters, citizenId: `0010900${String(i).padStart(5, '0')}` }));
+    const bundles = Array.from({ length: args.patients }, (_, i) =>
+      syntheaTransactionBundle({ seed: i + 1, encounters: args.encounters, citizenId: `0010900${String(i).padStart(5, '0')}` }),
+    );
     const patientIds: string[] = [];
     const perBundleMs: number[] = [];
     let resources = 0;

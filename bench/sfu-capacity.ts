@@ -32,7 +32,11 @@ function parseArgs(argv: string[]): Args {
   const args: Args = { steps: [50, 100, 200, 400], seconds: 3, kbps: 800 };
   for (let i = 0; i < argv.length; i++) {
     const v = argv[i + 1];
-    if (argv[i] === '--steps' && v) args.steps = v.split(',').map(Number).filter((n) => n > 0);
+    if (argv[i] === '--steps' && v)
+      args.steps = v
+        .split(',')
+        .map(Number)
+        .filter((n) => n > 0);
     else if (argv[i] === '--seconds' && v) args.seconds = Number(v);
     else if (argv[i] === '--kbps' && v) args.kbps = Number(v);
     else continue;
@@ -101,14 +105,26 @@ interface Step {
   rssMb: number;
 }
 
-async function runArm(name: 'bare mediasoup' | 'hoichan room', mediasoup: typeof import('mediasoup'), workerBin: string | undefined, args: Args): Promise<{ name: string; steps: Step[]; maxConsumersUnder1Pct: number; idleCpuPct: number }> {
+async function runArm(
+  name: 'bare mediasoup' | 'hoichan room',
+  mediasoup: typeof import('mediasoup'),
+  workerBin: string | undefined,
+  args: Args,
+): Promise<{ name: string; steps: Step[]; maxConsumersUnder1Pct: number; idleCpuPct: number }> {
   const worker = await mediasoup.createWorker({ logLevel: 'error', ...(workerBin ? { workerBin } : {}) });
   let room: ConsultCallRoom | null = null;
   let router: ms.Router | null = null;
   const plain = (o: ms.PlainTransportOptions) => (room ? room.createPlainTransport(o) : router!.createPlainTransport(o));
   if (name === 'hoichan room') {
     const config = loadSfuConfig({ SFU_WORKERS: '1' }, 'test');
-    room = await ConsultCallRoom.create({ consultId: 'bench', worker, workerIndex: 0, config, policy: new BandwidthPolicy({ audioOnlyBelowKbps: 150, audioOnlyRecoverAboveKbps: 250 }), logger: createLogger('silent') });
+    room = await ConsultCallRoom.create({
+      consultId: 'bench',
+      worker,
+      workerIndex: 0,
+      config,
+      policy: new BandwidthPolicy({ audioOnlyBelowKbps: 150, audioOnlyRecoverAboveKbps: 250 }),
+      logger: createLogger('silent'),
+    });
   } else {
     router = await worker.createRouter({ mediaCodecs: MEDIA_CODECS });
   }
@@ -118,16 +134,49 @@ async function runArm(name: 'bare mediasoup' | 'hoichan room', mediasoup: typeof
   const ssrc = 22222222;
   const producer = await ingest.produce({
     kind: 'video',
-    rtpParameters: { codecs: [{ mimeType: 'video/VP8', payloadType: 101, clockRate: 90000, rtcpFeedback: [{ type: 'nack' }, { type: 'nack', parameter: 'pli' }] }], encodings: [{ ssrc }] },
+    rtpParameters: {
+      codecs: [{ mimeType: 'video/VP8', payloadType: 101, clockRate: 90000, rtcpFeedback: [{ type: 'nack' }, { type: 'nack', parameter: 'pli' }] }],
+      encodings: [{ ssrc }],
+    },
   });
   const ffmpeg: ChildProcess = spawn(
     'ffmpeg',
     [
-      '-nostdin', '-loglevel', 'error', '-re', '-f', 'lavfi', '-i', 'testsrc2=size=320x240:rate=30',
+      '-nostdin',
+      '-loglevel',
+      'error',
+      '-re',
+      '-f',
+      'lavfi',
+      '-i',
+      'testsrc2=size=320x240:rate=30',
       // Cheap to encode (the bench measures the SFU, not libvpx) and a key frame every 0.5 s, so
       // new consumers (which wait for one: ffmpeg ignores PLI) start quickly.
-      '-c:v', 'libvpx', '-deadline', 'realtime', '-cpu-used', '16', '-lag-in-frames', '0', '-auto-alt-ref', '0', '-b:v', `${args.kbps}k`, '-minrate', `${args.kbps}k`, '-maxrate', `${args.kbps}k`, '-g', '15', '-an',
-      '-ssrc', String(ssrc), '-payload_type', '101', '-f', 'rtp',
+      '-c:v',
+      'libvpx',
+      '-deadline',
+      'realtime',
+      '-cpu-used',
+      '16',
+      '-lag-in-frames',
+      '0',
+      '-auto-alt-ref',
+      '0',
+      '-b:v',
+      `${args.kbps}k`,
+      '-minrate',
+      `${args.kbps}k`,
+      '-maxrate',
+      `${args.kbps}k`,
+      '-g',
+      '15',
+      '-an',
+      '-ssrc',
+      String(ssrc),
+      '-payload_type',
+      '101',
+      '-f',
+      'rtp',
       `rtp://127.0.0.1:${ingest.tuple.localPort}?rtcpport=${ingest.rtcpTuple!.localPort}&pkt_size=1100`,
     ],
     { stdio: ['ignore', 'ignore', 'inherit'] },
@@ -179,7 +228,9 @@ async function runArm(name: 'bare mediasoup' | 'hoichan room', mediasoup: typeof
         rssMb: round(rssMb(worker.pid), 1),
       };
       steps.push(step);
-      process.stdout.write(`  [${name}] ${n} consumers: loss ${step.lossPct}%  worker CPU ${step.workerCpuPct}%  ${step.cpuPerConsumerMs} ms CPU/s per consumer  ${step.cpuPerPacketUs} µs/forwarded packet  producer ${step.producerPps} pkt/s  RSS ${step.rssMb} MB\n`);
+      process.stdout.write(
+        `  [${name}] ${n} consumers: loss ${step.lossPct}%  worker CPU ${step.workerCpuPct}%  ${step.cpuPerConsumerMs} ms CPU/s per consumer  ${step.cpuPerPacketUs} µs/forwarded packet  producer ${step.producerPps} pkt/s  RSS ${step.rssMb} MB\n`,
+      );
       if (lossPct < 1) maxUnder = n;
       else break;
     }
@@ -203,17 +254,29 @@ async function main(): Promise<void> {
   const workerBin = resolveWorkerBin(process.env.MEDIASOUP_WORKER_BIN, cacheDir);
   const mediasoup = loadMediasoup(workerBin);
   process.stdout.write(`SFU capacity: 1 worker, VP8 ${args.kbps} kbps from ffmpeg, PlainTransport consumers, ${args.seconds} s per step\n`);
-  process.stdout.write(`machine: ${os.cpus()[0]?.model ?? '?'} × ${os.cpus().length}, load ${os.loadavg().map((l) => l.toFixed(1)).join(' ')}; worker ${workerBin ?? '(prebuilt)'}\n`);
+  process.stdout.write(
+    `machine: ${os.cpus()[0]?.model ?? '?'} × ${os.cpus().length}, load ${os
+      .loadavg()
+      .map((l) => l.toFixed(1))
+      .join(' ')}; worker ${workerBin ?? '(prebuilt)'}\n`,
+  );
   const results = [];
   for (const arm of ['bare mediasoup', 'hoichan room'] as const) results.push(await runArm(arm, mediasoup, workerBin, args));
   process.stdout.write('\narm              max consumers <1% loss   CPU per consumer (ms/s, at max)   µs per forwarded packet (median)   idle worker CPU\n');
   for (const r of results) {
     const at = r.steps.find((s) => s.consumers === r.maxConsumersUnder1Pct);
-    const perPacket = r.steps.map((s) => s.cpuPerPacketUs).filter(Number.isFinite).sort((a, b) => a - b);
+    const perPacket = r.steps
+      .map((s) => s.cpuPerPacketUs)
+      .filter(Number.isFinite)
+      .sort((a, b) => a - b);
     const median = perPacket[Math.floor(perPacket.length / 2)];
-    process.stdout.write(`${r.name.padEnd(17)}${String(r.maxConsumersUnder1Pct).padEnd(25)}${String(at?.cpuPerConsumerMs ?? '-').padEnd(34)}${String(median ?? '-').padEnd(35)}${r.idleCpuPct}%\n`);
+    process.stdout.write(
+      `${r.name.padEnd(17)}${String(r.maxConsumersUnder1Pct).padEnd(25)}${String(at?.cpuPerConsumerMs ?? '-').padEnd(34)}${String(median ?? '-').padEnd(35)}${r.idleCpuPct}%\n`,
+    );
   }
-  process.stdout.write(`${JSON.stringify({ bench: 'sfu-capacity', machine: { cpu: os.cpus()[0]?.model, cores: os.cpus().length, load: os.loadavg() }, args, results })}\n`);
+  process.stdout.write(
+    `${JSON.stringify({ bench: 'sfu-capacity', machine: { cpu: os.cpus()[0]?.model, cores: os.cpus().length, load: os.loadavg() }, args, results })}\n`,
+  );
 }
 
 main().catch((err: unknown) => {

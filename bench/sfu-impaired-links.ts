@@ -23,7 +23,15 @@ import { loadMediasoup, loadSfuConfig, resolveWorkerBin } from '../server/sfu/co
 import { SfuService } from '../server/sfu/sfu-service';
 import { SfuSignalling } from '../server/sfu/signalling';
 import { sleep, type LabParticipant } from '../test/e2e/netns/call-in-lab';
-import { joinSpecialist, scenarioJoinLatency, scenarioLossyLink, scenarioOutage, scenarioSqueeze, scenarioUdpBlocked, type ScenarioCall } from '../test/e2e/netns/impaired-scenarios';
+import {
+  joinSpecialist,
+  scenarioJoinLatency,
+  scenarioLossyLink,
+  scenarioOutage,
+  scenarioSqueeze,
+  scenarioUdpBlocked,
+  type ScenarioCall,
+} from '../test/e2e/netns/impaired-scenarios';
 import { labUnavailableReason, NetLab } from '../test/e2e/netns/lab';
 
 function arg(name: string, fallback: number): number {
@@ -41,14 +49,50 @@ async function main(): Promise<void> {
   const secret = randomBytes(16).toString('hex');
   const turnPort = 3478;
   for (const h of ['office', 'clinic', 'clinic2']) lab.addHost(h);
-  const turn = spawn('/usr/bin/turnserver', ['-n', '--use-auth-secret', '--static-auth-secret', secret, '--realm', 'hoichan', '--listening-ip', lab.gatewayIp, '--relay-ip', lab.gatewayIp,
-    '--listening-port', String(turnPort), '--min-port', '49160', '--max-port', '49300', '--no-tls', '--no-dtls', '--no-cli', '--fingerprint', '--log-file', 'stdout', '--simple-log'], { stdio: 'ignore' });
+  const turn = spawn(
+    '/usr/bin/turnserver',
+    [
+      '-n',
+      '--use-auth-secret',
+      '--static-auth-secret',
+      secret,
+      '--realm',
+      'hoichan',
+      '--listening-ip',
+      lab.gatewayIp,
+      '--relay-ip',
+      lab.gatewayIp,
+      '--listening-port',
+      String(turnPort),
+      '--min-port',
+      '49160',
+      '--max-port',
+      '49300',
+      '--no-tls',
+      '--no-dtls',
+      '--no-cli',
+      '--fingerprint',
+      '--log-file',
+      'stdout',
+      '--simple-log',
+    ],
+    { stdio: 'ignore' },
+  );
   const cacheDir = process.env.HOICHAN_CACHE ?? path.join(os.homedir(), '.cache', 'hoichan');
   const workerBin = resolveWorkerBin(process.env.MEDIASOUP_WORKER_BIN, cacheDir);
   const mediasoup = loadMediasoup(workerBin);
   const logger = createLogger('silent');
-  const config = loadSfuConfig({ SFU_WORKERS: '1', SFU_LISTEN_IP: lab.gatewayIp, TURN_URLS: `turn:${lab.gatewayIp}:${turnPort}?transport=tcp`, TURN_SECRET: secret }, 'production');
-  const service = await SfuService.create({ config, logger, mediasoup, workerBin, admission: async (userId) => ({ participant: true, admitted: true, host: userId === 'specialist', displayName: userId, status: 'in_progress' }) });
+  const config = loadSfuConfig(
+    { SFU_WORKERS: '1', SFU_LISTEN_IP: lab.gatewayIp, TURN_URLS: `turn:${lab.gatewayIp}:${turnPort}?transport=tcp`, TURN_SECRET: secret },
+    'production',
+  );
+  const service = await SfuService.create({
+    config,
+    logger,
+    mediasoup,
+    workerBin,
+    admission: async (userId) => ({ participant: true, admitted: true, host: userId === 'specialist', displayName: userId, status: 'in_progress' }),
+  });
   const tokens = new AccessTokens({ secret: randomBytes(32).toString('hex'), issuer: 'bench', audience: 'bench', ttlS: 900 });
   const httpServer = createServer((_req, res) => res.writeHead(200, { 'content-type': 'text/plain' }).end('ok'));
   const realtime = new Realtime(httpServer, tokens, logger);
@@ -78,20 +122,38 @@ async function main(): Promise<void> {
     const a = await scenarioLossyLink(lab, parts, seconds);
     figures.a = a;
     const pct = (x: number) => `${(x * 100).toFixed(1)} %`;
-    rows.push([`(a) 384 kbps + 3 % loss, ${seconds} s, clinic receives`, `audio concealed ${pct(a.clinicReceives.audioConcealedFraction)}, longest video gap ${a.clinicReceives.longestVideoGapMs} ms, ${a.clinicReceives.freezes} freezes, ${a.clinicReceives.medianFrameHeight}p median, ${a.clinicReceives.videoFps.toFixed(1)} fps`]);
-    rows.push([`(a) same link, specialist receives`, `audio concealed ${pct(a.officeReceives.audioConcealedFraction)}, longest video gap ${a.officeReceives.longestVideoGapMs} ms, ${a.officeReceives.freezes} freezes, ${a.officeReceives.medianFrameHeight}p median, ${a.officeReceives.videoFps.toFixed(1)} fps`]);
-    rows.push(['(a) audio-only switches of the clinic during (a)', a.clinicAudioOnlySwitches.length ? a.clinicAudioOnlySwitches.map((s) => `${s.audioOnly ? 'on' : 'off'} at ${s.estimatedKbps} kbps`).join(', ') : 'none']);
+    rows.push([
+      `(a) 384 kbps + 3 % loss, ${seconds} s, clinic receives`,
+      `audio concealed ${pct(a.clinicReceives.audioConcealedFraction)}, longest video gap ${a.clinicReceives.longestVideoGapMs} ms, ${a.clinicReceives.freezes} freezes, ${a.clinicReceives.medianFrameHeight}p median, ${a.clinicReceives.videoFps.toFixed(1)} fps`,
+    ]);
+    rows.push([
+      `(a) same link, specialist receives`,
+      `audio concealed ${pct(a.officeReceives.audioConcealedFraction)}, longest video gap ${a.officeReceives.longestVideoGapMs} ms, ${a.officeReceives.freezes} freezes, ${a.officeReceives.medianFrameHeight}p median, ${a.officeReceives.videoFps.toFixed(1)} fps`,
+    ]);
+    rows.push([
+      '(a) audio-only switches of the clinic during (a)',
+      a.clinicAudioOnlySwitches.length ? a.clinicAudioOnlySwitches.map((s) => `${s.audioOnly ? 'on' : 'off'} at ${s.estimatedKbps} kbps`).join(', ') : 'none',
+    ]);
     if (!process.argv.includes('--lossy-only')) {
       const b = await scenarioSqueeze(lab, parts);
       figures.b = b;
-      rows.push(['(b) downlink 80 kbps → audio only; 1 Mbps → video', `audio only after ${b.toAudioOnlyMs} ms (audio ${b.audioBytesWhileAudioOnly} B in 3 s), video back after ${b.toVideoBackMs} ms`]);
+      rows.push([
+        '(b) downlink 80 kbps → audio only; 1 Mbps → video',
+        `audio only after ${b.toAudioOnlyMs} ms (audio ${b.audioBytesWhileAudioOnly} B in 3 s), video back after ${b.toVideoBackMs} ms`,
+      ]);
       const c = await scenarioOutage(lab, call, parts, 10);
       figures.c = c;
-      rows.push(['(c) link down 10 s', `media back ${c.resumeClinicMs} ms (clinic) / ${c.resumeOfficeMs} ms (specialist) after the link returned; peers seen ${c.peersSeenByOffice}/${c.peersSeenByClinic}, server ${c.serverPeers}`]);
+      rows.push([
+        '(c) link down 10 s',
+        `media back ${c.resumeClinicMs} ms (clinic) / ${c.resumeOfficeMs} ms (specialist) after the link returned; peers seen ${c.peersSeenByOffice}/${c.peersSeenByClinic}, server ${c.serverPeers}`,
+      ]);
       const d = await scenarioUdpBlocked(lab, call, specialist, [port, turnPort]);
       opened.push(d.participant);
       figures.d = { joinToFirstFrameMs: Math.round(d.joinToFirstFrameMs), candidateTypes: d.candidateTypes, relayProtocols: d.relayProtocols };
-      rows.push(['(d) UDP blocked → TURN', `join → first frame ${Math.round(d.joinToFirstFrameMs)} ms via ${d.candidateTypes.join('/')} over ${d.relayProtocols.join('/')}`]);
+      rows.push([
+        '(d) UDP blocked → TURN',
+        `join → first frame ${Math.round(d.joinToFirstFrameMs)} ms via ${d.candidateTypes.join('/')} over ${d.relayProtocols.join('/')}`,
+      ]);
     }
   } finally {
     for (const p of opened) await p.browser.close();
@@ -105,7 +167,12 @@ async function main(): Promise<void> {
   }
   const width = Math.max(...rows.map(([k]) => k.length));
   for (const [k, v] of rows) process.stdout.write(`${k.padEnd(width)}  ${v}\n`);
-  process.stdout.write(`machine: ${os.cpus()[0]?.model ?? '?'} × ${os.cpus().length}, load ${os.loadavg().map((l) => l.toFixed(1)).join(' ')}\n`);
+  process.stdout.write(
+    `machine: ${os.cpus()[0]?.model ?? '?'} × ${os.cpus().length}, load ${os
+      .loadavg()
+      .map((l) => l.toFixed(1))
+      .join(' ')}\n`,
+  );
   process.stdout.write(`${JSON.stringify({ bench: 'sfu-impaired-links', seconds, joins, ...figures })}\n`);
 }
 

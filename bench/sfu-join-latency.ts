@@ -61,9 +61,13 @@ async function main(): Promise<void> {
     const pub = await publisher.context.newPage();
     await pub.goto(page.url);
     await pub.waitForFunction(() => !!(globalThis as unknown as CallPageGlobal).hoichanCall);
-    await pub.evaluate((a) => (globalThis as unknown as CallPageGlobal).hoichanCall.start(a), { serverUrl, token: tokens.sign({ sub: 'publisher', role: 'specialist', facility: 'f' }), consultId: 'bench' });
+    await pub.evaluate((a) => (globalThis as unknown as CallPageGlobal).hoichanCall.start(a), {
+      serverUrl,
+      token: tokens.sign({ sub: 'publisher', role: 'specialist', facility: 'f' }),
+      consultId: 'bench',
+    });
     // eslint-disable-next-line @typescript-eslint/await-thenable -- awaits whether or not the driver returns a promise
-    process.stdout.write(`join → first remote video frame, ${joins} joins (Chromium ${await publisher.context.browser()?.version?.() ?? ''})\n`);
+    process.stdout.write(`join → first remote video frame, ${joins} joins (Chromium ${(await publisher.context.browser()?.version?.()) ?? ''})\n`);
     for (let i = 0; i < joins; i++) {
       const p = await viewer.context.newPage();
       await p.goto(page.url);
@@ -92,8 +96,15 @@ async function main(): Promise<void> {
   const p50 = percentile(sorted, 50);
   const p95 = percentile(sorted, 95);
   process.stdout.write(`p50 ${p50.toFixed(0)} ms  p95 ${p95.toFixed(0)} ms  (min ${sorted[0]?.toFixed(0)}, max ${sorted[sorted.length - 1]?.toFixed(0)})\n`);
-  process.stdout.write(`machine: ${os.cpus()[0]?.model ?? '?'} × ${os.cpus().length}, load ${os.loadavg().map((l) => l.toFixed(1)).join(' ')}\n`);
-  process.stdout.write(`${JSON.stringify({ bench: 'sfu-join-latency', joins, p50Ms: Math.round(p50), p95Ms: Math.round(p95), samplesMs: samples.map(Math.round) })}\n`);
+  process.stdout.write(
+    `machine: ${os.cpus()[0]?.model ?? '?'} × ${os.cpus().length}, load ${os
+      .loadavg()
+      .map((l) => l.toFixed(1))
+      .join(' ')}\n`,
+  );
+  process.stdout.write(
+    `${JSON.stringify({ bench: 'sfu-join-latency', joins, p50Ms: Math.round(p50), p95Ms: Math.round(p95), samplesMs: samples.map(Math.round) })}\n`,
+  );
 }
 
 main().catch((err: unknown) => {

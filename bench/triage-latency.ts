@@ -54,7 +54,12 @@ function parseArgs(argv: string[]): BenchArgs {
 
 function defaultImages(root: string): string[] {
   const cxr = path.join(root, 'test', 'fixtures', 'cxr');
-  const files = existsSync(cxr) ? readdirSync(cxr).filter((f) => /\.(png|jpe?g|dcm)$/i.test(f)).sort().map((f) => path.join(cxr, f)) : [];
+  const files = existsSync(cxr)
+    ? readdirSync(cxr)
+        .filter((f) => /\.(png|jpe?g|dcm)$/i.test(f))
+        .sort()
+        .map((f) => path.join(cxr, f))
+    : [];
   const dicomDir = path.join(root, 'test', 'fixtures', 'dicom');
   if (existsSync(dicomDir)) {
     const largest = readdirSync(dicomDir)
@@ -158,13 +163,17 @@ async function main(): Promise<void> {
     row('overlays', '    overlay PNGs (2)', lat.stages.overlaysMs),
   ];
   const out = process.stdout;
-  out.write(`CXR triage bench: ${lat.model.name} ${lat.model.version} (${lat.model.sha256.slice(0, 12)}), node ${process.version}, ${cpus.length}× ${cpus[0]?.model ?? 'cpu'}, load ${os.loadavg()[0]!.toFixed(2)}\n`);
+  out.write(
+    `CXR triage bench: ${lat.model.name} ${lat.model.version} (${lat.model.sha256.slice(0, 12)}), node ${process.version}, ${cpus.length}× ${cpus[0]?.model ?? 'cpu'}, load ${os.loadavg()[0]!.toFixed(2)}\n`,
+  );
   out.write(`images (${lat.usable.length}, ${args.rounds} rounds = ${lat.totals.length} samples): ${lat.sizes.join('; ')}\n\n`);
   out.write(`${'latency'.padEnd(28)}${'p50 ms'.padStart(10)}${'p95 ms'.padStart(10)}\n`);
   for (const [, label, p50, p95] of rows) out.write(`${label.padEnd(28)}${ms(p50).padStart(10)}${ms(p95).padStart(10)}\n`);
   out.write(`\n${'throughput'.padEnd(16)}${'images/s'.padStart(10)}${'lag p50'.padStart(10)}${'lag p99'.padStart(10)}${'lag max'.padStart(10)}\n`);
   for (const r of runs) {
-    out.write(`${`${r.threads} worker(s)`.padEnd(16)}${r.imagesPerSecond.toFixed(2).padStart(10)}${ms(r.lag.p50).padStart(10)}${ms(r.lag.p99).padStart(10)}${ms(r.lag.max).padStart(10)}\n`);
+    out.write(
+      `${`${r.threads} worker(s)`.padEnd(16)}${r.imagesPerSecond.toFixed(2).padStart(10)}${ms(r.lag.p50).padStart(10)}${ms(r.lag.p99).padStart(10)}${ms(r.lag.max).padStart(10)}\n`,
+    );
   }
   const speedup = runs[1]!.imagesPerSecond / runs[0]!.imagesPerSecond;
   out.write(`\n2 vs 1 worker: ×${speedup.toFixed(2)}\n`);
@@ -178,7 +187,12 @@ async function main(): Promise<void> {
       images: lat.usable.length,
       samples: lat.totals.length,
       latencyMs: Object.fromEntries(rows.map(([key, , p50, p95]) => [key, { p50: round1(p50), p95: round1(p95) }])),
-      throughput: runs.map((r) => ({ threads: r.threads, jobs: r.jobs, imagesPerSecond: Math.round(r.imagesPerSecond * 100) / 100, eventLoopLagMs: { p50: round1(r.lag.p50), p99: round1(r.lag.p99), max: round1(r.lag.max) } })),
+      throughput: runs.map((r) => ({
+        threads: r.threads,
+        jobs: r.jobs,
+        imagesPerSecond: Math.round(r.imagesPerSecond * 100) / 100,
+        eventLoopLagMs: { p50: round1(r.lag.p50), p99: round1(r.lag.p99), max: round1(r.lag.max) },
+      })),
       speedup2v1: Math.round(speedup * 100) / 100,
     })}\n`,
   );

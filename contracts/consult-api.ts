@@ -1,6 +1,17 @@
 /** HTTP API types of the consult feature, shared by server/ and client/. */
 
-export const CONSULT_STATUSES = ['draft', 'requested', 'accepted', 'scheduled', 'in_progress', 'reported', 'closed', 'declined', 'cancelled', 'expired'] as const;
+export const CONSULT_STATUSES = [
+  'draft',
+  'requested',
+  'accepted',
+  'scheduled',
+  'in_progress',
+  'reported',
+  'closed',
+  'declined',
+  'cancelled',
+  'expired',
+] as const;
 export type ConsultStatus = (typeof CONSULT_STATUSES)[number];
 
 export const CONSULT_URGENCIES = ['routine', 'urgent', 'emergency'] as const;
@@ -167,7 +178,16 @@ export interface ReportVerification {
   /** Each check: signature over the report, chain to a trusted hospital CA, validity at signing time, revocation list (null = does not apply). */
   checks?: { signature: boolean; chain: boolean | null; validity: boolean | null; revocation: boolean | null };
   /** The signer's X.509 certificate. */
-  certificate?: { subject: string; issuer: string; serialNumber: string; notBefore: string; notAfter: string; sha256: string; commonName: string | null; organisation: string | null };
+  certificate?: {
+    subject: string;
+    issuer: string;
+    serialNumber: string;
+    notBefore: string;
+    notAfter: string;
+    sha256: string;
+    commonName: string | null;
+    organisation: string | null;
+  };
   /** Certificate subjects from the signer to the root CA. */
   path?: string[];
   /** When this verification ran. */

@@ -69,7 +69,12 @@ export interface AuditCheckpoint {
   mac: string;
 }
 const auditCheckpointSchema = new Schema<AuditCheckpoint>(
-  { _id: { type: Number, required: true }, hash: { type: String, required: true }, at: { type: String, required: true }, mac: { type: String, required: true } },
+  {
+    _id: { type: Number, required: true },
+    hash: { type: String, required: true },
+    at: { type: String, required: true },
+    mac: { type: String, required: true },
+  },
   { versionKey: false, collection: 'audit_checkpoints' },
 );
 

@@ -1,5 +1,14 @@
 import { Schema, type Connection } from 'mongoose';
-import { CONSULT_PARTICIPANT_ROLES, CONSULT_STATUSES, CONSULT_URGENCIES, EMR_SECTION_CODES, type ConsultParticipantRole, type ConsultStatus, type ConsultUrgency, type EmrSectionCode } from '../contracts/consult-api';
+import {
+  CONSULT_PARTICIPANT_ROLES,
+  CONSULT_STATUSES,
+  CONSULT_URGENCIES,
+  EMR_SECTION_CODES,
+  type ConsultParticipantRole,
+  type ConsultStatus,
+  type ConsultUrgency,
+  type EmrSectionCode,
+} from '../contracts/consult-api';
 import { modelOn } from './model-on';
 
 export interface ConsultParticipant {

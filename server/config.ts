@@ -5,9 +5,7 @@ import { z } from 'zod';
  * The one validated configuration object. Nothing else in the server reads process.env.
  * A bad value stops the start with a message naming the variable and what was expected.
  */
-const boolFromEnv = z
-  .enum(['1', '0', 'true', 'false', 'yes', 'no'])
-  .transform((v) => v === '1' || v === 'true' || v === 'yes');
+const boolFromEnv = z.enum(['1', '0', 'true', 'false', 'yes', 'no']).transform((v) => v === '1' || v === 'true' || v === 'yes');
 
 const envSchema = z.object({
   NODE_ENV: z.enum(['development', 'test', 'production']).default('development'),
@@ -20,7 +18,10 @@ const envSchema = z.object({
     .string()
     .regex(/^mongodb(\+srv)?:\/\//, 'must be a mongodb:// or mongodb+srv:// URI')
     .optional(),
-  MONGODB_DB: z.string().regex(/^[A-Za-z][A-Za-z0-9_]*$/, 'letters, digits and _ only').default('hoichan'),
+  MONGODB_DB: z
+    .string()
+    .regex(/^[A-Za-z][A-Za-z0-9_]*$/, 'letters, digits and _ only')
+    .default('hoichan'),
   FERRETDB_BIN: z.string().optional(),
   HOICHAN_COMPARTMENT_CACHE: z.coerce.number().int().min(0).max(100000).default(200),
   HOICHAN_DB_HANDLER: z.enum(['sqlite', 'postgresql']).optional(),
@@ -29,7 +30,12 @@ const envSchema = z.object({
   JWT_ISSUER: z.string().min(1).default('hoichan'),
   JWT_AUDIENCE: z.string().min(1).default('hoichan-api'),
   ACCESS_TOKEN_TTL_S: z.coerce.number().int().min(30).max(900).default(900),
-  REFRESH_TOKEN_TTL_S: z.coerce.number().int().min(300).max(60 * 60 * 24 * 30).default(60 * 60 * 12),
+  REFRESH_TOKEN_TTL_S: z.coerce
+    .number()
+    .int()
+    .min(300)
+    .max(60 * 60 * 24 * 30)
+    .default(60 * 60 * 12),
   LOGIN_MAX_FAILURES_PER_ACCOUNT: z.coerce.number().int().min(1).default(5),
   LOGIN_ACCOUNT_WINDOW_S: z.coerce.number().int().min(1).default(900),
   LOGIN_MAX_ATTEMPTS_PER_IP: z.coerce.number().int().min(1).default(30),
@@ -41,8 +47,15 @@ const envSchema = z.object({
   HOICHAN_AUDIT_KEY: z.string().min(32, 'must be at least 32 characters').optional(),
   HOICHAN_AUDIT_CHECKPOINT_S: z.coerce.number().int().min(1).max(3600).default(10),
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
-  JSON_BODY_LIMIT: z.string().regex(/^\d+(kb|mb)$/i, 'like 10mb').default('10mb'),
-  UPLOAD_MAX_BYTES: z.coerce.number().int().min(1024).default(64 * 1024 * 1024),
+  JSON_BODY_LIMIT: z
+    .string()
+    .regex(/^\d+(kb|mb)$/i, 'like 10mb')
+    .default('10mb'),
+  UPLOAD_MAX_BYTES: z.coerce
+    .number()
+    .int()
+    .min(1024)
+    .default(64 * 1024 * 1024),
   CLIENT_DIST_DIR: z.string().optional(),
   SHUTDOWN_TIMEOUT_MS: z.coerce.number().int().min(100).max(60000).default(8000),
   REQUEST_TIMEOUT_MS: z.coerce.number().int().min(100).max(600000).default(30000),
@@ -128,7 +141,9 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, cwd = process.c
   const parsed = envSchema.safeParse(present);
   if (!parsed.success) {
     throw new ConfigError(
-      parsed.error.issues.map((i) => `${i.path.join('.') || '(env)'}: ${i.message} (got ${JSON.stringify(i.path.length ? env[String(i.path[0])] : undefined)})`),
+      parsed.error.issues.map(
+        (i) => `${i.path.join('.') || '(env)'}: ${i.message} (got ${JSON.stringify(i.path.length ? env[String(i.path[0])] : undefined)})`,
+      ),
     );
   }
   const cfg = toConfig(parsed.data, cwd);
@@ -136,10 +151,12 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, cwd = process.c
     // Secrets generated into the data folder would sit next to what they protect.
     const problems: string[] = [];
     if (!cfg.auth.jwtSecret) problems.push('JWT_SECRET: required in production (at least 32 characters)');
-    if (!cfg.auth.keyEncryptionSecret) problems.push('HOICHAN_KEY_ENCRYPTION_SECRET: required in production (at least 32 characters; keep it outside the data folder and the database)');
+    if (!cfg.auth.keyEncryptionSecret)
+      problems.push('HOICHAN_KEY_ENCRYPTION_SECRET: required in production (at least 32 characters; keep it outside the data folder and the database)');
     // A generated demo password is printed on the console, which production never does.
     if (!cfg.audit.checkpointKey) problems.push('HOICHAN_AUDIT_KEY: required in production (at least 32 characters; keep it outside the database)');
-    if (cfg.demo.seed && !cfg.demo.password) problems.push('HOICHAN_DEMO_PASSWORD: required in production when HOICHAN_SEED_DEMO is true (the password is never printed in production)');
+    if (cfg.demo.seed && !cfg.demo.password)
+      problems.push('HOICHAN_DEMO_PASSWORD: required in production when HOICHAN_SEED_DEMO is true (the password is never printed in production)');
     if (problems.length) throw new ConfigError(problems);
   }
   return cfg;

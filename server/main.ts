@@ -118,10 +118,16 @@ export async function startPlatform(config: HoichanConfig, logger: Logger = crea
 
     await db.database.syncIndexes();
     if (config.demo.seed) {
-      const seeded = await seedDemo(conn, config.demo.password, features.flatMap((f) => (f.seed ? [f.seed] : [])));
+      const seeded = await seedDemo(
+        conn,
+        config.demo.password,
+        features.flatMap((f) => (f.seed ? [f.seed] : [])),
+      );
       if (seeded.generatedPassword && config.env !== 'production') {
         // Printed once on the console for the person installing the demo; never logged as JSON.
-        process.stdout.write(`\nhoichan demo accounts created. Password for every demo login: ${seeded.generatedPassword}\n  referrer@district.demo, specialist@central.demo, radiologist@central.demo, admin@central.demo\n\n`);
+        process.stdout.write(
+          `\nhoichan demo accounts created. Password for every demo login: ${seeded.generatedPassword}\n  referrer@district.demo, specialist@central.demo, radiologist@central.demo, admin@central.demo\n\n`,
+        );
       }
     }
 

@@ -52,15 +52,13 @@ function csv(file: string): Record<string, string>[] {
         if (ch === '"' && line[i + 1] === '"') {
           cur += '"';
           i++;
-        }
-        else if (ch === '"') q = false;
+        } else if (ch === '"') q = false;
         else cur += ch;
       } else if (ch === '"') q = true;
       else if (ch === ',') {
         out.push(cur);
         cur = '';
-      }
-      else cur += ch;
+      } else cur += ch;
     }
     out.push(cur);
     return out;
@@ -80,13 +78,18 @@ const sigmoid = (z: number) => 1 / (1 + Math.exp(-z));
 function fitPlatt(xs: number[], ys: number[]): { a: number; b: number } {
   let a = 1;
   let b = 0;
-  const loss = (a: number, b: number) => xs.reduce((m, x, i) => {
-    const z = a * x + b;
-    // log(1 + e^z) - y z, computed stably
-    return m + (z > 0 ? z + Math.log1p(Math.exp(-z)) : Math.log1p(Math.exp(z))) - ys[i]! * z;
-  }, 0);
+  const loss = (a: number, b: number) =>
+    xs.reduce((m, x, i) => {
+      const z = a * x + b;
+      // log(1 + e^z) - y z, computed stably
+      return m + (z > 0 ? z + Math.log1p(Math.exp(-z)) : Math.log1p(Math.exp(z))) - ys[i]! * z;
+    }, 0);
   for (let it = 0; it < 200; it++) {
-    let ga = 0, gb = 0, haa = 0, hab = 0, hbb = 0;
+    let ga = 0,
+      gb = 0,
+      haa = 0,
+      hab = 0,
+      hbb = 0;
     for (let i = 0; i < xs.length; i++) {
       const p = sigmoid(a * xs[i]! + b);
       const e = p - ys[i]!;
@@ -122,7 +125,7 @@ function auc(y: number[], s: number[]): number {
 }
 
 let seed = 7;
-const rand = () => ((seed = (seed * 1103515245 + 12345) & 0x7fffffff) / 0x7fffffff);
+const rand = () => (seed = (seed * 1103515245 + 12345) & 0x7fffffff) / 0x7fffffff;
 
 function bootstrapAuc(y: number[], s: number[], reps = 1000): [number, number] {
   const vals: number[] = [];
@@ -143,7 +146,10 @@ function bootstrapAuc(y: number[], s: number[], reps = 1000): [number, number] {
 function ece(y: number[], p: number[], bins = 10): number {
   let total = 0;
   for (let b = 0; b < bins; b++) {
-    const idx = p.map((v, i) => [v, i] as const).filter(([v]) => (b === bins - 1 ? v >= b / bins : v >= b / bins && v < (b + 1) / bins)).map(([, i]) => i);
+    const idx = p
+      .map((v, i) => [v, i] as const)
+      .filter(([v]) => (b === bins - 1 ? v >= b / bins : v >= b / bins && v < (b + 1) / bins))
+      .map(([, i]) => i);
     if (!idx.length) continue;
     const conf = idx.reduce((m, i) => m + p[i]!, 0) / idx.length;
     const acc = idx.reduce((m, i) => m + y[i]!, 0) / idx.length;
@@ -200,18 +206,39 @@ async function main(): Promise<void> {
   for (const r of bbox) {
     if (nodNames.has(r.image)) continue; // the few images also in cxr-nodules are not "never seen"
     const patient = `NIH:${r.image!.split('_')[0]}`;
-    items.push({ file: path.join(shared, 'datasets', 'nih-bbox', 'images', r.image!), source: 'NIH', dataset: 'nih-bbox', patient, split: half(patient), y: r.nodule_label === '1' ? 1 : 0 });
+    items.push({
+      file: path.join(shared, 'datasets', 'nih-bbox', 'images', r.image!),
+      source: 'NIH',
+      dataset: 'nih-bbox',
+      patient,
+      split: half(patient),
+      y: r.nodule_label === '1' ? 1 : 0,
+    });
   }
   const testNihPatients = new Set(items.filter((i) => i.split === 'test').map((i) => i.patient));
   for (const r of nod) {
     if (r.source === 'JSRT') {
       if (r.split !== 'val') continue; // JSRT train images trained the model
       const patient = `JSRT:${r.patient_id}`;
-      items.push({ file: path.join(shared, 'datasets', 'cxr-nodules', 'images', r.image!), source: 'JSRT', dataset: 'cxr-nodules JSRT val', patient, split: half(patient), y: r.nodule_label === '1' ? 1 : 0 });
+      items.push({
+        file: path.join(shared, 'datasets', 'cxr-nodules', 'images', r.image!),
+        source: 'JSRT',
+        dataset: 'cxr-nodules JSRT val',
+        patient,
+        split: half(patient),
+        y: r.nodule_label === '1' ? 1 : 0,
+      });
     } else {
       const patient = `NIH:${r.image!.split('_')[0]}`;
       if (testNihPatients.has(patient)) continue; // never let a test patient into calibration
-      items.push({ file: path.join(shared, 'datasets', 'cxr-nodules', 'images', r.image!), source: 'NIH', dataset: 'cxr-nodules NIH', patient, split: 'calibration', y: r.nodule_label === '1' ? 1 : 0 });
+      items.push({
+        file: path.join(shared, 'datasets', 'cxr-nodules', 'images', r.image!),
+        source: 'NIH',
+        dataset: 'cxr-nodules NIH',
+        patient,
+        split: 'calibration',
+        y: r.nodule_label === '1' ? 1 : 0,
+      });
     }
   }
 
@@ -236,7 +263,10 @@ async function main(): Promise<void> {
   const scored = items.filter((i) => i.raw !== undefined);
   const cal = scored.filter((i) => i.split === 'calibration');
   const test = scored.filter((i) => i.split === 'test');
-  const { a, b } = fitPlatt(cal.map((i) => logit(i.raw!)), cal.map((i) => i.y));
+  const { a, b } = fitPlatt(
+    cal.map((i) => logit(i.raw!)),
+    cal.map((i) => i.y),
+  );
   const p = (i: Item) => sigmoid(a * logit(i.raw!) + b);
   const perSourceThr = (['JSRT', 'NIH'] as const).map((s) => thresholdForSensitivity(cal.filter((i) => i.source === s && i.y === 1).map(p), 0.9));
   const flag = Math.min(...perSourceThr);

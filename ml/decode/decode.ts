@@ -34,10 +34,7 @@ export async function decodeImage(buf: Uint8Array, limits?: Partial<DecodeLimits
  * Stored values of the first frame of a greyscale DICOM image (Bits Stored masked, sign-extended,
  * no LUTs applied) with its parsed header: for QA against reference decoders.
  */
-export async function decodeDicomStored(
-  buf: Uint8Array,
-  limits?: Partial<DecodeLimits>,
-): Promise<{ header: DicomHeader; stored: Int32Array }> {
+export async function decodeDicomStored(buf: Uint8Array, limits?: Partial<DecodeLimits>): Promise<{ header: DicomHeader; stored: Int32Array }> {
   const resolved = resolveLimits(limits);
   return guard(async () => {
     checkInput(buf, resolved);

@@ -1,13 +1,6 @@
 /** Machine-readable reason an input could not be decoded. */
 export type ImageDecodeErrorCode =
-  | 'empty'
-  | 'too_large'
-  | 'unsupported_format'
-  | 'corrupt'
-  | 'no_pixel_data'
-  | 'truncated'
-  | 'dimensions'
-  | 'unsupported_transfer_syntax';
+  'empty' | 'too_large' | 'unsupported_format' | 'corrupt' | 'no_pixel_data' | 'truncated' | 'dimensions' | 'unsupported_transfer_syntax';
 
 /**
  * The only error type the decode layer throws for bad input. Parser and codec exceptions are

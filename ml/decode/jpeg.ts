@@ -19,7 +19,10 @@ export async function decodeJpeg(buf: Uint8Array, limits: DecodeLimits): Promise
   const { frameInfo, bytes } = await decodeJpegBaseline(buf);
   const expected = sof.width * sof.height * sof.components;
   if (frameInfo.width !== sof.width || frameInfo.height !== sof.height || frameInfo.componentCount !== sof.components || bytes.length !== expected) {
-    throw new ImageDecodeError('corrupt', `libjpeg-turbo returned ${bytes.length} bytes for ${frameInfo.width}×${frameInfo.height}×${frameInfo.componentCount}`);
+    throw new ImageDecodeError(
+      'corrupt',
+      `libjpeg-turbo returned ${bytes.length} bytes for ${frameInfo.width}×${frameInfo.height}×${frameInfo.componentCount}`,
+    );
   }
   if (!bytes.some((b) => b !== 0)) throw new ImageDecodeError('corrupt', 'libjpeg-turbo returned an all-zero image');
   const pixels = toGray01({

@@ -20,10 +20,7 @@ export function sniffFormat(buf: Uint8Array): ImageFormat | null {
 }
 
 export function hasPart10Prefix(buf: Uint8Array): boolean {
-  return (
-    buf.length >= DICOM_PREAMBLE_LENGTH + 4 &&
-    buf[128] === 0x44 && buf[129] === 0x49 && buf[130] === 0x43 && buf[131] === 0x4d
-  );
+  return buf.length >= DICOM_PREAMBLE_LENGTH + 4 && buf[128] === 0x44 && buf[129] === 0x49 && buf[130] === 0x43 && buf[131] === 0x4d;
 }
 
 /**
@@ -52,11 +49,7 @@ export function looksLikeRawDicomStream(buf: Uint8Array): boolean {
 }
 
 /** Length and value offset of an element in a raw little-endian stream, explicit or implicit VR. */
-export function rawElementHeader(
-  buf: Uint8Array,
-  view: DataView,
-  pos: number,
-): { explicit: boolean; valueOffset: number; length: number } | null {
+export function rawElementHeader(buf: Uint8Array, view: DataView, pos: number): { explicit: boolean; valueOffset: number; length: number } | null {
   const v0 = buf[pos + 4] ?? 0;
   const v1 = buf[pos + 5] ?? 0;
   const explicit = isUpper(v0) && isUpper(v1);

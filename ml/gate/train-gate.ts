@@ -83,7 +83,8 @@ function crop(img: DecodedImage, fx: number, fy: number, fw: number, fh: number)
   const w = Math.max(2, Math.floor(fw * img.width));
   const h = Math.max(2, Math.floor(fh * img.height));
   const pixels = new Float32Array(w * h);
-  for (let y = 0; y < h; y++) for (let x = 0; x < w; x++) pixels[y * w + x] = img.pixels[Math.min(img.height - 1, y0 + y) * img.width + Math.min(img.width - 1, x0 + x)]!;
+  for (let y = 0; y < h; y++)
+    for (let x = 0; x < w; x++) pixels[y * w + x] = img.pixels[Math.min(img.height - 1, y0 + y) * img.width + Math.min(img.width - 1, x0 + x)]!;
   return { width: w, height: h, pixels };
 }
 
@@ -92,7 +93,7 @@ function gamma(img: DecodedImage, g: number): { width: number; height: number; p
 }
 
 let seed = 12345;
-const rand = () => ((seed = (seed * 1103515245 + 12345) & 0x7fffffff) / 0x7fffffff);
+const rand = () => (seed = (seed * 1103515245 + 12345) & 0x7fffffff) / 0x7fffffff;
 
 function listImages(dir: string): string[] {
   const out: string[] = [];
@@ -136,7 +137,9 @@ async function loadChest(shared: string, samples: Sample[]): Promise<void> {
   ];
   for (const s of sets) {
     const dir = path.join(shared, 'datasets', s.dir, 'images');
-    const names = readdirSync(dir).filter((n) => n.endsWith('.png')).sort();
+    const names = readdirSync(dir)
+      .filter((n) => n.endsWith('.png'))
+      .sort();
     let i = 0;
     for (const name of names) {
       const img = await tryDecode(path.join(dir, name));
@@ -160,7 +163,14 @@ async function loadChest(shared: string, samples: Sample[]): Promise<void> {
         // A part of the chest X-ray (a quarter to a third of it): not a whole frontal chest.
         const fw = 0.3 + 0.25 * rand();
         const fh = 0.3 + 0.25 * rand();
-        samples.push({ x: features(crop(img, rand() * (1 - fw), rand() * (1 - fh), fw, fh)), y: 0, split, group: 'chest-transformed', source, what: 'chest cropped to a part' });
+        samples.push({
+          x: features(crop(img, rand() * (1 - fw), rand() * (1 - fh), fw, fh)),
+          y: 0,
+          split,
+          group: 'chest-transformed',
+          source,
+          what: 'chest cropped to a part',
+        });
       }
       i++;
     }
@@ -184,7 +194,12 @@ async function loadNonChestRadiographs(shared: string, samples: Sample[]): Promi
     for (const g of [0.6, 1.6]) variants.push([`gamma ${g}`, gamma(img, g)]);
     for (const [what, v] of variants) {
       const f = features(v);
-      for (const [t, fn] of [['', (x: Float64Array) => x], [' mirrored', mirror], [' rotated 90°', rot90], [' rotated 270°', rot270]] as const) {
+      for (const [t, fn] of [
+        ['', (x: Float64Array) => x],
+        [' mirrored', mirror],
+        [' rotated 90°', rot90],
+        [' rotated 270°', rot270],
+      ] as const) {
         samples.push({ x: fn(f), y: 0, split: 'train', group: 'non-chest-radiograph', source, what: `${name} ${what}${t}` });
       }
     }
@@ -266,7 +281,10 @@ function prob(m: Fitted, x: Float64Array): number {
 
 /** Lowest threshold that lets ≥ 99 % of the chest X-rays through. */
 function chooseThreshold(m: Fitted, val: Sample[]): number {
-  const ps = val.filter((s) => s.y === 1).map((s) => prob(m, s.x)).sort((a, b) => a - b);
+  const ps = val
+    .filter((s) => s.y === 1)
+    .map((s) => prob(m, s.x))
+    .sort((a, b) => a - b);
   const k = Math.floor(0.01 * ps.length);
   return Math.max(0.05, Math.min(0.95, (ps[k] ?? 0.5) - 1e-6));
 }
@@ -298,7 +316,11 @@ async function main(): Promise<void> {
   for (const l2 of [1e-4, 1e-3, 1e-2]) {
     const m = fit(train, l2);
     const t = chooseThreshold(m, val);
-    const fp = rates(m, t, val.filter((s) => s.y === 0)).rate;
+    const fp = rates(
+      m,
+      t,
+      val.filter((s) => s.y === 0),
+    ).rate;
     process.stderr.write(`l2 ${l2}: threshold ${t.toFixed(3)}, validation negatives passed ${(fp * 100).toFixed(2)}%\n`);
     if (!best || fp < best.fp) best = { l2, m, t, fp };
   }
@@ -306,17 +328,27 @@ async function main(): Promise<void> {
 
   const groups: Group[] = ['chest', 'chest-transformed', 'non-chest-radiograph', 'non-radiograph'];
   const table: Record<string, Record<string, Rates>> = {};
-  for (const [name, set] of [['validation', val], ['test', test]] as const) {
+  for (const [name, set] of [
+    ['validation', val],
+    ['test', test],
+  ] as const) {
     table[name] = {};
     for (const g of groups) {
-      const r = rates(m, t, set.filter((s) => s.group === g));
+      const r = rates(
+        m,
+        t,
+        set.filter((s) => s.group === g),
+      );
       if (r.n) table[name][g] = r;
     }
   }
   // Leave-one-out over the real non-chest radiographs: trained without it, how much of it passes?
   const loo: Record<string, Rates & { maxP: number }> = {};
   for (const src of radiographSources) {
-    const mm = fit(train.filter((s) => s.source !== src), l2);
+    const mm = fit(
+      train.filter((s) => s.source !== src),
+      l2,
+    );
     const tt = chooseThreshold(mm, val);
     const held = samples.filter((s) => s.source === src);
     loo[src] = { ...rates(mm, tt, held), maxP: Math.max(...held.map((s) => prob(mm, s.x))) };
@@ -334,7 +366,12 @@ async function main(): Promise<void> {
     threshold: +t.toFixed(4),
   };
   writeFileSync(path.join(REPO, 'ml', 'weights', 'input-gate.json'), `${JSON.stringify(model)}\n`);
-  const report = { model: { version: model.version, l2, threshold: model.threshold }, counts: { train: train.length, val: val.length, test: test.length }, passedAsChest: table, leaveOneOut: loo };
+  const report = {
+    model: { version: model.version, l2, threshold: model.threshold },
+    counts: { train: train.length, val: val.length, test: test.length },
+    passedAsChest: table,
+    leaveOneOut: loo,
+  };
   writeFileSync(path.join(REPO, 'ml', 'reports', 'input-gate.json'), `${JSON.stringify(report, null, 1)}\n`);
   const pct = (r: Rates | undefined) => (r ? `${r.passed}/${r.n} (${(r.rate * 100).toFixed(1)} %)` : '—');
   const md = [

@@ -3,7 +3,10 @@
 /** The queue is full: the caller should retry later (HTTP 503 / 429). */
 export class TriageBusyError extends Error {
   override readonly name = 'TriageBusyError';
-  constructor(readonly queueLength: number, readonly maxQueue: number) {
+  constructor(
+    readonly queueLength: number,
+    readonly maxQueue: number,
+  ) {
     super(`triage queue is full (${queueLength} waiting, max ${maxQueue}); retry later`);
   }
 }
@@ -24,7 +27,10 @@ export class TriageWorkerError extends Error {
 /** Inference failed inside the worker for a reason other than decoding (bad model output, ORT error). */
 export class TriageInferenceError extends Error {
   override readonly name = 'TriageInferenceError';
-  constructor(message: string, readonly originalName: string) {
+  constructor(
+    message: string,
+    readonly originalName: string,
+  ) {
     super(message);
   }
 }
@@ -37,7 +43,13 @@ export class TriageInferenceError extends Error {
 export class InputGateError extends Error {
   override readonly name = 'InputGateError';
   constructor(
-    readonly decision: { readonly scored: boolean; readonly by: 'dicom-tags' | 'pixels'; readonly reason: string; readonly chestProbability: number; readonly model?: { readonly version: string; readonly sha256?: string } },
+    readonly decision: {
+      readonly scored: boolean;
+      readonly by: 'dicom-tags' | 'pixels';
+      readonly reason: string;
+      readonly chestProbability: number;
+      readonly model?: { readonly version: string; readonly sha256?: string };
+    },
     readonly image?: { readonly width: number; readonly height: number; readonly format: string },
   ) {
     super(decision.reason);

@@ -58,7 +58,10 @@ const FRONTAL_VIEWS = new Set(['PA', 'AP']);
 const RADIOGRAPH_MODALITIES = new Set(['CR', 'DX']);
 
 /** 'chest' when the tags say frontal chest radiograph, 'not-chest' when a tag says otherwise, else 'unknown'. */
-export function gateByTags(dicom: Pick<DicomImageInfo, 'modality' | 'bodyPart' | 'viewPosition'> | undefined): { verdict: 'chest' | 'not-chest' | 'unknown'; reason: string } {
+export function gateByTags(dicom: Pick<DicomImageInfo, 'modality' | 'bodyPart' | 'viewPosition'> | undefined): {
+  verdict: 'chest' | 'not-chest' | 'unknown';
+  reason: string;
+} {
   if (!dicom) return { verdict: 'unknown', reason: 'no DICOM tags' };
   const modality = dicom.modality?.trim().toUpperCase();
   const bodyPart = dicom.bodyPart?.trim().toUpperCase();
@@ -101,7 +104,13 @@ export function decideGate(model: GateModel, plane: Float32Array, dicom: DicomIm
   if (tags.verdict === 'chest') return { scored: true, by: 'dicom-tags', reason: tags.reason, chestProbability: p, ...m };
   const pct = `${(p * 100).toFixed(1)}%`;
   if (p >= model.threshold) return { scored: true, by: 'pixels', reason: `pixel check: frontal chest X-ray (P = ${pct})`, chestProbability: p, ...m };
-  return { scored: false, by: 'pixels', reason: `${NOT_FRONTAL_CHEST} (pixel check P = ${pct} < ${(model.threshold * 100).toFixed(0)}%)`, chestProbability: p, ...m };
+  return {
+    scored: false,
+    by: 'pixels',
+    reason: `${NOT_FRONTAL_CHEST} (pixel check P = ${pct} < ${(model.threshold * 100).toFixed(0)}%)`,
+    chestProbability: p,
+    ...m,
+  };
 }
 
 export function parseGateModel(json: unknown): GateModel {

@@ -30,7 +30,13 @@ const modelEntrySchema = z.looseObject({
    * σ(a · logit(raw) + b), and `flag` (in that calibrated space) replaces thresholds.flag.
    */
   calibration: z
-    .object({ method: z.literal('platt'), a: z.number(), b: z.number(), /* zod 4: z.number() already refuses Infinity */ flag: probability, report: z.string().optional() })
+    .object({
+      method: z.literal('platt'),
+      a: z.number(),
+      b: z.number(),
+      /* zod 4: z.number() already refuses Infinity */ flag: probability,
+      report: z.string().optional(),
+    })
     .optional(),
 });
 

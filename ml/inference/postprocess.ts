@@ -35,9 +35,14 @@ export interface BoxOptions {
 
 // 8-connectivity neighbour offsets (row, col).
 const NEIGHBOURS: readonly (readonly [number, number])[] = [
-  [-1, -1], [-1, 0], [-1, 1],
-  [0, -1], [0, 1],
-  [1, -1], [1, 0], [1, 1],
+  [-1, -1],
+  [-1, 0],
+  [-1, 1],
+  [0, -1],
+  [0, 1],
+  [1, -1],
+  [1, 0],
+  [1, 1],
 ];
 
 /**
@@ -66,7 +71,10 @@ export function extractBoxes(heatmap: Float32Array, options: BoxOptions): Box[] 
     stack[top++] = start;
     let cells = 0;
     let score = -Infinity;
-    let minRow = grid, maxRow = -1, minCol = grid, maxCol = -1;
+    let minRow = grid,
+      maxRow = -1,
+      minCol = grid,
+      maxCol = -1;
     while (top > 0) {
       const cell = stack[--top]!;
       const row = Math.floor(cell / grid);

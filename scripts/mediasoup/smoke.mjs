@@ -48,8 +48,7 @@ const hasCmd = (cmd) => {
     return false;
   }
 };
-const withTimeout = (p, ms, what) =>
-  Promise.race([p, sleep(ms).then(() => Promise.reject(new Error(`timeout: ${what}`)))]);
+const withTimeout = (p, ms, what) => Promise.race([p, sleep(ms).then(() => Promise.reject(new Error(`timeout: ${what}`)))]);
 
 // Overall watchdog.
 const watchdog = setTimeout(() => fail('overall timeout (90 s)'), 90_000);
@@ -145,11 +144,34 @@ async function mediaStage(router) {
   const ffmpeg = spawn(
     'ffmpeg',
     [
-      '-hide_banner', '-loglevel', 'error', '-re',
-      '-f', 'lavfi', '-i', 'testsrc=size=320x240:rate=15', '-t', '20',
-      '-an', '-c:v', 'libvpx', '-deadline', 'realtime', '-cpu-used', '8', '-b:v', '300k', '-g', '15',
-      '-ssrc', String(ssrc), '-payload_type', '101',
-      '-f', 'rtp', `rtp://127.0.0.1:${plainA.tuple.localPort}?rtcpport=${plainA.rtcpTuple.localPort}&pkt_size=1200`,
+      '-hide_banner',
+      '-loglevel',
+      'error',
+      '-re',
+      '-f',
+      'lavfi',
+      '-i',
+      'testsrc=size=320x240:rate=15',
+      '-t',
+      '20',
+      '-an',
+      '-c:v',
+      'libvpx',
+      '-deadline',
+      'realtime',
+      '-cpu-used',
+      '8',
+      '-b:v',
+      '300k',
+      '-g',
+      '15',
+      '-ssrc',
+      String(ssrc),
+      '-payload_type',
+      '101',
+      '-f',
+      'rtp',
+      `rtp://127.0.0.1:${plainA.tuple.localPort}?rtcpport=${plainA.rtcpTuple.localPort}&pkt_size=1200`,
     ],
     { stdio: ['ignore', 'ignore', 'inherit'] },
   );
@@ -169,12 +191,10 @@ async function mediaStage(router) {
     first = await bytes();
     if (first.producerA > 0 && first.consumerB > 0 && first.producerC > 0) break;
   }
-  if (!(first.producerA > 0 && first.consumerB > 0 && first.producerC > 0))
-    fail(`no media flow after 20 s: ${JSON.stringify(first)}`);
+  if (!(first.producerA > 0 && first.consumerB > 0 && first.producerC > 0)) fail(`no media flow after 20 s: ${JSON.stringify(first)}`);
   await sleep(2000);
   const second = await bytes();
-  for (const k of ['producerA', 'consumerB', 'producerC'])
-    if (!(second[k] > first[k])) fail(`${k} byte count did not grow: ${first[k]} -> ${second[k]}`);
+  for (const k of ['producerA', 'consumerB', 'producerC']) if (!(second[k] > first[k])) fail(`${k} byte count did not grow: ${first[k]} -> ${second[k]}`);
   const [tB] = await plainB.getStats();
   const [tC] = await plainC.getStats();
   log(
@@ -197,12 +217,28 @@ async function dtlsStage(router) {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'ms-smoke-'));
   const key = path.join(dir, 'key.pem');
   const cert = path.join(dir, 'cert.pem');
-  execFileSync('openssl', [
-    'req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes',
-    '-subj', '/CN=mediasoup-smoke', '-days', '1', '-keyout', key, '-out', cert,
-  ], { stdio: 'ignore' });
-  const fp = execFileSync('openssl', ['x509', '-noout', '-fingerprint', '-sha256', '-in', cert])
-    .toString().trim().split('=')[1];
+  execFileSync(
+    'openssl',
+    [
+      'req',
+      '-x509',
+      '-newkey',
+      'ec',
+      '-pkeyopt',
+      'ec_paramgen_curve:prime256v1',
+      '-nodes',
+      '-subj',
+      '/CN=mediasoup-smoke',
+      '-days',
+      '1',
+      '-keyout',
+      key,
+      '-out',
+      cert,
+    ],
+    { stdio: 'ignore' },
+  );
+  const fp = execFileSync('openssl', ['x509', '-noout', '-fingerprint', '-sha256', '-in', cert]).toString().trim().split('=')[1];
   await transport.connect({ dtlsParameters: { role: 'client', fingerprints: [{ algorithm: 'sha-256', value: fp }] } });
 
   const dtlsConnected = new Promise((resolve, reject) => {
@@ -222,16 +258,34 @@ async function dtlsStage(router) {
   const resp = await withTimeout(gotResponse, 5000, 'STUN binding response');
   if (resp.readUInt16BE(0) !== 0x0101) fail(`unexpected STUN response type 0x${resp.readUInt16BE(0).toString(16)}`);
   await withTimeout(
-    (async () => { while (!['connected', 'completed'].includes(transport.iceState)) await sleep(50); })(),
-    5000, 'ICE connected',
+    (async () => {
+      while (!['connected', 'completed'].includes(transport.iceState)) await sleep(50);
+    })(),
+    5000,
+    'ICE connected',
   );
   await new Promise((r) => sock.close(r));
 
   // DTLS client from the very same local port.
-  const sClient = spawn('openssl', [
-    's_client', '-dtls1_2', '-connect', `127.0.0.1:${cand.port}`, '-bind', `127.0.0.1:${localPort}`,
-    '-cert', cert, '-key', key, '-use_srtp', 'SRTP_AES128_CM_SHA1_80', '-quiet',
-  ], { stdio: ['pipe', 'ignore', 'pipe'] });
+  const sClient = spawn(
+    'openssl',
+    [
+      's_client',
+      '-dtls1_2',
+      '-connect',
+      `127.0.0.1:${cand.port}`,
+      '-bind',
+      `127.0.0.1:${localPort}`,
+      '-cert',
+      cert,
+      '-key',
+      key,
+      '-use_srtp',
+      'SRTP_AES128_CM_SHA1_80',
+      '-quiet',
+    ],
+    { stdio: ['pipe', 'ignore', 'pipe'] },
+  );
   children.push(sClient);
   let sErr = '';
   sClient.stderr.on('data', (d) => (sErr += d));
@@ -242,8 +296,10 @@ async function dtlsStage(router) {
   }
   await sleep(300);
   if (workerDied) fail('worker died during the DTLS handshake');
-  log(`stage dtls: ICE ${transport.iceState}, DTLS ${transport.dtlsState} (worker role ${transport.dtlsParameters.role}), ` +
-    `selected tuple ${JSON.stringify(transport.iceSelectedTuple)}`);
+  log(
+    `stage dtls: ICE ${transport.iceState}, DTLS ${transport.dtlsState} (worker role ${transport.dtlsParameters.role}), ` +
+      `selected tuple ${JSON.stringify(transport.iceSelectedTuple)}`,
+  );
   sClient.kill('SIGKILL');
   transport.close();
   fs.rmSync(dir, { recursive: true, force: true });
@@ -262,19 +318,17 @@ function stunBindingRequest(username, password) {
   };
   const prio = Buffer.alloc(4);
   prio.writeUInt32BE(0x6e7f00ff, 0);
-  const attrs = Buffer.concat([
-    attr(0x0006, Buffer.from(username)),
-    attr(0x0024, prio),
-    attr(0x802a, crypto.randomBytes(8)),
-    attr(0x0025, Buffer.alloc(0)),
-  ]);
+  const attrs = Buffer.concat([attr(0x0006, Buffer.from(username)), attr(0x0024, prio), attr(0x802a, crypto.randomBytes(8)), attr(0x0025, Buffer.alloc(0))]);
   const header = Buffer.alloc(20);
   header.writeUInt16BE(0x0001, 0);
   header.writeUInt32BE(0x2112a442, 4);
   crypto.randomBytes(12).copy(header, 8);
   // MESSAGE-INTEGRITY: HMAC-SHA1 over the message with the length covering the MI attribute.
   header.writeUInt16BE(attrs.length + 24, 2);
-  const mi = crypto.createHmac('sha1', password).update(Buffer.concat([header, attrs])).digest();
+  const mi = crypto
+    .createHmac('sha1', password)
+    .update(Buffer.concat([header, attrs]))
+    .digest();
   const withMi = Buffer.concat([attrs, attr(0x0008, mi)]);
   // FINGERPRINT: CRC-32 of the message (length covering it) XOR 0x5354554e.
   header.writeUInt16BE(withMi.length + 8, 2);

@@ -44,7 +44,16 @@ const facilityBody = z.object({
 const facilityPatchBody = facilityBody.extend({ active: z.boolean() }).partial().strict();
 
 export function toUserSummary(u: User): UserSummary {
-  return { id: u._id, email: u.email, displayName: u.displayName, role: u.role, facilityId: u.facilityId, specialty: u.specialty ?? null, active: u.active, locale: u.locale };
+  return {
+    id: u._id,
+    email: u.email,
+    displayName: u.displayName,
+    role: u.role,
+    facilityId: u.facilityId,
+    specialty: u.specialty ?? null,
+    active: u.active,
+    locale: u.locale,
+  };
 }
 export function toFacilityDetail(f: Facility): FacilityDetail {
   return { id: f._id, name: f.name, tier: f.tier, province: f.province, moHCode: f.moHCode ?? null, active: f.active };
@@ -79,8 +88,25 @@ export function adminRouter(conn: Connection, audit: AuditLog, auth: AuthService
     await assertFacility(body.facilityId);
     const email = body.email.toLowerCase();
     if (await users.exists({ email })) throw new ConflictError(`A user with email ${email} already exists`);
-    const user = await users.create({ _id: randomUUID(), email, displayName: body.displayName, role: body.role, facilityId: body.facilityId, specialty: body.specialty, locale: body.locale, passwordHash: await hashPassword(body.password), active: true });
-    await audit.record({ kind: 'admin', action: 'C', success: true, agent: { ...callerOf(req), ip: req.context.ip }, entities: [`Practitioner/${user._id}`], requestId: req.context.requestId });
+    const user = await users.create({
+      _id: randomUUID(),
+      email,
+      displayName: body.displayName,
+      role: body.role,
+      facilityId: body.facilityId,
+      specialty: body.specialty,
+      locale: body.locale,
+      passwordHash: await hashPassword(body.password),
+      active: true,
+    });
+    await audit.record({
+      kind: 'admin',
+      action: 'C',
+      success: true,
+      agent: { ...callerOf(req), ip: req.context.ip },
+      entities: [`Practitioner/${user._id}`],
+      requestId: req.context.requestId,
+    });
     res.status(201).json(toUserSummary(user.toObject()));
   });
 
@@ -94,7 +120,15 @@ export function adminRouter(conn: Connection, audit: AuditLog, auth: AuthService
     const user = await users.findByIdAndUpdate(req.params.id, { $set: update }, { new: true }).lean();
     if (!user) throw new NotFoundError(`No user ${req.params.id}`);
     if (body.active === false || newPassword || body.role || body.facilityId) await auth.revokeSessions(user._id, 'changed by an administrator');
-    await audit.record({ kind: 'admin', action: 'U', success: true, outcomeDesc: `changed: ${Object.keys(body).join(', ')}`, agent: { ...callerOf(req), ip: req.context.ip }, entities: [`Practitioner/${user._id}`], requestId: req.context.requestId });
+    await audit.record({
+      kind: 'admin',
+      action: 'U',
+      success: true,
+      outcomeDesc: `changed: ${Object.keys(body).join(', ')}`,
+      agent: { ...callerOf(req), ip: req.context.ip },
+      entities: [`Practitioner/${user._id}`],
+      requestId: req.context.requestId,
+    });
     res.json(toUserSummary(user));
   });
 
@@ -106,7 +140,14 @@ export function adminRouter(conn: Connection, audit: AuditLog, auth: AuthService
     const body = parseInput(facilityBody, req.body);
     if (await facilities.exists({ name: body.name })) throw new ConflictError(`A facility named ${body.name} already exists`);
     const facility = await facilities.create({ _id: randomUUID(), ...body, active: true });
-    await audit.record({ kind: 'admin', action: 'C', success: true, agent: { ...callerOf(req), ip: req.context.ip }, entities: [`Organization/${facility._id}`], requestId: req.context.requestId });
+    await audit.record({
+      kind: 'admin',
+      action: 'C',
+      success: true,
+      agent: { ...callerOf(req), ip: req.context.ip },
+      entities: [`Organization/${facility._id}`],
+      requestId: req.context.requestId,
+    });
     res.status(201).json(toFacilityDetail(facility.toObject()));
   });
 
@@ -116,7 +157,14 @@ export function adminRouter(conn: Connection, audit: AuditLog, auth: AuthService
     if (!facility) throw new NotFoundError(`No facility ${req.params.id}`);
     if (body.active === false) await auth.revokeFacility(facility._id, 'facility deactivated by an administrator');
     if (body.active === true) auth.facilityReactivated(facility._id);
-    await audit.record({ kind: 'admin', action: 'U', success: true, agent: { ...callerOf(req), ip: req.context.ip }, entities: [`Organization/${facility._id}`], requestId: req.context.requestId });
+    await audit.record({
+      kind: 'admin',
+      action: 'U',
+      success: true,
+      agent: { ...callerOf(req), ip: req.context.ip },
+      entities: [`Organization/${facility._id}`],
+      requestId: req.context.requestId,
+    });
     res.json(toFacilityDetail(facility));
   });
 

@@ -7,16 +7,7 @@ import { canonicalJson, sha256Hex } from '../integrity/canonical-json';
 
 export const GENESIS_HASH = '0'.repeat(64);
 
-export type AuditKind =
-  | 'login'
-  | 'logout'
-  | 'token-refresh'
-  | 'patient-record'
-  | 'break-glass'
-  | 'consult'
-  | 'imaging'
-  | 'admin'
-  | 'access-denied';
+export type AuditKind = 'login' | 'logout' | 'token-refresh' | 'patient-record' | 'break-glass' | 'consult' | 'imaging' | 'admin' | 'access-denied';
 
 /** FHIR AuditEvent.action: Create, Read, Update, Delete, Execute. */
 export type AuditAction = 'C' | 'R' | 'U' | 'D' | 'E';
@@ -311,7 +302,13 @@ export class AuditLog {
     if (anchor && !macMatches(this.#key, anchor.seq, anchor.hash, anchor.mac)) {
       // Someone wrote the head without the key. Find where the chain stops agreeing with the checkpoints.
       const where = await this.#rewriteStart(Number.MAX_SAFE_INTEGER);
-      return { ok: false, entries: 0, firstBadSeq: where.from, problem: 'rewritten', message: `The head of the audit trail (entry ${anchor.seq}) does not carry a valid keyed checkpoint: the trail was rewritten ${where.text}` };
+      return {
+        ok: false,
+        entries: 0,
+        firstBadSeq: where.from,
+        problem: 'rewritten',
+        message: `The head of the audit trail (entry ${anchor.seq}) does not carry a valid keyed checkpoint: the trail was rewritten ${where.text}`,
+      };
     }
     const checkpoints = new Map<number, AuditCheckpoint>();
     for (const c of await this.checkpoints.find({ _id: { $lte: headSeq } }).lean()) checkpoints.set(c._id, c);
@@ -319,14 +316,30 @@ export class AuditLog {
     let expectedSeq = 1;
     let prevHash = GENESIS_HASH;
     let count = 0;
-    const cursor = this.entries.find({ _id: { $lte: headSeq } }).sort({ _id: 1 }).lean().cursor({ batchSize: 1000 });
+    const cursor = this.entries
+      .find({ _id: { $lte: headSeq } })
+      .sort({ _id: 1 })
+      .lean()
+      .cursor({ batchSize: 1000 });
     for await (const entry of cursor) {
       count += 1;
       if (entry._id !== expectedSeq) {
-        return { ok: false, entries: count, firstBadSeq: expectedSeq, problem: 'removed', message: `Audit entry ${expectedSeq} is missing (next present entry is ${entry._id})` };
+        return {
+          ok: false,
+          entries: count,
+          firstBadSeq: expectedSeq,
+          problem: 'removed',
+          message: `Audit entry ${expectedSeq} is missing (next present entry is ${entry._id})`,
+        };
       }
       if (entry.prevHash !== prevHash) {
-        return { ok: false, entries: count, firstBadSeq: entry._id, problem: 'chain-broken', message: `Audit entry ${entry._id} does not link to the entry before it` };
+        return {
+          ok: false,
+          entries: count,
+          firstBadSeq: entry._id,
+          problem: 'chain-broken',
+          message: `Audit entry ${entry._id} does not link to the entry before it`,
+        };
       }
       if (hashOf(entry._id, entry.prevHash, entry.event) !== entry.hash || !flatFieldsAgree(entry)) {
         return { ok: false, entries: count, firstBadSeq: entry._id, problem: 'altered', message: `Audit entry ${entry._id} was altered after it was written` };
@@ -334,10 +347,22 @@ export class AuditLog {
       const cp = checkpoints.get(entry._id);
       if (cp) {
         if (!macMatches(this.#key, cp._id, cp.hash, cp.mac)) {
-          return { ok: false, entries: count, firstBadSeq: cp._id, problem: 'rewritten', message: `The checkpoint at audit entry ${cp._id} was not written with the audit key` };
+          return {
+            ok: false,
+            entries: count,
+            firstBadSeq: cp._id,
+            problem: 'rewritten',
+            message: `The checkpoint at audit entry ${cp._id} was not written with the audit key`,
+          };
         }
         if (cp.hash !== entry.hash) {
-          return { ok: false, entries: count, firstBadSeq: lastGoodCheckpoint + 1, problem: 'rewritten', message: `The audit trail was rewritten: entries after ${lastGoodCheckpoint} (the last keyed checkpoint that agrees) up to ${cp._id} no longer match the checkpoint` };
+          return {
+            ok: false,
+            entries: count,
+            firstBadSeq: lastGoodCheckpoint + 1,
+            problem: 'rewritten',
+            message: `The audit trail was rewritten: entries after ${lastGoodCheckpoint} (the last keyed checkpoint that agrees) up to ${cp._id} no longer match the checkpoint`,
+          };
         }
         lastGoodCheckpoint = cp._id;
       }
@@ -345,21 +370,37 @@ export class AuditLog {
       expectedSeq += 1;
     }
     if (anchor && anchor.seq >= expectedSeq) {
-      return { ok: false, entries: count, firstBadSeq: expectedSeq, problem: 'truncated', message: `Audit entries from ${expectedSeq} to ${anchor.seq} were removed from the end of the trail` };
+      return {
+        ok: false,
+        entries: count,
+        firstBadSeq: expectedSeq,
+        problem: 'truncated',
+        message: `Audit entries from ${expectedSeq} to ${anchor.seq} were removed from the end of the trail`,
+      };
     }
     if (anchor && anchor.hash !== prevHash) {
-      return { ok: false, entries: count, firstBadSeq: lastGoodCheckpoint + 1, problem: 'rewritten', message: `The audit trail was rewritten after entry ${lastGoodCheckpoint} (the last keyed checkpoint that agrees): entry ${anchor.seq} does not match the keyed head` };
+      return {
+        ok: false,
+        entries: count,
+        firstBadSeq: lastGoodCheckpoint + 1,
+        problem: 'rewritten',
+        message: `The audit trail was rewritten after entry ${lastGoodCheckpoint} (the last keyed checkpoint that agrees): entry ${anchor.seq} does not match the keyed head`,
+      };
     }
     if (!anchor && count === 0) {
       const any = await this.entries.findOne({}, { _id: 1 }).lean();
-      if (any) return { ok: false, entries: 0, firstBadSeq: 1, problem: 'rewritten', message: 'Audit entries exist but the keyed head of the trail is missing' };
+      if (any)
+        return { ok: false, entries: 0, firstBadSeq: 1, problem: 'rewritten', message: 'Audit entries exist but the keyed head of the trail is missing' };
     }
     return { ok: true, entries: count, message: `Audit trail intact: ${count} entries` };
   }
 
   /** The first entry after the newest checkpoint that still agrees with the stored chain. */
   async #rewriteStart(upTo: number): Promise<{ from: number; text: string }> {
-    const cps = await this.checkpoints.find({ _id: { $lte: upTo } }).sort({ _id: -1 }).lean();
+    const cps = await this.checkpoints
+      .find({ _id: { $lte: upTo } })
+      .sort({ _id: -1 })
+      .lean();
     for (const cp of cps) {
       if (!macMatches(this.#key, cp._id, cp.hash, cp.mac)) continue;
       const e = await this.entries.findById(cp._id, { hash: 1 }).lean();
@@ -431,7 +472,11 @@ function toAuditEvent(input: AuditRecordInput, recorded: string): Record<string,
     : { display: input.agent.login ? `unauthenticated login as ${input.agent.login}` : 'unauthenticated' };
   const entity: Record<string, unknown>[] = [];
   if (input.patientId) {
-    entity.push({ what: { reference: `Patient/${input.patientId}` }, type: { system: 'http://terminology.hl7.org/CodeSystem/audit-entity-type', code: '1', display: 'Person' }, role: { system: 'http://terminology.hl7.org/CodeSystem/object-role', code: '1', display: 'Patient' } });
+    entity.push({
+      what: { reference: `Patient/${input.patientId}` },
+      type: { system: 'http://terminology.hl7.org/CodeSystem/audit-entity-type', code: '1', display: 'Person' },
+      role: { system: 'http://terminology.hl7.org/CodeSystem/object-role', code: '1', display: 'Patient' },
+    });
   }
   for (const ref of input.entities ?? []) entity.push({ what: { reference: ref } });
   return {
@@ -446,7 +491,14 @@ function toAuditEvent(input: AuditRecordInput, recorded: string): Record<string,
     outcome: input.success ? '0' : '4',
     ...(input.outcomeDesc ? { outcomeDesc: input.outcomeDesc } : {}),
     ...(input.breakGlassReason
-      ? { purposeOfEvent: [{ coding: [{ system: 'http://terminology.hl7.org/CodeSystem/v3-ActReason', code: 'BTG', display: 'break the glass' }], text: input.breakGlassReason }] }
+      ? {
+          purposeOfEvent: [
+            {
+              coding: [{ system: 'http://terminology.hl7.org/CodeSystem/v3-ActReason', code: 'BTG', display: 'break the glass' }],
+              text: input.breakGlassReason,
+            },
+          ],
+        }
       : {}),
     agent: [
       {
@@ -457,7 +509,10 @@ function toAuditEvent(input: AuditRecordInput, recorded: string): Record<string,
         ...(input.agent.ip ? { network: { address: input.agent.ip, type: '2' } } : {}),
       },
     ],
-    source: { observer: { display: 'hoichan' }, type: [{ system: 'http://terminology.hl7.org/CodeSystem/security-source-type', code: '4', display: 'Application Server' }] },
+    source: {
+      observer: { display: 'hoichan' },
+      type: [{ system: 'http://terminology.hl7.org/CodeSystem/security-source-type', code: '4', display: 'Application Server' }],
+    },
     ...(entity.length ? { entity } : {}),
     ...(input.requestId ? { meta: { tag: [{ system: 'http://hoichan.vn/request-id', code: input.requestId }] } } : {}),
   };

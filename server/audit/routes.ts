@@ -41,14 +41,35 @@ export function auditAdminRouter(audit: AuditLog): Router {
   // Reading the trail is itself audited: it tells who looked at whose record.
   router.get('/verify', async (req, res) => {
     const result: AuditVerification = await audit.verify();
-    await audit.record({ kind: 'admin', action: 'E', success: true, outcomeDesc: `audit trail verified: ${result.ok ? 'intact' : 'problem found'}`, agent: { ...callerOf(req), ip: req.context.ip }, entities: ['AuditEvent/$verify'], requestId: req.context.requestId });
+    await audit.record({
+      kind: 'admin',
+      action: 'E',
+      success: true,
+      outcomeDesc: `audit trail verified: ${result.ok ? 'intact' : 'problem found'}`,
+      agent: { ...callerOf(req), ip: req.context.ip },
+      entities: ['AuditEvent/$verify'],
+      requestId: req.context.requestId,
+    });
     res.status(result.ok ? 200 : 409).json(result);
   });
   router.get('/events', async (req, res) => {
     const q = parseInput(listQuery, req.query, 'query');
-    const entries = await audit.list({ breakGlass: q.breakGlass === undefined ? undefined : q.breakGlass === 'true', patientId: q.patient, agentUserId: q.user }, q.limit);
-    const filter = [q.patient ? `patient=${q.patient}` : '', q.user ? `user=${q.user}` : '', q.breakGlass ? `breakGlass=${q.breakGlass}` : ''].filter(Boolean).join('&');
-    await audit.record({ kind: 'admin', action: 'R', success: true, outcomeDesc: `read ${entries.length} audit entries`, agent: { ...callerOf(req), ip: req.context.ip }, entities: [`AuditEvent?${filter}`], requestId: req.context.requestId });
+    const entries = await audit.list(
+      { breakGlass: q.breakGlass === undefined ? undefined : q.breakGlass === 'true', patientId: q.patient, agentUserId: q.user },
+      q.limit,
+    );
+    const filter = [q.patient ? `patient=${q.patient}` : '', q.user ? `user=${q.user}` : '', q.breakGlass ? `breakGlass=${q.breakGlass}` : '']
+      .filter(Boolean)
+      .join('&');
+    await audit.record({
+      kind: 'admin',
+      action: 'R',
+      success: true,
+      outcomeDesc: `read ${entries.length} audit entries`,
+      agent: { ...callerOf(req), ip: req.context.ip },
+      entities: [`AuditEvent?${filter}`],
+      requestId: req.context.requestId,
+    });
     res.json(entries.map(toAuditSummary));
   });
   return router;

@@ -29,7 +29,7 @@ export interface Revocation {
 
 interface CachedAccount {
   at: number;
-  user: Pick<User, '_id' | 'active' | 'role' | 'facilityId'> & { sessionVersion?: number } | null;
+  user: (Pick<User, '_id' | 'active' | 'role' | 'facilityId'> & { sessionVersion?: number }) | null;
 }
 
 export class AccountStatus {

@@ -57,7 +57,14 @@ export class AuthService {
     const accountWait = this.#accountLimiter.retryAfterS(pairKey);
     if (ipWait > 0 || accountWait > 0) {
       this.metrics.logins.inc({ outcome: 'throttled' });
-      await this.audit.record({ kind: 'login', action: 'E', success: false, outcomeDesc: 'rate limited', agent: { login: email, ip: ctx.ip }, requestId: ctx.requestId });
+      await this.audit.record({
+        kind: 'login',
+        action: 'E',
+        success: false,
+        outcomeDesc: 'rate limited',
+        agent: { login: email, ip: ctx.ip },
+        requestId: ctx.requestId,
+      });
       throw new TooManyRequestsError('Too many login attempts; try again later', Math.max(ipWait, accountWait));
     }
     this.#ipLimiter.hit(ctx.ip);
@@ -80,7 +87,13 @@ export class AuthService {
     this.#accountLimiter.reset(pairKey);
     this.metrics.logins.inc({ outcome: 'success' });
     const pair = await this.#issue(user, randomUUID());
-    await this.audit.record({ kind: 'login', action: 'E', success: true, agent: { userId: user._id, role: user.role, facilityId: user.facilityId, ip: ctx.ip }, requestId: ctx.requestId });
+    await this.audit.record({
+      kind: 'login',
+      action: 'E',
+      success: true,
+      agent: { userId: user._id, role: user.role, facilityId: user.facilityId, ip: ctx.ip },
+      requestId: ctx.requestId,
+    });
     return pair;
   }
 
@@ -88,16 +101,21 @@ export class AuthService {
   async refresh(token: string, ctx: RequestContext): Promise<TokenPair> {
     const tokenHash = hashRefreshToken(token);
     const now = new Date();
-    const claimed = await this.#refreshTokens.findOneAndUpdate(
-      { tokenHash, usedAt: null, revokedAt: null, expiresAt: { $gt: now } },
-      { $set: { usedAt: now } },
-      { new: true },
-    ).lean();
+    const claimed = await this.#refreshTokens
+      .findOneAndUpdate({ tokenHash, usedAt: null, revokedAt: null, expiresAt: { $gt: now } }, { $set: { usedAt: now } }, { new: true })
+      .lean();
     if (!claimed) {
       const known = await this.#refreshTokens.findOne({ tokenHash }).lean();
       if (known && known.usedAt && !known.revokedAt) {
         await this.#revokeFamily(known.familyId, 'refresh token reuse detected');
-        await this.audit.record({ kind: 'token-refresh', action: 'E', success: false, outcomeDesc: 'refresh token reuse: session revoked', agent: { userId: known.userId, ip: ctx.ip }, requestId: ctx.requestId });
+        await this.audit.record({
+          kind: 'token-refresh',
+          action: 'E',
+          success: false,
+          outcomeDesc: 'refresh token reuse: session revoked',
+          agent: { userId: known.userId, ip: ctx.ip },
+          requestId: ctx.requestId,
+        });
         throw new UnauthorizedError('Refresh token was already used; this session has been revoked, sign in again');
       }
       throw new UnauthorizedError(known?.revokedAt ? 'Refresh token revoked' : known ? 'Refresh token expired' : 'Unknown refresh token');
@@ -138,7 +156,10 @@ export class AuthService {
   /** A facility was deactivated: its staff's refresh tokens are revoked and their live sockets closed. */
   async revokeFacility(facilityId: string, reason: string): Promise<void> {
     const staff = await this.#users.find({ facilityId }, { _id: 1 }).lean();
-    await this.#refreshTokens.updateMany({ userId: { $in: staff.map((u) => u._id) }, revokedAt: null }, { $set: { revokedAt: new Date(), revokedReason: reason } });
+    await this.#refreshTokens.updateMany(
+      { userId: { $in: staff.map((u) => u._id) }, revokedAt: null },
+      { $set: { revokedAt: new Date(), revokedReason: reason } },
+    );
     this.status.revoked({ facilityId, reason });
   }
 

@@ -71,7 +71,9 @@ export class ConsultAccess {
   async candidateSpecialistIds(requestedSpecialty: string): Promise<string[]> {
     const central = await this.centralFacilityIds();
     if (!central.length) return [];
-    const staff = await this.#users.find({ active: true, role: { $in: ['specialist', 'radiologist'] }, facilityId: { $in: central } }, { _id: 1, specialty: 1 }).lean();
+    const staff = await this.#users
+      .find({ active: true, role: { $in: ['specialist', 'radiologist'] }, facilityId: { $in: central } }, { _id: 1, specialty: 1 })
+      .lean();
     const wanted = normalizeSpecialty(requestedSpecialty);
     return wanted ? staff.filter((u) => normalizeSpecialty(u.specialty) === wanted).map((u) => u._id) : [];
   }
@@ -117,11 +119,18 @@ export class ConsultAccess {
     if (caller.role === 'admin') return { ok: false, reason: 'the admin role gives no clinical access' };
     const decision = await this.records.checkAccess(caller, consult.patientId, 'read');
     if (!decision.allow) return { ok: false, reason: decision.reason };
-    if (decision.basis === 'consult' && !consultWindowOpen(consult)) return { ok: false, reason: `this consult is ${consult.status}; its access window has ended` };
+    if (decision.basis === 'consult' && !consultWindowOpen(consult))
+      return { ok: false, reason: `this consult is ${consult.status}; its access window has ended` };
     return { ok: true };
   }
 
-  async #withRecordAccess(caller: Caller, consult: ConsultRequest, actor: ConsultActor, ctx: AuditCtx, what: string): Promise<{ consult: ConsultRequest; actor: ConsultActor }> {
+  async #withRecordAccess(
+    caller: Caller,
+    consult: ConsultRequest,
+    actor: ConsultActor,
+    ctx: AuditCtx,
+    what: string,
+  ): Promise<{ consult: ConsultRequest; actor: ConsultActor }> {
     const visible = await this.contentVisible(caller, consult);
     if (!visible.ok) return this.deny(caller, consult, `${what}: ${visible.reason}`, ctx);
     return { consult, actor };
@@ -134,11 +143,26 @@ export class ConsultAccess {
 
   /** An audit entry for a read that spans consults (the queue, my list): no single patient. */
   async recordListing(caller: Caller, outcomeDesc: string, ctx: AuditCtx, success = true): Promise<void> {
-    await this.audit.record({ kind: success ? 'consult' : 'access-denied', action: 'R', success, outcomeDesc, agent: { userId: caller.userId, role: caller.role, facilityId: caller.facilityId, ip: ctx.ip }, requestId: ctx.requestId });
+    await this.audit.record({
+      kind: success ? 'consult' : 'access-denied',
+      action: 'R',
+      success,
+      outcomeDesc,
+      agent: { userId: caller.userId, role: caller.role, facilityId: caller.facilityId, ip: ctx.ip },
+      requestId: ctx.requestId,
+    });
   }
 
   /** One audit entry for a consult action (kind `consult`, or `access-denied` for refusals). */
-  async record(caller: Caller, consult: Pick<ConsultRequest, '_id' | 'patientId'>, action: AuditAction, success: boolean, outcomeDesc: string, ctx: AuditCtx, kind: 'consult' | 'access-denied' = 'consult'): Promise<void> {
+  async record(
+    caller: Caller,
+    consult: Pick<ConsultRequest, '_id' | 'patientId'>,
+    action: AuditAction,
+    success: boolean,
+    outcomeDesc: string,
+    ctx: AuditCtx,
+    kind: 'consult' | 'access-denied' = 'consult',
+  ): Promise<void> {
     await this.audit.record({
       kind,
       action,

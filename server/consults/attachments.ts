@@ -14,7 +14,10 @@ export function sniffAttachmentType(data: Uint8Array): ConsultAttachmentType | n
 /** A safe file name for Content-Disposition (no path, no control or quote characters). */
 export function safeFilename(name: string | undefined, type: ConsultAttachmentType): string {
   const base = (name ?? '').split(/[\\/]/).pop() ?? '';
-  const cleaned = base.replace(/[^\p{L}\p{N}._ -]/gu, '_').slice(0, 120).trim();
+  const cleaned = base
+    .replace(/[^\p{L}\p{N}._ -]/gu, '_')
+    .slice(0, 120)
+    .trim();
   if (cleaned) return cleaned;
   return type === 'application/pdf' ? 'attachment.pdf' : type === 'image/png' ? 'attachment.png' : 'attachment.jpg';
 }

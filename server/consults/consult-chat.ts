@@ -42,7 +42,14 @@ export class ConsultChat {
   }
 
   /** For callers that already checked participation (the socket handler). */
-  async postAs(caller: Caller, authorName: string, consult: ConsultRequest, text: string, file: UploadedFile | undefined, ctx: AuditCtx): Promise<ConsultMessageView> {
+  async postAs(
+    caller: Caller,
+    authorName: string,
+    consult: ConsultRequest,
+    text: string,
+    file: UploadedFile | undefined,
+    ctx: AuditCtx,
+  ): Promise<ConsultMessageView> {
     if (!CHAT_OPEN.has(consult.status)) throw new ConflictError(`Cannot post to a consult that is ${consult.status}`, 'invalid_transition');
     const trimmed = text.trim();
     if (!trimmed && !file) throw new InvalidInputError('text: a message needs text or a file', ['text']);
@@ -65,10 +72,25 @@ export class ConsultChat {
       };
       await this.#attachments.create(attachment);
     }
-    const msg: ConsultMessage = { _id: randomUUID(), consultId: consult._id, authorId: caller.userId, authorName, text: trimmed, attachmentId: attachment?._id ?? null, createdAt: new Date() };
+    const msg: ConsultMessage = {
+      _id: randomUUID(),
+      consultId: consult._id,
+      authorId: caller.userId,
+      authorName,
+      text: trimmed,
+      attachmentId: attachment?._id ?? null,
+      createdAt: new Date(),
+    };
     await this.#messages.create(msg);
     const view = messageView(msg, attachment ? attachmentView(attachment) : null);
-    await this.access.record(caller, consult, 'C', true, attachment ? `consult message with attachment ${attachment._id} (${attachment.contentType})` : 'consult message', ctx);
+    await this.access.record(
+      caller,
+      consult,
+      'C',
+      true,
+      attachment ? `consult message with attachment ${attachment._id} (${attachment.contentType})` : 'consult message',
+      ctx,
+    );
     this.notifier.message(consult, view);
     return view;
   }

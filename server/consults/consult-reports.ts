@@ -117,7 +117,10 @@ export class ConsultReports {
       const written = await this.records.write(caller, doc.patientId, copy, ctx);
       if (written.id) await this.#reports.updateOne({ _id: doc._id }, { $set: { recordResourceId: written.id } });
     } catch (err) {
-      this.logger.warn({ err: (err as Error).message, consultId: doc.consultId, version: doc.version }, 'consult report not copied into the patient record (kept in the consult store)');
+      this.logger.warn(
+        { err: (err as Error).message, consultId: doc.consultId, version: doc.version },
+        'consult report not copied into the patient record (kept in the consult store)',
+      );
     }
   }
 
@@ -161,7 +164,11 @@ export class ConsultReports {
     return this.#view(doc);
   }
 
-  async versions(caller: Caller, consultId: string, ctx: AuditCtx): Promise<Array<Pick<ConsultReportView, 'version' | 'status' | 'signedAt' | 'signerId' | 'kid'>>> {
+  async versions(
+    caller: Caller,
+    consultId: string,
+    ctx: AuditCtx,
+  ): Promise<Array<Pick<ConsultReportView, 'version' | 'status' | 'signedAt' | 'signerId' | 'kid'>>> {
     const { consult } = await this.access.requireParticipant(caller, consultId, ctx, 'list consult report versions');
     const docs = await this.#reports.find({ consultId }, { resource: 0 }).sort({ version: 1 }).lean<ConsultReport[]>();
     await this.access.record(caller, consult, 'R', true, 'consult report versions listed', ctx);
@@ -173,7 +180,14 @@ export class ConsultReports {
     const { consult } = await this.access.requireParticipant(caller, consultId, ctx, 'verify consult report');
     const doc = await this.#find(consultId, version);
     const result = await this.verifyStored(consult, doc);
-    await this.access.record(caller, consult, 'E', true, `consult report v${doc.version} verified: ${result.valid ? 'valid' : `INVALID (${result.problem})`}`, ctx);
+    await this.access.record(
+      caller,
+      consult,
+      'E',
+      true,
+      `consult report v${doc.version} verified: ${result.valid ? 'valid' : `INVALID (${result.problem})`}`,
+      ctx,
+    );
     return result;
   }
 
@@ -189,13 +203,30 @@ export class ConsultReports {
       signedAt: checked.signedAt,
       legacy: checked.legacy,
       checks: { signature: checked.signature, chain: checked.chain, validity: checked.validity, revocation: checked.revocation },
-      ...(checked.certificate ? { certificate: { subject: checked.certificate.subject, issuer: checked.certificate.issuer, serialNumber: checked.certificate.serialNumber, notBefore: checked.certificate.notBefore, notAfter: checked.certificate.notAfter, sha256: checked.certificate.sha256, commonName: checked.certificate.commonName, organisation: checked.certificate.organisation } } : {}),
+      ...(checked.certificate
+        ? {
+            certificate: {
+              subject: checked.certificate.subject,
+              issuer: checked.certificate.issuer,
+              serialNumber: checked.certificate.serialNumber,
+              notBefore: checked.certificate.notBefore,
+              notAfter: checked.certificate.notAfter,
+              sha256: checked.certificate.sha256,
+              commonName: checked.certificate.commonName,
+              organisation: checked.certificate.organisation,
+            },
+          }
+        : {}),
       ...(checked.path ? { path: checked.path } : {}),
       checkedAt: new Date().toISOString(),
     };
     if (checked.kid !== doc.kid) return { ...base, problem: 'the signature names another key than the stored report' };
     if (!checked.valid) return { ...base, problem: checked.problem ?? 'invalid' };
-    if (checked.keyUserId !== doc.signerId) return { ...base, problem: checked.legacy ? 'the signing key does not belong to the named signer' : 'the certificate was issued to someone other than the named signer' };
+    if (checked.keyUserId !== doc.signerId)
+      return {
+        ...base,
+        problem: checked.legacy ? 'the signing key does not belong to the named signer' : 'the certificate was issued to someone other than the named signer',
+      };
     if (doc.signerId !== consult.assignedSpecialistId) return { ...base, problem: "the signer is not the consult's assigned specialist" };
     const id = (doc.resource.identifier as Array<{ system?: string; value?: string }> | undefined)?.find((i) => i.system === CONSULT_REPORT_ID_SYSTEM)?.value;
     if (id !== `${consult._id}:v${doc.version}`) return { ...base, problem: 'the signed report belongs to another consult or version' };
@@ -216,7 +247,10 @@ export class ConsultReports {
  * itself (`Signature.data` = the detached JWS, base64; `sigFormat` application/jose; `targetFormat`
  * application/fhir+json: the JWS covers the report's RFC 8785 canonical JSON).
  */
-export function toProvenance(doc: Pick<ConsultReport, 'consultId' | 'version' | 'resource' | 'signature' | 'signerId' | 'signedAt'>, signerName?: string): Record<string, unknown> {
+export function toProvenance(
+  doc: Pick<ConsultReport, 'consultId' | 'version' | 'resource' | 'signature' | 'signerId' | 'signedAt'>,
+  signerName?: string,
+): Record<string, unknown> {
   const when = new Date(doc.signedAt).toISOString();
   const who = { reference: `Practitioner/${doc.signerId}`, ...(signerName ? { display: signerName } : {}) };
   return {

@@ -65,8 +65,19 @@ export class ConsultService {
       throw new ForbiddenError(`You may not request a consult for this patient (${reason})`);
     }
     if ((await this.records.consultSharing(input.patientId)) !== 'permit') {
-      await this.access.record(caller, { _id: id, patientId: input.patientId }, 'C', false, "request consult refused: the patient's Consent does not permit sharing for consultation", ctx, 'access-denied');
-      throw new ConflictError("The patient's Consent does not permit sharing the record for consultation; record the patient's Consent (FHIR Consent, purpose TREAT) first", 'consent_required');
+      await this.access.record(
+        caller,
+        { _id: id, patientId: input.patientId },
+        'C',
+        false,
+        "request consult refused: the patient's Consent does not permit sharing for consultation",
+        ctx,
+        'access-denied',
+      );
+      throw new ConflictError(
+        "The patient's Consent does not permit sharing the record for consultation; record the patient's Consent (FHIR Consent, purpose TREAT) first",
+        'consent_required',
+      );
     }
     const submit = input.submit;
     const doc: ConsultRequest = {
@@ -146,7 +157,11 @@ export class ConsultService {
     const actor = await this.access.actor(caller);
     if (actor.facilityTier !== 'central' || !['specialist', 'radiologist'].includes(actor.role)) {
       await this.access.recordListing(caller, 'consult queue refused: not a central-hospital specialist', ctx, false);
-      throw new ForbiddenError(caller.role === 'admin' ? 'The consult queue holds clinical content; the admin role sees none' : 'The consult queue is for central-hospital specialists');
+      throw new ForbiddenError(
+        caller.role === 'admin'
+          ? 'The consult queue holds clinical content; the admin role sees none'
+          : 'The consult queue is for central-hospital specialists',
+      );
     }
     const list = await this.consults.find({ status: 'requested' }).limit(1000).lean<ConsultRequest[]>();
     const wanted = specialty?.trim().toLowerCase();
@@ -223,7 +238,12 @@ export class ConsultService {
     ctx: AuditCtx,
     mutate: (set: Record<string, unknown>, push: { push: (p: ConsultParticipant) => void }) => void = () => undefined,
   ): Promise<ConsultRequest> {
-    const decision = decideTransition(action, actor, { status: consult.status, requesterId: consult.requesterId, requestedSpecialty: consult.requestedSpecialty, assignedSpecialistId: consult.assignedSpecialistId });
+    const decision = decideTransition(action, actor, {
+      status: consult.status,
+      requesterId: consult.requesterId,
+      requestedSpecialty: consult.requestedSpecialty,
+      assignedSpecialistId: consult.assignedSpecialistId,
+    });
     if (!decision.ok) {
       await this.access.record(caller, consult, 'U', false, decision.message, ctx, decision.kind === 'forbidden' ? 'access-denied' : 'consult');
       throw decision.kind === 'conflict' ? new ConflictError(decision.message, 'invalid_transition') : new ForbiddenError(decision.message);
@@ -265,7 +285,11 @@ export class ConsultService {
     const role = input.role ?? (user.role === 'radiologist' ? 'radiologist' : 'invited');
     const p: ConsultParticipant = { userId: user._id, role, facilityId: user.facilityId, displayName: user.displayName, admitted: false, addedAt: new Date() };
     const updated = await this.consults
-      .findOneAndUpdate({ _id: consult._id, updatedAt: consult.updatedAt }, { $set: { participants: [...consult.participants, p] } }, { returnDocument: 'after' })
+      .findOneAndUpdate(
+        { _id: consult._id, updatedAt: consult.updatedAt },
+        { $set: { participants: [...consult.participants, p] } },
+        { returnDocument: 'after' },
+      )
       .lean<ConsultRequest>();
     if (!updated) throw new ConflictError('The consult changed meanwhile; try again');
     await this.access.record(caller, updated, 'U', true, `participant invited: ${user._id} as ${role}`, ctx);
@@ -280,7 +304,9 @@ export class ConsultService {
       if (!c || !isParticipant(c, userId)) return null;
       if (c.participants.find((p) => p.userId === userId)?.admitted) return c;
       const participants = c.participants.map((p) => (p.userId === userId ? { ...p, admitted: true } : p));
-      const updated = await this.consults.findOneAndUpdate({ _id: consultId, updatedAt: c.updatedAt }, { $set: { participants } }, { returnDocument: 'after' }).lean<ConsultRequest>();
+      const updated = await this.consults
+        .findOneAndUpdate({ _id: consultId, updatedAt: c.updatedAt }, { $set: { participants } }, { returnDocument: 'after' })
+        .lean<ConsultRequest>();
       if (updated) return updated;
     }
     throw new ConflictError('The consult is changing too fast; try again');

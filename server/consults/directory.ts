@@ -14,7 +14,10 @@ export const CALL_STATUSES: readonly ConsultRequest['status'][] = ['accepted', '
 /** Consults of the user that are open (submitted, not finished) or closed less than `recentDays` ago. */
 function inWindow(userId: string, recentDays: number): Record<string, unknown> {
   const since = new Date(Date.now() - recentDays * DAY);
-  return { 'participants.userId': userId, $or: [{ status: { $in: [...OPEN_STATUSES.filter((s) => s !== 'draft')] } }, { status: 'closed', closedAt: { $gte: since } }] };
+  return {
+    'participants.userId': userId,
+    $or: [{ status: { $in: [...OPEN_STATUSES.filter((s) => s !== 'draft')] } }, { status: 'closed', closedAt: { $gte: since } }],
+  };
 }
 
 export function createConsultDirectory(consults: Model<ConsultRequest>, access: ConsultAccess): ConsultDirectory {
@@ -51,7 +54,15 @@ export function createConsultDirectory(consults: Model<ConsultRequest>, access: 
         if (!visible.ok) refusal = visible.reason;
       }
       const admitted = !refusal && entersWithoutWaiting(c, userId);
-      await access.record(caller, c, 'E', !refusal, refusal ? `call admission refused: ${refusal}` : admitted ? 'call admission: admitted' : 'call admission: waiting for the host', {}, refusal ? 'access-denied' : 'consult');
+      await access.record(
+        caller,
+        c,
+        'E',
+        !refusal,
+        refusal ? `call admission refused: ${refusal}` : admitted ? 'call admission: admitted' : 'call admission: waiting for the host',
+        {},
+        refusal ? 'access-denied' : 'consult',
+      );
       return { participant: Boolean(me), admitted, host, displayName, status: c.status, ...(refusal ? { refusal } : {}) };
     },
   };

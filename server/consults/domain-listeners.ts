@@ -7,7 +7,10 @@ import { OPEN_STATUSES } from './state-machine';
 
 export function listenToDomainEvents(events: DomainEvents, consults: Model<ConsultRequest>, notifier: ConsultNotifier): Array<() => void> {
   const openFor = (q: Record<string, unknown>) =>
-    consults.find({ ...q, status: { $in: [...OPEN_STATUSES] } }, { _id: 1, patientId: 1, participants: 1, aiFlagSeverity: 1 }).limit(500).lean<ConsultRequest[]>();
+    consults
+      .find({ ...q, status: { $in: [...OPEN_STATUSES] } }, { _id: 1, patientId: 1, participants: 1, aiFlagSeverity: 1 })
+      .limit(500)
+      .lean<ConsultRequest[]>();
 
   return [
     events.on('record.changed', async (e) => {
@@ -26,9 +29,20 @@ export function listenToDomainEvents(events: DomainEvents, consults: Model<Consu
         // keep the highest severity of the attached studies (precondition: only raise it)
         // eslint-disable-next-line @typescript-eslint/no-unnecessary-condition -- runtime input: the value comes from outside (database, request, parsed data) and may not match its declared type
         if (c.aiFlagSeverity === null || c.aiFlagSeverity === undefined || c.aiFlagSeverity < severity) {
-          await consults.updateOne({ _id: c._id, $or: [{ aiFlagSeverity: null }, { aiFlagSeverity: { $lt: severity } }] }, { $set: { aiFlagSeverity: severity } });
+          await consults.updateOne(
+            { _id: c._id, $or: [{ aiFlagSeverity: null }, { aiFlagSeverity: { $lt: severity } }] },
+            { $set: { aiFlagSeverity: severity } },
+          );
         }
-        notifier.triage(c, { consultId: c._id, patientId: e.patientId, studyId: e.studyId, state: 'done', tbFlagged: e.tbFlagged, noduleFlagged: e.noduleFlagged, maxScore: e.maxScore });
+        notifier.triage(c, {
+          consultId: c._id,
+          patientId: e.patientId,
+          studyId: e.studyId,
+          state: 'done',
+          tbFlagged: e.tbFlagged,
+          noduleFlagged: e.noduleFlagged,
+          maxScore: e.maxScore,
+        });
       }
     }),
   ];

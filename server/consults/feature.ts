@@ -45,7 +45,16 @@ export function createConsultFeature(ctx: FeatureContext, deps: { records: Patie
     name: 'consults',
     directory: createConsultDirectory(access.consults, access),
     mounts: [{ path: '/api/consults', guards: [ctx.requireAuth], router: consultRouter({ service, chat, reports }), docs: consultDocs }],
-    socket: consultSocketFeature({ io: () => ctx.realtime.io, tokens: ctx.accessTokens, access, service, chat, records: deps.records, rooms, logger: ctx.logger }),
+    socket: consultSocketFeature({
+      io: () => ctx.realtime.io,
+      tokens: ctx.accessTokens,
+      access,
+      service,
+      chat,
+      records: deps.records,
+      rooms,
+      logger: ctx.logger,
+    }),
     close: async () => {
       for (const off of unsubscribe) off();
       await sweeper.stop();

@@ -82,7 +82,12 @@ export function toTask(c: ConsultRequest): FhirResource {
 
 export function consultBundle(c: ConsultRequest, report?: FhirResource, provenance?: FhirResource): FhirBundle {
   const entries = [toServiceRequest(c), toTask(c), ...(report ? [report] : []), ...(report && provenance ? [provenance] : [])];
-  return { resourceType: 'Bundle', type: 'collection', timestamp: new Date().toISOString(), entry: entries.map((r) => ({ fullUrl: `urn:uuid:${r.resourceType}-${r.id}`, resource: r })) };
+  return {
+    resourceType: 'Bundle',
+    type: 'collection',
+    timestamp: new Date().toISOString(),
+    entry: entries.map((r) => ({ fullUrl: `urn:uuid:${r.resourceType}-${r.id}`, resource: r })),
+  };
 }
 
 export interface ReportSubject {
@@ -112,7 +117,9 @@ export function toDiagnosticReport(input: {
     identifier: [{ system: CONSULT_REPORT_ID_SYSTEM, value: `${consult._id}:v${version}` }],
     basedOn: [{ reference: `ServiceRequest/${consult._id}` }],
     status: version === 1 ? 'final' : 'amended',
-    category: [{ coding: [{ system: 'http://terminology.hl7.org/CodeSystem/v2-0074', code: 'OTH', display: 'Other' }], text: 'Remote consultation (hội chẩn từ xa)' }],
+    category: [
+      { coding: [{ system: 'http://terminology.hl7.org/CodeSystem/v2-0074', code: 'OTH', display: 'Other' }], text: 'Remote consultation (hội chẩn từ xa)' },
+    ],
     code: { coding: [{ system: 'http://loinc.org', code: '11488-4', display: 'Consult note' }] },
     subject: strip({
       reference: `Patient/${subject.patientId}`,
@@ -124,7 +131,9 @@ export function toDiagnosticReport(input: {
     performer: [{ reference: `Practitioner/${signer.userId}`, display: signer.displayName }, { reference: `Organization/${signer.facilityId}` }],
     resultsInterpreter: [{ reference: `Practitioner/${signer.userId}`, display: signer.displayName }],
     conclusion: body.impression ?? body.findings,
-    conclusionCode: body.diagnosisCodes?.length ? body.diagnosisCodes.map((d) => ({ coding: [strip({ system: 'http://hl7.org/fhir/sid/icd-10', code: d.code, display: d.display })] })) : undefined,
+    conclusionCode: body.diagnosisCodes?.length
+      ? body.diagnosisCodes.map((d) => ({ coding: [strip({ system: 'http://hl7.org/fhir/sid/icd-10', code: d.code, display: d.display })] }))
+      : undefined,
     extension: [
       { url: `${HOICHAN_SD}/consult-findings`, valueString: body.findings },
       { url: `${HOICHAN_SD}/consult-recommendation`, valueString: body.recommendation },

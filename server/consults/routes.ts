@@ -46,18 +46,39 @@ const ACTION_SUMMARY: Record<Exclude<ConsultAction, 'report'>, string> = {
 };
 
 export const consultDocs: ApiDocs = {
-  'POST /': { summary: 'Request a specialist consult for a patient, with the EMR and X-ray studies attached', roles: ['referring_doctor'], body: createConsultSchema, status: 201 },
+  'POST /': {
+    summary: 'Request a specialist consult for a patient, with the EMR and X-ray studies attached',
+    roles: ['referring_doctor'],
+    body: createConsultSchema,
+    status: 201,
+  },
   'GET /': { summary: "The caller's consults (requested, taking part or invited)" },
-  'GET /queue': { summary: 'The central-hospital queue: urgency, then AI flag severity, then waiting time; SLA deadlines', roles: ['specialist'], query: queueQuerySchema },
+  'GET /queue': {
+    summary: 'The central-hospital queue: urgency, then AI flag severity, then waiting time; SLA deadlines',
+    roles: ['specialist'],
+    query: queueQuerySchema,
+  },
   'GET /:id': { summary: 'One consult with its participants and state times' },
   'GET /:id/fhir': { summary: 'The consult as FHIR (ServiceRequest, Task, the signed report as DiagnosticReport with a Provenance carrying its signature)' },
   ...Object.fromEntries(
-    CONSULT_ACTIONS.filter((a): a is Exclude<ConsultAction, 'report'> => a !== 'report').map((a) => [`POST /:id/${a}`, { summary: ACTION_SUMMARY[a], body: transitionBodySchema }]),
+    CONSULT_ACTIONS.filter((a): a is Exclude<ConsultAction, 'report'> => a !== 'report').map((a) => [
+      `POST /:id/${a}`,
+      { summary: ACTION_SUMMARY[a], body: transitionBodySchema },
+    ]),
   ),
-  'POST /:id/report': { summary: 'Write and sign (ES256 detached JWS with the X.509 chain of the signer, certified by the hospital CA) the consult report; a later one is a new signed version', roles: ['specialist'], body: reportBodySchema, status: 201 },
+  'POST /:id/report': {
+    summary:
+      'Write and sign (ES256 detached JWS with the X.509 chain of the signer, certified by the hospital CA) the consult report; a later one is a new signed version',
+    roles: ['specialist'],
+    body: reportBodySchema,
+    status: 201,
+  },
   'GET /:id/report': { summary: 'The signed report (latest, or ?version=)', query: versionQuerySchema },
   'GET /:id/report/versions': { summary: 'All signed versions of the report' },
-  'GET /:id/report/verify': { summary: "Verify a report's signature, certificate chain, validity at signing time and revocation; names signer and certificate", query: versionQuerySchema },
+  'GET /:id/report/verify': {
+    summary: "Verify a report's signature, certificate chain, validity at signing time and revocation; names signer and certificate",
+    query: versionQuerySchema,
+  },
   'POST /:id/participants': { summary: 'Invite a colleague (e.g. a radiologist) to the consult', body: inviteSchema, status: 201 },
   'GET /:id/messages': { summary: 'Chat messages of the consult' },
   'POST /:id/messages': { summary: 'Post a chat message, optionally with one attachment', multipart: { fields: messageBodySchema, file: 'file' }, status: 201 },
@@ -72,10 +93,22 @@ export function consultRouter(deps: { service: ConsultService; chat: ConsultChat
   const { service, chat, reports } = deps;
   const r = Router();
 
-  r.post('/', h(async (req) => ({ status: 201, body: await service.create(callerOf(req), parseInput(createConsultSchema, req.body ?? {}), req.context) })));
-  r.get('/', h(async (req) => ({ body: await service.listMine(callerOf(req), req.context) })));
-  r.get('/queue', h(async (req) => ({ body: await service.queue(callerOf(req), parseInput(queueQuerySchema, req.query, 'query').specialty, req.context) })));
-  r.get('/:id', h(async (req) => ({ body: await service.get(callerOf(req), idOf(req), req.context) })));
+  r.post(
+    '/',
+    h(async (req) => ({ status: 201, body: await service.create(callerOf(req), parseInput(createConsultSchema, req.body ?? {}), req.context) })),
+  );
+  r.get(
+    '/',
+    h(async (req) => ({ body: await service.listMine(callerOf(req), req.context) })),
+  );
+  r.get(
+    '/queue',
+    h(async (req) => ({ body: await service.queue(callerOf(req), parseInput(queueQuerySchema, req.query, 'query').specialty, req.context) })),
+  );
+  r.get(
+    '/:id',
+    h(async (req) => ({ body: await service.get(callerOf(req), idOf(req), req.context) })),
+  );
 
   r.get(
     '/:id/fhir',
@@ -97,14 +130,32 @@ export function consultRouter(deps: { service: ConsultService; chat: ConsultChat
       h(async (req) => ({ body: await service.transition(callerOf(req), idOf(req), action, parseInput(transitionBodySchema, req.body ?? {}), req.context) })),
     );
   }
-  r.post('/:id/report', h(async (req) => ({ status: 201, body: await reports.write(callerOf(req), idOf(req), parseInput(reportBodySchema, req.body ?? {}), req.context) })));
-  r.get('/:id/report', h(async (req) => ({ body: await reports.get(callerOf(req), idOf(req), parseInput(versionQuerySchema, req.query, 'query').version, req.context) })));
-  r.get('/:id/report/versions', h(async (req) => ({ body: await reports.versions(callerOf(req), idOf(req), req.context) })));
-  r.get('/:id/report/verify', h(async (req) => ({ body: await reports.verify(callerOf(req), idOf(req), parseInput(versionQuerySchema, req.query, 'query').version, req.context) })));
+  r.post(
+    '/:id/report',
+    h(async (req) => ({ status: 201, body: await reports.write(callerOf(req), idOf(req), parseInput(reportBodySchema, req.body ?? {}), req.context) })),
+  );
+  r.get(
+    '/:id/report',
+    h(async (req) => ({ body: await reports.get(callerOf(req), idOf(req), parseInput(versionQuerySchema, req.query, 'query').version, req.context) })),
+  );
+  r.get(
+    '/:id/report/versions',
+    h(async (req) => ({ body: await reports.versions(callerOf(req), idOf(req), req.context) })),
+  );
+  r.get(
+    '/:id/report/verify',
+    h(async (req) => ({ body: await reports.verify(callerOf(req), idOf(req), parseInput(versionQuerySchema, req.query, 'query').version, req.context) })),
+  );
 
-  r.post('/:id/participants', h(async (req) => ({ status: 201, body: await service.invite(callerOf(req), idOf(req), parseInput(inviteSchema, req.body ?? {}), req.context) })));
+  r.post(
+    '/:id/participants',
+    h(async (req) => ({ status: 201, body: await service.invite(callerOf(req), idOf(req), parseInput(inviteSchema, req.body ?? {}), req.context) })),
+  );
 
-  r.get('/:id/messages', h(async (req) => ({ body: await chat.list(callerOf(req), idOf(req), req.context) })));
+  r.get(
+    '/:id/messages',
+    h(async (req) => ({ body: await chat.list(callerOf(req), idOf(req), req.context) })),
+  );
   r.post(
     '/:id/messages',
     upload.single('file'),
@@ -124,7 +175,13 @@ export function consultRouter(deps: { service: ConsultService; chat: ConsultChat
     res.end(att.data);
   });
 
-  r.get('/:id/notes', h(async (req) => ({ body: await chat.myNotes(callerOf(req), idOf(req), req.context) })));
-  r.post('/:id/notes', h(async (req) => ({ status: 201, body: await chat.addNote(callerOf(req), idOf(req), parseInput(noteBodySchema, req.body ?? {}).text, req.context) })));
+  r.get(
+    '/:id/notes',
+    h(async (req) => ({ body: await chat.myNotes(callerOf(req), idOf(req), req.context) })),
+  );
+  r.post(
+    '/:id/notes',
+    h(async (req) => ({ status: 201, body: await chat.addNote(callerOf(req), idOf(req), parseInput(noteBodySchema, req.body ?? {}).text, req.context) })),
+  );
   return r;
 }

@@ -2,7 +2,12 @@
 import { z } from 'zod';
 import { CONSULT_URGENCIES, EMR_SECTION_CODES } from '../../contracts/consult-api';
 
-const id = z.string().trim().min(1).max(128).regex(/^[A-Za-z0-9._:-]+$/, 'letters, digits, . _ : - only');
+const id = z
+  .string()
+  .trim()
+  .min(1)
+  .max(128)
+  .regex(/^[A-Za-z0-9._:-]+$/, 'letters, digits, . _ : - only');
 const text = (max: number) => z.string().trim().min(1).max(max);
 
 export const createConsultSchema = z.object({
@@ -11,8 +16,16 @@ export const createConsultSchema = z.object({
   clinicalQuestion: text(4000),
   urgency: z.enum(CONSULT_URGENCIES),
   requestedSpecialty: text(100),
-  sharedSections: z.array(z.enum(EMR_SECTION_CODES)).max(EMR_SECTION_CODES.length).default([]).transform((s) => [...new Set(s)]),
-  imagingStudyIds: z.array(id).max(50).default([]).transform((s) => [...new Set(s)]),
+  sharedSections: z
+    .array(z.enum(EMR_SECTION_CODES))
+    .max(EMR_SECTION_CODES.length)
+    .default([])
+    .transform((s) => [...new Set(s)]),
+  imagingStudyIds: z
+    .array(id)
+    .max(50)
+    .default([])
+    .transform((s) => [...new Set(s)]),
   preferredTime: z.iso.datetime({ offset: true }).optional(),
   submit: z.boolean().default(true),
 });
@@ -36,7 +49,17 @@ export const reportBodySchema = z
     recommendation: text(20000),
     impression: z.string().trim().min(1).max(4000).optional(),
     diagnosisCodes: z
-      .array(z.object({ code: z.string().trim().regex(/^[A-Z][0-9]{2}(\.[0-9A-Z]{1,4})?$/, 'an ICD-10 code like J18.9'), display: z.string().trim().min(1).max(200).optional() }).strict())
+      .array(
+        z
+          .object({
+            code: z
+              .string()
+              .trim()
+              .regex(/^[A-Z][0-9]{2}(\.[0-9A-Z]{1,4})?$/, 'an ICD-10 code like J18.9'),
+            display: z.string().trim().min(1).max(200).optional(),
+          })
+          .strict(),
+      )
       .max(20)
       .optional(),
   })

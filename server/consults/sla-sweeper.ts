@@ -44,14 +44,24 @@ export class SlaSweeper {
   }
 
   async #sweep(now: Date): Promise<void> {
-    const overdue = await this.consults.find({ status: 'requested', slaDeadline: { $lt: now }, overdueNotifiedAt: null }, { _id: 1 }).limit(200).lean();
+    const overdue = await this.consults
+      .find({ status: 'requested', slaDeadline: { $lt: now }, overdueNotifiedAt: null }, { _id: 1 })
+      .limit(200)
+      .lean();
     for (const { _id } of overdue) {
       const marked = await this.consults
-        .findOneAndUpdate({ _id, status: 'requested', overdueNotifiedAt: null }, { $set: { overdueNotifiedAt: now } }, { returnDocument: 'after', timestamps: false })
+        .findOneAndUpdate(
+          { _id, status: 'requested', overdueNotifiedAt: null },
+          { $set: { overdueNotifiedAt: now } },
+          { returnDocument: 'after', timestamps: false },
+        )
         .lean<ConsultRequest>();
       if (marked) await this.notifier.overdue(marked);
     }
-    const stale = await this.consults.find({ status: 'requested', requestedAt: { $lt: new Date(now.getTime() - EXPIRE_AFTER_MS) } }, { _id: 1 }).limit(200).lean();
+    const stale = await this.consults
+      .find({ status: 'requested', requestedAt: { $lt: new Date(now.getTime() - EXPIRE_AFTER_MS) } }, { _id: 1 })
+      .limit(200)
+      .lean();
     for (const { _id } of stale) {
       const expired = await this.consults
         .findOneAndUpdate({ _id, status: 'requested' }, { $set: { status: 'expired', 'stateTimes.expired': now } }, { returnDocument: 'after' })

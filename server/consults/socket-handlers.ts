@@ -59,10 +59,12 @@ export function consultSocketFeature(deps: Deps): SocketFeature {
     }, SOCKET_ACCOUNT_RECHECK_MS);
     recheck.unref();
     socket.on('disconnect', () => clearInterval(recheck));
-    void stillCurrent().then(async (ok) => {
-      // Connection-state recovery restores rooms without a consult:join: re-check each one.
-      if (ok && socket.recovered) await recheckRestoredRooms();
-    }).catch((err: unknown) => deps.logger.error({ err }, 'consults: session check failed'));
+    void stillCurrent()
+      .then(async (ok) => {
+        // Connection-state recovery restores rooms without a consult:join: re-check each one.
+        if (ok && socket.recovered) await recheckRestoredRooms();
+      })
+      .catch((err: unknown) => deps.logger.error({ err }, 'consults: session check failed'));
 
     const recheckRestoredRooms = async () => {
       for (const room of [...socket.rooms]) {
@@ -127,7 +129,8 @@ export function consultSocketFeature(deps: Deps): SocketFeature {
       void socket.leave(rooms.consult(consultId));
       if (!room) return;
       const wasPresent = room.remove(socket.id);
-      if (wasPresent && !room.userPresent(caller.userId)) deps.io().to(rooms.consult(consultId)).emit('consult:participant-left', { consultId, userId: caller.userId });
+      if (wasPresent && !room.userPresent(caller.userId))
+        deps.io().to(rooms.consult(consultId)).emit('consult:participant-left', { consultId, userId: caller.userId });
       deps.rooms.dropIfEmpty(consultId);
     };
 
@@ -152,7 +155,11 @@ export function consultSocketFeature(deps: Deps): SocketFeature {
           const firstSocket = !room.userPresent(caller.userId);
           room.admit(presence);
           await socket.join(rooms.consult(consultId));
-          if (firstSocket) socket.to(rooms.consult(consultId)).emit('consult:participant-joined', { consultId, participant: { userId: presence.userId, displayName: presence.displayName, role: presence.role } });
+          if (firstSocket)
+            socket.to(rooms.consult(consultId)).emit('consult:participant-joined', {
+              consultId,
+              participant: { userId: presence.userId, displayName: presence.displayName, role: presence.role },
+            });
           if (host && room.waiting.size) notifyHost(consult);
         } else {
           room.waiting.add(presence);
@@ -190,7 +197,13 @@ export function consultSocketFeature(deps: Deps): SocketFeature {
         }
         const state = room.state(updated);
         for (const p of moving) io.to(p.socketId).emit('consult:admitted', { consultId, room: state });
-        if (moving[0]) io.to(rooms.consult(consultId)).except(moving.map((p) => p.socketId)).emit('consult:participant-joined', { consultId, participant: { userId: moving[0].userId, displayName: moving[0].displayName, role: moving[0].role } });
+        if (moving[0])
+          io.to(rooms.consult(consultId))
+            .except(moving.map((p) => p.socketId))
+            .emit('consult:participant-joined', {
+              consultId,
+              participant: { userId: moving[0].userId, displayName: moving[0].displayName, role: moving[0].role },
+            });
         await deps.access.record(caller, updated, 'U', true, `admitted ${userId} to the consult room`, ctx);
         return {};
       }),

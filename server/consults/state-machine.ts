@@ -66,9 +66,7 @@ export function isCandidateSpecialist(actor: Actor, requestedSpecialty: string):
   );
 }
 
-export type TransitionDecision =
-  | { ok: true; from: ConsultStatus; to: ConsultStatus }
-  | { ok: false; kind: 'conflict' | 'forbidden'; message: string };
+export type TransitionDecision = { ok: true; from: ConsultStatus; to: ConsultStatus } | { ok: false; kind: 'conflict' | 'forbidden'; message: string };
 
 const STATE_WORDS: Record<ConsultStatus, string> = {
   draft: 'a draft',

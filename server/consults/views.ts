@@ -1,5 +1,12 @@
 /** Stored documents → the API shapes of contracts/consult-api.ts. */
-import type { ConsultAttachmentView, ConsultMessageView, ConsultParticipantView, ConsultStatus, ConsultView, PatientHeaderView } from '../../contracts/consult-api';
+import type {
+  ConsultAttachmentView,
+  ConsultMessageView,
+  ConsultParticipantView,
+  ConsultStatus,
+  ConsultView,
+  PatientHeaderView,
+} from '../../contracts/consult-api';
 import type { ConsultAttachment } from '../../models/consult-attachment';
 import type { ConsultMessage } from '../../models/consult-message';
 import type { ConsultRequest } from '../../models/consult-request';
@@ -49,7 +56,15 @@ export function attachmentView(a: Pick<ConsultAttachment, '_id' | 'filename' | '
 }
 
 export function messageView(m: ConsultMessage, attachment: ConsultAttachmentView | null): ConsultMessageView {
-  return { id: m._id, consultId: m.consultId, authorId: m.authorId, authorName: m.authorName, text: m.text, attachment, createdAt: new Date(m.createdAt).toISOString() };
+  return {
+    id: m._id,
+    consultId: m.consultId,
+    authorId: m.authorId,
+    authorName: m.authorName,
+    text: m.text,
+    attachment,
+    createdAt: new Date(m.createdAt).toISOString(),
+  };
 }
 
 /** A consult the caller took part in but may no longer see the content of (window ended, Consent withdrawn). */

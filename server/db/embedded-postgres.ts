@@ -85,7 +85,12 @@ export class EmbeddedPostgres {
       if ((mode & 0o001) === 0) chmodSync(dataDir, mode | 0o001);
     }
     if (existsSync(path.join(this.clusterDir, 'PG_VERSION'))) return;
-    const cmd = childCommand(path.join(binDir, 'initdb'), ['-D', this.clusterDir, '-U', 'hoichan', '--auth=trust', '--encoding=UTF8', '--locale=C.UTF-8', '--no-instructions'], 'TERM', this.user);
+    const cmd = childCommand(
+      path.join(binDir, 'initdb'),
+      ['-D', this.clusterDir, '-U', 'hoichan', '--auth=trust', '--encoding=UTF8', '--locale=C.UTF-8', '--no-instructions'],
+      'TERM',
+      this.user,
+    );
     logger.info({ dir: this.clusterDir }, 'creating the embedded PostgreSQL cluster');
     await run(cmd.command, cmd.args, { timeout: 120_000 });
   }
@@ -95,19 +100,32 @@ export class EmbeddedPostgres {
     const cmd = childCommand(
       path.join(binDir, 'postgres'),
       [
-        '-D', this.clusterDir,
-        '-h', '127.0.0.1',
-        '-p', String(this.port),
-        '-k', this.socketDir,
-        '-c', 'max_connections=100',
-        '-c', 'shared_buffers=256MB',
-        '-c', 'effective_cache_size=1GB',
-        '-c', 'work_mem=16MB',
-        '-c', 'maintenance_work_mem=128MB',
-        '-c', 'random_page_cost=1.1',
-        '-c', 'jit=off',
-        '-c', 'logging_collector=off',
-        '-c', 'log_min_messages=warning',
+        '-D',
+        this.clusterDir,
+        '-h',
+        '127.0.0.1',
+        '-p',
+        String(this.port),
+        '-k',
+        this.socketDir,
+        '-c',
+        'max_connections=100',
+        '-c',
+        'shared_buffers=256MB',
+        '-c',
+        'effective_cache_size=1GB',
+        '-c',
+        'work_mem=16MB',
+        '-c',
+        'maintenance_work_mem=128MB',
+        '-c',
+        'random_page_cost=1.1',
+        '-c',
+        'jit=off',
+        '-c',
+        'logging_collector=off',
+        '-c',
+        'log_min_messages=warning',
       ],
       'INT', // fast shutdown: FerretDB's connections must not hold it up
       this.user,
@@ -142,7 +160,11 @@ export class EmbeddedPostgres {
 
   /** Runs SQL through psql over the socket (index maintenance the MongoDB protocol cannot express). */
   async sql(statement: string): Promise<string> {
-    const { stdout } = await run(path.join(this.opts.binDir, 'psql'), ['-X', '-q', '-A', '-t', '-v', 'ON_ERROR_STOP=1', '-h', '127.0.0.1', '-p', String(this.port), '-U', 'hoichan', '-d', 'postgres', '-c', statement], { timeout: 600_000, maxBuffer: 16 * 1024 * 1024 });
+    const { stdout } = await run(
+      path.join(this.opts.binDir, 'psql'),
+      ['-X', '-q', '-A', '-t', '-v', 'ON_ERROR_STOP=1', '-h', '127.0.0.1', '-p', String(this.port), '-U', 'hoichan', '-d', 'postgres', '-c', statement],
+      { timeout: 600_000, maxBuffer: 16 * 1024 * 1024 },
+    );
     return stdout.trim();
   }
 
@@ -155,7 +177,12 @@ export class EmbeddedPostgres {
   async ensureContainmentIndexes(schema: string, fields: Record<string, string[]>): Promise<string[]> {
     if (!/^[A-Za-z][A-Za-z0-9_]*$/.test(schema)) throw new Error(`bad schema name ${schema}`);
     const rows = await this.sql(`SELECT _jsonb->>'_id' || '|' || (_jsonb->>'table') FROM "${schema}"."_ferretdb_database_metadata"`).catch(() => '');
-    const tables = new Map(rows.split('\n').filter(Boolean).map((l) => l.split('|') as [string, string]));
+    const tables = new Map(
+      rows
+        .split('\n')
+        .filter(Boolean)
+        .map((l) => l.split('|') as [string, string]),
+    );
     const created: string[] = [];
     const statements: string[] = [];
     for (const [collection, list] of Object.entries(fields)) {

@@ -18,7 +18,9 @@ export function embeddedHandler(config: HoichanConfig): { handler: 'sqlite' | 'p
   const pgBinDir = findPostgresBinDir(config.database.postgresBinDir);
   const handler = config.database.handler ?? (pgBinDir ? 'postgresql' : 'sqlite');
   if (handler === 'postgresql' && !pgBinDir) {
-    throw new Error('HOICHAN_DB_HANDLER=postgresql but no PostgreSQL server binaries were found (/usr/lib/postgresql/<major>/bin or HOICHAN_PG_BIN_DIR): run `npm run setup` (Debian package `postgresql`)');
+    throw new Error(
+      'HOICHAN_DB_HANDLER=postgresql but no PostgreSQL server binaries were found (/usr/lib/postgresql/<major>/bin or HOICHAN_PG_BIN_DIR): run `npm run setup` (Debian package `postgresql`)',
+    );
   }
   return { handler, pgBinDir };
 }

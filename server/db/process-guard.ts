@@ -91,7 +91,9 @@ export class DataDirLock {
         held = null; // torn or foreign: treat as stale
       }
       if (held && held.owner !== process.pid && alive(held.owner)) {
-        throw new Error(`${dir} is in use by another hoichan server (pid ${held.owner}): its embedded ${name} runs over these files. Stop it first, or use another HOICHAN_DATA_DIR.`);
+        throw new Error(
+          `${dir} is in use by another hoichan server (pid ${held.owner}): its embedded ${name} runs over these files. Stop it first, or use another HOICHAN_DATA_DIR.`,
+        );
       }
       if (held && held.owner === process.pid) {
         throw new Error(`${dir}: an embedded ${name} of this process already runs over these files`);

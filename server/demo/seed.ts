@@ -11,9 +11,30 @@ export const DEMO_FACILITIES = {
 } as const satisfies Record<string, Pick<Facility, '_id' | 'name' | 'tier' | 'province' | 'moHCode'>>;
 
 export const DEMO_USERS = [
-  { _id: 'usr-referrer', email: 'referrer@district.demo', displayName: 'BS. Nguyễn Văn An', role: 'referring_doctor', facilityId: DEMO_FACILITIES.districtA._id, specialty: 'general practice' },
-  { _id: 'usr-specialist', email: 'specialist@central.demo', displayName: 'PGS.TS. Trần Thị Bình', role: 'specialist', facilityId: DEMO_FACILITIES.central._id, specialty: 'pulmonology' },
-  { _id: 'usr-radiologist', email: 'radiologist@central.demo', displayName: 'BS. Lê Minh Châu', role: 'radiologist', facilityId: DEMO_FACILITIES.central._id, specialty: 'radiology' },
+  {
+    _id: 'usr-referrer',
+    email: 'referrer@district.demo',
+    displayName: 'BS. Nguyễn Văn An',
+    role: 'referring_doctor',
+    facilityId: DEMO_FACILITIES.districtA._id,
+    specialty: 'general practice',
+  },
+  {
+    _id: 'usr-specialist',
+    email: 'specialist@central.demo',
+    displayName: 'PGS.TS. Trần Thị Bình',
+    role: 'specialist',
+    facilityId: DEMO_FACILITIES.central._id,
+    specialty: 'pulmonology',
+  },
+  {
+    _id: 'usr-radiologist',
+    email: 'radiologist@central.demo',
+    displayName: 'BS. Lê Minh Châu',
+    role: 'radiologist',
+    facilityId: DEMO_FACILITIES.central._id,
+    specialty: 'radiology',
+  },
   { _id: 'usr-admin', email: 'admin@central.demo', displayName: 'Quản trị hệ thống', role: 'admin', facilityId: DEMO_FACILITIES.central._id },
 ] as const satisfies ReadonlyArray<Pick<User, '_id' | 'email' | 'displayName' | 'role' | 'facilityId'> & { specialty?: string }>;
 

@@ -23,7 +23,14 @@ const idList = z
   .string()
   .max(4000)
   .optional()
-  .transform((s) => [...new Set((s ?? '').split(',').map((x) => x.trim()).filter(Boolean))])
+  .transform((s) => [
+    ...new Set(
+      (s ?? '')
+        .split(',')
+        .map((x) => x.trim())
+        .filter(Boolean),
+    ),
+  ])
   .pipe(z.array(z.string().regex(/^[A-Za-z0-9\-._:]{1,100}$/, 'ids: letters, digits, . _ : - only')).max(200));
 
 export const colleagueQuery = z.object({
@@ -35,10 +42,18 @@ const grantParam = z.object({ grantId: z.string().regex(/^[A-Za-z0-9\-._:]{1,100
 export const markReviewedBody = z.object({ note: z.string().trim().min(3, 'write a short note (at least 3 characters)').max(2000) }).strict();
 
 export const directoryDocs: ApiDocs = {
-  'GET /colleagues': { summary: "Active colleagues of the caller's own hospital whose name contains q (accents and case ignored), to invite by name", query: colleagueQuery },
+  'GET /colleagues': {
+    summary: "Active colleagues of the caller's own hospital whose name contains q (accents and case ignored), to invite by name",
+    query: colleagueQuery,
+  },
   'GET /names': { summary: 'Display names for user ids (any signed-in user) and patient ids (administrators; audited)', query: namesQuery },
   'GET /break-glass-reviews': { summary: 'Administrators: the break-glass accesses already marked reviewed, with reviewer and note', roles: ['admin'] },
-  'POST /break-glass-reviews/:grantId': { summary: 'Administrators: mark one break-glass access reviewed with a note; audited; once per access', roles: ['admin'], body: markReviewedBody, status: 201 },
+  'POST /break-glass-reviews/:grantId': {
+    summary: 'Administrators: mark one break-glass access reviewed with a note; audited; once per access',
+    roles: ['admin'],
+    body: markReviewedBody,
+    status: 201,
+  },
 };
 
 /** Lower case without Vietnamese diacritics ("Nguyễn" → "nguyen", "Đ" → "d"). */
@@ -46,7 +61,8 @@ export function foldName(s: string): string {
   return s.normalize('NFD').replace(/\p{M}/gu, '').replace(/đ/g, 'd').replace(/Đ/g, 'd').toLowerCase();
 }
 
-const adminOnly: RequestHandler = (req, _res, next) => next(callerOf(req).role === 'admin' ? undefined : new ForbiddenError('Only administrators review break-glass access'));
+const adminOnly: RequestHandler = (req, _res, next) =>
+  next(callerOf(req).role === 'admin' ? undefined : new ForbiddenError('Only administrators review break-glass access'));
 
 export function directoryRouter(conn: Connection, audit: AuditLog, records: PatientRecords): Router {
   const users = userModel(conn);
@@ -68,7 +84,14 @@ export function directoryRouter(conn: Connection, audit: AuditLog, records: Pati
       .slice(0, 20);
     const names = await facilityNames([caller.facilityId]);
     const body: ColleagueSearchResponse = {
-      colleagues: found.map((u) => ({ id: u._id, displayName: u.displayName, role: u.role, ...(u.specialty ? { specialty: u.specialty } : {}), facilityId: u.facilityId, facilityName: names.get(u.facilityId) ?? u.facilityId })),
+      colleagues: found.map((u) => ({
+        id: u._id,
+        displayName: u.displayName,
+        role: u.role,
+        ...(u.specialty ? { specialty: u.specialty } : {}),
+        facilityId: u.facilityId,
+        facilityName: names.get(u.facilityId) ?? u.facilityId,
+      })),
     };
     res.setHeader('Cache-Control', 'private, no-store');
     res.json(body);
@@ -84,13 +107,25 @@ export function directoryRouter(conn: Connection, audit: AuditLog, records: Pati
       for (const u of list) body.users[u._id] = { displayName: u.displayName, role: u.role, facilityName: fac.get(u.facilityId) ?? u.facilityId };
     }
     if (q.patients.length) {
-      if (caller.role !== 'admin') throw new ForbiddenError('Patient names by id are for the administrators\' audit and break-glass review; clinicians see patients through their record access');
+      if (caller.role !== 'admin')
+        throw new ForbiddenError(
+          "Patient names by id are for the administrators' audit and break-glass review; clinicians see patients through their record access",
+        );
       for (const id of q.patients) {
         const h = await records.patientHeader(id).catch(() => null);
         if (h?.name) body.patients[id] = { name: h.name };
       }
       for (const patientId of Object.keys(body.patients)) {
-        await audit.record({ kind: 'admin', action: 'R', success: true, outcomeDesc: 'patient name shown to an administrator (audit / break-glass review)', agent: { userId: caller.userId, role: caller.role, facilityId: caller.facilityId, ip: req.context.ip }, patientId, entities: [`Patient/${patientId}`], requestId: req.context.requestId });
+        await audit.record({
+          kind: 'admin',
+          action: 'R',
+          success: true,
+          outcomeDesc: 'patient name shown to an administrator (audit / break-glass review)',
+          agent: { userId: caller.userId, role: caller.role, facilityId: caller.facilityId, ip: req.context.ip },
+          patientId,
+          entities: [`Patient/${patientId}`],
+          requestId: req.context.requestId,
+        });
       }
     }
     res.setHeader('Cache-Control', 'private, no-store');
@@ -99,7 +134,9 @@ export function directoryRouter(conn: Connection, audit: AuditLog, records: Pati
 
   router.get('/break-glass-reviews', adminOnly, async (_req, res) => {
     const list = await reviews.find({}).sort({ reviewedAt: -1 }).limit(1000).lean();
-    const names = new Map((await users.find({ _id: { $in: [...new Set(list.map((r) => r.reviewerId))] } }, { displayName: 1 }).lean()).map((u) => [u._id, u.displayName]));
+    const names = new Map(
+      (await users.find({ _id: { $in: [...new Set(list.map((r) => r.reviewerId))] } }, { displayName: 1 }).lean()).map((u) => [u._id, u.displayName]),
+    );
     const body: BreakGlassReviewListResponse = { reviews: list.map((r) => viewOf(r, names.get(r.reviewerId))) };
     res.setHeader('Cache-Control', 'private, no-store');
     res.json(body);
@@ -135,5 +172,12 @@ export function directoryRouter(conn: Connection, audit: AuditLog, records: Pati
 }
 
 function viewOf(r: { _id: string; patientId: string; reviewerId: string; note: string; reviewedAt: Date }, reviewerName: string | undefined): BreakGlassReview {
-  return { grantId: r._id, patientId: r.patientId, reviewerId: r.reviewerId, reviewerName: reviewerName ?? r.reviewerId, note: r.note, reviewedAt: new Date(r.reviewedAt).toISOString() };
+  return {
+    grantId: r._id,
+    patientId: r.patientId,
+    reviewerId: r.reviewerId,
+    reviewerName: reviewerName ?? r.reviewerId,
+    note: r.note,
+    reviewedAt: new Date(r.reviewedAt).toISOString(),
+  };
 }

@@ -22,7 +22,10 @@ export class BreakGlass {
 
   /** End of the caller's latest active grant for the patient, if any. */
   async activeUntil(userId: string, patientId: string, now = new Date()): Promise<Date | undefined> {
-    const g = await this.grants.findOne({ userId, patientId, expiresAt: { $gt: now } }).sort({ expiresAt: -1 }).lean<BreakGlassGrantDoc>();
+    const g = await this.grants
+      .findOne({ userId, patientId, expiresAt: { $gt: now } })
+      .sort({ expiresAt: -1 })
+      .lean<BreakGlassGrantDoc>();
     return g?.expiresAt;
   }
 
@@ -33,20 +36,50 @@ export class BreakGlass {
   }
 
   async reasonFor(userId: string, patientId: string, now = new Date()): Promise<string | undefined> {
-    const g = await this.grants.findOne({ userId, patientId, expiresAt: { $gt: now } }).sort({ expiresAt: -1 }).lean<BreakGlassGrantDoc>();
+    const g = await this.grants
+      .findOne({ userId, patientId, expiresAt: { $gt: now } })
+      .sort({ expiresAt: -1 })
+      .lean<BreakGlassGrantDoc>();
     return g?.reason;
   }
 
   async request(caller: Caller, patientId: string, reason: string, ctx: RequestContext, durationMs = DEFAULT_BREAK_GLASS_MS): Promise<BreakGlassGrant> {
     if (caller.role === 'admin') {
-      await this.audit.record({ kind: 'access-denied', action: 'E', success: false, outcomeDesc: 'break-glass refused: admin role', agent: agentOf(caller, ctx), patientId, requestId: ctx.requestId });
+      await this.audit.record({
+        kind: 'access-denied',
+        action: 'E',
+        success: false,
+        outcomeDesc: 'break-glass refused: admin role',
+        agent: agentOf(caller, ctx),
+        patientId,
+        requestId: ctx.requestId,
+      });
       throw new ForbiddenError('Break-glass is for clinicians treating the patient; the admin role cannot use it');
     }
     if (!(await this.patientExists(patientId))) throw new NotFoundError(`Patient/${patientId} is not known`);
     const grantedAt = new Date();
-    const doc: BreakGlassGrantDoc = { _id: randomUUID(), userId: caller.userId, role: caller.role, facilityId: caller.facilityId, patientId, reason, grantedAt, expiresAt: new Date(grantedAt.getTime() + durationMs) };
+    const doc: BreakGlassGrantDoc = {
+      _id: randomUUID(),
+      userId: caller.userId,
+      role: caller.role,
+      facilityId: caller.facilityId,
+      patientId,
+      reason,
+      grantedAt,
+      expiresAt: new Date(grantedAt.getTime() + durationMs),
+    };
     await this.grants.create(doc);
-    await this.audit.record({ kind: 'break-glass', action: 'E', success: true, outcomeDesc: 'break-glass access granted', agent: agentOf(caller, ctx), patientId, breakGlassReason: reason, entities: [`Patient/${patientId}`], requestId: ctx.requestId });
+    await this.audit.record({
+      kind: 'break-glass',
+      action: 'E',
+      success: true,
+      outcomeDesc: 'break-glass access granted',
+      agent: agentOf(caller, ctx),
+      patientId,
+      breakGlassReason: reason,
+      entities: [`Patient/${patientId}`],
+      requestId: ctx.requestId,
+    });
     return toGrant(doc, grantedAt);
   }
 
@@ -59,7 +92,17 @@ export class BreakGlass {
 }
 
 function toGrant(d: BreakGlassGrantDoc, now: Date): BreakGlassGrant {
-  return { id: d._id, userId: d.userId, role: d.role, facilityId: d.facilityId, patientId: d.patientId, reason: d.reason, grantedAt: d.grantedAt.toISOString(), expiresAt: d.expiresAt.toISOString(), active: d.expiresAt.getTime() > now.getTime() };
+  return {
+    id: d._id,
+    userId: d.userId,
+    role: d.role,
+    facilityId: d.facilityId,
+    patientId: d.patientId,
+    reason: d.reason,
+    grantedAt: d.grantedAt.toISOString(),
+    expiresAt: d.expiresAt.toISOString(),
+    active: d.expiresAt.getTime() > now.getTime(),
+  };
 }
 
 export function agentOf(caller: Caller, ctx?: RequestContext) {

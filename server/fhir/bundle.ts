@@ -49,9 +49,11 @@ function citizenIdOf(resource: FhirResource): string | undefined {
 function assertBundle(body: unknown): asserts body is FhirBundle {
   const b = body as { resourceType?: unknown; type?: unknown; entry?: unknown };
   if (typeof body !== 'object' || body === null || b.resourceType !== 'Bundle') throw new InvalidInputError('POST /fhir/R4 expects a Bundle', ['resourceType']);
-  if (b.type !== 'transaction' && b.type !== 'batch') throw new InvalidInputError(`Bundle.type must be transaction or batch, not ${String(b.type)}`, ['Bundle.type']);
+  if (b.type !== 'transaction' && b.type !== 'batch')
+    throw new InvalidInputError(`Bundle.type must be transaction or batch, not ${String(b.type)}`, ['Bundle.type']);
   if (b.entry !== undefined && !Array.isArray(b.entry)) throw new InvalidInputError('Bundle.entry must be an array', ['Bundle.entry']);
-  if (Array.isArray(b.entry) && b.entry.length > MAX_BUNDLE_ENTRIES) throw new InvalidInputError(`A Bundle carries at most ${MAX_BUNDLE_ENTRIES} entries (this one has ${b.entry.length}); split it`, ['Bundle.entry'], 413);
+  if (Array.isArray(b.entry) && b.entry.length > MAX_BUNDLE_ENTRIES)
+    throw new InvalidInputError(`A Bundle carries at most ${MAX_BUNDLE_ENTRIES} entries (this one has ${b.entry.length}); split it`, ['Bundle.entry'], 413);
   (b.entry as unknown[] | undefined)?.forEach((e, i) => {
     if (typeof e !== 'object' || e === null || Array.isArray(e)) throw new InvalidInputError(`Bundle.entry[${i}] must be an object`, [`Bundle.entry[${i}]`]);
   });
@@ -120,7 +122,16 @@ export class BundleProcessor {
     if (actor.kind === 'user') {
       const d = await this.service.access.check(actor.caller, existing, 'write');
       if (!d.allow || actor.caller.role === 'admin') {
-        await this.service.audit.record({ kind: 'access-denied', action: 'C', success: false, outcomeDesc: 'citizen-ID match not disclosed: the caller may not write this record; a new patient was registered instead (possible duplicate)', agent: agentOf(actor.caller, ctx), patientId: existing, entities: [`Patient/${existing}`], requestId: ctx?.requestId });
+        await this.service.audit.record({
+          kind: 'access-denied',
+          action: 'C',
+          success: false,
+          outcomeDesc: 'citizen-ID match not disclosed: the caller may not write this record; a new patient was registered instead (possible duplicate)',
+          agent: agentOf(actor.caller, ctx),
+          patientId: existing,
+          entities: [`Patient/${existing}`],
+          requestId: ctx?.requestId,
+        });
         return;
       }
     }
@@ -160,13 +171,18 @@ export class BundleProcessor {
       if (!p.resource) continue;
       try {
         this.service.validate(p.resource, `Bundle.entry[${p.index}].resource`);
-        if (p.method === 'PUT' && p.resource.resourceType !== p.type) issues.push({ expression: `Bundle.entry[${p.index}].resource.resourceType`, message: `resourceType differs from request.url` });
+        if (p.method === 'PUT' && p.resource.resourceType !== p.type)
+          issues.push({ expression: `Bundle.entry[${p.index}].resource.resourceType`, message: `resourceType differs from request.url` });
       } catch (err) {
         if (!(err instanceof DomainError)) throw err;
         issues.push({ expression: (err.expression ?? []).join(', '), message: err.message });
       }
     }
-    if (issues.length) throw new InvalidInputError(`Transaction rejected, nothing was written: ${issues.map((i) => i.message).join('; ')}`, issues.map((i) => i.expression));
+    if (issues.length)
+      throw new InvalidInputError(
+        `Transaction rejected, nothing was written: ${issues.map((i) => i.message).join('; ')}`,
+        issues.map((i) => i.expression),
+      );
     // 2. same person, one record; ids and aliases
     for (const p of prepared) await this.#linkByCitizenId(actor, p, ctx);
     const map = new Map<string, string>();
@@ -179,11 +195,23 @@ export class BundleProcessor {
       p.resource = structuredClone(p.resource);
       await this.#rewrite(actor, p.resource, map, `Bundle.entry[${p.index}].resource`, problems);
     }
-    if (problems.length) throw new InvalidInputError(`Transaction rejected, nothing was written: ${problems.map((p) => `${p.path}: ${p.message}`).join('; ')}`, problems.map((p) => p.path), 422);
+    if (problems.length)
+      throw new InvalidInputError(
+        `Transaction rejected, nothing was written: ${problems.map((p) => `${p.path}: ${p.message}`).join('; ')}`,
+        problems.map((p) => p.path),
+        422,
+      );
     // 4. write all or nothing (commit checks references and access first); nothing is written for a request already abandoned
     ctx?.signal?.throwIfAborted();
     const writes = prepared.filter((p) => !p.linkedTo);
-    const plans: (WritePlan & { base: string })[] = writes.map((p) => ({ method: p.method, type: p.type, id: p.id, resource: p.resource ? { ...p.resource, id: p.id } : undefined, expectedVersion: p.ifMatch, base: `Bundle.entry[${p.index}].resource` }));
+    const plans: (WritePlan & { base: string })[] = writes.map((p) => ({
+      method: p.method,
+      type: p.type,
+      id: p.id,
+      resource: p.resource ? { ...p.resource, id: p.id } : undefined,
+      expectedVersion: p.ifMatch,
+      base: `Bundle.entry[${p.index}].resource`,
+    }));
     const linked = prepared.filter((p) => p.linkedTo).map((p) => p.linkedTo as string);
     const notes = new Map(linked.map((id) => [id, 'import linked to the existing record by citizen ID']));
     const results = await this.service.commit(actor, plans, ctx, notes);
@@ -213,7 +241,15 @@ export class BundleProcessor {
         if (p.linkedTo) {
           for (const alias of this.#aliases(entry, p)) map.set(alias, `Patient/${p.linkedTo}`);
           linked.push(p.linkedTo);
-          if (actor.kind === 'user') await this.service.access.enforce(actor.caller, p.linkedTo, 'U', ctx, [`Patient/${p.linkedTo}`], 'import linked to the existing record by citizen ID');
+          if (actor.kind === 'user')
+            await this.service.access.enforce(
+              actor.caller,
+              p.linkedTo,
+              'U',
+              ctx,
+              [`Patient/${p.linkedTo}`],
+              'import linked to the existing record by citizen ID',
+            );
           const v = (await this.service.store.doc('Patient', p.linkedTo))?.versionId ?? 1;
           out.push({ fullUrl: `Patient/${p.linkedTo}`, response: linkedResponse(p.linkedTo, v) });
           continue;
@@ -222,13 +258,22 @@ export class BundleProcessor {
           p.resource = structuredClone(p.resource);
           const problems: { path: string; message: string }[] = [];
           await this.#rewrite(actor, p.resource, map, `Bundle.entry[${i}].resource`, problems);
-          if (problems.length) throw new InvalidInputError(problems.map((x) => `${x.path}: ${x.message}`).join('; '), problems.map((x) => x.path), 422);
+          if (problems.length)
+            throw new InvalidInputError(
+              problems.map((x) => `${x.path}: ${x.message}`).join('; '),
+              problems.map((x) => x.path),
+              422,
+            );
         }
         if (p.method === 'DELETE') {
           await this.service.remove(actor, p.type, p.id, p.ifMatch, ctx).then((r) => out.push({ fullUrl: refKey(r.type, r.id), response: responseOf(r) }));
           continue;
         }
-        const [r] = await this.service.commit(actor, [{ method: p.method, type: p.type, id: p.id, resource: p.resource ? { ...p.resource, id: p.id } : undefined, expectedVersion: p.ifMatch }], ctx);
+        const [r] = await this.service.commit(
+          actor,
+          [{ method: p.method, type: p.type, id: p.id, resource: p.resource ? { ...p.resource, id: p.id } : undefined, expectedVersion: p.ifMatch }],
+          ctx,
+        );
         if (!r) throw new Error('no write result');
         for (const alias of this.#aliases(entry, p)) map.set(alias, refKey(p.type, p.id));
         out.push({ fullUrl: refKey(r.type, r.id), response: responseOf(r) });
@@ -236,7 +281,25 @@ export class BundleProcessor {
         const status = err instanceof DomainError ? err.status : 500;
         const message = err instanceof DomainError ? err.message : 'Internal error';
         const expression = err instanceof DomainError ? err.expression : undefined;
-        out.push({ response: { status: String(status), outcome: operationOutcome('error', status === 403 ? 'forbidden' : status === 404 ? 'not-found' : status === 412 || status === 409 ? 'conflict' : status >= 500 ? 'exception' : 'invalid', message, expression) } });
+        out.push({
+          response: {
+            status: String(status),
+            outcome: operationOutcome(
+              'error',
+              status === 403
+                ? 'forbidden'
+                : status === 404
+                  ? 'not-found'
+                  : status === 412 || status === 409
+                    ? 'conflict'
+                    : status >= 500
+                      ? 'exception'
+                      : 'invalid',
+              message,
+              expression,
+            ),
+          },
+        });
       }
     }
     return { bundle: { resourceType: 'Bundle', type: 'batch-response', entry: out }, linkedPatients: linked };
@@ -245,7 +308,12 @@ export class BundleProcessor {
 
 function responseOf(r: WriteResult): NonNullable<Entry['response']> {
   if (r.deleted) return { status: '204 No Content', etag: `W/"${r.versionId}"` };
-  return { status: r.created ? '201 Created' : '200 OK', location: `${refKey(r.type, r.id)}/_history/${r.versionId}`, etag: `W/"${r.versionId}"`, lastModified: r.lastUpdated.toISOString() };
+  return {
+    status: r.created ? '201 Created' : '200 OK',
+    location: `${refKey(r.type, r.id)}/_history/${r.versionId}`,
+    etag: `W/"${r.versionId}"`,
+    lastModified: r.lastUpdated.toISOString(),
+  };
 }
 
 function linkedResponse(patientId: string, versionId: number): NonNullable<Entry['response']> {
@@ -253,6 +321,11 @@ function linkedResponse(patientId: string, versionId: number): NonNullable<Entry
     status: '200 OK',
     location: `Patient/${patientId}/_history/${versionId}`,
     etag: `W/"${versionId}"`,
-    outcome: operationOutcome('information', 'informational', `A patient with this citizen ID already exists: linked to Patient/${patientId} instead of creating a duplicate; references in this Bundle now point to it.`, ['Patient.identifier']),
+    outcome: operationOutcome(
+      'information',
+      'informational',
+      `A patient with this citizen ID already exists: linked to Patient/${patientId} instead of creating a duplicate; references in this Bundle now point to it.`,
+      ['Patient.identifier'],
+    ),
   };
 }

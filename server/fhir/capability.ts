@@ -10,7 +10,28 @@ const CLINICAL_PARAMS = [
   { name: 'date', type: 'date' },
   { name: 'status', type: 'token' },
 ];
-const TYPES = ['Patient', 'Practitioner', 'Organization', 'Encounter', 'Condition', 'Observation', 'AllergyIntolerance', 'MedicationStatement', 'MedicationRequest', 'Immunization', 'Procedure', 'CarePlan', 'CareTeam', 'EpisodeOfCare', 'DiagnosticReport', 'ImagingStudy', 'DocumentReference', 'Consent', 'Claim', 'ExplanationOfBenefit'];
+const TYPES = [
+  'Patient',
+  'Practitioner',
+  'Organization',
+  'Encounter',
+  'Condition',
+  'Observation',
+  'AllergyIntolerance',
+  'MedicationStatement',
+  'MedicationRequest',
+  'Immunization',
+  'Procedure',
+  'CarePlan',
+  'CareTeam',
+  'EpisodeOfCare',
+  'DiagnosticReport',
+  'ImagingStudy',
+  'DocumentReference',
+  'Consent',
+  'Claim',
+  'ExplanationOfBenefit',
+];
 
 export function capabilityStatement(baseUrl: string): FhirResource {
   return {
@@ -46,7 +67,14 @@ export function capabilityStatement(baseUrl: string): FhirResource {
                 ]
               : CLINICAL_PARAMS),
           ],
-          ...(type === 'Patient' ? { operation: [{ name: 'everything', definition: 'http://hl7.org/fhir/OperationDefinition/Patient-everything' }, { name: 'summary', definition: 'http://hl7.org/fhir/uv/ips/OperationDefinition/summary' }] } : {}),
+          ...(type === 'Patient'
+            ? {
+                operation: [
+                  { name: 'everything', definition: 'http://hl7.org/fhir/OperationDefinition/Patient-everything' },
+                  { name: 'summary', definition: 'http://hl7.org/fhir/uv/ips/OperationDefinition/summary' },
+                ],
+              }
+            : {}),
         })),
         interaction: [{ code: 'transaction' }, { code: 'batch' }],
       },

@@ -55,9 +55,13 @@ export class CareTeam {
   async teamsOf(patientIds: string[]): Promise<Map<string, string[]>> {
     const out = new Map<string, string[]>();
     if (!patientIds.length) return out;
-    const docs = await this.store.resources.find({ _id: { $in: patientIds.map((id) => refKey('Patient', id)) } }, { id: 1, registeredByFacilityId: 1 }).lean<PatientTeamDoc[]>();
+    const docs = await this.store.resources
+      .find({ _id: { $in: patientIds.map((id) => refKey('Patient', id)) } }, { id: 1, registeredByFacilityId: 1 })
+      .lean<PatientTeamDoc[]>();
     for (const d of docs) out.set(d.id, d.registeredByFacilityId ? [d.registeredByFacilityId] : []);
-    const grants = await this.grants.find({ patientId: { $in: patientIds }, revokedAt: null }, { patientId: 1, facilityId: 1 }).lean<Pick<CareGrantDoc, 'patientId' | 'facilityId'>[]>();
+    const grants = await this.grants
+      .find({ patientId: { $in: patientIds }, revokedAt: null }, { patientId: 1, facilityId: 1 })
+      .lean<Pick<CareGrantDoc, 'patientId' | 'facilityId'>[]>();
     for (const g of grants) {
       const team = out.get(g.patientId);
       if (team && !team.includes(g.facilityId)) team.push(g.facilityId);
@@ -85,7 +89,9 @@ export class CareTeam {
     const p = await this.#requireMember(caller, patientId, ctx, 'R', 'read care team');
     const grants = await this.grants.find({ patientId, revokedAt: null }).sort({ grantedAt: 1 }).lean<CareGrantDoc[]>();
     const out: CareTeamMember[] = p.registeredByFacilityId ? [{ facilityId: p.registeredByFacilityId, basis: 'registration' }] : [];
-    for (const g of grants) if (!out.some((m) => m.facilityId === g.facilityId)) out.push({ facilityId: g.facilityId, basis: 'grant', grantedBy: g.grantedBy.userId, grantedAt: g.grantedAt.toISOString(), reason: g.reason });
+    for (const g of grants)
+      if (!out.some((m) => m.facilityId === g.facilityId))
+        out.push({ facilityId: g.facilityId, basis: 'grant', grantedBy: g.grantedBy.userId, grantedAt: g.grantedAt.toISOString(), reason: g.reason });
     await this.#record(caller, patientId, 'R', true, 'care team read', ctx, [`Patient/${patientId}`]);
     return out;
   }
@@ -97,10 +103,22 @@ export class CareTeam {
     // eslint-disable-next-line @typescript-eslint/no-unnecessary-boolean-literal-compare -- runtime input: stored documents may lack the field; only an explicit value counts
     if (!facility || facility.active === false) throw new InvalidInputError(`facilityId: no active facility ${facilityId}`, ['facilityId']);
     if (team.includes(facilityId)) throw new ConflictError(`Organization/${facilityId} is already in this patient's care team`);
-    const doc: CareGrantDoc = { _id: randomUUID(), patientId, facilityId, reason, grantedBy: { userId: caller.userId, role: caller.role, facilityId: caller.facilityId }, grantedAt: new Date(), revokedAt: null, revokedBy: null };
+    const doc: CareGrantDoc = {
+      _id: randomUUID(),
+      patientId,
+      facilityId,
+      reason,
+      grantedBy: { userId: caller.userId, role: caller.role, facilityId: caller.facilityId },
+      grantedAt: new Date(),
+      revokedAt: null,
+      revokedBy: null,
+    };
     await this.grants.create(doc);
     await this.refresh(patientId);
-    await this.#record(caller, patientId, 'C', true, `care team grant: Organization/${facilityId} added (${reason})`.slice(0, 300), ctx, [`Patient/${patientId}`, `Organization/${facilityId}`]);
+    await this.#record(caller, patientId, 'C', true, `care team grant: Organization/${facilityId} added (${reason})`.slice(0, 300), ctx, [
+      `Patient/${patientId}`,
+      `Organization/${facilityId}`,
+    ]);
     return { facilityId, basis: 'grant', grantedBy: caller.userId, grantedAt: doc.grantedAt.toISOString(), reason };
   }
 
@@ -111,15 +129,25 @@ export class CareTeam {
     const r = await this.grants.updateMany({ patientId, facilityId, revokedAt: null }, { $set: { revokedAt: new Date(), revokedBy: caller.userId } });
     if (r.modifiedCount === 0) throw new NotFoundError(`Organization/${facilityId} holds no care grant for this patient`);
     await this.refresh(patientId);
-    await this.#record(caller, patientId, 'D', true, `care team grant revoked: Organization/${facilityId}`, ctx, [`Patient/${patientId}`, `Organization/${facilityId}`]);
+    await this.#record(caller, patientId, 'D', true, `care team grant revoked: Organization/${facilityId}`, ctx, [
+      `Patient/${patientId}`,
+      `Organization/${facilityId}`,
+    ]);
   }
 
-  async #requireMember(caller: Caller, patientId: string, ctx: RequestContext, action: 'C' | 'R' | 'D', what: string): Promise<PatientTeamDoc & { team: string[] }> {
+  async #requireMember(
+    caller: Caller,
+    patientId: string,
+    ctx: RequestContext,
+    action: 'C' | 'R' | 'D',
+    what: string,
+  ): Promise<PatientTeamDoc & { team: string[] }> {
     const p = await this.store.resources.findById(refKey('Patient', patientId), { id: 1, deleted: 1, registeredByFacilityId: 1 }).lean<PatientTeamDoc>();
     const team = p ? ((await this.of(patientId)) ?? []) : [];
     let refusal: string | null = null;
     if (caller.role === 'admin') refusal = 'The admin role gives no clinical access to patient records';
-    else if (!p || !team.includes(caller.facilityId)) refusal = `${what}: only staff of a facility in the patient's care team (by registration or grant) may do this; break-glass and consult access do not count`;
+    else if (!p || !team.includes(caller.facilityId))
+      refusal = `${what}: only staff of a facility in the patient's care team (by registration or grant) may do this; break-glass and consult access do not count`;
     if (refusal) {
       await this.#record(caller, patientId, action, false, refusal, ctx, [`Patient/${patientId}`]);
       throw new ForbiddenError(refusal);
@@ -128,7 +156,24 @@ export class CareTeam {
     return { ...(p as PatientTeamDoc), team };
   }
 
-  async #record(caller: Caller, patientId: string, action: 'C' | 'R' | 'D', success: boolean, outcomeDesc: string, ctx: RequestContext, entities: string[]): Promise<void> {
-    await this.audit.record({ kind: success ? 'patient-record' : 'access-denied', action, success, outcomeDesc: outcomeDesc.slice(0, 300), agent: agentOf(caller, ctx), patientId, entities, requestId: ctx.requestId });
+  async #record(
+    caller: Caller,
+    patientId: string,
+    action: 'C' | 'R' | 'D',
+    success: boolean,
+    outcomeDesc: string,
+    ctx: RequestContext,
+    entities: string[],
+  ): Promise<void> {
+    await this.audit.record({
+      kind: success ? 'patient-record' : 'access-denied',
+      action,
+      success,
+      outcomeDesc: outcomeDesc.slice(0, 300),
+      agent: agentOf(caller, ctx),
+      patientId,
+      entities,
+      requestId: ctx.requestId,
+    });
   }
 }

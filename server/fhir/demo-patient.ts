@@ -16,16 +16,51 @@ const subject = { reference: `Patient/${DEMO_PATIENT_ID}` };
 const daysAgo = (d: number) => new Date(Date.now() - d * 86_400_000).toISOString();
 
 function vital(id: string, code: string, display: string, value: number, unit: string, ucum: string, when: string): FhirResource {
-  return { resourceType: 'Observation', id, status: 'final', category: [{ coding: [{ system: OBS_CAT, code: 'vital-signs' }] }], code: { coding: [{ system: LOINC, code, display }], text: display }, subject, effectiveDateTime: when, valueQuantity: { value, unit, system: 'http://unitsofmeasure.org', code: ucum } };
+  return {
+    resourceType: 'Observation',
+    id,
+    status: 'final',
+    category: [{ coding: [{ system: OBS_CAT, code: 'vital-signs' }] }],
+    code: { coding: [{ system: LOINC, code, display }], text: display },
+    subject,
+    effectiveDateTime: when,
+    valueQuantity: { value, unit, system: 'http://unitsofmeasure.org', code: ucum },
+  };
 }
 function lab(id: string, code: string, display: string, value: number, unit: string, when: string): FhirResource {
-  return { resourceType: 'Observation', id, status: 'final', category: [{ coding: [{ system: OBS_CAT, code: 'laboratory' }] }], code: { coding: [{ system: LOINC, code, display }], text: display }, subject, effectiveDateTime: when, valueQuantity: { value, unit, system: 'http://unitsofmeasure.org', code: unit } };
+  return {
+    resourceType: 'Observation',
+    id,
+    status: 'final',
+    category: [{ coding: [{ system: OBS_CAT, code: 'laboratory' }] }],
+    code: { coding: [{ system: LOINC, code, display }], text: display },
+    subject,
+    effectiveDateTime: when,
+    valueQuantity: { value, unit, system: 'http://unitsofmeasure.org', code: unit },
+  };
 }
 function condition(id: string, icd: string, display: string, onset: string): FhirResource {
-  return { resourceType: 'Condition', id, clinicalStatus: { coding: [{ system: 'http://terminology.hl7.org/CodeSystem/condition-clinical', code: 'active' }] }, verificationStatus: { coding: [{ system: 'http://terminology.hl7.org/CodeSystem/condition-ver-status', code: 'confirmed' }] }, category: [{ coding: [{ system: 'http://terminology.hl7.org/CodeSystem/condition-category', code: 'problem-list-item' }] }], code: { coding: [{ system: ICD10, code: icd, display }], text: display }, subject, onsetDateTime: onset };
+  return {
+    resourceType: 'Condition',
+    id,
+    clinicalStatus: { coding: [{ system: 'http://terminology.hl7.org/CodeSystem/condition-clinical', code: 'active' }] },
+    verificationStatus: { coding: [{ system: 'http://terminology.hl7.org/CodeSystem/condition-ver-status', code: 'confirmed' }] },
+    category: [{ coding: [{ system: 'http://terminology.hl7.org/CodeSystem/condition-category', code: 'problem-list-item' }] }],
+    code: { coding: [{ system: ICD10, code: icd, display }], text: display },
+    subject,
+    onsetDateTime: onset,
+  };
 }
 function medication(id: string, display: string, dosage: string): FhirResource {
-  return { resourceType: 'MedicationStatement', id, status: 'active', medicationCodeableConcept: { text: display }, subject, effectivePeriod: { start: daysAgo(400) }, dosage: [{ text: dosage }] };
+  return {
+    resourceType: 'MedicationStatement',
+    id,
+    status: 'active',
+    medicationCodeableConcept: { text: display },
+    subject,
+    effectivePeriod: { start: daysAgo(400) },
+    dosage: [{ text: dosage }],
+  };
 }
 
 export function demoPatientRecord(): FhirResource[] {
@@ -56,7 +91,16 @@ export function demoPatientRecord(): FhirResource[] {
       policyRule: { coding: [{ system: 'http://terminology.hl7.org/CodeSystem/v3-ActCode', code: 'OPTIN' }] },
       provision: { type: 'permit', purpose: [{ system: 'http://terminology.hl7.org/CodeSystem/v3-ActReason', code: 'TREAT', display: 'treatment' }] },
     },
-    { resourceType: 'Encounter', id: enc, status: 'finished', class: { system: 'http://terminology.hl7.org/CodeSystem/v3-ActCode', code: 'AMB', display: 'ambulatory' }, type: [{ text: 'Khám ngoại trú: ho kéo dài 3 tuần' }], subject, period: { start: daysAgo(2), end: daysAgo(2) }, serviceProvider: { reference: 'Organization/fac-mocchau' } },
+    {
+      resourceType: 'Encounter',
+      id: enc,
+      status: 'finished',
+      class: { system: 'http://terminology.hl7.org/CodeSystem/v3-ActCode', code: 'AMB', display: 'ambulatory' },
+      type: [{ text: 'Khám ngoại trú: ho kéo dài 3 tuần' }],
+      subject,
+      period: { start: daysAgo(2), end: daysAgo(2) },
+      serviceProvider: { reference: 'Organization/fac-mocchau' },
+    },
     condition('cond-demo-htn', 'I10', 'Tăng huyết áp vô căn (essential hypertension)', '2015-06-01'),
     condition('cond-demo-dm2', 'E11', 'Đái tháo đường type 2 (type 2 diabetes mellitus)', '2018-09-10'),
     condition('cond-demo-cough', 'R05', 'Ho kéo dài, nghi lao phổi (chronic cough, suspected pulmonary TB)', daysAgo(21)),
@@ -89,6 +133,12 @@ export function demoPatientRecord(): FhirResource[] {
 export async function seedDemoPatient(service: RecordService): Promise<void> {
   if (await service.store.doc('Patient', DEMO_PATIENT_ID)) return;
   // Registered at the district clinic: that registration (not managingOrganization) puts it in the care team.
-  const plans: WritePlan[] = demoPatientRecord().map((r) => ({ method: 'PUT', type: r.resourceType, id: String(r.id), resource: r, ...(r.resourceType === 'Patient' ? { registeredByFacilityId: DEMO_REGISTERING_FACILITY } : {}) }));
+  const plans: WritePlan[] = demoPatientRecord().map((r) => ({
+    method: 'PUT',
+    type: r.resourceType,
+    id: String(r.id),
+    resource: r,
+    ...(r.resourceType === 'Patient' ? { registeredByFacilityId: DEMO_REGISTERING_FACILITY } : {}),
+  }));
   await service.commit({ kind: 'system', reason: 'demo seed' }, plans);
 }

@@ -26,12 +26,22 @@ const careGrantBody = z.object({
 });
 
 export const emrDocs: ApiDocs = {
-  'GET /patients': { summary: "Patients the caller may open (care team by registration or grant, active break-glass), newest first; each listed patient is audited" },
+  'GET /patients': {
+    summary: 'Patients the caller may open (care team by registration or grant, active break-glass), newest first; each listed patient is audited',
+  },
   'GET /patients/:id/summary': { summary: 'The patient summary (IPS-style document Bundle) as the UI shows it; access-checked and audited' },
   'GET /patients/:id/care-team': { summary: "The patient's care team: the registering facility and explicit grants (care-team staff only); audited" },
-  'POST /patients/:id/care-team': { summary: "Add a facility to the patient's care team, with a reason (staff of a facility already in the team by registration or grant); audited", body: careGrantBody, status: 201 },
+  'POST /patients/:id/care-team': {
+    summary: "Add a facility to the patient's care team, with a reason (staff of a facility already in the team by registration or grant); audited",
+    body: careGrantBody,
+    status: 201,
+  },
   'DELETE /patients/:id/care-team/:facilityId': { summary: 'End a care-team grant (not the registration); audited', status: 204 },
-  'POST /break-glass': { summary: 'Emergency access to a record outside the care team for one hour, with a reason; audited and reviewed', body: breakGlassBody, status: 201 },
+  'POST /break-glass': {
+    summary: 'Emergency access to a record outside the care team for one hour, with a reason; audited and reviewed',
+    body: breakGlassBody,
+    status: 201,
+  },
 };
 
 export const breakGlassAdminDocs: ApiDocs = {
@@ -45,7 +55,14 @@ export function emrRouter(service: RecordService, breakGlass: BreakGlass, careTe
     const caller = callerOf(req);
     const body: EmrPatientListResponse = { patients: [] };
     if (caller.role === 'admin') {
-      await service.audit.record({ kind: 'access-denied', action: 'R', success: false, outcomeDesc: 'patient list: the admin role gives no clinical access', agent: agentOf(caller, req.context), requestId: req.context.requestId });
+      await service.audit.record({
+        kind: 'access-denied',
+        action: 'R',
+        success: false,
+        outcomeDesc: 'patient list: the admin role gives no clinical access',
+        agent: agentOf(caller, req.context),
+        requestId: req.context.requestId,
+      });
       res.json(body);
       return;
     }
@@ -60,17 +77,24 @@ export function emrRouter(service: RecordService, breakGlass: BreakGlass, careTe
     const teams = await careTeam.teamsOf(docs.map((d) => d.id));
     body.patients = docs
       .filter((d) => teamSet.has(d.id) || grantSet.has(d.id))
-      .map(
-        (d): EmrPatientListItem => ({
-          ...headerOf(d.resource ?? { resourceType: 'Patient', id: d.id }),
-          access: teamSet.has(d.id) ? 'care-team' : 'break-glass',
-          careTeamFacilityIds: teams.get(d.id) ?? [],
-          lastUpdated: d.lastUpdated.toISOString(),
-        }),
-      );
+      .map((d): EmrPatientListItem => ({
+        ...headerOf(d.resource ?? { resourceType: 'Patient', id: d.id }),
+        access: teamSet.has(d.id) ? 'care-team' : 'break-glass',
+        careTeamFacilityIds: teams.get(d.id) ?? [],
+        lastUpdated: d.lastUpdated.toISOString(),
+      }));
     // One audit entry per patient shown (a list discloses names, birth dates, masked citizen ids).
     for (const p of body.patients) {
-      await service.audit.record({ kind: p.access === 'break-glass' ? 'break-glass' : 'patient-record', action: 'R', success: true, outcomeDesc: `patient list (${p.access})`, agent: agentOf(caller, req.context), patientId: p.id, entities: [`Patient/${p.id}`], requestId: req.context.requestId });
+      await service.audit.record({
+        kind: p.access === 'break-glass' ? 'break-glass' : 'patient-record',
+        action: 'R',
+        success: true,
+        outcomeDesc: `patient list (${p.access})`,
+        agent: agentOf(caller, req.context),
+        patientId: p.id,
+        entities: [`Patient/${p.id}`],
+        requestId: req.context.requestId,
+      });
     }
     res.json(body);
   });
@@ -109,7 +133,15 @@ export function breakGlassAdminRouter(breakGlass: BreakGlass, audit: AuditLog): 
     const limit = Number(req.query.limit ?? 200);
     const grants = await breakGlass.list(Number.isInteger(limit) && limit > 0 ? limit : 200);
     // Which patients had emergency access, and why, is itself sensitive: the review is audited.
-    await audit.record({ kind: 'admin', action: 'R', success: true, outcomeDesc: `break-glass review: ${grants.length} grants listed`, agent: agentOf(callerOf(req), req.context), entities: [...new Set(grants.map((g) => `Patient/${g.patientId}`))].slice(0, 50), requestId: req.context.requestId });
+    await audit.record({
+      kind: 'admin',
+      action: 'R',
+      success: true,
+      outcomeDesc: `break-glass review: ${grants.length} grants listed`,
+      agent: agentOf(callerOf(req), req.context),
+      entities: [...new Set(grants.map((g) => `Patient/${g.patientId}`))].slice(0, 50),
+      requestId: req.context.requestId,
+    });
     res.json({ grants });
   });
   return router;

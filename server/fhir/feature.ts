@@ -31,7 +31,12 @@ export function createEmrFeature(ctx: FeatureContext, deps: { consults: () => Co
       { path: '/fhir/R4/metadata', guards: [], router: fhirMetadataRouter(), docs: fhirMetadataDocs },
       { path: '/fhir/R4', guards: [ctx.requireAuth], router: fhirRouter(service, bundles), docs: fhirDocs },
       { path: '/api/emr', guards: [ctx.requireAuth], router: emrRouter(service, breakGlass, careTeam), docs: emrDocs },
-      { path: '/api/admin/break-glass', guards: [ctx.requireAuth, requireRole('admin')], router: breakGlassAdminRouter(breakGlass, ctx.audit), docs: breakGlassAdminDocs },
+      {
+        path: '/api/admin/break-glass',
+        guards: [ctx.requireAuth, requireRole('admin')],
+        router: breakGlassAdminRouter(breakGlass, ctx.audit),
+        docs: breakGlassAdminDocs,
+      },
     ],
     seed: () => seedDemoPatient(service),
   };

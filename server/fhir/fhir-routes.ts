@@ -96,7 +96,11 @@ export function fhirRouter(service: RecordService, bundles: BundleProcessor): Ro
       type: 'searchset',
       total: resources.length + extra.length,
       link: [{ relation: 'self', url: `${base}/Patient/${id}/$everything` }],
-      entry: [...resources.map((r) => ({ r, mode: 'match' as const })), ...extra.map((r) => ({ r, mode: 'include' as const }))].map(({ r, mode }) => ({ fullUrl: `${base}/${r.resourceType}/${r.id}`, resource: r, search: { mode } })),
+      entry: [...resources.map((r) => ({ r, mode: 'match' as const })), ...extra.map((r) => ({ r, mode: 'include' as const }))].map(({ r, mode }) => ({
+        fullUrl: `${base}/${r.resourceType}/${r.id}`,
+        resource: r,
+        search: { mode },
+      })),
     };
     sendFhir(res, 200, bundle);
   });
@@ -146,7 +150,11 @@ export function fhirRouter(service: RecordService, bundles: BundleProcessor): Ro
         fullUrl: `${base}/${type}/${id}`,
         ...(v.resource ? { resource: v.resource } : {}),
         request: { method: v.method, url: v.method === 'POST' ? type : `${type}/${id}` },
-        response: { status: v.deleted ? '204 No Content' : v.versionId === 1 ? '201 Created' : '200 OK', etag: `W/"${v.versionId}"`, lastModified: v.lastUpdated.toISOString() },
+        response: {
+          status: v.deleted ? '204 No Content' : v.versionId === 1 ? '201 Created' : '200 OK',
+          etag: `W/"${v.versionId}"`,
+          lastModified: v.lastUpdated.toISOString(),
+        },
       })),
     };
     sendFhir(res, 200, bundle);

@@ -26,7 +26,13 @@ export function headerOf(patient: FhirResource): PatientHeader {
   };
 }
 
-export async function patientSummary(service: RecordService, caller: Caller, patientId: string, ctx: RequestContext | undefined, baseUrl = DEFAULT_BASE_URL): Promise<FhirBundle> {
+export async function patientSummary(
+  service: RecordService,
+  caller: Caller,
+  patientId: string,
+  ctx: RequestContext | undefined,
+  baseUrl = DEFAULT_BASE_URL,
+): Promise<FhirBundle> {
   const resources = await service.compartment(caller, patientId, ctx, '$summary');
   const patient = resources.find((r) => r.resourceType === 'Patient' && r.id === patientId);
   if (!patient) throw new NotFoundError(`Patient/${patientId} is not known`);
@@ -38,7 +44,8 @@ export function createPatientRecords(service: RecordService): PatientRecords {
     service.validate(resource);
     const inCompartment = extractKeys({ ...resource, id: resource.id ?? 'new' }).patientId;
     const expected = resource.resourceType === 'Patient' ? resource.id : inCompartment;
-    if (expected !== patientId) throw new InvalidInputError(`${resource.resourceType} does not belong to Patient/${patientId}`, [`${resource.resourceType}.subject`]);
+    if (expected !== patientId)
+      throw new InvalidInputError(`${resource.resourceType} does not belong to Patient/${patientId}`, [`${resource.resourceType}.subject`]);
   };
   return {
     checkAccess: (caller, patientId, action) => service.access.check(caller, patientId, action),
@@ -48,7 +55,9 @@ export function createPatientRecords(service: RecordService): PatientRecords {
     async write(caller, patientId, resource, ctx) {
       assertCompartment(patientId, resource);
       const actor = { kind: 'user' as const, caller };
-      const r = resource.id ? await service.update(actor, resource.resourceType, resource.id, resource, undefined, ctx) : await service.create(actor, resource, ctx);
+      const r = resource.id
+        ? await service.update(actor, resource.resourceType, resource.id, resource, undefined, ctx)
+        : await service.create(actor, resource, ctx);
       return r.resource as FhirResource;
     },
     async writeAsSystem(patientId, resource, reason) {

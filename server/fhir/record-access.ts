@@ -27,7 +27,9 @@ export class RecordAccess {
   }
 
   async consentOf(patientId: string): Promise<ConsentDecision> {
-    const docs = await this.store.resources.find({ type: 'Consent', patientId, deleted: false }, { resource: 1 }).lean<{ resource: Record<string, unknown> }[]>();
+    const docs = await this.store.resources
+      .find({ type: 'Consent', patientId, deleted: false }, { resource: 1 })
+      .lean<{ resource: Record<string, unknown> }[]>();
     return consentDecision(docs.map((d) => d.resource));
   }
 
@@ -45,18 +47,42 @@ export class RecordAccess {
   }
 
   /** Checks, audits the outcome, and throws 403 when denied. */
-  async enforce(caller: Caller, patientId: string, action: AuditAction, ctx: RequestContext | undefined, entities: string[], note?: string): Promise<AccessDecision> {
+  async enforce(
+    caller: Caller,
+    patientId: string,
+    action: AuditAction,
+    ctx: RequestContext | undefined,
+    entities: string[],
+    note?: string,
+  ): Promise<AccessDecision> {
     const decision = await this.check(caller, patientId, action === 'R' ? 'read' : 'write');
     await this.auditDecision(caller, patientId, action, ctx, entities, decision, note);
     if (!decision.allow) throw new ForbiddenError(decision.reason);
     return decision;
   }
 
-  async auditDecision(caller: Caller, patientId: string, action: AuditAction, ctx: RequestContext | undefined, entities: string[], decision: AccessDecision, note?: string): Promise<void> {
+  async auditDecision(
+    caller: Caller,
+    patientId: string,
+    action: AuditAction,
+    ctx: RequestContext | undefined,
+    entities: string[],
+    decision: AccessDecision,
+    note?: string,
+  ): Promise<void> {
     const capped = entities.slice(0, 50);
     const more = entities.length > capped.length ? ` (+${entities.length - capped.length} more)` : '';
     if (!decision.allow) {
-      await this.audit.record({ kind: 'access-denied', action, success: false, outcomeDesc: `${note ?? ''}${note ? ': ' : ''}${decision.reason}`.slice(0, 300), agent: agentOf(caller, ctx), patientId, entities: capped, requestId: ctx?.requestId });
+      await this.audit.record({
+        kind: 'access-denied',
+        action,
+        success: false,
+        outcomeDesc: `${note ?? ''}${note ? ': ' : ''}${decision.reason}`.slice(0, 300),
+        agent: agentOf(caller, ctx),
+        patientId,
+        entities: capped,
+        requestId: ctx?.requestId,
+      });
       return;
     }
     const breakGlassReason = decision.basis === 'break-glass' ? await this.breakGlass.reasonFor(caller.userId, patientId) : undefined;

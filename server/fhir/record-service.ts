@@ -63,7 +63,11 @@ export class RecordService {
   /** Structural validation; throws 400 with each offending path. */
   validate(resource: unknown, base?: string): asserts resource is FhirResource {
     const issues = validateResource(resource, base);
-    if (issues.length) throw new InvalidInputError(issues.map((i) => i.message).join('; '), issues.map((i) => i.expression));
+    if (issues.length)
+      throw new InvalidInputError(
+        issues.map((i) => i.message).join('; '),
+        issues.map((i) => i.expression),
+      );
   }
 
   /**
@@ -123,7 +127,8 @@ export class RecordService {
     const prevDocs = new Map<string, { patientId?: string; deleted?: boolean }>();
     const updateKeys = plans.filter((p) => p.method !== 'POST').map((p) => refKey(p.type, p.id));
     if (updateKeys.length) {
-      for (const d of await this.store.docsByKeys<{ _id: string; patientId?: string; deleted?: boolean }>(updateKeys, { patientId: 1, deleted: 1 })) prevDocs.set(d._id, d);
+      for (const d of await this.store.docsByKeys<{ _id: string; patientId?: string; deleted?: boolean }>(updateKeys, { patientId: 1, deleted: 1 }))
+        prevDocs.set(d._id, d);
     }
     const newPatients = new Set(plans.filter((p) => p.type === 'Patient' && p.method !== 'DELETE' && !prevDocs.has(refKey('Patient', p.id))).map((p) => p.id));
     const touched = new Map<string, { actions: Set<AuditAction>; entities: string[] }>();
@@ -169,10 +174,17 @@ export class RecordService {
 
     // References are resolved only after the access check, so "does not exist" (422) never tells a
     // stranger which patients exist: a reference to someone else's patient is a 403 like any other.
-    const items = plans.filter((p) => p.resource).map((p) => ({ resource: p.resource as FhirResource, base: (p as WritePlan & { base?: string }).base ?? p.type }));
+    const items = plans
+      .filter((p) => p.resource)
+      .map((p) => ({ resource: p.resource as FhirResource, base: (p as WritePlan & { base?: string }).base ?? p.type }));
     const local = new Set(plans.filter((p) => p.method !== 'DELETE').map((p) => refKey(p.type, p.id)));
     const problems = await this.refs.check(items, local);
-    if (problems.length) throw new InvalidInputError(problems.map((p) => `${p.path}: ${p.message}`).join('; '), problems.map((p) => p.path), 422);
+    if (problems.length)
+      throw new InvalidInputError(
+        problems.map((p) => `${p.path}: ${p.message}`).join('; '),
+        problems.map((p) => p.path),
+        422,
+      );
 
     let results: WriteResult[];
     try {
@@ -186,18 +198,43 @@ export class RecordService {
     for (const [patientId, t] of touched) {
       const action: AuditAction = t.actions.size === 1 ? firstAction(t.actions) : 'U';
       const note = notes.get(patientId);
-      if (actor.kind === 'user') await this.access.auditDecision(actor.caller, patientId, action, ctx, t.entities, decisions.get(patientId) ?? { allow: true, reason: 'allowed' }, note);
-      else await this.audit.record({ kind: 'patient-record', action, success: true, outcomeDesc: `system: ${actor.reason}`.slice(0, 300), agent: { role: 'system' }, patientId, entities: t.entities.slice(0, 50), requestId: ctx?.requestId });
+      if (actor.kind === 'user')
+        await this.access.auditDecision(actor.caller, patientId, action, ctx, t.entities, decisions.get(patientId) ?? { allow: true, reason: 'allowed' }, note);
+      else
+        await this.audit.record({
+          kind: 'patient-record',
+          action,
+          success: true,
+          outcomeDesc: `system: ${actor.reason}`.slice(0, 300),
+          agent: { role: 'system' },
+          patientId,
+          entities: t.entities.slice(0, 50),
+          requestId: ctx?.requestId,
+        });
     }
     for (const p of outside) {
       const agent = actor.kind === 'user' ? agentOf(actor.caller, ctx) : { role: 'system' };
       const why = actor.kind === 'user' ? outsideRule(p.type, p.method).who : `system: ${actor.reason}`;
-      await this.audit.record({ kind: DIRECTORY_TYPES.has(p.type) ? 'admin' : 'patient-record', action: ACTION[p.method], success: true, outcomeDesc: `shared resource outside any patient record (${why})`.slice(0, 300), agent, entities: [refKey(p.type, p.id)], requestId: ctx?.requestId });
+      await this.audit.record({
+        kind: DIRECTORY_TYPES.has(p.type) ? 'admin' : 'patient-record',
+        action: ACTION[p.method],
+        success: true,
+        outcomeDesc: `shared resource outside any patient record (${why})`.slice(0, 300),
+        agent,
+        entities: [refKey(p.type, p.id)],
+        requestId: ctx?.requestId,
+      });
     }
     const byUserId = actor.kind === 'user' ? actor.caller.userId : undefined;
     for (const r of results) {
       if (!r.patientId) continue;
-      this.events.emit('record.changed', { patientId: r.patientId, resourceType: r.type, resourceId: r.id, change: r.deleted ? 'deleted' : r.created ? 'created' : 'updated', ...(byUserId ? { byUserId } : {}) });
+      this.events.emit('record.changed', {
+        patientId: r.patientId,
+        resourceType: r.type,
+        resourceId: r.id,
+        change: r.deleted ? 'deleted' : r.created ? 'created' : 'updated',
+        ...(byUserId ? { byUserId } : {}),
+      });
     }
     return results;
   }
@@ -212,7 +249,11 @@ export class RecordService {
       const sc = (p.resource as { securityContext?: { reference?: unknown } }).securityContext;
       const ref = typeof sc?.reference === 'string' ? parseLiteral(sc.reference) : null;
       if (!ref) {
-        if (actor.kind === 'user') throw new InvalidInputError('Binary.securityContext: a Binary needs a securityContext (Patient/<id> or a resource of the patient record) that decides who may read it', ['Binary.securityContext']);
+        if (actor.kind === 'user')
+          throw new InvalidInputError(
+            'Binary.securityContext: a Binary needs a securityContext (Patient/<id> or a resource of the patient record) that decides who may read it',
+            ['Binary.securityContext'],
+          );
         continue;
       }
       if (ref.type === 'Patient') {
@@ -220,7 +261,9 @@ export class RecordService {
         continue;
       }
       const sameRequest = plans.find((q) => q.type === ref.type && q.id === ref.id && q.resource);
-      const patientId = sameRequest?.resource ? extractKeys({ ...sameRequest.resource, id: sameRequest.id }).patientId : (await this.store.doc(ref.type, ref.id))?.patientId;
+      const patientId = sameRequest?.resource
+        ? extractKeys({ ...sameRequest.resource, id: sameRequest.id }).patientId
+        : (await this.store.doc(ref.type, ref.id))?.patientId;
       if (patientId) p.accessPatientId = patientId;
     }
   }
@@ -231,11 +274,21 @@ export class RecordService {
       const rule = outsideRule(p.type, p.method);
       let refusal: string | null = rule.roles.includes(caller.role) ? null : `${p.type} is written by ${rule.who}`;
       if (!refusal && (p.type === 'Practitioner' || p.type === 'Organization') && p.method !== 'POST') {
-        const platformOwned = p.type === 'Practitioner' ? await userModel(this.#conn).exists({ _id: p.id }) : await facilityModel(this.#conn).exists({ _id: p.id });
-        if (platformOwned) refusal = `${p.type}/${p.id} is the platform's own ${p.type === 'Practitioner' ? 'user account' : 'facility'}; change it in /api/admin`;
+        const platformOwned =
+          p.type === 'Practitioner' ? await userModel(this.#conn).exists({ _id: p.id }) : await facilityModel(this.#conn).exists({ _id: p.id });
+        if (platformOwned)
+          refusal = `${p.type}/${p.id} is the platform's own ${p.type === 'Practitioner' ? 'user account' : 'facility'}; change it in /api/admin`;
       }
       if (refusal) {
-        await this.audit.record({ kind: 'access-denied', action: ACTION[p.method], success: false, outcomeDesc: refusal.slice(0, 300), agent: agentOf(caller, ctx), entities: [refKey(p.type, p.id)], requestId: ctx?.requestId });
+        await this.audit.record({
+          kind: 'access-denied',
+          action: ACTION[p.method],
+          success: false,
+          outcomeDesc: refusal.slice(0, 300),
+          agent: agentOf(caller, ctx),
+          entities: [refKey(p.type, p.id)],
+          requestId: ctx?.requestId,
+        });
         throw new ForbiddenError(refusal);
       }
     }
@@ -243,7 +296,8 @@ export class RecordService {
 
   async create(actor: Actor, body: unknown, ctx?: RequestContext, expectedType?: string): Promise<WriteResult> {
     this.validate(body);
-    if (expectedType && body.resourceType !== expectedType) throw new InvalidInputError(`The body is a ${body.resourceType}, the URL names ${expectedType}`, ['resourceType']);
+    if (expectedType && body.resourceType !== expectedType)
+      throw new InvalidInputError(`The body is a ${body.resourceType}, the URL names ${expectedType}`, ['resourceType']);
     const id = newId();
     const r = only(await this.commit(actor, [{ method: 'POST', type: body.resourceType, id, resource: { ...body, id } }], ctx));
     return r;
@@ -252,8 +306,9 @@ export class RecordService {
   async update(actor: Actor, type: string, id: string, body: unknown, ifMatch: number | undefined, ctx?: RequestContext): Promise<WriteResult> {
     this.validate(body);
     if (body.resourceType !== type) throw new InvalidInputError(`The body is a ${body.resourceType}, the URL names ${type}`, ['resourceType']);
-    // eslint-disable-next-line @typescript-eslint/no-unnecessary-type-conversion -- runtime input: the value comes from the request body/params and is not guaranteed a string
-    if (body.id !== undefined && body.id !== id) throw new InvalidInputError(`The body's id (${String(body.id)}) differs from the URL's (${id})`, [`${type}.id`]);
+    if (body.id !== undefined && body.id !== id)
+      // eslint-disable-next-line @typescript-eslint/no-unnecessary-type-conversion -- runtime input: the value comes from the request body/params and is not guaranteed a string
+      throw new InvalidInputError(`The body's id (${String(body.id)}) differs from the URL's (${id})`, [`${type}.id`]);
     if (!/^[A-Za-z0-9\-.]{1,64}$/.test(id)) throw new InvalidInputError('Invalid id', [`${type}.id`]);
     const r = only(await this.commit(actor, [{ method: 'PUT', type, id, resource: { ...body, id }, expectedVersion: ifMatch }], ctx));
     return r;
@@ -296,7 +351,9 @@ export class RecordService {
       this.#compartments.set(patientId, { version, resources: cached });
       return what === '$summary' ? summaryOf(patientId, cached) : [...cached];
     }
-    const docs = await this.store.resources.find({ patientId, deleted: false }, { resource: 1, type: 1 }).lean<{ _id: string; resource: FhirResource; type: string }[]>();
+    const docs = await this.store.resources
+      .find({ patientId, deleted: false }, { resource: 1, type: 1 })
+      .lean<{ _id: string; resource: FhirResource; type: string }[]>();
     // Patient first, then by type and id.
     docs.sort((a, b) => (a.type === 'Patient' ? -1 : b.type === 'Patient' ? 1 : a._id < b._id ? -1 : a._id > b._id ? 1 : 0));
     const resources = docs.map((d) => d.resource);
@@ -317,16 +374,28 @@ export class RecordService {
   async referencedOutside(resources: FhirResource[]): Promise<FhirResource[]> {
     const inside = new Set(resources.map((r) => refKey(r.resourceType, r.id ?? '')));
     const wanted = new Set<string>();
-    for (const r of resources) for (const f of findReferences(r)) if (/^[A-Z][A-Za-z]+\/[A-Za-z0-9\-.]{1,64}$/.test(f.reference) && !inside.has(f.reference)) wanted.add(f.reference);
+    for (const r of resources)
+      for (const f of findReferences(r)) if (/^[A-Z][A-Za-z]+\/[A-Za-z0-9\-.]{1,64}$/.test(f.reference) && !inside.has(f.reference)) wanted.add(f.reference);
     if (!wanted.size) return [];
-    // eslint-disable-next-line @typescript-eslint/no-unnecessary-condition -- runtime input: the value comes from outside (database, request, parsed data) and may not match its declared type
-    const docs = (await this.store.docsByKeys<{ resource: FhirResource; patientId?: string }>([...wanted], { resource: 1, patientId: 1 }, { currentOnly: true })).filter((d) => d.patientId === undefined || d.patientId === null);
+    const docs = (
+      await this.store.docsByKeys<{ resource: FhirResource; patientId?: string }>([...wanted], { resource: 1, patientId: 1 }, { currentOnly: true })
+    )
+      // eslint-disable-next-line @typescript-eslint/no-unnecessary-condition -- runtime input: the value comes from outside (database, request, parsed data) and may not match its declared type
+      .filter((d) => d.patientId === undefined || d.patientId === null);
     return docs.map((d) => d.resource);
   }
 }
 
 /** Directory resources: who works where. Written by administrators only. */
-export const DIRECTORY_TYPES: ReadonlySet<string> = new Set(['Practitioner', 'PractitionerRole', 'Organization', 'OrganizationAffiliation', 'Location', 'HealthcareService', 'Endpoint']);
+export const DIRECTORY_TYPES: ReadonlySet<string> = new Set([
+  'Practitioner',
+  'PractitionerRole',
+  'Organization',
+  'OrganizationAffiliation',
+  'Location',
+  'HealthcareService',
+  'Endpoint',
+]);
 const CLINICIANS = ['referring_doctor', 'specialist', 'radiologist'] as const;
 
 /**
@@ -338,7 +407,9 @@ const CLINICIANS = ['referring_doctor', 'specialist', 'radiologist'] as const;
  */
 export function outsideRule(type: string, method: WritePlan['method']): { roles: readonly string[]; who: string } {
   if (DIRECTORY_TYPES.has(type)) {
-    return method === 'POST' ? { roles: [...CLINICIANS, 'admin'], who: 'clinicians and administrators (new directory resource)' } : { roles: ['admin'], who: 'administrators (changing a directory resource)' };
+    return method === 'POST'
+      ? { roles: [...CLINICIANS, 'admin'], who: 'clinicians and administrators (new directory resource)' }
+      : { roles: ['admin'], who: 'administrators (changing a directory resource)' };
   }
   return { roles: CLINICIANS, who: 'clinicians (shared clinical definition)' };
 }

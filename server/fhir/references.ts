@@ -85,8 +85,16 @@ export class ReferenceResolver {
     const found = await this.store.existing([...wanted.keys()]);
     const orgIds = [...wanted.keys()].filter((k) => !found.has(k) && k.startsWith('Organization/')).map((k) => k.slice(13));
     const practitionerIds = [...wanted.keys()].filter((k) => !found.has(k) && k.startsWith('Practitioner/')).map((k) => k.slice(13));
-    if (orgIds.length) for (const f of await facilityModel(this.conn).find({ _id: { $in: orgIds } }, { _id: 1 }).lean()) found.add(`Organization/${f._id}`);
-    if (practitionerIds.length) for (const u of await userModel(this.conn).find({ _id: { $in: practitionerIds } }, { _id: 1 }).lean()) found.add(`Practitioner/${u._id}`);
+    if (orgIds.length)
+      for (const f of await facilityModel(this.conn)
+        .find({ _id: { $in: orgIds } }, { _id: 1 })
+        .lean())
+        found.add(`Organization/${f._id}`);
+    if (practitionerIds.length)
+      for (const u of await userModel(this.conn)
+        .find({ _id: { $in: practitionerIds } }, { _id: 1 })
+        .lean())
+        found.add(`Practitioner/${u._id}`);
     for (const [key, paths] of wanted) {
       if (!found.has(key)) for (const path of paths) problems.push({ path, message: `${key} does not exist` });
     }

@@ -153,7 +153,10 @@ export class ResourceStore {
         const ids = docs.map((d) => d._id);
         undo.push(() => this.resources.deleteMany({ _id: { $in: ids } }));
         undo.push(() => this.history.deleteMany({ _id: { $in: ids.map((id) => `${id}/_history/1`) } }));
-        await this.history.insertMany(docs.map((d) => historyOf(d, 'POST')), { ordered: true });
+        await this.history.insertMany(
+          docs.map((d) => historyOf(d, 'POST')),
+          { ordered: true },
+        );
         try {
           await this.resources.insertMany(docs, { ordered: true });
         } catch (err) {
@@ -184,13 +187,33 @@ export class ResourceStore {
       throw new PreconditionFailedError(`If-Match: ${key} is at version ${prev && !prev.deleted ? prev.versionId : 'none'}, not ${p.expectedVersion}`);
     }
     if (p.method === 'DELETE') {
-      if (!prev || prev.deleted) return { type: p.type, id: p.id, versionId: prev?.versionId ?? 0, lastUpdated, created: false, deleted: true, resource: null, patientId: prev?.patientId };
+      if (!prev || prev.deleted)
+        return {
+          type: p.type,
+          id: p.id,
+          versionId: prev?.versionId ?? 0,
+          lastUpdated,
+          created: false,
+          deleted: true,
+          resource: null,
+          patientId: prev?.patientId,
+        };
       const versionId = prev.versionId + 1;
       const set = { versionId, lastUpdated, deleted: true, careTeamOrgs: [], tokens: [], strings: [], refs: [], dateRanges: {}, resource: null };
       const r = await this.resources.updateOne({ _id: key, versionId: prev.versionId }, { $set: set });
       if (r.matchedCount === 0) throw new ConflictError(`${key} was changed by someone else; try again`, 'version_conflict');
       undo.push(() => this.resources.replaceOne({ _id: key }, prev));
-      const h: FhirHistoryDoc = { _id: `${key}/_history/${versionId}`, type: p.type, id: p.id, versionId, lastUpdated, method: 'DELETE', deleted: true, patientId: prev.patientId, resource: null };
+      const h: FhirHistoryDoc = {
+        _id: `${key}/_history/${versionId}`,
+        type: p.type,
+        id: p.id,
+        versionId,
+        lastUpdated,
+        method: 'DELETE',
+        deleted: true,
+        patientId: prev.patientId,
+        resource: null,
+      };
       await this.history.create(h);
       undo.push(() => this.history.deleteOne({ _id: h._id }));
       return { type: p.type, id: p.id, versionId, lastUpdated, created: false, deleted: true, resource: null, patientId: prev.patientId };
@@ -220,7 +243,11 @@ export class ResourceStore {
 
   #docFor(p: WritePlan, versionId: number, lastUpdated: Date): FhirResourceDoc {
     if (!p.resource) throw new Error('write plan without a resource');
-    const resource: FhirResource = { ...p.resource, id: p.id, meta: { ...(p.resource.meta ?? {}), versionId: String(versionId), lastUpdated: lastUpdated.toISOString() } };
+    const resource: FhirResource = {
+      ...p.resource,
+      id: p.id,
+      meta: { ...(p.resource.meta ?? {}), versionId: String(versionId), lastUpdated: lastUpdated.toISOString() },
+    };
     const keys = extractKeys(resource);
     return {
       _id: refKey(p.type, p.id),
@@ -253,11 +280,30 @@ function envelope(dates: DateKey[]): Record<string, { lo: number; hi: number }> 
 }
 
 function historyOf(d: FhirResourceDoc, method: WriteMethod): FhirHistoryDoc {
-  return { _id: `${d._id}/_history/${d.versionId}`, type: d.type, id: d.id, versionId: d.versionId, lastUpdated: d.lastUpdated, method, deleted: d.deleted, patientId: d.patientId, resource: d.resource };
+  return {
+    _id: `${d._id}/_history/${d.versionId}`,
+    type: d.type,
+    id: d.id,
+    versionId: d.versionId,
+    lastUpdated: d.lastUpdated,
+    method,
+    deleted: d.deleted,
+    patientId: d.patientId,
+    resource: d.resource,
+  };
 }
 
 function resultOf(d: FhirResourceDoc, created: boolean): WriteResult {
-  return { type: d.type, id: d.id, versionId: d.versionId, lastUpdated: d.lastUpdated, created, deleted: d.deleted, patientId: d.patientId, resource: d.resource };
+  return {
+    type: d.type,
+    id: d.id,
+    versionId: d.versionId,
+    lastUpdated: d.lastUpdated,
+    created,
+    deleted: d.deleted,
+    patientId: d.patientId,
+    resource: d.resource,
+  };
 }
 
 /** 410 Gone for a deleted resource. */

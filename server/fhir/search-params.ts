@@ -10,7 +10,22 @@ import type { FhirResource } from '../../contracts/fhir';
 import type { DateKey } from '../../models/fhir-resource';
 
 /** The parameter codes we index (besides _id and _lastUpdated, which are document fields). */
-export const INDEXED_PARAMS = ['identifier', 'name', 'family', 'given', 'birthdate', 'gender', 'patient', 'subject', 'category', 'code', 'date', 'status', 'clinical-status', 'encounter'] as const;
+export const INDEXED_PARAMS = [
+  'identifier',
+  'name',
+  'family',
+  'given',
+  'birthdate',
+  'gender',
+  'patient',
+  'subject',
+  'category',
+  'code',
+  'date',
+  'status',
+  'clinical-status',
+  'encounter',
+] as const;
 
 export type SearchParamType = 'token' | 'string' | 'reference' | 'date';
 
@@ -93,7 +108,13 @@ export function searchParamType(resourceType: string, code: string): SearchParam
 
 /** Lower-case, without Vietnamese diacritics: "Nguyễn Thị Đào" → "nguyen thi dao". */
 export function normaliseText(s: string): string {
-  return s.normalize('NFD').replace(/[\u0300-\u036f]/g, '').replace(/đ/g, 'd').replace(/Đ/g, 'D').toLowerCase().trim();
+  return s
+    .normalize('NFD')
+    .replace(/[\u0300-\u036f]/g, '')
+    .replace(/đ/g, 'd')
+    .replace(/Đ/g, 'D')
+    .toLowerCase()
+    .trim();
 }
 
 /** [lo, hi] in ms for a FHIR date, dateTime or instant (partial dates cover their whole year/month/day). */
@@ -206,7 +227,8 @@ export function extractKeys(resource: FhirResource): ExtractedKeys {
       // eslint-disable-next-line @typescript-eslint/no-unnecessary-condition -- runtime input: the type comes from the search-parameter definitions, cast, not checked
       else if (param.type === 'reference') {
         refsOf(param, v, refs);
-        if (compartmentCodes.includes(param.code) && isObj(v) && typeof v.reference === 'string' && v.reference.startsWith('Patient/')) compartmentRefs.push(v.reference.slice('Patient/'.length));
+        if (compartmentCodes.includes(param.code) && isObj(v) && typeof v.reference === 'string' && v.reference.startsWith('Patient/'))
+          compartmentRefs.push(v.reference.slice('Patient/'.length));
       }
     }
   }

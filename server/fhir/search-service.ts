@@ -10,10 +10,19 @@ import { pushdownShape } from '../db/pushdown';
 
 const CANDIDATE_LIMIT = 2000;
 
-export async function searchResources(service: RecordService, caller: Caller, type: string, query: SearchQuery, baseUrl: string, ctx?: RequestContext): Promise<FhirBundle> {
+export async function searchResources(
+  service: RecordService,
+  caller: Caller,
+  type: string,
+  query: SearchQuery,
+  baseUrl: string,
+  ctx?: RequestContext,
+): Promise<FhirBundle> {
   const parsed = parseSearch(type, query);
   const resources = service.store.resources;
-  const candidates = ((await resources.distinct('patientId', pushdownShape(parsed.filter))) as (string | null)[]).filter((p): p is string => typeof p === 'string');
+  const candidates = ((await resources.distinct('patientId', pushdownShape(parsed.filter))) as (string | null)[]).filter(
+    (p): p is string => typeof p === 'string',
+  );
   const allowed = await service.access.readablePatientIds(caller, candidates.slice(0, CANDIDATE_LIMIT));
   // A search that names patients (patient=, subject=, Patient?_id=) is refused (403, audited) when the
   // caller may not read one of them, whether or not anything matches: no existence oracle.
@@ -24,12 +33,20 @@ export async function searchResources(service: RecordService, caller: Caller, ty
   const filter = pushdownShape({ $and: [parsed.filter, { $or: [{ patientId: { $in: [...allowed] } }, { patientId: { $exists: false } }] }] }); // top-level equalities: the database answers them
   const [total, docs] = await Promise.all([
     service.store.count(filter),
-    parsed.count === 0 ? Promise.resolve([]) : resources.find(filter, { resource: 1, patientId: 1, refs: 1 }).sort(parsed.sort).skip(parsed.offset).limit(parsed.count).lean<Pick<FhirResourceDoc, 'resource' | 'patientId' | 'refs'>[]>(), // _count=0: total only
+    parsed.count === 0
+      ? Promise.resolve([])
+      : resources
+          .find(filter, { resource: 1, patientId: 1, refs: 1 })
+          .sort(parsed.sort)
+          .skip(parsed.offset)
+          .limit(parsed.count)
+          .lean<Pick<FhirResourceDoc, 'resource' | 'patientId' | 'refs'>[]>(), // _count=0: total only
   ]);
   const included = await includes(service, caller, type, query, docs);
   // Audit: one entry per patient whose data is disclosed (matches and includes).
   const perPatient = new Map<string, string[]>();
-  for (const d of [...docs, ...included]) if (d.patientId && d.resource) perPatient.set(d.patientId, [...(perPatient.get(d.patientId) ?? []), `${d.resource.resourceType}/${d.resource.id}`]);
+  for (const d of [...docs, ...included])
+    if (d.patientId && d.resource) perPatient.set(d.patientId, [...(perPatient.get(d.patientId) ?? []), `${d.resource.resourceType}/${d.resource.id}`]);
   for (const [patientId, entities] of perPatient) {
     const decision = await service.access.check(caller, patientId, 'read');
     await service.access.auditDecision(caller, patientId, 'R', ctx, entities, decision, `search ${type}`);
@@ -94,11 +111,14 @@ type Found = Pick<FhirResourceDoc, 'resource' | 'patientId' | 'refs'>;
  */
 async function includes(service: RecordService, caller: Caller, type: string, query: SearchQuery, docs: Found[]): Promise<Found[]> {
   const specs = (key: string) =>
-    [query[key]].flat().filter((v): v is string => typeof v === 'string').map((v) => {
-      const m = /^([A-Z][A-Za-z]+):([a-z][a-z-]*)$/.exec(v);
-      if (!m) throw new InvalidInputError(`${key}=${v}: expected Type:parameter (e.g. Observation:patient)`, [key]);
-      return { source: m[1] as string, param: m[2] as string };
-    });
+    [query[key]]
+      .flat()
+      .filter((v): v is string => typeof v === 'string')
+      .map((v) => {
+        const m = /^([A-Z][A-Za-z]+):([a-z][a-z-]*)$/.exec(v);
+        if (!m) throw new InvalidInputError(`${key}=${v}: expected Type:parameter (e.g. Observation:patient)`, [key]);
+        return { source: m[1] as string, param: m[2] as string };
+      });
   const inc = specs('_include');
   const rev = specs('_revinclude');
   if ((!inc.length && !rev.length) || !docs.length) return [];
@@ -106,16 +126,27 @@ async function includes(service: RecordService, caller: Caller, type: string, qu
   const seen = new Set(docs.map((d) => `${d.resource?.resourceType}/${d.resource?.id}`));
   const wanted: Found[] = [];
   for (const { source, param } of inc) {
-    if (source !== type || searchParamType(type, param) !== 'reference') throw new InvalidInputError(`_include=${source}:${param}: not a reference parameter of ${type} this server indexes`, ['_include']);
+    if (source !== type || searchParamType(type, param) !== 'reference')
+      throw new InvalidInputError(`_include=${source}:${param}: not a reference parameter of ${type} this server indexes`, ['_include']);
     // eslint-disable-next-line @typescript-eslint/no-unnecessary-condition -- runtime input: the value comes from outside (database, request, parsed data) and may not match its declared type
-    const keys = [...new Set(docs.flatMap((d) => (d.refs ?? []).filter((r) => r.startsWith(`${param}|`)).map((r) => r.slice(param.length + 1))))].filter((k) => !seen.has(k));
+    const keys = [...new Set(docs.flatMap((d) => (d.refs ?? []).filter((r) => r.startsWith(`${param}|`)).map((r) => r.slice(param.length + 1))))].filter(
+      (k) => !seen.has(k),
+    );
     if (!keys.length) continue;
-    wanted.push(...(await resources.find({ _id: { $in: keys.slice(0, MAX_INCLUDED) }, deleted: false }, { resource: 1, patientId: 1, refs: 1 }).lean<Found[]>()));
+    wanted.push(
+      ...(await resources.find({ _id: { $in: keys.slice(0, MAX_INCLUDED) }, deleted: false }, { resource: 1, patientId: 1, refs: 1 }).lean<Found[]>()),
+    );
   }
   for (const { source, param } of rev) {
-    if (searchParamType(source, param) !== 'reference') throw new InvalidInputError(`_revinclude=${source}:${param}: not a reference parameter of ${source} this server indexes`, ['_revinclude']);
+    if (searchParamType(source, param) !== 'reference')
+      throw new InvalidInputError(`_revinclude=${source}:${param}: not a reference parameter of ${source} this server indexes`, ['_revinclude']);
     const targets = docs.map((d) => `${param}|${d.resource?.resourceType}/${d.resource?.id}`);
-    wanted.push(...(await resources.find({ type: source, deleted: false, refs: { $in: targets } }, { resource: 1, patientId: 1, refs: 1 }).limit(MAX_INCLUDED).lean<Found[]>()));
+    wanted.push(
+      ...(await resources
+        .find({ type: source, deleted: false, refs: { $in: targets } }, { resource: 1, patientId: 1, refs: 1 })
+        .limit(MAX_INCLUDED)
+        .lean<Found[]>()),
+    );
   }
   const fresh = wanted.filter((d) => {
     const key = `${d.resource?.resourceType}/${d.resource?.id}`;

@@ -37,7 +37,19 @@ function categories(r: FhirResource): string[] {
 }
 /** When it happened, as ms (effective, period start, onset, recorded...), for "latest" and "recent". */
 function whenOf(r: FhirResource): number {
-  for (const k of ['effectiveDateTime', 'effectiveInstant', 'occurrenceDateTime', 'issued', 'started', 'authoredOn', 'recordedDate', 'onsetDateTime', 'dateAsserted', 'date', 'created']) {
+  for (const k of [
+    'effectiveDateTime',
+    'effectiveInstant',
+    'occurrenceDateTime',
+    'issued',
+    'started',
+    'authoredOn',
+    'recordedDate',
+    'onsetDateTime',
+    'dateAsserted',
+    'date',
+    'created',
+  ]) {
     const v = r[k];
     if (typeof v === 'string') {
       const t = Date.parse(v);
@@ -56,7 +68,9 @@ const newestFirst = (rs: FhirResource[]) => [...rs].sort((a, b) => whenOf(b) - w
 /** Latest Observation per code in a category. */
 function latestPerCode(rs: FhirResource[], category: string): FhirResource[] {
   const latest = new Map<string, FhirResource>();
-  for (const o of newestFirst(byTypes(rs, 'Observation').filter((o) => categories(o).includes(category) && o.status !== 'entered-in-error' && o.status !== 'cancelled'))) {
+  for (const o of newestFirst(
+    byTypes(rs, 'Observation').filter((o) => categories(o).includes(category) && o.status !== 'entered-in-error' && o.status !== 'cancelled'),
+  )) {
     const key = codes(o.code).join(',') || textOf(o.code);
     if (!latest.has(key)) latest.set(key, o);
   }
@@ -81,10 +95,15 @@ export const SUMMARY_SECTIONS: SummarySection[] = [
     title: 'Active problems / Vấn đề sức khỏe đang điều trị',
     loinc: '11450-4',
     display: 'Problem list - Reported',
-    select: (rs) => byTypes(rs, 'Condition').filter((c) => {
-      const s = statusCode(c.clinicalStatus);
-      return (s === undefined || ['active', 'recurrence', 'relapse'].includes(s)) && statusCode(c.verificationStatus) !== 'entered-in-error' && statusCode(c.verificationStatus) !== 'refuted';
-    }),
+    select: (rs) =>
+      byTypes(rs, 'Condition').filter((c) => {
+        const s = statusCode(c.clinicalStatus);
+        return (
+          (s === undefined || ['active', 'recurrence', 'relapse'].includes(s)) &&
+          statusCode(c.verificationStatus) !== 'entered-in-error' &&
+          statusCode(c.verificationStatus) !== 'refuted'
+        );
+      }),
   },
   {
     key: 'medications',
@@ -101,7 +120,10 @@ export const SUMMARY_SECTIONS: SummarySection[] = [
     title: 'Allergies and intolerances / Dị ứng',
     loinc: '48765-2',
     display: 'Allergies and adverse reactions Document',
-    select: (rs) => byTypes(rs, 'AllergyIntolerance').filter((a) => !['inactive', 'resolved'].includes(statusCode(a.clinicalStatus) ?? '') && statusCode(a.verificationStatus) !== 'entered-in-error'),
+    select: (rs) =>
+      byTypes(rs, 'AllergyIntolerance').filter(
+        (a) => !['inactive', 'resolved'].includes(statusCode(a.clinicalStatus) ?? '') && statusCode(a.verificationStatus) !== 'entered-in-error',
+      ),
   },
   {
     key: 'immunizations',
@@ -110,9 +132,27 @@ export const SUMMARY_SECTIONS: SummarySection[] = [
     display: 'History of Immunization Narrative',
     select: (rs) => newestFirst(byTypes(rs, 'Immunization').filter((i) => i.status === 'completed')),
   },
-  { key: 'vitals', title: 'Vital signs (latest) / Dấu hiệu sinh tồn (gần nhất)', loinc: '8716-3', display: 'Vital signs', select: (rs) => latestPerCode(rs, 'vital-signs') },
-  { key: 'results', title: 'Laboratory results (latest) / Kết quả xét nghiệm (gần nhất)', loinc: '30954-2', display: 'Relevant diagnostic tests/laboratory data Narrative', select: (rs) => latestPerCode(rs, 'laboratory') },
-  { key: 'encounters', title: 'Recent encounters / Lượt khám gần đây', loinc: '46240-8', display: 'History of Hospitalizations+Outpatient visits Narrative', select: (rs) => newestFirst(byTypes(rs, 'Encounter')).slice(0, 10) },
+  {
+    key: 'vitals',
+    title: 'Vital signs (latest) / Dấu hiệu sinh tồn (gần nhất)',
+    loinc: '8716-3',
+    display: 'Vital signs',
+    select: (rs) => latestPerCode(rs, 'vital-signs'),
+  },
+  {
+    key: 'results',
+    title: 'Laboratory results (latest) / Kết quả xét nghiệm (gần nhất)',
+    loinc: '30954-2',
+    display: 'Relevant diagnostic tests/laboratory data Narrative',
+    select: (rs) => latestPerCode(rs, 'laboratory'),
+  },
+  {
+    key: 'encounters',
+    title: 'Recent encounters / Lượt khám gần đây',
+    loinc: '46240-8',
+    display: 'History of Hospitalizations+Outpatient visits Narrative',
+    select: (rs) => newestFirst(byTypes(rs, 'Encounter')).slice(0, 10),
+  },
   {
     key: 'imaging',
     title: 'Imaging and AI findings / Chẩn đoán hình ảnh và kết quả AI',
@@ -120,7 +160,11 @@ export const SUMMARY_SECTIONS: SummarySection[] = [
     display: 'Diagnostic imaging study',
     select: (rs) => [
       ...newestFirst(byTypes(rs, 'ImagingStudy')).slice(0, 10),
-      ...newestFirst(byTypes(rs, 'DiagnosticReport').filter((d) => categories(d).some((c) => ['RAD', 'imaging', 'LP29684-5'].includes(c)) || (Array.isArray(d.imagingStudy) && d.imagingStudy.length > 0))).slice(0, 10),
+      ...newestFirst(
+        byTypes(rs, 'DiagnosticReport').filter(
+          (d) => categories(d).some((c) => ['RAD', 'imaging', 'LP29684-5'].includes(c)) || (Array.isArray(d.imagingStudy) && d.imagingStudy.length > 0),
+        ),
+      ).slice(0, 10),
       ...newestFirst(byTypes(rs, 'Observation').filter(isAiFinding)).slice(0, 20),
     ],
   },
@@ -129,8 +173,14 @@ export const SUMMARY_SECTIONS: SummarySection[] = [
 const escapeHtml = (s: string) => s.replace(/[&<>"]/g, (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;' })[c] ?? c);
 
 function lineOf(r: FhirResource): string {
-  // eslint-disable-next-line @typescript-eslint/no-base-to-string -- runtime input: FHIR JSON from clients; String() of whatever is there, as before
-  const what = textOf(r.code) || textOf(r.medicationCodeableConcept) || textOf(r.vaccineCode) || textOf(r.type) || textOf(Array.isArray(r.type) ? r.type[0] : undefined) || String(r.description ?? r.resourceType);
+  const what =
+    textOf(r.code) ||
+    textOf(r.medicationCodeableConcept) ||
+    textOf(r.vaccineCode) ||
+    textOf(r.type) ||
+    textOf(Array.isArray(r.type) ? r.type[0] : undefined) ||
+    // eslint-disable-next-line @typescript-eslint/no-base-to-string -- runtime input: FHIR JSON from clients; String() of whatever is there, as before
+    String(r.description ?? r.resourceType);
   // eslint-disable-next-line @typescript-eslint/no-base-to-string -- runtime input: FHIR JSON from clients; String() of whatever is there, as before
   const q = isObj(r.valueQuantity) ? ` ${String(r.valueQuantity.value ?? '')} ${String(r.valueQuantity.unit ?? '')}`.trimEnd() : '';
   return `${what}${q}`;
@@ -192,7 +242,8 @@ function closeOverReferences(cited: Map<string, FhirResource>, compartment: Fhir
  */
 export function summaryMembers(patient: FhirResource, compartment: FhirResource[]): FhirResource[] {
   const cited = new Map<string, FhirResource>();
-  for (const s of SUMMARY_SECTIONS) for (const r of s.select(compartment)) if (!(r.resourceType === 'Patient' && r.id === patient.id)) cited.set(`${r.resourceType}/${r.id}`, r);
+  for (const s of SUMMARY_SECTIONS)
+    for (const r of s.select(compartment)) if (!(r.resourceType === 'Patient' && r.id === patient.id)) cited.set(`${r.resourceType}/${r.id}`, r);
   const available = new Map(compartment.map((r) => [`${r.resourceType}/${r.id}`, r]));
   const queue = [...cited.values()];
   while (queue.length) {
@@ -213,7 +264,9 @@ export function buildSummary(patient: FhirResource, compartment: FhirResource[],
   const sections = SUMMARY_SECTIONS.map((s) => {
     const items = s.select(compartment);
     for (const r of items) if (!(r.resourceType === 'Patient' && r.id === patient.id)) cited.set(`${r.resourceType}/${r.id}`, r);
-    const div = items.length ? `<div xmlns="http://www.w3.org/1999/xhtml"><ul>${items.map((r) => `<li>${escapeHtml(lineOf(r))}</li>`).join('')}</ul></div>` : `<div xmlns="http://www.w3.org/1999/xhtml">No information / Không có thông tin</div>`;
+    const div = items.length
+      ? `<div xmlns="http://www.w3.org/1999/xhtml"><ul>${items.map((r) => `<li>${escapeHtml(lineOf(r))}</li>`).join('')}</ul></div>`
+      : `<div xmlns="http://www.w3.org/1999/xhtml">No information / Không có thông tin</div>`;
     return {
       title: s.title,
       code: { coding: [{ system: LOINC, code: s.loinc, display: s.display }] },

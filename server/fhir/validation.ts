@@ -117,7 +117,12 @@ export function validateResource(resource: unknown, base?: string): ValidationIs
   if (shape) return [{ expression: shape.path || (base ?? 'Resource'), message: shape.message }];
   const type = (resource as { resourceType?: unknown }).resourceType;
   if (typeof type !== 'string' || !isKnownResourceType(type)) {
-    return [{ expression: base ? `${base}.resourceType` : 'resourceType', message: typeof type === 'string' ? `unknown resource type '${type}'` : 'resourceType is missing' }];
+    return [
+      {
+        expression: base ? `${base}.resourceType` : 'resourceType',
+        message: typeof type === 'string' ? `unknown resource type '${type}'` : 'resourceType is missing',
+      },
+    ];
   }
   const root = base ?? type;
   const v = validatorFor(type);
@@ -127,7 +132,12 @@ export function validateResource(resource: unknown, base?: string): ValidationIs
     for (const err of v.errors ?? []) {
       // oneOf/anyOf summaries repeat what their branches said
       if (err.keyword === 'oneOf' || err.keyword === 'anyOf' || err.keyword === 'if') continue;
-      const extra = err.keyword === 'required' ? String(err.params.missingProperty) : err.keyword === 'additionalProperties' ? String(err.params.additionalProperty) : undefined;
+      const extra =
+        err.keyword === 'required'
+          ? String(err.params.missingProperty)
+          : err.keyword === 'additionalProperties'
+            ? String(err.params.additionalProperty)
+            : undefined;
       const expression = toFhirPath(root, err.instancePath, extra);
       const message = `${expression}: ${describe(err)}`;
       if (seen.has(message)) continue;

@@ -100,7 +100,8 @@ export function createHttpApp(opts: AppOptions): Express {
   const openApi = buildOpenApi([{ path: '', router: platform, docs: PLATFORM_DOCS }, ...opts.mounts], {
     title: 'hoichan API',
     version: '1',
-    description: 'Remote consultation between district clinics and central hospitals: consults, shared EMR (FHIR R4 under /fhir/R4, see its CapabilityStatement), chest X-ray triage. Errors are {error, message} under /api and OperationOutcome under /fhir/R4.',
+    description:
+      'Remote consultation between district clinics and central hospitals: consults, shared EMR (FHIR R4 under /fhir/R4, see its CapabilityStatement), chest X-ray triage. Errors are {error, message} under /api and OperationOutcome under /fhir/R4.',
   });
   for (const route of openApi.undocumented) opts.logger.warn({ route }, 'route has no OpenAPI documentation');
   app.use(platform);

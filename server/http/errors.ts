@@ -75,7 +75,11 @@ export class ServiceUnavailableError extends DomainError {
 /** The request ran past its deadline (REQUEST_TIMEOUT_MS): it was answered and its work told to stop. */
 export class DeadlineExceededError extends DomainError {
   constructor(timeoutMs: number) {
-    super(503, 'deadline_exceeded', `The request took longer than ${Math.round(timeoutMs / 1000)} s and was stopped. A write may or may not have been saved: check before retrying, or retry with the same Idempotency-Key.`);
+    super(
+      503,
+      'deadline_exceeded',
+      `The request took longer than ${Math.round(timeoutMs / 1000)} s and was stopped. A write may or may not have been saved: check before retrying, or retry with the same Idempotency-Key.`,
+    );
   }
 }
 /** The client went away before its answer; the reason of the request's AbortSignal. */
@@ -102,7 +106,13 @@ interface ErrorShape {
 
 function classify(err: unknown): ErrorShape {
   if (err instanceof DomainError) {
-    return { status: err.status, code: err.code, message: err.message, expression: err.expression, retryAfterS: err instanceof TooManyRequestsError ? err.retryAfterS : undefined };
+    return {
+      status: err.status,
+      code: err.code,
+      message: err.message,
+      expression: err.expression,
+      retryAfterS: err instanceof TooManyRequestsError ? err.retryAfterS : undefined,
+    };
   }
   if (err instanceof ZodError) {
     const e = fromZodError(err);
@@ -115,7 +125,8 @@ function classify(err: unknown): ErrorShape {
   // eslint-disable-next-line @typescript-eslint/no-unnecessary-condition -- runtime input: anything can be thrown, and errors from libraries need not carry these fields
   if (e?.type === 'entity.too.large') return { status: 413, code: 'payload_too_large', message: 'Request body is too large' };
   // eslint-disable-next-line @typescript-eslint/no-unnecessary-condition -- runtime input: anything can be thrown, and errors from libraries need not carry these fields
-  if (e?.type === 'encoding.unsupported' || e?.type === 'charset.unsupported') return { status: 415, code: 'unsupported_media_type', message: e.message ?? 'Unsupported encoding' };
+  if (e?.type === 'encoding.unsupported' || e?.type === 'charset.unsupported')
+    return { status: 415, code: 'unsupported_media_type', message: e.message ?? 'Unsupported encoding' };
   // multer errors, and the busboy parse errors multer passes on (all caused by the body sent)
   // eslint-disable-next-line @typescript-eslint/no-unnecessary-condition -- runtime input: anything can be thrown, and errors from libraries need not carry these fields
   if (e?.name === 'MulterError') {
@@ -129,20 +140,43 @@ function classify(err: unknown): ErrorShape {
   // eslint-disable-next-line @typescript-eslint/no-unnecessary-condition -- runtime input: anything can be thrown, and errors from libraries need not carry these fields
   if (e?.name === 'ValidationError' && typeof (err as { errors?: unknown }).errors === 'object') {
     const fields = Object.entries((err as { errors: Record<string, { message?: string }> }).errors);
-    return { status: 400, code: 'invalid', message: fields.map(([path, f]) => `${path}: ${f.message ?? 'is invalid'}`).join('; ') || 'Invalid input', expression: fields.map(([path]) => path) };
+    return {
+      status: 400,
+      code: 'invalid',
+      message: fields.map(([path, f]) => `${path}: ${f.message ?? 'is invalid'}`).join('; ') || 'Invalid input',
+      expression: fields.map(([path]) => path),
+    };
   }
   // eslint-disable-next-line @typescript-eslint/no-unnecessary-condition -- runtime input: anything can be thrown, and errors from libraries need not carry these fields
   if (e?.name === 'CastError') return { status: 400, code: 'invalid', message: 'A value has the wrong type' };
   // a unique index refused the write (MongoDB E11000; FerretDB on SQLite may pass the SQLite text through)
-  // eslint-disable-next-line @typescript-eslint/no-unnecessary-condition -- runtime input: anything can be thrown, and errors from libraries need not carry these fields
-  if (e?.code === 11000 || (typeof e?.message === 'string' && /E11000|UNIQUE constraint failed|duplicate key/i.test(e.message) && /^Mongo/.test(e.name ?? ''))) {
+  if (
+    // eslint-disable-next-line @typescript-eslint/no-unnecessary-condition -- runtime input: anything can be thrown, and errors from libraries need not carry these fields
+    e?.code === 11000 ||
+    // eslint-disable-next-line @typescript-eslint/no-unnecessary-condition -- runtime input: anything can be thrown, and errors from libraries need not carry these fields
+    (typeof e?.message === 'string' && /E11000|UNIQUE constraint failed|duplicate key/i.test(e.message) && /^Mongo/.test(e.name ?? ''))
+  ) {
     return { status: 409, code: 'conflict', message: 'A record with the same unique value already exists' };
   }
   // database unreachable
-  // eslint-disable-next-line @typescript-eslint/no-unnecessary-condition -- runtime input: anything can be thrown, and errors from libraries need not carry these fields
-  if (e?.name === 'MongoServerSelectionError' || e?.name === 'MongoNetworkError' || e?.name === 'MongoNotConnectedError' || e?.name === 'MongoTopologyClosedError') {
+  if (
+    // eslint-disable-next-line @typescript-eslint/no-unnecessary-condition -- runtime input: anything can be thrown, and errors from libraries need not carry these fields
+    e?.name === 'MongoServerSelectionError' ||
+    // eslint-disable-next-line @typescript-eslint/no-unnecessary-condition -- runtime input: anything can be thrown, and errors from libraries need not carry these fields
+    e?.name === 'MongoNetworkError' ||
+    // eslint-disable-next-line @typescript-eslint/no-unnecessary-condition -- runtime input: anything can be thrown, and errors from libraries need not carry these fields
+    e?.name === 'MongoNotConnectedError' ||
+    // eslint-disable-next-line @typescript-eslint/no-unnecessary-condition -- runtime input: anything can be thrown, and errors from libraries need not carry these fields
+    e?.name === 'MongoTopologyClosedError'
+  ) {
     // Whether a write reached the database before the connection failed is not known here.
-    return { status: 503, code: 'database_unavailable', message: 'The database is temporarily unavailable, so the request may not have completed. Try again shortly; before retrying a write, check whether it was saved, or retry it with the same Idempotency-Key.', retryAfterS: 2 };
+    return {
+      status: 503,
+      code: 'database_unavailable',
+      message:
+        'The database is temporarily unavailable, so the request may not have completed. Try again shortly; before retrying a write, check whether it was saved, or retry it with the same Idempotency-Key.',
+      retryAfterS: 2,
+    };
   }
   // eslint-disable-next-line @typescript-eslint/no-unnecessary-condition -- runtime input: anything can be thrown, and errors from libraries need not carry these fields
   const status = e?.status ?? e?.statusCode;
@@ -150,7 +184,15 @@ function classify(err: unknown): ErrorShape {
   return { status: 500, code: 'internal', message: 'Internal server error' };
 }
 
-const MULTIPART_PARSE_ERRORS = new Set(['Multipart: Boundary not found', 'Malformed part header', 'Unexpected end of form', 'Unexpected end of file', 'Malformed content type', 'Missing Content-Type', 'Malformed urlencoded form']);
+const MULTIPART_PARSE_ERRORS = new Set([
+  'Multipart: Boundary not found',
+  'Malformed part header',
+  'Unexpected end of form',
+  'Unexpected end of file',
+  'Malformed content type',
+  'Missing Content-Type',
+  'Malformed urlencoded form',
+]);
 function isMultipartParseError(err: Error): boolean {
   return MULTIPART_PARSE_ERRORS.has(err.message) || err.message.startsWith('Unsupported content type: ');
 }
@@ -219,7 +261,10 @@ export function errorHandler(logger: Logger): ErrorRequestHandler {
 function renderShape(req: Request, res: Response, shape: ErrorShape): void {
   if (shape.retryAfterS !== undefined) res.setHeader('Retry-After', String(shape.retryAfterS));
   if (req.originalUrl.startsWith('/fhir/')) {
-    res.status(shape.status).type('application/fhir+json').json(operationOutcome('error', fhirIssueCode(shape), shape.message, shape.expression));
+    res
+      .status(shape.status)
+      .type('application/fhir+json')
+      .json(operationOutcome('error', fhirIssueCode(shape), shape.message, shape.expression));
     return;
   }
   res.status(shape.status).json({ error: shape.code, message: shape.message, ...(shape.expression ? { path: shape.expression } : {}) });

@@ -37,7 +37,10 @@ export function idempotency(conn: Connection, logger: Logger, pendingStaleMs: nu
     if (!KEY.test(key)) throw new InvalidInputError('Idempotency-Key must be 1 to 255 visible ASCII characters', ['Idempotency-Key']);
     const id = sha256(`${caller.userId}\n${req.method}\n${req.originalUrl}\n${key}`);
     // A multipart body is not read yet: its length and type stand for it.
-    const fingerprint = typeof req.body === 'object' && req.body !== null ? sha256(JSON.stringify(req.body)) : sha256(`${req.header('content-type') ?? ''}|${req.header('content-length') ?? ''}`);
+    const fingerprint =
+      typeof req.body === 'object' && req.body !== null
+        ? sha256(JSON.stringify(req.body))
+        : sha256(`${req.header('content-type') ?? ''}|${req.header('content-length') ?? ''}`);
 
     const claim = () =>
       records
@@ -51,14 +54,18 @@ export function idempotency(conn: Connection, logger: Logger, pendingStaleMs: nu
     let prior = claimed ? null : await records.findById(id).lean();
     // An expired answer, or a first attempt abandoned long ago (its work stopped at its deadline): start afresh.
     const now = Date.now();
-    if (!claimed && (!prior || prior.createdAt.getTime() < now - IDEMPOTENCY_TTL_S * 1000 || (prior.state === 'pending' && prior.createdAt.getTime() < now - pendingStaleMs))) {
+    if (
+      !claimed &&
+      (!prior || prior.createdAt.getTime() < now - IDEMPOTENCY_TTL_S * 1000 || (prior.state === 'pending' && prior.createdAt.getTime() < now - pendingStaleMs))
+    ) {
       await records.deleteOne({ _id: id, ...(prior ? { createdAt: prior.createdAt } : {}) });
       claimed = await claim();
       prior = claimed ? null : await records.findById(id).lean();
     }
     if (!claimed) {
       if (!prior) throw new ConflictError('A request with this Idempotency-Key is being processed; retry shortly', 'idempotency_in_progress');
-      if (prior.fingerprint !== fingerprint) throw new DomainError(422, 'idempotency_key_reused', 'This Idempotency-Key was used for a different request; use a new key for a new request');
+      if (prior.fingerprint !== fingerprint)
+        throw new DomainError(422, 'idempotency_key_reused', 'This Idempotency-Key was used for a different request; use a new key for a new request');
       if (prior.state === 'pending') {
         res.setHeader('Retry-After', '1');
         throw new ConflictError('A request with this Idempotency-Key is still being processed; retry shortly', 'idempotency_in_progress');

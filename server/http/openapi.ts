@@ -46,7 +46,8 @@ export function declaredRoutes(router: Router): Array<{ method: string; path: st
   const out: Array<{ method: string; path: string }> = [];
   for (const layer of (router as unknown as { stack: RouteLayer[] }).stack) {
     if (!layer.route || typeof layer.route.path !== 'string') continue;
-    for (const [method, on] of Object.entries(layer.route.methods)) if (on && method !== '_all') out.push({ method: method.toUpperCase(), path: layer.route.path });
+    for (const [method, on] of Object.entries(layer.route.methods))
+      if (on && method !== '_all') out.push({ method: method.toUpperCase(), path: layer.route.path });
   }
   return out;
 }
@@ -116,7 +117,11 @@ export function buildOpenApi(mounts: readonly DocumentedMount[], info: { title: 
           required: true,
           content: {
             'multipart/form-data': {
-              schema: { type: 'object', properties: { ...fields.properties, [doc.multipart.file]: { type: 'string', contentMediaType: 'application/octet-stream' } }, required: [...(fields.required ?? []), doc.multipart.file] },
+              schema: {
+                type: 'object',
+                properties: { ...fields.properties, [doc.multipart.file]: { type: 'string', contentMediaType: 'application/octet-stream' } },
+                required: [...(fields.required ?? []), doc.multipart.file],
+              },
             },
           },
         };
@@ -133,10 +138,25 @@ export function buildOpenApi(mounts: readonly DocumentedMount[], info: { title: 
       security: [{ bearer: [] }],
       paths,
       components: {
-        securitySchemes: { bearer: { type: 'http', scheme: 'bearer', bearerFormat: 'JWT', description: 'Access token from POST /api/auth/login (15 minutes); refresh with POST /api/auth/refresh.' } },
+        securitySchemes: {
+          bearer: {
+            type: 'http',
+            scheme: 'bearer',
+            bearerFormat: 'JWT',
+            description: 'Access token from POST /api/auth/login (15 minutes); refresh with POST /api/auth/refresh.',
+          },
+        },
         schemas: {
-          Error: { type: 'object', required: ['error', 'message'], properties: { error: { type: 'string', description: 'machine-readable code' }, message: { type: 'string' }, details: {} } },
-          OperationOutcome: { type: 'object', required: ['resourceType', 'issue'], properties: { resourceType: { const: 'OperationOutcome' }, issue: { type: 'array', items: { type: 'object' } } } },
+          Error: {
+            type: 'object',
+            required: ['error', 'message'],
+            properties: { error: { type: 'string', description: 'machine-readable code' }, message: { type: 'string' }, details: {} },
+          },
+          OperationOutcome: {
+            type: 'object',
+            required: ['resourceType', 'issue'],
+            properties: { resourceType: { const: 'OperationOutcome' }, issue: { type: 'array', items: { type: 'object' } } },
+          },
         },
       },
     },

@@ -49,5 +49,14 @@ export function agreement(finding: TriageFinding, reviewed: readonly ReviewedFin
       missedLesions += r.review.boxes.filter((box) => modelBoxes.every((m) => iou(box, m) < MISSED_IOU)).length;
     }
   }
-  return { finding, flagsReviewed, confirmed, rejected, ppv: flagsReviewed ? confirmed / flagsReviewed : null, missedFindings, missedLesions, negativesReviewed };
+  return {
+    finding,
+    flagsReviewed,
+    confirmed,
+    rejected,
+    ppv: flagsReviewed ? confirmed / flagsReviewed : null,
+    missedFindings,
+    missedLesions,
+    negativesReviewed,
+  };
 }

@@ -15,7 +15,10 @@ export interface DicomwebOptions {
 
 export class DicomwebError extends Error {
   override readonly name = 'DicomwebError';
-  constructor(message: string, readonly status?: number) {
+  constructor(
+    message: string,
+    readonly status?: number,
+  ) {
     super(message);
   }
 }

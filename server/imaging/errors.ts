@@ -3,7 +3,10 @@ import { DomainError } from '../http/errors';
 
 /** 422: the upload is a PNG/JPEG/DICOM by its bytes but cannot be decoded. `error` is `image_<decoder code>`. */
 export class ImageRejectedError extends DomainError {
-  constructor(readonly decodeCode: string, decoderMessage: string) {
+  constructor(
+    readonly decodeCode: string,
+    decoderMessage: string,
+  ) {
     super(422, `image_${decodeCode}`, `The image could not be read (${decodeCode}): ${decoderMessage}. Nothing was stored.`);
   }
 

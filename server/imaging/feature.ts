@@ -45,13 +45,30 @@ export async function createImagingFeature(ctx: FeatureContext, deps: { records:
   const access = new ImagingAccess(deps.records, ctx.audit);
   const fhir = new ImagingFhirSync(studies, deps.records, logger);
   const notifier = new ImagingNotifier(ctx.realtime, ctx.events);
-  const pacsOptions = options.dicomweb !== undefined ? options.dicomweb : process.env.HOICHAN_DICOMWEB_URL ? { url: process.env.HOICHAN_DICOMWEB_URL, ...(process.env.HOICHAN_DICOMWEB_BASIC_AUTH ? { basicAuth: process.env.HOICHAN_DICOMWEB_BASIC_AUTH } : {}) } : null;
+  const pacsOptions =
+    options.dicomweb !== undefined
+      ? options.dicomweb
+      : process.env.HOICHAN_DICOMWEB_URL
+        ? { url: process.env.HOICHAN_DICOMWEB_URL, ...(process.env.HOICHAN_DICOMWEB_BASIC_AUTH ? { basicAuth: process.env.HOICHAN_DICOMWEB_BASIC_AUTH } : {}) }
+        : null;
   const pacs = pacsOptions ? new DicomwebClient(pacsOptions) : undefined;
   const imaging = new ImagingService({ studies, storage, previews, triage, access, fhir, notifier, audit: ctx.audit, logger, ...(pacs ? { pacs } : {}) });
-  const worklist = new WorklistService({ studies, reviews, imaging, access, records: deps.records, fhir, notifier, audit: ctx.audit, consults: consultRequestModel(conn), users: userModel(conn) });
+  const worklist = new WorklistService({
+    studies,
+    reviews,
+    imaging,
+    access,
+    records: deps.records,
+    fhir,
+    notifier,
+    audit: ctx.audit,
+    consults: consultRequestModel(conn),
+    users: userModel(conn),
+  });
 
   const retryMs = options.fhirRetryMs ?? FHIR_RETRY_MS;
-  const timer = retryMs > 0 ? setInterval(() => void fhir.retryFailed().catch((err: unknown) => logger.warn({ err }, 'imaging: FHIR retry failed')), retryMs) : undefined;
+  const timer =
+    retryMs > 0 ? setInterval(() => void fhir.retryFailed().catch((err: unknown) => logger.warn({ err }, 'imaging: FHIR retry failed')), retryMs) : undefined;
   timer?.unref();
 
   return {

@@ -29,7 +29,11 @@ export class ImagingFhirSync {
       if (s.triage.state === 'done') {
         for (const f of s.triage.findings ?? []) {
           if (s.fhirObservations.some((o) => o.finding === f.finding)) continue;
-          const written = await this.records.writeAsSystem(s.patientId, observationResource(s, f.finding, heatmapUrl(s, f.finding)), `AI triage: ${f.finding} score`);
+          const written = await this.records.writeAsSystem(
+            s.patientId,
+            observationResource(s, f.finding, heatmapUrl(s, f.finding)),
+            `AI triage: ${f.finding} score`,
+          );
           s.fhirObservations.push({ finding: f.finding, id: requireId(written.id) });
           await this.studies.updateOne({ _id: s._id }, { $set: { fhirObservations: s.fhirObservations } });
         }
@@ -40,7 +44,10 @@ export class ImagingFhirSync {
       }
       s.fhirSync = 'synced';
       s.fhirError = undefined;
-      await this.studies.updateOne({ _id: s._id }, { $set: { fhirSync: 'synced', fhirDiagnosticReportId: s.fhirDiagnosticReportId }, $unset: { fhirError: 1 } });
+      await this.studies.updateOne(
+        { _id: s._id },
+        { $set: { fhirSync: 'synced', fhirDiagnosticReportId: s.fhirDiagnosticReportId }, $unset: { fhirError: 1 } },
+      );
     } catch (err) {
       s.fhirSync = 'failed';
       s.fhirError = (err as Error).message.slice(0, 500);
@@ -55,7 +62,11 @@ export class ImagingFhirSync {
     const review = study.reviews.find((r) => r.finding === finding);
     if (!review || !study.fhirObservations.some((o) => o.finding === finding)) return; // written at the next sync
     try {
-      await this.records.writeAsSystem(study.patientId, observationResource(study, finding, heatmapUrl(study, finding), review), `radiologist review of AI ${finding} result`);
+      await this.records.writeAsSystem(
+        study.patientId,
+        observationResource(study, finding, heatmapUrl(study, finding), review),
+        `radiologist review of AI ${finding} result`,
+      );
     } catch (err) {
       this.logger.warn({ err, studyId: study._id }, 'imaging: updating the FHIR Observation after review failed');
     }
@@ -65,7 +76,13 @@ export class ImagingFhirSync {
   async retryFailed(limit = 20): Promise<number> {
     const stale = new Date(Date.now() - 2 * 60_000); // a 'pending' this old was cut off (crash, shutdown)
     const failed = await this.studies
-      .find({ $or: [{ fhirSync: 'failed' }, { fhirSync: 'pending', updatedAt: { $lt: stale } }], 'triage.state': { $in: ['done', 'failed', 'unavailable', 'not_scored'] } }).sort({ createdAt: 1 }).limit(limit).lean<ImagingStudy[]>();
+      .find({
+        $or: [{ fhirSync: 'failed' }, { fhirSync: 'pending', updatedAt: { $lt: stale } }],
+        'triage.state': { $in: ['done', 'failed', 'unavailable', 'not_scored'] },
+      })
+      .sort({ createdAt: 1 })
+      .limit(limit)
+      .lean<ImagingStudy[]>();
     let synced = 0;
     for (const s of failed) if ((await this.sync(s)).fhirSync === 'synced') synced++;
     return synced;

@@ -56,7 +56,10 @@ export class ImagingService {
     await this.d.access.enforce(caller, patientId, 'write', ctx);
     if (file.length === 0) throw new ImageRejectedError('empty', 'the uploaded file is empty');
     const format = sniffFormat(file);
-    if (!format) throw new UnsupportedMediaTypeError('The file is not a PNG, JPEG or DICOM image (the type is read from the file content, not its name). Nothing was stored.');
+    if (!format)
+      throw new UnsupportedMediaTypeError(
+        'The file is not a PNG, JPEG or DICOM image (the type is read from the file content, not its name). Nothing was stored.',
+      );
 
     const studyId = randomUUID();
     const notify = (state: TriageState, message?: string) => this.d.notifier.progress(caller.userId, studyId, patientId, state, message);
@@ -176,7 +179,16 @@ export class ImagingService {
   async list(caller: Caller, patientId: string, ctx: RequestContext): Promise<ImagingStudy[]> {
     await this.d.access.enforce(caller, patientId, 'read', ctx);
     const studies = await this.d.studies.find({ patientId }).sort({ createdAt: -1 }).limit(200).lean<ImagingStudy[]>();
-    await this.d.audit.record({ kind: 'imaging', action: 'R', success: true, outcomeDesc: `imaging studies listed (${studies.length})`, agent: agentOf(caller, ctx), patientId, entities: studies.slice(0, 20).map((s) => `ImagingStudy/${s._id}`), requestId: ctx.requestId });
+    await this.d.audit.record({
+      kind: 'imaging',
+      action: 'R',
+      success: true,
+      outcomeDesc: `imaging studies listed (${studies.length})`,
+      agent: agentOf(caller, ctx),
+      patientId,
+      entities: studies.slice(0, 20).map((s) => `ImagingStudy/${s._id}`),
+      requestId: ctx.requestId,
+    });
     return studies;
   }
 
@@ -190,7 +202,16 @@ export class ImagingService {
 
   async get(caller: Caller, studyId: string, ctx: RequestContext): Promise<ImagingStudy> {
     const study = await this.load(caller, studyId, ctx);
-    await this.d.audit.record({ kind: 'imaging', action: 'R', success: true, outcomeDesc: 'imaging study and AI triage result read', agent: agentOf(caller, ctx), patientId: study.patientId, entities: [`ImagingStudy/${studyId}`], requestId: ctx.requestId });
+    await this.d.audit.record({
+      kind: 'imaging',
+      action: 'R',
+      success: true,
+      outcomeDesc: 'imaging study and AI triage result read',
+      agent: agentOf(caller, ctx),
+      patientId: study.patientId,
+      entities: [`ImagingStudy/${studyId}`],
+      requestId: ctx.requestId,
+    });
     return study;
   }
 
@@ -198,14 +219,28 @@ export class ImagingService {
   async file(caller: Caller, studyId: string, which: StudyFile, ctx: RequestContext): Promise<{ relPath: string; contentType: string; filename: string }> {
     const study = await this.load(caller, studyId, ctx);
     let out: { relPath: string; contentType: string; filename: string };
-    if (which.kind === 'original') out = { relPath: study.originalPath, contentType: study.contentType, filename: `${studyId}.${study.format === 'dicom' ? 'dcm' : study.format === 'png' ? 'png' : 'jpg'}` };
+    if (which.kind === 'original')
+      out = {
+        relPath: study.originalPath,
+        contentType: study.contentType,
+        filename: `${studyId}.${study.format === 'dicom' ? 'dcm' : study.format === 'png' ? 'png' : 'jpg'}`,
+      };
     else if (which.kind === 'preview') out = { relPath: study.previewPath, contentType: 'image/png', filename: `${studyId}-preview.png` };
     else {
       const f = study.triage.findings?.find((x) => x.finding === which.finding);
       if (!f) throw new NotFoundError('This study has no AI heatmap for that finding');
       out = { relPath: f.heatmapPath, contentType: 'image/png', filename: `${studyId}-heatmap-${which.finding}.png` };
     }
-    await this.d.audit.record({ kind: 'imaging', action: 'R', success: true, outcomeDesc: `image read: ${which.kind}${which.kind === 'heatmap' ? ` ${which.finding}` : ''}`, agent: agentOf(caller, ctx), patientId: study.patientId, entities: [`ImagingStudy/${studyId}`], requestId: ctx.requestId });
+    await this.d.audit.record({
+      kind: 'imaging',
+      action: 'R',
+      success: true,
+      outcomeDesc: `image read: ${which.kind}${which.kind === 'heatmap' ? ` ${which.finding}` : ''}`,
+      agent: agentOf(caller, ctx),
+      patientId: study.patientId,
+      entities: [`ImagingStudy/${studyId}`],
+      requestId: ctx.requestId,
+    });
     return out;
   }
 
@@ -227,7 +262,9 @@ export class ImagingService {
   private async undoFiles(studyId: string, sha256: string, original?: { relPath: string; created: boolean }): Promise<void> {
     // Keep a shared original another study refers to (two uploads of the same bytes).
     const shared = original?.created ? await this.d.studies.exists({ sha256 }).catch(() => null) : null;
-    await this.d.storage.removeStudyFiles(studyId, shared ? undefined : original).catch((err: unknown) => this.d.logger.error({ err, studyId }, 'imaging: cleaning up after a failed upload failed'));
+    await this.d.storage
+      .removeStudyFiles(studyId, shared ? undefined : original)
+      .catch((err: unknown) => this.d.logger.error({ err, studyId }, 'imaging: cleaning up after a failed upload failed'));
   }
 }
 
@@ -242,7 +279,14 @@ function toStoredTriage(r: TriageResult, studyId: string): StoredTriage {
     modelVersion: r.model.version,
     modelSha256: r.model.sha256,
     models: r.model.models.map((m) => ({ name: m.name, version: m.version, sha256: m.sha256 })),
-    findings: (['tb', 'nodule'] as const).map((f) => ({ finding: f, score: r[f].score, flagged: r[f].flagged, threshold: r[f].threshold, calibrated: r[f].calibrated === true, heatmapPath: `derived/${studyId}/heatmap-${f}.png` })),
+    findings: (['tb', 'nodule'] as const).map((f) => ({
+      finding: f,
+      score: r[f].score,
+      flagged: r[f].flagged,
+      threshold: r[f].threshold,
+      calibrated: r[f].calibrated === true,
+      heatmapPath: `derived/${studyId}/heatmap-${f}.png`,
+    })),
     gate: storedGate(r.gate),
     lesions: r.lesions.map((l) => ({ finding: l.finding, score: l.score, x_min: l.x_min, y_min: l.y_min, x_max: l.x_max, y_max: l.y_max })),
     timings: { decodeMs: r.timings.decodeMs, preprocessMs: r.timings.preprocessMs, inferenceMs: r.timings.inferenceMs, postprocessMs: r.timings.postprocessMs },

@@ -12,7 +12,9 @@ export class ImagingNotifier {
   ) {}
 
   progress(uploaderId: string, studyId: string, patientId: string, state: TriageState, message?: string): void {
-    this.realtime.io.to(rooms.user(uploaderId)).emit('triage:progress', { studyId, patientId, state, ...(message ? { message } : {}), at: new Date().toISOString() });
+    this.realtime.io
+      .to(rooms.user(uploaderId))
+      .emit('triage:progress', { studyId, patientId, state, ...(message ? { message } : {}), at: new Date().toISOString() });
     if (state !== 'unavailable' && state !== 'not_scored') this.events.emit('triage.progress', { patientId, studyId, state, ...(message ? { message } : {}) });
   }
 
@@ -23,7 +25,13 @@ export class ImagingNotifier {
   completed(study: ImagingStudy): void {
     const flagged = (study.triage.findings ?? []).filter((f) => f.flagged).map((f) => f.finding);
     // The uploader sees the result; radiologists are told to refresh their (access-filtered) worklist.
-    this.realtime.io.to(rooms.user(study.uploadedBy)).emit('triage:completed', { studyId: study._id, patientId: study.patientId, ...(study.consultId ? { consultId: study.consultId } : {}), flagged, maxScore: study.maxScore });
+    this.realtime.io.to(rooms.user(study.uploadedBy)).emit('triage:completed', {
+      studyId: study._id,
+      patientId: study.patientId,
+      ...(study.consultId ? { consultId: study.consultId } : {}),
+      flagged,
+      maxScore: study.maxScore,
+    });
     this.realtime.io.to(rooms.radiologists()).emit('worklist:updated', { studyId: study._id, reason: 'triaged' });
     this.events.emit('triage.completed', {
       patientId: study.patientId,

@@ -71,7 +71,12 @@ export class PreviewPool {
       if (!job || job.id !== msg.id) return;
       slot.job = undefined;
       if (msg.type === 'result') job.resolve(msg.summary);
-      else job.reject(msg.error.name === 'ImageDecodeError' && msg.error.code ? new ImageDecodeError(msg.error.code as ImageDecodeErrorCode, msg.error.message) : new Error(msg.error.message));
+      else
+        job.reject(
+          msg.error.name === 'ImageDecodeError' && msg.error.code
+            ? new ImageDecodeError(msg.error.code as ImageDecodeErrorCode, msg.error.message)
+            : new Error(msg.error.message),
+        );
       this.#dispatch();
     });
     worker.on('error', () => undefined); // 'exit' follows

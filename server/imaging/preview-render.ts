@@ -4,7 +4,12 @@ import { PNG } from 'pngjs';
 export const PREVIEW_MAX_SIDE = 1024;
 
 /** Box-filter downscale of grey [0,1] pixels so the longer side is ≤ maxSide; 8-bit grey PNG. */
-export function renderPreviewPng(pixels: Float32Array, width: number, height: number, maxSide = PREVIEW_MAX_SIDE): { png: Uint8Array; width: number; height: number } {
+export function renderPreviewPng(
+  pixels: Float32Array,
+  width: number,
+  height: number,
+  maxSide = PREVIEW_MAX_SIDE,
+): { png: Uint8Array; width: number; height: number } {
   const scale = Math.min(1, maxSide / Math.max(width, height));
   const w = Math.max(1, Math.round(width * scale));
   const h = Math.max(1, Math.round(height * scale));

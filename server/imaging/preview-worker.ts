@@ -16,13 +16,24 @@ port.on('message', (req: PreviewRequest) => {
       const reply: PreviewReply = {
         id: req.id,
         type: 'result',
-        summary: { width: decoded.width, height: decoded.height, format: decoded.format, ...(decoded.dicom ? { dicom: decoded.dicom } : {}), preview: png, decodeMs: performance.now() - started },
+        summary: {
+          width: decoded.width,
+          height: decoded.height,
+          format: decoded.format,
+          ...(decoded.dicom ? { dicom: decoded.dicom } : {}),
+          preview: png,
+          decodeMs: performance.now() - started,
+        },
       };
       port.postMessage(reply, [png.buffer as ArrayBuffer]);
     } catch (err) {
       const e = err as { name?: string; message?: string; code?: unknown };
-      // eslint-disable-next-line @typescript-eslint/no-unnecessary-condition -- runtime input: anything can be thrown in the worker
-      const reply: PreviewReply = { id: req.id, type: 'error', error: { name: e?.name ?? 'Error', message: e?.message ?? String(err), ...(typeof e?.code === 'string' ? { code: e.code } : {}) } };
+      const reply: PreviewReply = {
+        id: req.id,
+        type: 'error',
+        // eslint-disable-next-line @typescript-eslint/no-unnecessary-condition -- runtime input: anything can be thrown in the worker
+        error: { name: e?.name ?? 'Error', message: e?.message ?? String(err), ...(typeof e?.code === 'string' ? { code: e.code } : {}) },
+      };
       port.postMessage(reply);
     }
   })();

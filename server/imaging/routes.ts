@@ -30,17 +30,33 @@ export function rejectDeclaredTooLarge(maxBytes: number): RequestHandler {
 }
 
 export const imagingDocs: ApiDocs = {
-  'POST /studies': { summary: 'Upload a chest X-ray (DICOM Part 10, PNG or JPEG) for a patient; stored with its checksum and queued for AI triage', multipart: { fields: uploadFieldsSchema, file: 'file' }, status: 201 },
+  'POST /studies': {
+    summary: 'Upload a chest X-ray (DICOM Part 10, PNG or JPEG) for a patient; stored with its checksum and queued for AI triage',
+    multipart: { fields: uploadFieldsSchema, file: 'file' },
+    status: 201,
+  },
   'GET /studies': { summary: "A patient's imaging studies with their triage state and results", query: listQuerySchema },
   'GET /studies/:id': { summary: 'One study: triage scores, flags, boxes in image pixels, model name/version/sha256, reviews' },
   'GET /studies/:id/preview.png': { summary: 'Display rendering of the image (windowed, 8-bit)', produces: 'image/png' },
   'GET /studies/:id/original': { summary: 'The file as uploaded (checksum verified on read)', produces: 'application/octet-stream' },
-  'GET /studies/:id/heatmap/:finding.png': { summary: 'The AI heatmap overlay of a finding (tb | nodule), transparent PNG at image size', produces: 'image/png' },
+  'GET /studies/:id/heatmap/:finding.png': {
+    summary: 'The AI heatmap overlay of a finding (tb | nodule), transparent PNG at image size',
+    produces: 'image/png',
+  },
 };
 
 export const triageDocs: ApiDocs = {
-  'GET /worklist': { summary: 'Radiologist worklist: flagged studies first, then score, then waiting time', roles: ['radiologist'], query: worklistQuerySchema },
-  'POST /studies/:id/review': { summary: "Confirm or reject the AI's call on each finding, optionally correcting boxes and commenting; audited", roles: ['radiologist'], body: reviewRequestSchema, status: 201 },
+  'GET /worklist': {
+    summary: 'Radiologist worklist: flagged studies first, then score, then waiting time',
+    roles: ['radiologist'],
+    query: worklistQuerySchema,
+  },
+  'POST /studies/:id/review': {
+    summary: "Confirm or reject the AI's call on each finding, optionally correcting boxes and commenting; audited",
+    roles: ['radiologist'],
+    body: reviewRequestSchema,
+    status: 201,
+  },
   'GET /stats': { summary: 'Agreement figures: positive predictive value of flags per finding, lesions the model missed', roles: ['radiologist'] },
 };
 
@@ -84,7 +100,13 @@ export function imagingRouter(imaging: ImagingService, storage: ImagingStorage, 
   router.post('/studies', rejectDeclaredTooLarge(uploadMaxBytes), receiveFile, async (req, res) => {
     const fields = parseInput(uploadFieldsSchema, req.body ?? {});
     if (!req.file) throw new InvalidInputError('file: a multipart field named "file" with the image is required', ['file']);
-    const study = await imaging.upload({ caller: callerOf(req), ctx: req.context, patientId: fields.patientId, ...(fields.consultId ? { consultId: fields.consultId } : {}), file: req.file.buffer });
+    const study = await imaging.upload({
+      caller: callerOf(req),
+      ctx: req.context,
+      patientId: fields.patientId,
+      ...(fields.consultId ? { consultId: fields.consultId } : {}),
+      file: req.file.buffer,
+    });
     const body: ImagingStudyView = studyView(study);
     res.status(201).location(`/api/imaging/studies/${study._id}`).json(body);
   });
@@ -104,13 +126,21 @@ export function imagingRouter(imaging: ImagingService, storage: ImagingStorage, 
     res.json(body);
   });
 
-  const sendFile = (which: (params: unknown) => { id: string; file: StudyFile }): RequestHandler => async (req, res) => {
-    const { id, file } = which(req.params);
-    const found = await imaging.file(callerOf(req), id, file, req.context);
-    await stream(res, storage, found, file.kind === 'original');
-  };
-  router.get('/studies/:id/preview.png', sendFile((p) => ({ id: parseInput(studyIdParamSchema, p, 'params').id, file: { kind: 'preview' } })));
-  router.get('/studies/:id/original', sendFile((p) => ({ id: parseInput(studyIdParamSchema, p, 'params').id, file: { kind: 'original' } })));
+  const sendFile =
+    (which: (params: unknown) => { id: string; file: StudyFile }): RequestHandler =>
+    async (req, res) => {
+      const { id, file } = which(req.params);
+      const found = await imaging.file(callerOf(req), id, file, req.context);
+      await stream(res, storage, found, file.kind === 'original');
+    };
+  router.get(
+    '/studies/:id/preview.png',
+    sendFile((p) => ({ id: parseInput(studyIdParamSchema, p, 'params').id, file: { kind: 'preview' } })),
+  );
+  router.get(
+    '/studies/:id/original',
+    sendFile((p) => ({ id: parseInput(studyIdParamSchema, p, 'params').id, file: { kind: 'original' } })),
+  );
   router.get(
     '/studies/:id/heatmap/:finding.png',
     sendFile((p) => {
@@ -143,7 +173,12 @@ export function triageRouter(worklist: WorklistService): Router {
   return router;
 }
 
-async function stream(res: Response, storage: ImagingStorage, found: { relPath: string; contentType: string; filename: string }, attachment: boolean): Promise<void> {
+async function stream(
+  res: Response,
+  storage: ImagingStorage,
+  found: { relPath: string; contentType: string; filename: string },
+  attachment: boolean,
+): Promise<void> {
   if (!(await storage.exists(found.relPath))) throw new InvalidInputError('The image file is missing from the store', undefined, 410);
   res.status(200);
   res.type(found.contentType);

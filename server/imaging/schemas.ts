@@ -1,7 +1,10 @@
 /** zod schemas for the imaging and triage HTTP boundaries. */
 import { z } from 'zod';
 
-const id = z.string().trim().regex(/^[A-Za-z0-9-.]{1,64}$/, 'must be an id (letters, digits, - and .)');
+const id = z
+  .string()
+  .trim()
+  .regex(/^[A-Za-z0-9-.]{1,64}$/, 'must be an id (letters, digits, - and .)');
 
 export const uploadFieldsSchema = z.object({
   patientId: id,

@@ -19,7 +19,15 @@ export function reviewView(r: StoredReviewSummary): RadiologistReviewView {
 export function findingViews(study: ImagingStudy): TriageFindingView[] {
   return (study.triage.findings ?? []).map((f) => {
     const review = study.reviews.find((r) => r.finding === f.finding);
-    return { finding: f.finding, score: f.score, flagged: f.flagged, ...(f.threshold !== undefined ? { threshold: f.threshold } : {}), ...(f.calibrated !== undefined ? { calibrated: f.calibrated } : {}), heatmapUrl: `${studyUrl(study._id)}/heatmap/${f.finding}.png`, ...(review ? { review: reviewView(review) } : {}) };
+    return {
+      finding: f.finding,
+      score: f.score,
+      flagged: f.flagged,
+      ...(f.threshold !== undefined ? { threshold: f.threshold } : {}),
+      ...(f.calibrated !== undefined ? { calibrated: f.calibrated } : {}),
+      heatmapUrl: `${studyUrl(study._id)}/heatmap/${f.finding}.png`,
+      ...(review ? { review: reviewView(review) } : {}),
+    };
   });
 }
 
@@ -46,14 +54,28 @@ export function triageView(study: ImagingStudy): TriageView {
   const flag = flagOf(study);
   return {
     state: 'done',
-    model: { name: t.modelName ?? '', version: t.modelVersion ?? '', sha256: t.modelSha256 ?? '', models: (t.models ?? []).map(({ name, version, sha256 }) => ({ name, version, sha256 })) },
+    model: {
+      name: t.modelName ?? '',
+      version: t.modelVersion ?? '',
+      sha256: t.modelSha256 ?? '',
+      models: (t.models ?? []).map(({ name, version, sha256 }) => ({ name, version, sha256 })),
+    },
     findings: findingViews(study),
     lesions: (t.lesions ?? []).map(({ finding, score, x_min, y_min, x_max, y_max }) => ({ finding, score, x_min, y_min, x_max, y_max })),
     maxScore: study.maxScore,
     anyFlagged: study.anyFlagged,
     ...(flag ? { flag } : {}),
     ...(gate ? { gate } : {}),
-    ...(t.timings ? { timings: { decodeMs: t.timings.decodeMs, preprocessMs: t.timings.preprocessMs, inferenceMs: t.timings.inferenceMs, postprocessMs: t.timings.postprocessMs } } : {}),
+    ...(t.timings
+      ? {
+          timings: {
+            decodeMs: t.timings.decodeMs,
+            preprocessMs: t.timings.preprocessMs,
+            inferenceMs: t.timings.inferenceMs,
+            postprocessMs: t.timings.postprocessMs,
+          },
+        }
+      : {}),
     ...(t.completedAt ? { completedAt: new Date(t.completedAt).toISOString() } : {}),
   };
 }

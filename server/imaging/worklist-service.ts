@@ -86,19 +86,35 @@ export class WorklistService {
     }
     await cursor.close().catch(() => undefined);
     for (const patientId of new Set(items.map((i) => i.patient?.id ?? '').filter(Boolean))) {
-      await this.d.audit.record({ kind: 'imaging', action: 'R', success: true, outcomeDesc: 'radiologist worklist: AI triage results listed', agent: agentOf(caller, ctx), patientId, entities: items.filter((i) => i.patient?.id === patientId).map((i) => `ImagingStudy/${i.studyId}`), requestId: ctx.requestId });
+      await this.d.audit.record({
+        kind: 'imaging',
+        action: 'R',
+        success: true,
+        outcomeDesc: 'radiologist worklist: AI triage results listed',
+        agent: agentOf(caller, ctx),
+        patientId,
+        entities: items.filter((i) => i.patient?.id === patientId).map((i) => `ImagingStudy/${i.studyId}`),
+        requestId: ctx.requestId,
+      });
     }
     return items;
   }
 
-  async review(caller: Caller, studyId: string, body: RadiologistReviewRequest, ctx: RequestContext): Promise<{ review: StoredReviewSummary; study: ImagingStudy }> {
+  async review(
+    caller: Caller,
+    studyId: string,
+    body: RadiologistReviewRequest,
+    ctx: RequestContext,
+  ): Promise<{ review: StoredReviewSummary; study: ImagingStudy }> {
     const study = await this.d.imaging.load(caller, studyId, ctx, 'write');
-    if (study.triage.state !== 'done') throw new ConflictError(`This study has no AI triage result to review (triage ${study.triage.state})`, 'triage_not_done');
+    if (study.triage.state !== 'done')
+      throw new ConflictError(`This study has no AI triage result to review (triage ${study.triage.state})`, 'triage_not_done');
     const result = study.triage.findings?.find((f) => f.finding === body.finding);
     if (!result) throw new ConflictError(`This study has no AI result for ${body.finding}`, 'triage_not_done');
     const boxes = (body.boxes ?? []).map(({ x_min, y_min, x_max, y_max }) => ({ x_min, y_min, x_max, y_max }));
     boxes.forEach((b, i) => {
-      if (b.x_max > study.width || b.y_max > study.height) throw new InvalidInputError(`boxes.${i}: outside the image (${study.width}×${study.height} pixels)`, [`boxes.${i}`], 422);
+      if (b.x_max > study.width || b.y_max > study.height)
+        throw new InvalidInputError(`boxes.${i}: outside the image (${study.width}×${study.height} pixels)`, [`boxes.${i}`], 422);
     });
     const reviewedAt = new Date();
     const entry: RadiologistReview = {
@@ -117,7 +133,15 @@ export class WorklistService {
       createdAt: reviewedAt,
     };
     await this.d.reviews.create(entry);
-    const summary: StoredReviewSummary = { reviewId: entry._id, finding: body.finding, decision: body.decision, boxes, ...(body.comment ? { comment: body.comment } : {}), reviewerId: caller.userId, reviewedAt };
+    const summary: StoredReviewSummary = {
+      reviewId: entry._id,
+      finding: body.finding,
+      decision: body.decision,
+      boxes,
+      ...(body.comment ? { comment: body.comment } : {}),
+      reviewerId: caller.userId,
+      reviewedAt,
+    };
     const reviews = [...study.reviews.filter((r) => r.finding !== body.finding), summary];
     const reviewStatus = reviewStatusOf(study, reviews);
     await this.d.studies.updateOne({ _id: studyId }, { $set: { reviews, reviewStatus } });
@@ -144,22 +168,43 @@ export class WorklistService {
   async joinFacilityConsults(caller: Caller, ctx: RequestContext): Promise<number> {
     const since = new Date(Date.now() - FEED_RECENT_CLOSED_MS);
     const candidates = await this.d.consults
-      .find({ 'participants.facilityId': caller.facilityId, $or: [{ status: { $in: [...FEED_STATUSES] } }, { status: 'closed', closedAt: { $gte: since } }] }, { _id: 1, patientId: 1, participants: 1, imagingStudyIds: 1, assignedSpecialistId: 1 })
+      .find(
+        { 'participants.facilityId': caller.facilityId, $or: [{ status: { $in: [...FEED_STATUSES] } }, { status: 'closed', closedAt: { $gte: since } }] },
+        { _id: 1, patientId: 1, participants: 1, imagingStudyIds: 1, assignedSpecialistId: 1 },
+      )
       .limit(500)
       .lean<ConsultRequest[]>();
     const sentHere = candidates.filter(
-      (c) => !c.participants.some((p) => p.userId === caller.userId) && c.participants.some((p) => p.role === 'specialist' && p.facilityId === caller.facilityId && p.userId === c.assignedSpecialistId),
+      (c) =>
+        !c.participants.some((p) => p.userId === caller.userId) &&
+        c.participants.some((p) => p.role === 'specialist' && p.facilityId === caller.facilityId && p.userId === c.assignedSpecialistId),
     );
     if (!sentHere.length) return 0;
-    // eslint-disable-next-line @typescript-eslint/no-unnecessary-condition -- runtime input: the value comes from outside (database, request, parsed data) and may not match its declared type
-    const flagged = await this.d.studies.find({ anyFlagged: true, 'triage.state': 'done', $or: [{ consultId: { $in: sentHere.map((c) => c._id) } }, { _id: { $in: sentHere.flatMap((c) => c.imagingStudyIds ?? []) } }] }, { _id: 1, consultId: 1 }).lean<Pick<ImagingStudy, '_id' | 'consultId'>[]>();
+    const flagged = await this.d.studies
+      .find(
+        {
+          anyFlagged: true,
+          'triage.state': 'done',
+          // eslint-disable-next-line @typescript-eslint/no-unnecessary-condition -- runtime input: the value comes from outside (database, request, parsed data) and may not match its declared type
+          $or: [{ consultId: { $in: sentHere.map((c) => c._id) } }, { _id: { $in: sentHere.flatMap((c) => c.imagingStudyIds ?? []) } }],
+        },
+        { _id: 1, consultId: 1 },
+      )
+      .lean<Pick<ImagingStudy, '_id' | 'consultId'>[]>();
     // eslint-disable-next-line @typescript-eslint/no-unnecessary-condition -- runtime input: the value comes from outside (database, request, parsed data) and may not match its declared type
     const withFlag = sentHere.filter((c) => flagged.some((s) => s.consultId === c._id || (c.imagingStudyIds ?? []).includes(s._id)));
     if (!withFlag.length) return 0;
     const me = await this.d.users.findById(caller.userId, { displayName: 1 }).lean();
     let joined = 0;
     for (const c of withFlag) {
-      const participant = { userId: caller.userId, role: 'radiologist' as const, facilityId: caller.facilityId, displayName: me?.displayName ?? caller.userId, admitted: false, addedAt: new Date() };
+      const participant = {
+        userId: caller.userId,
+        role: 'radiologist' as const,
+        facilityId: caller.facilityId,
+        displayName: me?.displayName ?? caller.userId,
+        admitted: false,
+        addedAt: new Date(),
+      };
       const res = await this.d.consults.updateOne({ _id: c._id, 'participants.userId': { $nin: [caller.userId] } }, { $push: { participants: participant } });
       if (res.modifiedCount !== 1) continue;
       joined++;
@@ -181,7 +226,10 @@ export class WorklistService {
   async stats(): Promise<TriageStatsResponse> {
     const reviewed: ReviewedFinding[] = [];
     let studiesReviewed = 0;
-    const cursor = this.d.studies.find({ 'triage.state': 'done' }, { reviews: 1, 'triage.findings': 1, 'triage.lesions': 1 }).lean<ImagingStudy[]>().cursor({ batchSize: 500 });
+    const cursor = this.d.studies
+      .find({ 'triage.state': 'done' }, { reviews: 1, 'triage.findings': 1, 'triage.lesions': 1 })
+      .lean<ImagingStudy[]>()
+      .cursor({ batchSize: 500 });
     for await (const s of cursor as AsyncIterable<ImagingStudy>) {
       // eslint-disable-next-line @typescript-eslint/no-unnecessary-condition -- runtime input: the value comes from outside (database, request, parsed data) and may not match its declared type
       if (!s.reviews?.length) continue;
@@ -198,7 +246,9 @@ export class WorklistService {
     try {
       const h = await this.d.records.patientHeader(patientId);
       // Minimum necessary: no citizen id on a worklist.
-      return h ? { id: h.id, name: h.name, ...(h.birthDate ? { birthDate: h.birthDate } : {}), ...(h.gender ? { gender: h.gender } : {}) } : { id: patientId, name: '' };
+      return h
+        ? { id: h.id, name: h.name, ...(h.birthDate ? { birthDate: h.birthDate } : {}), ...(h.gender ? { gender: h.gender } : {}) }
+        : { id: patientId, name: '' };
     } catch {
       return { id: patientId, name: '' };
     }

@@ -11,7 +11,19 @@ export function createLogger(level: string, toStderr = false): Logger {
     base: { service: 'hoichan' },
     timestamp: pino.stdTimeFunctions.isoTime,
     redact: {
-      paths: ['password', '*.password', 'token', '*.token', 'refreshToken', '*.refreshToken', 'authorization', '*.authorization', 'req.headers.authorization', 'body', '*.body'],
+      paths: [
+        'password',
+        '*.password',
+        'token',
+        '*.token',
+        'refreshToken',
+        '*.refreshToken',
+        'authorization',
+        '*.authorization',
+        'req.headers.authorization',
+        'body',
+        '*.body',
+      ],
       censor: '[redacted]',
     },
   };

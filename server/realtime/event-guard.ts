@@ -100,7 +100,8 @@ export class SocketGuard {
     }
     this.#kicked = true;
     const { userId, role, facilityId } = this.socket.data;
-    const reason = why === 'rate_limited' ? 'too many events' : why === 'unknown_event' ? 'unknown events' : why === 'invalid' ? 'invalid payloads' : 'failing requests';
+    const reason =
+      why === 'rate_limited' ? 'too many events' : why === 'unknown_event' ? 'unknown events' : why === 'invalid' ? 'invalid payloads' : 'failing requests';
     this.logger.warn({ userId, event, why }, `socket disconnected: ${reason}`);
     void this.audit
       ?.record({

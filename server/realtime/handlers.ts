@@ -18,7 +18,8 @@ type AckOf<E extends ClientEventName> = Extract<ArgsOf<E>[number], (response: ne
 /** What the handler of E returns: the ack's success fields, without `ok`. */
 export type AckResult<E extends ClientEventName> = AckOf<E> extends (response: infer R) => void ? Omit<Extract<R, { ok: true }>, 'ok'> : never;
 /** The payload of E (the argument before the ack), or undefined for events without one. */
-export type PayloadOf<E extends ClientEventName> = ArgsOf<E> extends [infer P, ...unknown[]] ? (P extends (...a: never[]) => unknown ? undefined : P) : undefined;
+export type PayloadOf<E extends ClientEventName> =
+  ArgsOf<E> extends [infer P, ...unknown[]] ? (P extends (...a: never[]) => unknown ? undefined : P) : undefined;
 
 export function ackError(error: string, message: string): AckError {
   return { ok: false, error, message };

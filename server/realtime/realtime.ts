@@ -32,7 +32,12 @@ export class Realtime {
   readonly #userBuckets: UserBuckets;
   readonly #audit: AuditLog | undefined;
 
-  constructor(httpServer: HttpServer, tokens: AccessTokens, private readonly logger: Logger, options: RealtimeOptions = {}) {
+  constructor(
+    httpServer: HttpServer,
+    tokens: AccessTokens,
+    private readonly logger: Logger,
+    options: RealtimeOptions = {},
+  ) {
     this.#limits = options.limits ?? DEFAULT_SOCKET_EVENT_LIMITS;
     this.#userBuckets = new UserBuckets(this.#limits.perUser);
     this.#audit = options.audit;
@@ -104,10 +109,13 @@ export class Realtime {
     });
     const handlers = new RealtimeHandlers(socket, guard, this.logger);
     void socket.join([rooms.user(userId), rooms.facility(facilityId), ...(role === 'radiologist' ? [rooms.radiologists()] : [])]);
-    const expiry = setTimeout(() => {
-      socket.emit('session:expired', { message: 'Access token expired; reconnect with a fresh token' });
-      socket.disconnect(true);
-    }, Math.max(0, tokenExpiresAt - Date.now()));
+    const expiry = setTimeout(
+      () => {
+        socket.emit('session:expired', { message: 'Access token expired; reconnect with a fresh token' });
+        socket.disconnect(true);
+      },
+      Math.max(0, tokenExpiresAt - Date.now()),
+    );
     socket.on('disconnect', () => clearTimeout(expiry));
     handlers.on('session:ping', null, () => ({ at: new Date().toISOString() }));
     for (const feature of this.#features) {

@@ -83,7 +83,9 @@ export class BandwidthPolicy {
    * estimate (which needs media to probe with) is not trusted for recovery when the client reports.
    */
   estimate(e: ReceiverEstimate, audioOnly: boolean): number | null {
-    const known = [e.clientKbps, audioOnly && e.clientKbps !== undefined ? undefined : e.serverKbps].filter((v): v is number => typeof v === 'number' && Number.isFinite(v) && v > 0);
+    const known = [e.clientKbps, audioOnly && e.clientKbps !== undefined ? undefined : e.serverKbps].filter(
+      (v): v is number => typeof v === 'number' && Number.isFinite(v) && v > 0,
+    );
     const ceiling = audioOnly ? undefined : this.scoreCeilingKbps(e.videoScore);
     if (ceiling !== undefined) known.push(ceiling);
     return known.length ? Math.min(...known) : null;

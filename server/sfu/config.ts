@@ -31,7 +31,12 @@ const envSchema = z.object({
   SFU_LOG_LEVEL: z.enum(['debug', 'warn', 'error', 'none']).default('warn'),
   TURN_URLS: optionalString,
   TURN_SECRET: optionalString,
-  TURN_TTL_S: z.coerce.number().int().min(60).max(7 * 24 * 3600).default(6 * 3600),
+  TURN_TTL_S: z.coerce
+    .number()
+    .int()
+    .min(60)
+    .max(7 * 24 * 3600)
+    .default(6 * 3600),
   MEDIASOUP_WORKER_BIN: optionalString,
 });
 
@@ -130,8 +135,12 @@ export function loadSfuConfig(env: NodeJS.ProcessEnv, platformEnv: 'development'
   const e = parsed.data;
   const problems: string[] = [];
   if (e.SFU_RTC_MAX_PORT <= e.SFU_RTC_MIN_PORT) problems.push('SFU_RTC_MAX_PORT: must be greater than SFU_RTC_MIN_PORT');
-  if (e.SFU_AUDIO_ONLY_RECOVER_KBPS <= e.SFU_AUDIO_ONLY_KBPS) problems.push('SFU_AUDIO_ONLY_RECOVER_KBPS: must be greater than SFU_AUDIO_ONLY_KBPS (hysteresis)');
-  const turnUrls = (e.TURN_URLS ?? '').split(',').map((u) => u.trim()).filter(Boolean);
+  if (e.SFU_AUDIO_ONLY_RECOVER_KBPS <= e.SFU_AUDIO_ONLY_KBPS)
+    problems.push('SFU_AUDIO_ONLY_RECOVER_KBPS: must be greater than SFU_AUDIO_ONLY_KBPS (hysteresis)');
+  const turnUrls = (e.TURN_URLS ?? '')
+    .split(',')
+    .map((u) => u.trim())
+    .filter(Boolean);
   for (const u of turnUrls) if (!/^turns?:/.test(u) && !/^stun:/.test(u)) problems.push(`TURN_URLS: "${u}" is not a turn:, turns: or stun: URL`);
   if (turnUrls.some((u) => u.startsWith('turn')) && !e.TURN_SECRET) problems.push('TURN_SECRET: required when TURN_URLS names a TURN server');
   const listenIp = e.SFU_LISTEN_IP ?? (platformEnv === 'test' ? '127.0.0.1' : '0.0.0.0');

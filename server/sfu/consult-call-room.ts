@@ -422,11 +422,22 @@ export class ConsultCallRoom {
   }
 
   /** Room state for tests and metrics. */
-  snapshot(): { consultId: string; workerIndex: number; peers: Array<{ peerId: string; userId: string; audioOnly: boolean; transports: number; producers: number; consumers: number }> } {
+  snapshot(): {
+    consultId: string;
+    workerIndex: number;
+    peers: Array<{ peerId: string; userId: string; audioOnly: boolean; transports: number; producers: number; consumers: number }>;
+  } {
     return {
       consultId: this.consultId,
       workerIndex: this.workerIndex,
-      peers: this.peers().map((p) => ({ peerId: p.peerId, userId: p.userId, audioOnly: p.audioOnly, transports: p.transports.size, producers: p.producers.size, consumers: p.consumers.size })),
+      peers: this.peers().map((p) => ({
+        peerId: p.peerId,
+        userId: p.userId,
+        audioOnly: p.audioOnly,
+        transports: p.transports.size,
+        producers: p.producers.size,
+        consumers: p.consumers.size,
+      })),
     };
   }
 
@@ -455,7 +466,14 @@ export class ConsultCallRoom {
    */
   #estimateFor(peer: CallPeer): number | null {
     const settling = Date.now() - peer.audioOnlyChangedAt < AUDIO_ONLY_SETTLE_MS;
-    return this.#policy.estimate({ clientKbps: peer.clientKbps(CLIENT_REPORT_MAX_AGE_MS), serverKbps: settling ? undefined : peer.serverKbps, ...(settling ? {} : { videoScore: this.#videoScoreOf(peer) }) }, peer.audioOnly);
+    return this.#policy.estimate(
+      {
+        clientKbps: peer.clientKbps(CLIENT_REPORT_MAX_AGE_MS),
+        serverKbps: settling ? undefined : peer.serverKbps,
+        ...(settling ? {} : { videoScore: this.#videoScoreOf(peer) }),
+      },
+      peer.audioOnly,
+    );
   }
 
   /**
@@ -500,7 +518,12 @@ export class ConsultCallRoom {
       peer.audioOnly = next;
       this.#logger.info({ peerId: peer.peerId, audioOnly: next, estimatedKbps }, 'audio-only switch');
       for (const state of peer.consumers.values()) if (state.consumer.kind === 'video') await this.#syncConsumerPaused(peer, state);
-      this.#broadcast(null, 'sfu:audio-only', { peerId: peer.peerId, audioOnly: next, reason: next ? 'low-bandwidth' : 'recovered', estimatedKbps: Math.round(estimatedKbps ?? 0) });
+      this.#broadcast(null, 'sfu:audio-only', {
+        peerId: peer.peerId,
+        audioOnly: next,
+        reason: next ? 'low-bandwidth' : 'recovered',
+        estimatedKbps: Math.round(estimatedKbps ?? 0),
+      });
     }
     if (!peer.audioOnly) {
       for (const state of peer.consumers.values()) {
@@ -531,7 +554,9 @@ export class ConsultCallRoom {
     });
     if (spatial === state.appliedSpatial) return;
     state.appliedSpatial = spatial;
-    await consumer.setPreferredLayers({ spatialLayer: spatial, ...(state.clientTemporal !== undefined ? { temporalLayer: state.clientTemporal } : {}) }).catch(() => undefined);
+    await consumer
+      .setPreferredLayers({ spatialLayer: spatial, ...(state.clientTemporal !== undefined ? { temporalLayer: state.clientTemporal } : {}) })
+      .catch(() => undefined);
   }
 
   async #syncConsumerPaused(peer: CallPeer, state: ConsumerState): Promise<void> {
@@ -568,7 +593,11 @@ export class ConsultCallRoom {
     if (peer.closed || this.#peers.get(peer.peerId) !== peer) throw new CallError('not in this call; join again');
   }
 
-  #broadcast<E extends Parameters<CallNotifier>[0]>(exceptPeerId: string | null, event: E, ...args: Parameters<import('../../contracts/sfu-events').SfuServerToClientEvents[E]>): void {
+  #broadcast<E extends Parameters<CallNotifier>[0]>(
+    exceptPeerId: string | null,
+    event: E,
+    ...args: Parameters<import('../../contracts/sfu-events').SfuServerToClientEvents[E]>
+  ): void {
     for (const peer of this.#peers.values()) {
       if (peer.peerId === exceptPeerId) continue;
       try {

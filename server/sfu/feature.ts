@@ -31,12 +31,24 @@ export async function createSfuFeature(ctx: FeatureContext, deps: { consults: Co
     });
   } catch (err) {
     // Consults go on without video (store-and-forward): the platform starts, joins are refused.
-    logger.error({ err, workerBin: workerBin ?? '(mediasoup prebuilt)' }, 'mediasoup worker failed to start: live video is unavailable (build it: scripts/build-mediasoup-worker.sh)');
-    const signalling = new SfuSignalling(null, logger, { reconnectGraceMs: 0, unavailableReason: 'live video is unavailable on this server (media worker failed to start)' });
+    logger.error(
+      { err, workerBin: workerBin ?? '(mediasoup prebuilt)' },
+      'mediasoup worker failed to start: live video is unavailable (build it: scripts/build-mediasoup-worker.sh)',
+    );
+    const signalling = new SfuSignalling(null, logger, {
+      reconnectGraceMs: 0,
+      unavailableReason: 'live video is unavailable on this server (media worker failed to start)',
+    });
     return { name: 'sfu', service: null, socket: signalling.attach };
   }
   logger.info(
-    { workers: config.workers, workerBin: workerBin ?? '(mediasoup prebuilt)', listenIp: config.listenIp, announcedAddress: config.announcedAddress, announcedAddressSource: config.announcedAddressSource },
+    {
+      workers: config.workers,
+      workerBin: workerBin ?? '(mediasoup prebuilt)',
+      listenIp: config.listenIp,
+      announcedAddress: config.announcedAddress,
+      announcedAddressSource: config.announcedAddressSource,
+    },
     `sfu ready: ICE candidates announce ${config.announcedAddress} (${config.announcedAddressSource})`,
   );
   const signalling = new SfuSignalling(service, logger, { reconnectGraceMs: config.reconnectGraceMs });

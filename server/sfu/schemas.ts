@@ -18,13 +18,20 @@ export const sfuSchemas = {
   'sfu:consume': z.strictObject({ producerId: id, rtpCapabilities }),
   'sfu:pause': z.strictObject({ type: z.enum(['producer', 'consumer']), id }),
   'sfu:resume': z.strictObject({ type: z.enum(['producer', 'consumer']), id }),
-  'sfu:set-preferred-layers': z.strictObject({ consumerId: id, spatialLayer: z.number().int().min(0).max(2), temporalLayer: z.number().int().min(0).max(2).optional() }),
+  'sfu:set-preferred-layers': z.strictObject({
+    consumerId: id,
+    spatialLayer: z.number().int().min(0).max(2),
+    temporalLayer: z.number().int().min(0).max(2).optional(),
+  }),
   'sfu:restart-ice': z.strictObject({ transportId: id }),
   'sfu:stats': z.strictObject({
     downlinkKbps: kbps.optional(),
     availableOutgoingBitrate: kbps.optional(),
     availableIncomingBitrate: kbps.optional(),
-    renderedSizes: z.array(z.strictObject({ consumerId: id, width: z.number().min(0).max(16384), height: z.number().min(0).max(16384) })).max(64).optional(),
+    renderedSizes: z
+      .array(z.strictObject({ consumerId: id, width: z.number().min(0).max(16384), height: z.number().min(0).max(16384) }))
+      .max(64)
+      .optional(),
   }),
   'sfu:leave': z.strictObject({}),
   'sfu:resume-session': z.strictObject({ consultId: id, peerId: id }),

@@ -146,7 +146,14 @@ export class SfuService {
     const creation = (async () => {
       const slot = this.#leastLoaded();
       if (!slot.worker) throw new Error(`mediasoup worker ${slot.index} is not running`);
-      const room = await ConsultCallRoom.create({ consultId, worker: slot.worker, workerIndex: slot.index, config: this.#options.config, policy: this.#policy, logger: this.#logger });
+      const room = await ConsultCallRoom.create({
+        consultId,
+        worker: slot.worker,
+        workerIndex: slot.index,
+        config: this.#options.config,
+        policy: this.#policy,
+        logger: this.#logger,
+      });
       slot.rooms.add(room);
       this.#rooms.set(consultId, room);
       room.onClose((reason) => {

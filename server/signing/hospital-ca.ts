@@ -138,7 +138,8 @@ export class HospitalCa {
     const extraTrust = env.HOICHAN_SIGNING_TRUST ? readPemCertificates(env.HOICHAN_SIGNING_TRUST) : [];
     const crls = env.HOICHAN_SIGNING_CRL ? readCrls(env.HOICHAN_SIGNING_CRL) : [];
     if (env.HOICHAN_SIGNING_CA_CERT || env.HOICHAN_SIGNING_CA_KEY) {
-      if (!env.HOICHAN_SIGNING_CA_CERT || !env.HOICHAN_SIGNING_CA_KEY) throw new Error('HOICHAN_SIGNING_CA_CERT and HOICHAN_SIGNING_CA_KEY must be set together');
+      if (!env.HOICHAN_SIGNING_CA_CERT || !env.HOICHAN_SIGNING_CA_KEY)
+        throw new Error('HOICHAN_SIGNING_CA_CERT and HOICHAN_SIGNING_CA_KEY must be set together');
       const chain = readPemCertificates(env.HOICHAN_SIGNING_CA_CERT);
       const pem = readFileSync(env.HOICHAN_SIGNING_CA_KEY, 'utf8');
       const der = x509.PemConverter.decodeFirst(pem);
@@ -261,9 +262,21 @@ export class HospitalCa {
 export async function verifyCertificatePath(
   x5c: readonly string[],
   at: Date,
-  opts: { anchors: readonly x509.X509Certificate[]; intermediates?: readonly x509.X509Certificate[]; revokedAt?: (cert: x509.X509Certificate, at: Date) => Promise<Date | null> },
+  opts: {
+    anchors: readonly x509.X509Certificate[];
+    intermediates?: readonly x509.X509Certificate[];
+    revokedAt?: (cert: x509.X509Certificate, at: Date) => Promise<Date | null>;
+  },
 ): Promise<ChainCheck> {
-  const fail = (problem: string, partial: Partial<ChainCheck> = {}): ChainCheck => ({ ok: false, chain: false, validity: false, revocation: false, path: [], problem, ...partial });
+  const fail = (problem: string, partial: Partial<ChainCheck> = {}): ChainCheck => ({
+    ok: false,
+    chain: false,
+    validity: false,
+    revocation: false,
+    path: [],
+    problem,
+    ...partial,
+  });
   let certs: x509.X509Certificate[];
   try {
     certs = x5c.map((c) => new x509.X509Certificate(Buffer.from(c, 'base64')));
@@ -307,11 +320,31 @@ export async function verifyCertificatePath(
   const subjects = path.map((c) => c.subject);
   if (!trusted) return fail('the certificate does not chain to a trusted hospital CA', { leaf: leafSummary, leafKey, path: subjects });
   const expired = path.find((c) => c.notBefore.getTime() > at.getTime() || c.notAfter.getTime() < at.getTime());
-  if (expired) return { ok: false, chain: true, validity: false, revocation: false, path: subjects, leaf: leafSummary, leafKey, problem: `the certificate "${expired.subject}" was not valid at the signing time` };
+  if (expired)
+    return {
+      ok: false,
+      chain: true,
+      validity: false,
+      revocation: false,
+      path: subjects,
+      leaf: leafSummary,
+      leafKey,
+      problem: `the certificate "${expired.subject}" was not valid at the signing time`,
+    };
   if (opts.revokedAt) {
     for (const c of path.slice(0, -1)) {
       const when = await opts.revokedAt(c, at);
-      if (when) return { ok: false, chain: true, validity: true, revocation: false, path: subjects, leaf: leafSummary, leafKey, problem: `the certificate "${c.subject}" (serial ${c.serialNumber}) was revoked on ${when.toISOString()}` };
+      if (when)
+        return {
+          ok: false,
+          chain: true,
+          validity: true,
+          revocation: false,
+          path: subjects,
+          leaf: leafSummary,
+          leafKey,
+          problem: `the certificate "${c.subject}" (serial ${c.serialNumber}) was revoked on ${when.toISOString()}`,
+        };
     }
   }
   return { ok: true, chain: true, validity: true, revocation: opts.revokedAt !== undefined, path: subjects, leaf: leafSummary, leafKey };

@@ -34,8 +34,21 @@ export async function jwkThumbprint(jwk: EcPublicJwk): Promise<string> {
 }
 
 /** Signs the canonical JSON of `document`; returns the detached compact JWS. */
-export async function signDetached(document: unknown, privateKey: KeyObject, kid: string, extra: { typ?: string; iat?: number; x5c?: string[] } = {}): Promise<string> {
-  const header: JwsHeader = { alg: 'ES256', kid, b64: false, crit: ['b64'], ...(extra.typ ? { typ: extra.typ } : {}), ...(extra.iat !== undefined ? { iat: extra.iat } : {}), ...(extra.x5c ? { x5c: extra.x5c } : {}) };
+export async function signDetached(
+  document: unknown,
+  privateKey: KeyObject,
+  kid: string,
+  extra: { typ?: string; iat?: number; x5c?: string[] } = {},
+): Promise<string> {
+  const header: JwsHeader = {
+    alg: 'ES256',
+    kid,
+    b64: false,
+    crit: ['b64'],
+    ...(extra.typ ? { typ: extra.typ } : {}),
+    ...(extra.iat !== undefined ? { iat: extra.iat } : {}),
+    ...(extra.x5c ? { x5c: extra.x5c } : {}),
+  };
   const jws = await new FlattenedSign(new TextEncoder().encode(canonicalJson(document))).setProtectedHeader({ ...header }).sign(privateKey);
   return `${jws.protected}..${jws.signature}`;
 }
@@ -68,7 +81,8 @@ export async function verifyDetached(document: unknown, jws: string, publicKey: 
   // eslint-disable-next-line @typescript-eslint/no-unnecessary-condition -- runtime input: the header is decoded from the presented JWS
   if (header.alg !== 'ES256') return { valid: false, problem: `unsupported alg ${String(header.alg)}`, header };
   // eslint-disable-next-line @typescript-eslint/no-unnecessary-boolean-literal-compare, @typescript-eslint/no-unnecessary-condition -- runtime input: b64 must be exactly false, not merely falsy; runtime input: the header is decoded from the presented JWS
-  if (header.b64 !== false || !Array.isArray(header.crit) || !header.crit.includes('b64')) return { valid: false, problem: 'header must carry b64:false and crit ["b64"]', header };
+  if (header.b64 !== false || !Array.isArray(header.crit) || !header.crit.includes('b64'))
+    return { valid: false, problem: 'header must carry b64:false and crit ["b64"]', header };
   let jwk: EcPublicJwk;
   let key: KeyObject | Awaited<ReturnType<typeof importJWK>>;
   try {
@@ -79,14 +93,16 @@ export async function verifyDetached(document: unknown, jws: string, publicKey: 
       key = await importJWK({ kty: 'EC', crv: 'P-256', x: jwk.x, y: jwk.y }, 'ES256');
     } else {
       const exported = (publicKey as KeyObject).export({ format: 'jwk' }) as { kty?: string; crv?: string; x?: string; y?: string };
-      if (exported.kty !== 'EC' || exported.crv !== 'P-256' || !exported.x || !exported.y) return { valid: false, problem: 'public key is not an EC P-256 key', header };
+      if (exported.kty !== 'EC' || exported.crv !== 'P-256' || !exported.x || !exported.y)
+        return { valid: false, problem: 'public key is not an EC P-256 key', header };
       jwk = { kty: 'EC', crv: 'P-256', x: exported.x, y: exported.y };
       key = publicKey as KeyObject;
     }
   } catch (err) {
     return { valid: false, problem: `public key cannot be read: ${(err as Error).message}`, header };
   }
-  if (header.kid !== (await jwkThumbprint(jwk))) return { valid: false, problem: 'signature was made with another key (kid does not match the public key)', header };
+  if (header.kid !== (await jwkThumbprint(jwk)))
+    return { valid: false, problem: 'signature was made with another key (kid does not match the public key)', header };
   let payload: string;
   try {
     payload = canonicalJson(document);

@@ -20,7 +20,12 @@ export function encryptSecretBytes(plain: Buffer, secret: string, aad: string): 
   const cipher = createCipheriv('aes-256-gcm', derive(secret, salt), iv);
   cipher.setAAD(Buffer.from(aad, 'utf8'));
   const ciphertext = Buffer.concat([cipher.update(plain), cipher.final()]);
-  return { salt: salt.toString('base64url'), iv: iv.toString('base64url'), tag: cipher.getAuthTag().toString('base64url'), ciphertext: ciphertext.toString('base64url') };
+  return {
+    salt: salt.toString('base64url'),
+    iv: iv.toString('base64url'),
+    tag: cipher.getAuthTag().toString('base64url'),
+    ciphertext: ciphertext.toString('base64url'),
+  };
 }
 
 /** Throws when the secret is wrong or the blob (or its AAD) was altered. */

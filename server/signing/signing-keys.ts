@@ -85,7 +85,15 @@ export class SigningKeys {
     const publicJwk: EcPublicJwk = { kty: 'EC', crv: 'P-256', x: jwk.x, y: jwk.y };
     const kid = await jwkThumbprint(publicJwk);
     const der = privateKey.export({ format: 'der', type: 'pkcs8' });
-    const doc = { _id: kid, userId, alg: 'ES256' as const, publicJwk, encryptedPrivateKey: encryptSecretBytes(der, this.encryptionSecret, kid), active: true, retiredAt: null };
+    const doc = {
+      _id: kid,
+      userId,
+      alg: 'ES256' as const,
+      publicJwk,
+      encryptedPrivateKey: encryptSecretBytes(der, this.encryptionSecret, kid),
+      active: true,
+      retiredAt: null,
+    };
     await this.#keys.create(doc);
     const stored = await this.#keys.findById(kid).lean();
     if (!stored) throw new Error('signing: key vanished after creation');
@@ -97,7 +105,10 @@ export class SigningKeys {
     const [user, ca] = await Promise.all([this.#users.findById(key.userId, { displayName: 1, facilityId: 1 }).lean(), this.ca()]);
     const facility = user ? await this.#facilities.findById(user.facilityId, { name: 1 }).lean() : null;
     const publicKey = createPublicKey({ key: { kty: 'EC', crv: 'P-256', x: key.publicJwk.x, y: key.publicJwk.y }, format: 'jwk' });
-    const { certificate, serialNumber } = await ca.issue({ userId: key.userId, displayName: user?.displayName ?? key.userId, facilityName: facility?.name ?? user?.facilityId ?? 'unknown' }, publicKey);
+    const { certificate, serialNumber } = await ca.issue(
+      { userId: key.userId, displayName: user?.displayName ?? key.userId, facilityName: facility?.name ?? user?.facilityId ?? 'unknown' },
+      publicKey,
+    );
     await this.#keys.updateOne({ _id: key._id, certificate: { $exists: false } }, { $set: { certificate, certificateSerial: serialNumber } });
     const stored = await this.#keys.findById(key._id).lean();
     if (!stored) throw new Error('signing: key vanished after certification');
@@ -123,7 +134,11 @@ export class SigningKeys {
   async sign(userId: string, document: unknown, typ = 'hoichan-consult-report+json'): Promise<{ jws: string; kid: string; publicJwk: PublicJwk }> {
     const key = await this.ensureKey(userId);
     const ca = await this.ca();
-    const jws = await signDetached(document, this.#privateKey(key), key._id, { typ, iat: Math.floor(Date.now() / 1000), ...(key.certificate ? { x5c: ca.x5c(key.certificate) } : {}) });
+    const jws = await signDetached(document, this.#privateKey(key), key._id, {
+      typ,
+      iat: Math.floor(Date.now() / 1000),
+      ...(key.certificate ? { x5c: ca.x5c(key.certificate) } : {}),
+    });
     return { jws, kid: key._id, publicJwk: toPublicJwk(key) };
   }
 
@@ -149,10 +164,13 @@ export class SigningKeys {
     const kid = header?.kid ?? null;
     const signedAt = header?.iat !== undefined ? new Date(header.iat * 1000) : fallbackSignedAt;
     const base = { kid, signedAt: signedAt.toISOString(), keyUserId: null as string | null };
-    if (!header) return { ...base, valid: false, legacy: false, signature: false, chain: null, validity: null, revocation: null, problem: 'unreadable protected header' };
+    if (!header)
+      return { ...base, valid: false, legacy: false, signature: false, chain: null, validity: null, revocation: null, problem: 'unreadable protected header' };
     if (Array.isArray(header.x5c) && header.x5c.length > 0) {
       const chain = await (await this.ca()).verifyChain(header.x5c, signedAt);
-      const sig = chain.leafKey ? await verifyDetached(document, jws, chain.leafKey) : ({ valid: false, problem: chain.problem ?? 'no certificate key' } as const);
+      const sig = chain.leafKey
+        ? await verifyDetached(document, jws, chain.leafKey)
+        : ({ valid: false, problem: chain.problem ?? 'no certificate key' } as const);
       const out: SignatureCheck = {
         ...base,
         keyUserId: chain.leaf?.userId ?? null,
@@ -170,7 +188,8 @@ export class SigningKeys {
       return out;
     }
     const key = kid ? await this.#keys.findById(kid).lean() : null;
-    if (!key) return { ...base, valid: false, legacy: true, signature: false, chain: null, validity: null, revocation: null, problem: 'the signing key is unknown' };
+    if (!key)
+      return { ...base, valid: false, legacy: true, signature: false, chain: null, validity: null, revocation: null, problem: 'the signing key is unknown' };
     const sig = await verifyDetached(document, jws, key.publicJwk);
     return {
       ...base,

@@ -35,14 +35,27 @@ export async function runVerifyCli(argv: string[], out: (s: string) => void): Pr
   if (keyText.includes('-----BEGIN CERTIFICATE-----')) {
     const header = readHeader(jws);
     if (!header?.x5c?.length) {
-      out(JSON.stringify({ valid: false, problem: 'the signature carries no certificate chain (x5c); verify it with the public JWK', kid: header?.kid ?? null }));
+      out(
+        JSON.stringify({ valid: false, problem: 'the signature carries no certificate chain (x5c); verify it with the public JWK', kid: header?.kid ?? null }),
+      );
       return 1;
     }
     const at = header.iat !== undefined ? new Date(header.iat * 1000) : new Date();
     const chain = await verifyCertificatePath(header.x5c, at, { anchors: readPemCertificates(keyPath) });
     const sig = chain.leafKey ? await verifyDetached(report, jws, chain.leafKey) : null;
     const valid = chain.ok && sig?.valid === true;
-    out(JSON.stringify({ valid, kid: header.kid, alg: header.alg, iat: header.iat ?? null, signer: chain.leaf?.commonName ?? null, certificate: chain.leaf ?? null, path: chain.path, ...(valid ? {} : { problem: sig && !sig.valid ? sig.problem : chain.problem }) }));
+    out(
+      JSON.stringify({
+        valid,
+        kid: header.kid,
+        alg: header.alg,
+        iat: header.iat ?? null,
+        signer: chain.leaf?.commonName ?? null,
+        certificate: chain.leaf ?? null,
+        path: chain.path,
+        ...(valid ? {} : { problem: sig && !sig.valid ? sig.problem : chain.problem }),
+      }),
+    );
     return valid ? 0 : 1;
   }
   let jwk: z.infer<typeof jwkSchema>;
@@ -55,7 +68,13 @@ export async function runVerifyCli(argv: string[], out: (s: string) => void): Pr
     return 2;
   }
   const result = await verifyDetached(report, jws, { kty: jwk.kty, crv: jwk.crv, x: jwk.x, y: jwk.y });
-  out(JSON.stringify(result.valid ? { valid: true, kid: result.header.kid, alg: result.header.alg, iat: result.header.iat ?? null } : { valid: false, problem: result.problem, kid: result.header?.kid ?? null }));
+  out(
+    JSON.stringify(
+      result.valid
+        ? { valid: true, kid: result.header.kid, alg: result.header.alg, iat: result.header.iat ?? null }
+        : { valid: false, problem: result.problem, kid: result.header?.kid ?? null },
+    ),
+  );
   return result.valid ? 0 : 1;
 }
 

@@ -51,7 +51,9 @@ export async function launchChromium(extraArgs: string[] = [], opts: { executabl
 /** What the web client exposes on `window.hoichanConsultCall` (VideoGrid.tsx), in DOM-free types (this file is in the server build through the benches). */
 interface ClientCallGlobal {
   hoichanConsultCall?: {
-    consumerStats(): Promise<Map<string, { info: { kind: string }; stats: { forEach(cb: (s: { type: string; bytesReceived?: number; framesDecoded?: number }) => void): void } }>>;
+    consumerStats(): Promise<
+      Map<string, { info: { kind: string }; stats: { forEach(cb: (s: { type: string; bytesReceived?: number; framesDecoded?: number }) => void): void } }>
+    >;
   };
 }
 

@@ -59,7 +59,12 @@ export async function findDemoPatient(tp: PlatformClient, referrer: ConsultParty
 }
 
 /** The referrer writes the request as a draft and submits it (→ requested). */
-export async function requestConsult(tp: PlatformClient, referrer: ConsultParty, patientId: string, over: Partial<CreateConsultRequestBody> = {}): Promise<ConsultView> {
+export async function requestConsult(
+  tp: PlatformClient,
+  referrer: ConsultParty,
+  patientId: string,
+  over: Partial<CreateConsultRequestBody> = {},
+): Promise<ConsultView> {
   const body: CreateConsultRequestBody = {
     patientId,
     reason: 'Ho kéo dài 3 tuần, sốt về chiều',
@@ -77,7 +82,13 @@ export async function requestConsult(tp: PlatformClient, referrer: ConsultParty,
 }
 
 /** One state-machine action over HTTP, checked to land in `expected`. */
-export async function transition(tp: PlatformClient, by: ConsultParty, consultId: string, action: 'submit' | 'accept' | 'start', expected: ConsultView['status']): Promise<ConsultView> {
+export async function transition(
+  tp: PlatformClient,
+  by: ConsultParty,
+  consultId: string,
+  action: 'submit' | 'accept' | 'start',
+  expected: ConsultView['status'],
+): Promise<ConsultView> {
   const res = await tp.api('POST', `/api/consults/${consultId}/${action}`, { token: by.token });
   if (res.status !== 200 || res.body?.status !== expected) fail(`POST /api/consults/${consultId}/${action} as ${by.email}`, res);
   return res.body as ConsultView;
@@ -136,14 +147,20 @@ export async function admitFromWaitingRoom(tp: PlatformClient, host: ConsultPart
     const hostSocket = await openSocket(tp, host.token);
     sockets.push(hostSocket);
     const hostJoin = await ack(hostSocket, 'consult:join', { consultId });
-    if (!hostJoin?.ok || !hostJoin.host || !hostJoin.admitted) throw new Error(`host ${host.email} could not open the consult room: ${JSON.stringify(hostJoin)}`);
+    if (!hostJoin?.ok || !hostJoin.host || !hostJoin.admitted)
+      throw new Error(`host ${host.email} could not open the consult room: ${JSON.stringify(hostJoin)}`);
     for (const guest of guests) {
       const guestSocket = await openSocket(tp, guest.token);
       sockets.push(guestSocket);
       const guestJoin = await ack(guestSocket, 'consult:join', { consultId });
       if (!guestJoin?.ok) throw new Error(`${guest.email} could not enter the consult room: ${JSON.stringify(guestJoin)}`);
       if (guestJoin.admitted) continue; // admitted before
-      await seen(hostSocket, 'consult:waiting', (e) => e.consultId === consultId && e.waiting.some((w: { userId: string }) => w.userId === guest.userId), `${guest.userId} waiting`);
+      await seen(
+        hostSocket,
+        'consult:waiting',
+        (e) => e.consultId === consultId && e.waiting.some((w: { userId: string }) => w.userId === guest.userId),
+        `${guest.userId} waiting`,
+      );
       const admitted = await ack(hostSocket, 'consult:admit', { consultId, userId: guest.userId });
       if (!admitted?.ok) throw new Error(`host could not admit ${guest.userId}: ${JSON.stringify(admitted)}`);
       await seen(guestSocket, 'consult:admitted', (e) => e.consultId === consultId, `${guest.userId} admitted`);

@@ -29,7 +29,13 @@ export default async function globalSetup(): Promise<void> {
     postgres = await EmbeddedPostgres.start({ binDir, dataDir, logger });
     globalThis.__hoichanTestPostgres = postgres;
   }
-  const db = await EmbeddedFerretDb.start({ bin: process.env.FERRETDB_BIN ?? defaultFerretDbBin(cache), dataDir, logger, handler, postgresqlUrl: postgres?.url });
+  const db = await EmbeddedFerretDb.start({
+    bin: process.env.FERRETDB_BIN ?? defaultFerretDbBin(cache),
+    dataDir,
+    logger,
+    handler,
+    postgresqlUrl: postgres?.url,
+  });
   globalThis.__hoichanTestFerretDb = db;
   process.env.HOICHAN_TEST_MONGODB_URI = db.uri;
   process.env.HOICHAN_TEST_DB_DIR = dataDir;

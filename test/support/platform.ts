@@ -34,7 +34,11 @@ export interface TestPlatform {
   /** Logs in and returns the token pair. */
   login(email: string, password?: string): Promise<LoginResponse>;
   /** fetch against the platform with an optional bearer token; JSON bodies are encoded. */
-  api(method: string, pathname: string, opts?: { token?: string; body?: unknown; headers?: Record<string, string> }): Promise<{ status: number; body: any; headers: Headers }>;
+  api(
+    method: string,
+    pathname: string,
+    opts?: { token?: string; body?: unknown; headers?: Record<string, string> },
+  ): Promise<{ status: number; body: any; headers: Headers }>;
   close(): Promise<void>;
 }
 

@@ -307,7 +307,17 @@ export class ConsultCall {
       if (producer.closed) continue;
       (await producer.getStats()).forEach((s: Record<string, unknown>) => {
         if (s.type === 'outbound-rtp') {
-          out.push({ source, rid: s.rid, bytesSent: s.bytesSent, framesEncoded: s.framesEncoded, frameWidth: s.frameWidth, frameHeight: s.frameHeight, active: s.active, qualityLimitationReason: s.qualityLimitationReason, targetBitrate: s.targetBitrate });
+          out.push({
+            source,
+            rid: s.rid,
+            bytesSent: s.bytesSent,
+            framesEncoded: s.framesEncoded,
+            frameWidth: s.frameWidth,
+            frameHeight: s.frameHeight,
+            active: s.active,
+            qualityLimitationReason: s.qualityLimitationReason,
+            targetBitrate: s.targetBitrate,
+          });
         }
       });
     }
@@ -345,7 +355,10 @@ export class ConsultCall {
   /** Computes the connection status now (also done, and emitted as 'connection', at every stats tick). */
   async connectionStatus(): Promise<CallConnectionStatus> {
     const transports: CallTransportStatus[] = [];
-    for (const [direction, t] of [['send', this.#send], ['recv', this.#recv]] as const) {
+    for (const [direction, t] of [
+      ['send', this.#send],
+      ['recv', this.#recv],
+    ] as const) {
       if (!t || t.closed) continue;
       const entry: CallTransportStatus = { direction, connectionState: t.connectionState };
       const stats = await t.getStats().catch(() => null);
@@ -413,7 +426,13 @@ export class ConsultCall {
     else if (this.#selfAudioOnly) quality = 'audio-only';
     else if ((expectingVideo && !videoFlowing) || lossFraction >= 0.05) quality = 'poor';
     else quality = 'good';
-    const status: CallConnectionStatus = { quality, state: this.#state, audioOnly: this.#selfAudioOnly, transports, inbound: { audioFlowing, videoFlowing, expectingVideo, lossFraction } };
+    const status: CallConnectionStatus = {
+      quality,
+      state: this.#state,
+      audioOnly: this.#selfAudioOnly,
+      transports,
+      inbound: { audioFlowing, videoFlowing, expectingVideo, lossFraction },
+    };
     this.#lastStatus = status;
     return status;
   }
@@ -498,7 +517,10 @@ export class ConsultCall {
       for (const [id, c] of this.#consumers) if (c.info.peerId === info.peerId) this.#closeConsumer(id);
       this.#emit('peer-left', info);
     });
-    on('sfu:new-producer', (p) => void this.#consume(p).catch((err: unknown) => this.#emit('error', { message: `consume failed: ${String(err)}`, cause: err })));
+    on(
+      'sfu:new-producer',
+      (p) => void this.#consume(p).catch((err: unknown) => this.#emit('error', { message: `consume failed: ${String(err)}`, cause: err })),
+    );
     on('sfu:producer-closed', ({ producerId }) => {
       this.#pendingProducers.delete(producerId);
       for (const [id, c] of this.#consumers) if (c.info.producerId === producerId) this.#closeConsumer(id);
@@ -536,7 +558,10 @@ export class ConsultCall {
     };
     s.on('connect', onReconnect);
     s.on('disconnect', onDisconnect);
-    this.#offSocket.push(() => s.off('connect', onReconnect), () => s.off('disconnect', onDisconnect));
+    this.#offSocket.push(
+      () => s.off('connect', onReconnect),
+      () => s.off('disconnect', onDisconnect),
+    );
     const onNetworkChange = () => {
       if (this.#state === 'joined') void this.restartIce().catch(() => undefined);
     };
@@ -586,7 +611,8 @@ export class ConsultCall {
     const toConsume = new Map<string, CallProducerInfo>(joined.producers.map((p) => [p.producerId, p]));
     for (const [id, p] of this.#pendingProducers) toConsume.set(id, p);
     this.#pendingProducers.clear();
-    for (const p of toConsume.values()) await this.#consume(p).catch((err: unknown) => this.#emit('error', { message: `consume failed: ${String(err)}`, cause: err }));
+    for (const p of toConsume.values())
+      await this.#consume(p).catch((err: unknown) => this.#emit('error', { message: `consume failed: ${String(err)}`, cause: err }));
   }
 
   #requireDevice(): Device {
@@ -611,7 +637,10 @@ export class ConsultCall {
     if (created.direction === 'send') {
       transport.on('produce', ({ kind, rtpParameters, appData }, callback, errback) => {
         const source = (appData as { source: MediaSource }).source;
-        this.#request('sfu:produce', { transportId: transport.id, kind, rtpParameters: rtpParameters, source }).then(({ producerId }) => callback({ id: producerId }), errback);
+        this.#request('sfu:produce', { transportId: transport.id, kind, rtpParameters: rtpParameters, source }).then(
+          ({ producerId }) => callback({ id: producerId }),
+          errback,
+        );
       });
     }
     let restartTimer: ReturnType<typeof setTimeout> | null = null;
@@ -675,7 +704,14 @@ export class ConsultCall {
     });
     if (created.producerPaused) this.#pausedProducers.add(created.producerId);
     else this.#pausedProducers.delete(created.producerId);
-    const info: RemoteTrack = { consumerId: consumer.id, producerId: created.producerId, peerId: created.peerId, kind: created.kind, source: created.source, track: consumer.track };
+    const info: RemoteTrack = {
+      consumerId: consumer.id,
+      producerId: created.producerId,
+      peerId: created.peerId,
+      kind: created.kind,
+      source: created.source,
+      track: consumer.track,
+    };
     this.#consumers.set(consumer.id, { consumer, info });
     await this.#request('sfu:resume', { type: 'consumer', id: consumer.id });
     this.#emit('track', info);
@@ -812,17 +848,21 @@ export class ConsultCall {
     payload: Parameters<ClientToServerEvents[E]>[0],
   ): Promise<AckResult<Parameters<ClientToServerEvents[E]>[1]>> {
     return new Promise((resolve, reject) => {
-      (this.#socket.timeout(15_000).emit as (e: string, p: unknown, cb: (err: Error | null, res: { ok: boolean; error?: string }) => void) => void)(event, payload, (err, res) => {
-        if (err) {
-          reject(new CallRequestError(event, 'no answer from the server'));
-          return;
-        }
-        if (!res.ok) {
-          reject(new CallRequestError(event, res.error ?? 'refused'));
-          return;
-        }
-        resolve(res as AckResult<Parameters<ClientToServerEvents[E]>[1]>);
-      });
+      (this.#socket.timeout(15_000).emit as (e: string, p: unknown, cb: (err: Error | null, res: { ok: boolean; error?: string }) => void) => void)(
+        event,
+        payload,
+        (err, res) => {
+          if (err) {
+            reject(new CallRequestError(event, 'no answer from the server'));
+            return;
+          }
+          if (!res.ok) {
+            reject(new CallRequestError(event, res.error ?? 'refused'));
+            return;
+          }
+          resolve(res as AckResult<Parameters<ClientToServerEvents[E]>[1]>);
+        },
+      );
     });
   }
 }
@@ -835,7 +875,10 @@ function networkInformationKbps(): number | undefined {
   return typeof c?.downlink === 'number' && c.downlink > 0 ? c.downlink * 1000 : undefined;
 }
 
-async function candidatePairBitrate(transport: msc.Transport | null, field: 'availableOutgoingBitrate' | 'availableIncomingBitrate'): Promise<number | undefined> {
+async function candidatePairBitrate(
+  transport: msc.Transport | null,
+  field: 'availableOutgoingBitrate' | 'availableIncomingBitrate',
+): Promise<number | undefined> {
   if (!transport || transport.closed) return undefined;
   const stats = await transport.getStats().catch(() => null);
   if (!stats) return undefined;

@@ -18,9 +18,26 @@ export const sectionLabel: Record<SectionKey, MessageKey> = {
   other: 'record.other',
 };
 
-const genderKey: Record<string, MessageKey> = { male: 'patient.male', female: 'patient.female', other: 'patient.otherGender', unknown: 'patient.unknownGender' };
+const genderKey: Record<string, MessageKey> = {
+  male: 'patient.male',
+  female: 'patient.female',
+  other: 'patient.otherGender',
+  unknown: 'patient.unknownGender',
+};
 
-export function PatientBanner({ name, birthDate, gender, idMasked, children }: { name: string; birthDate?: string; gender?: string; idMasked?: string; children?: ReactNode }) {
+export function PatientBanner({
+  name,
+  birthDate,
+  gender,
+  idMasked,
+  children,
+}: {
+  name: string;
+  birthDate?: string;
+  gender?: string;
+  idMasked?: string;
+  children?: ReactNode;
+}) {
   const { t, date } = useI18n();
   const g = gender ? genderKey[gender] : undefined;
   return (
@@ -29,7 +46,9 @@ export function PatientBanner({ name, birthDate, gender, idMasked, children }: {
         {name.trim().split(/\s+/).pop()?.charAt(0) ?? '?'}
       </div>
       <div className="patient-id">
-        <strong className="patient-name" translate="no">{name}</strong>
+        <strong className="patient-name" translate="no">
+          {name}
+        </strong>
         <span className="patient-facts">
           {birthDate ? (
             <span>
@@ -39,7 +58,10 @@ export function PatientBanner({ name, birthDate, gender, idMasked, children }: {
           {g ? <span>{t(g)}</span> : null}
           {idMasked ? (
             <span>
-              {t('patient.citizenId')} <span className="mono" translate="no">{idMasked}</span>
+              {t('patient.citizenId')}{' '}
+              <span className="mono" translate="no">
+                {idMasked}
+              </span>
             </span>
           ) : null}
         </span>
@@ -50,7 +72,11 @@ export function PatientBanner({ name, birthDate, gender, idMasked, children }: {
 }
 
 const criticalityKey: Record<string, MessageKey> = { high: 'allergy.high', low: 'allergy.low', 'unable-to-assess': 'allergy.unassessed' };
-const aiReviewKey: Record<AiResultView['review'], MessageKey> = { awaiting: 'record.aiAwaiting', confirmed: 'worklist.confirmed', rejected: 'worklist.rejected' };
+const aiReviewKey: Record<AiResultView['review'], MessageKey> = {
+  awaiting: 'record.aiAwaiting',
+  confirmed: 'worklist.confirmed',
+  rejected: 'worklist.rejected',
+};
 const aiFindingKey: Record<AiResultView['finding'], MessageKey> = { tb: 'finding.tb', nodule: 'finding.nodule', other: 'record.aiFinding' };
 
 function useQuantityText() {
@@ -116,7 +142,11 @@ function ItemRow({ item }: { item: TimelineItem }) {
         ) : null}
         {item.aiResults?.length ? <AiResults results={item.aiResults} /> : null}
       </div>
-      {item.date ? <time className="tl-date" dateTime={item.date}>{date(item.date)}</time> : null}
+      {item.date ? (
+        <time className="tl-date" dateTime={item.date}>
+          {date(item.date)}
+        </time>
+      ) : null}
     </li>
   );
 }

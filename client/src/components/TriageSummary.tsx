@@ -10,7 +10,16 @@ export function FindingBadge({ f }: { f: TriageFindingView }) {
   const { t, percent } = useI18n();
   const label = findingLabel[f.finding] ? t(findingLabel[f.finding] as MessageKey) : f.finding;
   return (
-    <Badge tone={f.flagged ? 'danger' : 'neutral'} testId={`finding-${f.finding}`} title={[f.threshold !== undefined ? t('triage.threshold', { threshold: percent(f.threshold) }) : '', t(f.calibrated ? 'triage.calibrated' : 'triage.uncalibrated')].filter(Boolean).join(' · ')}>
+    <Badge
+      tone={f.flagged ? 'danger' : 'neutral'}
+      testId={`finding-${f.finding}`}
+      title={[
+        f.threshold !== undefined ? t('triage.threshold', { threshold: percent(f.threshold) }) : '',
+        t(f.calibrated ? 'triage.calibrated' : 'triage.uncalibrated'),
+      ]
+        .filter(Boolean)
+        .join(' · ')}
+    >
       {f.flagged ? '⚑ ' : ''}
       {label} {percent(f.score)}
       {f.flagged && f.threshold !== undefined ? ` (≥ ${percent(f.threshold)})` : ''}
@@ -25,7 +34,9 @@ export function FlagBadge({ flag }: { flag: NonNullable<TriageView['flag']> }) {
   return (
     <Badge tone="critical" testId="ai-flag-raised">
       <span data-finding={flag.finding}>
-        {flag.threshold !== undefined ? t('triage.flagFor', { finding, score: percent(flag.score), threshold: percent(flag.threshold) }) : `${t('triage.flagged')}: ${finding} ${percent(flag.score)}`}
+        {flag.threshold !== undefined
+          ? t('triage.flagFor', { finding, score: percent(flag.score), threshold: percent(flag.threshold) })
+          : `${t('triage.flagged')}: ${finding} ${percent(flag.score)}`}
       </span>
     </Badge>
   );
@@ -33,7 +44,14 @@ export function FlagBadge({ flag }: { flag: NonNullable<TriageView['flag']> }) {
 
 export function TriageSummary({ triage }: { triage: TriageView }) {
   const { t } = useI18n();
-  const stateKey: Record<TriageView['state'], MessageKey> = { queued: 'triage.queued', running: 'triage.running', done: 'triage.done', failed: 'triage.failed', unavailable: 'triage.unavailable', not_scored: 'triage.notScored' };
+  const stateKey: Record<TriageView['state'], MessageKey> = {
+    queued: 'triage.queued',
+    running: 'triage.running',
+    done: 'triage.done',
+    failed: 'triage.failed',
+    unavailable: 'triage.unavailable',
+    not_scored: 'triage.notScored',
+  };
   return (
     <div className="triage-summary" data-testid="triage-summary" data-state={triage.state}>
       {triage.state !== 'done' ? (
@@ -42,7 +60,15 @@ export function TriageSummary({ triage }: { triage: TriageView }) {
         </Badge>
       ) : (
         <>
-          {triage.flag ? <FlagBadge flag={triage.flag} /> : triage.anyFlagged ? <Badge tone="critical" testId="ai-flag-raised">{t('triage.flagged')}</Badge> : <Badge tone="success">{t('triage.noFlag')}</Badge>}
+          {triage.flag ? (
+            <FlagBadge flag={triage.flag} />
+          ) : triage.anyFlagged ? (
+            <Badge tone="critical" testId="ai-flag-raised">
+              {t('triage.flagged')}
+            </Badge>
+          ) : (
+            <Badge tone="success">{t('triage.noFlag')}</Badge>
+          )}
           {(triage.findings ?? []).map((f) => (
             <FindingBadge key={f.finding} f={f} />
           ))}

@@ -229,7 +229,12 @@ export function XrayViewer({ imageUrl, imageSize, alt, heatmaps = [], lesions = 
       const p = toImage(e);
       const clampX = (v: number) => Math.max(0, Math.min(geomW, v));
       const clampY = (v: number) => Math.max(0, Math.min(geomH, v));
-      setDraft({ x_min: clampX(Math.min(d.start.x, p.x)), y_min: clampY(Math.min(d.start.y, p.y)), x_max: clampX(Math.max(d.start.x, p.x)), y_max: clampY(Math.max(d.start.y, p.y)) });
+      setDraft({
+        x_min: clampX(Math.min(d.start.x, p.x)),
+        y_min: clampY(Math.min(d.start.y, p.y)),
+        x_max: clampX(Math.max(d.start.x, p.x)),
+        y_max: clampY(Math.max(d.start.y, p.y)),
+      });
     }
   };
   const onPointerUp = () => {
@@ -272,19 +277,46 @@ export function XrayViewer({ imageUrl, imageSize, alt, heatmaps = [], lesions = 
       <div className="viewer-toolbar" role="toolbar" aria-label={t('viewer.tools')}>
         <div className="btn-group" role="group" aria-label={t('viewer.mouseTool')}>
           {tools.map((tl) => (
-            <button key={tl.value} type="button" className="btn btn-small btn-secondary" aria-pressed={tool === tl.value} onClick={() => setTool(tl.value)} data-testid={`viewer-tool-${tl.value}`}>
+            <button
+              key={tl.value}
+              type="button"
+              className="btn btn-small btn-secondary"
+              aria-pressed={tool === tl.value}
+              onClick={() => setTool(tl.value)}
+              data-testid={`viewer-tool-${tl.value}`}
+            >
               {tl.label}
             </button>
           ))}
         </div>
         <div className="btn-group" role="group" aria-label={t('viewer.zoom')}>
-          <button type="button" className="btn btn-small btn-secondary btn-icon" onClick={() => zoomAt(1.25)} aria-label={t('viewer.zoomIn')} data-testid="viewer-zoom-in">
+          <button
+            type="button"
+            className="btn btn-small btn-secondary btn-icon"
+            onClick={() => zoomAt(1.25)}
+            aria-label={t('viewer.zoomIn')}
+            data-testid="viewer-zoom-in"
+          >
             +
           </button>
-          <button type="button" className="btn btn-small btn-secondary btn-icon" onClick={() => zoomAt(0.8)} aria-label={t('viewer.zoomOut')} data-testid="viewer-zoom-out">
+          <button
+            type="button"
+            className="btn btn-small btn-secondary btn-icon"
+            onClick={() => zoomAt(0.8)}
+            aria-label={t('viewer.zoomOut')}
+            data-testid="viewer-zoom-out"
+          >
             −
           </button>
-          <button type="button" className="btn btn-small btn-secondary" onClick={() => { fit(); setWl({ width: 255, level: 128 }); }} data-testid="viewer-reset">
+          <button
+            type="button"
+            className="btn btn-small btn-secondary"
+            onClick={() => {
+              fit();
+              setWl({ width: 255, level: 128 });
+            }}
+            data-testid="viewer-reset"
+          >
             {t('viewer.reset')}
           </button>
         </div>
@@ -339,16 +371,41 @@ export function XrayViewer({ imageUrl, imageSize, alt, heatmaps = [], lesions = 
           {t('viewer.keys')}
         </span>
         {/* The boxes as screen rectangles (CSS pixels inside the stage): read by screen readers and by the e2e coordinate test. */}
-        <ul className="sr-only" data-testid={`${testId}-boxes`} data-image-width={geomW} data-image-height={geomH} data-image-rect={img ? rectAttr(view.ox, view.oy, geomW * view.scale, geomH * view.scale) : ''}>
+        <ul
+          className="sr-only"
+          data-testid={`${testId}-boxes`}
+          data-image-width={geomW}
+          data-image-height={geomH}
+          data-image-rect={img ? rectAttr(view.ox, view.oy, geomW * view.scale, geomH * view.scale) : ''}
+        >
           {showBoxes
             ? lesions.map((l, i) => (
-                <li key={`ai-${i}`} data-kind="ai" data-finding={l.finding} data-rect={rectAttr(view.ox + l.x_min * view.scale, view.oy + l.y_min * view.scale, (l.x_max - l.x_min) * view.scale, (l.y_max - l.y_min) * view.scale)}>
+                <li
+                  key={`ai-${i}`}
+                  data-kind="ai"
+                  data-finding={l.finding}
+                  data-rect={rectAttr(
+                    view.ox + l.x_min * view.scale,
+                    view.oy + l.y_min * view.scale,
+                    (l.x_max - l.x_min) * view.scale,
+                    (l.y_max - l.y_min) * view.scale,
+                  )}
+                >
                   {findingName(l.finding)} {`${Math.round(l.score * 100)}%`}
                 </li>
               ))
             : null}
           {boxes.map((b, i) => (
-            <li key={`r-${i}`} data-kind="radiologist" data-rect={rectAttr(view.ox + b.x_min * view.scale, view.oy + b.y_min * view.scale, (b.x_max - b.x_min) * view.scale, (b.y_max - b.y_min) * view.scale)}>
+            <li
+              key={`r-${i}`}
+              data-kind="radiologist"
+              data-rect={rectAttr(
+                view.ox + b.x_min * view.scale,
+                view.oy + b.y_min * view.scale,
+                (b.x_max - b.x_min) * view.scale,
+                (b.y_max - b.y_min) * view.scale,
+              )}
+            >
               {t('viewer.drawBox')} {i + 1}
             </li>
           ))}
@@ -361,9 +418,25 @@ export function XrayViewer({ imageUrl, imageSize, alt, heatmaps = [], lesions = 
       </div>
       <div className="viewer-sliders">
         <label htmlFor={`${id}-w`}>{t('viewer.window')}</label>
-        <input id={`${id}-w`} type="range" min={1} max={510} value={wl.width} onChange={(e) => setWl({ ...wl, width: Number(e.target.value) })} data-testid="viewer-window" />
+        <input
+          id={`${id}-w`}
+          type="range"
+          min={1}
+          max={510}
+          value={wl.width}
+          onChange={(e) => setWl({ ...wl, width: Number(e.target.value) })}
+          data-testid="viewer-window"
+        />
         <label htmlFor={`${id}-l`}>{t('viewer.level')}</label>
-        <input id={`${id}-l`} type="range" min={0} max={255} value={wl.level} onChange={(e) => setWl({ ...wl, level: Number(e.target.value) })} data-testid="viewer-level" />
+        <input
+          id={`${id}-l`}
+          type="range"
+          min={0}
+          max={255}
+          value={wl.level}
+          onChange={(e) => setWl({ ...wl, level: Number(e.target.value) })}
+          data-testid="viewer-level"
+        />
       </div>
     </div>
   );

@@ -16,7 +16,19 @@ export function Page({ title, actions, children, testId }: { title: string; acti
   );
 }
 
-export function Panel({ title, children, actions, className, testId }: { title?: ReactNode; children: ReactNode; actions?: ReactNode; className?: string; testId?: string }) {
+export function Panel({
+  title,
+  children,
+  actions,
+  className,
+  testId,
+}: {
+  title?: ReactNode;
+  children: ReactNode;
+  actions?: ReactNode;
+  className?: string;
+  testId?: string;
+}) {
   const id = useId();
   return (
     <section className={`panel ${className ?? ''}`} aria-labelledby={title ? id : undefined} data-testid={testId}>
@@ -46,7 +58,9 @@ export function NotAvailable({ what, testId }: { what: string; testId?: string }
   const { t } = useI18n();
   return (
     <div className="state state-unavailable" role="note" data-testid={testId ?? 'not-available'}>
-      <span className="state-icon" aria-hidden="true">⏳</span>
+      <span className="state-icon" aria-hidden="true">
+        ⏳
+      </span>
       <div>
         <strong>{t('common.notAvailableTitle')}</strong>
         <p>{t('common.notAvailableBody', { what })}</p>
@@ -63,7 +77,9 @@ export function ErrorNote({ error, detail: extra, onRetry }: { error: ApiRequest
   const detail = extra ?? localised.detail;
   return (
     <div className="state state-error" role="alert" data-error-code={typeof error === 'string' || !(error instanceof ApiRequestError) ? undefined : error.code}>
-      <span className="state-icon" aria-hidden="true">!</span>
+      <span className="state-icon" aria-hidden="true">
+        !
+      </span>
       <div>
         <strong>{t('common.errorTitle')}</strong>
         <p title={detail}>{text}</p>
@@ -82,7 +98,15 @@ export function Empty({ children }: { children: ReactNode }) {
 }
 
 /** Renders loading / not-available / error around a loaded resource. */
-export function Loaded<T>({ res, what, children }: { res: { data: T | null; loading: boolean; error: ApiRequestError | null; notAvailable: boolean; reload: () => void }; what: string; children: (data: T) => ReactNode }) {
+export function Loaded<T>({
+  res,
+  what,
+  children,
+}: {
+  res: { data: T | null; loading: boolean; error: ApiRequestError | null; notAvailable: boolean; reload: () => void };
+  what: string;
+  children: (data: T) => ReactNode;
+}) {
   if (res.notAvailable) return <NotAvailable what={what} />;
   if (res.error) return <ErrorNote error={res.error} onRetry={res.reload} />;
   if (res.data === null) return res.loading ? <Spinner /> : null;

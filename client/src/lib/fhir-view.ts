@@ -84,7 +84,20 @@ export function observationValue(o: Json): string | undefined {
 export function resourceDate(r: FhirResource): string | undefined {
   const period = isObj(r.period) ? str(r.period.start) : undefined;
   const effPeriod = isObj(r.effectivePeriod) ? str(r.effectivePeriod.start) : undefined;
-  return str(r.effectiveDateTime) ?? effPeriod ?? str(r.onsetDateTime) ?? str(r.recordedDate) ?? str(r.occurrenceDateTime) ?? str(r.authoredOn) ?? str(r.started) ?? period ?? str(r.issued) ?? str(r.date) ?? str(r.dateAsserted) ?? r.meta?.lastUpdated;
+  return (
+    str(r.effectiveDateTime) ??
+    effPeriod ??
+    str(r.onsetDateTime) ??
+    str(r.recordedDate) ??
+    str(r.occurrenceDateTime) ??
+    str(r.authoredOn) ??
+    str(r.started) ??
+    period ??
+    str(r.issued) ??
+    str(r.date) ??
+    str(r.dateAsserted) ??
+    r.meta?.lastUpdated
+  );
 }
 
 export function categoryCodes(r: FhirResource): string[] {
@@ -183,7 +196,14 @@ function titleOf(r: FhirResource): string {
     case 'Encounter':
       return conceptText(arr(r.type)[0]) ?? (isObj(r.class) ? (str(r.class.display) ?? str(r.class.code)) : undefined) ?? r.resourceType;
     case 'ImagingStudy':
-      return str(r.description) ?? arr(r.modality).filter(isObj).map((m) => str(m.code)).filter(Boolean).join(', ');
+      return (
+        str(r.description) ??
+        arr(r.modality)
+          .filter(isObj)
+          .map((m) => str(m.code))
+          .filter(Boolean)
+          .join(', ')
+      );
     default:
       return conceptText(r.code) ?? str(r.description) ?? r.resourceType;
   }
@@ -203,7 +223,12 @@ function detailOf(r: FhirResource): string | undefined {
     case 'MedicationStatement':
     case 'MedicationRequest': {
       const dosage = arr(r.dosage ?? r.dosageInstruction).filter(isObj);
-      return dosage.map((d) => str(d.text)).filter(Boolean).join('; ') || undefined;
+      return (
+        dosage
+          .map((d) => str(d.text))
+          .filter(Boolean)
+          .join('; ') || undefined
+      );
     }
     case 'DiagnosticReport':
       return str(r.conclusion);
@@ -250,7 +275,9 @@ export function readSummary(bundle: FhirBundle): SummaryView {
   for (const r of resources) {
     // Observations derived from a study (the AI scores) and reports on a study join the study's line.
     if (r.resourceType === 'Observation') {
-      const study = arr(r.derivedFrom).map((d) => refId(d, 'ImagingStudy')).find((id): id is string => id !== undefined && studies.has(id));
+      const study = arr(r.derivedFrom)
+        .map((d) => refId(d, 'ImagingStudy'))
+        .find((id): id is string => id !== undefined && studies.has(id));
       if (!study) continue;
       aiByStudy.set(study, [...(aiByStudy.get(study) ?? []), aiResultOf(r)]);
       folded.add(r);
@@ -260,9 +287,19 @@ export function readSummary(bundle: FhirBundle): SummaryView {
     .filter((r) => !skip.has(r.resourceType) && !folded.has(r))
     .map<TimelineItem>((r, i) => {
       const quantity = r.resourceType === 'Observation' ? quantityOf(r) : undefined;
-      const components = r.resourceType === 'Observation' ? arr(r.component).filter(isObj).map(quantityOf).filter((q): q is QuantityView => q !== undefined) : [];
+      const components =
+        r.resourceType === 'Observation'
+          ? arr(r.component)
+              .filter(isObj)
+              .map(quantityOf)
+              .filter((q): q is QuantityView => q !== undefined)
+          : [];
       const isStudy = r.resourceType === 'ImagingStudy';
-      const modalities = isStudy ? arr(r.modality).filter(isObj).map((m) => str(m.code)) : [];
+      const modalities = isStudy
+        ? arr(r.modality)
+            .filter(isObj)
+            .map((m) => str(m.code))
+        : [];
       // eslint-disable-next-line @typescript-eslint/no-unnecessary-type-conversion -- runtime input: FHIR JSON from the server; the id is not guaranteed a string
       const ai = r.resourceType === 'ImagingStudy' && r.id ? aiByStudy.get(String(r.id)) : undefined;
       return {

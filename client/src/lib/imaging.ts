@@ -5,7 +5,14 @@ import type { ApiClient, UploadProgress } from '../api/client';
 export const IMAGING_UPLOAD_PATH = '/api/imaging/studies';
 export const ACCEPTED_XRAY_TYPES = '.dcm,.dicom,image/png,image/jpeg,application/dicom';
 
-export function uploadStudy(api: ApiClient, file: File, patientId: string, onProgress: (p: UploadProgress) => void, consultId?: string, signal?: AbortSignal): Promise<ImagingStudyView> {
+export function uploadStudy(
+  api: ApiClient,
+  file: File,
+  patientId: string,
+  onProgress: (p: UploadProgress) => void,
+  consultId?: string,
+  signal?: AbortSignal,
+): Promise<ImagingStudyView> {
   const form = new FormData();
   form.append('patientId', patientId);
   if (consultId) form.append('consultId', consultId);

@@ -47,7 +47,10 @@ export function NameWithId({ name, id, testId }: { name: string | undefined; id:
         title={t('names.copyId')}
         onClick={() => {
           // eslint-disable-next-line @typescript-eslint/no-unnecessary-condition -- runtime: navigator.clipboard is undefined outside secure contexts
-          void navigator.clipboard?.writeText(id).then(() => setCopied(true), () => undefined);
+          void navigator.clipboard?.writeText(id).then(
+            () => setCopied(true),
+            () => undefined,
+          );
         }}
       >
         {copied ? '✓' : '⧉'}

@@ -40,11 +40,27 @@ export function Login() {
           <h2>{t('login.title')}</h2>
           <div className="field">
             <label htmlFor="login-email">{t('login.email')}</label>
-            <input id="login-email" data-testid="login-email" type="email" autoComplete="username" required value={email} onChange={(e) => setEmail(e.target.value)} />
+            <input
+              id="login-email"
+              data-testid="login-email"
+              type="email"
+              autoComplete="username"
+              required
+              value={email}
+              onChange={(e) => setEmail(e.target.value)}
+            />
           </div>
           <div className="field">
             <label htmlFor="login-password">{t('login.password')}</label>
-            <input id="login-password" data-testid="login-password" type="password" autoComplete="current-password" required value={password} onChange={(e) => setPassword(e.target.value)} />
+            <input
+              id="login-password"
+              data-testid="login-password"
+              type="password"
+              autoComplete="current-password"
+              required
+              value={password}
+              onChange={(e) => setPassword(e.target.value)}
+            />
           </div>
           {error ? (
             <p id="login-error" className="form-error" role="alert" data-testid="login-error">

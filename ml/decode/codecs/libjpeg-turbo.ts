@@ -5,9 +5,11 @@ interface LibJpegTurboModule {
   JPEGDecoder: new () => EmscriptenDecoder;
 }
 
-const libjpegTurbo = new LazyCodecModule<LibJpegTurboModule>('libjpeg-turbo', () =>
-  // eslint-disable-next-line @typescript-eslint/no-require-imports -- lazy: the (CommonJS, wasm) codec is loaded only when a study needs it
-  require('@cornerstonejs/codec-libjpeg-turbo-8bit/decodewasmjs') as EmscriptenFactory<LibJpegTurboModule>,
+const libjpegTurbo = new LazyCodecModule<LibJpegTurboModule>(
+  'libjpeg-turbo',
+  () =>
+    // eslint-disable-next-line @typescript-eslint/no-require-imports -- lazy: the (CommonJS, wasm) codec is loaded only when a study needs it
+    require('@cornerstonejs/codec-libjpeg-turbo-8bit/decodewasmjs') as EmscriptenFactory<LibJpegTurboModule>,
 );
 
 /** Decodes an 8-bit DCT JPEG; colour (YCbCr) images come back as interleaved RGB. */

@@ -5,9 +5,11 @@ interface OpenJpegModule {
   J2KDecoder: new () => EmscriptenDecoder;
 }
 
-const openjpeg = new LazyCodecModule<OpenJpegModule>('OpenJPEG', () =>
-  // eslint-disable-next-line @typescript-eslint/no-require-imports -- lazy: the (CommonJS, wasm) codec is loaded only when a study needs it
-  require('@cornerstonejs/codec-openjpeg/decodewasmjs') as EmscriptenFactory<OpenJpegModule>,
+const openjpeg = new LazyCodecModule<OpenJpegModule>(
+  'OpenJPEG',
+  () =>
+    // eslint-disable-next-line @typescript-eslint/no-require-imports -- lazy: the (CommonJS, wasm) codec is loaded only when a study needs it
+    require('@cornerstonejs/codec-openjpeg/decodewasmjs') as EmscriptenFactory<OpenJpegModule>,
 );
 
 export async function decodeJpeg2000(codestream: Uint8Array): Promise<CodecOutput> {

@@ -90,5 +90,5 @@ function u16be(buf: Uint8Array, pos: number): number {
 }
 
 function u32be(buf: Uint8Array, pos: number): number {
-  return ((u16be(buf, pos) * 65536) + u16be(buf, pos + 2));
+  return u16be(buf, pos) * 65536 + u16be(buf, pos + 2);
 }

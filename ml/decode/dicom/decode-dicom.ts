@@ -58,10 +58,7 @@ function validatePixelModule(header: DicomHeader): void {
  * Stored values (after Bits Stored masking and sign extension, before any LUT) of the first frame
  * of a greyscale DICOM image. Exposed for QA against reference decoders.
  */
-export async function decodeDicomStoredValues(
-  buf: Uint8Array,
-  limits: DecodeLimits,
-): Promise<{ header: DicomHeader; stored: Int32Array }> {
+export async function decodeDicomStoredValues(buf: Uint8Array, limits: DecodeLimits): Promise<{ header: DicomHeader; stored: Int32Array }> {
   const { header, transferSyntax, samples } = await decodeDicomFrame(buf, limits);
   if (samples.layout !== 'grey') throw new ImageDecodeError('unsupported_format', 'stored values are only exposed for greyscale images');
   return { header, stored: greyStoredValues(samples, header, transferSyntax.encoding === 'native') };

@@ -36,12 +36,7 @@ export interface FrameSamples {
   layout: SampleLayout;
 }
 
-export async function decodeFirstFrame(
-  frame: Uint8Array,
-  header: DicomHeader,
-  encoding: PixelEncoding,
-  limits: DecodeLimits,
-): Promise<FrameSamples> {
+export async function decodeFirstFrame(frame: Uint8Array, header: DicomHeader, encoding: PixelEncoding, limits: DecodeLimits): Promise<FrameSamples> {
   const pixelCount = header.rows * header.columns;
   const bytesPerSample = header.bitsAllocated === 8 ? 1 : 2;
   switch (encoding) {
@@ -59,7 +54,18 @@ export async function decodeFirstFrame(
       if (sof.precision > 8) {
         // JPEG Extended process 4 (12-bit), common on CR systems: IJG 12-bit through dcmjs-codecs.
         if (bytesPerSample !== 2) throw new ImageDecodeError('corrupt', `${sof.precision}-bit JPEG in a DICOM with Bits Allocated ${header.bitsAllocated}`);
-        return validated(await decodeJpeg12(frame, { width: sof.width, height: sof.height, precision: sof.precision, components: sof.components, photometric: header.photometric }), header, false, 'IJG 12-bit (dcmjs-codecs)');
+        return validated(
+          await decodeJpeg12(frame, {
+            width: sof.width,
+            height: sof.height,
+            precision: sof.precision,
+            components: sof.components,
+            photometric: header.photometric,
+          }),
+          header,
+          false,
+          'IJG 12-bit (dcmjs-codecs)',
+        );
       }
       // libjpeg-turbo converts YCbCr to RGB, so colour output is RGB whatever the photometric says.
       return validated(await decodeJpegBaseline(frame), header, false, 'libjpeg-turbo');
@@ -107,12 +113,7 @@ function colourLayout(header: DicomHeader, planar: boolean, ybr: boolean): Sampl
   return planar ? 'rgb-planar' : 'rgb';
 }
 
-function checkStreamHeader(
-  streamHeader: StreamFrameHeader | null,
-  header: DicomHeader,
-  limits: DecodeLimits,
-  what: string,
-): StreamFrameHeader {
+function checkStreamHeader(streamHeader: StreamFrameHeader | null, header: DicomHeader, limits: DecodeLimits, what: string): StreamFrameHeader {
   if (!streamHeader) throw new ImageDecodeError('corrupt', `${what} stream has no readable frame header`);
   checkDimensions(streamHeader.width, streamHeader.height, limits, `${what} codestream`);
   if (streamHeader.width !== header.columns || streamHeader.height !== header.rows) {

@@ -28,12 +28,7 @@ export function nativeFirstFrame(buf: Uint8Array, header: DicomHeader, pixelData
   return buf.subarray(pixelData.dataOffset, pixelData.dataOffset + needed);
 }
 
-export function encapsulatedFirstFrame(
-  buf: Uint8Array,
-  header: DicomHeader,
-  pixelData: Element,
-  encoding: PixelEncoding,
-): Uint8Array {
+export function encapsulatedFirstFrame(buf: Uint8Array, header: DicomHeader, pixelData: Element, encoding: PixelEncoding): Uint8Array {
   const fragments = pixelData.fragments ?? [];
   if (fragments.length === 0) throw new ImageDecodeError('no_pixel_data', 'encapsulated pixel data has no fragments');
   for (const f of fragments) {

@@ -202,7 +202,16 @@ function readHeader(ds: DataSet, rawTransferSyntax: string | undefined): DicomHe
   return header;
 }
 
-type OptionalStringKey = 'voiLutFunction' | 'presentationLutShape' | 'sopInstanceUid' | 'studyInstanceUid' | 'seriesInstanceUid' | 'modality' | 'bodyPart' | 'viewPosition' | 'patientId';
+type OptionalStringKey =
+  | 'voiLutFunction'
+  | 'presentationLutShape'
+  | 'sopInstanceUid'
+  | 'studyInstanceUid'
+  | 'seriesInstanceUid'
+  | 'modality'
+  | 'bodyPart'
+  | 'viewPosition'
+  | 'patientId';
 
 function assignString(header: DicomHeader, key: OptionalStringKey, value: string | undefined): void {
   const trimmed = value?.trim();

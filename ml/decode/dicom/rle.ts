@@ -13,12 +13,7 @@ const MAX_SEGMENTS = 15;
  * Decodes one RLE frame to interleaved little-endian samples (pixel-major: pixel 0 sample 0,
  * pixel 0 sample 1, …), i.e. PlanarConfiguration 0 regardless of how the encoder split planes.
  */
-export function decodeRleFrame(
-  fragment: Uint8Array,
-  pixelCount: number,
-  samplesPerPixel: number,
-  bytesPerSample: number,
-): Uint8Array {
+export function decodeRleFrame(fragment: Uint8Array, pixelCount: number, samplesPerPixel: number, bytesPerSample: number): Uint8Array {
   if (fragment.length < HEADER_BYTES) throw new ImageDecodeError('corrupt', 'RLE frame is shorter than its 64-byte header');
   const view = new DataView(fragment.buffer, fragment.byteOffset, fragment.byteLength);
   const segmentCount = view.getUint32(0, true);

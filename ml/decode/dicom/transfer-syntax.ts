@@ -1,11 +1,5 @@
 /** How the Pixel Data of a transfer syntax is encoded, i.e. which decoder handles it. */
-export type PixelEncoding =
-  | 'native'
-  | 'rle'
-  | 'jpeg-dct'
-  | 'jpeg-lossless'
-  | 'jpeg-ls'
-  | 'jpeg2000';
+export type PixelEncoding = 'native' | 'rle' | 'jpeg-dct' | 'jpeg-lossless' | 'jpeg-ls' | 'jpeg2000';
 
 export interface TransferSyntaxInfo {
   uid: string;

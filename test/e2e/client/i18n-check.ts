@@ -20,7 +20,16 @@ function templates(lang: 'vi' | 'en'): RegExp[] {
   return Object.values(CATALOGUES[lang])
     .map((v) => core(v))
     .filter((v) => /\p{L}/u.test(v.replace(/\{\w+\}/g, ''))) // a template of placeholders only would match anything
-    .map((v) => new RegExp(`^${v.split(/\{\w+\}/).map(escape).join('.*?')}$`, 'su'));
+    .map(
+      (v) =>
+        new RegExp(
+          `^${v
+            .split(/\{\w+\}/)
+            .map(escape)
+            .join('.*?')}$`,
+          'su',
+        ),
+    );
 }
 
 /** Trims what surrounds interface words: whitespace, bullets, arrows, marks, brackets, separators. */
@@ -73,7 +82,35 @@ export async function visibleTexts(page: Page): Promise<string[]> {
  * Notation that is the same in both languages and not a word to translate: unit symbols
  * (lib/clinical-terms.ts), file sizes, and the radiologist's W / L (window width / level).
  */
-const SYMBOLS = ['°C', '°F', 'mmHg', '×10⁹/L', '×10¹²/L', 'kg/m²', 'kg', 'cm', 'm', 'g', 'mg/dL', 'mg/L', 'mmol/L', 'µmol/L', 'g/dL', 'g/L', 'U/L', 'mL', 'fL', 'pg', '%', 'B', 'KB', 'MB', 'GB', 'W', 'L'];
+const SYMBOLS = [
+  '°C',
+  '°F',
+  'mmHg',
+  '×10⁹/L',
+  '×10¹²/L',
+  'kg/m²',
+  'kg',
+  'cm',
+  'm',
+  'g',
+  'mg/dL',
+  'mg/L',
+  'mmol/L',
+  'µmol/L',
+  'g/dL',
+  'g/L',
+  'U/L',
+  'mL',
+  'fL',
+  'pg',
+  '%',
+  'B',
+  'KB',
+  'MB',
+  'GB',
+  'W',
+  'L',
+];
 
 export async function untranslatedTexts(page: Page, lang: 'vi' | 'en'): Promise<string[]> {
   const patterns = templates(lang);

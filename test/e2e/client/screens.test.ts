@@ -27,9 +27,13 @@ const axePath = require.resolve('axe-core');
 async function seriousA11y(page: Page): Promise<string[]> {
   if (!(await page.evaluate(() => 'axe' in window))) await page.addScriptTag({ path: axePath });
   return page.evaluate(async () => {
-    const axe = (window as unknown as { axe: { run: (c: Document) => Promise<{ violations: { id: string; impact: string | null; nodes: { target: string[] }[] }[] }> } }).axe;
+    const axe = (
+      window as unknown as { axe: { run: (c: Document) => Promise<{ violations: { id: string; impact: string | null; nodes: { target: string[] }[] }[] }> } }
+    ).axe;
     const r = await axe.run(document);
-    return r.violations.filter((v) => v.impact === 'serious' || v.impact === 'critical').map((v) => `${v.id}: ${v.nodes.map((n) => n.target.join(' ')).join(', ')}`);
+    return r.violations
+      .filter((v) => v.impact === 'serious' || v.impact === 'critical')
+      .map((v) => `${v.id}: ${v.nodes.map((n) => n.target.join(' ')).join(', ')}`);
   });
 }
 
@@ -82,7 +86,10 @@ describe('web client screen tour (all roles, real APIs)', () => {
   it('walks every screen', async () => {
     // An emergency access to review later (the specialist has no relationship with the patient yet).
     const specToken = (await tp.login(DEMO.specialist)).accessToken;
-    const bg = await tp.api('POST', '/api/emr/break-glass', { token: specToken, body: { patientId: 'pat-demo-hoa', reason: 'Bệnh nhân suy hô hấp, cần xem hồ sơ ngay' } });
+    const bg = await tp.api('POST', '/api/emr/break-glass', {
+      token: specToken,
+      body: { patientId: 'pat-demo-hoa', reason: 'Bệnh nhân suy hô hấp, cần xem hồ sơ ngay' },
+    });
     expect(bg.status).toBe(201);
 
     // District doctor: patients → record → new consult with an X-ray.
@@ -219,14 +226,18 @@ describe('web client screen tour (all roles, real APIs)', () => {
     await rad.page.getByTestId('review-comment-tb').fill('Đồng ý: thâm nhiễm đỉnh phổi phải.');
     await shot(rad.page, 'tour-09-radiologist-worklist-vi');
     await rad.page.getByTestId('review-confirm-tb').click();
-    await rad.page.getByTestId('review-state-tb').waitFor({ timeout: 15_000 }).catch(() => undefined);
+    await rad.page
+      .getByTestId('review-state-tb')
+      .waitFor({ timeout: 15_000 })
+      .catch(() => undefined);
     await shot(rad.page, 'tour-10-radiologist-confirmed-vi');
     // The TB decision counts at once in the stats card.
     await expect(rad.page.getByTestId('stats-tb').innerText()).resolves.toMatch(/^1\/1 /);
     // Confirm the remaining flags; the study moves to the reviewed view.
     for (const el of await rad.page.locator('[data-testid="worklist-detail"] .finding-review.finding-flagged').all()) {
       const finding = ((await el.getAttribute('data-testid')) ?? '').replace('review-', '');
-      if (finding !== 'tb' && (await rad.page.getByTestId(`review-state-${finding}`).count()) === 0) await rad.page.getByTestId(`review-confirm-${finding}`).click();
+      if (finding !== 'tb' && (await rad.page.getByTestId(`review-state-${finding}`).count()) === 0)
+        await rad.page.getByTestId(`review-confirm-${finding}`).click();
     }
     await rad.page.getByTestId('worklist-view-reviewed').click();
     await rad.page.locator('[data-testid^="worklist-item-"]').first().waitFor({ timeout: 15_000 });

@@ -62,9 +62,14 @@ describe('box coordinates from model to viewer to the radiologist correction', (
       expect(l.y_max).toBeLessThanOrEqual(H);
     }
     // The preview is smaller than the original: exactly the case where pixel spaces can be mixed up.
-    const preview = PNG.sync.read(Buffer.from(await (await fetch(`${tp.url}${study.previewUrl}`, { headers: { authorization: `Bearer ${referrer}` } })).arrayBuffer()));
+    const preview = PNG.sync.read(
+      Buffer.from(await (await fetch(`${tp.url}${study.previewUrl}`, { headers: { authorization: `Bearer ${referrer}` } })).arrayBuffer()),
+    );
     expect(Math.max(preview.width, preview.height)).toBeLessThanOrEqual(1024);
-    const bg = await tp.api('POST', '/api/emr/break-glass', { token: radiologist, body: { patientId: DEMO_PATIENT, reason: 'Urgent read of a flagged chest X-ray for the district clinic' } });
+    const bg = await tp.api('POST', '/api/emr/break-glass', {
+      token: radiologist,
+      body: { patientId: DEMO_PATIENT, reason: 'Urgent read of a flagged chest X-ray for the district clinic' },
+    });
     expect(bg.status).toBeLessThan(300);
 
     const ctx = await browser.newContext({ viewport: { width: 1366, height: 900 }, locale: 'vi-VN' });
@@ -105,16 +110,35 @@ describe('box coordinates from model to viewer to the radiologist correction', (
     // stage background beside it (a preview drawn at its own size would stop at about half way).
     await page.getByTestId('viewer-boxes').uncheck();
     const px = (x: number, y: number) =>
-      page.getByTestId('worklist-viewer-canvas').evaluate((c, [x, y]) => Array.from((c as HTMLCanvasElement).getContext('2d')!.getImageData(Math.round(x! * devicePixelRatio), Math.round(y! * devicePixelRatio), 1, 1).data), [x, y]);
+      page
+        .getByTestId('worklist-viewer-canvas')
+        .evaluate(
+          (c, [x, y]) =>
+            Array.from(
+              (c as HTMLCanvasElement).getContext('2d')!.getImageData(Math.round(x! * devicePixelRatio), Math.round(y! * devicePixelRatio), 1, 1).data,
+            ),
+          [x, y],
+        );
     const isGrey = (p: number[]) => p[0] === p[1] && p[1] === p[2];
-    for (const [fx, fy] of [[0.02, 0.02], [0.98, 0.98], [0.5, 0.5], [0.98, 0.02], [0.02, 0.98]]) expect({ fx, fy, grey: isGrey(await px(img.x + img.w * fx!, img.y + img.h * fy!)) }).toEqual({ fx, fy, grey: true });
+    for (const [fx, fy] of [
+      [0.02, 0.02],
+      [0.98, 0.98],
+      [0.5, 0.5],
+      [0.98, 0.02],
+      [0.02, 0.98],
+    ])
+      expect({ fx, fy, grey: isGrey(await px(img.x + img.w * fx!, img.y + img.h * fy!)) }).toEqual({ fx, fy, grey: true });
     if (img.x > 4) expect(isGrey(await px(img.x - 3, img.y + img.h / 2))).toBe(false);
     await page.getByTestId('viewer-boxes').check();
 
     // Heatmap on, then "Tắt" (off): the canvas is exactly what it was before.
     const before = await canvasPixels(page);
     await page.getByTestId('viewer-heatmap').selectOption('tb');
-    await page.waitForFunction((b) => (document.querySelector('[data-testid="worklist-viewer-canvas"]') as HTMLCanvasElement).toDataURL('image/png') !== b, before, { timeout: 10_000 });
+    await page.waitForFunction(
+      (b) => (document.querySelector('[data-testid="worklist-viewer-canvas"]') as HTMLCanvasElement).toDataURL('image/png') !== b,
+      before,
+      { timeout: 10_000 },
+    );
     await page.getByTestId('viewer-heatmap').selectOption('');
     await page.waitForTimeout(300);
     expect(await canvasPixels(page)).toBe(before);

@@ -14,7 +14,6 @@ export const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 let bundle: Promise<{ html: string; js: Buffer }> | null = null;
 
-
 export interface LabParticipant {
   host: string;
   page: Page;

@@ -68,8 +68,31 @@ maybe('a consult call on impaired rural links (network namespaces, real Chromium
     for (const h of ['office', 'clinic', 'clinic2']) lab.addHost(h);
     turn = spawn(
       TURNSERVER,
-      ['-n', '--use-auth-secret', '--static-auth-secret', SECRET, '--realm', 'hoichan', '--listening-ip', lab.gatewayIp, '--relay-ip', lab.gatewayIp, '--listening-port', String(TURN_PORT),
-        '--min-port', '49160', '--max-port', '49300', '--no-tls', '--no-dtls', '--no-cli', '--fingerprint', '--log-file', 'stdout', '--simple-log'],
+      [
+        '-n',
+        '--use-auth-secret',
+        '--static-auth-secret',
+        SECRET,
+        '--realm',
+        'hoichan',
+        '--listening-ip',
+        lab.gatewayIp,
+        '--relay-ip',
+        lab.gatewayIp,
+        '--listening-port',
+        String(TURN_PORT),
+        '--min-port',
+        '49160',
+        '--max-port',
+        '49300',
+        '--no-tls',
+        '--no-dtls',
+        '--no-cli',
+        '--fingerprint',
+        '--log-file',
+        'stdout',
+        '--simple-log',
+      ],
       { stdio: ['ignore', 'pipe', 'pipe'] },
     );
     let turnLog = '';

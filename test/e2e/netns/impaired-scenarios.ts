@@ -120,7 +120,12 @@ export async function joinSpecialist(lab: NetLab, call: ScenarioCall): Promise<L
 }
 
 /** (e) Shapes the clinic to link (a), then joins `joins` times from it; the last join stays in the call. */
-export async function scenarioJoinLatency(lab: NetLab, call: ScenarioCall, specialist: LabParticipant, joins: number): Promise<{ samplesMs: number[]; p50Ms: number; p95Ms: number; referrer: LabParticipant }> {
+export async function scenarioJoinLatency(
+  lab: NetLab,
+  call: ScenarioCall,
+  specialist: LabParticipant,
+  joins: number,
+): Promise<{ samplesMs: number[]; p50Ms: number; p95Ms: number; referrer: LabParticipant }> {
   lab.shape('clinic', LINK_A);
   lab.loss('clinic', LOSS_A);
   const samples: number[] = [];
@@ -131,7 +136,9 @@ export async function scenarioJoinLatency(lab: NetLab, call: ScenarioCall, speci
       await referrer.browser.close();
     }
     referrer = await joinFromLab(lab, 'clinic', { serverUrl: call.serverUrl, token: await call.token('referrer'), consultId: call.consultId });
-    const handle = await referrer.page.waitForFunction(() => (globalThis as unknown as CallPageGlobal).hoichanCall.firstRemoteFrameAt(), undefined, { timeout: 30_000 });
+    const handle = await referrer.page.waitForFunction(() => (globalThis as unknown as CallPageGlobal).hoichanCall.firstRemoteFrameAt(), undefined, {
+      timeout: 30_000,
+    });
     samples.push(((await handle.jsonValue()) as number) - referrer.startedAt);
   }
   await waitMediaFlowing(specialist.page, referrer!.peerId);
@@ -153,12 +160,17 @@ export async function scenarioLossyLink(
     measureReception(parts.specialist.page, parts.referrer.peerId, seconds),
   ]);
   const events = (await hc(parts.referrer.page)(() => (globalThis as unknown as CallPageGlobal).hoichanCall.events())).slice(before);
-  const clinicAudioOnlySwitches = events.filter((e) => e.event === 'audio-only' && e.payload.self).map((e) => ({ audioOnly: Boolean(e.payload.audioOnly), estimatedKbps: Number(e.payload.estimatedKbps) }));
+  const clinicAudioOnlySwitches = events
+    .filter((e) => e.event === 'audio-only' && e.payload.self)
+    .map((e) => ({ audioOnly: Boolean(e.payload.audioOnly), estimatedKbps: Number(e.payload.estimatedKbps) }));
   return { clinicReceives, officeReceives, clinicAudioOnlySwitches };
 }
 
 /** (b) Downlink 80 kbps → audio only; audio keeps flowing; downlink 1 Mbps → video back. */
-export async function scenarioSqueeze(lab: NetLab, parts: ScenarioParticipants): Promise<{ toAudioOnlyMs: number; audioBytesWhileAudioOnly: number; toVideoBackMs: number }> {
+export async function scenarioSqueeze(
+  lab: NetLab,
+  parts: ScenarioParticipants,
+): Promise<{ toAudioOnlyMs: number; audioBytesWhileAudioOnly: number; toVideoBackMs: number }> {
   lab.loss('clinic', 0);
   lab.shape('clinic', { downKbps: 80, upKbps: 384 });
   const toAudioOnlyMs = await waitAudioOnly(parts.referrer.page, true, 20_000);
@@ -178,7 +190,17 @@ export async function scenarioOutage(
   call: ScenarioCall,
   parts: ScenarioParticipants,
   downSeconds: number,
-): Promise<{ resumeClinicMs: number; resumeOfficeMs: number; peersSeenByOffice: number; peersSeenByClinic: number; serverPeers: number; clinicState: string; clinicPeerIdKept: boolean; officeSawClinicLeave: boolean; clinicStates: string[] }> {
+): Promise<{
+  resumeClinicMs: number;
+  resumeOfficeMs: number;
+  peersSeenByOffice: number;
+  peersSeenByClinic: number;
+  serverPeers: number;
+  clinicState: string;
+  clinicPeerIdKept: boolean;
+  officeSawClinicLeave: boolean;
+  clinicStates: string[];
+}> {
   const eventsBefore = (await hc(parts.specialist.page)(() => (globalThis as unknown as CallPageGlobal).hoichanCall.events())).length;
   const clinicEventsBefore = (await hc(parts.referrer.page)(() => (globalThis as unknown as CallPageGlobal).hoichanCall.events())).length;
   lab.shape('clinic', {});
@@ -219,8 +241,16 @@ export async function scenarioUdpBlocked(
   const p = await joinFromLab(lab, 'clinic2', { serverUrl: call.serverUrl, token: await call.token('referrer2'), consultId: call.consultId });
   const handle = await p.page.waitForFunction(() => (globalThis as unknown as CallPageGlobal).hoichanCall.firstRemoteFrameAt(), undefined, { timeout: 30_000 });
   const joinToFirstFrameMs = ((await handle.jsonValue()) as number) - p.startedAt;
-  await Promise.all([waitMediaFlowing(p.page, specialist.peerId, { timeoutMs: 30_000, pollMs: 250 }), waitMediaFlowing(specialist.page, p.peerId, { timeoutMs: 30_000, pollMs: 250 })]);
+  await Promise.all([
+    waitMediaFlowing(p.page, specialist.peerId, { timeoutMs: 30_000, pollMs: 250 }),
+    waitMediaFlowing(specialist.page, p.peerId, { timeoutMs: 30_000, pollMs: 250 }),
+  ]);
   await sleep(1500); // one stats tick with the selected pair
   const status = await hc(p.page)(() => (globalThis as unknown as CallPageGlobal).hoichanCall.connection());
-  return { joinToFirstFrameMs, candidateTypes: status?.transports.map((t) => t.localCandidateType ?? '?') ?? [], relayProtocols: status?.transports.map((t) => t.relayProtocol ?? '-') ?? [], participant: p };
+  return {
+    joinToFirstFrameMs,
+    candidateTypes: status?.transports.map((t) => t.localCandidateType ?? '?') ?? [],
+    relayProtocols: status?.transports.map((t) => t.relayProtocol ?? '-') ?? [],
+    participant: p,
+  };
 }

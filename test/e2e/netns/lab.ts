@@ -152,7 +152,21 @@ export class NetLab {
       }
       // burst ≥ one MTU and ≈ 20 ms of rate; latency bounds the queue (a rural link's buffer).
       const burst = Math.max(3000, Math.round((kbps * 1000) / 8 / 50));
-      run(prefix[0] ?? 'tc', [...prefix.slice(1), 'qdisc', 'replace', 'dev', dev, 'root', 'tbf', 'rate', `${kbps}kbit`, 'burst', String(burst), 'latency', '300ms']);
+      run(prefix[0] ?? 'tc', [
+        ...prefix.slice(1),
+        'qdisc',
+        'replace',
+        'dev',
+        dev,
+        'root',
+        'tbf',
+        'rate',
+        `${kbps}kbit`,
+        'burst',
+        String(burst),
+        'latency',
+        '300ms',
+      ]);
     };
     apply(['tc'], h.outer, shape.downKbps);
     apply(['ip', 'netns', 'exec', h.ns, 'tc'], h.inner, shape.upKbps);

@@ -72,7 +72,11 @@ maybe('out of the box: default config, server and browsers in separate network n
       HOICHAN_DATA_DIR: dataDir,
       HOICHAN_DEMO_PASSWORD: DEMO_PASSWORD,
     };
-    server = spawn(lab.execPrefix('hospital')[0]!, [...lab.execPrefix('hospital').slice(1), 'bash', 'scripts/start.sh'], { cwd: repoRoot, env, stdio: ['ignore', 'pipe', 'pipe'] });
+    server = spawn(lab.execPrefix('hospital')[0]!, [...lab.execPrefix('hospital').slice(1), 'bash', 'scripts/start.sh'], {
+      cwd: repoRoot,
+      env,
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
     const collect = (chunk: Buffer) => logs.push(...chunk.toString('utf8').split('\n').filter(Boolean));
     server.stdout!.on('data', collect);
     server.stderr!.on('data', collect);
@@ -132,13 +136,19 @@ maybe('out of the box: default config, server and browsers in separate network n
 
     // 4. Media goes straight to the announced address (no relay), and the indicator says so.
     for (const p of [referrer, specialist]) {
-      await p.page.waitForFunction(() => (globalThis as unknown as CallPageGlobal).hoichanCall.events().some((e) => e.event === 'connection' && e.payload.quality === 'good'), undefined, { timeout: 20_000 });
+      await p.page.waitForFunction(
+        () => (globalThis as unknown as CallPageGlobal).hoichanCall.events().some((e) => e.event === 'connection' && e.payload.quality === 'good'),
+        undefined,
+        { timeout: 20_000 },
+      );
       const status = await p.page.evaluate(() => (globalThis as unknown as CallPageGlobal).hoichanCall.connection());
       expect(status?.transports.map((t) => [t.direction, t.connectionState, t.remoteAddress, t.localCandidateType])).toEqual([
         ['send', 'connected', hospital.ip, 'host'],
         ['recv', 'connected', hospital.ip, 'host'],
       ]);
     }
-    process.stdout.write(`[out-of-the-box] clinic ${lab.host('clinic').ip} and office ${lab.host('office').ip} exchange audio and video through ${hospital.ip}\n`);
+    process.stdout.write(
+      `[out-of-the-box] clinic ${lab.host('clinic').ip} and office ${lab.host('office').ip} exchange audio and video through ${hospital.ip}\n`,
+    );
   });
 });

@@ -63,7 +63,10 @@ export interface CallPageApi {
   firstRemoteFrameAt(): number | null;
   events(): CallPageLogged[];
   /** Gathers ICE candidates with a throwaway RTCPeerConnection; returns their types (host, srflx, relay). */
-  gatherCandidates(iceServers: CallPageIceServer[], policy: 'all' | 'relay'): Promise<Array<{ type: string | null; address: string | null; protocol: string | null }>>;
+  gatherCandidates(
+    iceServers: CallPageIceServer[],
+    policy: 'all' | 'relay',
+  ): Promise<Array<{ type: string | null; address: string | null; protocol: string | null }>>;
   /** Local candidate type of the selected pair of each transport (e.g. 'relay' through TURN). */
   selectedCandidateTypes(): Promise<string[]>;
   restartIce(): Promise<void>;
@@ -76,7 +79,14 @@ export interface CallPageConnection {
   quality: 'connecting' | 'reconnecting' | 'waiting' | 'no-media' | 'audio-only' | 'poor' | 'good';
   state: string;
   audioOnly: boolean;
-  transports: Array<{ direction: 'send' | 'recv'; connectionState: string; localCandidateType?: string; protocol?: string; relayProtocol?: string; remoteAddress?: string }>;
+  transports: Array<{
+    direction: 'send' | 'recv';
+    connectionState: string;
+    localCandidateType?: string;
+    protocol?: string;
+    relayProtocol?: string;
+    remoteAddress?: string;
+  }>;
   inbound: { audioFlowing: boolean; videoFlowing: boolean; expectingVideo: boolean; lossFraction: number };
 }
 

@@ -30,7 +30,18 @@ const api: CallPageApi = {
       ...(p.iceTransportPolicy ? { iceTransportPolicy: p.iceTransportPolicy } : {}),
       downlinkKbps: () => downlinkOverride,
     });
-    const events: Array<keyof ConsultCallEvents> = ['state', 'connection', 'producer-paused', 'peer-joined', 'peer-left', 'track', 'track-ended', 'active-speaker', 'audio-only', 'error'];
+    const events: Array<keyof ConsultCallEvents> = [
+      'state',
+      'connection',
+      'producer-paused',
+      'peer-joined',
+      'peer-left',
+      'track',
+      'track-ended',
+      'active-speaker',
+      'audio-only',
+      'error',
+    ];
     for (const e of events) call.on(e, (payload) => record(e, payload as never));
     call.on('track', (t) => {
       const el = document.createElement(t.kind === 'video' ? 'video' : 'audio');
@@ -73,7 +84,17 @@ const api: CallPageApi = {
     if (!call) return [];
     const out = [];
     for (const { info, stats } of (await call.consumerStats()).values()) {
-      const sum = { bytesReceived: 0, framesDecoded: 0, packetsLost: 0, packetsReceived: 0, concealedSamples: 0, totalSamplesReceived: 0, freezeCount: 0, totalFreezesDuration: 0, frameHeight: 0 };
+      const sum = {
+        bytesReceived: 0,
+        framesDecoded: 0,
+        packetsLost: 0,
+        packetsReceived: 0,
+        concealedSamples: 0,
+        totalSamplesReceived: 0,
+        freezeCount: 0,
+        totalFreezesDuration: 0,
+        frameHeight: 0,
+      };
       stats.forEach((s: Record<string, unknown>) => {
         if (s.type !== 'inbound-rtp') return;
         sum.bytesReceived += Number(s.bytesReceived ?? 0);
@@ -101,7 +122,13 @@ const api: CallPageApi = {
     return call?.reportStats();
   },
   state() {
-    return { state: call?.state ?? 'none', peerId: call?.peerId ?? null, audioOnly: call?.audioOnly ?? false, peers: call?.peers() ?? [], remote: call?.remoteTracks().map((t) => ({ ...t, track: undefined, readyState: t.track.readyState })) ?? [] };
+    return {
+      state: call?.state ?? 'none',
+      peerId: call?.peerId ?? null,
+      audioOnly: call?.audioOnly ?? false,
+      peers: call?.peers() ?? [],
+      remote: call?.remoteTracks().map((t) => ({ ...t, track: undefined, readyState: t.track.readyState })) ?? [],
+    };
   },
   firstRemoteFrameAt(): number | null {
     return firstRemoteFrameAt;

@@ -63,7 +63,11 @@ maybe('live consult call over a capped link', () => {
     const referrer = await join(DEMO.referrer);
     // The district doctor's receive side drops below the threshold: they are told, and so is the specialist.
     for (const p of [referrer.page, specialist.page]) {
-      await p.waitForFunction((id) => window.hoichanCall.events().some((e) => e.event === 'audio-only' && e.payload.peerId === id && e.payload.audioOnly === true), referrer.peerId, { timeout: 60_000 });
+      await p.waitForFunction(
+        (id) => window.hoichanCall.events().some((e) => e.event === 'audio-only' && e.payload.peerId === id && e.payload.audioOnly === true),
+        referrer.peerId,
+        { timeout: 60_000 },
+      );
     }
     expect(await referrer.page.evaluate(() => window.hoichanCall.state().audioOnly)).toBe(true);
     // No estimate was faked by the page: the switch came from the server's own measurement.

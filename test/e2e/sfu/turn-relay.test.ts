@@ -42,8 +42,32 @@ maybe('TURN through coturn on loopback', () => {
     const port = await freePort();
     turn = spawn(
       TURNSERVER,
-      ['-n', '--use-auth-secret', '--static-auth-secret', SECRET, '--realm', 'hoichan', '--listening-ip', '127.0.0.1', '--relay-ip', '127.0.0.1', '--listening-port', String(port),
-        '--min-port', '49160', '--max-port', '49200', '--no-tls', '--no-dtls', '--no-cli', '--allow-loopback-peers', '--fingerprint', '--log-file', 'stdout', '--simple-log'],
+      [
+        '-n',
+        '--use-auth-secret',
+        '--static-auth-secret',
+        SECRET,
+        '--realm',
+        'hoichan',
+        '--listening-ip',
+        '127.0.0.1',
+        '--relay-ip',
+        '127.0.0.1',
+        '--listening-port',
+        String(port),
+        '--min-port',
+        '49160',
+        '--max-port',
+        '49200',
+        '--no-tls',
+        '--no-dtls',
+        '--no-cli',
+        '--allow-loopback-peers',
+        '--fingerprint',
+        '--log-file',
+        'stdout',
+        '--simple-log',
+      ],
       { stdio: ['ignore', 'pipe', 'pipe'] },
     );
     let turnLog = '';
@@ -101,12 +125,20 @@ maybe('TURN through coturn on loopback', () => {
       const p = await browser.context.newPage();
       await p.goto(page.url);
       await p.waitForFunction(() => !!window.hoichanCall);
-      // eslint-disable-next-line @typescript-eslint/no-unnecessary-type-assertion -- keeps the literal type for page.evaluate's argument (tsc needs it)
-      await p.evaluate((a) => window.hoichanCall.start(a), { serverUrl: tp.url, token: accessToken, consultId: CONSULT, iceTransportPolicy: 'relay' as RTCIceTransportPolicy });
+      await p.evaluate((a) => window.hoichanCall.start(a), {
+        serverUrl: tp.url,
+        token: accessToken,
+        consultId: CONSULT,
+        // eslint-disable-next-line @typescript-eslint/no-unnecessary-type-assertion -- keeps the literal type for page.evaluate's argument (tsc needs it)
+        iceTransportPolicy: 'relay' as RTCIceTransportPolicy,
+      });
       pages.push(p);
     }
     const viewer = pages[1]!;
-    await viewer.waitForFunction(async () => (await window.hoichanCall.inbound()).some((s) => s.kind === 'video' && s.framesDecoded > 10), undefined, { timeout: 45_000, polling: 1000 });
+    await viewer.waitForFunction(async () => (await window.hoichanCall.inbound()).some((s) => s.kind === 'video' && s.framesDecoded > 10), undefined, {
+      timeout: 45_000,
+      polling: 1000,
+    });
     const types = await viewer.evaluate(() => window.hoichanCall.selectedCandidateTypes());
     expect(types.length).toBeGreaterThan(0);
     expect(types.every((t) => t === 'relay')).toBe(true);

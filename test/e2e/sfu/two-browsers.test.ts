@@ -17,7 +17,26 @@ import path from 'node:path';
 
 // The SfuService of the platform under test, kept for diagnostics when an assertion fails (the
 // platform does not expose it; this pass-through capture changes no behaviour).
-const mockSfu: { service?: { rooms(): Array<{ snapshot(): unknown; peers(): Array<{ userId: string; serverKbps?: number; audioOnly: boolean; consumers: Map<string, { consumer: { kind: string; paused: boolean; producerPaused: boolean; preferredLayers?: unknown; currentLayers?: unknown; score: unknown }; producerPeerId: string; source: string }> }> }> } | null } = {};
+const mockSfu: {
+  service?: {
+    rooms(): Array<{
+      snapshot(): unknown;
+      peers(): Array<{
+        userId: string;
+        serverKbps?: number;
+        audioOnly: boolean;
+        consumers: Map<
+          string,
+          {
+            consumer: { kind: string; paused: boolean; producerPaused: boolean; preferredLayers?: unknown; currentLayers?: unknown; score: unknown };
+            producerPeerId: string;
+            source: string;
+          }
+        >;
+      }>;
+    }>;
+  } | null;
+} = {};
 jest.mock('../../../server/sfu/feature', () => {
   const actual = jest.requireActual('../../../server/sfu/feature');
   return {
@@ -36,11 +55,19 @@ function serverView(): unknown {
       userId: p.userId,
       audioOnly: p.audioOnly,
       serverKbps: p.serverKbps,
-      consumers: [...p.consumers.values()].map((c) => ({ kind: c.consumer.kind, source: c.source, from: c.producerPeerId, paused: c.consumer.paused, producerPaused: c.consumer.producerPaused, preferred: c.consumer.preferredLayers, current: c.consumer.currentLayers, score: c.consumer.score })),
+      consumers: [...p.consumers.values()].map((c) => ({
+        kind: c.consumer.kind,
+        source: c.source,
+        from: c.producerPeerId,
+        paused: c.consumer.paused,
+        producerPaused: c.consumer.producerPaused,
+        preferred: c.consumer.preferredLayers,
+        current: c.consumer.currentLayers,
+        score: c.consumer.score,
+      })),
     })),
   );
 }
-
 
 /** The real consult of the call (test/support/consult-flow.ts), set in beforeAll. */
 let CONSULT = '';
@@ -63,7 +90,12 @@ async function openParticipant(email: string): Promise<{ page: Page; peerId: str
   p.on('pageerror', (err) => process.stderr.write(`[page ${email}] ${err.message}\n`));
   await p.goto(page.url);
   await p.waitForFunction(() => !!window.hoichanCall);
-  const started = await p.evaluate((args) => window.hoichanCall.start(args), { serverUrl: tp.url, token: accessToken, consultId: CONSULT, statsIntervalMs: 1000 });
+  const started = await p.evaluate((args) => window.hoichanCall.start(args), {
+    serverUrl: tp.url,
+    token: accessToken,
+    consultId: CONSULT,
+    statsIntervalMs: 1000,
+  });
   return { page: p, peerId: started.peerId! };
 }
 
@@ -139,7 +171,10 @@ maybe('live consult call in real browsers', () => {
       return window.hoichanCall.reportStats();
     });
     for (const p of [referrer.page, specialist.page]) {
-      await p.waitForFunction((id) => window.hoichanCall.events().some((e) => e.event === 'audio-only' && e.payload.peerId === id && e.payload.audioOnly === true), referrer.peerId);
+      await p.waitForFunction(
+        (id) => window.hoichanCall.events().some((e) => e.event === 'audio-only' && e.payload.peerId === id && e.payload.audioOnly === true),
+        referrer.peerId,
+      );
     }
     expect(await referrer.page.evaluate(() => window.hoichanCall.state().audioOnly)).toBe(true);
     await sleep(1500); // let in-flight video drain
@@ -155,7 +190,9 @@ maybe('live consult call in real browsers', () => {
       window.hoichanCall.setDownlinkOverride(600);
       return window.hoichanCall.reportStats();
     });
-    await referrer.page.waitForFunction(() => window.hoichanCall.events().some((e) => e.event === 'audio-only' && e.payload.self && e.payload.audioOnly === false));
+    await referrer.page.waitForFunction(() =>
+      window.hoichanCall.events().some((e) => e.event === 'audio-only' && e.payload.self && e.payload.audioOnly === false),
+    );
     await expectMediaFlowing(referrer.page, specialist.peerId);
   });
 });

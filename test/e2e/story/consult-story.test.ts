@@ -101,7 +101,6 @@ async function signIn(s: Session, email: string, loginShot?: string): Promise<vo
   await s.page.getByTestId('app-header').waitFor();
 }
 
-
 /** The best remote <video> element: readyState, size and playback position. */
 function remoteVideo(page: Page): Promise<{ readyState: number; width: number; height: number; time: number } | null> {
   return page.evaluate(() => {
@@ -125,8 +124,18 @@ async function until<T>(what: string, probe: () => Promise<T>, ok: (v: T) => boo
 /** Both directions of media: stats grow between two samples and the remote video plays. */
 async function expectReceivingMedia(page: Page, who: string): Promise<void> {
   await page.getByTestId('video-remote').first().waitFor({ timeout: 45_000 });
-  const first = await until(`${who}: inbound video frames`, () => inboundVideo(page), (v) => v.frames > 5 && v.bytes > 0, 45_000);
-  const v1 = await until(`${who}: remote <video> has frames`, () => remoteVideo(page), (v) => v !== null && v.readyState >= 2 && v.width > 0, 30_000);
+  const first = await until(
+    `${who}: inbound video frames`,
+    () => inboundVideo(page),
+    (v) => v.frames > 5 && v.bytes > 0,
+    45_000,
+  );
+  const v1 = await until(
+    `${who}: remote <video> has frames`,
+    () => remoteVideo(page),
+    (v) => v !== null && v.readyState >= 2 && v.width > 0,
+    30_000,
+  );
   await page.waitForTimeout(2_000);
   const second = await inboundVideo(page);
   const v2 = await remoteVideo(page);
@@ -185,7 +194,12 @@ describe('consult story: district doctor → specialist → radiologist, in real
     await ref.page.getByTestId(`consult-open-${consultId}`).click();
     await ref.page.getByTestId('consult-room').waitFor();
     const refTriage = ref.page.getByTestId('imaging-panel').getByTestId('triage-summary');
-    await until('triage done on the request', () => refTriage.getAttribute('data-state'), (v) => v === 'done', 60_000);
+    await until(
+      'triage done on the request',
+      () => refTriage.getAttribute('data-state'),
+      (v) => v === 'done',
+      60_000,
+    );
     await ref.page.getByTestId('imaging-panel').getByTestId('ai-flag-raised').waitFor();
     await ref.page.getByTestId('xray-viewer-canvas').first().waitFor();
     await ref.page.waitForTimeout(1_000);
@@ -222,7 +236,12 @@ describe('consult story: district doctor → specialist → radiologist, in real
     for (const s of [spec, ref]) {
       // The AI triage of the X-ray in the room, and the EMR summary panel.
       const triage = s.page.getByTestId('imaging-panel').getByTestId('triage-summary');
-      await until('triage done in the room', () => triage.getAttribute('data-state'), (v) => v === 'done', 60_000);
+      await until(
+        'triage done in the room',
+        () => triage.getAttribute('data-state'),
+        (v) => v === 'done',
+        60_000,
+      );
       await s.page.getByTestId('imaging-panel').getByTestId('ai-flag-raised').waitFor();
       await s.page.getByTestId('room-tab-record').click();
       await s.page.getByTestId('emr-panel').waitFor({ timeout: 30_000 });
@@ -289,7 +308,12 @@ describe('consult story: district doctor → specialist → radiologist, in real
     await item.waitFor({ state: 'detached', timeout: 15_000 });
     // The agreement stats (fresh database: this is the only reviewed study) count the confirmations:
     // "1/1" (confirmed/flags reviewed, Vietnamese wording) for each confirmed finding.
-    await until('stats count the confirmations', () => rad.page.getByTestId('triage-stats').innerText(), (t) => (t.match(/1\/1/g) ?? []).length === flagged.length, 15_000);
+    await until(
+      'stats count the confirmations',
+      () => rad.page.getByTestId('triage-stats').innerText(),
+      (t) => (t.match(/1\/1/g) ?? []).length === flagged.length,
+      15_000,
+    );
     await shot(rad.page, '10-radiologist-confirmed');
     // The reviewed view keeps it, with the decisions.
     await rad.page.getByTestId('worklist-view-reviewed').click();

@@ -13,7 +13,14 @@ beforeAll(async () => {
   tp = await startTestPlatform();
   entries = auditEntryModel(tp.platform.db.database.connection);
   for (let i = 0; i < 6; i++) {
-    await tp.platform.audit.record({ kind: 'patient-record', action: 'R', success: true, agent: { userId: 'usr-specialist', ip: '127.0.0.1' }, patientId: `pat-${i}`, entities: [`Patient/pat-${i}`] });
+    await tp.platform.audit.record({
+      kind: 'patient-record',
+      action: 'R',
+      success: true,
+      agent: { userId: 'usr-specialist', ip: '127.0.0.1' },
+      patientId: `pat-${i}`,
+      entities: [`Patient/pat-${i}`],
+    });
   }
 });
 afterAll(async () => {
@@ -40,7 +47,12 @@ test("reading the trail is itself audited: who listed which patient's entries, w
   await tp.platform.audit.flush();
   const reads = await entries.find({ kind: 'admin' }).sort({ _id: 1 }).lean();
   const descs = reads.map((e) => e.event as { outcomeDesc?: string; entity?: { what?: { reference?: string } }[] });
-  expect(descs.some((d) => d.outcomeDesc === `read ${(listed.body as unknown[]).length} audit entries` && d.entity?.some((x) => x.what?.reference === 'AuditEvent?patient=pat-2'))).toBe(true);
+  expect(
+    descs.some(
+      (d) =>
+        d.outcomeDesc === `read ${(listed.body as unknown[]).length} audit entries` && d.entity?.some((x) => x.what?.reference === 'AuditEvent?patient=pat-2'),
+    ),
+  ).toBe(true);
   expect(descs.some((d) => d.outcomeDesc === 'audit trail verified: intact')).toBe(true);
 });
 
@@ -49,7 +61,12 @@ test('entries are FHIR AuditEvents linked by hash', async () => {
   expect(list[0]?.prevHash).toBe('0'.repeat(64));
   for (let i = 1; i < list.length; i++) expect(list[i]?.prevHash).toBe(list[i - 1]?.hash);
   const pat1 = list.find((e) => e.patientId === 'pat-1');
-  expect(pat1?.event).toMatchObject({ resourceType: 'AuditEvent', action: 'R', outcome: '0', entity: [{ what: { reference: 'Patient/pat-1' } }, { what: { reference: 'Patient/pat-1' } }] });
+  expect(pat1?.event).toMatchObject({
+    resourceType: 'AuditEvent',
+    action: 'R',
+    outcome: '0',
+    entity: [{ what: { reference: 'Patient/pat-1' } }, { what: { reference: 'Patient/pat-1' } }],
+  });
 });
 
 test('editing one entry is found and named', async () => {
@@ -82,7 +99,9 @@ test('deleting the newest entries is found too', async () => {
 });
 
 test('concurrent writers never share a sequence number', async () => {
-  await Promise.all(Array.from({ length: 20 }, (_, i) => tp.platform.audit.record({ kind: 'consult', action: 'R', success: true, agent: { userId: `u${i}` } })));
+  await Promise.all(
+    Array.from({ length: 20 }, (_, i) => tp.platform.audit.record({ kind: 'consult', action: 'R', success: true, agent: { userId: `u${i}` } })),
+  );
   const result = await tp.platform.audit.verify();
   expect(result.ok).toBe(true);
 });
@@ -91,7 +110,13 @@ test('the CLI verifies the chain and exits 1 naming a broken entry', async () =>
   const cli = path.resolve(__dirname, '../../../dist/server/audit/cli.js');
   expect(existsSync(cli)).toBe(true); // built by scripts/setup.sh
   // the CLI finds the checkpoint key where the server keeps it: in the data folder
-  const env = { ...process.env, MONGODB_URI: process.env.HOICHAN_TEST_MONGODB_URI!, MONGODB_DB: tp.platform.db.database.connection.name, HOICHAN_DATA_DIR: tp.dataDir, NODE_ENV: 'test' };
+  const env = {
+    ...process.env,
+    MONGODB_URI: process.env.HOICHAN_TEST_MONGODB_URI!,
+    MONGODB_DB: tp.platform.db.database.connection.name,
+    HOICHAN_DATA_DIR: tp.dataDir,
+    NODE_ENV: 'test',
+  };
   const ok = spawnSync(process.execPath, [cli], { env, encoding: 'utf8', timeout: 60000 });
   expect(ok.status).toBe(0);
   expect(JSON.parse(ok.stdout)).toMatchObject({ ok: true });
@@ -104,12 +129,25 @@ test('the CLI verifies the chain and exits 1 naming a broken entry', async () =>
   expect(res.body.firstBadSeq).toBe(5);
 });
 
-const read = (i: number): AuditRecordInput => ({ kind: 'patient-record', action: 'R', success: true, agent: { userId: `reader-${i % 4}` }, patientId: `pat-${i % 50}`, entities: [`Observation/o-${i}`] });
+const read = (i: number): AuditRecordInput => ({
+  kind: 'patient-record',
+  action: 'R',
+  success: true,
+  agent: { userId: `reader-${i % 4}` },
+  patientId: `pat-${i % 50}`,
+  entities: [`Observation/o-${i}`],
+});
 
 test('the CLI with another key reports the head as not keyed by it', async () => {
   const cli = path.resolve(__dirname, '../../../dist/server/audit/cli.js');
   await entries.updateOne({ _id: 5 }, { $set: { 'event.agent': (await entries.findById(4).lean())!.event.agent } }).catch(() => undefined);
-  const env = { ...process.env, MONGODB_URI: process.env.HOICHAN_TEST_MONGODB_URI!, MONGODB_DB: tp.platform.db.database.connection.name, HOICHAN_AUDIT_KEY: 'some-other-key-that-is-long-enough-0123456789', NODE_ENV: 'test' };
+  const env = {
+    ...process.env,
+    MONGODB_URI: process.env.HOICHAN_TEST_MONGODB_URI!,
+    MONGODB_DB: tp.platform.db.database.connection.name,
+    HOICHAN_AUDIT_KEY: 'some-other-key-that-is-long-enough-0123456789',
+    NODE_ENV: 'test',
+  };
   const other = spawnSync(process.execPath, [cli], { env, encoding: 'utf8', timeout: 60000 });
   expect(other.status).toBe(1);
   expect(JSON.parse(other.stdout)).toMatchObject({ ok: false, problem: 'rewritten' });
@@ -131,7 +169,8 @@ describe('group commit', () => {
     const log = AuditLog.create(conn, opts());
     const stored = await Promise.all(Array.from({ length: 300 }, (_, i) => log.record(read(i))));
     expect(new Set(stored.map((e) => e._id)).size).toBe(300);
-    for (const [i, e] of stored.entries()) expect(e.event).toMatchObject({ entity: [{ what: { reference: `Patient/pat-${i % 50}` } }, { what: { reference: `Observation/o-${i}` } }] });
+    for (const [i, e] of stored.entries())
+      expect(e.event).toMatchObject({ entity: [{ what: { reference: `Patient/pat-${i % 50}` } }, { what: { reference: `Observation/o-${i}` } }] });
     const inDb = await auditEntryModel(conn).countDocuments();
     expect(inDb).toBe(300);
     expect(await log.verify()).toMatchObject({ ok: true, entries: 300 });
@@ -179,7 +218,10 @@ describe('group commit', () => {
     expect(await log.verify()).toMatchObject({ ok: true });
     // someone with database access edits entry firstCheckpoint + 10 and recomputes every hash after it, anchor included
     const model = auditEntryModel(conn);
-    const all = await model.find({ _id: { $gt: firstCheckpoint } }).sort({ _id: 1 }).lean();
+    const all = await model
+      .find({ _id: { $gt: firstCheckpoint } })
+      .sort({ _id: 1 })
+      .lean();
     let prevHash = (await model.findById(firstCheckpoint).lean())!.hash;
     for (const e of all) {
       const event = e._id === firstCheckpoint + 10 ? { ...e.event, outcome: '8' } : e.event;

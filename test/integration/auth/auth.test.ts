@@ -42,9 +42,33 @@ describe('login and /api/me', () => {
   test.each([
     ['no token', undefined],
     ['garbage', 'not-a-jwt'],
-    ['another key', jwt.sign({ role: 'admin', facility: 'fac-bachmai' }, 'some-other-secret-0123456789012345678', { subject: 'usr-admin', issuer: 'hoichan', audience: 'hoichan-api', expiresIn: 60 })],
-    ['expired', jwt.sign({ role: 'admin', facility: 'fac-bachmai' }, 'test-secret-that-is-long-enough-0123456789', { subject: 'usr-admin', issuer: 'hoichan', audience: 'hoichan-api', expiresIn: -10 })],
-    ['wrong audience', jwt.sign({ role: 'admin', facility: 'fac-bachmai' }, 'test-secret-that-is-long-enough-0123456789', { subject: 'usr-admin', issuer: 'hoichan', audience: 'elsewhere', expiresIn: 60 })],
+    [
+      'another key',
+      jwt.sign({ role: 'admin', facility: 'fac-bachmai' }, 'some-other-secret-0123456789012345678', {
+        subject: 'usr-admin',
+        issuer: 'hoichan',
+        audience: 'hoichan-api',
+        expiresIn: 60,
+      }),
+    ],
+    [
+      'expired',
+      jwt.sign({ role: 'admin', facility: 'fac-bachmai' }, 'test-secret-that-is-long-enough-0123456789', {
+        subject: 'usr-admin',
+        issuer: 'hoichan',
+        audience: 'hoichan-api',
+        expiresIn: -10,
+      }),
+    ],
+    [
+      'wrong audience',
+      jwt.sign({ role: 'admin', facility: 'fac-bachmai' }, 'test-secret-that-is-long-enough-0123456789', {
+        subject: 'usr-admin',
+        issuer: 'hoichan',
+        audience: 'elsewhere',
+        expiresIn: 60,
+      }),
+    ],
     [
       'alg none',
       `${Buffer.from(JSON.stringify({ alg: 'none', typ: 'JWT' })).toString('base64url')}.${Buffer.from(JSON.stringify({ sub: 'usr-admin', role: 'admin', facility: 'fac-bachmai', iss: 'hoichan', aud: 'hoichan-api', exp: Math.floor(Date.now() / 1000) + 60 })).toString('base64url')}.`,

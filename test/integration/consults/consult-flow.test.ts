@@ -12,7 +12,13 @@ import { connect, PNG_BYTES, request, testPatientId, upload, waitFor, type Clien
 
 type Sock = Awaited<ReturnType<typeof connect>>;
 let tp: TestPlatform;
-const tokens: Record<'referrer' | 'specialist' | 'radiologist' | 'admin' | 'otherReferrer', string> = { referrer: '', specialist: '', radiologist: '', admin: '', otherReferrer: '' };
+const tokens: Record<'referrer' | 'specialist' | 'radiologist' | 'admin' | 'otherReferrer', string> = {
+  referrer: '',
+  specialist: '',
+  radiologist: '',
+  admin: '',
+  otherReferrer: '',
+};
 let patientId: string;
 const sockets: ClientSocket[] = [];
 
@@ -71,7 +77,13 @@ describe('consult workflow end to end', () => {
     const created = await tp.api('POST', '/api/consults', { token: tokens.referrer, body: newConsult() });
     expect(created.status).toBe(201);
     consultId = created.body.id;
-    expect(created.body).toMatchObject({ status: 'requested', urgency: 'urgent', requesterId: 'usr-referrer', requesterFacilityId: 'fac-mocchau', overdue: false });
+    expect(created.body).toMatchObject({
+      status: 'requested',
+      urgency: 'urgent',
+      requesterId: 'usr-referrer',
+      requesterFacilityId: 'fac-mocchau',
+      overdue: false,
+    });
     expect(Date.parse(created.body.slaDeadline) - Date.parse(created.body.stateTimes.requested)).toBe(2 * 3600 * 1000);
 
     const arrived = await waitFor(specialist, 'consult:requested', (e: any) => e.consultId === consultId);
@@ -97,7 +109,10 @@ describe('consult workflow end to end', () => {
     const wrongState = await tp.api('POST', `/api/consults/${consultId}/close`, { token: tokens.referrer });
     expect(wrongState.status).toBe(409);
     expect(wrongState.body.message).toMatch(/close.*requested/);
-    const reportTooEarly = await tp.api('POST', `/api/consults/${consultId}/report`, { token: tokens.specialist, body: { findings: 'x', recommendation: 'y' } });
+    const reportTooEarly = await tp.api('POST', `/api/consults/${consultId}/report`, {
+      token: tokens.specialist,
+      body: { findings: 'x', recommendation: 'y' },
+    });
     expect(reportTooEarly.status).toBe(403); // not yet a participant: the specialist has not accepted
     const referrerAccepts = await tp.api('POST', `/api/consults/${consultId}/accept`, { token: tokens.referrer });
     expect(referrerAccepts.status).toBe(403);
@@ -175,13 +190,21 @@ describe('consult workflow end to end', () => {
     expect(posted.body.attachment).toMatchObject({ contentType: 'image/png', size: PNG_BYTES.length, filename: 'cxr.png' });
     const pushed = await waitFor(specialist, 'consult:message', (m: any) => m.id === posted.body.id);
     expect(pushed.attachment.sha256).toMatch(/^[0-9a-f]{64}$/);
-    const dl = await fetch(`${tp.url}/api/consults/${consultId}/attachments/${posted.body.attachment.id}`, { headers: { authorization: `Bearer ${tokens.specialist}` } });
+    const dl = await fetch(`${tp.url}/api/consults/${consultId}/attachments/${posted.body.attachment.id}`, {
+      headers: { authorization: `Bearer ${tokens.specialist}` },
+    });
     expect(dl.status).toBe(200);
     expect(dl.headers.get('content-type')).toBe('image/png');
     expect(Buffer.from(await dl.arrayBuffer()).equals(PNG_BYTES)).toBe(true);
-    const stranger = await fetch(`${tp.url}/api/consults/${consultId}/attachments/${posted.body.attachment.id}`, { headers: { authorization: `Bearer ${tokens.radiologist}` } });
+    const stranger = await fetch(`${tp.url}/api/consults/${consultId}/attachments/${posted.body.attachment.id}`, {
+      headers: { authorization: `Bearer ${tokens.radiologist}` },
+    });
     expect(stranger.status).toBe(403);
-    const html = await upload(tp, tokens.referrer, consultId, 'not an image', { bytes: Buffer.from('<html><script>alert(1)</script>'), name: 'evil.png', type: 'image/png' });
+    const html = await upload(tp, tokens.referrer, consultId, 'not an image', {
+      bytes: Buffer.from('<html><script>alert(1)</script>'),
+      name: 'evil.png',
+      type: 'image/png',
+    });
     expect(html.status).toBe(415);
 
     const viaSocket = await request(specialist, 'consult:message', { consultId, text: 'Đã xem phim, thấy tổn thương thùy trên phải.' });
@@ -192,7 +215,13 @@ describe('consult workflow end to end', () => {
   });
 
   test('a change to the record during the consult reaches both participants', async () => {
-    tp.platform.events.emit('record.changed', { patientId, resourceType: 'Observation', resourceId: 'obs-spo2-1', change: 'created', byUserId: 'usr-referrer' });
+    tp.platform.events.emit('record.changed', {
+      patientId,
+      resourceType: 'Observation',
+      resourceId: 'obs-spo2-1',
+      change: 'created',
+      byUserId: 'usr-referrer',
+    });
     for (const s of [referrer, specialist]) {
       const e = await waitFor(s, 'record:updated', (x: any) => x.resourceId === 'obs-spo2-1');
       expect(e).toEqual({ consultId, patientId, resourceType: 'Observation', resourceId: 'obs-spo2-1', change: 'created' });
@@ -201,8 +230,12 @@ describe('consult workflow end to end', () => {
   });
 
   test('private notes are visible only to their author', async () => {
-    expect((await tp.api('POST', `/api/consults/${consultId}/notes`, { token: tokens.specialist, body: { text: 'Nhớ hỏi tiền sử tiếp xúc lao' } })).status).toBe(201);
-    expect((await tp.api('GET', `/api/consults/${consultId}/notes`, { token: tokens.specialist })).body.map((n: any) => n.text)).toEqual(['Nhớ hỏi tiền sử tiếp xúc lao']);
+    expect(
+      (await tp.api('POST', `/api/consults/${consultId}/notes`, { token: tokens.specialist, body: { text: 'Nhớ hỏi tiền sử tiếp xúc lao' } })).status,
+    ).toBe(201);
+    expect((await tp.api('GET', `/api/consults/${consultId}/notes`, { token: tokens.specialist })).body.map((n: any) => n.text)).toEqual([
+      'Nhớ hỏi tiền sử tiếp xúc lao',
+    ]);
     expect((await tp.api('GET', `/api/consults/${consultId}/notes`, { token: tokens.referrer })).body).toEqual([]);
   });
 
@@ -210,13 +243,29 @@ describe('consult workflow end to end', () => {
   test('the specialist signs the report; verification passes; report-ready is pushed', async () => {
     expect((await tp.api('POST', `/api/consults/${consultId}/start`, { token: tokens.specialist })).body.status).toBe('in_progress');
     await waitFor(referrer, 'consult:started', (e: any) => e.consultId === consultId);
-    const body = { findings: 'Thâm nhiễm thùy trên phổi phải, có hang nhỏ.', recommendation: 'Xét nghiệm AFB đờm x2, GeneXpert; cách ly hô hấp.', impression: 'Nghi lao phổi', diagnosisCodes: [{ code: 'A15.0', display: 'Lao phổi' }] };
+    const body = {
+      findings: 'Thâm nhiễm thùy trên phổi phải, có hang nhỏ.',
+      recommendation: 'Xét nghiệm AFB đờm x2, GeneXpert; cách ly hô hấp.',
+      impression: 'Nghi lao phổi',
+      diagnosisCodes: [{ code: 'A15.0', display: 'Lao phổi' }],
+    };
     expect((await tp.api('POST', `/api/consults/${consultId}/report`, { token: tokens.referrer, body })).status).toBe(403);
     const written = await tp.api('POST', `/api/consults/${consultId}/report`, { token: tokens.specialist, body });
     expect(written.status).toBe(201);
     report = written.body;
-    expect(report).toMatchObject({ version: 1, status: 'final', signerId: 'usr-specialist', publicJwk: { kty: 'EC', crv: 'P-256', kid: report.kid, alg: 'ES256' } });
-    expect(report.resource).toMatchObject({ resourceType: 'DiagnosticReport', status: 'final', subject: { reference: `Patient/${patientId}` }, basedOn: [{ reference: `ServiceRequest/${consultId}` }], conclusion: 'Nghi lao phổi' });
+    expect(report).toMatchObject({
+      version: 1,
+      status: 'final',
+      signerId: 'usr-specialist',
+      publicJwk: { kty: 'EC', crv: 'P-256', kid: report.kid, alg: 'ES256' },
+    });
+    expect(report.resource).toMatchObject({
+      resourceType: 'DiagnosticReport',
+      status: 'final',
+      subject: { reference: `Patient/${patientId}` },
+      basedOn: [{ reference: `ServiceRequest/${consultId}` }],
+      conclusion: 'Nghi lao phổi',
+    });
     expect(report.signature).toMatch(/^[A-Za-z0-9_-]+\.\.[A-Za-z0-9_-]+$/);
     await waitFor(referrer, 'consult:report-ready', (e: any) => e.consultId === consultId && e.version === 1);
     // linked to the patient's citizen id as the EMR gives it (Circular 13/2025/TT-BYT)
@@ -232,17 +281,33 @@ describe('consult workflow end to end', () => {
     await waitFor(specialist, 'record:updated', (e: any) => e.resourceType === 'DiagnosticReport' && e.resourceId === copied.recordResourceId);
     expect((await tp.api('GET', `/api/consults/${consultId}`, { token: tokens.referrer })).body.status).toBe('reported');
     const verified = await tp.api('GET', `/api/consults/${consultId}/report/verify`, { token: tokens.referrer });
-    expect(verified.body).toMatchObject({ valid: true, version: 1, kid: report.kid, signerId: 'usr-specialist', signerName: 'PGS.TS. Trần Thị Bình', legacy: false, checks: { signature: true, chain: true, validity: true, revocation: true } });
+    expect(verified.body).toMatchObject({
+      valid: true,
+      version: 1,
+      kid: report.kid,
+      signerId: 'usr-specialist',
+      signerName: 'PGS.TS. Trần Thị Bình',
+      legacy: false,
+      checks: { signature: true, chain: true, validity: true, revocation: true },
+    });
     // The hospital CA certified the specialist's key; the JWS carries the chain (x5c).
     expect(verified.body.certificate).toMatchObject({ commonName: 'PGS.TS. Trần Thị Bình', organisation: 'Bệnh viện Bạch Mai' });
     expect(JSON.parse(Buffer.from(report.signature.split('.')[0], 'base64url').toString()).x5c).toHaveLength(2);
-    expect(report.provenance).toMatchObject({ resourceType: 'Provenance', target: [{ reference: `DiagnosticReport/${report.resource.id}` }], signature: [{ sigFormat: 'application/jose', who: { reference: 'Practitioner/usr-specialist' } }] });
+    expect(report.provenance).toMatchObject({
+      resourceType: 'Provenance',
+      target: [{ reference: `DiagnosticReport/${report.resource.id}` }],
+      signature: [{ sigFormat: 'application/jose', who: { reference: 'Practitioner/usr-specialist' } }],
+    });
     expect(Buffer.from(report.provenance.signature[0].data, 'base64').toString()).toBe(report.signature);
     // offline, with the CLI, from what the API hands out
     const dir = mkdtempSync(path.join(os.tmpdir(), 'hoichan-report-'));
     try {
       const file = (n: string, c: string) => (writeFileSync(path.join(dir, n), c), path.join(dir, n));
-      const args = [file('report.json', JSON.stringify(report.resource)), file('report.jws', report.signature), file('key.json', JSON.stringify(report.publicJwk))];
+      const args = [
+        file('report.json', JSON.stringify(report.resource)),
+        file('report.jws', report.signature),
+        file('key.json', JSON.stringify(report.publicJwk)),
+      ];
       expect(await runVerifyCli(args, () => undefined)).toBe(0);
       const tampered = file('tampered.json', JSON.stringify({ ...report.resource, conclusion: 'Bình thường' }));
       expect(await runVerifyCli([tampered, args[1]!, args[2]!], () => undefined)).toBe(1);
@@ -258,7 +323,10 @@ describe('consult workflow end to end', () => {
     const tampered = await tp.api('GET', `/api/consults/${consultId}/report/verify?version=1`, { token: tokens.specialist });
     expect(tampered.body).toMatchObject({ valid: false, version: 1, problem: expect.stringMatching(/does not match/) });
 
-    const amended = await tp.api('POST', `/api/consults/${consultId}/report`, { token: tokens.specialist, body: { findings: 'Như trên; AFB dương tính.', recommendation: 'Chuyển điều trị lao theo phác đồ.' } });
+    const amended = await tp.api('POST', `/api/consults/${consultId}/report`, {
+      token: tokens.specialist,
+      body: { findings: 'Như trên; AFB dương tính.', recommendation: 'Chuyển điều trị lao theo phác đồ.' },
+    });
     expect(amended.status).toBe(201);
     expect(amended.body).toMatchObject({ version: 2, status: 'amended', resource: { status: 'amended' } });
     expect((await tp.api('GET', `/api/consults/${consultId}/report/verify`, { token: tokens.referrer })).body).toMatchObject({ valid: true, version: 2 });
@@ -270,19 +338,28 @@ describe('consult workflow end to end', () => {
       if (!v2?.recordResourceId) await new Promise((r) => setTimeout(r, 100));
     }
     expect(v2.recordResourceId).toBe(v1.recordResourceId);
-    expect((await tp.api('GET', `/api/consults/${consultId}/report/versions`, { token: tokens.referrer })).body.map((v: any) => [v.version, v.status])).toEqual([
-      [1, 'final'],
-      [2, 'amended'],
-    ]);
+    expect((await tp.api('GET', `/api/consults/${consultId}/report/versions`, { token: tokens.referrer })).body.map((v: any) => [v.version, v.status])).toEqual(
+      [
+        [1, 'final'],
+        [2, 'amended'],
+      ],
+    );
   });
 
   test('FHIR export: ServiceRequest + Task + DiagnosticReport', async () => {
     const bundle = await tp.api('GET', `/api/consults/${consultId}/fhir`, { token: tokens.referrer });
     expect(bundle.status).toBe(200);
     expect(bundle.body.entry.map((e: any) => e.resource.resourceType)).toEqual(['ServiceRequest', 'Task', 'DiagnosticReport', 'Provenance']);
-    expect(bundle.body.entry[3].resource).toMatchObject({ target: [{ reference: `DiagnosticReport/${bundle.body.entry[2].resource.id}` }], signature: [{ sigFormat: 'application/jose' }] });
+    expect(bundle.body.entry[3].resource).toMatchObject({
+      target: [{ reference: `DiagnosticReport/${bundle.body.entry[2].resource.id}` }],
+      signature: [{ sigFormat: 'application/jose' }],
+    });
     expect(bundle.body.entry[0].resource).toMatchObject({ id: consultId, intent: 'order', priority: 'urgent', subject: { reference: `Patient/${patientId}` } });
-    expect(bundle.body.entry[1].resource).toMatchObject({ status: 'completed', focus: { reference: `ServiceRequest/${consultId}` }, owner: { reference: 'Practitioner/usr-specialist' } });
+    expect(bundle.body.entry[1].resource).toMatchObject({
+      status: 'completed',
+      focus: { reference: `ServiceRequest/${consultId}` },
+      owner: { reference: 'Practitioner/usr-specialist' },
+    });
   });
 
   test('closing by either party; nothing moves after that; the audit chain holds', async () => {
@@ -296,7 +373,14 @@ describe('consult workflow end to end', () => {
     expect((await tp.platform.audit.verify()).ok).toBe(true);
     const consultEntries = (await tp.platform.audit.list({ patientId }, 1000)).filter((e) => JSON.stringify(e.event).includes(`ServiceRequest/${consultId}`));
     const descs = consultEntries.map((e) => (e.event as { outcomeDesc?: string }).outcomeDesc);
-    expect(descs).toEqual(expect.arrayContaining(['consult requested', 'consult accept: requested → accepted', 'consult report: in_progress → reported', 'consult close: reported → closed']));
+    expect(descs).toEqual(
+      expect.arrayContaining([
+        'consult requested',
+        'consult accept: requested → accepted',
+        'consult report: in_progress → reported',
+        'consult close: reported → closed',
+      ]),
+    );
   });
 });
 
@@ -304,9 +388,16 @@ describe('store-and-forward: no call, no socket', () => {
   test('request → accept → message with a PDF → signed report → close, all over HTTP', async () => {
     const c = (await tp.api('POST', '/api/consults', { token: tokens.referrer, body: newConsult({ urgency: 'routine', imagingStudyIds: [] }) })).body;
     expect((await tp.api('POST', `/api/consults/${c.id}/accept`, { token: tokens.specialist })).body.status).toBe('accepted');
-    const pdf = await upload(tp, tokens.referrer, c.id, 'Kết quả xét nghiệm', { bytes: Buffer.from('%PDF-1.4\n%âãÏÓ\n1 0 obj\n<<>>\nendobj\ntrailer\n<<>>\n%%EOF\n'), name: 'xn.pdf', type: 'application/pdf' });
+    const pdf = await upload(tp, tokens.referrer, c.id, 'Kết quả xét nghiệm', {
+      bytes: Buffer.from('%PDF-1.4\n%âãÏÓ\n1 0 obj\n<<>>\nendobj\ntrailer\n<<>>\n%%EOF\n'),
+      name: 'xn.pdf',
+      type: 'application/pdf',
+    });
     expect(pdf.status).toBe(201);
-    const rep = await tp.api('POST', `/api/consults/${c.id}/report`, { token: tokens.specialist, body: { findings: 'Không thấy bất thường.', recommendation: 'Theo dõi tại tuyến huyện.' } });
+    const rep = await tp.api('POST', `/api/consults/${c.id}/report`, {
+      token: tokens.specialist,
+      body: { findings: 'Không thấy bất thường.', recommendation: 'Theo dõi tại tuyến huyện.' },
+    });
     expect(rep.status).toBe(201);
     expect((await tp.api('GET', `/api/consults/${c.id}`, { token: tokens.referrer })).body.status).toBe('reported');
     expect((await tp.api('GET', `/api/consults/${c.id}/report/verify`, { token: tokens.referrer })).body.valid).toBe(true);
@@ -320,7 +411,11 @@ describe('store-and-forward: no call, no socket', () => {
     expect((await tp.api('POST', `/api/consults/${c.id}/participants`, { token: tokens.radiologist, body: { userId: 'usr-radiologist' } })).status).toBe(403);
     const invited = await tp.api('POST', `/api/consults/${c.id}/participants`, { token: tokens.specialist, body: { userId: 'usr-radiologist' } });
     expect(invited.status).toBe(201);
-    expect(invited.body.participants.find((p: any) => p.userId === 'usr-radiologist')).toMatchObject({ role: 'radiologist', admitted: false, facilityId: 'fac-bachmai' });
+    expect(invited.body.participants.find((p: any) => p.userId === 'usr-radiologist')).toMatchObject({
+      role: 'radiologist',
+      admitted: false,
+      facilityId: 'fac-bachmai',
+    });
     expect((await tp.api('POST', `/api/consults/${c.id}/participants`, { token: tokens.specialist, body: { userId: 'usr-radiologist' } })).status).toBe(409);
     expect((await tp.api('POST', `/api/consults/${c.id}/participants`, { token: tokens.specialist, body: { userId: 'usr-admin' } })).status).toBe(400);
     expect((await tp.api('GET', `/api/consults/${c.id}/messages`, { token: tokens.radiologist })).status).toBe(200);
@@ -333,7 +428,10 @@ describe('store-and-forward: no call, no socket', () => {
     const d = (await tp.api('POST', '/api/consults', { token: tokens.referrer, body: newConsult({ submit: false }) })).body;
     expect(d).toMatchObject({ status: 'draft', slaDeadline: null });
     expect((await tp.api('POST', `/api/consults/${d.id}/submit`, { token: tokens.referrer })).body.status).toBe('requested');
-    expect((await tp.api('POST', `/api/consults/${d.id}/decline`, { token: tokens.specialist, body: { reason: 'Ngoài chuyên khoa' } })).body).toMatchObject({ status: 'declined', declineReason: 'Ngoài chuyên khoa' });
+    expect((await tp.api('POST', `/api/consults/${d.id}/decline`, { token: tokens.specialist, body: { reason: 'Ngoài chuyên khoa' } })).body).toMatchObject({
+      status: 'declined',
+      declineReason: 'Ngoài chuyên khoa',
+    });
     const e = (await tp.api('POST', '/api/consults', { token: tokens.referrer, body: newConsult() })).body;
     expect((await tp.api('POST', `/api/consults/${e.id}/cancel`, { token: tokens.specialist })).status).toBe(403);
     expect((await tp.api('POST', `/api/consults/${e.id}/cancel`, { token: tokens.referrer })).body.status).toBe('cancelled');

@@ -7,7 +7,9 @@ export type ClientSocket = Socket<ServerToClientEvents, ClientToServerEvents>;
 
 /** Connects with the access token and waits for session:ready; records every event it receives. */
 export async function connect(tp: TestPlatform, token: string): Promise<ClientSocket & { seen: Array<{ event: string; payload: unknown }> }> {
-  const socket = io(tp.url, { path: '/socket.io', auth: { token }, transports: ['websocket'], reconnection: false, forceNew: true }) as ClientSocket & { seen: Array<{ event: string; payload: unknown }> };
+  const socket = io(tp.url, { path: '/socket.io', auth: { token }, transports: ['websocket'], reconnection: false, forceNew: true }) as ClientSocket & {
+    seen: Array<{ event: string; payload: unknown }>;
+  };
   socket.seen = [];
   socket.onAny((event: string, payload: unknown) => socket.seen.push({ event, payload }));
   await new Promise<void>((resolve, reject) => {
@@ -25,7 +27,12 @@ export async function connect(tp: TestPlatform, token: string): Promise<ClientSo
 }
 
 /** Resolves with the first event (already received or arriving within the timeout) that matches. */
-export function waitFor<T = any>(socket: ClientSocket & { seen: Array<{ event: string; payload: unknown }> }, event: string, match: (p: T) => boolean = () => true, timeoutMs = 5000): Promise<T> {
+export function waitFor<T = any>(
+  socket: ClientSocket & { seen: Array<{ event: string; payload: unknown }> },
+  event: string,
+  match: (p: T) => boolean = () => true,
+  timeoutMs = 5000,
+): Promise<T> {
   const already = socket.seen.find((e) => e.event === event && match(e.payload as T));
   if (already) return Promise.resolve(already.payload as T);
   return new Promise<T>((resolve, reject) => {
@@ -67,18 +74,24 @@ export async function testPatientId(tp: TestPlatform, referrerToken: string): Pr
   const res = await tp.api('GET', '/fhir/R4/Patient?_count=1', { token: referrerToken });
   const id = res.body?.entry?.[0]?.resource?.id;
   if (res.status !== 200 || typeof id !== 'string') {
-    throw new Error(`No demo patient from the EMR (GET /api/emr/patients → ${list.status}, GET /fhir/R4/Patient → ${res.status}). Is the EMR feature (server/fhir) and its demo seed there? Or run with HOICHAN_TEST_PATIENT_ID=<id>.`);
+    throw new Error(
+      `No demo patient from the EMR (GET /api/emr/patients → ${list.status}, GET /fhir/R4/Patient → ${res.status}). Is the EMR feature (server/fhir) and its demo seed there? Or run with HOICHAN_TEST_PATIENT_ID=<id>.`,
+    );
   }
   return id;
 }
 
 /** A minimal file that starts like a PNG (the server checks magic bytes, not pixels). */
-export const PNG_BYTES = Buffer.concat([Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]), Buffer.from('0000000d49484452000000010000000108060000001f15c489', 'hex'), Buffer.alloc(64, 7)]);
+export const PNG_BYTES = Buffer.concat([
+  Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]),
+  Buffer.from('0000000d49484452000000010000000108060000001f15c489', 'hex'),
+  Buffer.alloc(64, 7),
+]);
 
 export async function upload(tp: TestPlatform, token: string, consultId: string, text: string, file: { bytes: Buffer; name: string; type: string }) {
   const form = new FormData();
   form.set('text', text);
   form.set('file', new Blob([new Uint8Array(file.bytes)], { type: file.type }), file.name);
   const res = await fetch(`${tp.url}/api/consults/${consultId}/messages`, { method: 'POST', headers: { authorization: `Bearer ${token}` }, body: form });
-  return { status: res.status, body: (await res.json()) };
+  return { status: res.status, body: await res.json() };
 }

@@ -18,8 +18,12 @@ test('colleague search by name, in my hospital only; hostile queries are 400', a
   const referrer = (await tp.login(DEMO.referrer)).accessToken;
   const found = await tp.api('GET', '/api/directory/colleagues?q=chau&role=radiologist', { token: specialist });
   expect(found.status).toBe(200);
-  expect(found.body.colleagues).toEqual([expect.objectContaining({ id: 'usr-radiologist', displayName: 'BS. Lê Minh Châu', role: 'radiologist', facilityName: expect.any(String) })]);
-  expect((await tp.api('GET', '/api/directory/colleagues?q=L%C3%8A%20MINH', { token: specialist })).body.colleagues.map((c: { id: string }) => c.id)).toEqual(['usr-radiologist']);
+  expect(found.body.colleagues).toEqual([
+    expect.objectContaining({ id: 'usr-radiologist', displayName: 'BS. Lê Minh Châu', role: 'radiologist', facilityName: expect.any(String) }),
+  ]);
+  expect((await tp.api('GET', '/api/directory/colleagues?q=L%C3%8A%20MINH', { token: specialist })).body.colleagues.map((c: { id: string }) => c.id)).toEqual([
+    'usr-radiologist',
+  ]);
   // The district doctor does not find the central hospital's radiologist.
   expect((await tp.api('GET', '/api/directory/colleagues?q=chau', { token: referrer })).body.colleagues).toEqual([]);
   expect((await tp.api('GET', '/api/directory/colleagues?q=', { token: specialist })).status).toBe(400);
@@ -42,15 +46,27 @@ test('names for ids: users for anyone, patients for administrators only (audited
 test('break-glass access marked reviewed with a note, audited, once', async () => {
   const radiologist = (await tp.login(DEMO.radiologist)).accessToken;
   const admin = (await tp.login(DEMO.admin)).accessToken;
-  const bg = await tp.api('POST', '/api/emr/break-glass', { token: radiologist, body: { patientId: 'pat-demo-hoa', reason: 'Urgent read of a flagged chest X-ray for the district clinic' } });
+  const bg = await tp.api('POST', '/api/emr/break-glass', {
+    token: radiologist,
+    body: { patientId: 'pat-demo-hoa', reason: 'Urgent read of a flagged chest X-ray for the district clinic' },
+  });
   expect(bg.status).toBe(201);
   const grants = await tp.api('GET', '/api/admin/break-glass?limit=200', { token: admin });
   const grantId = grants.body.grants[0].id as string;
   expect((await tp.api('POST', `/api/directory/break-glass-reviews/${grantId}`, { token: radiologist, body: { note: 'ok' } })).status).toBe(403);
   expect((await tp.api('POST', `/api/directory/break-glass-reviews/${grantId}`, { token: admin, body: { note: '' } })).status).toBe(400);
-  const marked = await tp.api('POST', `/api/directory/break-glass-reviews/${grantId}`, { token: admin, body: { note: 'Checked with the radiology lead: justified' } });
+  const marked = await tp.api('POST', `/api/directory/break-glass-reviews/${grantId}`, {
+    token: admin,
+    body: { note: 'Checked with the radiology lead: justified' },
+  });
   expect(marked.status).toBe(201);
-  expect(marked.body).toMatchObject({ grantId, patientId: 'pat-demo-hoa', reviewerId: 'usr-admin', reviewerName: 'Quản trị hệ thống', note: 'Checked with the radiology lead: justified' });
+  expect(marked.body).toMatchObject({
+    grantId,
+    patientId: 'pat-demo-hoa',
+    reviewerId: 'usr-admin',
+    reviewerName: 'Quản trị hệ thống',
+    note: 'Checked with the radiology lead: justified',
+  });
   expect((await tp.api('POST', `/api/directory/break-glass-reviews/${grantId}`, { token: admin, body: { note: 'again' } })).status).toBe(409);
   expect((await tp.api('POST', '/api/directory/break-glass-reviews/nope', { token: admin, body: { note: 'again' } })).status).toBe(404);
   const list = await tp.api('GET', '/api/directory/break-glass-reviews', { token: admin });

@@ -14,7 +14,15 @@ import { startTestPlatform, type TestPlatform } from '../../support/platform';
 import { adminToken, FHIR_JSON, ICD10, insertConsult, newFacility, newPatient, newStaff, type PatientFixture, type Staff } from './fixtures';
 
 const ROLES: UserRole[] = ['referring_doctor', 'specialist', 'radiologist', 'admin'];
-const RELATIONSHIPS = ['care-team', 'consult-active-permit', 'consult-active-deny', 'consult-closed', 'break-glass-active', 'break-glass-expired', 'none'] as const;
+const RELATIONSHIPS = [
+  'care-team',
+  'consult-active-permit',
+  'consult-active-deny',
+  'consult-closed',
+  'break-glass-active',
+  'break-glass-expired',
+  'none',
+] as const;
 type Relationship = (typeof RELATIONSHIPS)[number];
 
 /** The model: clinicians in the care team, with active break-glass, or in an open consult the patient consented to. Admins never. */
@@ -48,20 +56,30 @@ let tp: TestPlatform;
 const subjects: Subject[] = [];
 const sockets: Socket[] = [];
 
-const call = async (s: Subject, method: string, path: string, headers: Record<string, string>, body?: unknown) => tp.api(method, path, { token: s.staff.token, body, headers: { ...FHIR_JSON, ...headers } });
+const call = async (s: Subject, method: string, path: string, headers: Record<string, string>, body?: unknown) =>
+  tp.api(method, path, { token: s.staff.token, body, headers: { ...FHIR_JSON, ...headers } });
 const byStatus = (res: { status: number; body: unknown }, ok: number, refused = 403): Outcome => {
   if (res.status === ok) return { allowed: true, detail: String(res.status) };
   if (res.status === refused) return { allowed: false, detail: String(res.status) };
   throw new Error(`unexpected ${res.status}: ${JSON.stringify(res.body).slice(0, 300)}`);
 };
-const obsBody = (s: Subject) => ({ resourceType: 'Observation', status: 'final', code: { text: 'Ghi chú ma trận' }, subject: { reference: `Patient/${s.patient.id}` }, valueString: 'matrix' });
+const obsBody = (s: Subject) => ({
+  resourceType: 'Observation',
+  status: 'final',
+  code: { text: 'Ghi chú ma trận' },
+  subject: { reference: `Patient/${s.patient.id}` },
+  valueString: 'matrix',
+});
 
 const OPS: Op[] = [
   { name: 'read Patient', run: async (s, h) => byStatus(await call(s, 'GET', `/fhir/R4/Patient/${s.patient.id}`, h), 200) },
   { name: 'read Observation', run: async (s, h) => byStatus(await call(s, 'GET', `/fhir/R4/Observation/${s.patient.observationId}`, h), 200) },
   { name: 'vread Observation', run: async (s, h) => byStatus(await call(s, 'GET', `/fhir/R4/Observation/${s.patient.observationId}/_history/1`, h), 200) },
   { name: 'history Observation', run: async (s, h) => byStatus(await call(s, 'GET', `/fhir/R4/Observation/${s.patient.observationId}/_history`, h), 200) },
-  { name: 'read deleted Observation (410 only after the check)', run: async (s, h) => byStatus(await call(s, 'GET', `/fhir/R4/Observation/${s.patient.deletedObservationId}`, h), 410) },
+  {
+    name: 'read deleted Observation (410 only after the check)',
+    run: async (s, h) => byStatus(await call(s, 'GET', `/fhir/R4/Observation/${s.patient.deletedObservationId}`, h), 410),
+  },
   { name: 'read Binary by securityContext', run: async (s, h) => byStatus(await call(s, 'GET', `/fhir/R4/Binary/${s.patient.binaryId}`, h), 200) },
   {
     name: 'search Observation?patient=',
@@ -92,7 +110,12 @@ const OPS: Op[] = [
     name: 'search Patient?identifier=<CCCD> (filtered, never refused)',
     deniedAudit: false,
     run: async (s, h) => {
-      const r = await call(s, 'GET', `/fhir/R4/Patient?identifier=${encodeURIComponent(`http://fhir.ehealth.gov.vn/core/sid/citizen_id|${s.patient.cccd}`)}`, h);
+      const r = await call(
+        s,
+        'GET',
+        `/fhir/R4/Patient?identifier=${encodeURIComponent(`http://fhir.ehealth.gov.vn/core/sid/citizen_id|${s.patient.cccd}`)}`,
+        h,
+      );
       if (r.status !== 200) throw new Error(`identifier search ${r.status}`);
       return { allowed: r.body.total === 1, detail: `total ${r.body.total}` };
     },
@@ -101,18 +124,40 @@ const OPS: Op[] = [
   { name: '$summary', run: async (s, h) => byStatus(await call(s, 'GET', `/fhir/R4/Patient/${s.patient.id}/$summary`, h), 200) },
   { name: 'GET /api/emr/patients/:id/summary', run: async (s, h) => byStatus(await call(s, 'GET', `/api/emr/patients/${s.patient.id}/summary`, h), 200) },
   { name: 'create Observation', run: async (s, h) => byStatus(await call(s, 'POST', '/fhir/R4/Observation', h, obsBody(s)), 201) },
-  { name: 'update Observation', run: async (s, h) => byStatus(await call(s, 'PUT', `/fhir/R4/Observation/${s.patient.updatableId}`, h, { ...obsBody(s), id: s.patient.updatableId }), 200) },
+  {
+    name: 'update Observation',
+    run: async (s, h) => byStatus(await call(s, 'PUT', `/fhir/R4/Observation/${s.patient.updatableId}`, h, { ...obsBody(s), id: s.patient.updatableId }), 200),
+  },
   {
     name: 'batch entry',
     run: async (s, h) => {
-      const r = await call(s, 'POST', '/fhir/R4', h, { resourceType: 'Bundle', type: 'batch', entry: [{ resource: obsBody(s), request: { method: 'POST', url: 'Observation' } }] });
+      const r = await call(s, 'POST', '/fhir/R4', h, {
+        resourceType: 'Bundle',
+        type: 'batch',
+        entry: [{ resource: obsBody(s), request: { method: 'POST', url: 'Observation' } }],
+      });
       if (r.status !== 200) throw new Error(`batch ${r.status}`);
       const status = String(r.body.entry[0].response.status);
       return byStatus({ status: Number.parseInt(status, 10), body: r.body }, 201);
     },
   },
-  { name: 'transaction', run: async (s, h) => byStatus(await call(s, 'POST', '/fhir/R4', h, { resourceType: 'Bundle', type: 'transaction', entry: [{ resource: obsBody(s), request: { method: 'POST', url: 'Observation' } }] }), 200) },
-  { name: 'care team (GET /api/emr/patients/:id/care-team)', expect: (role, rel) => role !== 'admin' && rel === 'care-team', run: async (s, h) => byStatus(await call(s, 'GET', `/api/emr/patients/${s.patient.id}/care-team`, h), 200) },
+  {
+    name: 'transaction',
+    run: async (s, h) =>
+      byStatus(
+        await call(s, 'POST', '/fhir/R4', h, {
+          resourceType: 'Bundle',
+          type: 'transaction',
+          entry: [{ resource: obsBody(s), request: { method: 'POST', url: 'Observation' } }],
+        }),
+        200,
+      ),
+  },
+  {
+    name: 'care team (GET /api/emr/patients/:id/care-team)',
+    expect: (role, rel) => role !== 'admin' && rel === 'care-team',
+    run: async (s, h) => byStatus(await call(s, 'GET', `/api/emr/patients/${s.patient.id}/care-team`, h), 200),
+  },
   {
     name: 'patient list (GET /api/emr/patients)',
     expect: (role, rel) => role !== 'admin' && (rel === 'care-team' || rel === 'break-glass-active'),
@@ -148,7 +193,10 @@ beforeAll(async () => {
       const patient = await newPatient(tp, owner, consent);
       const s: Subject = { staff, rel, patient };
       if (rel === 'care-team') {
-        const g = await tp.api('POST', `/api/emr/patients/${patient.id}/care-team`, { token: owner.token, body: { facilityId: facility, reason: 'Chuyển tuyến điều trị (matrix)' } });
+        const g = await tp.api('POST', `/api/emr/patients/${patient.id}/care-team`, {
+          token: owner.token,
+          body: { facilityId: facility, reason: 'Chuyển tuyến điều trị (matrix)' },
+        });
         if (g.status !== 201) throw new Error(`grant ${g.status}`);
       }
       if (rel === 'consult-active-permit' || rel === 'consult-active-deny') s.consultId = await insertConsult(tp, patient.id, owner, staff, 'accepted');
@@ -158,9 +206,21 @@ beforeAll(async () => {
         const expired = rel === 'break-glass-expired';
         if (role === 'admin') {
           // The API refuses admins; the policy must refuse them even if a grant existed.
-          await breakGlassGrantModel(conn).create({ _id: randomUUID(), userId: staff.id, role, facilityId: facility, patientId: patient.id, reason: 'matrix: admin grant', grantedAt: new Date(now - 1000), expiresAt: new Date(expired ? now - 500 : now + 3_600_000) });
+          await breakGlassGrantModel(conn).create({
+            _id: randomUUID(),
+            userId: staff.id,
+            role,
+            facilityId: facility,
+            patientId: patient.id,
+            reason: 'matrix: admin grant',
+            grantedAt: new Date(now - 1000),
+            expiresAt: new Date(expired ? now - 500 : now + 3_600_000),
+          });
         } else {
-          const bg = await tp.api('POST', '/api/emr/break-glass', { token: staff.token, body: { patientId: patient.id, reason: 'Cấp cứu: cần xem tiền sử (matrix)' } });
+          const bg = await tp.api('POST', '/api/emr/break-glass', {
+            token: staff.token,
+            body: { patientId: patient.id, reason: 'Cấp cứu: cần xem tiền sử (matrix)' },
+          });
           if (bg.status !== 201) throw new Error(`break-glass ${bg.status}`);
           if (expired) await breakGlassGrantModel(conn).updateMany({ userId: staff.id, patientId: patient.id }, { $set: { expiresAt: new Date(now - 500) } });
         }
@@ -170,7 +230,13 @@ beforeAll(async () => {
   }
   for (const s of subjects) {
     if (socketOf.has(s.staff.id)) continue;
-    const sock: Socket<ServerToClientEvents, ClientToServerEvents> = io(tp.url, { path: '/socket.io', auth: { token: s.staff.token }, transports: ['websocket'], reconnection: false, forceNew: true });
+    const sock: Socket<ServerToClientEvents, ClientToServerEvents> = io(tp.url, {
+      path: '/socket.io',
+      auth: { token: s.staff.token },
+      transports: ['websocket'],
+      reconnection: false,
+      forceNew: true,
+    });
     sockets.push(sock);
     await new Promise<void>((resolve, reject) => {
       sock.on('session:ready', () => resolve());
@@ -200,7 +266,14 @@ test('role × relationship × operation: every decision as the model says, every
     const ops = [...OPS, ...(s.consultId ? CONSULT_OPS : [])];
     for (const op of ops) {
       const requestId = `mx-${randomUUID()}`;
-      cases.push({ op: op.name, s, expected: (op.expect ?? recordAllowed)(s.staff.role, s.rel), deniedAudit: op.deniedAudit ?? true, requestId, run: () => op.run(s, { 'x-request-id': requestId }) });
+      cases.push({
+        op: op.name,
+        s,
+        expected: (op.expect ?? recordAllowed)(s.staff.role, s.rel),
+        deniedAudit: op.deniedAudit ?? true,
+        requestId,
+        run: () => op.run(s, { 'x-request-id': requestId }),
+      });
     }
     if (s.consultId) {
       // socket: consult:join (the room) follows the same rule

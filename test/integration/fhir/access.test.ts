@@ -25,8 +25,15 @@ afterAll(async () => {
 });
 
 type Who = keyof typeof DEMO;
-const fhir = (who: Who, method: string, path: string, body?: unknown) => tp.api(method, `/fhir/R4${path}`, { token: tokens[who], body, headers: { 'content-type': 'application/fhir+json' } });
-const observation = (patientId: string) => ({ resourceType: 'Observation', status: 'final', code: { text: 'Ghi chú' }, subject: { reference: `Patient/${patientId}` }, valueString: 'test' });
+const fhir = (who: Who, method: string, path: string, body?: unknown) =>
+  tp.api(method, `/fhir/R4${path}`, { token: tokens[who], body, headers: { 'content-type': 'application/fhir+json' } });
+const observation = (patientId: string) => ({
+  resourceType: 'Observation',
+  status: 'final',
+  code: { text: 'Ghi chú' },
+  subject: { reference: `Patient/${patientId}` },
+  valueString: 'test',
+});
 
 /** Every way of reading or writing one patient's record; returns the statuses. */
 async function probe(who: Who, patientId: string) {
@@ -51,20 +58,35 @@ async function probe(who: Who, patientId: string) {
 }
 
 const ALLOWED = { read: 200, everything: 200, summary: 200, emrSummary: 200, write: 201 };
-const DENIED = { read: 403, everything: 403, summary: 403, emrSummary: 403, search: '403', identifierSearchFindsIt: false, listedInPatientSearch: false, write: 403 };
+const DENIED = {
+  read: 403,
+  everything: 403,
+  summary: 403,
+  emrSummary: 403,
+  search: '403',
+  identifierSearchFindsIt: false,
+  listedInPatientSearch: false,
+  write: 403,
+};
 
 describe('access matrix over HTTP (demo patient: care team fac-mocchau, Consent permits consultation)', () => {
   test('care-team facility (referrer at fac-mocchau): full access', async () => {
     expect(await probe('referrer', DEMO_PATIENT_ID)).toMatchObject({ ...ALLOWED, identifierSearchFindsIt: true, listedInPatientSearch: true });
   });
 
-  test.each(['specialist', 'radiologist', 'admin'] as const)('no relationship (%s at fac-bachmai): nothing readable or writable, nothing leaks through search', async (who) => {
-    const before = (await fhir('referrer', 'GET', `/Observation?patient=${DEMO_PATIENT_ID}&_count=0`)).body.total;
-    expect(await probe(who, DEMO_PATIENT_ID)).toEqual(DENIED);
-    expect((await fhir('referrer', 'GET', `/Observation?patient=${DEMO_PATIENT_ID}&_count=0`)).body.total).toBe(before);
-    const denied = await fhir(who, 'GET', `/Patient/${DEMO_PATIENT_ID}`);
-    expect(denied.body).toMatchObject({ resourceType: 'OperationOutcome', issue: [{ code: 'forbidden', diagnostics: expect.stringMatching(/care team|admin role/) }] });
-  });
+  test.each(['specialist', 'radiologist', 'admin'] as const)(
+    'no relationship (%s at fac-bachmai): nothing readable or writable, nothing leaks through search',
+    async (who) => {
+      const before = (await fhir('referrer', 'GET', `/Observation?patient=${DEMO_PATIENT_ID}&_count=0`)).body.total;
+      expect(await probe(who, DEMO_PATIENT_ID)).toEqual(DENIED);
+      expect((await fhir('referrer', 'GET', `/Observation?patient=${DEMO_PATIENT_ID}&_count=0`)).body.total).toBe(before);
+      const denied = await fhir(who, 'GET', `/Patient/${DEMO_PATIENT_ID}`);
+      expect(denied.body).toMatchObject({
+        resourceType: 'OperationOutcome',
+        issue: [{ code: 'forbidden', diagnostics: expect.stringMatching(/care team|admin role/) }],
+      });
+    },
+  );
 
   test('consult participant + Consent permit → access; Consent deny → 403; no Consent → 403; admin participant → 403', async () => {
     consultParticipants.add(`usr-radiologist:${DEMO_PATIENT_ID}`);
@@ -74,9 +96,18 @@ describe('access matrix over HTTP (demo patient: care team fac-mocchau, Consent 
       expect((await fhir('admin', 'GET', `/Patient/${DEMO_PATIENT_ID}`)).status).toBe(403);
       // the patient withdraws consent: a deny provision
       const consent = (await fhir('referrer', 'GET', '/Consent/consent-demo-hoa')).body;
-      const denyRes = await fhir('referrer', 'PUT', '/Consent/consent-demo-hoa', { ...consent, provision: { type: 'deny', purpose: consent.provision.purpose } });
+      const denyRes = await fhir('referrer', 'PUT', '/Consent/consent-demo-hoa', {
+        ...consent,
+        provision: { type: 'deny', purpose: consent.provision.purpose },
+      });
       expect(denyRes.status).toBe(200);
-      expect(await probe('radiologist', DEMO_PATIENT_ID)).toMatchObject({ read: 403, everything: 403, summary: 403, write: 403, identifierSearchFindsIt: false });
+      expect(await probe('radiologist', DEMO_PATIENT_ID)).toMatchObject({
+        read: 403,
+        everything: 403,
+        summary: 403,
+        write: 403,
+        identifierSearchFindsIt: false,
+      });
       expect((await fhir('radiologist', 'GET', `/Patient/${DEMO_PATIENT_ID}`)).body.issue[0].diagnostics).toMatch(/Consent denies/);
       // no consent at all
       expect((await fhir('referrer', 'DELETE', '/Consent/consent-demo-hoa')).status).toBe(204);
@@ -94,11 +125,20 @@ describe('access matrix over HTTP (demo patient: care team fac-mocchau, Consent 
   test('break-glass: a reason is required; the grant gives time-limited access, is flagged in the audit and listed for admins', async () => {
     const short = await tp.api('POST', '/api/emr/break-glass', { token: tokens.specialist, body: { patientId: DEMO_PATIENT_ID, reason: 'urgent' } });
     expect(short.status).toBe(400);
-    const adminTry = await tp.api('POST', '/api/emr/break-glass', { token: tokens.admin, body: { patientId: DEMO_PATIENT_ID, reason: 'I want to look at this record' } });
+    const adminTry = await tp.api('POST', '/api/emr/break-glass', {
+      token: tokens.admin,
+      body: { patientId: DEMO_PATIENT_ID, reason: 'I want to look at this record' },
+    });
     expect(adminTry.status).toBe(403);
-    const unknown = await tp.api('POST', '/api/emr/break-glass', { token: tokens.specialist, body: { patientId: 'nobody', reason: 'Cấp cứu: suy hô hấp, cần xem tiền sử' } });
+    const unknown = await tp.api('POST', '/api/emr/break-glass', {
+      token: tokens.specialist,
+      body: { patientId: 'nobody', reason: 'Cấp cứu: suy hô hấp, cần xem tiền sử' },
+    });
     expect(unknown.status).toBe(404);
-    const grant = await tp.api('POST', '/api/emr/break-glass', { token: tokens.specialist, body: { patientId: DEMO_PATIENT_ID, reason: 'Cấp cứu: suy hô hấp, cần xem tiền sử dị ứng' } });
+    const grant = await tp.api('POST', '/api/emr/break-glass', {
+      token: tokens.specialist,
+      body: { patientId: DEMO_PATIENT_ID, reason: 'Cấp cứu: suy hô hấp, cần xem tiền sử dị ứng' },
+    });
     expect(grant.status).toBe(201);
     const minutes = (Date.parse(grant.body.expiresAt) - Date.parse(grant.body.grantedAt)) / 60000;
     expect(minutes).toBe(60);
@@ -108,7 +148,12 @@ describe('access matrix over HTTP (demo patient: care team fac-mocchau, Consent 
 
     const list = await tp.api('GET', '/api/admin/break-glass', { token: tokens.admin });
     expect(list.status).toBe(200);
-    expect(list.body.grants[0]).toMatchObject({ userId: 'usr-specialist', patientId: DEMO_PATIENT_ID, reason: expect.stringMatching(/suy hô hấp/), active: true });
+    expect(list.body.grants[0]).toMatchObject({
+      userId: 'usr-specialist',
+      patientId: DEMO_PATIENT_ID,
+      reason: expect.stringMatching(/suy hô hấp/),
+      active: true,
+    });
     expect((await tp.api('GET', '/api/admin/break-glass', { token: tokens.specialist })).status).toBe(403);
 
     await tp.platform.audit.flush();
@@ -118,7 +163,10 @@ describe('access matrix over HTTP (demo patient: care team fac-mocchau, Consent 
 
     // expiry: once the grant has run out, access ends
     const { breakGlassGrantModel } = await import('../../../models/fhir-break-glass');
-    await breakGlassGrantModel(tp.platform.db.database.connection).updateMany({ userId: 'usr-specialist' }, { $set: { expiresAt: new Date(Date.now() - 1000) } });
+    await breakGlassGrantModel(tp.platform.db.database.connection).updateMany(
+      { userId: 'usr-specialist' },
+      { $set: { expiresAt: new Date(Date.now() - 1000) } },
+    );
     expect((await fhir('specialist', 'GET', `/Patient/${DEMO_PATIENT_ID}`)).status).toBe(403);
   });
 
@@ -126,18 +174,33 @@ describe('access matrix over HTTP (demo patient: care team fac-mocchau, Consent 
     const created = await fhir('referrer', 'POST', '/Patient', { resourceType: 'Patient', name: [{ text: 'Sùng A Páo' }], gender: 'male' });
     const pid = created.body.id as string;
     expect((await fhir('specialist', 'GET', `/Patient/${pid}`)).status).toBe(403);
-    const enc = await fhir('referrer', 'POST', '/Encounter', { resourceType: 'Encounter', status: 'planned', class: { system: 'http://terminology.hl7.org/CodeSystem/v3-ActCode', code: 'VR', display: 'virtual' }, subject: { reference: `Patient/${pid}` }, serviceProvider: { reference: 'Organization/fac-bachmai' } });
+    const enc = await fhir('referrer', 'POST', '/Encounter', {
+      resourceType: 'Encounter',
+      status: 'planned',
+      class: { system: 'http://terminology.hl7.org/CodeSystem/v3-ActCode', code: 'VR', display: 'virtual' },
+      subject: { reference: `Patient/${pid}` },
+      serviceProvider: { reference: 'Organization/fac-bachmai' },
+    });
     expect(enc.status).toBe(201);
     expect((await fhir('specialist', 'GET', `/Patient/${pid}`)).status).toBe(403);
     // the grant: only staff of a facility in the team; the specialist cannot grant themselves
-    const self = await tp.api('POST', `/api/emr/patients/${pid}/care-team`, { token: tokens.specialist, body: { facilityId: 'fac-bachmai', reason: 'I would like to see this patient' } });
+    const self = await tp.api('POST', `/api/emr/patients/${pid}/care-team`, {
+      token: tokens.specialist,
+      body: { facilityId: 'fac-bachmai', reason: 'I would like to see this patient' },
+    });
     expect(self.status).toBe(403);
-    const grant = await tp.api('POST', `/api/emr/patients/${pid}/care-team`, { token: tokens.referrer, body: { facilityId: 'fac-bachmai', reason: 'Chuyển tuyến: điều trị lao tại Bạch Mai' } });
+    const grant = await tp.api('POST', `/api/emr/patients/${pid}/care-team`, {
+      token: tokens.referrer,
+      body: { facilityId: 'fac-bachmai', reason: 'Chuyển tuyến: điều trị lao tại Bạch Mai' },
+    });
     expect(grant.status).toBe(201);
     expect((await fhir('specialist', 'GET', `/Patient/${pid}`)).status).toBe(200);
     expect((await fhir('admin', 'GET', `/Patient/${pid}`)).status).toBe(403); // admins never, even at a care-team facility
     const members = await tp.api('GET', `/api/emr/patients/${pid}/care-team`, { token: tokens.specialist });
-    expect(members.body.members).toEqual([expect.objectContaining({ facilityId: 'fac-mocchau', basis: 'registration' }), expect.objectContaining({ facilityId: 'fac-bachmai', basis: 'grant', grantedBy: 'usr-referrer' })]);
+    expect(members.body.members).toEqual([
+      expect.objectContaining({ facilityId: 'fac-mocchau', basis: 'registration' }),
+      expect.objectContaining({ facilityId: 'fac-bachmai', basis: 'grant', grantedBy: 'usr-referrer' }),
+    ]);
     expect((await tp.api('DELETE', `/api/emr/patients/${pid}/care-team/fac-mocchau`, { token: tokens.specialist })).status).toBe(409);
     expect((await tp.api('DELETE', `/api/emr/patients/${pid}/care-team/fac-bachmai`, { token: tokens.referrer })).status).toBe(204);
     expect((await fhir('specialist', 'GET', `/Patient/${pid}`)).status).toBe(403);
@@ -159,7 +222,11 @@ describe('access matrix over HTTP (demo patient: care team fac-mocchau, Consent 
 
   test('/api/emr/patients lists only accessible patients', async () => {
     const mine = await tp.api('GET', '/api/emr/patients', { token: tokens.referrer });
-    expect(mine.body.patients.find((p: { id: string }) => p.id === DEMO_PATIENT_ID)).toMatchObject({ name: 'Nguyễn Thị Hoa', citizenIdMasked: '********2345', access: 'care-team' });
+    expect(mine.body.patients.find((p: { id: string }) => p.id === DEMO_PATIENT_ID)).toMatchObject({
+      name: 'Nguyễn Thị Hoa',
+      citizenIdMasked: '********2345',
+      access: 'care-team',
+    });
     const theirs = await tp.api('GET', '/api/emr/patients', { token: tokens.radiologist });
     expect(theirs.body.patients.some((p: { id: string }) => p.id === DEMO_PATIENT_ID)).toBe(false);
   });

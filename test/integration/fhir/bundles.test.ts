@@ -1,4 +1,3 @@
-
 import { CITIZEN_ID_SYSTEM, type FhirBundle, type FhirResource } from '../../../contracts/fhir';
 import { DEMO, startTestPlatform, type TestPlatform } from '../../support/platform';
 import { syntheaTransactionBundle } from '../../fixtures/fhir/synthea-bundle';
@@ -13,22 +12,39 @@ afterAll(async () => {
   await tp.close();
 });
 
-const fhir = (method: string, path: string, body?: unknown, t = token, p = tp) => p.api(method, `/fhir/R4${path}`, { token: t, body, headers: { 'content-type': 'application/fhir+json' } });
-const countByIdentifier = async (cccd: string) => (await fhir('GET', `/Patient?identifier=${encodeURIComponent(`${CITIZEN_ID_SYSTEM}|${cccd}`)}`)).body.total as number;
+const fhir = (method: string, path: string, body?: unknown, t = token, p = tp) =>
+  p.api(method, `/fhir/R4${path}`, { token: t, body, headers: { 'content-type': 'application/fhir+json' } });
+const countByIdentifier = async (cccd: string) =>
+  (await fhir('GET', `/Patient?identifier=${encodeURIComponent(`${CITIZEN_ID_SYSTEM}|${cccd}`)}`)).body.total as number;
 const patientEntry = (cccd: string, fullUrl = 'urn:uuid:11111111-1111-4111-a111-111111111111') => ({
   fullUrl,
-  resource: { resourceType: 'Patient', identifier: [{ system: CITIZEN_ID_SYSTEM, value: cccd }], name: [{ text: 'Vì Thị Sen' }], gender: 'female', birthDate: '1990-01-01' },
+  resource: {
+    resourceType: 'Patient',
+    identifier: [{ system: CITIZEN_ID_SYSTEM, value: cccd }],
+    name: [{ text: 'Vì Thị Sen' }],
+    gender: 'female',
+    birthDate: '1990-01-01',
+  },
   request: { method: 'POST', url: 'Patient' },
 });
 const conditionEntry = (subject: string, text = 'Viêm phổi') => ({
   fullUrl: 'urn:uuid:22222222-2222-4222-a222-222222222222',
-  resource: { resourceType: 'Condition', clinicalStatus: { coding: [{ system: 'http://terminology.hl7.org/CodeSystem/condition-clinical', code: 'active' }] }, code: { text }, subject: { reference: subject } },
+  resource: {
+    resourceType: 'Condition',
+    clinicalStatus: { coding: [{ system: 'http://terminology.hl7.org/CodeSystem/condition-clinical', code: 'active' }] },
+    code: { text },
+    subject: { reference: subject },
+  },
   request: { method: 'POST', url: 'Condition' },
 });
 
 describe('transaction: all or nothing', () => {
   test('a valid transaction writes everything and rewrites urn:uuid references', async () => {
-    const res = await fhir('POST', '', { resourceType: 'Bundle', type: 'transaction', entry: [patientEntry('001090000101'), conditionEntry('urn:uuid:11111111-1111-4111-a111-111111111111')] });
+    const res = await fhir('POST', '', {
+      resourceType: 'Bundle',
+      type: 'transaction',
+      entry: [patientEntry('001090000101'), conditionEntry('urn:uuid:11111111-1111-4111-a111-111111111111')],
+    });
     expect(res.status).toBe(200);
     expect(res.body.type).toBe('transaction-response');
     expect(res.body.entry.map((e: { response: { status: string } }) => e.response.status)).toEqual(['201 Created', '201 Created']);
@@ -47,10 +63,18 @@ describe('transaction: all or nothing', () => {
   });
 
   test('a dangling reference → 422, nothing written', async () => {
-    const res = await fhir('POST', '', { resourceType: 'Bundle', type: 'transaction', entry: [patientEntry('001090000103'), conditionEntry('urn:uuid:99999999-9999-4999-a999-999999999999')] });
+    const res = await fhir('POST', '', {
+      resourceType: 'Bundle',
+      type: 'transaction',
+      entry: [patientEntry('001090000103'), conditionEntry('urn:uuid:99999999-9999-4999-a999-999999999999')],
+    });
     expect(res.status).toBe(422);
     expect(res.body.issue[0].expression).toEqual(['Bundle.entry[1].resource.subject.reference']);
-    const res2 = await fhir('POST', '', { resourceType: 'Bundle', type: 'transaction', entry: [patientEntry('001090000103'), conditionEntry('Patient/not-there')] });
+    const res2 = await fhir('POST', '', {
+      resourceType: 'Bundle',
+      type: 'transaction',
+      entry: [patientEntry('001090000103'), conditionEntry('Patient/not-there')],
+    });
     // a patient that does not exist is refused like someone else's patient (no existence oracle)
     expect(res2.status).toBe(403);
     expect(await countByIdentifier('001090000103')).toBe(0);
@@ -99,10 +123,17 @@ describe('same person, one record (citizen ID)', () => {
   test('a Bundle whose Patient has a known CCCD links to the existing Patient and says so', async () => {
     const first = await fhir('POST', '', { resourceType: 'Bundle', type: 'transaction', entry: [patientEntry('001090000301')] });
     const existingId = first.body.entry[0].fullUrl.split('/')[1];
-    const res = await fhir('POST', '', { resourceType: 'Bundle', type: 'transaction', entry: [patientEntry('001090000301'), conditionEntry('urn:uuid:11111111-1111-4111-a111-111111111111', 'Sốt xuất huyết')] });
+    const res = await fhir('POST', '', {
+      resourceType: 'Bundle',
+      type: 'transaction',
+      entry: [patientEntry('001090000301'), conditionEntry('urn:uuid:11111111-1111-4111-a111-111111111111', 'Sốt xuất huyết')],
+    });
     expect(res.status).toBe(200);
     expect(res.headers.get('x-hoichan-linked-patients')).toBe(`Patient/${existingId}`);
-    expect(res.body.entry[0].response.outcome.issue[0]).toMatchObject({ severity: 'information', diagnostics: expect.stringMatching(/already exists.*linked/) });
+    expect(res.body.entry[0].response.outcome.issue[0]).toMatchObject({
+      severity: 'information',
+      diagnostics: expect.stringMatching(/already exists.*linked/),
+    });
     expect(res.body.entry[0].fullUrl).toBe(`Patient/${existingId}`);
     expect(await countByIdentifier('001090000301')).toBe(1);
     const cond = await fhir('GET', `/${res.body.entry[1].fullUrl}`);
@@ -145,10 +176,23 @@ describe('Synthea-style import, $summary, $everything round trip', () => {
     expect(doc.type).toBe('document');
     const composition = doc.entry?.[0]?.resource as FhirResource & { section: { title: string; entry?: { reference: string }[] }[] };
     expect(composition.resourceType).toBe('Composition');
-    const byRef = new Map((doc.entry ?? []).map((e) => [`${e.resource?.resourceType}/${e.resource?.id}`, e.resource as FhirResource & { code?: { text?: string }; medicationCodeableConcept?: { text?: string } }]));
+    const byRef = new Map(
+      (doc.entry ?? []).map((e) => [
+        `${e.resource?.resourceType}/${e.resource?.id}`,
+        e.resource as FhirResource & { code?: { text?: string }; medicationCodeableConcept?: { text?: string } },
+      ]),
+    );
     const section = (prefix: string) => composition.section.find((s) => s.title.startsWith(prefix))?.entry?.map((e) => byRef.get(e.reference)) ?? [];
-    expect(section('Active problems').map((c) => c?.code?.text).sort()).toEqual([...ex.activeConditions].sort());
-    expect(section('Current medications').map((m) => m?.medicationCodeableConcept?.text).sort()).toEqual([...ex.activeMedications].sort());
+    expect(
+      section('Active problems')
+        .map((c) => c?.code?.text)
+        .sort(),
+    ).toEqual([...ex.activeConditions].sort());
+    expect(
+      section('Current medications')
+        .map((m) => m?.medicationCodeableConcept?.text)
+        .sort(),
+    ).toEqual([...ex.activeMedications].sort());
     expect(section('Allergies').map((a) => a?.code?.text)).toEqual(ex.allergies);
     expect(section('Immunizations')).toHaveLength(ex.immunizations);
     expect(section('Vital signs').length).toBe(4); // latest per code
@@ -178,7 +222,9 @@ describe('Synthea-style import, $summary, $everything round trip', () => {
     const types = (doc.entry ?? []).map((e) => e.resource?.resourceType);
     expect(types.filter((t) => t === 'Encounter').length).toBeGreaterThan(0);
     // what lies outside the compartment (the Practitioner of a MedicationRequest) keeps its display only
-    const med = (doc.entry ?? []).map((e) => e.resource as FhirResource & { requester?: { reference?: string; display?: string } }).find((r) => r.resourceType === 'MedicationRequest');
+    const med = (doc.entry ?? [])
+      .map((e) => e.resource as FhirResource & { requester?: { reference?: string; display?: string } })
+      .find((r) => r.resourceType === 'MedicationRequest');
     expect(med?.requester?.reference).toBeUndefined();
     expect(med?.requester?.display).toBeTruthy();
   });
@@ -191,7 +237,15 @@ describe('Synthea-style import, $summary, $everything round trip', () => {
     const tp2 = await startTestPlatform();
     try {
       const token2 = (await tp2.login(DEMO.referrer)).accessToken;
-      const tx = { resourceType: 'Bundle', type: 'transaction', entry: (everything.body as FhirBundle).entry?.map((e) => ({ fullUrl: e.fullUrl, resource: e.resource, request: { method: 'POST', url: e.resource?.resourceType } })) };
+      const tx = {
+        resourceType: 'Bundle',
+        type: 'transaction',
+        entry: (everything.body as FhirBundle).entry?.map((e) => ({
+          fullUrl: e.fullUrl,
+          resource: e.resource,
+          request: { method: 'POST', url: e.resource?.resourceType },
+        })),
+      };
       const imported = await fhir('POST', '', tx, token2, tp2);
       expect(imported.status).toBe(200);
       const newId = imported.body.entry[0].fullUrl.split('/')[1];

@@ -1,4 +1,3 @@
-
 import { CITIZEN_ID_SYSTEM } from '../../../contracts/fhir';
 import { DEMO, startTestPlatform, type TestPlatform } from '../../support/platform';
 
@@ -14,7 +13,8 @@ afterAll(async () => {
   await tp.close();
 });
 
-const fhir = (method: string, path: string, body?: unknown, headers: Record<string, string> = {}) => tp.api(method, `/fhir/R4${path}`, { token, body, headers: { ...FHIR, ...headers } });
+const fhir = (method: string, path: string, body?: unknown, headers: Record<string, string> = {}) =>
+  tp.api(method, `/fhir/R4${path}`, { token, body, headers: { ...FHIR, ...headers } });
 
 function patient(cccd: string, extra: Record<string, unknown> = {}) {
   return {
@@ -113,16 +113,31 @@ describe('validation', () => {
   });
   test('unknown resource type → 404 on the URL, 400 in the body', async () => {
     expect((await fhir('POST', '/Nonsense', { resourceType: 'Nonsense' })).status).toBe(404);
-    const res = await fhir('POST', '/', { resourceType: 'Bundle', type: 'transaction', entry: [{ resource: { resourceType: 'Nonsense' }, request: { method: 'POST', url: 'Nonsense' } }] });
+    const res = await fhir('POST', '/', {
+      resourceType: 'Bundle',
+      type: 'transaction',
+      entry: [{ resource: { resourceType: 'Nonsense' }, request: { method: 'POST', url: 'Nonsense' } }],
+    });
     expect(res.status).toBe(400);
     expect(res.body.issue[0].expression).toEqual(['Bundle.entry[0].resource.resourceType']);
   });
-  test('dangling references → 422 naming the reference; a patient that does not exist → 403 like anyone else\'s', async () => {
+  test("dangling references → 422 naming the reference; a patient that does not exist → 403 like anyone else's", async () => {
     const p = await fhir('POST', '/Patient', patient('001080000099'));
-    const res = await fhir('POST', '/Observation', { resourceType: 'Observation', status: 'final', code: { text: 'x' }, subject: { reference: `Patient/${p.body.id}` }, encounter: { reference: 'Encounter/nobody-here' } });
+    const res = await fhir('POST', '/Observation', {
+      resourceType: 'Observation',
+      status: 'final',
+      code: { text: 'x' },
+      subject: { reference: `Patient/${p.body.id}` },
+      encounter: { reference: 'Encounter/nobody-here' },
+    });
     expect(res.status).toBe(422);
     expect(res.body.issue[0].expression).toEqual(['Observation.encounter.reference']);
-    const nobody = await fhir('POST', '/Observation', { resourceType: 'Observation', status: 'final', code: { text: 'x' }, subject: { reference: 'Patient/nobody-here' } });
+    const nobody = await fhir('POST', '/Observation', {
+      resourceType: 'Observation',
+      status: 'final',
+      code: { text: 'x' },
+      subject: { reference: 'Patient/nobody-here' },
+    });
     expect(nobody.status).toBe(403);
   });
 });
@@ -130,7 +145,11 @@ describe('validation', () => {
 describe('search', () => {
   let pid: string;
   beforeAll(async () => {
-    const p = await fhir('POST', '/Patient', patient('001080000010', { name: [{ family: 'Lò', given: ['Thị', 'Mai'] }], gender: 'female', birthDate: '1980-02-29' }));
+    const p = await fhir(
+      'POST',
+      '/Patient',
+      patient('001080000010', { name: [{ family: 'Lò', given: ['Thị', 'Mai'] }], gender: 'female', birthDate: '1980-02-29' }),
+    );
     pid = p.body.id;
     const obs = (code: string, when: string, cat = 'vital-signs', status = 'final') => ({
       resourceType: 'Observation',
@@ -155,7 +174,8 @@ describe('search', () => {
     const byId = await fhir('GET', `/Patient?identifier=${encodeURIComponent(`${CITIZEN_ID_SYSTEM}|001080000010`)}`);
     expect(byId.body.total).toBe(1);
     expect(byId.body.entry[0].resource.id).toBe(pid);
-    const dbg = await fhir('GET', '/Patient?name=lo&birthdate=1980-02-29'); if (dbg.status !== 200) console.log(JSON.stringify(dbg.body));
+    const dbg = await fhir('GET', '/Patient?name=lo&birthdate=1980-02-29');
+    if (dbg.status !== 200) console.log(JSON.stringify(dbg.body));
     expect(dbg.body.total).toBe(1);
     expect((await fhir('GET', '/Patient?name=Mai&gender=female')).body.total).toBe(1);
     expect((await fhir('GET', '/Patient?name=Mai&gender=male')).body.total).toBe(0);
@@ -175,7 +195,12 @@ describe('search', () => {
     expect((await q('&date=2024-03')).body.total).toBe(1);
     expect((await q('&date=gt2024-01-10&date=le2024-03-10')).body.total).toBe(2);
     const sorted = await q('&_sort=-date');
-    expect(sorted.body.entry.map((e: { resource: { effectiveDateTime: string } }) => e.resource.effectiveDateTime)).toEqual(['2024-04-01', '2024-03-10T08:00:00Z', '2024-02-10T08:00:00Z', '2024-01-10T08:00:00Z']);
+    expect(sorted.body.entry.map((e: { resource: { effectiveDateTime: string } }) => e.resource.effectiveDateTime)).toEqual([
+      '2024-04-01',
+      '2024-03-10T08:00:00Z',
+      '2024-02-10T08:00:00Z',
+      '2024-01-10T08:00:00Z',
+    ]);
     const page1 = await q('&_sort=date&_count=3');
     expect(page1.body.entry).toHaveLength(3);
     const next = page1.body.link.find((l: { relation: string }) => l.relation === 'next');

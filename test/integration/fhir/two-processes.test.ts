@@ -24,7 +24,8 @@ const fhir = async (tp: TestPlatform, method: string, path: string, body?: unkno
   const token = (await tp.login(DEMO.referrer)).accessToken;
   return tp.api(method, `/fhir/R4${path}`, { token, body, headers: { 'content-type': 'application/fhir+json' } });
 };
-const conditions = (doc: FhirBundle) => (doc.entry ?? []).filter((e) => e.resource?.resourceType === 'Condition').map((e) => (e.resource as { code?: { text?: string } }).code?.text);
+const conditions = (doc: FhirBundle) =>
+  (doc.entry ?? []).filter((e) => e.resource?.resourceType === 'Condition').map((e) => (e.resource as { code?: { text?: string } }).code?.text);
 
 test('a condition written through one process is in the next $summary of the other; the stored summary follows the compartment version', async () => {
   const imported = await fhir(a, 'POST', '', syntheaTransactionBundle({ seed: 21, encounters: 4, citizenId: '001090002121' }).bundle);
@@ -38,7 +39,12 @@ test('a condition written through one process is in the next $summary of the oth
   const patientDoc = await fhirResourceModel(b.platform.db.database.connection).findById(`Patient/${patientId}`).lean();
   expect(stored?.version).toBe(patientDoc?.compartmentVersion ?? 0);
 
-  const created = await fhir(a, 'POST', '/Condition', { resourceType: 'Condition', clinicalStatus: { coding: [{ system: 'http://terminology.hl7.org/CodeSystem/condition-clinical', code: 'active' }] }, code: { text: 'Lao phổi' }, subject: { reference: `Patient/${patientId}` } });
+  const created = await fhir(a, 'POST', '/Condition', {
+    resourceType: 'Condition',
+    clinicalStatus: { coding: [{ system: 'http://terminology.hl7.org/CodeSystem/condition-clinical', code: 'active' }] },
+    code: { text: 'Lao phổi' },
+    subject: { reference: `Patient/${patientId}` },
+  });
   expect(created.status).toBe(201);
   const after = await fhir(b, 'GET', `/Patient/${patientId}/$summary`);
   expect(conditions(after.body)).toContain('Lao phổi');

@@ -40,7 +40,12 @@ describe('rejected uploads leave nothing behind', () => {
     ['0-byte file', () => Buffer.alloc(0), 422, /^image_empty$/],
     ['random bytes', () => randomBytes(50_000), 415, /^unsupported_media_type$/],
     ['a PDF', () => Buffer.from('%PDF-1.7\n1 0 obj\n<<>>\nendobj\n'), 415, /^unsupported_media_type$/],
-    ['PNG signature with garbage after it', () => Buffer.concat([Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]), randomBytes(4000)]), 422, /^image_/],
+    [
+      'PNG signature with garbage after it',
+      () => Buffer.concat([Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]), randomBytes(4000)]),
+      422,
+      /^image_/,
+    ],
   ])('%s', async (_name, make, status, code) => {
     const before = await snapshot();
     const res = await h.upload(referrer, make(), { patientId: PATIENT_MOCCHAU }, 'upload.dcm');
@@ -73,17 +78,26 @@ describe('rejected uploads leave nothing behind', () => {
     const { request } = await import('node:http');
     const url = new URL(`${h.url}/api/imaging/studies`);
     await new Promise<void>((resolve) => {
-      const req = request({ host: url.hostname, port: url.port, path: url.pathname, method: 'POST', headers: { authorization: `Bearer ${referrer}`, 'content-type': `multipart/form-data; boundary=${boundary}`, 'transfer-encoding': 'chunked' } }, (res) => {
-        status = res.statusCode ?? 0;
-        sentAtAnswer = sent;
-        let text = '';
-        res.on('data', (d: Buffer) => (text += d.toString()));
-        res.on('end', () => {
-          json = JSON.parse(text) as typeof json;
-          req.destroy();
-          resolve();
-        });
-      });
+      const req = request(
+        {
+          host: url.hostname,
+          port: url.port,
+          path: url.pathname,
+          method: 'POST',
+          headers: { authorization: `Bearer ${referrer}`, 'content-type': `multipart/form-data; boundary=${boundary}`, 'transfer-encoding': 'chunked' },
+        },
+        (res) => {
+          status = res.statusCode ?? 0;
+          sentAtAnswer = sent;
+          let text = '';
+          res.on('data', (d: Buffer) => (text += d.toString()));
+          res.on('end', () => {
+            json = JSON.parse(text) as typeof json;
+            req.destroy();
+            resolve();
+          });
+        },
+      );
       req.on('error', (err) => {
         if (status === 'no answer') status = `no answer: ${err.message}`;
         resolve();
@@ -110,11 +124,20 @@ describe('rejected uploads leave nothing behind', () => {
     const { request } = await import('node:http');
     const url = new URL(`${h.url}/api/imaging/studies`);
     const result = await new Promise<{ status: number; body: string }>((resolve, reject) => {
-      const req = request({ host: url.hostname, port: url.port, path: url.pathname, method: 'POST', headers: { authorization: `Bearer ${referrer}`, 'content-type': 'multipart/form-data; boundary=x', 'content-length': String(200 * 1024 * 1024) } }, (res) => {
-        let text = '';
-        res.on('data', (d: Buffer) => (text += d.toString()));
-        res.on('end', () => resolve({ status: res.statusCode ?? 0, body: text }));
-      });
+      const req = request(
+        {
+          host: url.hostname,
+          port: url.port,
+          path: url.pathname,
+          method: 'POST',
+          headers: { authorization: `Bearer ${referrer}`, 'content-type': 'multipart/form-data; boundary=x', 'content-length': String(200 * 1024 * 1024) },
+        },
+        (res) => {
+          let text = '';
+          res.on('data', (d: Buffer) => (text += d.toString()));
+          res.on('end', () => resolve({ status: res.statusCode ?? 0, body: text }));
+        },
+      );
       req.on('error', reject);
       req.write(Buffer.alloc(1024));
       // never send the rest: the answer must come anyway

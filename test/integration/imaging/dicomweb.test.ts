@@ -35,7 +35,9 @@ if (!orthancInstalled) {
       const found = await client.searchStudies({ StudyInstanceUID: studyUid });
       expect(found).toHaveLength(1);
       expect(await client.searchStudies({ StudyInstanceUID: '1.2.3.999' })).toEqual([]);
-      const seriesUid = await fetch(`${orthanc.dicomwebUrl}/studies/${studyUid}/series`, { headers: { accept: 'application/dicom+json' } }).then(async (r) => ((await r.json()) as Record<string, { Value: string[] }>[])[0]!['0020000E']!.Value[0]!);
+      const seriesUid = await fetch(`${orthanc.dicomwebUrl}/studies/${studyUid}/series`, { headers: { accept: 'application/dicom+json' } }).then(
+        async (r) => ((await r.json()) as Record<string, { Value: string[] }>[])[0]!['0020000E']!.Value[0]!,
+      );
       const back = await client.retrieveInstance(studyUid, seriesUid, stored.sopInstanceUid!);
       expect(sha(back)).toBe(sha(bytes));
     });

@@ -58,7 +58,8 @@ export class FakeRecords implements PatientRecords {
       if (key.startsWith('Patient/') && !this.patients.has(key.slice(8))) throw new Error(`${key} does not exist`);
       if (/^(ImagingStudy|Observation)\//.test(key) && !this.resources.has(key)) throw new Error(`${key} does not exist`);
     }
-    if ((resource.subject as { reference?: string } | undefined)?.reference !== `Patient/${patientId}`) throw new Error('resource outside the patient compartment');
+    if ((resource.subject as { reference?: string } | undefined)?.reference !== `Patient/${patientId}`)
+      throw new Error('resource outside the patient compartment');
     const stored = { ...resource, id: resource.id ?? randomUUID() };
     this.resources.set(`${stored.resourceType}/${stored.id}`, stored);
     this.writes.push({ patientId, resource: stored, reason });
@@ -67,7 +68,15 @@ export class FakeRecords implements PatientRecords {
 
   async patientHeader(patientId: string) {
     const p = this.patients.get(patientId);
-    return p ? { id: p.id, name: p.name, ...(p.birthDate ? { birthDate: p.birthDate } : {}), ...(p.gender ? { gender: p.gender } : {}), citizenIdMasked: '0010******89' } : null;
+    return p
+      ? {
+          id: p.id,
+          name: p.name,
+          ...(p.birthDate ? { birthDate: p.birthDate } : {}),
+          ...(p.gender ? { gender: p.gender } : {}),
+          citizenIdMasked: '0010******89',
+        }
+      : null;
   }
 
   summary(): never {

@@ -57,13 +57,29 @@ export async function startImagingHarness(options: ImagingFeatureOptions = {}, e
     ttlS: config.auth.accessTokenTtlS,
   });
   const metrics = new PlatformMetrics();
-  const ctx: FeatureContext = { config, logger, metrics, conn: tp.platform.db.database.connection, audit, accessTokens, requireAuth: requireAuth(accessTokens), events, realtime };
+  const ctx: FeatureContext = {
+    config,
+    logger,
+    metrics,
+    conn: tp.platform.db.database.connection,
+    audit,
+    accessTokens,
+    requireAuth: requireAuth(accessTokens),
+    events,
+    realtime,
+  };
   const records = new FakeRecords();
   records.addPatient({ id: PATIENT_MOCCHAU, name: 'Nguyễn Thị Hoa', birthDate: '1961-04-02', gender: 'female', careTeamFacilityIds: ['fac-mocchau'] });
   records.addPatient({ id: PATIENT_BACHA, name: 'Lò Văn Sáng', birthDate: '1975-09-30', gender: 'male', careTeamFacilityIds: ['fac-bacha'] });
   records.grantConsult('usr-radiologist', PATIENT_MOCCHAU);
   const feature = await createImagingFeature(ctx, { records }, { fhirRetryMs: 0, ...options });
-  const app = createHttpApp({ logger, metrics, jsonBodyLimit: config.http.jsonBodyLimit, isDatabaseReachable: () => tp.platform.db.database.isReachable(), mounts: feature.mounts ?? [] });
+  const app = createHttpApp({
+    logger,
+    metrics,
+    jsonBodyLimit: config.http.jsonBodyLimit,
+    isDatabaseReachable: () => tp.platform.db.database.isReachable(),
+    mounts: feature.mounts ?? [],
+  });
   const server: Server = createServer(app);
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', () => resolve()));
   const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
@@ -92,7 +108,12 @@ export async function startImagingHarness(options: ImagingFeatureOptions = {}, e
       return { status: res.status, body, headers: res.headers };
     },
     async socket(token) {
-      const s: Socket<ServerToClientEvents, ClientToServerEvents> = connectSocket(tp.url, { path: '/socket.io', auth: { token }, transports: ['websocket'], forceNew: true });
+      const s: Socket<ServerToClientEvents, ClientToServerEvents> = connectSocket(tp.url, {
+        path: '/socket.io',
+        auth: { token },
+        transports: ['websocket'],
+        forceNew: true,
+      });
       sockets.push(s);
       await new Promise<void>((resolve, reject) => {
         s.once('session:ready', () => resolve());

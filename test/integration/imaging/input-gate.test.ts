@@ -74,7 +74,10 @@ test('a chest X-ray is scored; the flag names the highest flagged finding, its s
   const res = await h.upload(referrer, readFileSync(path.join(CXR, 'tbx11k_tb0020.png')), { patientId: PATIENT_MOCCHAU }, 'cxr.png');
   expect(res.status).toBe(201);
   const study = res.body as ImagingStudyView;
-  expect(study.triage).toMatchObject({ state: 'done', gate: { by: 'pixels', chestProbability: expect.any(Number), model: { version: expect.any(String), sha256: expect.stringMatching(/^[0-9a-f]{64}$/) } } });
+  expect(study.triage).toMatchObject({
+    state: 'done',
+    gate: { by: 'pixels', chestProbability: expect.any(Number), model: { version: expect.any(String), sha256: expect.stringMatching(/^[0-9a-f]{64}$/) } },
+  });
   const findings = study.triage.findings ?? [];
   for (const f of findings) expect(f.flagged).toBe(f.score >= (f.threshold ?? Number.NaN));
   const flagged = findings.filter((f) => f.flagged).sort((a, b) => b.score - a.score);

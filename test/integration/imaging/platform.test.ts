@@ -23,7 +23,7 @@ async function upload(token: string, file: Buffer, patientId: string) {
   form.append('patientId', patientId);
   form.append('file', new Blob([new Uint8Array(file)]), 'cxr.dcm');
   const res = await fetch(`${tp.url}/api/imaging/studies`, { method: 'POST', headers: { authorization: `Bearer ${token}` }, body: form });
-  return { status: res.status, body: (await res.json()) };
+  return { status: res.status, body: await res.json() };
 }
 
 test('referrer uploads for the demo patient → AI results in the shared record → radiologist reviews', async () => {
@@ -48,16 +48,24 @@ test('referrer uploads for the demo patient → AI results in the shared record 
 
   // The central-hospital radiologist has no relationship with the patient yet: worklist empty, review 403.
   expect((await tp.api('GET', '/api/triage/worklist', { token: radiologist })).body.items).toEqual([]);
-  expect((await tp.api('POST', `/api/triage/studies/${res.body.id}/review`, { token: radiologist, body: { finding: 'tb', decision: 'rejected' } })).status).toBe(403);
+  expect(
+    (await tp.api('POST', `/api/triage/studies/${res.body.id}/review`, { token: radiologist, body: { finding: 'tb', decision: 'rejected' } })).status,
+  ).toBe(403);
   expect((await tp.api('GET', res.body.previewUrl, { token: radiologist })).status).toBe(403);
 
   // With access (here break-glass, in the demo a consult participation), the study shows and can be reviewed.
-  const bg = await tp.api('POST', '/api/emr/break-glass', { token: radiologist, body: { patientId: DEMO_PATIENT, reason: 'Urgent read of a flagged chest X-ray for the district clinic' } });
+  const bg = await tp.api('POST', '/api/emr/break-glass', {
+    token: radiologist,
+    body: { patientId: DEMO_PATIENT, reason: 'Urgent read of a flagged chest X-ray for the district clinic' },
+  });
   expect(bg.status).toBe(201);
   const worklist = await tp.api('GET', '/api/triage/worklist', { token: radiologist });
   expect(worklist.body.items.map((i: { studyId: string }) => i.studyId)).toEqual([res.body.id]);
   expect(worklist.body.items[0].patient).toMatchObject({ id: DEMO_PATIENT, name: expect.stringContaining('Hoa') });
-  const review = await tp.api('POST', `/api/triage/studies/${res.body.id}/review`, { token: radiologist, body: { finding: 'tb', decision: 'rejected', comment: 'No lesion' } });
+  const review = await tp.api('POST', `/api/triage/studies/${res.body.id}/review`, {
+    token: radiologist,
+    body: { finding: 'tb', decision: 'rejected', comment: 'No lesion' },
+  });
   expect(review.status).toBe(201);
   const updated = await tp.api('GET', `/fhir/R4/Observation/${res.body.fhir.observationIds.tb}`, { token: referrer });
   expect(updated.body).toMatchObject({ status: 'amended', performer: [{ reference: 'Practitioner/usr-radiologist' }] });

@@ -41,7 +41,16 @@ describe('upload', () => {
     expect(res.status).toBe(201);
     const study = res.body as ImagingStudyView;
     studies.push(study);
-    expect(study).toMatchObject({ patientId: PATIENT_MOCCHAU, consultId: 'consult-1', format: 'dicom', contentType: 'application/dicom', size: bytes.length, uploadedBy: 'usr-referrer', modality: 'CR', reviewStatus: 'open' });
+    expect(study).toMatchObject({
+      patientId: PATIENT_MOCCHAU,
+      consultId: 'consult-1',
+      format: 'dicom',
+      contentType: 'application/dicom',
+      size: bytes.length,
+      uploadedBy: 'usr-referrer',
+      modality: 'CR',
+      reviewStatus: 'open',
+    });
     expect(study.sha256).toMatch(/^[0-9a-f]{64}$/);
     expect(res.headers.get('location')).toBe(`/api/imaging/studies/${study.id}`);
     expect(study.dicom?.studyInstanceUid).toBeTruthy();
@@ -65,7 +74,11 @@ describe('upload', () => {
     expect(imagingStudy).toMatchObject({ status: 'available', subject: { reference: `Patient/${PATIENT_MOCCHAU}` }, modality: [{ code: 'CR' }] });
     expect((imagingStudy.series as { uid: string }[])[0]?.uid).toBe(study.dicom?.seriesInstanceUid);
     const obs = h.records.resources.get(`Observation/${study.fhir.observationIds?.tb}`)!;
-    expect(obs).toMatchObject({ status: 'preliminary', code: { text: 'AI tuberculosis lesion score' }, derivedFrom: [{ reference: `ImagingStudy/${study.fhir.imagingStudyId}` }] });
+    expect(obs).toMatchObject({
+      status: 'preliminary',
+      code: { text: 'AI tuberculosis lesion score' },
+      derivedFrom: [{ reference: `ImagingStudy/${study.fhir.imagingStudyId}` }],
+    });
     expect(JSON.stringify(obs.device)).toContain(study.triage.model!.sha256);
     const report = h.records.resources.get(`DiagnosticReport/${study.fhir.diagnosticReportId}`)!;
     expect(report).toMatchObject({ status: 'preliminary', code: { text: 'AI chest X-ray triage' } });
@@ -122,7 +135,15 @@ describe('upload', () => {
     const res = await h.upload(referrer, readFileSync(path.join(CXR, 'tbx11k_tb0021.png')), {});
     expect(res.status).toBe(400);
     expect(res.body.message).toMatch(/patientId/);
-    const noFile = await fetch(`${h.url}/api/imaging/studies`, { method: 'POST', headers: { authorization: `Bearer ${referrer}` }, body: (() => { const f = new FormData(); f.append('patientId', PATIENT_MOCCHAU); return f; })() });
+    const noFile = await fetch(`${h.url}/api/imaging/studies`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${referrer}` },
+      body: (() => {
+        const f = new FormData();
+        f.append('patientId', PATIENT_MOCCHAU);
+        return f;
+      })(),
+    });
     expect(noFile.status).toBe(400);
     expect(await h.api('POST', '/api/imaging/studies', {})).toMatchObject({ status: 401 });
   });
@@ -167,7 +188,13 @@ describe('reading', () => {
   test('someone outside the care team gets 403 on every read (audited); unknown study 404', async () => {
     // The specialist at Bạch Mai is neither in the care team nor (here) a consult participant.
     const s = studies[0]!;
-    for (const url of [`/api/imaging/studies/${s.id}`, s.previewUrl, s.originalUrl, s.triage.findings![0]!.heatmapUrl, `/api/imaging/studies?patientId=${PATIENT_MOCCHAU}`]) {
+    for (const url of [
+      `/api/imaging/studies/${s.id}`,
+      s.previewUrl,
+      s.originalUrl,
+      s.triage.findings![0]!.heatmapUrl,
+      `/api/imaging/studies?patientId=${PATIENT_MOCCHAU}`,
+    ]) {
       expect((await h.api('GET', url, { token: specialist })).status).toBe(403);
     }
     expect((await h.api('GET', `/api/imaging/studies/${s.id}`, { token: admin })).status).toBe(403);
@@ -227,30 +254,49 @@ describe('radiologist worklist', () => {
 
     const a = studies[0]!;
     const b = studies[1]!;
-    const bad = await h.api('POST', `/api/triage/studies/${a.id}/review`, { token: radiologist, body: { finding: 'tb', decision: 'confirmed', boxes: [{ x_min: 0, y_min: 0, x_max: a.width + 10, y_max: 10 }] } });
+    const bad = await h.api('POST', `/api/triage/studies/${a.id}/review`, {
+      token: radiologist,
+      body: { finding: 'tb', decision: 'confirmed', boxes: [{ x_min: 0, y_min: 0, x_max: a.width + 10, y_max: 10 }] },
+    });
     expect(bad.status).toBe(422);
     expect(bad.body.message).toMatch(/outside the image/);
-    const inverted = await h.api('POST', `/api/triage/studies/${a.id}/review`, { token: radiologist, body: { finding: 'tb', decision: 'confirmed', boxes: [{ x_min: 50, y_min: 0, x_max: 10, y_max: 10 }] } });
+    const inverted = await h.api('POST', `/api/triage/studies/${a.id}/review`, {
+      token: radiologist,
+      body: { finding: 'tb', decision: 'confirmed', boxes: [{ x_min: 50, y_min: 0, x_max: 10, y_max: 10 }] },
+    });
     expect(inverted.status).toBe(400);
-    expect((await h.api('POST', `/api/triage/studies/${a.id}/review`, { token: radiologist, body: { finding: 'flu', decision: 'confirmed' } })).status).toBe(400);
+    expect((await h.api('POST', `/api/triage/studies/${a.id}/review`, { token: radiologist, body: { finding: 'flu', decision: 'confirmed' } })).status).toBe(
+      400,
+    );
 
     // Study a: the radiologist disagrees with the model's tb call and draws a box far from any model box.
     const tbA = a.triage.findings!.find((f) => f.finding === 'tb')!;
     const missedBox = { x_min: 1, y_min: 1, x_max: 5, y_max: 5 };
-    const first = await h.api('POST', `/api/triage/studies/${a.id}/review`, { token: radiologist, body: { finding: 'tb', decision: tbA.flagged ? 'confirmed' : 'rejected', boxes: [missedBox], comment: 'Thâm nhiễm đỉnh phổi phải' } });
+    const first = await h.api('POST', `/api/triage/studies/${a.id}/review`, {
+      token: radiologist,
+      body: { finding: 'tb', decision: tbA.flagged ? 'confirmed' : 'rejected', boxes: [missedBox], comment: 'Thâm nhiễm đỉnh phổi phải' },
+    });
     expect(first.status).toBe(201);
     expect(first.body.review).toMatchObject({ finding: 'tb', reviewerId: 'usr-radiologist', boxes: [missedBox], comment: 'Thâm nhiễm đỉnh phổi phải' });
     // A second opinion supersedes the first in the summary; both stay in the history.
-    const second = await h.api('POST', `/api/triage/studies/${a.id}/review`, { token: radiologist, body: { finding: 'tb', decision: tbA.flagged ? 'confirmed' : 'rejected', boxes: [missedBox] } });
+    const second = await h.api('POST', `/api/triage/studies/${a.id}/review`, {
+      token: radiologist,
+      body: { finding: 'tb', decision: tbA.flagged ? 'confirmed' : 'rejected', boxes: [missedBox] },
+    });
     expect(second.status).toBe(201);
     const nodA = a.triage.findings!.find((f) => f.finding === 'nodule')!;
     const third = await h.api('POST', `/api/triage/studies/${a.id}/review`, { token: radiologist, body: { finding: 'nodule', decision: 'rejected' } });
     expect(third.status).toBe(201);
     expect(third.body.study.reviewStatus).toBe('reviewed');
-    expect(third.body.study.triage.findings.map((f: { review?: { decision: string } }) => f.review?.decision)).toEqual([tbA.flagged ? 'confirmed' : 'rejected', 'rejected']);
+    expect(third.body.study.triage.findings.map((f: { review?: { decision: string } }) => f.review?.decision)).toEqual([
+      tbA.flagged ? 'confirmed' : 'rejected',
+      'rejected',
+    ]);
     // Study b: confirm both calls.
     for (const f of b.triage.findings!) {
-      expect((await h.api('POST', `/api/triage/studies/${b.id}/review`, { token: radiologist, body: { finding: f.finding, decision: 'confirmed' } })).status).toBe(201);
+      expect(
+        (await h.api('POST', `/api/triage/studies/${b.id}/review`, { token: radiologist, body: { finding: f.finding, decision: 'confirmed' } })).status,
+      ).toBe(201);
     }
     const history = await h.tp.platform.db.database.connection.collection('triage_reviews').find({ studyId: a.id }).toArray();
     expect(history).toHaveLength(3);

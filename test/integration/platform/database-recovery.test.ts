@@ -56,7 +56,10 @@ describe('embedded FerretDB (MONGODB_URI unset)', () => {
     expect(embedded.restarts).toBeGreaterThanOrEqual(1);
     // nothing acknowledged before the crash is lost, and the platform works without a restart
     expect(await countTagged(tp, 'before-kill')).toBe(5);
-    await waitFor('login works', async () => (await tp.api('POST', '/api/auth/login', { body: { email: DEMO.admin, password: 'demo-password-for-tests' } })).status === 200);
+    await waitFor(
+      'login works',
+      async () => (await tp.api('POST', '/api/auth/login', { body: { email: DEMO.admin, password: 'demo-password-for-tests' } })).status === 200,
+    );
     expect((await tp.platform.audit.verify()).ok).toBe(true);
   });
 });

@@ -28,7 +28,11 @@ async function pollingHandshake(): Promise<string> {
 test('a socket.io polling POST is answered by engine.io alone (it used to crash the process)', async () => {
   const sid = await pollingHandshake();
   // "40" = socket.io CONNECT to the main namespace, without a token.
-  const post = await fetch(`${tp.url}/socket.io/?EIO=4&transport=polling&sid=${sid}`, { method: 'POST', body: '40', headers: { 'content-type': 'text/plain;charset=UTF-8' } });
+  const post = await fetch(`${tp.url}/socket.io/?EIO=4&transport=polling&sid=${sid}`, {
+    method: 'POST',
+    body: '40',
+    headers: { 'content-type': 'text/plain;charset=UTF-8' },
+  });
   expect(post.status).toBe(200);
   expect(await post.text()).toBe('ok');
   // The reply to the CONNECT comes on the next poll: refused, no token.
@@ -60,7 +64,13 @@ test('garbage on the socket.io paths is a 4xx from engine.io, never a 404 from e
 
 test('socket.io works over long-polling: connect, emit with ack, receive', async () => {
   const { accessToken } = await tp.login(DEMO.referrer);
-  const s: Socket<ServerToClientEvents, ClientToServerEvents> = io(tp.url, { path: '/socket.io', auth: { token: accessToken }, transports: ['polling'], reconnection: false, forceNew: true });
+  const s: Socket<ServerToClientEvents, ClientToServerEvents> = io(tp.url, {
+    path: '/socket.io',
+    auth: { token: accessToken },
+    transports: ['polling'],
+    reconnection: false,
+    forceNew: true,
+  });
   sockets.push(s);
   const ready = await new Promise<{ userId: string }>((resolve, reject) => {
     s.on('session:ready', resolve);

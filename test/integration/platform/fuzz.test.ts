@@ -32,8 +32,50 @@ function rng(seed: number) {
 }
 type Rng = ReturnType<typeof rng>;
 
-const IDS = ['pat-demo-hoa', 'usr-referrer', 'usr-admin', 'fac-mocchau', 'fac-bachmai', 'study-cxr-1', 'x0', '0', '-1', '1e309', 'a'.repeat(70), '..', '%2e%2e%2f', '%00', 'null', 'undefined', '$ne', 'Patient', 'ñ-ờ', '__proto__', 'constructor', "'; DROP TABLE x;--"];
-const STRINGS = ['', ' ', 'a', 'x'.repeat(5000), '\u0000', '\ud800', '🙂', 'Nguyễn Văn A', '<script>alert(1)</script>', '../../etc/passwd', '${jndi:ldap://x}', '%s%s%n', '2026-13-45', '1e309', 'NaN', 'W/"1"', 'http://x.example/a|b', 'null'];
+const IDS = [
+  'pat-demo-hoa',
+  'usr-referrer',
+  'usr-admin',
+  'fac-mocchau',
+  'fac-bachmai',
+  'study-cxr-1',
+  'x0',
+  '0',
+  '-1',
+  '1e309',
+  'a'.repeat(70),
+  '..',
+  '%2e%2e%2f',
+  '%00',
+  'null',
+  'undefined',
+  '$ne',
+  'Patient',
+  'ñ-ờ',
+  '__proto__',
+  'constructor',
+  "'; DROP TABLE x;--",
+];
+const STRINGS = [
+  '',
+  ' ',
+  'a',
+  'x'.repeat(5000),
+  '\u0000',
+  '\ud800',
+  '🙂',
+  'Nguyễn Văn A',
+  '<script>alert(1)</script>',
+  '../../etc/passwd',
+  '${jndi:ldap://x}',
+  '%s%s%n',
+  '2026-13-45',
+  '1e309',
+  'NaN',
+  'W/"1"',
+  'http://x.example/a|b',
+  'null',
+];
 
 function hostileValue(r: Rng, depth = 0): unknown {
   switch (r.int(depth > 3 ? 8 : 12)) {
@@ -51,13 +93,29 @@ function hostileValue(r: Rng, depth = 0): unknown {
     case 6:
       return new Date(r.int(4e12)).toISOString();
     case 7:
-      return r.pick(['true', 'urgent', 'pulmonology', 'draft', 'central', 'district', 'specialist', 'admin', 'vi', 'en', 'tb', 'nodule', 'confirmed', 'rejected']);
+      return r.pick([
+        'true',
+        'urgent',
+        'pulmonology',
+        'draft',
+        'central',
+        'district',
+        'specialist',
+        'admin',
+        'vi',
+        'en',
+        'tb',
+        'nodule',
+        'confirmed',
+        'rejected',
+      ]);
     case 8:
     case 9:
       return Array.from({ length: r.int(4) }, () => hostileValue(r, depth + 1));
     default: {
       const o: Record<string, unknown> = {};
-      for (let i = r.int(4); i > 0; i--) o[r.pick(['a', 'id', 'name', 'value', 'resourceType', 'reference', r.pick(['$ne', '$where', 'a.b', '__proto__', 'ok'])])] = hostileValue(r, depth + 1);
+      for (let i = r.int(4); i > 0; i--)
+        o[r.pick(['a', 'id', 'name', 'value', 'resourceType', 'reference', r.pick(['$ne', '$where', 'a.b', '__proto__', 'ok'])])] = hostileValue(r, depth + 1);
       return o;
     }
   }
@@ -103,9 +161,66 @@ function fromSchema(r: Rng, s: JsonSchema | undefined, depth = 0): unknown {
   }
 }
 
-const FHIR_TYPES = ['Patient', 'Observation', 'Condition', 'Encounter', 'EpisodeOfCare', 'CareTeam', 'Practitioner', 'Organization', 'Binary', 'DocumentReference', 'MedicationRequest', 'Consent', 'Bundle', 'AuditEvent', 'patient', 'NotAType', '$everything'];
-const FHIR_PARAMS = ['patient', 'subject', 'code', 'category', '_id', '_lastUpdated', 'identifier', 'name', 'birthdate', 'date', '_count', '_include', '_revinclude', '_sort', 'status', 'patient:missing', 'code:text', '_elements', '_summary', 'value-quantity'];
-const FHIR_VALUES = ['pat-demo-hoa', 'Patient/pat-demo-hoa', 'http://loinc.org|8867-4', '|E11', 'ge2020-01-01', 'lt', 'Observation:patient', '*', '-1', '0', '100000', 'true', 'http://x|', 'a,b,c', '%', 'urn:vn:cccd|001200000001', 'eq1e309'];
+const FHIR_TYPES = [
+  'Patient',
+  'Observation',
+  'Condition',
+  'Encounter',
+  'EpisodeOfCare',
+  'CareTeam',
+  'Practitioner',
+  'Organization',
+  'Binary',
+  'DocumentReference',
+  'MedicationRequest',
+  'Consent',
+  'Bundle',
+  'AuditEvent',
+  'patient',
+  'NotAType',
+  '$everything',
+];
+const FHIR_PARAMS = [
+  'patient',
+  'subject',
+  'code',
+  'category',
+  '_id',
+  '_lastUpdated',
+  'identifier',
+  'name',
+  'birthdate',
+  'date',
+  '_count',
+  '_include',
+  '_revinclude',
+  '_sort',
+  'status',
+  'patient:missing',
+  'code:text',
+  '_elements',
+  '_summary',
+  'value-quantity',
+];
+const FHIR_VALUES = [
+  'pat-demo-hoa',
+  'Patient/pat-demo-hoa',
+  'http://loinc.org|8867-4',
+  '|E11',
+  'ge2020-01-01',
+  'lt',
+  'Observation:patient',
+  '*',
+  '-1',
+  '0',
+  '100000',
+  'true',
+  'http://x|',
+  'a,b,c',
+  '%',
+  'urn:vn:cccd|001200000001',
+  'eq1e309',
+];
 
 function fhirResource(r: Rng, type: string): unknown {
   const base: Record<string, unknown> = { resourceType: r.chance(0.9) ? type : r.pick(FHIR_TYPES) };
@@ -119,7 +234,8 @@ function fhirResource(r: Rng, type: string): unknown {
   if (r.chance(0.2)) base.meta = { versionId: hostileValue(r), security: hostileValue(r) };
   if (r.chance(0.2)) base.extension = [{ url: 'http://x', valueString: 'v', extension: hostileValue(r) }];
   if (r.chance(0.2)) base.contained = [hostileValue(r)];
-  if (r.chance(0.2)) base[r.pick(['status', 'valueQuantity', 'effectiveDateTime', 'birthDate', 'active', 'data', 'securityContext', 'provision'])] = hostileValue(r);
+  if (r.chance(0.2))
+    base[r.pick(['status', 'valueQuantity', 'effectiveDateTime', 'birthDate', 'active', 'data', 'securityContext', 'provision'])] = hostileValue(r);
   return base;
 }
 
@@ -130,10 +246,21 @@ function fhirBundle(r: Rng): unknown {
     return {
       fullUrl: r.pick(['urn:uuid:a', 'urn:uuid:b', 'http://x/Patient/1', undefined]),
       resource: r.chance(0.85) ? fhirResource(r, type) : hostileValue(r),
-      request: r.chance(0.9) ? { method: r.pick(['POST', 'PUT', 'DELETE', 'GET', 'PATCH', 'post', hostileValue(r)]), url: r.pick([type, `${type}/${r.pick(IDS)}`, `${type}?identifier=x`, '', hostileValue(r)]), ifMatch: r.chance(0.2) ? hostileValue(r) : undefined, ifNoneExist: r.chance(0.1) ? 'identifier=urn:vn:cccd|1' : undefined } : hostileValue(r),
+      request: r.chance(0.9)
+        ? {
+            method: r.pick(['POST', 'PUT', 'DELETE', 'GET', 'PATCH', 'post', hostileValue(r)]),
+            url: r.pick([type, `${type}/${r.pick(IDS)}`, `${type}?identifier=x`, '', hostileValue(r)]),
+            ifMatch: r.chance(0.2) ? hostileValue(r) : undefined,
+            ifNoneExist: r.chance(0.1) ? 'identifier=urn:vn:cccd|1' : undefined,
+          }
+        : hostileValue(r),
     };
   });
-  return { resourceType: r.chance(0.95) ? 'Bundle' : 'Patient', type: r.pick(['transaction', 'batch', 'batch', 'searchset', hostileValue(r)]), entry: r.chance(0.95) ? entry : hostileValue(r) };
+  return {
+    resourceType: r.chance(0.95) ? 'Bundle' : 'Patient',
+    type: r.pick(['transaction', 'batch', 'batch', 'searchset', hostileValue(r)]),
+    entry: r.chance(0.95) ? entry : hostileValue(r),
+  };
 }
 
 interface FuzzRequest {
@@ -183,8 +310,9 @@ function enc(v: string): string {
 
 function query(r: Rng, params: string[]): string {
   const parts: string[] = [];
-  // eslint-disable-next-line @typescript-eslint/no-unnecessary-type-conversion -- the value comes off the wire; String() keeps the test honest if it is not a string
-  for (let i = r.int(4); i > 0; i--) parts.push(`${enc(r.pick(params))}=${enc(String(r.chance(0.5) ? r.pick(FHIR_VALUES) : r.pick([...STRINGS.slice(0, 12), ...IDS.slice(0, 8)])))}`);
+  for (let i = r.int(4); i > 0; i--)
+    // eslint-disable-next-line @typescript-eslint/no-unnecessary-type-conversion -- the value comes off the wire; String() keeps the test honest if it is not a string
+    parts.push(`${enc(r.pick(params))}=${enc(String(r.chance(0.5) ? r.pick(FHIR_VALUES) : r.pick([...STRINGS.slice(0, 12), ...IDS.slice(0, 8)])))}`);
   if (r.chance(0.05)) parts.push('a=1&a=2&a[b]=3&__proto__[x]=1');
   return parts.length ? `?${parts.join('&')}` : '';
 }
@@ -201,7 +329,14 @@ function generate(r: Rng, ops: Operation[], tokens: string[]): FuzzRequest {
   const headers: Record<string, string> = {};
   const auth = r.int(10);
   if (auth < 7) headers.authorization = `Bearer ${r.pick(tokens)}`;
-  else if (auth === 7) headers.authorization = r.pick(['Bearer x.y.z', 'Basic YTpi', 'Bearer ', `Bearer ${'a'.repeat(5000)}`, 'bearer eyJhbGciOiJub25lIn0.eyJzdWIiOiJ1c3ItYWRtaW4ifQ.']);
+  else if (auth === 7)
+    headers.authorization = r.pick([
+      'Bearer x.y.z',
+      'Basic YTpi',
+      'Bearer ',
+      `Bearer ${'a'.repeat(5000)}`,
+      'bearer eyJhbGciOiJub25lIn0.eyJzdWIiOiJ1c3ItYWRtaW4ifQ.',
+    ]);
   if (r.chance(0.05)) headers['if-match'] = asHeader(hostileValue(r));
   if (r.chance(0.05)) headers['idempotency-key'] = r.pick(['k1', 'k2', 'x'.repeat(300), ' ', 'ключ']);
   if (r.chance(0.03)) headers['x-request-id'] = r.pick(['abc', 'x'.repeat(100), '../../']);
@@ -216,17 +351,43 @@ function generate(r: Rng, ops: Operation[], tokens: string[]): FuzzRequest {
       case 1:
         return { method: 'GET', path: `/fhir/R4/${encodeURIComponent(type)}${query(r, FHIR_PARAMS)}`, headers };
       case 2:
-        return { method: 'POST', path: `/fhir/R4/${encodeURIComponent(type)}`, headers: { ...headers, 'content-type': ct }, body: r.chance(0.1) ? '{"resourceType":' : JSON.stringify(fhirResource(r, type)) };
+        return {
+          method: 'POST',
+          path: `/fhir/R4/${encodeURIComponent(type)}`,
+          headers: { ...headers, 'content-type': ct },
+          body: r.chance(0.1) ? '{"resourceType":' : JSON.stringify(fhirResource(r, type)),
+        };
       case 3:
-        return { method: 'PUT', path: `/fhir/R4/${encodeURIComponent(type)}/${encodeURIComponent(id)}`, headers: { ...headers, 'content-type': ct }, body: JSON.stringify(fhirResource(r, type)) };
+        return {
+          method: 'PUT',
+          path: `/fhir/R4/${encodeURIComponent(type)}/${encodeURIComponent(id)}`,
+          headers: { ...headers, 'content-type': ct },
+          body: JSON.stringify(fhirResource(r, type)),
+        };
       case 4:
-        return { method: r.pick(['GET', 'DELETE', 'PATCH', 'HEAD', 'OPTIONS']), path: `/fhir/R4/${encodeURIComponent(type)}/${encodeURIComponent(id)}`, headers };
+        return {
+          method: r.pick(['GET', 'DELETE', 'PATCH', 'HEAD', 'OPTIONS']),
+          path: `/fhir/R4/${encodeURIComponent(type)}/${encodeURIComponent(id)}`,
+          headers,
+        };
       case 5:
-        return { method: 'GET', path: `/fhir/R4/${encodeURIComponent(type)}/${encodeURIComponent(id)}/_history${r.chance(0.5) ? `/${r.pick(['1', '0', 'x', '2'])}` : ''}`, headers };
+        return {
+          method: 'GET',
+          path: `/fhir/R4/${encodeURIComponent(type)}/${encodeURIComponent(id)}/_history${r.chance(0.5) ? `/${r.pick(['1', '0', 'x', '2'])}` : ''}`,
+          headers,
+        };
       case 6:
-        return { method: 'GET', path: `/fhir/R4/Patient/${encodeURIComponent(r.pick(IDS))}/${r.pick(['$everything', '$summary', '$x'])}${query(r, ['_since', '_type', '_count'])}`, headers };
+        return {
+          method: 'GET',
+          path: `/fhir/R4/Patient/${encodeURIComponent(r.pick(IDS))}/${r.pick(['$everything', '$summary', '$x'])}${query(r, ['_since', '_type', '_count'])}`,
+          headers,
+        };
       default:
-        return { method: 'GET', path: r.pick(['/fhir/R4/metadata', '/fhir/R4/', '/fhir/R4//Patient', '/fhir/R4/Patient/%ZZ', '/fhir/R4/Patient?_count=99999999999999999999']), headers };
+        return {
+          method: 'GET',
+          path: r.pick(['/fhir/R4/metadata', '/fhir/R4/', '/fhir/R4//Patient', '/fhir/R4/Patient/%ZZ', '/fhir/R4/Patient?_count=99999999999999999999']),
+          headers,
+        };
     }
   }
   const op = r.pick(ops);
@@ -250,13 +411,25 @@ function generate(r: Rng, ops: Operation[], tokens: string[]): FuzzRequest {
     default:
       body = JSON.stringify(fromSchema(r, op.schema));
   }
-  return { method: op.method, path, headers: { ...headers, 'content-type': r.chance(0.9) ? 'application/json' : r.pick(['text/plain', 'application/x-www-form-urlencoded', 'application/json; charset=latin1', 'application/merge-patch+json']) }, body };
+  return {
+    method: op.method,
+    path,
+    headers: {
+      ...headers,
+      'content-type': r.chance(0.9)
+        ? 'application/json'
+        : r.pick(['text/plain', 'application/x-www-form-urlencoded', 'application/json; charset=latin1', 'application/merge-patch+json']),
+    },
+    body,
+  };
 }
 
 /** Header values as bytes on the wire: UTF-8 sent raw (fetch takes Latin-1 strings), no CR/LF/NUL. */
 function wireHeaders(h: Record<string, string>): Record<string, string> {
-  // eslint-disable-next-line no-control-regex -- strips NUL from fuzzed header values, on purpose
-  return Object.fromEntries(Object.entries(h).map(([k, v]) => [k, Buffer.from(v.replace(/[\r\n\u0000]/g, ' ').replace(/[\ud800-\udfff]/g, '?'), 'utf8').toString('latin1')]));
+  return Object.fromEntries(
+    // eslint-disable-next-line no-control-regex -- strips NUL from fuzzed header values, on purpose
+    Object.entries(h).map(([k, v]) => [k, Buffer.from(v.replace(/[\r\n\u0000]/g, ' ').replace(/[\ud800-\udfff]/g, '?'), 'utf8').toString('latin1')]),
+  );
 }
 
 let tp: TestPlatform;
@@ -278,7 +451,9 @@ test(`fuzz (seed ${SEED}): ≥ ${MIN_REQUESTS} requests and ≥ ${MIN_SOCKET_EVE
   const started = Date.now();
   const deadline = started + BUDGET_MS;
   const tokens = await Promise.all([DEMO.referrer, DEMO.specialist, DEMO.radiologist, DEMO.admin].map(async (e) => (await tp.login(e)).accessToken));
-  const doc = (await tp.api('GET', '/api/openapi.json')).body as { paths: Record<string, Record<string, { requestBody?: { content: Record<string, { schema: JsonSchema }> }; parameters?: { in: string; name: string }[] }>> };
+  const doc = (await tp.api('GET', '/api/openapi.json')).body as {
+    paths: Record<string, Record<string, { requestBody?: { content: Record<string, { schema: JsonSchema }> }; parameters?: { in: string; name: string }[] }>>;
+  };
   const ops: Operation[] = Object.entries(doc.paths).flatMap(([path, methods]) =>
     Object.entries(methods).map(([m, op]) => ({
       method: m.toUpperCase(),
@@ -297,7 +472,10 @@ test(`fuzz (seed ${SEED}): ≥ ${MIN_REQUESTS} requests and ≥ ${MIN_SOCKET_EVE
   const prober = (async () => {
     while (running) {
       const t0 = Date.now();
-      const status = await fetch(`${tp.url}/healthz`, { signal: AbortSignal.timeout(5000) }).then((r) => r.status, () => 0);
+      const status = await fetch(`${tp.url}/healthz`, { signal: AbortSignal.timeout(5000) }).then(
+        (r) => r.status,
+        () => 0,
+      );
       health.push({ at: t0, status, ms: Date.now() - t0 });
       await new Promise((r) => setTimeout(r, 250));
     }
@@ -318,7 +496,12 @@ test(`fuzz (seed ${SEED}): ≥ ${MIN_REQUESTS} requests and ≥ ${MIN_SOCKET_EVE
       let text = '';
       const t0 = Date.now();
       try {
-        const res = await fetch(`${tp.url}${req.path}`, { method: req.method, headers: wireHeaders(req.headers), body: req.method === 'GET' || req.method === 'HEAD' ? undefined : req.body, signal: AbortSignal.timeout(30_000) });
+        const res = await fetch(`${tp.url}${req.path}`, {
+          method: req.method,
+          headers: wireHeaders(req.headers),
+          body: req.method === 'GET' || req.method === 'HEAD' ? undefined : req.body,
+          signal: AbortSignal.timeout(30_000),
+        });
         status = res.status;
         text = await res.text();
       } catch (err) {
@@ -330,7 +513,8 @@ test(`fuzz (seed ${SEED}): ≥ ${MIN_REQUESTS} requests and ≥ ${MIN_SOCKET_EVE
       k.n++;
       k.ms += Date.now() - t0;
       cost.set(kind, k);
-      if (status >= 500 || status === 0) failures.push(`#${n} ${req.method} ${req.path.slice(0, 200)} → ${status} ${text.slice(0, 300)} body=${(req.body ?? '').slice(0, 300)}`);
+      if (status >= 500 || status === 0)
+        failures.push(`#${n} ${req.method} ${req.path.slice(0, 200)} → ${status} ${text.slice(0, 300)} body=${(req.body ?? '').slice(0, 300)}`);
     }
   };
 
@@ -338,17 +522,61 @@ test(`fuzz (seed ${SEED}): ≥ ${MIN_REQUESTS} requests and ≥ ${MIN_SOCKET_EVE
   // payloads, go; plus raw engine.io polling requests with garbage.
   const socketEvents = { sent: 0, raw: 0 };
   const s = rng(SEED + 1);
-  const EVENTS = ['session:ping', 'consult:join', 'consult:leave', 'consult:admit', 'consult:message', 'sfu:join', 'sfu:create-transport', 'sfu:connect-transport', 'sfu:produce', 'sfu:consume', 'sfu:pause', 'sfu:resume', 'sfu:stats', 'sfu:restart-ice', 'sfu:set-preferred-layers', 'record:subscribe', 'x', 'constructor', '__proto__', 'hasOwnProperty', 'a'.repeat(1000)];
+  const EVENTS = [
+    'session:ping',
+    'consult:join',
+    'consult:leave',
+    'consult:admit',
+    'consult:message',
+    'sfu:join',
+    'sfu:create-transport',
+    'sfu:connect-transport',
+    'sfu:produce',
+    'sfu:consume',
+    'sfu:pause',
+    'sfu:resume',
+    'sfu:stats',
+    'sfu:restart-ice',
+    'sfu:set-preferred-layers',
+    'record:subscribe',
+    'x',
+    'constructor',
+    '__proto__',
+    'hasOwnProperty',
+    'a'.repeat(1000),
+  ];
   const socketLoop = async () => {
     while (Date.now() < deadline && socketEvents.sent < MIN_SOCKET_EVENTS * 1.25) {
       if (s.chance(0.25)) {
         // raw engine.io: handshake, then garbage POSTs and polls on the session
-        const hs = await fetch(`${tp.url}/socket.io/?EIO=4&transport=polling`).then((x) => x.text(), () => '');
+        const hs = await fetch(`${tp.url}/socket.io/?EIO=4&transport=polling`).then(
+          (x) => x.text(),
+          () => '',
+        );
         const sid = /"sid":"([^"]+)"/.exec(hs)?.[1] ?? 'nosid';
         for (let i = 0; i < 5; i++) {
-          const body = s.pick(['40', '40{"token":"x"}', `42["session:ping"]`, '42["disconnect"]', '42["error",{}]', '42[{"$ne":1}]', '452-["x",{"_placeholder":true,"num":0}]', '\u0000\u0001', '4'.repeat(s.int(200)), '1', '2probe', `40${JSON.stringify({ token: s.pick(tokens) })}`, '']);
+          const body = s.pick([
+            '40',
+            '40{"token":"x"}',
+            `42["session:ping"]`,
+            '42["disconnect"]',
+            '42["error",{}]',
+            '42[{"$ne":1}]',
+            '452-["x",{"_placeholder":true,"num":0}]',
+            '\u0000\u0001',
+            '4'.repeat(s.int(200)),
+            '1',
+            '2probe',
+            `40${JSON.stringify({ token: s.pick(tokens) })}`,
+            '',
+          ]);
           const url = `${tp.url}/socket.io/?EIO=${s.pick(['4', '3', 'x'])}&transport=${s.pick(['polling', 'polling', 'websocket', 'x'])}&sid=${s.chance(0.8) ? sid : s.pick(IDS)}`;
-          const res = await fetch(url, { method: s.pick(['POST', 'GET', 'POST', 'PUT']), body: undefined, ...(s.chance(0.7) ? { method: 'POST', body } : {}), signal: AbortSignal.timeout(3000) }).catch(() => null);
+          const res = await fetch(url, {
+            method: s.pick(['POST', 'GET', 'POST', 'PUT']),
+            body: undefined,
+            ...(s.chance(0.7) ? { method: 'POST', body } : {}),
+            signal: AbortSignal.timeout(3000),
+          }).catch(() => null);
           socketEvents.raw++;
           socketEvents.sent++;
           if (res && res.status >= 500) failures.push(`socket.io raw ${url} → ${res.status}`);
@@ -356,7 +584,14 @@ test(`fuzz (seed ${SEED}): ≥ ${MIN_REQUESTS} requests and ≥ ${MIN_SOCKET_EVE
         }
         continue;
       }
-      const sock: Socket = io(tp.url, { path: '/socket.io', auth: { token: s.chance(0.9) ? s.pick(tokens) : 'garbage' }, transports: [s.chance(0.5) ? 'polling' : 'websocket'], reconnection: false, forceNew: true, timeout: 5000 });
+      const sock: Socket = io(tp.url, {
+        path: '/socket.io',
+        auth: { token: s.chance(0.9) ? s.pick(tokens) : 'garbage' },
+        transports: [s.chance(0.5) ? 'polling' : 'websocket'],
+        reconnection: false,
+        forceNew: true,
+        timeout: 5000,
+      });
       const ok = await new Promise<boolean>((resolve) => {
         sock.once('session:ready', () => resolve(true));
         sock.once('connect_error', () => resolve(false));
@@ -366,7 +601,20 @@ test(`fuzz (seed ${SEED}): ≥ ${MIN_REQUESTS} requests and ≥ ${MIN_SOCKET_EVE
         const burst = 20 + s.int(60);
         for (let i = 0; i < burst && sock.connected; i++) {
           const event = s.pick(EVENTS);
-          const args = Array.from({ length: s.int(3) }, () => (s.chance(0.5) ? fromSchema(s, { type: 'object', properties: { consultId: { type: 'string' }, userId: { type: 'string' }, text: { type: 'string' }, transportId: { type: 'string' }, direction: { enum: ['send', 'recv', 'x'] } } }) : hostileValue(s)));
+          const args = Array.from({ length: s.int(3) }, () =>
+            s.chance(0.5)
+              ? fromSchema(s, {
+                  type: 'object',
+                  properties: {
+                    consultId: { type: 'string' },
+                    userId: { type: 'string' },
+                    text: { type: 'string' },
+                    transportId: { type: 'string' },
+                    direction: { enum: ['send', 'recv', 'x'] },
+                  },
+                })
+              : hostileValue(s),
+          );
           try {
             if (s.chance(0.7)) sock.timeout(2000).emit(event, ...args, () => undefined);
             else sock.emit(event, ...args);

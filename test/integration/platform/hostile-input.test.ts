@@ -38,10 +38,18 @@ describe('FHIR Bundles', () => {
     expectFhir4xx(res);
   });
 
-  test.each([['a number', 3], ['an object', { v: 1 }], ['an array', ['W/"1"']]])('ifMatch as %s is a 400', async (_n, ifMatch) => {
+  test.each([
+    ['a number', 3],
+    ['an object', { v: 1 }],
+    ['an array', ['W/"1"']],
+  ])('ifMatch as %s is a 400', async (_n, ifMatch) => {
     const res = await tp.api('POST', '/fhir/R4', {
       token: referrer,
-      body: { resourceType: 'Bundle', type: 'transaction', entry: [{ resource: { ...patient(), id: 'p-ifmatch' }, request: { method: 'PUT', url: 'Patient/p-ifmatch', ifMatch } }] },
+      body: {
+        resourceType: 'Bundle',
+        type: 'transaction',
+        entry: [{ resource: { ...patient(), id: 'p-ifmatch' }, request: { method: 'PUT', url: 'Patient/p-ifmatch', ifMatch } }],
+      },
     });
     expectFhir4xx(res);
     expect(res.body.issue[0].diagnostics).toMatch(/If-Match|ifMatch/);
@@ -61,7 +69,10 @@ describe('keys a document database cannot store', () => {
   });
 
   test('a $-key inside a Bundle entry is a 400', async () => {
-    const res = await tp.api('POST', '/fhir/R4', { token: referrer, body: { resourceType: 'Bundle', type: 'batch', entry: [{ resource: patient({ $ne: 1 }), request: { method: 'POST', url: 'Patient' } }] } });
+    const res = await tp.api('POST', '/fhir/R4', {
+      token: referrer,
+      body: { resourceType: 'Bundle', type: 'batch', entry: [{ resource: patient({ $ne: 1 }), request: { method: 'POST', url: 'Patient' } }] },
+    });
     expectFhir4xx(res);
   });
 
@@ -80,7 +91,11 @@ describe('JSON depth', () => {
   // Built as text: JSON.stringify itself overflows the stack on such an object.
   const deepText = (key: 'extension' | 'contained', depth: number) =>
     key === 'extension'
-      ? '{"resourceType":"Patient","extension":[' + '{"url":"http://x","extension":['.repeat(depth) + '{"url":"http://x","valueString":"leaf"}' + ']}'.repeat(depth) + ']}'
+      ? '{"resourceType":"Patient","extension":[' +
+        '{"url":"http://x","extension":['.repeat(depth) +
+        '{"url":"http://x","valueString":"leaf"}' +
+        ']}'.repeat(depth) +
+        ']}'
       : '{"resourceType":"Patient","contained":['.repeat(depth) + '{"resourceType":"Patient"}' + ']}'.repeat(depth);
   test.each([['extension' as const], ['contained' as const]])('%s nested 10,000 deep is a 400', async (key) => {
     const res = await tp.api('POST', '/fhir/R4/Patient', { token: referrer, body: deepText(key, 10000), headers: { 'content-type': 'application/fhir+json' } });
@@ -120,7 +135,8 @@ describe('multipart bodies', () => {
     const text = await res.text();
     return { status: res.status, body: JSON.parse(text) as unknown };
   };
-  const part = (boundary: string, filename: string) => `--${boundary}\r\nContent-Disposition: form-data; name="file"; filename="${filename}"\r\nContent-Type: image/png\r\n\r\n\x89PNG\r\n\x1a\n0000\r\n--${boundary}--\r\n`;
+  const part = (boundary: string, filename: string) =>
+    `--${boundary}\r\nContent-Disposition: form-data; name="file"; filename="${filename}"\r\nContent-Type: image/png\r\n\r\n\x89PNG\r\n\x1a\n0000\r\n--${boundary}--\r\n`;
   for (const route of routes) {
     test.each([
       ['no boundary', 'multipart/form-data', part('b0', 'x.png')],

@@ -13,7 +13,17 @@ test('SIGTERM: stops accepting, closes sockets and the database, exits 0 within 
   const dataDir = mkdtempSync(path.join(os.tmpdir(), 'hoichan-lifecycle-'));
   const port = await freeLoopbackPort();
   const child = spawn(process.execPath, [main], {
-    env: { ...process.env, NODE_ENV: 'test', PORT: String(port), HOST: '127.0.0.1', HOICHAN_DATA_DIR: dataDir, MONGODB_URI: process.env.HOICHAN_TEST_MONGODB_URI, MONGODB_DB: uniqueDbName('life'), HOICHAN_DEMO_PASSWORD: 'lifecycle-pass', SFU_WORKERS: '1' },
+    env: {
+      ...process.env,
+      NODE_ENV: 'test',
+      PORT: String(port),
+      HOST: '127.0.0.1',
+      HOICHAN_DATA_DIR: dataDir,
+      MONGODB_URI: process.env.HOICHAN_TEST_MONGODB_URI,
+      MONGODB_DB: uniqueDbName('life'),
+      HOICHAN_DEMO_PASSWORD: 'lifecycle-pass',
+      SFU_WORKERS: '1',
+    },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   let out = '';

@@ -17,7 +17,18 @@ describe('GET /api/openapi.json', () => {
     const ops = Object.entries(doc.paths).flatMap(([p, methods]) => Object.entries(methods).map(([m, op]) => ({ key: `${m.toUpperCase()} ${p}`, op })));
     expect(ops.filter((o) => !o.op.summary).map((o) => o.key)).toEqual([]);
     const keys = ops.map((o) => o.key);
-    for (const k of ['POST /api/auth/login', 'POST /api/consults', 'POST /api/consults/{id}/report', 'GET /api/triage/worklist', 'POST /api/imaging/studies', 'GET /fhir/R4/{type}/{id}', 'GET /fhir/R4/metadata', 'POST /api/emr/break-glass', 'GET /api/admin/audit/verify', 'GET /healthz']) {
+    for (const k of [
+      'POST /api/auth/login',
+      'POST /api/consults',
+      'POST /api/consults/{id}/report',
+      'GET /api/triage/worklist',
+      'POST /api/imaging/studies',
+      'GET /fhir/R4/{type}/{id}',
+      'GET /fhir/R4/metadata',
+      'POST /api/emr/break-glass',
+      'GET /api/admin/audit/verify',
+      'GET /healthz',
+    ]) {
       expect(keys).toContain(k);
     }
     // the request schemas are the ones the routes validate with

@@ -14,7 +14,13 @@ afterAll(async () => {
 });
 
 function connect(token?: string): Socket<ServerToClientEvents, ClientToServerEvents> {
-  const s: Socket<ServerToClientEvents, ClientToServerEvents> = io(tp.url, { path: '/socket.io', auth: token ? { token } : {}, transports: ['websocket'], reconnection: false, forceNew: true });
+  const s: Socket<ServerToClientEvents, ClientToServerEvents> = io(tp.url, {
+    path: '/socket.io',
+    auth: token ? { token } : {},
+    transports: ['websocket'],
+    reconnection: false,
+    forceNew: true,
+  });
   sockets.push(s);
   return s;
 }
@@ -33,8 +39,19 @@ test('a socket with a valid access token is told who it is', async () => {
 
 test.each([
   ['no token', undefined],
-  ['forged', jwt.sign({ role: 'admin', facility: 'x' }, 'another-secret-another-secret-1234', { subject: 'usr-admin', issuer: 'hoichan', audience: 'hoichan-api' })],
-  ['expired', jwt.sign({ role: 'admin', facility: 'x' }, 'test-secret-that-is-long-enough-0123456789', { subject: 'usr-admin', issuer: 'hoichan', audience: 'hoichan-api', expiresIn: -5 })],
+  [
+    'forged',
+    jwt.sign({ role: 'admin', facility: 'x' }, 'another-secret-another-secret-1234', { subject: 'usr-admin', issuer: 'hoichan', audience: 'hoichan-api' }),
+  ],
+  [
+    'expired',
+    jwt.sign({ role: 'admin', facility: 'x' }, 'test-secret-that-is-long-enough-0123456789', {
+      subject: 'usr-admin',
+      issuer: 'hoichan',
+      audience: 'hoichan-api',
+      expiresIn: -5,
+    }),
+  ],
 ])('a socket with %s is refused', async (_name, token) => {
   const s = connect(token);
   const err = await new Promise<Error>((resolve) => s.on('connect_error', resolve));

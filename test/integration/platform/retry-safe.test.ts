@@ -45,7 +45,11 @@ test('a retried consult POST with the same Idempotency-Key replays the first ans
 
 test('concurrent duplicates: exactly one runs, the others get 409 in progress or the replay', async () => {
   const key = randomUUID();
-  const results = await Promise.all([1, 2, 3].map(() => tp.api('POST', '/api/consults', { token: referrer, body: consult('Đau ngực, khó thở khi gắng sức'), headers: { 'idempotency-key': key } })));
+  const results = await Promise.all(
+    [1, 2, 3].map(() =>
+      tp.api('POST', '/api/consults', { token: referrer, body: consult('Đau ngực, khó thở khi gắng sức'), headers: { 'idempotency-key': key } }),
+    ),
+  );
   const created = new Set(results.filter((r) => r.status === 201).map((r) => r.body.id as string));
   expect(created.size).toBe(1);
   for (const r of results.filter((x) => x.status !== 201)) {
@@ -77,7 +81,10 @@ test('a refused request (validation 400) is replayed as refused; the key belongs
 });
 
 test('shutdown answers the request in flight before it closes the database', async () => {
-  const entries = Array.from({ length: 60 }, (_, i) => ({ resource: { resourceType: 'Patient', name: [{ family: 'Trần', given: [`Drain ${i}`] }] }, request: { method: 'POST', url: 'Patient' } }));
+  const entries = Array.from({ length: 60 }, (_, i) => ({
+    resource: { resourceType: 'Patient', name: [{ family: 'Trần', given: [`Drain ${i}`] }] },
+    request: { method: 'POST', url: 'Patient' },
+  }));
   const inFlight = tp.api('POST', '/fhir/R4', { token: referrer, body: { resourceType: 'Bundle', type: 'transaction', entry: entries } });
   await new Promise((r) => setTimeout(r, 150));
   const closing = tp.platform.close();

@@ -9,7 +9,13 @@ let tp: TestPlatform;
 let admin: string;
 const sockets: Socket[] = [];
 beforeAll(async () => {
-  tp = await startTestPlatform({ SOCKET_EVENTS_PER_S: '5', SOCKET_EVENT_BURST: '10', SOCKET_USER_EVENTS_PER_S: '5', SOCKET_USER_EVENT_BURST: '15', SOCKET_STRIKE_BUDGET: '5' });
+  tp = await startTestPlatform({
+    SOCKET_EVENTS_PER_S: '5',
+    SOCKET_EVENT_BURST: '10',
+    SOCKET_USER_EVENTS_PER_S: '5',
+    SOCKET_USER_EVENT_BURST: '15',
+    SOCKET_STRIKE_BUDGET: '5',
+  });
   admin = (await tp.login(DEMO.admin)).accessToken;
 });
 afterAll(async () => {
@@ -43,7 +49,14 @@ async function auditDescriptions(userId: string): Promise<string[]> {
 test('a flood from one socket is refused with rate_limited, then disconnected and audited', async () => {
   const { socket, userId } = await connect(DEMO.referrer);
   const gone = disconnected(socket);
-  const acks = await Promise.all(Array.from({ length: 40 }, () => socket.timeout(3000).emitWithAck('session:ping').catch(() => ({ ok: false, error: 'no_answer' }))));
+  const acks = await Promise.all(
+    Array.from({ length: 40 }, () =>
+      socket
+        .timeout(3000)
+        .emitWithAck('session:ping')
+        .catch(() => ({ ok: false, error: 'no_answer' })),
+    ),
+  );
   expect(acks.filter((a) => a.ok).length).toBeGreaterThanOrEqual(9);
   expect(acks.filter((a) => a.ok).length).toBeLessThanOrEqual(11);
   expect(acks).toContainEqual({ ok: false, error: 'rate_limited', message: expect.any(String) });
@@ -64,7 +77,11 @@ test('unknown events count against the same budget (and the rate) and get an unk
 test("the per-user rate spans all of a user's sockets", async () => {
   const a = await connect(DEMO.radiologist);
   const b = await connect(DEMO.radiologist);
-  const ping = (s: Socket) => s.timeout(3000).emitWithAck('session:ping').catch(() => ({ ok: false, error: 'no_answer' }));
+  const ping = (s: Socket) =>
+    s
+      .timeout(3000)
+      .emitWithAck('session:ping')
+      .catch(() => ({ ok: false, error: 'no_answer' }));
   // 8 + 8 stays inside each connection's burst of 10 but not the user's 15.
   const acks = await Promise.all([...Array.from({ length: 8 }, () => ping(a.socket)), ...Array.from({ length: 8 }, () => ping(b.socket))]);
   const refused = acks.filter((x) => !x.ok);

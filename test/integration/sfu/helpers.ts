@@ -36,7 +36,21 @@ export async function startService(admission: CallAdmission, env: Record<string,
 export function vp8SimulcastRtpParameters(ssrcBase: number): Record<string, unknown> {
   return {
     mid: '1',
-    codecs: [{ mimeType: 'video/VP8', payloadType: 96, clockRate: 90000, parameters: {}, rtcpFeedback: [{ type: 'nack' }, { type: 'nack', parameter: 'pli' }, { type: 'ccm', parameter: 'fir' }, { type: 'goog-remb' }, { type: 'transport-cc' }] }],
+    codecs: [
+      {
+        mimeType: 'video/VP8',
+        payloadType: 96,
+        clockRate: 90000,
+        parameters: {},
+        rtcpFeedback: [
+          { type: 'nack' },
+          { type: 'nack', parameter: 'pli' },
+          { type: 'ccm', parameter: 'fir' },
+          { type: 'goog-remb' },
+          { type: 'transport-cc' },
+        ],
+      },
+    ],
     headerExtensions: [
       { uri: 'urn:ietf:params:rtp-hdrext:sdes:mid', id: 4 },
       { uri: 'http://www.ietf.org/id/draft-holmer-rmcat-transport-wide-cc-extensions-01', id: 5 },
@@ -53,7 +67,9 @@ export function vp8SimulcastRtpParameters(ssrcBase: number): Record<string, unkn
 export function opusRtpParameters(ssrc: number): Record<string, unknown> {
   return {
     mid: '0',
-    codecs: [{ mimeType: 'audio/opus', payloadType: 111, clockRate: 48000, channels: 2, parameters: { useinbandfec: 1 }, rtcpFeedback: [{ type: 'transport-cc' }] }],
+    codecs: [
+      { mimeType: 'audio/opus', payloadType: 111, clockRate: 48000, channels: 2, parameters: { useinbandfec: 1 }, rtcpFeedback: [{ type: 'transport-cc' }] },
+    ],
     headerExtensions: [{ uri: 'urn:ietf:params:rtp-hdrext:sdes:mid', id: 4 }],
     encodings: [{ ssrc }],
     rtcp: { cname: `mic-${ssrc}` },

@@ -9,7 +9,12 @@ import { opusRtpParameters, recorder, startService, vp8SimulcastRtpParameters, w
 const maybe = workerBinOrSkip() || process.env.HOICHAN_SFU_PREBUILT ? describe : describe.skip;
 
 const roster: Record<string, Record<string, { admitted: boolean; host: boolean }>> = {
-  'c-1': { alice: { admitted: true, host: true }, bob: { admitted: true, host: false }, carol: { admitted: true, host: false }, waiting: { admitted: false, host: false } },
+  'c-1': {
+    alice: { admitted: true, host: true },
+    bob: { admitted: true, host: false },
+    carol: { admitted: true, host: false },
+    waiting: { admitted: false, host: false },
+  },
   'c-2': { alice: { admitted: true, host: true }, bob: { admitted: true, host: false } },
   'c-3': { alice: { admitted: true, host: true } },
 };
@@ -55,9 +60,21 @@ maybe('SfuService', () => {
     expect(protocols).toEqual(new Set(['udp', 'tcp']));
     expect(sendT.iceCandidates.every((c) => c.address === '127.0.0.1')).toBe(true);
     await a.room.produce(a.peer, { transportId: sendT.transportId, kind: 'audio', source: 'mic', rtpParameters: opusRtpParameters(1111) });
-    const camId = await a.room.produce(a.peer, { transportId: sendT.transportId, kind: 'video', source: 'camera', rtpParameters: vp8SimulcastRtpParameters(2000) });
-    await expect(a.room.produce(a.peer, { transportId: sendT.transportId, kind: 'video', source: 'camera', rtpParameters: vp8SimulcastRtpParameters(3000) })).rejects.toThrow(/already producing/);
-    const screenId = await a.room.produce(a.peer, { transportId: sendT.transportId, kind: 'video', source: 'screen', rtpParameters: { ...vp8SimulcastRtpParameters(4000), mid: '2' } });
+    const camId = await a.room.produce(a.peer, {
+      transportId: sendT.transportId,
+      kind: 'video',
+      source: 'camera',
+      rtpParameters: vp8SimulcastRtpParameters(2000),
+    });
+    await expect(
+      a.room.produce(a.peer, { transportId: sendT.transportId, kind: 'video', source: 'camera', rtpParameters: vp8SimulcastRtpParameters(3000) }),
+    ).rejects.toThrow(/already producing/);
+    const screenId = await a.room.produce(a.peer, {
+      transportId: sendT.transportId,
+      kind: 'video',
+      source: 'screen',
+      rtpParameters: { ...vp8SimulcastRtpParameters(4000), mid: '2' },
+    });
 
     const b = await service.join('bob', 'c-1', bob.notify);
     expect(b.result.peers.map((p) => p.userId)).toEqual(['alice']);
@@ -89,7 +106,8 @@ maybe('SfuService', () => {
     expect(low).toEqual({ audioOnly: true, estimatedKbps: 100 });
     expect(camState.consumer.paused).toBe(true);
     expect(b.peer.consumers.get(audio.consumerId)!.consumer.paused).toBe(false);
-    for (const r of [alice, bob]) expect(r.of('sfu:audio-only')).toEqual([{ peerId: b.peer.peerId, audioOnly: true, reason: 'low-bandwidth', estimatedKbps: 100 }]);
+    for (const r of [alice, bob])
+      expect(r.of('sfu:audio-only')).toEqual([{ peerId: b.peer.peerId, audioOnly: true, reason: 'low-bandwidth', estimatedKbps: 100 }]);
     // The client resuming its video while audio only does not override the policy.
     await b.room.setPaused(b.peer, 'consumer', cam.consumerId, false);
     expect(camState.consumer.paused).toBe(true);
@@ -102,7 +120,7 @@ maybe('SfuService', () => {
     // ICE restart gives fresh ICE credentials.
     const recvId = b.peer.transportOf('recv')!.id;
     const before = b.peer.transportOf('recv')!.iceParameters.usernameFragment;
-    const ice = (await b.room.restartIce(b.peer, recvId));
+    const ice = await b.room.restartIce(b.peer, recvId);
     expect(ice.usernameFragment).not.toBe(before);
 
     // Screen share stops: bob's consumer closes.

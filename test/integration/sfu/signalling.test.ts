@@ -84,12 +84,17 @@ maybe('sfu signalling over socket.io', () => {
     expect((await bad.request('sfu:join', { consultId: CONSULT })).ok).toBe(true);
     const disconnected = new Promise<void>((r) => bad.socket.once('disconnect', () => r()));
     const answers = [];
-    for (let i = 0; i < 5; i++) answers.push(await bad.request('sfu:produce', { transportId: 'x', kind: 'video', rtpParameters: 'nope', source: 'camera', extra: i }));
+    for (let i = 0; i < 5; i++)
+      answers.push(await bad.request('sfu:produce', { transportId: 'x', kind: 'video', rtpParameters: 'nope', source: 'camera', extra: i }));
     expect(answers.every((a) => a.ok === false && /invalid sfu:produce/.test(a.error))).toBe(true);
     bad.socket.emit('sfu:set-preferred-layers', { consumerId: 42 }, () => undefined);
     await disconnected;
     // The misbehaving peer is removed at once (not after the reconnect grace) and the good client goes on.
-    await waitFor(() => good.events.some((e) => e.event === 'sfu:peer-left' && e.payload.userId === 'usr-referrer' && e.payload.reason === 'removed'), 5000, 'peer-left removed');
+    await waitFor(
+      () => good.events.some((e) => e.event === 'sfu:peer-left' && e.payload.userId === 'usr-referrer' && e.payload.reason === 'removed'),
+      5000,
+      'peer-left removed',
+    );
     expect(good.socket.connected).toBe(true);
     expect((await good.request('sfu:create-transport', { direction: 'send' })).ok).toBe(true);
     await good.request('sfu:leave', {});
@@ -102,7 +107,10 @@ maybe('sfu signalling over socket.io', () => {
     const ref = await connect(DEMO.referrer);
     expect((await ref.request('sfu:join', { consultId: CONSULT })).ok).toBe(true);
     // Another user cannot take the specialist's session (and keeps their own).
-    expect(await ref.request('sfu:resume-session', { consultId: CONSULT, peerId: joined.peerId })).toEqual({ ok: false, error: expect.stringMatching(/ended/) });
+    expect(await ref.request('sfu:resume-session', { consultId: CONSULT, peerId: joined.peerId })).toEqual({
+      ok: false,
+      error: expect.stringMatching(/ended/),
+    });
     expect((await ref.request('sfu:stats', {})).ok).toBe(true);
     // The specialist's signalling drops; a new socket re-attaches at once.
     spec.socket.disconnect();
@@ -121,7 +129,10 @@ maybe('sfu signalling over socket.io', () => {
     spec2.socket.disconnect();
     await new Promise((r) => setTimeout(r, 1600));
     const spec3 = await connect(DEMO.specialist);
-    expect(await spec3.request('sfu:resume-session', { consultId: CONSULT, peerId: joined.peerId })).toEqual({ ok: false, error: expect.stringMatching(/ended/) });
+    expect(await spec3.request('sfu:resume-session', { consultId: CONSULT, peerId: joined.peerId })).toEqual({
+      ok: false,
+      error: expect.stringMatching(/ended/),
+    });
   });
 
   test('joining again replaces the old session (no ghost); a dropped socket leaves after the grace period', async () => {
@@ -135,12 +146,20 @@ maybe('sfu signalling over socket.io', () => {
     const renewed = await ref2.request('sfu:join', { consultId: CONSULT });
     expect(renewed.peerId).not.toBe(old.peerId);
     await waitFor(() => ref1.events.some((e) => e.event === 'sfu:rejoin' && e.payload.reason === 'session-replaced'), 5000, 'old session told');
-    await waitFor(() => spec.events.some((e) => e.event === 'sfu:peer-left' && e.payload.peerId === old.peerId && e.payload.reason === 'replaced'), 5000, 'peer-left replaced');
+    await waitFor(
+      () => spec.events.some((e) => e.event === 'sfu:peer-left' && e.payload.peerId === old.peerId && e.payload.reason === 'replaced'),
+      5000,
+      'peer-left replaced',
+    );
     // The old socket can no longer act in the call.
     expect(await ref1.request('sfu:create-transport', { direction: 'send' })).toEqual({ ok: false, error: expect.stringMatching(/join/) });
     // The specialist's socket drops: after the 1 s grace the referrer sees it leave.
     spec.socket.disconnect();
-    await waitFor(() => ref2.events.some((e) => e.event === 'sfu:peer-left' && e.payload.peerId === first.peerId && e.payload.reason === 'disconnected'), 5000, 'peer-left disconnected');
+    await waitFor(
+      () => ref2.events.some((e) => e.event === 'sfu:peer-left' && e.payload.peerId === first.peerId && e.payload.reason === 'disconnected'),
+      5000,
+      'peer-left disconnected',
+    );
     const view = await ref2.request('sfu:join', { consultId: CONSULT });
     expect(view.peers).toEqual([]);
   });
@@ -152,7 +171,11 @@ maybe('sfu signalling over socket.io', () => {
     // The requester cancels the accepted consult over HTTP.
     const cancelled = await tp.api('POST', `/api/consults/${ending.consultId}/cancel`, { token: call.referrer.token, body: { reason: 'patient transferred' } });
     expect([cancelled.status, cancelled.body?.status]).toEqual([200, 'cancelled']);
-    await waitFor(() => spec.events.some((e) => e.event === 'sfu:peer-left' && e.payload.peerId === joined.peerId && e.payload.reason === 'room-closed'), 5000, 'call closed with the consult');
+    await waitFor(
+      () => spec.events.some((e) => e.event === 'sfu:peer-left' && e.payload.peerId === joined.peerId && e.payload.reason === 'room-closed'),
+      5000,
+      'call closed with the consult',
+    );
     expect(spec.events.some((e) => e.event === 'sfu:rejoin' && e.payload.consultId === ending.consultId)).toBe(false);
     expect(await spec.request('sfu:create-transport', { direction: 'send' })).toMatchObject({ ok: false });
     expect(await spec.request('sfu:join', { consultId: ending.consultId })).toMatchObject({ ok: false });

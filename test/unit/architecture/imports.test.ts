@@ -25,14 +25,30 @@ function sources(dir: string): string[] {
 /** Relative imports of a file, resolved to repository paths (without extension). */
 function importsOf(file: string): string[] {
   const text = readFileSync(path.join(root, file), 'utf8');
-  const specs = [...text.matchAll(/(?:import|export)\s[^'"`;]*?from\s+['"]([^'"]+)['"]|import\(\s*['"]([^'"]+)['"]\s*\)|require\(\s*['"]([^'"]+)['"]\s*\)/g)].map((m) => m[1] ?? m[2] ?? m[3] ?? '');
+  const specs = [
+    ...text.matchAll(/(?:import|export)\s[^'"`;]*?from\s+['"]([^'"]+)['"]|import\(\s*['"]([^'"]+)['"]\s*\)|require\(\s*['"]([^'"]+)['"]\s*\)/g),
+  ].map((m) => m[1] ?? m[2] ?? m[3] ?? '');
   return specs.filter((s) => s.startsWith('.')).map((s) => path.normalize(path.join(path.dirname(file), s)));
 }
 
 const top = (p: string) => p.split(path.sep)[0] ?? '';
 const feature = (p: string) => (p.startsWith(`server${path.sep}`) ? (p.split(path.sep)[1] ?? '') : '');
 // Shared server modules every feature may use; the rest of server/<x>/ are features.
-const PLATFORM = new Set(['http', 'platform', 'observability', 'config', 'config.ts', 'db', 'realtime', 'integrity', 'auth', 'audit', 'main.ts', 'demo', 'signing']);
+const PLATFORM = new Set([
+  'http',
+  'platform',
+  'observability',
+  'config',
+  'config.ts',
+  'db',
+  'realtime',
+  'integrity',
+  'auth',
+  'audit',
+  'main.ts',
+  'demo',
+  'signing',
+]);
 
 describe('import rules', () => {
   const client = sources('client/src');
@@ -46,17 +62,29 @@ describe('import rules', () => {
   });
 
   test('the client imports only the client and contracts/', () => {
-    const bad = client.flatMap((f) => importsOf(f).filter((i) => top(i) !== 'client' && top(i) !== 'contracts').map((i) => `${f} → ${i}`));
+    const bad = client.flatMap((f) =>
+      importsOf(f)
+        .filter((i) => top(i) !== 'client' && top(i) !== 'contracts')
+        .map((i) => `${f} → ${i}`),
+    );
     expect(bad).toEqual([]);
   });
 
   test('server, models and ml never import the client', () => {
-    const bad = server.flatMap((f) => importsOf(f).filter((i) => top(i) === 'client').map((i) => `${f} → ${i}`));
+    const bad = server.flatMap((f) =>
+      importsOf(f)
+        .filter((i) => top(i) === 'client')
+        .map((i) => `${f} → ${i}`),
+    );
     expect(bad).toEqual([]);
   });
 
   test('contracts/ imports only contracts/', () => {
-    const bad = contracts.flatMap((f) => importsOf(f).filter((i) => top(i) !== 'contracts').map((i) => `${f} → ${i}`));
+    const bad = contracts.flatMap((f) =>
+      importsOf(f)
+        .filter((i) => top(i) !== 'contracts')
+        .map((i) => `${f} → ${i}`),
+    );
     expect(bad).toEqual([]);
   });
 

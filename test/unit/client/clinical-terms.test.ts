@@ -6,7 +6,11 @@ import { vi } from '../../../client/src/i18n/vi';
 import { errorKey } from '../../../client/src/lib/errors';
 
 class ApiRequestError extends Error {
-  constructor(readonly status: number, readonly code: string, message: string) {
+  constructor(
+    readonly status: number,
+    readonly code: string,
+    message: string,
+  ) {
     super(message);
   }
 }
@@ -48,16 +52,69 @@ test('an X-ray with its AI results is one imaging line; vitals keep their place'
     type: 'document',
     entry: [
       { resource: { resourceType: 'Patient', id: 'p', name: [{ text: 'Hoa' }] } },
-      { resource: { resourceType: 'Observation', id: 'v', status: 'final', category: [{ coding: [{ code: 'vital-signs' }] }], code: { coding: [{ system: 'http://loinc.org', code: '8310-5' }] }, effectiveDateTime: '2026-11-01', valueQuantity: { value: 37.9, unit: 'Cel', code: 'Cel' } } },
+      {
+        resource: {
+          resourceType: 'Observation',
+          id: 'v',
+          status: 'final',
+          category: [{ coding: [{ code: 'vital-signs' }] }],
+          code: { coding: [{ system: 'http://loinc.org', code: '8310-5' }] },
+          effectiveDateTime: '2026-11-01',
+          valueQuantity: { value: 37.9, unit: 'Cel', code: 'Cel' },
+        },
+      },
       { resource: { resourceType: 'ImagingStudy', id: 's1', modality: [{ code: 'DX' }], description: 'Chest X-ray', started: '2026-12-01' } },
-      { resource: { resourceType: 'Observation', id: 'a1', status: 'final', meta: { tag: [{ system: 'http://hoichan.vn/tags', code: 'ai-triage' }] }, category: [{ coding: [{ code: 'imaging' }] }], code: { text: 'AI tuberculosis lesion score' }, valueQuantity: { value: 0.91, code: '1' }, interpretation: [{ coding: [{ code: 'POS' }] }], derivedFrom: [{ reference: 'ImagingStudy/s1' }], effectiveDateTime: '2026-12-01' } },
-      { resource: { resourceType: 'Observation', id: 'a2', status: 'preliminary', meta: { tag: [{ system: 'http://hoichan.vn/tags', code: 'ai-triage' }] }, category: [{ coding: [{ code: 'imaging' }] }], code: { text: 'AI lung nodule score' }, valueQuantity: { value: 0.1, code: '1' }, interpretation: [{ coding: [{ code: 'NEG' }] }], derivedFrom: [{ reference: 'ImagingStudy/s1' }], effectiveDateTime: '2026-12-01' } },
-      { resource: { resourceType: 'DiagnosticReport', id: 'r1', status: 'preliminary', meta: { tag: [{ system: 'http://hoichan.vn/tags', code: 'ai-triage' }] }, category: [{ coding: [{ code: 'RAD' }] }], code: { text: 'AI chest X-ray triage' }, imagingStudy: [{ reference: 'ImagingStudy/s1' }], effectiveDateTime: '2026-12-01' } },
+      {
+        resource: {
+          resourceType: 'Observation',
+          id: 'a1',
+          status: 'final',
+          meta: { tag: [{ system: 'http://hoichan.vn/tags', code: 'ai-triage' }] },
+          category: [{ coding: [{ code: 'imaging' }] }],
+          code: { text: 'AI tuberculosis lesion score' },
+          valueQuantity: { value: 0.91, code: '1' },
+          interpretation: [{ coding: [{ code: 'POS' }] }],
+          derivedFrom: [{ reference: 'ImagingStudy/s1' }],
+          effectiveDateTime: '2026-12-01',
+        },
+      },
+      {
+        resource: {
+          resourceType: 'Observation',
+          id: 'a2',
+          status: 'preliminary',
+          meta: { tag: [{ system: 'http://hoichan.vn/tags', code: 'ai-triage' }] },
+          category: [{ coding: [{ code: 'imaging' }] }],
+          code: { text: 'AI lung nodule score' },
+          valueQuantity: { value: 0.1, code: '1' },
+          interpretation: [{ coding: [{ code: 'NEG' }] }],
+          derivedFrom: [{ reference: 'ImagingStudy/s1' }],
+          effectiveDateTime: '2026-12-01',
+        },
+      },
+      {
+        resource: {
+          resourceType: 'DiagnosticReport',
+          id: 'r1',
+          status: 'preliminary',
+          meta: { tag: [{ system: 'http://hoichan.vn/tags', code: 'ai-triage' }] },
+          category: [{ coding: [{ code: 'RAD' }] }],
+          code: { text: 'AI chest X-ray triage' },
+          imagingStudy: [{ reference: 'ImagingStudy/s1' }],
+          effectiveDateTime: '2026-12-01',
+        },
+      },
     ],
   };
   const view = readSummary(bundle as never);
   const imaging = view.items.filter((i) => i.section === 'imaging');
   expect(imaging).toHaveLength(1);
-  expect(imaging[0]).toMatchObject({ chestXray: true, aiResults: [{ finding: 'tb', score: 0.91, flagged: true, review: 'confirmed' }, { finding: 'nodule', flagged: false, review: 'awaiting' }] });
+  expect(imaging[0]).toMatchObject({
+    chestXray: true,
+    aiResults: [
+      { finding: 'tb', score: 0.91, flagged: true, review: 'confirmed' },
+      { finding: 'nodule', flagged: false, review: 'awaiting' },
+    ],
+  });
   expect(view.items.find((i) => i.section === 'vitals')).toMatchObject({ codes: ['8310-5'], quantity: { value: 37.9, ucum: 'Cel' } });
 });

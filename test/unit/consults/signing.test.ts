@@ -18,7 +18,14 @@ async function keyPair() {
   return { jwk, privateKey, publicKey, kid: await jwkThumbprint(jwk) };
 }
 
-const report = { resourceType: 'DiagnosticReport', id: 'c1-v1', status: 'final', conclusion: 'Lao phổi nghi ngờ', subject: { reference: 'Patient/p1' }, n: 1.5 };
+const report = {
+  resourceType: 'DiagnosticReport',
+  id: 'c1-v1',
+  status: 'final',
+  conclusion: 'Lao phổi nghi ngờ',
+  subject: { reference: 'Patient/p1' },
+  n: 1.5,
+};
 
 /** The hand-written canonicalisation the project used before `canonicalize` (kept here as the reference). */
 function legacyCanonicalJson(value: unknown): string {
@@ -36,21 +43,36 @@ function legacyCanonicalJson(value: unknown): string {
 
 /** A report signature exactly as the hand-written JWS code made them before `jose` (node:crypto, no x5c). */
 function legacySign(document: unknown, privateKey: KeyObject, kid: string): string {
-  const header = Buffer.from(JSON.stringify({ alg: 'ES256', kid, b64: false, crit: ['b64'], typ: 'hoichan-consult-report+json', iat: 1764000000 })).toString('base64url');
-  const sig = nodeSign('sha256', Buffer.concat([Buffer.from(`${header}.`, 'ascii'), Buffer.from(legacyCanonicalJson(document), 'utf8')]), { key: privateKey, dsaEncoding: 'ieee-p1363' });
+  const header = Buffer.from(JSON.stringify({ alg: 'ES256', kid, b64: false, crit: ['b64'], typ: 'hoichan-consult-report+json', iat: 1764000000 })).toString(
+    'base64url',
+  );
+  const sig = nodeSign('sha256', Buffer.concat([Buffer.from(`${header}.`, 'ascii'), Buffer.from(legacyCanonicalJson(document), 'utf8')]), {
+    key: privateKey,
+    dsaEncoding: 'ieee-p1363',
+  });
   return `${header}..${sig.toString('base64url')}`;
 }
 
 describe('canonical JSON (RFC 8785, canonicalize)', () => {
   test('same bytes as the earlier implementation (old hashes and signatures still verify)', () => {
-    const samples: unknown[] = [report, { b: [1, 'é', { z: null, a: undefined, ä: true }], a: 1e21, c: -0, d: 0.1 + 0.2, e: new Date(0), '\u20ac': 'x', '\r': 1 }, [undefined, 'x'], 'đ', 5];
+    const samples: unknown[] = [
+      report,
+      { b: [1, 'é', { z: null, a: undefined, ä: true }], a: 1e21, c: -0, d: 0.1 + 0.2, e: new Date(0), '\u20ac': 'x', '\r': 1 },
+      [undefined, 'x'],
+      'đ',
+      5,
+    ];
     for (const s of samples) expect(canonicalJson(s)).toBe(legacyCanonicalJson(s));
   });
   test('RFC 8785 examples: number forms and key order by UTF-16 code units', () => {
     // eslint-disable-next-line no-loss-of-precision -- the literal is chosen to exercise number canonicalisation
-    expect(canonicalJson({ numbers: [333333333.33333329, 1e30, 4.5, 2e-3, 0.000000000000000000000000001] })).toBe('{"numbers":[333333333.3333333,1e+30,4.5,0.002,1e-27]}');
+    expect(canonicalJson({ numbers: [333333333.33333329, 1e30, 4.5, 2e-3, 0.000000000000000000000000001] })).toBe(
+      '{"numbers":[333333333.3333333,1e+30,4.5,0.002,1e-27]}',
+    );
     // RFC 8785 §3.2.3: keys sorted by UTF-16 code units (\r, 1, \u0080, ö, €, 😀 (a surrogate pair: 0xD83D), \ufb33).
-    expect(canonicalJson({ '\u20ac': 1, '\r': 2, '\ufb33': 3, '1': 4, '\u{1f600}': 5, '\u0080': 6, '\u00f6': 7 })).toBe('{"\\r":2,"1":4,"\u0080":6,"\u00f6":7,"\u20ac":1,"\u{1f600}":5,"\ufb33":3}');
+    expect(canonicalJson({ '\u20ac': 1, '\r': 2, '\ufb33': 3, '1': 4, '\u{1f600}': 5, '\u0080': 6, '\u00f6': 7 })).toBe(
+      '{"\\r":2,"1":4,"\u0080":6,"\u00f6":7,"\u20ac":1,"\u{1f600}":5,"\ufb33":3}',
+    );
     expect(() => canonicalJson({ a: Number.NaN })).toThrow(/canonicalJson/);
   });
 });
@@ -67,11 +89,24 @@ describe('detached JWS (ES256, b64:false, jose)', () => {
     const [h, p, s] = jws.split('.');
     expect(p).toBe('');
     expect(Buffer.from(s ?? '', 'base64url')).toHaveLength(64); // r||s
-    expect(JSON.parse(Buffer.from(h ?? '', 'base64url').toString())).toEqual({ alg: 'ES256', kid: k.kid, b64: false, crit: ['b64'], typ: 'hoichan-consult-report+json' });
+    expect(JSON.parse(Buffer.from(h ?? '', 'base64url').toString())).toEqual({
+      alg: 'ES256',
+      kid: k.kid,
+      b64: false,
+      crit: ['b64'],
+      typ: 'hoichan-consult-report+json',
+    });
   });
 
   test('verifies regardless of key order (canonical JSON), with the JWK or the key object', async () => {
-    const reordered = { n: 1.5, subject: { reference: 'Patient/p1' }, conclusion: 'Lao phổi nghi ngờ', status: 'final', id: 'c1-v1', resourceType: 'DiagnosticReport' };
+    const reordered = {
+      n: 1.5,
+      subject: { reference: 'Patient/p1' },
+      conclusion: 'Lao phổi nghi ngờ',
+      status: 'final',
+      id: 'c1-v1',
+      resourceType: 'DiagnosticReport',
+    };
     expect((await verifyDetached(reordered, jws, k.jwk)).valid).toBe(true);
     expect((await verifyDetached(report, jws, k.publicKey)).valid).toBe(true);
   });
@@ -83,7 +118,10 @@ describe('detached JWS (ES256, b64:false, jose)', () => {
   });
 
   test('a changed report fails', async () => {
-    expect(await verifyDetached({ ...report, conclusion: 'Bình thường' }, jws, k.jwk)).toMatchObject({ valid: false, problem: expect.stringMatching(/does not match/) });
+    expect(await verifyDetached({ ...report, conclusion: 'Bình thường' }, jws, k.jwk)).toMatchObject({
+      valid: false,
+      problem: expect.stringMatching(/does not match/),
+    });
   });
 
   test("another signer's key fails (kid mismatch), and a forged kid fails on the signature", async () => {
@@ -114,13 +152,29 @@ describe('X.509 certificate path (hospital CA → specialist)', () => {
   const b64 = (c: x509.X509Certificate) => Buffer.from(c.rawData).toString('base64');
   async function ca(name: string, isCa = true) {
     const keys = (await webcrypto.subtle.generateKey(EC, true, ['sign', 'verify'])) as unknown as CryptoKeyPair;
-    const cert = await x509.X509CertificateGenerator.createSelfSigned({ name: `CN=${name}`, keys, signingAlgorithm: ALG, notBefore: new Date(Date.now() - 3600_000), notAfter: new Date(Date.now() + 3600_000 * 24 * 365), extensions: [new x509.BasicConstraintsExtension(isCa, undefined, true)] });
+    const cert = await x509.X509CertificateGenerator.createSelfSigned({
+      name: `CN=${name}`,
+      keys,
+      signingAlgorithm: ALG,
+      notBefore: new Date(Date.now() - 3600_000),
+      notAfter: new Date(Date.now() + 3600_000 * 24 * 365),
+      extensions: [new x509.BasicConstraintsExtension(isCa, undefined, true)],
+    });
     return { keys, cert };
   }
   async function leafFor(issuer: { keys: CryptoKeyPair; cert: x509.X509Certificate }, publicKey: KeyObject, valid: { from: Date; to: Date }) {
     const spki = publicKey.export({ format: 'der', type: 'spki' });
     const pub = (await webcrypto.subtle.importKey('spki', spki, EC, true, ['verify'])) as unknown as CryptoKey;
-    return x509.X509CertificateGenerator.create({ subject: [{ CN: ['PGS.TS. Trần Thị Bình'] }, { '0.9.2342.19200300.100.1.1': ['usr-specialist'] }], issuer: issuer.cert.subjectName, publicKey: pub, signingKey: issuer.keys.privateKey, signingAlgorithm: ALG, notBefore: valid.from, notAfter: valid.to, extensions: [new x509.BasicConstraintsExtension(false, undefined, true)] });
+    return x509.X509CertificateGenerator.create({
+      subject: [{ CN: ['PGS.TS. Trần Thị Bình'] }, { '0.9.2342.19200300.100.1.1': ['usr-specialist'] }],
+      issuer: issuer.cert.subjectName,
+      publicKey: pub,
+      signingKey: issuer.keys.privateKey,
+      signingAlgorithm: ALG,
+      notBefore: valid.from,
+      notAfter: valid.to,
+      extensions: [new x509.BasicConstraintsExtension(false, undefined, true)],
+    });
   }
 
   test('chain, validity at signing time, revocation; the CLI checks the chain against the root', async () => {
@@ -131,14 +185,29 @@ describe('X.509 certificate path (hospital CA → specialist)', () => {
     const leaf = await leafFor(root, k.publicKey, { from: new Date(now - 60_000), to: new Date(now + 3600_000) });
     const x5c = [b64(leaf), b64(root.cert)];
     const ok = await verifyCertificatePath(x5c, new Date(), { anchors: [root.cert], revokedAt: async () => null });
-    expect(ok).toMatchObject({ ok: true, chain: true, validity: true, revocation: true, leaf: { commonName: 'PGS.TS. Trần Thị Bình', userId: 'usr-specialist' } });
+    expect(ok).toMatchObject({
+      ok: true,
+      chain: true,
+      validity: true,
+      revocation: true,
+      leaf: { commonName: 'PGS.TS. Trần Thị Bình', userId: 'usr-specialist' },
+    });
     expect(ok.path).toEqual([leaf.subject, root.cert.subject]);
     // Not trusted: another root.
-    expect(await verifyCertificatePath(x5c, new Date(), { anchors: [other.cert] })).toMatchObject({ ok: false, chain: false, problem: expect.stringMatching(/trusted/) });
+    expect(await verifyCertificatePath(x5c, new Date(), { anchors: [other.cert] })).toMatchObject({
+      ok: false,
+      chain: false,
+      problem: expect.stringMatching(/trusted/),
+    });
     // Signed after the certificate expired.
     expect(await verifyCertificatePath(x5c, new Date(now + 2 * 3600_000), { anchors: [root.cert] })).toMatchObject({ ok: false, chain: true, validity: false });
     // Revoked before the signing time.
-    expect(await verifyCertificatePath(x5c, new Date(), { anchors: [root.cert], revokedAt: async (c) => (c.serialNumber === leaf.serialNumber ? new Date(now - 1000) : null) })).toMatchObject({ ok: false, revocation: false, problem: expect.stringMatching(/revoked/) });
+    expect(
+      await verifyCertificatePath(x5c, new Date(), {
+        anchors: [root.cert],
+        revokedAt: async (c) => (c.serialNumber === leaf.serialNumber ? new Date(now - 1000) : null),
+      }),
+    ).toMatchObject({ ok: false, revocation: false, problem: expect.stringMatching(/revoked/) });
     // Issued by a certificate that is not a CA.
     const notCa = await ca('Not a CA', false);
     const leaf2 = await leafFor(notCa, k.publicKey, { from: new Date(now - 60_000), to: new Date(now + 3600_000) });
@@ -159,7 +228,11 @@ describe('X.509 certificate path (hospital CA → specialist)', () => {
       expect(await runVerifyCli([reportFile, sig, f('root.pem', root.cert.toString('pem'))], (s) => out.push(s))).toBe(0);
       expect(JSON.parse(out[0] ?? '{}')).toMatchObject({ valid: true, kid: k.kid, signer: 'PGS.TS. Trần Thị Bình' });
       expect(await runVerifyCli([reportFile, sig, f('other.pem', other.cert.toString('pem'))], (s) => out.push(s))).toBe(1);
-      expect(await runVerifyCli([f('tampered.json', JSON.stringify({ ...report, status: 'amended' })), sig, f('root2.pem', root.cert.toString('pem'))], (s) => out.push(s))).toBe(1);
+      expect(
+        await runVerifyCli([f('tampered.json', JSON.stringify({ ...report, status: 'amended' })), sig, f('root2.pem', root.cert.toString('pem'))], (s) =>
+          out.push(s),
+        ),
+      ).toBe(1);
       // The JWK path still works (also for reports signed before certificates).
       const jwkFile = f('key.json', JSON.stringify({ ...k.jwk, kid: k.kid }));
       expect(await runVerifyCli([reportFile, sig, jwkFile], (s) => out.push(s))).toBe(0);

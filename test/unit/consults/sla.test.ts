@@ -23,6 +23,13 @@ describe('SLA and queue order', () => {
       { name: 'emergency-new', urgency: 'emergency', aiFlagSeverity: null, requestedAt: at(10) },
       { name: 'urgent-ai-high-older', urgency: 'urgent', aiFlagSeverity: 0.9, requestedAt: at(3) },
     ];
-    expect(items.sort(compareQueue).map((i) => i.name)).toEqual(['emergency-new', 'urgent-ai-high-older', 'urgent-ai-high', 'urgent-ai-low', 'urgent-noai-old', 'routine-old']);
+    expect(items.sort(compareQueue).map((i) => i.name)).toEqual([
+      'emergency-new',
+      'urgent-ai-high-older',
+      'urgent-ai-high',
+      'urgent-ai-low',
+      'urgent-noai-old',
+      'routine-old',
+    ]);
   });
 });

@@ -1,14 +1,25 @@
 import { CONSULT_ACTIONS, CONSULT_STATUSES, type ConsultAction, type ConsultStatus } from '../../../contracts/consult-api';
 import { availableActions, decideTransition, TRANSITIONS, type Actor, type ConsultFacts } from '../../../server/consults/state-machine';
 
-const requester: Actor = { userId: 'usr-referrer', role: 'referring_doctor', facilityId: 'fac-mocchau', facilityTier: 'district', specialty: 'general practice' };
+const requester: Actor = {
+  userId: 'usr-referrer',
+  role: 'referring_doctor',
+  facilityId: 'fac-mocchau',
+  facilityTier: 'district',
+  specialty: 'general practice',
+};
 const specialist: Actor = { userId: 'usr-specialist', role: 'specialist', facilityId: 'fac-bachmai', facilityTier: 'central', specialty: 'pulmonology' };
 const otherSpecialist: Actor = { userId: 'usr-spec2', role: 'specialist', facilityId: 'fac-bachmai', facilityTier: 'central', specialty: 'Pulmonology' };
 const cardiologist: Actor = { userId: 'usr-cardio', role: 'specialist', facilityId: 'fac-bachmai', facilityTier: 'central', specialty: 'cardiology' };
 const districtSpecialist: Actor = { userId: 'usr-dist', role: 'specialist', facilityId: 'fac-bacha', facilityTier: 'district', specialty: 'pulmonology' };
 const otherReferrer: Actor = { userId: 'usr-other', role: 'referring_doctor', facilityId: 'fac-bacha', facilityTier: 'district', specialty: null };
 
-const facts = (status: ConsultStatus, assigned: string | null = 'usr-specialist'): ConsultFacts => ({ status, requesterId: 'usr-referrer', requestedSpecialty: 'pulmonology', assignedSpecialistId: assigned });
+const facts = (status: ConsultStatus, assigned: string | null = 'usr-specialist'): ConsultFacts => ({
+  status,
+  requesterId: 'usr-referrer',
+  requestedSpecialty: 'pulmonology',
+  assignedSpecialistId: assigned,
+});
 
 // [action, from, actor, expected: target state | 409 | 403]
 const table: Array<[ConsultAction, ConsultStatus, Actor, ConsultStatus | 409 | 403]> = [

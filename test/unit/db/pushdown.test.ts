@@ -2,7 +2,21 @@ import { pushdownShape } from '../../../server/db/pushdown';
 
 describe('pushdownShape (FerretDB pushes down top-level scalar equality only)', () => {
   test('hoists equalities out of $and and single-alternative $or', () => {
-    expect(pushdownShape({ $and: [{ $and: [{ type: 'Observation' }, { deleted: false }, { $or: [{ refs: 'patient|Patient/p1' }] }, { $or: [{ tokens: 'code|http://loinc.org|8867-4' }] }] }, { $or: [{ patientId: { $in: ['p1'] } }, { patientId: { $exists: false } }] }] })).toEqual({
+    expect(
+      pushdownShape({
+        $and: [
+          {
+            $and: [
+              { type: 'Observation' },
+              { deleted: false },
+              { $or: [{ refs: 'patient|Patient/p1' }] },
+              { $or: [{ tokens: 'code|http://loinc.org|8867-4' }] },
+            ],
+          },
+          { $or: [{ patientId: { $in: ['p1'] } }, { patientId: { $exists: false } }] },
+        ],
+      }),
+    ).toEqual({
       type: 'Observation',
       deleted: false,
       refs: 'patient|Patient/p1',
@@ -11,7 +25,17 @@ describe('pushdownShape (FerretDB pushes down top-level scalar equality only)', 
     });
   });
   test('a field used twice keeps its second condition, alternatives and ranges stay as they are', () => {
-    expect(pushdownShape({ $and: [{ tokens: 'a' }, { tokens: 'b' }, { $or: [{ tokens: 'c' }, { tokens: 'd' }] }, { lastUpdated: { $gt: new Date(0) } }, { 'dateRanges.date.lo': { $gte: 1 } }] })).toEqual({
+    expect(
+      pushdownShape({
+        $and: [
+          { tokens: 'a' },
+          { tokens: 'b' },
+          { $or: [{ tokens: 'c' }, { tokens: 'd' }] },
+          { lastUpdated: { $gt: new Date(0) } },
+          { 'dateRanges.date.lo': { $gte: 1 } },
+        ],
+      }),
+    ).toEqual({
       tokens: 'a',
       $and: [{ tokens: 'b' }, { $or: [{ tokens: 'c' }, { tokens: 'd' }] }, { lastUpdated: { $gt: new Date(0) } }, { 'dateRanges.date.lo': { $gte: 1 } }],
     });

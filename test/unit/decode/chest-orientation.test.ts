@@ -9,20 +9,31 @@ import { gridMeans, readFixture } from './reference';
 function boxMean(grid: number[], r0: number, r1: number, c0: number, c1: number): number {
   let sum = 0;
   let n = 0;
-  for (let r = r0; r <= r1; r++) for (let c = c0; c <= c1; c++) {
-    sum += grid[r * 16 + c] as number;
-    n++;
-  }
+  for (let r = r0; r <= r1; r++)
+    for (let c = c0; c <= c1; c++) {
+      sum += grid[r * 16 + c] as number;
+      n++;
+    }
   return sum / n;
 }
 
 /** Pearson correlation between stored values and rendered output on a sub-sample. */
 function correlation(a: ArrayLike<number>, b: ArrayLike<number>): number {
-  let sa = 0, sb = 0, saa = 0, sbb = 0, sab = 0, n = 0;
+  let sa = 0,
+    sb = 0,
+    saa = 0,
+    sbb = 0,
+    sab = 0,
+    n = 0;
   for (let i = 0; i < a.length; i += 97) {
     const x = a[i] as number;
     const y = b[i] as number;
-    sa += x; sb += y; saa += x * x; sbb += y * y; sab += x * y; n++;
+    sa += x;
+    sb += y;
+    saa += x * x;
+    sbb += y * y;
+    sab += x * y;
+    n++;
   }
   return (sab - (sa * sb) / n) / Math.sqrt((saa - (sa * sa) / n) * (sbb - (sb * sb) / n));
 }

@@ -159,18 +159,21 @@ describe('unsupported or inconsistent DICOM', () => {
     ['01_966_fixed.dcm', '1.2.840.10008.1.2.4.90', 2128, 2000, 16, 12, 'corrupt'],
     ['09_RG3_JPLL.dcm', '1.2.840.10008.1.2.4.70', 1760, 1760, 16, 10, 'truncated'],
     ['04_Monochrome1-Jpeg.dcm', '1.2.840.10008.1.2.4.50', 2446, 2010, 8, 8, 'corrupt'],
-  ] as const)('%s: codestream cut inside an intact DICOM structure is rejected, not zero-filled', async (name, ts, rows, columns, bitsAllocated, bitsStored, code) => {
-    const src = readFixture(name);
-    const start = ts.endsWith('.90') ? src.indexOf(Buffer.from([0xff, 0x4f, 0xff, 0x51])) : src.indexOf(Buffer.from([0xff, 0xd8, 0xff]));
-    const end = src.lastIndexOf(Buffer.from([0xff, 0xd9])) + 2;
-    const cut = src.subarray(start, start + Math.floor((end - start) * 0.9));
-    const file = buildPart10({
-      transferSyntax: ts,
-      elements: imageElements({ rows, columns, bitsAllocated, bitsStored, photometric: 'MONOCHROME1' }),
-      trailer: encapsulatedPixelData([cut]),
-    });
-    await expectCode(file, code);
-  });
+  ] as const)(
+    '%s: codestream cut inside an intact DICOM structure is rejected, not zero-filled',
+    async (name, ts, rows, columns, bitsAllocated, bitsStored, code) => {
+      const src = readFixture(name);
+      const start = ts.endsWith('.90') ? src.indexOf(Buffer.from([0xff, 0x4f, 0xff, 0x51])) : src.indexOf(Buffer.from([0xff, 0xd8, 0xff]));
+      const end = src.lastIndexOf(Buffer.from([0xff, 0xd9])) + 2;
+      const cut = src.subarray(start, start + Math.floor((end - start) * 0.9));
+      const file = buildPart10({
+        transferSyntax: ts,
+        elements: imageElements({ rows, columns, bitsAllocated, bitsStored, photometric: 'MONOCHROME1' }),
+        trailer: encapsulatedPixelData([cut]),
+      });
+      await expectCode(file, code);
+    },
+  );
 
   test('JPEG 2000 codestream declaring a different, huge size is rejected before decoding', async () => {
     const copy = Buffer.from(readFixture('01_966_fixed.dcm'));
@@ -187,7 +190,10 @@ describe('unsupported or inconsistent DICOM', () => {
   });
 
   test('Bits Allocated 32 and PALETTE COLOR are unsupported formats', async () => {
-    const ba32 = buildPart10({ transferSyntax: '1.2.840.10008.1.2.1', elements: [...imageElements({ rows: 2, columns: 2, bitsAllocated: 16, extra: [] }), nativePixelData(new Uint8Array(16), 16)] });
+    const ba32 = buildPart10({
+      transferSyntax: '1.2.840.10008.1.2.1',
+      elements: [...imageElements({ rows: 2, columns: 2, bitsAllocated: 16, extra: [] }), nativePixelData(new Uint8Array(16), 16)],
+    });
     const patched = Buffer.from(ba32);
     const at = patched.indexOf(Buffer.from([0x28, 0x00, 0x00, 0x01, 0x55, 0x53, 0x02, 0x00])); // (0028,0100) US len 2
     patched.writeUInt16LE(32, at + 8);

@@ -112,7 +112,12 @@ export interface Part10Options {
 /** Preamble + DICM + file meta (explicit VR LE) + data set (explicit VR LE, optionally deflated). */
 export function buildPart10(opts: Part10Options): Uint8Array {
   const metaElements = encodeDataSet(
-    [ow(0x0002, 0x0001, new Uint8Array([0, 1]), 'OB'), str(0x0002, 0x0002, 'UI', '1.2.840.10008.5.1.4.1.1.1'), str(0x0002, 0x0003, 'UI', '1.2.3.4.5'), str(0x0002, 0x0010, 'UI', opts.transferSyntax)],
+    [
+      ow(0x0002, 0x0001, new Uint8Array([0, 1]), 'OB'),
+      str(0x0002, 0x0002, 'UI', '1.2.840.10008.5.1.4.1.1.1'),
+      str(0x0002, 0x0003, 'UI', '1.2.3.4.5'),
+      str(0x0002, 0x0010, 'UI', opts.transferSyntax),
+    ],
     true,
   );
   const groupLength = encodeElement({ group: 0x0002, element: 0x0000, vr: 'UL', value: u32(metaElements.length) }, true);

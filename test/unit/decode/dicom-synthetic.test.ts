@@ -5,16 +5,7 @@
  */
 import { decodeDicomStored, decodeImage } from '../../../ml/decode';
 import { applyVoi } from '../../../ml/decode/voi';
-import {
-  type ImageSpec,
-  buildPart10,
-  buildRawStream,
-  encapsulatedPixelData,
-  imageElements,
-  nativePixelData,
-  rleFrame,
-  u16le,
-} from './dicom-builder';
+import { type ImageSpec, buildPart10, buildRawStream, encapsulatedPixelData, imageElements, nativePixelData, rleFrame, u16le } from './dicom-builder';
 import { readFixture } from './reference';
 
 const EXPLICIT = '1.2.840.10008.1.2.1';
@@ -75,7 +66,18 @@ describe('greyscale rendering', () => {
     expect(applyVoi(300, 300, 400, 'LINEAR')).toBeCloseTo(0.5 + 0.5 / 399, 12);
     expect(applyVoi(100, 300, 400, 'LINEAR')).toBe(0);
     expect(applyVoi(500, 300, 400, 'LINEAR')).toBe(1);
-    expect(img.dicom).toMatchObject({ windowCenter: 300, windowWidth: 400, rescaleSlope: 2, rescaleIntercept: -100, photometric: 'MONOCHROME2', bitsStored: 10, modality: 'CR', bodyPart: 'CHEST', patientId: 'TEST-PATIENT', sopInstanceUid: '1.2.3.4.5' });
+    expect(img.dicom).toMatchObject({
+      windowCenter: 300,
+      windowWidth: 400,
+      rescaleSlope: 2,
+      rescaleIntercept: -100,
+      photometric: 'MONOCHROME2',
+      bitsStored: 10,
+      modality: 'CR',
+      bodyPart: 'CHEST',
+      patientId: 'TEST-PATIENT',
+      sopInstanceUid: '1.2.3.4.5',
+    });
   });
 
   test('multi-valued window: the first value is used', async () => {
@@ -83,7 +85,11 @@ describe('greyscale rendering', () => {
     const elements = [...imageElements(spec), nativePixelData(u16le(ramp), 16)];
     const file = buildPart10({
       transferSyntax: EXPLICIT,
-      elements: [...elements, { group: 0x0028, element: 0x1050, vr: 'DS', value: Buffer.from('500\\40 ') }, { group: 0x0028, element: 0x1051, vr: 'DS', value: Buffer.from('1000\\80') }],
+      elements: [
+        ...elements,
+        { group: 0x0028, element: 0x1050, vr: 'DS', value: Buffer.from('500\\40 ') },
+        { group: 0x0028, element: 0x1051, vr: 'DS', value: Buffer.from('1000\\80') },
+      ],
     });
     const img = await decodeImage(file);
     expect(img.dicom).toMatchObject({ windowCenter: 500, windowWidth: 1000 });
@@ -174,7 +180,11 @@ describe('transfer syntaxes and containers', () => {
   });
 
   test('RLE with the wrong number of segments is corrupt', async () => {
-    const file = buildPart10({ transferSyntax: '1.2.840.10008.1.2.5', elements: imageElements(spec), trailer: encapsulatedPixelData([rleFrame([new Uint8Array(20)])]) });
+    const file = buildPart10({
+      transferSyntax: '1.2.840.10008.1.2.5',
+      elements: imageElements(spec),
+      trailer: encapsulatedPixelData([rleFrame([new Uint8Array(20)])]),
+    });
     await expect(decodeImage(file)).rejects.toMatchObject({ code: 'corrupt' });
   });
 

@@ -57,13 +57,14 @@ describe('JPEG (encoded with jpeg-js, decoded with libjpeg-turbo)', () => {
   const w = 32;
   const h = 24;
   const rgba = new Uint8Array(w * h * 4);
-  for (let y = 0; y < h; y++) for (let x = 0; x < w; x++) {
-    const o = (y * w + x) * 4;
-    rgba[o] = x * 8;
-    rgba[o + 1] = y * 10;
-    rgba[o + 2] = 128;
-    rgba[o + 3] = 255;
-  }
+  for (let y = 0; y < h; y++)
+    for (let x = 0; x < w; x++) {
+      const o = (y * w + x) * 4;
+      rgba[o] = x * 8;
+      rgba[o + 1] = y * 10;
+      rgba[o + 2] = 128;
+      rgba[o + 3] = 255;
+    }
 
   test('colour JPEG → luminance, within JPEG quantisation of the source luminance', async () => {
     const encoded = jpeg.encode({ data: Buffer.from(rgba), width: w, height: h }, 95).data;
@@ -98,7 +99,10 @@ describe('JPEG (encoded with jpeg-js, decoded with libjpeg-turbo)', () => {
 describe('toGray01', () => {
   test('grey and RGB rasters, stride and maxValue honoured, float64 then float32', () => {
     expect(Array.from(toGray01({ width: 2, height: 1, stride: 1, colour: 'grey', maxValue: 255, data: [0, 255] }))).toEqual([0, 1]);
-    expect(Array.from(toGray01({ width: 2, height: 1, stride: 2, colour: 'grey', maxValue: 65535, data: [65535, 0, 32768, 7] }))).toEqual([1, Math.fround(32768 / 65535)]);
+    expect(Array.from(toGray01({ width: 2, height: 1, stride: 2, colour: 'grey', maxValue: 65535, data: [65535, 0, 32768, 7] }))).toEqual([
+      1,
+      Math.fround(32768 / 65535),
+    ]);
     const y = (0.299 * 10 + 0.587 * 200 + 0.114 * 30) / 255;
     expect(Array.from(toGray01({ width: 1, height: 1, stride: 4, colour: 'rgb', maxValue: 255, data: [10, 200, 30, 0] }))).toEqual([Math.fround(y)]);
   });

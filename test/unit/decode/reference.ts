@@ -50,10 +50,11 @@ export function gridMeans(values: ArrayLike<number>, rows: number, cols: number)
       const x1 = Math.floor(((gx + 1) * cols) / GRID);
       let sum = 0;
       let n = 0;
-      for (let y = y0; y < y1; y++) for (let x = x0; x < x1; x++) {
-        sum += values[y * cols + x] as number;
-        n++;
-      }
+      for (let y = y0; y < y1; y++)
+        for (let x = x0; x < x1; x++) {
+          sum += values[y * cols + x] as number;
+          n++;
+        }
       out.push(n ? sum / n : 0);
     }
   }

@@ -6,7 +6,13 @@ const relationships = ['care-team', 'consult', 'none'] as const;
 const consents: ConsentDecision[] = ['permit', 'deny', 'none'];
 const breakGlass = ['active', 'expired', 'none'] as const;
 
-function facts(role: string, rel: (typeof relationships)[number], consent: ConsentDecision, bg: (typeof breakGlass)[number], action: 'read' | 'write'): AccessFacts {
+function facts(
+  role: string,
+  rel: (typeof relationships)[number],
+  consent: ConsentDecision,
+  bg: (typeof breakGlass)[number],
+  action: 'read' | 'write',
+): AccessFacts {
   return {
     caller: { userId: 'u1', role, facilityId: 'fac-a' },
     patientId: 'p1',
@@ -20,7 +26,11 @@ function facts(role: string, rel: (typeof relationships)[number], consent: Conse
 }
 
 describe('access policy matrix: role × relationship × consent × break-glass × action', () => {
-  const cases = roles.flatMap((role) => relationships.flatMap((rel) => consents.flatMap((consent) => breakGlass.flatMap((bg) => (['read', 'write'] as const).map((action) => [role, rel, consent, bg, action] as const)))));
+  const cases = roles.flatMap((role) =>
+    relationships.flatMap((rel) =>
+      consents.flatMap((consent) => breakGlass.flatMap((bg) => (['read', 'write'] as const).map((action) => [role, rel, consent, bg, action] as const))),
+    ),
+  );
   test.each(cases)('%s / %s / consent %s / break-glass %s / %s', (role, rel, consent, bg, action) => {
     const d = decideAccess(facts(role, rel, consent, bg, action));
     const expected = role !== 'admin' && (rel === 'care-team' || (rel === 'consult' && consent === 'permit') || bg === 'active');
@@ -34,7 +44,11 @@ describe('access policy matrix: role × relationship × consent × break-glass �
 });
 
 describe('Consent decision', () => {
-  const permit = { resourceType: 'Consent', status: 'active', provision: { type: 'permit', purpose: [{ system: 'http://terminology.hl7.org/CodeSystem/v3-ActReason', code: 'TREAT' }] } };
+  const permit = {
+    resourceType: 'Consent',
+    status: 'active',
+    provision: { type: 'permit', purpose: [{ system: 'http://terminology.hl7.org/CodeSystem/v3-ActReason', code: 'TREAT' }] },
+  };
   test.each([
     ['no consent', [], 'none'],
     ['active permit for treatment', [permit], 'permit'],

@@ -11,7 +11,9 @@ describe('search-key extraction from the R4 SearchParameter FHIRPath expressions
       birthDate: '1990-04-12',
       gender: 'female',
     });
-    expect(keys.tokens).toEqual(expect.arrayContaining(['identifier|http://fhir.ehealth.gov.vn/core/sid/citizen_id|001090012345', 'identifier||001090012345', 'gender||female']));
+    expect(keys.tokens).toEqual(
+      expect.arrayContaining(['identifier|http://fhir.ehealth.gov.vn/core/sid/citizen_id|001090012345', 'identifier||001090012345', 'gender||female']),
+    );
     expect(keys.strings).toEqual(expect.arrayContaining(['name|nguyen', 'name|dao', 'name|nguyen thi dao']));
     expect(keys.dates).toEqual([{ p: 'birthdate', lo: Date.UTC(1990, 3, 12), hi: Date.UTC(1990, 3, 12) + 86_399_999 }]);
     expect(keys.patientId).toBe('p1');
@@ -40,7 +42,12 @@ describe('search-key extraction from the R4 SearchParameter FHIRPath expressions
     expect(dateRange('nonsense')).toBeNull();
     expect(normaliseText('Đặng Văn Ứng')).toBe('dang van ung');
     expect(careTeamOrgsOf({ resourceType: 'Encounter', serviceProvider: { reference: 'Organization/fac-bachmai' } })).toEqual(['fac-bachmai']);
-    expect(careTeamOrgsOf({ resourceType: 'CareTeam', participant: [{ member: { reference: 'Organization/fac-bacha' } }, { member: { reference: 'Practitioner/x' } }] })).toEqual(['fac-bacha']);
+    expect(
+      careTeamOrgsOf({
+        resourceType: 'CareTeam',
+        participant: [{ member: { reference: 'Organization/fac-bacha' } }, { member: { reference: 'Practitioner/x' } }],
+      }),
+    ).toEqual(['fac-bacha']);
   });
 });
 
@@ -51,7 +58,21 @@ describe('validation against the R4 JSON schema and StructureDefinitions', () =>
     const obs = validateResource({ resourceType: 'Observation', code: { text: 'x' } });
     expect(obs.map((i) => i.expression)).toEqual(['Observation.status']);
     expect(validateResource({ resourceType: 'Nonsense' })[0]?.expression).toBe('resourceType');
-    expect(validateResource({ resourceType: 'Claim', status: 'active', type: { text: 'x' }, use: 'claim', patient: { reference: 'Patient/1' }, created: '2024-01-01', provider: { reference: 'Organization/1' }, priority: { text: 'normal' }, insurance: [{ sequence: 1, focal: true, coverage: { reference: 'Coverage/1' } }] })).toEqual([]);
-    expect(validateResource({ resourceType: 'Patient', contained: [{ resourceType: 'Organization', active: 'yes' }] })[0]?.expression).toBe('Patient.contained[0].active');
+    expect(
+      validateResource({
+        resourceType: 'Claim',
+        status: 'active',
+        type: { text: 'x' },
+        use: 'claim',
+        patient: { reference: 'Patient/1' },
+        created: '2024-01-01',
+        provider: { reference: 'Organization/1' },
+        priority: { text: 'normal' },
+        insurance: [{ sequence: 1, focal: true, coverage: { reference: 'Coverage/1' } }],
+      }),
+    ).toEqual([]);
+    expect(validateResource({ resourceType: 'Patient', contained: [{ resourceType: 'Organization', active: 'yes' }] })[0]?.expression).toBe(
+      'Patient.contained[0].active',
+    );
   });
 });

@@ -55,7 +55,9 @@ describe('OpenAPI document built from the routers', () => {
   });
 
   it('refuses documentation for a route that does not exist (a renamed route cannot leave stale docs)', () => {
-    expect(() => buildOpenApi([{ path: '/api/things', router: router(), docs: { 'GET /:id': { summary: 'gone' } } }], info)).toThrow(/"GET \/:id", which no route declares/);
+    expect(() => buildOpenApi([{ path: '/api/things', router: router(), docs: { 'GET /:id': { summary: 'gone' } } }], info)).toThrow(
+      /"GET \/:id", which no route declares/,
+    );
   });
 
   it('reads the routes declared on a router, not its middleware', () => {

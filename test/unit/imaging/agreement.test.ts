@@ -30,8 +30,26 @@ describe('agreement', () => {
   ];
 
   test('PPV of flags, missed findings and lesions per finding', () => {
-    expect(agreement('tb', reviewed)).toEqual({ finding: 'tb', flagsReviewed: 3, confirmed: 2, rejected: 1, ppv: 2 / 3, missedFindings: 1, missedLesions: 3, negativesReviewed: 2 });
-    expect(agreement('nodule', reviewed)).toEqual({ finding: 'nodule', flagsReviewed: 1, confirmed: 1, rejected: 0, ppv: 1, missedFindings: 0, missedLesions: 1, negativesReviewed: 0 });
+    expect(agreement('tb', reviewed)).toEqual({
+      finding: 'tb',
+      flagsReviewed: 3,
+      confirmed: 2,
+      rejected: 1,
+      ppv: 2 / 3,
+      missedFindings: 1,
+      missedLesions: 3,
+      negativesReviewed: 2,
+    });
+    expect(agreement('nodule', reviewed)).toEqual({
+      finding: 'nodule',
+      flagsReviewed: 1,
+      confirmed: 1,
+      rejected: 0,
+      ppv: 1,
+      missedFindings: 0,
+      missedLesions: 1,
+      negativesReviewed: 0,
+    });
   });
 
   test('nothing reviewed: PPV is null, not 0', () => {
@@ -40,7 +58,15 @@ describe('agreement', () => {
 });
 
 describe('reviewStatusOf', () => {
-  const triage = (tb: boolean, nodule: boolean) => ({ triage: { state: 'done' as const, findings: [{ finding: 'tb' as const, score: 0.9, flagged: tb, heatmapPath: '' }, { finding: 'nodule' as const, score: 0.2, flagged: nodule, heatmapPath: '' }] } });
+  const triage = (tb: boolean, nodule: boolean) => ({
+    triage: {
+      state: 'done' as const,
+      findings: [
+        { finding: 'tb' as const, score: 0.9, flagged: tb, heatmapPath: '' },
+        { finding: 'nodule' as const, score: 0.2, flagged: nodule, heatmapPath: '' },
+      ],
+    },
+  });
   test('open until every flagged finding is reviewed; unflagged studies after any review', () => {
     expect(reviewStatusOf(triage(true, true), [{ finding: 'tb' }])).toBe('open');
     expect(reviewStatusOf(triage(true, true), [{ finding: 'tb' }, { finding: 'nodule' }])).toBe('reviewed');

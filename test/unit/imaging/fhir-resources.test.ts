@@ -56,7 +56,9 @@ test('ImagingStudy (DICOM with UIDs, and PNG without) is valid R4', () => {
   const dicom = imagingStudyResource(study());
   expect(validateResource(dicom)).toEqual([]);
   expect(dicom).toMatchObject({ status: 'available', modality: [{ code: 'CR' }], series: [{ uid: '1.2.3.4.5', instance: [{ uid: '1.2.3.4.5.6' }] }] });
-  const png = imagingStudyResource(study({ format: 'png', modality: undefined, studyInstanceUid: undefined, seriesInstanceUid: undefined, sopInstanceUid: undefined }));
+  const png = imagingStudyResource(
+    study({ format: 'png', modality: undefined, studyInstanceUid: undefined, seriesInstanceUid: undefined, sopInstanceUid: undefined }),
+  );
   expect(validateResource(png)).toEqual([]);
   expect(png.modality).toEqual([{ system: 'http://dicom.nema.org/resources/ontology/DCM', code: 'DX' }]);
 });
@@ -65,9 +67,24 @@ test('Observations: preliminary, then final / amended with the radiologist as pe
   const s = study();
   const tb = observationResource(s, 'tb', '/api/imaging/studies/x/heatmap/tb.png');
   expect(validateResource(tb)).toEqual([]);
-  expect(tb).toMatchObject({ id: 'obs-tb', status: 'preliminary', code: { text: 'AI tuberculosis lesion score' }, valueQuantity: { value: 0.93 }, interpretation: [{ coding: [{ code: 'POS' }] }], derivedFrom: [{ reference: 'ImagingStudy/is-1' }] });
+  expect(tb).toMatchObject({
+    id: 'obs-tb',
+    status: 'preliminary',
+    code: { text: 'AI tuberculosis lesion score' },
+    valueQuantity: { value: 0.93 },
+    interpretation: [{ coding: [{ code: 'POS' }] }],
+    derivedFrom: [{ reference: 'ImagingStudy/is-1' }],
+  });
   expect(JSON.stringify(tb.device)).toContain('b'.repeat(64));
-  const review = { reviewId: 'r1', finding: 'tb' as const, decision: 'confirmed' as const, boxes: [{ x_min: 1, y_min: 2, x_max: 3, y_max: 4 }], comment: 'agree', reviewerId: 'usr-radiologist', reviewedAt: now };
+  const review = {
+    reviewId: 'r1',
+    finding: 'tb' as const,
+    decision: 'confirmed' as const,
+    boxes: [{ x_min: 1, y_min: 2, x_max: 3, y_max: 4 }],
+    comment: 'agree',
+    reviewerId: 'usr-radiologist',
+    reviewedAt: now,
+  };
   const confirmed = observationResource({ ...s, reviews: [review] }, 'tb', 'u', review);
   expect(validateResource(confirmed)).toEqual([]);
   expect(confirmed).toMatchObject({ status: 'final', performer: [{ reference: 'Practitioner/usr-radiologist' }] });
@@ -79,6 +96,11 @@ test('Observations: preliminary, then final / amended with the radiologist as pe
 test('DiagnosticReport says it is AI-generated and needs a radiologist', () => {
   const r = diagnosticReportResource(study());
   expect(validateResource(r)).toEqual([]);
-  expect(r).toMatchObject({ status: 'preliminary', code: { text: 'AI chest X-ray triage' }, result: [{ reference: 'Observation/obs-tb' }, { reference: 'Observation/obs-nodule' }], imagingStudy: [{ reference: 'ImagingStudy/is-1' }] });
+  expect(r).toMatchObject({
+    status: 'preliminary',
+    code: { text: 'AI chest X-ray triage' },
+    result: [{ reference: 'Observation/obs-tb' }, { reference: 'Observation/obs-nodule' }],
+    imagingStudy: [{ reference: 'ImagingStudy/is-1' }],
+  });
   expect(r.conclusion).toMatch(/AI-generated.*radiologist.*tuberculosis lesion/);
 });

@@ -52,7 +52,7 @@ test('preview: longer side ≤ 1024, aspect kept, 8-bit grey', () => {
   const png = PNG.sync.read(Buffer.from(out.png));
   expect(png.width).toBe(1024);
   expect(png.data[0]).toBeLessThan(5); // left edge dark
-  expect(png.data[(1023) * 4]).toBeGreaterThan(250); // right edge bright
+  expect(png.data[1023 * 4]).toBeGreaterThan(250); // right edge bright
   const small = renderPreviewPng(new Float32Array(100 * 50).fill(0.5), 100, 50);
   expect([small.width, small.height]).toEqual([100, 50]);
 });

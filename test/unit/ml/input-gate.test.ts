@@ -66,7 +66,7 @@ describe('pixel check (shipped model)', () => {
 
   it('refuses synthetic images it never saw (gradients, checkerboard, noise, a disc, a text-like page)', () => {
     let seed = 1;
-    const rand = () => ((seed = (seed * 1103515245 + 12345) & 0x7fffffff) / 0x7fffffff);
+    const rand = () => (seed = (seed * 1103515245 + 12345) & 0x7fffffff) / 0x7fffffff;
     const make = (f: (x: number, y: number) => number) => {
       const width = 400;
       const height = 300;

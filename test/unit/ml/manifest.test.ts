@@ -83,9 +83,23 @@ describe('parseManifest', () => {
     ['a missing nodule model', { models: [model('tb-lesion', 'tb', 'tb-lesion.onnx', tbBytes)] }],
     ['two tb models', { models: [model('a', 'tb', 'a.onnx', tbBytes), model('b', 'tb', 'b.onnx', tbBytes), model('n', 'nodule', 'n.onnx', noduleBytes)] }],
     ['an unknown finding', { models: [model('x', 'pneumonia', 'x.onnx', tbBytes)] }],
-    ['a path outside the weights folder', { models: [model('tb-lesion', 'tb', '../evil.onnx', tbBytes), model('nodule', 'nodule', 'nodule.onnx', noduleBytes)] }],
-    ['an empty sha256', { models: [{ ...model('tb-lesion', 'tb', 'tb-lesion.onnx', tbBytes), sha256: '' }, model('nodule', 'nodule', 'nodule.onnx', noduleBytes)] }],
-    ['a threshold above 1', { models: [{ ...model('tb-lesion', 'tb', 'tb-lesion.onnx', tbBytes), thresholds: { flag: 1.5, box: 0.4 } }, model('nodule', 'nodule', 'nodule.onnx', noduleBytes)] }],
+    [
+      'a path outside the weights folder',
+      { models: [model('tb-lesion', 'tb', '../evil.onnx', tbBytes), model('nodule', 'nodule', 'nodule.onnx', noduleBytes)] },
+    ],
+    [
+      'an empty sha256',
+      { models: [{ ...model('tb-lesion', 'tb', 'tb-lesion.onnx', tbBytes), sha256: '' }, model('nodule', 'nodule', 'nodule.onnx', noduleBytes)] },
+    ],
+    [
+      'a threshold above 1',
+      {
+        models: [
+          { ...model('tb-lesion', 'tb', 'tb-lesion.onnx', tbBytes), thresholds: { flag: 1.5, box: 0.4 } },
+          model('nodule', 'nodule', 'nodule.onnx', noduleBytes),
+        ],
+      },
+    ],
   ])('rejects %s', (_label, overrides) => {
     expect(() => parseManifest(manifest(overrides))).toThrow(ManifestError);
   });

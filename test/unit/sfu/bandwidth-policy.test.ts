@@ -35,7 +35,9 @@ describe('estimate', () => {
     expect(bad).not.toBeNull();
     expect(policy.nextAudioOnly(false, bad)).toBe(true);
     // Even when the client's own figure says the link is fine.
-    expect(policy.nextAudioOnly(false, policy.estimate({ clientKbps: 10_000, serverKbps: 600, videoScore: { score: 2, atLowestLayer: true } }, false))).toBe(true);
+    expect(policy.nextAudioOnly(false, policy.estimate({ clientKbps: 10_000, serverKbps: 600, videoScore: { score: 2, atLowestLayer: true } }, false))).toBe(
+      true,
+    );
     // A bad score above the lowest layer sets no ceiling (the estimates pick the layer); a fair score is no verdict.
     expect(policy.estimate({ serverKbps: 600, videoScore: { score: 3, atLowestLayer: false } }, false)).toBe(600);
     expect(policy.estimate({ serverKbps: 600, videoScore: { score: 7, atLowestLayer: true } }, false)).toBe(600);

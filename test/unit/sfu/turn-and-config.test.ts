@@ -11,9 +11,16 @@ describe('TURN REST credentials (coturn use-auth-secret)', () => {
     expect(c.credential).toBe(createHmac('sha1', 's3cret').update(c.username).digest('base64'));
   });
   test('ICE servers: STUN as is, TURN with credentials', () => {
-    const servers = iceServersFor('usr-1', { urls: ['stun:stun.example.vn:3478', 'turn:turn.example.vn:3478?transport=udp', 'turns:turn.example.vn:5349'], secret: 'x', ttlS: 60 });
+    const servers = iceServersFor('usr-1', {
+      urls: ['stun:stun.example.vn:3478', 'turn:turn.example.vn:3478?transport=udp', 'turns:turn.example.vn:5349'],
+      secret: 'x',
+      ttlS: 60,
+    });
     expect(servers[0]).toEqual({ urls: ['stun:stun.example.vn:3478'] });
-    expect(servers[1]).toMatchObject({ urls: ['turn:turn.example.vn:3478?transport=udp', 'turns:turn.example.vn:5349'], username: expect.stringMatching(/^\d+:usr-1$/) });
+    expect(servers[1]).toMatchObject({
+      urls: ['turn:turn.example.vn:3478?transport=udp', 'turns:turn.example.vn:5349'],
+      username: expect.stringMatching(/^\d+:usr-1$/),
+    });
     expect(iceServersFor('u', { urls: [], secret: undefined, ttlS: 60 })).toEqual([]);
   });
 });
@@ -45,8 +52,14 @@ describe('payload schemas', () => {
 });
 
 describe('announced address (what ICE candidates carry)', () => {
-  const nic = (address: string, internal = false, family: 'IPv4' | 'IPv6' = 'IPv4') => ({ address, internal, family, netmask: '255.255.255.0', mac: '00:00:00:00:00:00', cidr: null }) as never;
-  const machine = { lo: [nic('127.0.0.1', true)], docker0: [nic('fe80::1', false, 'IPv6')], veth0: [nic('169.254.3.4'), nic('10.20.0.2')], eth1: [nic('192.168.1.5')] };
+  const nic = (address: string, internal = false, family: 'IPv4' | 'IPv6' = 'IPv4') =>
+    ({ address, internal, family, netmask: '255.255.255.0', mac: '00:00:00:00:00:00', cidr: null }) as never;
+  const machine = {
+    lo: [nic('127.0.0.1', true)],
+    docker0: [nic('fe80::1', false, 'IPv6')],
+    veth0: [nic('169.254.3.4'), nic('10.20.0.2')],
+    eth1: [nic('192.168.1.5')],
+  };
 
   test('default: listen on all interfaces, announce the first non-internal, non-link-local IPv4', () => {
     const c = loadSfuConfig({}, 'production', machine);
@@ -68,7 +81,9 @@ describe('announced address (what ICE candidates carry)', () => {
   });
   test('an unroutable address stops the start, naming the variable', () => {
     for (const bad of ['0.0.0.0', '::', '255.255.255.255', '239.1.2.3', '0.1.2.3']) {
-      expect(() => loadSfuConfig({ SFU_ANNOUNCED_ADDRESS: bad }, 'production', machine)).toThrow(/SFU_ANNOUNCED_ADDRESS: .*(browsers cannot send|broadcast|multicast|unspecified)/);
+      expect(() => loadSfuConfig({ SFU_ANNOUNCED_ADDRESS: bad }, 'production', machine)).toThrow(
+        /SFU_ANNOUNCED_ADDRESS: .*(browsers cannot send|broadcast|multicast|unspecified)/,
+      );
     }
     expect(() => loadSfuConfig({ SFU_LISTEN_IP: 'not-an-ip' }, 'production', machine)).toThrow(/SFU_LISTEN_IP/);
     expect(() => loadSfuConfig({ SFU_LISTEN_IP: '224.0.0.1' }, 'production', machine)).toThrow(/SFU_LISTEN_IP: .*multicast/);

@@ -47,7 +47,9 @@ export function AuditTable({ entries, testId }: { entries: AuditEntrySummary[]; 
           cell: (e) => (
             <>
               {/* eslint-disable-next-line @typescript-eslint/no-non-null-assertion -- checked on the left of each ?: (an index access does not narrow) */}
-              {KIND_KEYS[e.kind] ? t(KIND_KEYS[e.kind]!) : <span translate="no">{e.kind}</span>} <span className="muted">({ACTION_KEYS[e.action] ? t(ACTION_KEYS[e.action]!) : e.action})</span>{' '}
+              {KIND_KEYS[e.kind] ? t(KIND_KEYS[e.kind]!) : <span translate="no">{e.kind}</span>}{' '}
+              {/* eslint-disable-next-line @typescript-eslint/no-non-null-assertion -- checked on the left of the ?: (an index access does not narrow) */}
+              <span className="muted">({ACTION_KEYS[e.action] ? t(ACTION_KEYS[e.action]!) : e.action})</span>{' '}
               {e.breakGlass ? <Badge tone="danger">{t('audit.breakGlass')}</Badge> : null}
             </>
           ),
@@ -70,8 +72,15 @@ export function AuditTable({ entries, testId }: { entries: AuditEntrySummary[]; 
             );
           },
         },
-        { header: t('audit.patient'), className: 'small', cell: (e) => (e.patientId ? <NameWithId name={names.patients[e.patientId]?.name} id={e.patientId} /> : '—') },
-        { header: t('audit.outcome'), cell: (e) => (e.success ? <Badge tone="success">{t('audit.ok')}</Badge> : <Badge tone="danger">{t('audit.failed')}</Badge>) },
+        {
+          header: t('audit.patient'),
+          className: 'small',
+          cell: (e) => (e.patientId ? <NameWithId name={names.patients[e.patientId]?.name} id={e.patientId} /> : '—'),
+        },
+        {
+          header: t('audit.outcome'),
+          cell: (e) => (e.success ? <Badge tone="success">{t('audit.ok')}</Badge> : <Badge tone="danger">{t('audit.failed')}</Badge>),
+        },
         // The entry's own words as recorded (free text: a reason a clinician typed, or the server's description).
         { header: t('audit.reason'), className: 'small', cell: (e) => <span translate="no">{e.reason ?? e.outcomeDesc ?? '—'}</span> },
       ]}
@@ -147,7 +156,15 @@ interface BreakGlassList {
 }
 
 /** "Mark reviewed" with a note (POST /api/directory/break-glass-reviews/:grantId, audited), or who reviewed it. */
-function ReviewCell({ grant, review, onReviewed }: { grant: BreakGlassGrant; review: BreakGlassReview | undefined; onReviewed: (r: BreakGlassReview) => void }) {
+function ReviewCell({
+  grant,
+  review,
+  onReviewed,
+}: {
+  grant: BreakGlassGrant;
+  review: BreakGlassReview | undefined;
+  onReviewed: (r: BreakGlassReview) => void;
+}) {
   const { api } = useSession();
   const { t, dateTime } = useI18n();
   const [note, setNote] = useState('');
@@ -174,7 +191,16 @@ function ReviewCell({ grant, review, onReviewed }: { grant: BreakGlassGrant; rev
       <label htmlFor={`${id}-note`} className="sr-only">
         {t('breakGlass.reviewNote')}
       </label>
-      <textarea id={`${id}-note`} rows={2} maxLength={2000} required placeholder={t('breakGlass.reviewNote')} value={note} onChange={(e) => setNote(e.target.value)} data-testid="grant-review-note" />
+      <textarea
+        id={`${id}-note`}
+        rows={2}
+        maxLength={2000}
+        required
+        placeholder={t('breakGlass.reviewNote')}
+        value={note}
+        onChange={(e) => setNote(e.target.value)}
+        data-testid="grant-review-note"
+      />
       <button type="submit" className="btn btn-secondary btn-small" disabled={busy || note.trim().length < 3} data-testid="grant-review-submit">
         {t('breakGlass.markReviewed')}
       </button>
@@ -222,13 +248,17 @@ function GrantsTable({ grants }: { grants: BreakGlassGrant[] }) {
           className: 'nowrap',
           cell: (g) => (
             <>
-              {dateTime(g.expiresAt)} {g.active ? <Badge tone="danger">{t('breakGlass.active')}</Badge> : <Badge tone="neutral">{t('breakGlass.expired')}</Badge>}
+              {dateTime(g.expiresAt)}{' '}
+              {g.active ? <Badge tone="danger">{t('breakGlass.active')}</Badge> : <Badge tone="neutral">{t('breakGlass.expired')}</Badge>}
             </>
           ),
         },
         {
           header: t('breakGlass.review'),
-          cell: (g) => (reviews.data ? <ReviewCell grant={g} review={byGrant.get(g.id)} onReviewed={(r) => reviews.setData((prev) => ({ reviews: [r, ...(prev?.reviews ?? [])] }))} /> : null),
+          cell: (g) =>
+            reviews.data ? (
+              <ReviewCell grant={g} review={byGrant.get(g.id)} onReviewed={(r) => reviews.setData((prev) => ({ reviews: [r, ...(prev?.reviews ?? [])] }))} />
+            ) : null,
         },
       ]}
     />
@@ -249,7 +279,9 @@ export function AdminBreakGlass() {
       </Panel>
       <Panel title={t('breakGlass.auditTitle')} className="panel-flush">
         <Loaded res={events} what={t('breakGlass.auditTitle')}>
-          {(list) => (list.length === 0 ? <p className="state state-empty">{t('breakGlass.noneAudit')}</p> : <AuditTable entries={list} testId="break-glass-table" />)}
+          {(list) =>
+            list.length === 0 ? <p className="state state-empty">{t('breakGlass.noneAudit')}</p> : <AuditTable entries={list} testId="break-glass-table" />
+          }
         </Loaded>
       </Panel>
     </Page>

@@ -7,7 +7,12 @@ import { useResource, useSubmission } from '../../lib/use-resource';
 import { DataTable } from '../../components/DataTable';
 
 const TIERS: FacilityTier[] = ['central', 'provincial', 'district', 'commune'];
-export const tierLabel: Record<FacilityTier, MessageKey> = { central: 'tier.central', provincial: 'tier.provincial', district: 'tier.district', commune: 'tier.commune' };
+export const tierLabel: Record<FacilityTier, MessageKey> = {
+  central: 'tier.central',
+  provincial: 'tier.provincial',
+  district: 'tier.district',
+  commune: 'tier.commune',
+};
 
 function NewFacilityForm({ onCreated }: { onCreated: (f: FacilityDetail) => void }) {
   const { api } = useSession();
@@ -37,10 +42,22 @@ function NewFacilityForm({ onCreated }: { onCreated: (f: FacilityDetail) => void
         </select>
       </Field>
       <Field label={t('admin.facilities.province')} htmlFor={`${id}-prov`}>
-        <input id={`${id}-prov`} data-testid="facility-province" required value={form.province} onChange={(e) => setForm({ ...form, province: e.target.value })} />
+        <input
+          id={`${id}-prov`}
+          data-testid="facility-province"
+          required
+          value={form.province}
+          onChange={(e) => setForm({ ...form, province: e.target.value })}
+        />
       </Field>
       <Field label={t('admin.facilities.code')} htmlFor={`${id}-code`}>
-        <input id={`${id}-code`} data-testid="facility-code" maxLength={20} value={form.moHCode} onChange={(e) => setForm({ ...form, moHCode: e.target.value })} />
+        <input
+          id={`${id}-code`}
+          data-testid="facility-code"
+          maxLength={20}
+          value={form.moHCode}
+          onChange={(e) => setForm({ ...form, moHCode: e.target.value })}
+        />
       </Field>
       <div className="form-actions">
         {error ? (
@@ -102,7 +119,10 @@ export function AdminFacilities() {
               actions={(f) => (
                 <button type="button" className={`btn btn-small ${f.active ? 'btn-danger-outline' : 'btn-secondary'}`} onClick={() => void toggle(f)}>
                   {f.active ? t('admin.users.disable') : t('admin.users.enable')}
-                  <span className="sr-only" translate="no"> {f.name}</span>
+                  <span className="sr-only" translate="no">
+                    {' '}
+                    {f.name}
+                  </span>
                 </button>
               )}
             />

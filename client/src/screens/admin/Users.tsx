@@ -14,7 +14,15 @@ function NewUserForm({ facilities, onCreated }: { facilities: FacilityDetail[]; 
   const { api } = useSession();
   const { t } = useI18n();
   const id = useId();
-  const [form, setForm] = useState({ email: '', displayName: '', role: 'referring_doctor' as UserRole, facilityId: facilities[0]?.id ?? '', specialty: '', locale: 'vi' as 'vi' | 'en', password: '' });
+  const [form, setForm] = useState({
+    email: '',
+    displayName: '',
+    role: 'referring_doctor' as UserRole,
+    facilityId: facilities[0]?.id ?? '',
+    specialty: '',
+    locale: 'vi' as 'vi' | 'en',
+    password: '',
+  });
   const { busy, error, run } = useSubmission();
   const set = <K extends keyof typeof form>(k: K, v: (typeof form)[K]) => setForm((f) => ({ ...f, [k]: v }));
 
@@ -70,7 +78,16 @@ function NewUserForm({ facilities, onCreated }: { facilities: FacilityDetail[]; 
         </select>
       </Field>
       <Field label={t('admin.users.password')} hint={t('admin.users.passwordHint')} htmlFor={`${id}-pw`}>
-        <input id={`${id}-pw`} data-testid="user-password" type="password" autoComplete="new-password" minLength={10} required value={form.password} onChange={(e) => set('password', e.target.value)} />
+        <input
+          id={`${id}-pw`}
+          data-testid="user-password"
+          type="password"
+          autoComplete="new-password"
+          minLength={10}
+          required
+          value={form.password}
+          onChange={(e) => set('password', e.target.value)}
+        />
       </Field>
       <div className="form-actions">
         {error ? (
@@ -145,9 +162,17 @@ export function AdminUsers() {
                 { header: t('admin.users.status'), cell: (u) => <ActiveBadge active={u.active} /> },
               ]}
               actions={(u) => (
-                <button type="button" className={`btn btn-small ${u.active ? 'btn-danger-outline' : 'btn-secondary'}`} data-testid={`user-toggle-${u.email}`} onClick={() => void toggleActive(u)}>
+                <button
+                  type="button"
+                  className={`btn btn-small ${u.active ? 'btn-danger-outline' : 'btn-secondary'}`}
+                  data-testid={`user-toggle-${u.email}`}
+                  onClick={() => void toggleActive(u)}
+                >
                   {u.active ? t('admin.users.disable') : t('admin.users.enable')}
-                  <span className="sr-only" translate="no"> {u.displayName}</span>
+                  <span className="sr-only" translate="no">
+                    {' '}
+                    {u.displayName}
+                  </span>
                 </button>
               )}
             />

@@ -49,9 +49,14 @@ export function ConsultList() {
                 rowKey={(c) => c.id}
                 rowProps={(c) => ({ testId: `consult-row-${c.id}`, className: c.id === created ? 'row-new' : c.overdue ? 'row-overdue' : undefined })}
                 columns={[
-                  { header: t('consults.patient'), cell: (c) => <strong translate="no" title={c.patientId}>
+                  {
+                    header: t('consults.patient'),
+                    cell: (c) => (
+                      <strong translate="no" title={c.patientId}>
                         {c.patient?.name ?? c.patientId}
-                      </strong> },
+                      </strong>
+                    ),
+                  },
                   {
                     header: t('consults.reason'),
                     className: 'cell-text',
@@ -78,7 +83,11 @@ export function ConsultList() {
                   { header: t('consults.when'), className: 'nowrap', cell: (c) => dateTime(c.stateTimes.requested ?? c.createdAt) },
                 ]}
                 actions={(c) => (
-                  <Link to={`/consults/${encodeURIComponent(c.id)}`} className={`btn btn-small ${ROOM_STATES.has(c.status) ? 'btn-primary' : 'btn-secondary'}`} data-testid={`consult-open-${c.id}`}>
+                  <Link
+                    to={`/consults/${encodeURIComponent(c.id)}`}
+                    className={`btn btn-small ${ROOM_STATES.has(c.status) ? 'btn-primary' : 'btn-secondary'}`}
+                    data-testid={`consult-open-${c.id}`}
+                  >
                     {ROOM_STATES.has(c.status) ? t('consults.openRoom') : t('consults.open')}
                   </Link>
                 )}

@@ -12,7 +12,12 @@ const accessLabel: Record<'care-team' | 'consult' | 'break-glass', MessageKey> =
   consult: 'patients.access.consult',
   'break-glass': 'patients.access.breakGlass',
 };
-const genderKey: Record<string, MessageKey> = { male: 'patient.male', female: 'patient.female', other: 'patient.otherGender', unknown: 'patient.unknownGender' };
+const genderKey: Record<string, MessageKey> = {
+  male: 'patient.male',
+  female: 'patient.female',
+  other: 'patient.otherGender',
+  unknown: 'patient.unknownGender',
+};
 
 export function MyPatients() {
   const { t, date, dateTime } = useI18n();
@@ -36,7 +41,14 @@ export function MyPatients() {
           <label htmlFor="patient-search" className="sr-only">
             {t('patients.search')}
           </label>
-          <input id="patient-search" type="search" data-testid="patient-search" placeholder={t('patients.search')} value={q} onChange={(e) => setQ(e.target.value)} />
+          <input
+            id="patient-search"
+            type="search"
+            data-testid="patient-search"
+            placeholder={t('patients.search')}
+            value={q}
+            onChange={(e) => setQ(e.target.value)}
+          />
         </div>
         <Loaded res={res} what={t('patients.title')}>
           {(data) => {
@@ -68,7 +80,9 @@ export function MyPatients() {
                   { header: t('patient.citizenId'), className: 'mono', cell: (p) => p.citizenIdMasked ?? '—' },
                   {
                     header: t('patients.access'),
-                    cell: (p) => <Badge tone={p.access === 'break-glass' ? 'danger' : p.access === 'consult' ? 'info' : 'neutral'}>{t(accessLabel[p.access])}</Badge>,
+                    cell: (p) => (
+                      <Badge tone={p.access === 'break-glass' ? 'danger' : p.access === 'consult' ? 'info' : 'neutral'}>{t(accessLabel[p.access])}</Badge>
+                    ),
                   },
                   { header: t('patients.updated'), className: 'nowrap', cell: (p) => dateTime(p.lastUpdated) },
                 ]}
@@ -82,12 +96,16 @@ export function MyPatients() {
                       </span>
                     </Link>
                     {me.role === 'referring_doctor' ? (
-                      <Link to={`/consults/new?patient=${encodeURIComponent(p.id)}`} className="btn btn-small btn-primary" data-testid={`patient-consult-${p.id}`}>
+                      <Link
+                        to={`/consults/new?patient=${encodeURIComponent(p.id)}`}
+                        className="btn btn-small btn-primary"
+                        data-testid={`patient-consult-${p.id}`}
+                      >
                         {t('patients.requestConsult')}
                         <span className="sr-only" translate="no">
-                        {' '}
-                        {p.name}
-                      </span>
+                          {' '}
+                          {p.name}
+                        </span>
                       </Link>
                     ) : null}
                   </>

@@ -1,5 +1,12 @@
 import { useEffect, useId, useMemo, useState, type SubmitEvent } from 'react';
-import { CONSULT_URGENCIES, EMR_SECTION_CODES, type ConsultUrgency, type ConsultView, type CreateConsultRequestBody, type EmrSectionCode } from '../../../../contracts/consult-api';
+import {
+  CONSULT_URGENCIES,
+  EMR_SECTION_CODES,
+  type ConsultUrgency,
+  type ConsultView,
+  type CreateConsultRequestBody,
+  type EmrSectionCode,
+} from '../../../../contracts/consult-api';
 import type { EmrPatientListResponse } from '../../../../contracts/emr-api';
 import type { ImagingStudyView } from '../../../../contracts/imaging-api';
 import { ErrorNote, Field, Page, Panel, ProgressBar } from '../../components/ui';
@@ -37,10 +44,29 @@ function PatientPicker({ id, value, onChange }: { id: string; value: string; onC
       </select>
     );
   // The EMR patient list is not reachable: accept the patient's record id directly.
-  return <input id={id} data-testid="consult-patient" required value={value} placeholder={t('newConsult.patientIdPlaceholder')} onChange={(e) => onChange(e.target.value)} />;
+  return (
+    <input
+      id={id}
+      data-testid="consult-patient"
+      required
+      value={value}
+      placeholder={t('newConsult.patientIdPlaceholder')}
+      onChange={(e) => onChange(e.target.value)}
+    />
+  );
 }
 
-function XrayPicker({ file, onFile, progress, study }: { file: File | null; onFile: (f: File | null) => void; progress: number | null; study: ImagingStudyView | null }) {
+function XrayPicker({
+  file,
+  onFile,
+  progress,
+  study,
+}: {
+  file: File | null;
+  onFile: (f: File | null) => void;
+  progress: number | null;
+  study: ImagingStudyView | null;
+}) {
   const { t, bytes } = useI18n();
   const id = useId();
   const preview = useMemo(() => (file && file.type.startsWith('image/') ? URL.createObjectURL(file) : null), [file]);
@@ -156,23 +182,52 @@ export function NewConsult() {
               <div className="seg" role="radiogroup" aria-labelledby={`${id}-urg`} data-testid="consult-urgency">
                 {CONSULT_URGENCIES.map((u) => (
                   <label key={u} className={`seg-${u}`}>
-                    <input type="radio" name={`${id}-urgency`} value={u} checked={urgency === u} onChange={() => setUrgency(u)} data-testid={`consult-urgency-${u}`} />
+                    <input
+                      type="radio"
+                      name={`${id}-urgency`}
+                      value={u}
+                      checked={urgency === u}
+                      onChange={() => setUrgency(u)}
+                      data-testid={`consult-urgency-${u}`}
+                    />
                     {t(urgencyLabel[u])}
                   </label>
                 ))}
               </div>
             </div>
             <Field label={t('newConsult.preferredTime')} htmlFor={`${id}-time`} hint={t('newConsult.preferredTimeHint')}>
-              <input id={`${id}-time`} type="datetime-local" data-testid="consult-preferred-time" value={preferred} onChange={(e) => setPreferred(e.target.value)} />
+              <input
+                id={`${id}-time`}
+                type="datetime-local"
+                data-testid="consult-preferred-time"
+                value={preferred}
+                onChange={(e) => setPreferred(e.target.value)}
+              />
             </Field>
             <div className="span-all">
               <Field label={t('newConsult.reason')} htmlFor={`${id}-reason`}>
-                <textarea id={`${id}-reason`} data-testid="consult-reason" required maxLength={2000} rows={3} value={reason} onChange={(e) => setReason(e.target.value)} />
+                <textarea
+                  id={`${id}-reason`}
+                  data-testid="consult-reason"
+                  required
+                  maxLength={2000}
+                  rows={3}
+                  value={reason}
+                  onChange={(e) => setReason(e.target.value)}
+                />
               </Field>
             </div>
             <div className="span-all">
               <Field label={t('newConsult.question')} htmlFor={`${id}-question`} hint={t('newConsult.questionHint')}>
-                <textarea id={`${id}-question`} data-testid="consult-question" required maxLength={4000} rows={3} value={question} onChange={(e) => setQuestion(e.target.value)} />
+                <textarea
+                  id={`${id}-question`}
+                  data-testid="consult-question"
+                  required
+                  maxLength={4000}
+                  rows={3}
+                  value={question}
+                  onChange={(e) => setQuestion(e.target.value)}
+                />
               </Field>
             </div>
           </div>
@@ -193,7 +248,16 @@ export function NewConsult() {
             </fieldset>
           </Panel>
           <Panel title={t('newConsult.imaging')}>
-            <XrayPicker file={file} onFile={(f) => { setFile(f); setStudy(null); setProgress(null); }} progress={progress} study={study} />
+            <XrayPicker
+              file={file}
+              onFile={(f) => {
+                setFile(f);
+                setStudy(null);
+                setProgress(null);
+              }}
+              progress={progress}
+              study={study}
+            />
           </Panel>
         </div>
         {error ? <ErrorNote error={error} /> : null}
@@ -201,7 +265,12 @@ export function NewConsult() {
           <Link to="/consults" className="btn btn-ghost">
             {t('common.cancel')}
           </Link>
-          <button type="submit" className="btn btn-primary" data-testid="consult-submit" disabled={busy || !patientId.trim() || !reason.trim() || !question.trim()}>
+          <button
+            type="submit"
+            className="btn btn-primary"
+            data-testid="consult-submit"
+            disabled={busy || !patientId.trim() || !reason.trim() || !question.trim()}
+          >
             {busy ? t('newConsult.sending') : t('newConsult.submit')}
           </button>
         </div>

@@ -49,7 +49,9 @@ export function PatientRecord({ patientId }: { patientId: string }) {
   else if (res.error?.status === 403)
     body = (
       <Panel title={t('record.noAccessTitle')}>
-        <p className="lead" title={res.error.message}>{t('record.noAccessBody')}</p>
+        <p className="lead" title={res.error.message}>
+          {t('record.noAccessBody')}
+        </p>
         <BreakGlassForm
           patientId={patientId}
           onGranted={(g) => {

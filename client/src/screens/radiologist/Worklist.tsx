@@ -4,7 +4,17 @@
  * or rejected, boxes corrected by drawing on the image, with a comment.
  */
 import { useEffect, useId, useState } from 'react';
-import type { LesionBox, RadiologistReviewRequest, RadiologistReviewResponse, ReviewDecision, TriageFinding, TriageFindingView, TriageStatsResponse, WorklistItem, WorklistResponse } from '../../../../contracts/imaging-api';
+import type {
+  LesionBox,
+  RadiologistReviewRequest,
+  RadiologistReviewResponse,
+  ReviewDecision,
+  TriageFinding,
+  TriageFindingView,
+  TriageStatsResponse,
+  WorklistItem,
+  WorklistResponse,
+} from '../../../../contracts/imaging-api';
 import { ProtectedImg } from '../../components/ProtectedImg';
 import { FindingBadge, findingLabel } from '../../components/TriageSummary';
 import { Badge, Empty, ErrorNote, Loaded, Page, Panel } from '../../components/ui';
@@ -21,7 +31,19 @@ function useFindingName() {
   return (f: TriageFinding) => (findingLabel[f] ? t(findingLabel[f]) : f);
 }
 
-function FindingReview({ item, finding, boxes, onClearBoxes, onReviewed }: { item: WorklistItem; finding: TriageFindingView; boxes: LesionBox[]; onClearBoxes: () => void; onReviewed: () => void }) {
+function FindingReview({
+  item,
+  finding,
+  boxes,
+  onClearBoxes,
+  onReviewed,
+}: {
+  item: WorklistItem;
+  finding: TriageFindingView;
+  boxes: LesionBox[];
+  onClearBoxes: () => void;
+  onReviewed: () => void;
+}) {
   const { api } = useSession();
   const names = useNames(finding.review ? [finding.review.reviewerId] : []);
   const reviewerName = finding.review ? names.users[finding.review.reviewerId]?.displayName : undefined;
@@ -32,7 +54,12 @@ function FindingReview({ item, finding, boxes, onClearBoxes, onReviewed }: { ite
   const { busy, error, run } = useSubmission();
   const review = async (decision: ReviewDecision) => {
     await run(async () => {
-      const body: RadiologistReviewRequest = { finding: finding.finding, decision, ...(boxes.length ? { boxes } : {}), ...(comment.trim() ? { comment: comment.trim() } : {}) };
+      const body: RadiologistReviewRequest = {
+        finding: finding.finding,
+        decision,
+        ...(boxes.length ? { boxes } : {}),
+        ...(comment.trim() ? { comment: comment.trim() } : {}),
+      };
       await api.post<RadiologistReviewResponse>(`/api/triage/studies/${encodeURIComponent(item.studyId)}/review`, body);
       setComment('');
       onClearBoxes();
@@ -67,18 +94,38 @@ function FindingReview({ item, finding, boxes, onClearBoxes, onReviewed }: { ite
       <label htmlFor={`${id}-c`} className="sr-only">
         {t('worklist.comment')} ({name(finding.finding)})
       </label>
-      <textarea id={`${id}-c`} rows={2} maxLength={2000} placeholder={t('worklist.comment')} value={comment} onChange={(e) => setComment(e.target.value)} data-testid={`review-comment-${finding.finding}`} />
+      <textarea
+        id={`${id}-c`}
+        rows={2}
+        maxLength={2000}
+        placeholder={t('worklist.comment')}
+        value={comment}
+        onChange={(e) => setComment(e.target.value)}
+        data-testid={`review-comment-${finding.finding}`}
+      />
       {error ? (
         <p className="form-error" role="alert">
           {error}
         </p>
       ) : null}
       <div className="row gap">
-        <button type="button" className="btn btn-success btn-small" disabled={busy} onClick={() => void review('confirmed')} data-testid={`review-confirm-${finding.finding}`}>
+        <button
+          type="button"
+          className="btn btn-success btn-small"
+          disabled={busy}
+          onClick={() => void review('confirmed')}
+          data-testid={`review-confirm-${finding.finding}`}
+        >
           ✓ {t('worklist.confirm')}
           <span className="sr-only"> {name(finding.finding)}</span>
         </button>
-        <button type="button" className="btn btn-danger-outline btn-small" disabled={busy} onClick={() => void review('rejected')} data-testid={`review-reject-${finding.finding}`}>
+        <button
+          type="button"
+          className="btn btn-danger-outline btn-small"
+          disabled={busy}
+          onClick={() => void review('rejected')}
+          data-testid={`review-reject-${finding.finding}`}
+        >
           ✕ {t('worklist.reject')}
           <span className="sr-only"> {name(finding.finding)}</span>
         </button>
@@ -124,7 +171,14 @@ function StudyDetail({ item, onReviewed }: { item: WorklistItem; onReviewed: () 
         <p className="small muted">{t('worklist.drawHint')}</p>
         <div className="finding-reviews">
           {item.findings.map((f) => (
-            <FindingReview key={f.finding} item={item} finding={f} boxes={boxes[f.finding] ?? []} onClearBoxes={() => setBoxes((prev) => ({ ...prev, [f.finding]: [] }))} onReviewed={onReviewed} />
+            <FindingReview
+              key={f.finding}
+              item={item}
+              finding={f}
+              boxes={boxes[f.finding] ?? []}
+              onClearBoxes={() => setBoxes((prev) => ({ ...prev, [f.finding]: [] }))}
+              onReviewed={onReviewed}
+            />
           ))}
         </div>
         {item.consultId ? (
@@ -157,7 +211,8 @@ function Stats({ version }: { version: number }) {
           <span className="stat-label">{t('worklist.ppv', { finding: name(f.finding) })}</span>
           <strong className="stat-value">{f.ppv === null ? '—' : percent(f.ppv)}</strong>
           <span className="muted small" data-testid={`stats-${f.finding}`}>
-            {t('worklist.ppvDetail', { c: f.confirmed, n: f.flagsReviewed, m: f.missedLesions })} · {t('worklist.decisions', { d: f.flagsReviewed + f.negativesReviewed })}
+            {t('worklist.ppvDetail', { c: f.confirmed, n: f.flagsReviewed, m: f.missedLesions })} ·{' '}
+            {t('worklist.decisions', { d: f.flagsReviewed + f.negativesReviewed })}
           </span>
         </div>
       ))}
@@ -189,7 +244,17 @@ export function Worklist() {
       <Stats version={decisions} />
       <div className="chips" role="group" aria-label={t('worklist.view')}>
         {(['open', 'reviewed'] as const).map((v) => (
-          <button key={v} type="button" className="chip" aria-pressed={view === v} onClick={() => { setView(v); setSelected(null); }} data-testid={`worklist-view-${v}`}>
+          <button
+            key={v}
+            type="button"
+            className="chip"
+            aria-pressed={view === v}
+            onClick={() => {
+              setView(v);
+              setSelected(null);
+            }}
+            data-testid={`worklist-view-${v}`}
+          >
             {v === 'open' ? t('worklist.viewOpen') : t('worklist.viewReviewed')}
           </button>
         ))}
@@ -204,7 +269,13 @@ export function Worklist() {
                 <ul className="worklist-list" aria-label={t('worklist.studies')}>
                   {data.items.map((i) => (
                     <li key={i.studyId}>
-                      <button type="button" className={`worklist-item ${i.studyId === selected ? 'selected' : ''} ${i.anyFlagged ? 'flagged' : ''}`} aria-pressed={i.studyId === selected} onClick={() => setSelected(i.studyId)} data-testid={`worklist-item-${i.studyId}`}>
+                      <button
+                        type="button"
+                        className={`worklist-item ${i.studyId === selected ? 'selected' : ''} ${i.anyFlagged ? 'flagged' : ''}`}
+                        aria-pressed={i.studyId === selected}
+                        onClick={() => setSelected(i.studyId)}
+                        data-testid={`worklist-item-${i.studyId}`}
+                      >
                         <ProtectedImg src={i.previewUrl} alt="" className="worklist-thumb" />
                         <span className="worklist-info">
                           <strong translate={i.patient?.name ? 'no' : undefined}>{i.patient?.name || t('worklist.unknownPatient')}</strong>
@@ -214,7 +285,8 @@ export function Worklist() {
                             ))}
                           </span>
                           <span className="muted small">
-                            {t('worklist.waiting', { n: number(Math.round(i.waitingMinutes)) })} · {i.reviewStatus === 'open' ? t('worklist.open') : t('worklist.reviewed')}
+                            {t('worklist.waiting', { n: number(Math.round(i.waitingMinutes)) })} ·{' '}
+                            {i.reviewStatus === 'open' ? t('worklist.open') : t('worklist.reviewed')}
                           </span>
                         </span>
                         {i.anyFlagged ? (
@@ -234,14 +306,24 @@ export function Worklist() {
           title={
             item ? (
               <>
-                <span translate={item.patient?.name ? 'no' : undefined}>{item.patient?.name || t('worklist.unknownPatient')}</span> · {item.findings.filter((f) => f.flagged).map((f) => name(f.finding)).join(', ') || t('triage.noFlag')}
+                <span translate={item.patient?.name ? 'no' : undefined}>{item.patient?.name || t('worklist.unknownPatient')}</span> ·{' '}
+                {item.findings
+                  .filter((f) => f.flagged)
+                  .map((f) => name(f.finding))
+                  .join(', ') || t('triage.noFlag')}
               </>
             ) : (
               t('worklist.detail')
             )
           }
         >
-          {item ? <StudyDetail key={item.studyId} item={item} onReviewed={onReviewed} /> : res.error ? <ErrorNote error={res.error} /> : <Empty>{t('worklist.select')}</Empty>}
+          {item ? (
+            <StudyDetail key={item.studyId} item={item} onReviewed={onReviewed} />
+          ) : res.error ? (
+            <ErrorNote error={res.error} />
+          ) : (
+            <Empty>{t('worklist.select')}</Empty>
+          )}
         </Panel>
       </div>
     </Page>

@@ -124,7 +124,15 @@ export function ChatPanel({ consultId }: { consultId: string }) {
           <label htmlFor={`${id}-file`} className="btn btn-ghost btn-small file-btn">
             📎 {file ? file.name : t('chat.attach')}
           </label>
-          <input id={`${id}-file`} ref={fileRef} type="file" accept="image/png,image/jpeg,application/pdf" className="sr-only" onChange={(e) => setFile(e.target.files?.[0] ?? null)} data-testid="chat-attach" />
+          <input
+            id={`${id}-file`}
+            ref={fileRef}
+            type="file"
+            accept="image/png,image/jpeg,application/pdf"
+            className="sr-only"
+            onChange={(e) => setFile(e.target.files?.[0] ?? null)}
+            data-testid="chat-attach"
+          />
           <span className="spacer" />
           <button type="submit" className="btn btn-primary btn-small" disabled={busy || (!text.trim() && !file)} data-testid="chat-send">
             {t('chat.send')}

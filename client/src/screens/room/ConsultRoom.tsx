@@ -112,7 +112,10 @@ function WaitingList({ consultId, waiting, onAdmitted }: { consultId: string; wa
             </span>
             <button type="button" className="btn btn-primary btn-small" onClick={() => admit(p.userId)} data-testid={`admit-${p.userId}`}>
               {t('room.admit')}
-              <span className="sr-only" translate="no"> {p.displayName}</span>
+              <span className="sr-only" translate="no">
+                {' '}
+                {p.displayName}
+              </span>
             </button>
           </li>
         ))}
@@ -199,7 +202,11 @@ function InviteForm({ consultId, onInvited }: { consultId: string; onInvited: ()
             {found.map((c) => (
               <li key={c.id}>
                 <button type="button" className="btn btn-ghost btn-small" title={c.id} onClick={() => setChosen(c)} data-testid={`invite-option-${c.id}`}>
-                  <strong translate="no">{c.displayName}</strong> <span className="muted small">{roleName(c.role)}{c.specialty ? ` · ${specialtyName(c.specialty)}` : ''}</span>
+                  <strong translate="no">{c.displayName}</strong>{' '}
+                  <span className="muted small">
+                    {roleName(c.role)}
+                    {c.specialty ? ` · ${specialtyName(c.specialty)}` : ''}
+                  </span>
                 </button>
               </li>
             ))}
@@ -228,7 +235,8 @@ function actionsFor(c: ConsultView, userId: string, role: string): { action: Con
   if (role === 'specialist' && c.status === 'requested') out.push({ action: 'accept', label: 'queue.accept', tone: 'btn-primary' });
   if (isSpecialist && (c.status === 'accepted' || c.status === 'scheduled')) out.push({ action: 'start', label: 'room.start', tone: 'btn-primary' });
   if ((isSpecialist || isRequester) && c.status === 'reported') out.push({ action: 'close', label: 'room.close', tone: 'btn-secondary' });
-  if (isRequester && (c.status === 'requested' || c.status === 'draft')) out.push({ action: 'cancel', label: 'room.cancelRequest', tone: 'btn-danger-outline' });
+  if (isRequester && (c.status === 'requested' || c.status === 'draft'))
+    out.push({ action: 'cancel', label: 'room.cancelRequest', tone: 'btn-danger-outline' });
   return out;
 }
 
@@ -267,7 +275,12 @@ export function ConsultRoom({ consultId }: { consultId: string }) {
   // opened the room yet, or the host is in and has been told.
   const hostName = res.data?.participants.find((p) => p.userId === res.data?.assignedSpecialistId)?.displayName;
   const hostPresent = Boolean(room?.hostId && room.present.some((p) => p.userId === room.hostId));
-  const waitingText = !res.data?.assignedSpecialistId || res.data.status === 'requested' ? t('room.waitNoHost') : hostPresent ? t('room.waitHostIn', { name: hostName ?? '' }) : t('room.waitHostAway', { name: hostName ?? '' });
+  const waitingText =
+    !res.data?.assignedSpecialistId || res.data.status === 'requested'
+      ? t('room.waitNoHost')
+      : hostPresent
+        ? t('room.waitHostIn', { name: hostName ?? '' })
+        : t('room.waitHostAway', { name: hostName ?? '' });
   const admitted = joined?.admitted ?? false;
   const host = joined?.host ?? false;
 
@@ -278,7 +291,12 @@ export function ConsultRoom({ consultId }: { consultId: string }) {
           <h1 id="room-title" className="sr-only">
             {t('room.title')}
           </h1>
-          <PatientBanner name={consult.patient?.name ?? consult.patientId} birthDate={consult.patient?.birthDate} gender={consult.patient?.gender} idMasked={consult.patient?.citizenIdMasked}>
+          <PatientBanner
+            name={consult.patient?.name ?? consult.patientId}
+            birthDate={consult.patient?.birthDate}
+            gender={consult.patient?.gender}
+            idMasked={consult.patient?.citizenIdMasked}
+          >
             <div className="row gap wrap">
               <UrgencyBadge urgency={consult.urgency} />
               <StatusBadge status={consult.status} />
@@ -377,8 +395,22 @@ export function ConsultRoom({ consultId }: { consultId: string }) {
             ))}
           </div>
           {TABS.map((tb) => (
-            <div key={tb.key} className="tab-panel" role="tabpanel" tabIndex={0} id={`tabpanel-${tb.key}`} aria-labelledby={`tab-${tb.key}`} hidden={tab !== tb.key}>
-              {tb.key === 'record' ? admitted ? <EmrPanel consult={consult} initial={joined?.summary ?? null} /> : <p className="muted">{t('room.recordAfterAdmission')}</p> : null}
+            <div
+              key={tb.key}
+              className="tab-panel"
+              role="tabpanel"
+              tabIndex={0}
+              id={`tabpanel-${tb.key}`}
+              aria-labelledby={`tab-${tb.key}`}
+              hidden={tab !== tb.key}
+            >
+              {tb.key === 'record' ? (
+                admitted ? (
+                  <EmrPanel consult={consult} initial={joined?.summary ?? null} />
+                ) : (
+                  <p className="muted">{t('room.recordAfterAdmission')}</p>
+                )
+              ) : null}
               {tb.key === 'chat' ? <ChatPanel consultId={consultId} /> : null}
               {tb.key === 'notes' ? <NotesPanel consultId={consultId} /> : null}
               {tb.key === 'report' ? <ReportPanel consult={consult} onSigned={res.reload} /> : null}

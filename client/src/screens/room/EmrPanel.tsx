@@ -36,7 +36,11 @@ export function EmrPanel({ consult, initial }: { consult: ConsultView; initial: 
           ● {t('room.recordUpdated', { time: time(updatedAt) })} {lastChange ? <span className="muted small">({lastChange})</span> : null}
         </div>
       ) : null}
-      {bundle ? <RecordView bundle={bundle} compact sections={consult.sharedSections.length ? consult.sharedSections : undefined} /> : <Empty>{t('room.noRecord')}</Empty>}
+      {bundle ? (
+        <RecordView bundle={bundle} compact sections={consult.sharedSections.length ? consult.sharedSections : undefined} />
+      ) : (
+        <Empty>{t('room.noRecord')}</Empty>
+      )}
     </div>
   );
 }

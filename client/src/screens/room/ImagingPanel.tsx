@@ -36,7 +36,11 @@ function StudyView({ studyId }: { studyId: string }) {
             imageUrl={study.previewUrl}
             imageSize={{ width: study.width, height: study.height }}
             alt={t('viewer.alt')}
-            heatmaps={(study.triage.findings ?? []).map((f) => ({ key: f.finding, url: f.heatmapUrl, label: findingLabel[f.finding] ? t(findingLabel[f.finding] as MessageKey) : f.finding }))}
+            heatmaps={(study.triage.findings ?? []).map((f) => ({
+              key: f.finding,
+              url: f.heatmapUrl,
+              label: findingLabel[f.finding] ? t(findingLabel[f.finding] as MessageKey) : f.finding,
+            }))}
             lesions={study.triage.lesions ?? []}
             height={420}
           />

@@ -27,7 +27,15 @@ export function NotesPanel({ consultId }: { consultId: string }) {
         <label htmlFor={`${id}-note`} className="sr-only">
           {t('notes.new')}
         </label>
-        <textarea id={`${id}-note`} rows={3} maxLength={8000} value={text} placeholder={t('notes.placeholder')} onChange={(e) => setText(e.target.value)} data-testid="note-input" />
+        <textarea
+          id={`${id}-note`}
+          rows={3}
+          maxLength={8000}
+          value={text}
+          placeholder={t('notes.placeholder')}
+          onChange={(e) => setText(e.target.value)}
+          data-testid="note-input"
+        />
         <div className="row">
           <span className="spacer" />
           <button type="submit" className="btn btn-secondary btn-small" disabled={busy || !text.trim()} data-testid="note-save">

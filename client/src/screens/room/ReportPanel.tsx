@@ -27,7 +27,12 @@ function extensionString(resource: Record<string, unknown>, suffix: string): str
   return '';
 }
 
-const checkKey = { signature: 'report.checkSignature', chain: 'report.checkChain', validity: 'report.checkValidity', revocation: 'report.checkRevocation' } as const;
+const checkKey = {
+  signature: 'report.checkSignature',
+  chain: 'report.checkChain',
+  validity: 'report.checkValidity',
+  revocation: 'report.checkRevocation',
+} as const;
 
 /**
  * Who signed, when, with which certificate, and whether it still verifies (signature, chain to the
@@ -149,7 +154,8 @@ export function ReportPanel({ consult, onSigned }: { consult: ConsultView; onSig
   }, [report]);
 
   const isAuthor = me.role === 'specialist' && consult.assignedSpecialistId === me.id;
-  const canWrite = isAuthor && (consult.status === 'in_progress' || consult.status === 'accepted' || consult.status === 'scheduled' || consult.status === 'reported');
+  const canWrite =
+    isAuthor && (consult.status === 'in_progress' || consult.status === 'accepted' || consult.status === 'scheduled' || consult.status === 'reported');
 
   if (res.notAvailable || versions.notAvailable) return <NotAvailable what={t('room.report')} />;
   if ((versions.loading && !versions.data) || (res.loading && !report && !res.error)) return <Spinner />;
@@ -159,7 +165,11 @@ export function ReportPanel({ consult, onSigned }: { consult: ConsultView; onSig
   const sign = async (e: SubmitEvent) => {
     e.preventDefault();
     await run(async () => {
-      const body: ReportBody = { findings: findings.trim(), recommendation: recommendation.trim(), ...(impression.trim() ? { impression: impression.trim() } : {}) };
+      const body: ReportBody = {
+        findings: findings.trim(),
+        recommendation: recommendation.trim(),
+        ...(impression.trim() ? { impression: impression.trim() } : {}),
+      };
       const signed = await api.post<ConsultReportView>(`/api/consults/${encodeURIComponent(consult.id)}/report`, body);
       res.setData(() => signed);
       versions.reload();
@@ -177,7 +187,13 @@ export function ReportPanel({ consult, onSigned }: { consult: ConsultView; onSig
             <Badge tone="info">{t('report.version', { v: report.version })}</Badge>
             <Badge tone={report.status === 'final' ? 'success' : 'warning'}>{report.status === 'final' ? t('report.final') : t('report.amended')}</Badge>
           </div>
-          <SignatureDetails key={report.version} consultId={consult.id} version={report.version} signedAt={report.signedAt} {...(report.signerName ? { signerName: report.signerName } : {})} />
+          <SignatureDetails
+            key={report.version}
+            consultId={consult.id}
+            version={report.version}
+            signedAt={report.signedAt}
+            {...(report.signerName ? { signerName: report.signerName } : {})}
+          />
           {!showEditor ? (
             <dl className="report-view">
               <dt>{t('report.findings')}</dt>
@@ -204,13 +220,36 @@ export function ReportPanel({ consult, onSigned }: { consult: ConsultView; onSig
       {showEditor ? (
         <form onSubmit={(e) => void sign(e)} className="stack" data-testid="report-form">
           <Field label={t('report.findings')} htmlFor={`${id}-f`}>
-            <textarea id={`${id}-f`} rows={5} required maxLength={20000} value={findings} onChange={(e) => setFindings(e.target.value)} data-testid="report-findings" />
+            <textarea
+              id={`${id}-f`}
+              rows={5}
+              required
+              maxLength={20000}
+              value={findings}
+              onChange={(e) => setFindings(e.target.value)}
+              data-testid="report-findings"
+            />
           </Field>
           <Field label={t('report.impression')} htmlFor={`${id}-i`} hint={t('report.optional')}>
-            <textarea id={`${id}-i`} rows={2} maxLength={4000} value={impression} onChange={(e) => setImpression(e.target.value)} data-testid="report-impression" />
+            <textarea
+              id={`${id}-i`}
+              rows={2}
+              maxLength={4000}
+              value={impression}
+              onChange={(e) => setImpression(e.target.value)}
+              data-testid="report-impression"
+            />
           </Field>
           <Field label={t('report.recommendation')} htmlFor={`${id}-r`}>
-            <textarea id={`${id}-r`} rows={4} required maxLength={20000} value={recommendation} onChange={(e) => setRecommendation(e.target.value)} data-testid="report-recommendation" />
+            <textarea
+              id={`${id}-r`}
+              rows={4}
+              required
+              maxLength={20000}
+              value={recommendation}
+              onChange={(e) => setRecommendation(e.target.value)}
+              data-testid="report-recommendation"
+            />
           </Field>
           <p className="small muted">{t('report.signNotice')}</p>
           {error ? <ErrorNote error={error} /> : null}

@@ -12,7 +12,6 @@ import { Badge } from '../../components/ui';
 import { useI18n, type MessageKey } from '../../i18n';
 import { useMe, useSession } from '../../lib/session';
 
-
 declare global {
   interface Window {
     /** The live call of this tab, for diagnostics and end-to-end tests (getStats via consumerStats()). */
@@ -58,7 +57,9 @@ function VideoTile({ tile, active, call }: { tile: Tile; active: boolean; call: 
     if (!v || !call || tile.self || !tile.video) return;
     const consumer = call.remoteTracks().find((r) => r.track === tile.video);
     if (!consumer) return;
-    const ro = new ResizeObserver(() => call.setRenderedSize(consumer.consumerId, Math.round(v.clientWidth * devicePixelRatio), Math.round(v.clientHeight * devicePixelRatio)));
+    const ro = new ResizeObserver(() =>
+      call.setRenderedSize(consumer.consumerId, Math.round(v.clientWidth * devicePixelRatio), Math.round(v.clientHeight * devicePixelRatio)),
+    );
     ro.observe(v);
     return () => ro.disconnect();
   }, [call, tile.video, tile.self]);
@@ -69,8 +70,19 @@ function VideoTile({ tile, active, call }: { tile: Tile; active: boolean; call: 
     .map((w) => w.charAt(0))
     .join('');
   return (
-    <figure className={`tile ${active ? 'tile-active' : ''} ${tile.screen ? 'tile-screen' : ''}`} data-testid={tile.self ? 'tile-self' : `tile-${tile.peerId ?? tile.key}`} data-active={String(active)}>
-      <video ref={videoRef} muted playsInline autoPlay className={tile.video && !tile.audioOnly && !tile.cameraOff ? '' : 'hidden'} data-testid={tile.self ? 'video-self' : 'video-remote'} />
+    <figure
+      className={`tile ${active ? 'tile-active' : ''} ${tile.screen ? 'tile-screen' : ''}`}
+      data-testid={tile.self ? 'tile-self' : `tile-${tile.peerId ?? tile.key}`}
+      data-active={String(active)}
+    >
+      <video
+        ref={videoRef}
+        muted
+        playsInline
+        autoPlay
+        className={tile.video && !tile.audioOnly && !tile.cameraOff ? '' : 'hidden'}
+        data-testid={tile.self ? 'video-self' : 'video-remote'}
+      />
       {!tile.self ? <audio ref={audioRef} autoPlay /> : null}
       {!tile.video || tile.audioOnly || tile.cameraOff ? (
         <div className="tile-avatar" aria-hidden="true">
@@ -120,12 +132,27 @@ const qualityBars: Record<CallQuality, number> = { connecting: 0, reconnecting: 
  * What the call really does (ConsultCall's connection status at each stats tick): ICE/DTLS state
  * of both transports, inbound media flowing or not, audio-only, reconnecting.
  */
-function QualityIndicator({ status, state, kbps }: { status: CallConnectionStatus | null; state: CallState | 'idle' | 'starting' | 'failed'; kbps: number | null }) {
+function QualityIndicator({
+  status,
+  state,
+  kbps,
+}: {
+  status: CallConnectionStatus | null;
+  state: CallState | 'idle' | 'starting' | 'failed';
+  kbps: number | null;
+}) {
   const { t, number } = useI18n();
   const quality: CallQuality = state === 'reconnecting' ? 'reconnecting' : (status?.quality ?? 'connecting');
   const bars = qualityBars[quality];
   const relay = status?.transports.some((tr) => tr.localCandidateType === 'relay');
-  const title = [kbps !== null ? `${number(Math.round(kbps))} kbps` : null, status ? status.transports.map((tr) => `${tr.direction}: ${tr.connectionState}${tr.protocol ? ` ${tr.protocol}` : ''}${relay ? ' (TURN)' : ''}`).join(', ') : null].filter(Boolean).join(' · ');
+  const title = [
+    kbps !== null ? `${number(Math.round(kbps))} kbps` : null,
+    status
+      ? status.transports.map((tr) => `${tr.direction}: ${tr.connectionState}${tr.protocol ? ` ${tr.protocol}` : ''}${relay ? ' (TURN)' : ''}`).join(', ')
+      : null,
+  ]
+    .filter(Boolean)
+    .join(' · ');
   return (
     <span
       className={`quality quality-${bars >= 3 ? 'good' : bars >= 1 ? 'poor' : 'unknown'}`}
@@ -249,25 +276,81 @@ export function VideoGrid({ consultId, canJoin, present = [] }: { consultId: str
 
   const tiles: Tile[] = [];
   const localVideo = call?.localTrack('video') ?? preview?.getVideoTracks()[0];
-  tiles.push({ key: 'self', peerId: null, name: me.displayName, video: cam ? localVideo : undefined, screen: false, self: true, audioOnly: selfAudioOnly, host: false, cameraOff: !cam, muted: !mic });
+  tiles.push({
+    key: 'self',
+    peerId: null,
+    name: me.displayName,
+    video: cam ? localVideo : undefined,
+    screen: false,
+    self: true,
+    audioOnly: selfAudioOnly,
+    host: false,
+    cameraOff: !cam,
+    muted: !mic,
+  });
   // A peer whose media arrives before its announcement still gets a tile.
   const known = new Set(peers.map((p) => p.peerId));
   const anonymous = [...new Set(remote.map((r) => r.peerId))].filter((id) => !known.has(id));
   // Name it from the consult room when exactly one present person is not yet a known call peer.
   const unnamed = present.filter((p) => p.userId !== me.id && !peers.some((k) => k.userId === p.userId));
   const guess = anonymous.length === 1 && unnamed.length === 1 ? unnamed[0] : undefined;
-  const everyone: CallPeerInfo[] = [...peers, ...anonymous.map((peerId) => ({ peerId, userId: guess?.userId ?? '', displayName: guess?.displayName ?? t('call.participant'), host: false, audioOnly: false }))];
+  const everyone: CallPeerInfo[] = [
+    ...peers,
+    ...anonymous.map((peerId) => ({
+      peerId,
+      userId: guess?.userId ?? '',
+      displayName: guess?.displayName ?? t('call.participant'),
+      host: false,
+      audioOnly: false,
+    })),
+  ];
   for (const p of everyone) {
     const tracks = remote.filter((r) => r.peerId === p.peerId);
     const camera = tracks.find((r) => r.source === 'camera');
     const micTrack = tracks.find((r) => r.kind === 'audio');
     const paused = (r: RemoteTrack | undefined) => !!r && !!call?.isProducerPaused(r.producerId);
-    tiles.push({ key: p.peerId, peerId: p.peerId, name: p.displayName, video: camera?.track, audio: micTrack?.track, screen: false, self: false, audioOnly: p.audioOnly, host: p.host, cameraOff: paused(camera), muted: paused(micTrack) });
+    tiles.push({
+      key: p.peerId,
+      peerId: p.peerId,
+      name: p.displayName,
+      video: camera?.track,
+      audio: micTrack?.track,
+      screen: false,
+      self: false,
+      audioOnly: p.audioOnly,
+      host: p.host,
+      cameraOff: paused(camera),
+      muted: paused(micTrack),
+    });
     const screen = tracks.find((r) => r.source === 'screen');
-    if (screen) tiles.push({ key: `${p.peerId}-screen`, peerId: p.peerId, name: p.displayName, video: screen.track, screen: true, self: false, audioOnly: false, host: false, cameraOff: paused(screen), muted: false });
+    if (screen)
+      tiles.push({
+        key: `${p.peerId}-screen`,
+        peerId: p.peerId,
+        name: p.displayName,
+        video: screen.track,
+        screen: true,
+        self: false,
+        audioOnly: false,
+        host: false,
+        cameraOff: paused(screen),
+        muted: false,
+      });
   }
   const localScreen = call?.localTrack('screen');
-  if (localScreen) tiles.push({ key: 'self-screen', peerId: null, name: me.displayName, video: localScreen, screen: true, self: true, audioOnly: false, host: false, cameraOff: false, muted: false });
+  if (localScreen)
+    tiles.push({
+      key: 'self-screen',
+      peerId: null,
+      name: me.displayName,
+      video: localScreen,
+      screen: true,
+      self: true,
+      audioOnly: false,
+      host: false,
+      cameraOff: false,
+      muted: false,
+    });
 
   const inCall = call !== null && state !== 'closed';
   return (
@@ -309,7 +392,13 @@ export function VideoGrid({ consultId, canJoin, present = [] }: { consultId: str
           <>
             <span className="muted">{canJoin ? t('call.notJoined') : t('call.waitForAdmission')}</span>
             <span className="spacer" />
-            <button type="button" className="btn btn-primary" disabled={!canJoin || !socket || state === 'starting'} onClick={() => void start()} data-testid="call-join">
+            <button
+              type="button"
+              className="btn btn-primary"
+              disabled={!canJoin || !socket || state === 'starting'}
+              onClick={() => void start()}
+              data-testid="call-join"
+            >
               {state === 'starting' ? t('call.joining') : t('call.join')}
             </button>
           </>

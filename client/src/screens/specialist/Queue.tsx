@@ -96,7 +96,9 @@ export function SpecialistQueue() {
     }
   };
 
-  const accepted = (mine.data ?? []).filter((c) => c.assignedSpecialistId === me.id && (c.status === 'accepted' || c.status === 'scheduled' || c.status === 'in_progress'));
+  const accepted = (mine.data ?? []).filter(
+    (c) => c.assignedSpecialistId === me.id && (c.status === 'accepted' || c.status === 'scheduled' || c.status === 'in_progress'),
+  );
 
   return (
     <Page
@@ -162,7 +164,11 @@ export function SpecialistQueue() {
                   {
                     header: t('queue.ai'),
                     cell: (c) =>
-                      c.aiFlagSeverity !== null ? <AiFlagBadge severity={c.aiFlagSeverity} /> : <span className="muted small">{c.imagingStudyIds.length > 0 ? t('queue.aiPending') : t('queue.noAi')}</span>,
+                      c.aiFlagSeverity !== null ? (
+                        <AiFlagBadge severity={c.aiFlagSeverity} />
+                      ) : (
+                        <span className="muted small">{c.imagingStudyIds.length > 0 ? t('queue.aiPending') : t('queue.noAi')}</span>
+                      ),
                   },
                   { header: t('queue.waitingFor'), className: 'nowrap', cell: (c) => waitText(t, c.waitingMinutes) },
                   { header: t('queue.sla'), className: 'nowrap', cell: (c) => <SlaTimer deadline={c.slaDeadline} overdue={c.overdue} now={now} /> },
@@ -174,7 +180,10 @@ export function SpecialistQueue() {
                     </Link>
                     <button type="button" className="btn btn-small btn-primary" data-testid={`queue-accept-${c.id}`} onClick={() => void accept(c)}>
                       {t('queue.accept')}
-                      <span className="sr-only" translate="no"> {c.patient?.name ?? ''}</span>
+                      <span className="sr-only" translate="no">
+                        {' '}
+                        {c.patient?.name ?? ''}
+                      </span>
                     </button>
                   </>
                 )}
