@@ -10,11 +10,10 @@
  * costs alone and 4 at a time (libuv pool: 4 threads). Then one JSON line.
  */
 import { scrypt } from 'node:crypto';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { rmSync } from 'node:fs';
 import os from 'node:os';
-import path from 'node:path';
 import { performance } from 'node:perf_hooks';
-import { loadConfig } from '../server/config';
+import { benchConfig } from './bench-platform';
 import { startPlatform } from '../server/main';
 import { createLogger } from '../server/observability/logger';
 
@@ -37,25 +36,7 @@ async function main(): Promise<void> {
   const clients = Number(arg('clients', '50'));
   const seconds = Number(arg('seconds', '60'));
   const handler = arg('handler', 'postgresql');
-  const dataDir = mkdtempSync(path.join(os.tmpdir(), 'hoichan-bench-load-'));
-  const password = 'bench-password-0123456789';
-  const config = loadConfig({
-    NODE_ENV: 'production',
-    HOME: process.env.HOME,
-    HOICHAN_CACHE: process.env.HOICHAN_CACHE,
-    PORT: '0',
-    HOST: '127.0.0.1',
-    HOICHAN_DATA_DIR: dataDir,
-    HOICHAN_DB_HANDLER: handler,
-    HOICHAN_DEMO_PASSWORD: password,
-    HOICHAN_SEED_DEMO: 'true',
-    JWT_SECRET: 'bench-secret-that-is-long-enough-0123456789',
-    HOICHAN_AUDIT_KEY: 'bench-audit-key-that-is-long-enough-0123456789',
-    HOICHAN_KEY_ENCRYPTION_SECRET: 'bench-key-encryption-secret-long-enough-0123',
-    LOGIN_MAX_ATTEMPTS_PER_IP: '1000000',
-    LOG_LEVEL: 'silent',
-    CLIENT_DIST_DIR: path.join(dataDir, 'no-client'),
-  });
+  const { config, dataDir, password } = benchConfig('load', { HOICHAN_DB_HANDLER: handler, LOGIN_MAX_ATTEMPTS_PER_IP: '1000000' });
   const platform = await startPlatform(config, createLogger('silent'));
   try {
     const req = async (method: string, pathname: string, token?: string, body?: unknown) => {

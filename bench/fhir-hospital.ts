@@ -17,11 +17,10 @@
  * database does with each search (FerretDB `explain`: pushed down or not, the PostgreSQL plan node).
  * Prints tables, then one JSON line.
  */
-import { mkdtempSync, rmSync } from 'node:fs';
+import { rmSync } from 'node:fs';
 import os from 'node:os';
-import path from 'node:path';
 import { performance } from 'node:perf_hooks';
-import { loadConfig } from '../server/config';
+import { benchConfig } from './bench-platform';
 import { startPlatform, type Platform } from '../server/main';
 import { createLogger } from '../server/observability/logger';
 import { syntheaTransactionBundle } from '../test/fixtures/fhir/synthea-bundle';
@@ -89,25 +88,10 @@ const CITIZEN_ID_SYSTEM_GUESS = (bundle: { entry?: { resource?: Record<string, u
 
 async function main(): Promise<void> {
   const args = parseArgs(process.argv.slice(2));
-  const dataDir = mkdtempSync(path.join(os.tmpdir(), 'hoichan-bench-hospital-'));
-  const password = 'bench-password-0123456789';
-  const config = loadConfig({
-    NODE_ENV: 'production',
-    HOME: process.env.HOME,
-    HOICHAN_CACHE: process.env.HOICHAN_CACHE,
-    PORT: '0',
-    HOST: '127.0.0.1',
-    HOICHAN_DATA_DIR: dataDir,
+  const { config, dataDir, password } = benchConfig('hospital', {
     HOICHAN_DB_HANDLER: args.handler,
     HOICHAN_COMPARTMENT_CACHE: args.cache ? '200' : '0',
-    HOICHAN_DEMO_PASSWORD: password,
-    HOICHAN_SEED_DEMO: 'true',
-    JWT_SECRET: 'bench-secret-that-is-long-enough-0123456789',
-    HOICHAN_AUDIT_KEY: 'bench-audit-key-that-is-long-enough-0123456789',
-    HOICHAN_KEY_ENCRYPTION_SECRET: 'bench-key-encryption-secret-long-enough-0123',
     LOGIN_MAX_ATTEMPTS_PER_IP: '100000',
-    LOG_LEVEL: 'silent',
-    CLIENT_DIST_DIR: path.join(dataDir, 'no-client'),
   });
   const logger = createLogger(process.env.BENCH_LOG_LEVEL ?? 'silent');
   let platform: Platform = await startPlatform(config, logger);

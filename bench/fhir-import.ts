@@ -9,11 +9,10 @@
  * Patient/{id}/$summary at a fixed `--concurrency`. Every request is audited, as in production.
  * Prints a table, then one JSON line.
  */
-import { mkdtempSync, rmSync } from 'node:fs';
+import { rmSync } from 'node:fs';
 import os from 'node:os';
-import path from 'node:path';
 import { performance } from 'node:perf_hooks';
-import { loadConfig } from '../server/config';
+import { benchConfig } from './bench-platform';
 import { startPlatform } from '../server/main';
 import { createLogger } from '../server/observability/logger';
 import { syntheaTransactionBundle } from '../test/fixtures/fhir/synthea-bundle';
@@ -62,22 +61,7 @@ async function pool<T>(items: T[], concurrency: number, fn: (item: T) => Promise
 
 async function main(): Promise<void> {
   const args = parseArgs(process.argv.slice(2));
-  const dataDir = mkdtempSync(path.join(os.tmpdir(), 'hoichan-bench-fhir-'));
-  const password = 'bench-password-0123456789';
-  const config = loadConfig({
-    NODE_ENV: 'production',
-    HOME: process.env.HOME,
-    HOICHAN_CACHE: process.env.HOICHAN_CACHE,
-    PORT: '0',
-    HOST: '127.0.0.1',
-    HOICHAN_DATA_DIR: dataDir,
-    HOICHAN_DEMO_PASSWORD: password,
-    JWT_SECRET: 'bench-secret-that-is-long-enough-0123456789',
-    HOICHAN_AUDIT_KEY: 'bench-audit-key-that-is-long-enough-0123456789',
-    HOICHAN_KEY_ENCRYPTION_SECRET: 'bench-key-encryption-secret-long-enough-0123',
-    LOG_LEVEL: 'silent',
-    CLIENT_DIST_DIR: path.join(dataDir, 'no-client'),
-  });
+  const { config, dataDir, password } = benchConfig('fhir');
   const platform = await startPlatform(config, createLogger(process.env.BENCH_LOG_LEVEL ?? 'silent'));
   try {
     const call = async (method: string, pathname: string, token?: string, body?: unknown) => {
