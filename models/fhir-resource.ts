@@ -24,8 +24,6 @@ export interface FhirResourceDoc {
   deleted: boolean;
   /** Patient compartment: the Patient id this resource belongs to (itself for a Patient). */
   patientId?: string;
-  /** Facilities this resource puts in the patient's care team (managingOrganization, serviceProvider, ...). */
-  careTeamOrgs: string[];
   /** Only on Patient documents: the denormalised care team of the whole compartment. */
   careTeamFacilityIds: string[];
   /** Only on Patient documents: the facility of the clinician who registered the patient here. */
@@ -51,7 +49,6 @@ const fhirResourceSchema = new Schema<FhirResourceDoc>(
     lastUpdated: { type: Date, required: true },
     deleted: { type: Boolean, default: false },
     patientId: { type: String },
-    careTeamOrgs: { type: [String], default: [] },
     careTeamFacilityIds: { type: [String], default: [] },
     registeredByFacilityId: { type: String },
     compartmentVersion: { type: Number },

@@ -10,7 +10,7 @@ import { fhirHistoryModel, type FhirHistoryDoc } from '../../models/fhir-history
 import { fhirSummaryModel, type FhirSummaryDoc } from '../../models/fhir-summary';
 import { fhirResourceModel, type DateKey, type FhirResourceDoc } from '../../models/fhir-resource';
 import { ConflictError, DomainError, NotFoundError, PreconditionFailedError } from '../http/errors';
-import { careTeamOrgsOf, extractKeys } from './search-params';
+import { extractKeys } from './search-params';
 
 export type WriteMethod = 'POST' | 'PUT' | 'DELETE';
 
@@ -130,16 +130,6 @@ export class ResourceStore {
     return d?.id ?? null;
   }
 
-  /** Recomputes the denormalised care team of a patient from every resource in the compartment. */
-  async refreshCareTeam(patientId: string): Promise<string[]> {
-    // eslint-disable-next-line @typescript-eslint/no-unnecessary-type-assertion -- mongoose's distinct() result is any at runtime; the cast documents the shape
-    const orgs = (await this.resources.distinct('careTeamOrgs', { patientId, deleted: false })) as string[];
-    const patient = await this.resources.findById(refKey('Patient', patientId), { registeredByFacilityId: 1 }).lean<{ registeredByFacilityId?: string }>();
-    const ids = [...new Set([...orgs, ...(patient?.registeredByFacilityId ? [patient.registeredByFacilityId] : [])])].sort();
-    await this.resources.updateOne({ _id: refKey('Patient', patientId) }, { $set: { careTeamFacilityIds: ids } });
-    return ids;
-  }
-
   /** Applies every plan or none: on failure, what was written is undone and the error rethrown. */
   async applyAll(plans: WritePlan[]): Promise<WriteResult[]> {
     const now = Date.now();
@@ -199,7 +189,7 @@ export class ResourceStore {
           patientId: prev?.patientId,
         };
       const versionId = prev.versionId + 1;
-      const set = { versionId, lastUpdated, deleted: true, careTeamOrgs: [], tokens: [], strings: [], refs: [], dateRanges: {}, resource: null };
+      const set = { versionId, lastUpdated, deleted: true, tokens: [], strings: [], refs: [], dateRanges: {}, resource: null };
       const r = await this.resources.updateOne({ _id: key, versionId: prev.versionId }, { $set: set });
       if (r.matchedCount === 0) throw new ConflictError(`${key} was changed by someone else; try again`, 'version_conflict');
       undo.push(() => this.resources.replaceOne({ _id: key }, prev));
@@ -257,7 +247,6 @@ export class ResourceStore {
       lastUpdated,
       deleted: false,
       patientId: p.accessPatientId ?? keys.patientId,
-      careTeamOrgs: careTeamOrgsOf(resource),
       careTeamFacilityIds: [],
       ...(p.type === 'Patient' && p.registeredByFacilityId ? { registeredByFacilityId: p.registeredByFacilityId } : {}),
       tokens: keys.tokens,

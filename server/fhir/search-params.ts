@@ -247,34 +247,3 @@ export function extractKeys(resource: FhirResource): ExtractedKeys {
   };
 }
 
-/**
- * Facilities a resource *names* as caring for the patient (`Organization/<facilityId>` references).
- * Informational only: it is stored for display and reporting and grants nothing. The care team is
- * registration plus explicit, audited grants (server/fhir/care-team.ts); anyone who may write a
- * record could otherwise write their own facility into it.
- */
-export function careTeamOrgsOf(resource: FhirResource): string[] {
-  const r = resource as Json;
-  const candidates: unknown[] = [];
-  switch (resource.resourceType) {
-    case 'Patient':
-      candidates.push(r.managingOrganization);
-      break;
-    case 'CareTeam':
-      // eslint-disable-next-line @typescript-eslint/no-unsafe-argument -- runtime input: FHIR JSON; candidates are checked below
-      if (Array.isArray(r.managingOrganization)) candidates.push(...r.managingOrganization);
-      if (Array.isArray(r.participant)) for (const p of r.participant) if (isObj(p)) candidates.push(p.member);
-      break;
-    case 'EpisodeOfCare':
-      candidates.push(r.managingOrganization);
-      break;
-    case 'Encounter':
-      candidates.push(r.serviceProvider);
-      break;
-  }
-  const ids = new Set<string>();
-  for (const c of candidates) {
-    if (isObj(c) && typeof c.reference === 'string' && c.reference.startsWith('Organization/')) ids.add(c.reference.slice('Organization/'.length));
-  }
-  return [...ids];
-}

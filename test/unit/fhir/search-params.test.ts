@@ -1,4 +1,4 @@
-import { careTeamOrgsOf, dateRange, extractKeys, normaliseText, searchParamType } from '../../../server/fhir/search-params';
+import { dateRange, extractKeys, normaliseText, searchParamType } from '../../../server/fhir/search-params';
 import { validateResource } from '../../../server/fhir/validation';
 
 describe('search-key extraction from the R4 SearchParameter FHIRPath expressions', () => {
@@ -41,13 +41,6 @@ describe('search-key extraction from the R4 SearchParameter FHIRPath expressions
     expect(dateRange('2024-02')).toEqual({ lo: Date.UTC(2024, 1, 1), hi: Date.UTC(2024, 2, 1) - 1 });
     expect(dateRange('nonsense')).toBeNull();
     expect(normaliseText('Đặng Văn Ứng')).toBe('dang van ung');
-    expect(careTeamOrgsOf({ resourceType: 'Encounter', serviceProvider: { reference: 'Organization/fac-bachmai' } })).toEqual(['fac-bachmai']);
-    expect(
-      careTeamOrgsOf({
-        resourceType: 'CareTeam',
-        participant: [{ member: { reference: 'Organization/fac-bacha' } }, { member: { reference: 'Practitioner/x' } }],
-      }),
-    ).toEqual(['fac-bacha']);
   });
 });
 
