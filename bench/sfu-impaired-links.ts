@@ -10,7 +10,6 @@
  * unimpaired namespace, the district doctor's in one whose veth is shaped (tbf), lossy (nftables
  * numgen), cut (link down) or firewalled (no UDP; TCP only to the web server and TURN).
  */
-import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
@@ -33,6 +32,7 @@ import {
   type ScenarioCall,
 } from '../test/e2e/netns/impaired-scenarios';
 import { labUnavailableReason, NetLab } from '../test/e2e/netns/lab';
+import { startCoturn } from '../test/support/coturn';
 
 function arg(name: string, fallback: number): number {
   const i = process.argv.indexOf(`--${name}`);
@@ -49,35 +49,7 @@ async function main(): Promise<void> {
   const secret = randomBytes(16).toString('hex');
   const turnPort = 3478;
   for (const h of ['office', 'clinic', 'clinic2']) lab.addHost(h);
-  const turn = spawn(
-    '/usr/bin/turnserver',
-    [
-      '-n',
-      '--use-auth-secret',
-      '--static-auth-secret',
-      secret,
-      '--realm',
-      'hoichan',
-      '--listening-ip',
-      lab.gatewayIp,
-      '--relay-ip',
-      lab.gatewayIp,
-      '--listening-port',
-      String(turnPort),
-      '--min-port',
-      '49160',
-      '--max-port',
-      '49300',
-      '--no-tls',
-      '--no-dtls',
-      '--no-cli',
-      '--fingerprint',
-      '--log-file',
-      'stdout',
-      '--simple-log',
-    ],
-    { stdio: 'ignore' },
-  );
+  const turn = await startCoturn({ ip: lab.gatewayIp, port: turnPort, secret });
   const cacheDir = process.env.HOICHAN_CACHE ?? path.join(os.homedir(), '.cache', 'hoichan');
   const workerBin = resolveWorkerBin(process.env.MEDIASOUP_WORKER_BIN, cacheDir);
   const mediasoup = loadMediasoup(workerBin);
@@ -162,7 +134,7 @@ async function main(): Promise<void> {
     await service.close();
     httpServer.closeAllConnections();
     await new Promise<void>((r) => httpServer.close(() => r()));
-    turn.kill('SIGTERM');
+    turn.stop();
     await lab.close();
   }
   const width = Math.max(...rows.map(([k]) => k.length));

@@ -13,12 +13,10 @@
  *       Debian's coturn over TCP within 5 s.
  * Each prints its figures. Needs root; skipped with the reason otherwise.
  */
-import { spawn, type ChildProcess } from 'node:child_process';
-import { existsSync } from 'node:fs';
 import { consultForCall, loginParty, type ConsultForCall } from '../../support/consult-flow';
+import { coturnInstalled, startCoturn, TURNSERVER, type Coturn } from '../../support/coturn';
 import { DEMO, startTestPlatform, type TestPlatform } from '../../support/platform';
 import type { LabParticipant } from './call-in-lab';
-import { sleep } from './call-in-lab';
 import {
   joinSpecialist,
   scenarioJoinLatency,
@@ -44,10 +42,9 @@ jest.mock('../../../server/sfu/feature', () => {
   };
 });
 
-const TURNSERVER = '/usr/bin/turnserver';
 const SECRET = 'turn-secret-for-netns-tests-0123456789';
 const TURN_PORT = 3478; // inside the lab: the bridge address is the lab's own
-const unavailable = labUnavailableReason() ?? (existsSync(TURNSERVER) ? undefined : 'Debian coturn (/usr/bin/turnserver) is not installed');
+const unavailable = labUnavailableReason() ?? (coturnInstalled() ? undefined : `Debian coturn (${TURNSERVER}) is not installed`);
 if (unavailable) process.stderr.write(`[skip] impaired-link call tests: ${unavailable}\n`);
 const maybe = unavailable ? describe.skip : describe;
 const LOSSY_SECONDS = Number(process.env.HOICHAN_LOSSY_SECONDS ?? 45);
@@ -57,7 +54,7 @@ const report = (scenario: string, figures: unknown) => process.stdout.write(`[im
 maybe('a consult call on impaired rural links (network namespaces, real Chromium)', () => {
   let lab: NetLab;
   let tp: TestPlatform;
-  let turn: ChildProcess | undefined;
+  let turn: Coturn | undefined;
   let consult: ConsultForCall;
   let call: ScenarioCall;
   let parts: ScenarioParticipants;
@@ -66,39 +63,7 @@ maybe('a consult call on impaired rural links (network namespaces, real Chromium
   beforeAll(async () => {
     lab = NetLab.create();
     for (const h of ['office', 'clinic', 'clinic2']) lab.addHost(h);
-    turn = spawn(
-      TURNSERVER,
-      [
-        '-n',
-        '--use-auth-secret',
-        '--static-auth-secret',
-        SECRET,
-        '--realm',
-        'hoichan',
-        '--listening-ip',
-        lab.gatewayIp,
-        '--relay-ip',
-        lab.gatewayIp,
-        '--listening-port',
-        String(TURN_PORT),
-        '--min-port',
-        '49160',
-        '--max-port',
-        '49300',
-        '--no-tls',
-        '--no-dtls',
-        '--no-cli',
-        '--fingerprint',
-        '--log-file',
-        'stdout',
-        '--simple-log',
-      ],
-      { stdio: ['ignore', 'pipe', 'pipe'] },
-    );
-    let turnLog = '';
-    turn.stdout?.on('data', (d: Buffer) => (turnLog += d.toString()));
-    turn.stderr?.on('data', (d: Buffer) => (turnLog += d.toString()));
-    for (let i = 0; i < 50 && !/IO method|listener opened/i.test(turnLog); i++) await sleep(100);
+    turn = await startCoturn({ ip: lab.gatewayIp, port: TURN_PORT, secret: SECRET });
     process.env.SFU_WORKERS = '1';
     process.env.SFU_LISTEN_IP = lab.gatewayIp;
     process.env.TURN_URLS = `turn:${lab.gatewayIp}:${TURN_PORT}?transport=tcp`;
@@ -119,7 +84,7 @@ maybe('a consult call on impaired rural links (network namespaces, real Chromium
   afterAll(async () => {
     for (const p of [...opened, ...(parts ? [parts.specialist, parts.referrer] : [])]) await p.browser.close();
     await tp?.close();
-    turn?.kill('SIGTERM');
+    turn?.stop();
     await lab?.close();
     // eslint-disable-next-line @typescript-eslint/no-dynamic-delete -- the test removes the one header/env key it set
     for (const v of ['SFU_LISTEN_IP', 'TURN_URLS', 'TURN_SECRET']) delete process.env[v];

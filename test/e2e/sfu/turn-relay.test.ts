@@ -3,8 +3,6 @@
  * (use-auth-secret); Chromium with iceTransportPolicy 'relay' gathers a relay candidate with them,
  * and a call forced through the relay carries media.
  */
-import { spawn, type ChildProcess } from 'node:child_process';
-import { existsSync } from 'node:fs';
 import { createServer } from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
@@ -15,10 +13,10 @@ import { DEMO, startTestPlatform, type TestPlatform } from '../../support/platfo
 import type {} from '../pages/call-page';
 import { serveCallPage, type ServedPage } from '../pages/serve-call-page';
 import { consultForCall } from '../../support/consult-flow';
+import { coturnInstalled, startCoturn, type Coturn } from '../../support/coturn';
 
-const TURNSERVER = '/usr/bin/turnserver';
 const haveWorker = !!resolveWorkerBin(process.env.MEDIASOUP_WORKER_BIN, process.env.HOICHAN_CACHE ?? path.join(os.homedir(), '.cache', 'hoichan'));
-const maybe = existsSync(TURNSERVER) && (haveWorker || process.env.CI) ? describe : describe.skip;
+const maybe = coturnInstalled() && (haveWorker || process.env.CI) ? describe : describe.skip;
 /** The real consult of the call (test/support/consult-flow.ts), set in beforeAll. */
 let CONSULT = '';
 const SECRET = 'turn-secret-for-tests-0123456789';
@@ -33,47 +31,14 @@ async function freePort(): Promise<number> {
 }
 
 maybe('TURN through coturn on loopback', () => {
-  let turn: ChildProcess;
+  let turn: Coturn;
   let tp: TestPlatform;
   let page: ServedPage;
   const browsers: TestBrowser[] = [];
 
   beforeAll(async () => {
     const port = await freePort();
-    turn = spawn(
-      TURNSERVER,
-      [
-        '-n',
-        '--use-auth-secret',
-        '--static-auth-secret',
-        SECRET,
-        '--realm',
-        'hoichan',
-        '--listening-ip',
-        '127.0.0.1',
-        '--relay-ip',
-        '127.0.0.1',
-        '--listening-port',
-        String(port),
-        '--min-port',
-        '49160',
-        '--max-port',
-        '49200',
-        '--no-tls',
-        '--no-dtls',
-        '--no-cli',
-        '--allow-loopback-peers',
-        '--fingerprint',
-        '--log-file',
-        'stdout',
-        '--simple-log',
-      ],
-      { stdio: ['ignore', 'pipe', 'pipe'] },
-    );
-    let turnLog = '';
-    turn.stdout?.on('data', (d: Buffer) => (turnLog += d.toString()));
-    turn.stderr?.on('data', (d: Buffer) => (turnLog += d.toString()));
-    for (let i = 0; i < 50 && !/IO method|listener opened/i.test(turnLog); i++) await sleep(100);
+    turn = await startCoturn({ ip: '127.0.0.1', port, secret: SECRET, maxPort: 49200, allowLoopbackPeers: true });
     await sleep(500);
     process.env.SFU_WORKERS = '1';
     process.env.TURN_URLS = `turn:127.0.0.1:${port}?transport=udp,turn:127.0.0.1:${port}?transport=tcp`;
@@ -89,7 +54,7 @@ maybe('TURN through coturn on loopback', () => {
     for (const b of browsers) await b.close();
     await page?.close();
     await tp?.close();
-    turn?.kill('SIGTERM');
+    turn?.stop();
     delete process.env.TURN_URLS;
     delete process.env.TURN_SECRET;
   });
