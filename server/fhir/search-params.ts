@@ -246,4 +246,3 @@ export function extractKeys(resource: FhirResource): ExtractedKeys {
     patientId,
   };
 }
-
