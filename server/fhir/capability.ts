@@ -53,6 +53,7 @@ export function capabilityStatement(baseUrl: string): FhirResource {
           versioning: 'versioned',
           readHistory: true,
           updateCreate: true,
+          conditionalCreate: true,
           conditionalUpdate: false,
           interaction: ['read', 'vread', 'update', 'delete', 'history-instance', 'create', 'search-type'].map((code) => ({ code })),
           searchParam: [

@@ -7,7 +7,7 @@ import { parseIfMatch, type BundleProcessor } from './bundle';
 import { capabilityStatement } from './capability';
 import type { RecordService } from './record-service';
 import type { WriteResult } from './resource-store';
-import { searchResources } from './search-service';
+import { conditionalMatch, searchResources } from './search-service';
 import type { SearchQuery } from './search';
 import { buildSummary } from './summary';
 import { isKnownResourceType } from './validation';
@@ -50,7 +50,11 @@ export const fhirDocs: ApiDocs = {
   'POST /': { summary: 'transaction (all or nothing) or batch Bundle', fhir: true },
   'GET /Patient/:id/:operation': { summary: '$everything (the whole compartment) or $summary (IPS-style document Bundle)', fhir: true },
   'GET /:type': { summary: 'Search a resource type with its R4 search parameters (searchset Bundle)', fhir: true },
-  'POST /:type': { summary: 'Create a resource (validated against R4; VN Core citizen ID links patients)', fhir: true, status: 201 },
+  'POST /:type': {
+    summary: 'Create a resource (validated against R4; VN Core citizen ID links patients); If-None-Exist for a conditional create',
+    fhir: true,
+    status: 201,
+  },
   'GET /:type/:id': { summary: 'Read a resource (ETag = version)', fhir: true },
   'PUT /:type/:id': { summary: 'Update or create a resource; If-Match for optimistic locking', fhir: true },
   'DELETE /:type/:id': { summary: 'Delete a resource (kept in history)', fhir: true },
@@ -112,6 +116,16 @@ export function fhirRouter(service: RecordService, bundles: BundleProcessor): Ro
 
   router.post('/:type', async (req, res) => {
     const type = typeParam(req);
+    const condition = req.header('if-none-exist');
+    if (condition !== undefined) {
+      // a retry after an ambiguous failure finds what the first try stored instead of creating it twice
+      const existing = await conditionalMatch(service, callerOf(req), type, condition, baseUrlOf(req), req.context);
+      if (existing) {
+        res.setHeader('ETag', `W/"${existing.meta?.versionId ?? '1'}"`);
+        sendFhir(res, 200, existing);
+        return;
+      }
+    }
     sendWrite(req, res, await service.create({ kind: 'user', caller: callerOf(req) }, req.body, req.context, type));
   });
 

@@ -3,7 +3,7 @@ import type { FhirBundle, FhirResource } from '../../contracts/fhir';
 import type { FhirResourceDoc } from '../../models/fhir-resource';
 import type { Caller, RequestContext } from '../http/request-context';
 import type { RecordService } from './record-service';
-import { InvalidInputError } from '../http/errors';
+import { InvalidInputError, PreconditionFailedError } from '../http/errors';
 import { parseSearch, type SearchQuery } from './search';
 import { searchParamType } from './search-params';
 import { pushdownShape } from '../db/pushdown';
@@ -156,4 +156,34 @@ async function includes(service: RecordService, caller: Caller, type: string, qu
   });
   const readable = await service.access.readablePatientIds(caller, [...new Set(fresh.flatMap((d) => (d.patientId ? [d.patientId] : [])))]);
   return fresh.filter((d) => !d.patientId || readable.has(d.patientId)).slice(0, MAX_INCLUDED);
+}
+
+/**
+ * Conditional create (`If-None-Exist: identifier=sys|value`): the existing resource when exactly one
+ * the caller may see matches, null when none does, 412 when several do. The search runs under the
+ * same access rules and audit as GET. Two concurrent conditional creates can still both create
+ * (no transactions in FerretDB v1); it makes a client's retry safe, not a uniqueness constraint.
+ */
+export async function conditionalMatch(
+  service: RecordService,
+  caller: Caller,
+  type: string,
+  condition: string,
+  baseUrl: string,
+  ctx?: RequestContext,
+): Promise<FhirResource | null> {
+  const raw = condition.trim().replace(new RegExp(`^(${type})?\\?`), '');
+  const query: SearchQuery = {};
+  for (const [k, v] of new URLSearchParams(raw)) {
+    if (k.startsWith('_') && k !== '_id') throw new InvalidInputError(`If-None-Exist: ${k} is not a search criterion`, ['If-None-Exist']);
+    const prev = query[k];
+    query[k] = prev === undefined ? v : [...(Array.isArray(prev) ? prev : [prev]), v];
+  }
+  if (!Object.keys(query).length)
+    throw new InvalidInputError('If-None-Exist: give at least one search parameter, e.g. identifier=system|value', ['If-None-Exist']);
+  const bundle = await searchResources(service, caller, type, { ...query, _count: '2' }, baseUrl, ctx);
+  const matches = (bundle.entry ?? []).filter((e) => e.search?.mode === 'match');
+  if ((bundle.total ?? matches.length) > 1)
+    throw new PreconditionFailedError(`If-None-Exist matched ${bundle.total ?? matches.length} resources; it must match at most one`);
+  return matches[0]?.resource ?? null;
 }

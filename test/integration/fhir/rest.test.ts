@@ -212,3 +212,54 @@ describe('search', () => {
     expect((await q('&unknown-param=1')).status).toBe(400);
   });
 });
+
+describe('conditional create (If-None-Exist)', () => {
+  const observation = (patientId: string, idValue: string) => ({
+    resourceType: 'Observation',
+    status: 'final',
+    identifier: [{ system: 'urn:hoichan:test:lab', value: idValue }],
+    code: { coding: [{ system: 'http://loinc.org', code: '8867-4' }], text: 'Heart rate' },
+    subject: { reference: `Patient/${patientId}` },
+    valueQuantity: { value: 88, unit: '/min', system: 'http://unitsofmeasure.org', code: '/min' },
+  });
+
+  test('a retry finds what the first try stored; several matches are 412; no criterion is 400; the search keeps its access rule', async () => {
+    const p = await fhir('POST', '/Patient', patient('001075000777'));
+    expect(p.status).toBe(201);
+    const pid = p.body.id as string;
+    const cond = { 'if-none-exist': 'identifier=urn:hoichan:test:lab|hr-1' };
+
+    const first = await fhir('POST', '/Observation', observation(pid, 'hr-1'), cond);
+    expect(first.status).toBe(201);
+    const retry = await fhir('POST', '/Observation', observation(pid, 'hr-1'), { 'if-none-exist': 'Observation?identifier=urn:hoichan:test:lab|hr-1' });
+    expect(retry.status).toBe(200);
+    expect(retry.body.id).toBe(first.body.id);
+    const found = await fhir('GET', '/Observation?identifier=urn:hoichan:test:lab|hr-1');
+    expect(found.body.total).toBe(1);
+
+    for (let i = 0; i < 2; i++) expect((await fhir('POST', '/Observation', observation(pid, 'hr-dup'))).status).toBe(201);
+    const ambiguous = await fhir('POST', '/Observation', observation(pid, 'hr-dup'), { 'if-none-exist': 'identifier=urn:hoichan:test:lab|hr-dup' });
+    expect(ambiguous.status).toBe(412);
+    expect(ambiguous.body.resourceType).toBe('OperationOutcome');
+    expect((await fhir('GET', '/Observation?identifier=urn:hoichan:test:lab|hr-dup')).body.total).toBe(2);
+
+    for (const bad of ['', '?', '_count=1']) {
+      const res = await fhir('POST', '/Observation', observation(pid, 'hr-2'), { 'if-none-exist': bad });
+      expect(res.status).toBe(400);
+      expect(res.body.resourceType).toBe('OperationOutcome');
+    }
+
+    // A stranger's condition that names the patient is refused like their search would be (no existence oracle).
+    const stranger = (await tp.login(DEMO.specialist)).accessToken;
+    const refused = await tp.api('POST', '/fhir/R4/Observation', {
+      token: stranger,
+      body: observation(pid, 'hr-1'),
+      headers: { ...FHIR, 'if-none-exist': `patient=Patient/${pid}&identifier=urn:hoichan:test:lab|hr-1` },
+    });
+    expect(refused.status).toBe(403);
+
+    const cap = await tp.api('GET', '/fhir/R4/metadata');
+    const obsCap = (cap.body.rest[0].resource as { type: string; conditionalCreate?: boolean }[]).find((r) => r.type === 'Observation');
+    expect(obsCap?.conditionalCreate).toBe(true);
+  });
+});
