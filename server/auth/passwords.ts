@@ -1,7 +1,25 @@
 import { randomBytes, scrypt as scryptCb, timingSafeEqual, type ScryptOptions } from 'node:crypto';
+import { availableParallelism } from 'node:os';
+import { ServiceUnavailableError } from '../http/errors';
+import { ConcurrencyGate, GateFullError } from '../platform/concurrency-gate';
 
-const scrypt = (password: string, salt: Buffer, keylen: number, opts: ScryptOptions) =>
-  new Promise<Buffer>((resolve, reject) => scryptCb(password, salt, keylen, opts, (err, key) => (err ? reject(err) : resolve(key))));
+/**
+ * Each scrypt holds a libuv thread (4 by default, shared with file and other crypto work) and 32 MiB.
+ * A burst of sign-ins queues here, on at most cores − 1 threads, instead of taking the whole pool;
+ * past 200 waiting, a sign-in is answered 503 "try again" at once.
+ */
+const hashing = new ConcurrencyGate(Math.max(1, Math.min(3, availableParallelism() - 1)), 200);
+
+const scrypt = async (password: string, salt: Buffer, keylen: number, opts: ScryptOptions): Promise<Buffer> => {
+  try {
+    return await hashing.run(
+      () => new Promise<Buffer>((resolve, reject) => scryptCb(password, salt, keylen, opts, (err, key) => (err ? reject(err) : resolve(key)))),
+    );
+  } catch (err) {
+    if (err instanceof GateFullError) throw new ServiceUnavailableError('Too many sign-ins at once. Try again in a few seconds.');
+    throw err;
+  }
+};
 
 // OWASP: scrypt with N=2^17, r=8, p=1 (128 MiB); 2^15 keeps login fast on a 2-core clinic server
 // while staying above the 2^14 minimum. Parameters are stored with each hash so they can be raised.
