@@ -32,11 +32,20 @@ export interface EmbeddedPostgresOptions {
   dataDir: string;
   logger: Logger;
   port?: number;
+  /** Called after the supervisor has restarted a PostgreSQL that died. */
+  onRestart?: () => void;
 }
 
+/**
+ * Debian's PostgreSQL on loopback over the data folder, supervised like the embedded FerretDB: if
+ * the postmaster dies while the platform runs, it is started again (backoff 0.2 s → 5 s) on the same
+ * port, and PostgreSQL's own crash recovery replays the WAL, so no committed write is lost.
+ */
 export class EmbeddedPostgres {
   #child: ChildProcess | null = null;
   #stopping = false;
+  #restartTimer: NodeJS.Timeout | null = null;
+  #restarts = 0;
 
   private constructor(
     private readonly opts: EmbeddedPostgresOptions,
@@ -59,6 +68,10 @@ export class EmbeddedPostgres {
 
   get pid(): number | undefined {
     return this.#child?.pid;
+  }
+
+  get restarts(): number {
+    return this.#restarts;
   }
 
   static async start(opts: EmbeddedPostgresOptions): Promise<EmbeddedPostgres> {
@@ -139,7 +152,9 @@ export class EmbeddedPostgres {
     });
     child.once('exit', (code, signal) => {
       if (this.#child === child) this.#child = null;
-      if (!this.#stopping) logger.error({ code, signal, stderr: stderrTail.slice(-500) }, 'embedded PostgreSQL stopped unexpectedly');
+      if (this.#stopping) return;
+      logger.error({ code, signal, stderr: stderrTail.slice(-500) }, 'embedded PostgreSQL stopped unexpectedly; restarting');
+      this.#scheduleRestart();
     });
     const started = Date.now();
     for (;;) {
@@ -199,8 +214,30 @@ export class EmbeddedPostgres {
     return created;
   }
 
+  #scheduleRestart(attempt = 1): void {
+    if (this.#stopping || this.#restartTimer) return;
+    const wait = Math.min(5000, 200 * 2 ** (attempt - 1));
+    this.#restartTimer = setTimeout(() => {
+      this.#restartTimer = null;
+      if (this.#stopping) return;
+      // the backends of a killed postmaster exit on their own within moments; until then a new one
+      // refuses to start (shared memory still in use) and the next attempt comes after the backoff
+      this.#spawnAndWait().then(
+        () => {
+          this.#restarts += 1;
+          this.opts.onRestart?.();
+        },
+        (err: unknown) => {
+          this.opts.logger.error({ err }, 'embedded PostgreSQL restart failed; retrying');
+          this.#scheduleRestart(attempt + 1);
+        },
+      );
+    }, wait);
+  }
+
   async stop(): Promise<void> {
     this.#stopping = true;
+    if (this.#restartTimer) clearTimeout(this.#restartTimer);
     const child = this.#child;
     if (!child || child.exitCode !== null) return;
     await new Promise<void>((resolve) => {

@@ -38,7 +38,7 @@ export async function openDatabase(config: HoichanConfig, logger: Logger, onEmbe
     if (!uri) {
       const { handler, pgBinDir } = embeddedHandler(config);
       if (handler === 'postgresql' && pgBinDir) {
-        postgres = await EmbeddedPostgres.start({ binDir: pgBinDir, dataDir: config.dataDir, logger });
+        postgres = await EmbeddedPostgres.start({ binDir: pgBinDir, dataDir: config.dataDir, logger, onRestart: onEmbeddedRestart });
       } else if (!config.database.handler) {
         logger.warn('PostgreSQL is not installed: the embedded FerretDB stores into SQLite, which answers most queries by scanning (see docs/database.md)');
       }

@@ -6,6 +6,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { EmbeddedFerretDb, defaultFerretDbBin, freeLoopbackPort } from '../../../server/db/embedded-ferretdb';
+import { findPostgresBinDir } from '../../../server/db/embedded-postgres';
 import { createLogger } from '../../../server/observability/logger';
 import { DEMO, startTestPlatform, type TestPlatform } from '../../support/platform';
 
@@ -60,6 +61,39 @@ describe('embedded FerretDB (MONGODB_URI unset)', () => {
       'login works',
       async () => (await tp.api('POST', '/api/auth/login', { body: { email: DEMO.admin, password: 'demo-password-for-tests' } })).status === 200,
     );
+    expect((await tp.platform.audit.verify()).ok).toBe(true);
+  });
+});
+
+const withPostgres = findPostgresBinDir() ? describe : describe.skip;
+
+withPostgres('embedded FerretDB on the embedded PostgreSQL', () => {
+  let tp: TestPlatform;
+  beforeAll(async () => {
+    tp = await startTestPlatform({ MONGODB_URI: '', HOICHAN_DB_HANDLER: 'postgresql' });
+  });
+  afterAll(async () => {
+    await tp?.close();
+  });
+
+  test('killing PostgreSQL turns /readyz to 503; the supervisor restarts it and nothing acknowledged is lost', async () => {
+    const postgres = tp.platform.db.postgres!;
+    expect(postgres).toBeTruthy();
+    expect(await readyStatus(tp)).toBe(200);
+    await writeAcknowledged(tp, 5, 'before-pg-kill');
+    const pid = postgres.pid!;
+    process.kill(pid, 'SIGKILL');
+    await waitFor('/readyz 503', async () => (await readyStatus(tp)) === 503, 15000);
+    await waitFor('/readyz 200 again', async () => (await readyStatus(tp)) === 200, 45000);
+    expect(postgres.pid).not.toBe(pid);
+    expect(postgres.restarts).toBeGreaterThanOrEqual(1);
+    expect(await countTagged(tp, 'before-pg-kill')).toBe(5);
+    await waitFor(
+      'login works',
+      async () => (await tp.api('POST', '/api/auth/login', { body: { email: DEMO.admin, password: 'demo-password-for-tests' } })).status === 200,
+    );
+    await writeAcknowledged(tp, 2, 'after-pg-kill');
+    expect(await countTagged(tp, 'after-pg-kill')).toBe(2);
     expect((await tp.platform.audit.verify()).ok).toBe(true);
   });
 });
