@@ -332,11 +332,17 @@ export class ConsultCall {
       const stats = await t.getStats();
       const byId = new Map<string, Record<string, unknown>>();
       stats.forEach((s: Record<string, unknown>) => byId.set(String(s.id), s));
+      // the pair the transport stats name as selected; else a nominated, succeeded pair
+      const selectedIds = new Set<string>();
       stats.forEach((s: Record<string, unknown>) => {
-        if (s.type === 'candidate-pair' && s.state === 'succeeded' && s.nominated) {
-          const local = byId.get(String(s.localCandidateId));
-          if (local) types.push(String(local.candidateType));
-        }
+        if (s.type === 'transport' && typeof s.selectedCandidatePairId === 'string') selectedIds.add(s.selectedCandidatePairId);
+      });
+      stats.forEach((s: Record<string, unknown>) => {
+        if (s.type !== 'candidate-pair') return;
+        const selected = selectedIds.size ? selectedIds.has(String(s.id)) : s.state === 'succeeded' && s.nominated === true;
+        if (!selected) return;
+        const local = byId.get(String(s.localCandidateId));
+        if (local) types.push(String(local.candidateType));
       });
     }
     return types;

@@ -104,6 +104,8 @@ maybe('TURN through coturn on loopback', () => {
       timeout: 45_000,
       polling: 1000,
     });
+    // the selected pair shows in the stats a moment after media flows on a loaded machine
+    await viewer.waitForFunction(async () => (await window.hoichanCall.selectedCandidateTypes()).length > 0, undefined, { timeout: 10_000, polling: 250 });
     const types = await viewer.evaluate(() => window.hoichanCall.selectedCandidateTypes());
     expect(types.length).toBeGreaterThan(0);
     expect(types.every((t) => t === 'relay')).toBe(true);
