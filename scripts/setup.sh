@@ -17,7 +17,7 @@ log() { printf '[setup] %s\n' "$*" >&2; }
 t0=$(date +%s)
 
 # 1. Debian packages (PostgreSQL for the embedded database; build tools and libraries for the mediasoup worker; Chromium, coturn, nftables for tests)
-APT_RUNTIME=(postgresql meson ninja-build pkg-config g++ libssl-dev libuv1-dev libsrtp2-dev libusrsctp-dev libabsl-dev libflatbuffers-dev flatbuffers-compiler python3-venv)
+APT_RUNTIME=(postgresql redis-server meson ninja-build pkg-config g++ libssl-dev libuv1-dev libsrtp2-dev libusrsctp-dev libabsl-dev libflatbuffers-dev flatbuffers-compiler python3-venv)
 APT_TEST=(chromium fonts-noto-core coturn ffmpeg iproute2 nftables orthanc orthanc-dicomweb)
 want=("${APT_RUNTIME[@]}")
 [ "$WITH_TEST" = 1 ] && want+=("${APT_TEST[@]}")

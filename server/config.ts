@@ -23,6 +23,10 @@ const envSchema = z.object({
     .regex(/^[A-Za-z][A-Za-z0-9_]*$/, 'letters, digits and _ only')
     .default('hoichan'),
   FERRETDB_BIN: z.string().optional(),
+  REDIS_URL: z
+    .string()
+    .regex(/^rediss?:\/\//, 'must be a redis:// or rediss:// URL')
+    .optional(),
   HOICHAN_COMPARTMENT_CACHE: z.coerce.number().int().min(0).max(100000).default(200),
   HOICHAN_DB_HANDLER: z.enum(['sqlite', 'postgresql']).optional(),
   HOICHAN_PG_BIN_DIR: z.string().optional(),
@@ -90,6 +94,8 @@ function toConfig(env: z.infer<typeof envSchema>, cwd: string) {
     },
     dataDir,
     cacheDir: env.HOICHAN_CACHE ?? path.join(process.env.HOME ?? cwd, '.cache', 'hoichan'),
+    /** Set when several server processes share realtime rooms, login limits and account changes (docs/deploy.md). */
+    redisUrl: env.REDIS_URL,
     database: {
       /** Unset: the server starts and supervises an embedded FerretDB. */
       uri: env.MONGODB_URI,

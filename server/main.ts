@@ -27,6 +27,7 @@ import type { ConsultDirectory } from './consults/directory-api';
 import { createEmrFeature } from './fhir/feature';
 import { createImagingFeature } from './imaging/feature';
 import { DomainEvents } from './platform/domain-events';
+import { openSharedState } from './platform/shared-state';
 import type { Feature, FeatureContext } from './platform/feature';
 import { createSfuFeature } from './sfu/feature';
 
@@ -65,6 +66,10 @@ export async function startPlatform(config: HoichanConfig, logger: Logger = crea
     closers.push({ name: 'database', close: () => db.close() });
     const conn = db.database.connection;
 
+    // 1b. state shared by every server process (Redis when REDIS_URL is set, this process otherwise)
+    const shared = await openSharedState(config.redisUrl, logger);
+    closers.push({ name: 'shared state', close: () => shared.close() });
+
     // 2. audit and identity
     const audit = AuditLog.create(conn, auditOptionsFrom(config));
     closers.push({ name: 'audit', close: () => audit.close() });
@@ -74,7 +79,7 @@ export async function startPlatform(config: HoichanConfig, logger: Logger = crea
       audience: config.auth.audience,
       ttlS: config.auth.accessTokenTtlS,
     });
-    const auth = new AuthService(conn, accessTokens, audit, config.auth, metrics);
+    const auth = new AuthService(conn, accessTokens, audit, config.auth, metrics, shared);
     const authenticated = requireAuth(accessTokens);
 
     // 3. HTTP server and realtime first (features emit through realtime), the express app last.
@@ -82,7 +87,7 @@ export async function startPlatform(config: HoichanConfig, logger: Logger = crea
     // answers /socket.io/ itself and hands every other request to the dispatcher (never both).
     const dispatcher = new HttpDispatcher(logger);
     const httpServer = createServer(dispatcher.listener);
-    const realtime = new Realtime(httpServer, accessTokens, logger, { audit, limits: config.realtime });
+    const realtime = new Realtime(httpServer, accessTokens, logger, { audit, limits: config.realtime, shared });
     // Shutdown: stop accepting first, then (reverse order) features, sockets, audit, database.
     // Shutdown drains before anything closes: no new connections, idle keep-alive connections
     // closed, and the requests in flight answered (up to 60 % of SHUTDOWN_TIMEOUT_MS) while the

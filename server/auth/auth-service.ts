@@ -1,3 +1,4 @@
+import { processSharedState, type AttemptLimiter, type SharedState } from '../platform/shared-state';
 import { randomUUID } from 'node:crypto';
 import type { Connection, Model } from 'mongoose';
 import { refreshTokenModel, type RefreshToken } from '../../models/refresh-token';
@@ -8,7 +9,6 @@ import type { RequestContext } from '../http/request-context';
 import type { PlatformMetrics } from '../observability/metrics';
 import { DUMMY_PASSWORD_HASH, verifyPassword } from './passwords';
 import { AccountStatus } from './account-status';
-import { SlidingWindowLimiter } from './rate-limit';
 import { AccessTokens, hashRefreshToken, newRefreshToken } from './tokens';
 
 export interface AuthSettings {
@@ -28,8 +28,8 @@ export interface TokenPair {
 export class AuthService {
   readonly #users: Model<User>;
   readonly #refreshTokens: Model<RefreshToken>;
-  readonly #accountLimiter: SlidingWindowLimiter;
-  readonly #ipLimiter: SlidingWindowLimiter;
+  readonly #accountLimiter: AttemptLimiter;
+  readonly #ipLimiter: AttemptLimiter;
   /** The live account check (revocation within seconds); admins' changes go through revokeSessions(). */
   readonly status: AccountStatus;
 
@@ -39,22 +39,22 @@ export class AuthService {
     private readonly audit: AuditLog,
     private readonly settings: AuthSettings,
     private readonly metrics: PlatformMetrics,
+    shared: SharedState = processSharedState(),
   ) {
     this.#users = userModel(conn);
     this.#refreshTokens = refreshTokenModel(conn);
     this.status = new AccountStatus(conn);
     accessTokens.status = this.status;
     const rl = settings.loginRateLimit;
-    this.#accountLimiter = new SlidingWindowLimiter(rl.maxFailuresPerAccount, rl.accountWindowS * 1000);
-    this.#ipLimiter = new SlidingWindowLimiter(rl.maxAttemptsPerIp, rl.ipWindowS * 1000);
+    this.#accountLimiter = shared.limiter('login-account', rl.maxFailuresPerAccount, rl.accountWindowS * 1000);
+    this.#ipLimiter = shared.limiter('login-ip', rl.maxAttemptsPerIp, rl.ipWindowS * 1000);
   }
 
   async login(emailInput: string, password: string, ctx: RequestContext): Promise<TokenPair> {
     const email = emailInput.trim().toLowerCase();
     // Failures count per account *and* address: a stranger elsewhere cannot lock someone out.
     const pairKey = `${email}|${ctx.ip}`;
-    const ipWait = this.#ipLimiter.retryAfterS(ctx.ip);
-    const accountWait = this.#accountLimiter.retryAfterS(pairKey);
+    const [ipWait, accountWait] = await Promise.all([this.#ipLimiter.retryAfterS(ctx.ip), this.#accountLimiter.retryAfterS(pairKey)]);
     if (ipWait > 0 || accountWait > 0) {
       this.metrics.logins.inc({ outcome: 'throttled' });
       await this.audit.record({
@@ -67,12 +67,12 @@ export class AuthService {
       });
       throw new TooManyRequestsError('Too many login attempts; try again later', Math.max(ipWait, accountWait));
     }
-    this.#ipLimiter.hit(ctx.ip);
+    await this.#ipLimiter.hit(ctx.ip);
     const user = await this.#users.findOne({ email }).lean();
     const ok = await verifyPassword(password, user?.passwordHash ?? (await DUMMY_PASSWORD_HASH));
     const facilityActive = user && ok && user.active ? await this.status.facilityActive(user.facilityId) : true;
     if (!user || !ok || !user.active || !facilityActive) {
-      if (!user || !ok) this.#accountLimiter.hit(pairKey);
+      if (!user || !ok) await this.#accountLimiter.hit(pairKey);
       this.metrics.logins.inc({ outcome: 'failure' });
       await this.audit.record({
         kind: 'login',
@@ -84,7 +84,7 @@ export class AuthService {
       });
       throw new UnauthorizedError(user && ok && user.active ? 'Your facility is deactivated on this platform' : 'Wrong email or password');
     }
-    this.#accountLimiter.reset(pairKey);
+    await this.#accountLimiter.reset(pairKey);
     this.metrics.logins.inc({ outcome: 'success' });
     const pair = await this.#issue(user, randomUUID());
     await this.audit.record({

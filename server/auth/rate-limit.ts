@@ -1,7 +1,7 @@
 /**
  * Sliding-window counters for login attempts, per account and per network address.
- * In memory: right for one server process. Behind several servers, sticky sessions or a shared
- * store (Redis) are needed for the limit to hold exactly; each server still limits on its own.
+ * In memory, for one server process; with REDIS_URL the same contract is kept in Redis
+ * (server/platform/shared-state.ts) so that several processes share one limit.
  */
 export class SlidingWindowLimiter {
   readonly #hits = new Map<string, number[]>();

@@ -1,10 +1,12 @@
 import type { Server as HttpServer, ServerResponse } from 'node:http';
+import { createAdapter } from '@socket.io/redis-adapter';
 import { Server, type Socket } from 'socket.io';
 import type { ClientToServerEvents, InterServerEvents, ServerToClientEvents, SocketData } from '../../contracts/events';
 import { rooms } from '../../contracts/events';
 import type { AuditLog } from '../audit/audit-log';
 import type { AccessTokens } from '../auth/tokens';
 import type { Logger } from '../observability/logger';
+import type { SharedState } from '../platform/shared-state';
 import { DEFAULT_SOCKET_EVENT_LIMITS, SocketGuard, UserBuckets, type SocketEventLimits } from './event-guard';
 import { ackError, RealtimeHandlers } from './handlers';
 
@@ -18,6 +20,8 @@ export interface RealtimeOptions {
   /** Where abuse disconnects are recorded. */
   audit?: AuditLog;
   limits?: SocketEventLimits;
+  /** With Redis, room broadcasts reach sockets on every server process (the socket.io Redis adapter). */
+  shared?: SharedState;
 }
 
 /**
@@ -51,6 +55,8 @@ export class Realtime {
       pingTimeout: 15000,
       connectionStateRecovery: { maxDisconnectionDuration: 60000, skipMiddlewares: false },
     });
+    const adapterClients = options.shared?.adapterClients;
+    if (adapterClients) this.io.adapter(createAdapter(adapterClients.pub, adapterClients.sub, { key: 'hoichan:socket.io' }));
     // engine.io answers any method but GET and POST on an open polling session with a bare 500.
     this.io.engine.use((req: { method?: string }, res: ServerResponse, next: (err?: unknown) => void) => {
       if (req.method === 'GET' || req.method === 'POST') {
