@@ -14,6 +14,9 @@ export const CONSULT_STATUSES = [
 ] as const;
 export type ConsultStatus = (typeof CONSULT_STATUSES)[number];
 
+/** States in which the consult is still alive (the room, chat, the SLA, record pushes). The one list; server and client use it. */
+export const OPEN_CONSULT_STATUSES: readonly ConsultStatus[] = ['draft', 'requested', 'accepted', 'scheduled', 'in_progress', 'reported'];
+
 export const CONSULT_URGENCIES = ['routine', 'urgent', 'emergency'] as const;
 export type ConsultUrgency = (typeof CONSULT_URGENCIES)[number];
 
@@ -81,6 +84,11 @@ export interface ConsultView {
   overdue: boolean;
   aiFlagSeverity: number | null;
   declineReason: string | null;
+  /**
+   * What the caller (the user this view was made for) may do now, from the server's state machine.
+   * Views are only sent over HTTP, one caller each; socket pushes carry no view, clients refetch.
+   */
+  allowedActions: ConsultAction[];
   createdAt: string;
   updatedAt: string;
 }

@@ -11,10 +11,8 @@ import type { Caller } from '../http/request-context';
 import type { AuditCtx, ConsultAccess } from './access';
 import { MAX_ATTACHMENT_BYTES, safeFilename, sniffAttachmentType } from './attachments';
 import type { ConsultNotifier } from './notifier';
+import { OPEN_STATUSES } from './state-machine';
 import { attachmentView, messageView } from './views';
-
-/** Chat stays open until the consult ends; after that the thread is read-only. */
-const CHAT_OPEN = new Set(['draft', 'requested', 'accepted', 'scheduled', 'in_progress', 'reported']);
 
 export interface UploadedFile {
   originalname?: string;
@@ -50,7 +48,8 @@ export class ConsultChat {
     file: UploadedFile | undefined,
     ctx: AuditCtx,
   ): Promise<ConsultMessageView> {
-    if (!CHAT_OPEN.has(consult.status)) throw new ConflictError(`Cannot post to a consult that is ${consult.status}`, 'invalid_transition');
+    // Chat stays open until the consult ends; after that the thread is read-only.
+    if (!OPEN_STATUSES.includes(consult.status)) throw new ConflictError(`Cannot post to a consult that is ${consult.status}`, 'invalid_transition');
     const trimmed = text.trim();
     if (!trimmed && !file) throw new InvalidInputError('text: a message needs text or a file', ['text']);
     if (trimmed.length > 4000) throw new InvalidInputError('text: at most 4000 characters', ['text']);

@@ -13,7 +13,7 @@ import { isParticipant, type AuditCtx, type ConsultAccess, type ConsultActor } f
 import type { ConsultNotifier } from './notifier';
 import type { createConsultSchema, inviteSchema, transitionBodySchema } from './schemas';
 import { compareQueue, slaDeadline } from './sla';
-import { decideTransition, isCandidateSpecialist, TERMINAL_STATUSES } from './state-machine';
+import { decideTransition, isCandidateSpecialist, OPEN_STATUSES, TERMINAL_STATUSES } from './state-machine';
 import { consultView, redactedView } from './views';
 
 export type CreateConsultInput = z.infer<typeof createConsultSchema>;
@@ -42,8 +42,9 @@ export class ConsultService {
     }
   }
 
-  async view(c: ConsultRequest): Promise<ConsultView> {
-    return consultView(c, await this.patientHeader(c.patientId));
+  /** The view for one caller (allowedActions are the viewer's own). */
+  async view(c: ConsultRequest, viewer: ConsultActor): Promise<ConsultView> {
+    return consultView(c, await this.patientHeader(c.patientId), viewer);
   }
 
   async create(caller: Caller, input: CreateConsultInput, ctx: AuditCtx): Promise<ConsultView> {
@@ -111,7 +112,7 @@ export class ConsultService {
     const stored = await this.access.load(id);
     await this.access.record(caller, stored, 'C', true, submit ? 'consult requested' : 'consult draft created', ctx);
     if (submit) await this.notifier.requested(stored);
-    return this.view(stored);
+    return this.view(stored, actor);
   }
 
   /**
@@ -135,14 +136,15 @@ export class ConsultService {
    */
   async listMine(caller: Caller, ctx: AuditCtx): Promise<ConsultView[]> {
     const list = await this.consults.find({ 'participants.userId': caller.userId }).sort({ updatedAt: -1 }).limit(200).lean<ConsultRequest[]>();
+    const actor = await this.access.actor(caller);
     const out: ConsultView[] = [];
     let shown = 0;
     for (const c of list) {
       if ((await this.access.contentVisible(caller, c)).ok) {
-        out.push(await this.view(c));
+        out.push(await this.view(c, actor));
         await this.access.record(caller, c, 'R', true, 'consult listed (own consults)', ctx);
         shown++;
-      } else out.push(redactedView(c));
+      } else out.push(redactedView(c, actor));
     }
     await this.access.recordListing(caller, `own consults listed (${list.length}, ${shown} with clinical content)`, ctx);
     return out;
@@ -176,14 +178,14 @@ export class ConsultService {
     for (const { c } of selected) await this.access.record(caller, c, 'R', true, 'consult shown in the queue', ctx);
     await this.access.recordListing(caller, `consult queue viewed (${selected.length} requests)`, ctx);
     return Promise.all(
-      selected.map(async ({ c, key }) => ({ ...(await this.view(c)), waitingMinutes: Math.floor((now - key.requestedAt.getTime()) / 60000) })),
+      selected.map(async ({ c, key }) => ({ ...(await this.view(c, actor)), waitingMinutes: Math.floor((now - key.requestedAt.getTime()) / 60000) })),
     );
   }
 
   async get(caller: Caller, id: string, ctx: AuditCtx): Promise<ConsultView> {
-    const { consult } = await this.access.requireViewer(caller, id, ctx, 'read consult');
+    const { consult, actor } = await this.access.requireViewer(caller, id, ctx, 'read consult');
     await this.access.record(caller, consult, 'R', true, 'consult read', ctx);
-    return this.view(consult);
+    return this.view(consult, actor);
   }
 
   /** Applies one state-machine action (the report action goes through ConsultReports, which signs first). */
@@ -223,7 +225,7 @@ export class ConsultService {
           break;
       }
     });
-    return this.view(updated);
+    return this.view(updated, actor);
   }
 
   /**
@@ -271,11 +273,11 @@ export class ConsultService {
 
   /** The requester or the assigned specialist adds a radiologist or another clinician. */
   async invite(caller: Caller, id: string, input: InviteInput, ctx: AuditCtx): Promise<ConsultView> {
-    const { consult } = await this.access.requireParticipant(caller, id, ctx, 'invite to consult');
+    const { consult, actor } = await this.access.requireParticipant(caller, id, ctx, 'invite to consult');
     if (caller.userId !== consult.requesterId && caller.userId !== consult.assignedSpecialistId) {
       return this.access.deny(caller, consult, 'invite to consult: only the requester or the assigned specialist invites', ctx);
     }
-    if (!['requested', 'accepted', 'scheduled', 'in_progress', 'reported'].includes(consult.status)) {
+    if (consult.status === 'draft' || !OPEN_STATUSES.includes(consult.status)) {
       throw new ConflictError(`Cannot invite to a consult that is ${consult.status}`, 'invalid_transition');
     }
     const user = await this.access.user(input.userId);
@@ -294,7 +296,7 @@ export class ConsultService {
     if (!updated) throw new ConflictError('The consult changed meanwhile; try again');
     await this.access.record(caller, updated, 'U', true, `participant invited: ${user._id} as ${role}`, ctx);
     this.notifier.status(updated, caller.userId);
-    return this.view(updated);
+    return this.view(updated, actor);
   }
 
   /** Records that the host admitted a participant (kept for reconnects and for the SFU's admission). */

@@ -1,4 +1,8 @@
-/** Everything the consult feature pushes over socket.io goes through here (one place for room choice). */
+/**
+ * Everything the consult feature pushes over socket.io goes through here (one place for room choice).
+ * Pushes go to several users at once, so they carry no ConsultView (whose allowedActions belong to one
+ * caller): clients refetch the consult over HTTP when told it changed.
+ */
 import type { ConsultMessageView, ConsultStatus } from '../../contracts/consult-api';
 import type { ConsultStatusEvent, RecordUpdatedEvent, TriageUpdatedEvent } from '../../contracts/consult-events';
 import { rooms } from '../../contracts/events';

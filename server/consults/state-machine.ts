@@ -7,7 +7,7 @@
  *                    │  └─(sweeper)→ expired      └──────────────report (store-and-forward)──────────┘
  *   draft|requested|accepted|scheduled ─cancel→ cancelled
  */
-import type { ConsultAction, ConsultStatus } from '../../contracts/consult-api';
+import { OPEN_CONSULT_STATUSES, type ConsultAction, type ConsultStatus } from '../../contracts/consult-api';
 import type { UserRole } from '../../models/user';
 import type { FacilityTier } from '../../models/facility';
 
@@ -46,7 +46,7 @@ export const TRANSITIONS: Readonly<Record<ConsultAction, TransitionRule>> = {
 };
 
 /** States in which the consult is still alive (the room, the SLA, record pushes). */
-export const OPEN_STATUSES: readonly ConsultStatus[] = ['draft', 'requested', 'accepted', 'scheduled', 'in_progress', 'reported'];
+export const OPEN_STATUSES: readonly ConsultStatus[] = OPEN_CONSULT_STATUSES;
 export const TERMINAL_STATUSES: readonly ConsultStatus[] = ['closed', 'declined', 'cancelled', 'expired'];
 
 /** Roles that may accept consults, when they work at a central hospital and their specialty matches. */

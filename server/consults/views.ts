@@ -11,6 +11,7 @@ import type { ConsultAttachment } from '../../models/consult-attachment';
 import type { ConsultMessage } from '../../models/consult-message';
 import type { ConsultRequest } from '../../models/consult-request';
 import { isOverdue } from './sla';
+import { availableActions, type Actor } from './state-machine';
 
 const iso = (d: Date | null | undefined): string | null => (d ? new Date(d).toISOString() : null);
 
@@ -18,7 +19,8 @@ export function participantView(p: ConsultRequest['participants'][number]): Cons
   return { userId: p.userId, displayName: p.displayName, role: p.role, facilityId: p.facilityId, admitted: p.admitted };
 }
 
-export function consultView(c: ConsultRequest, patient: PatientHeaderView | null, now = new Date()): ConsultView {
+/** `viewer`: the caller the view is for (its allowedActions are theirs); null gives no actions. */
+export function consultView(c: ConsultRequest, patient: PatientHeaderView | null, viewer: Actor | null, now = new Date()): ConsultView {
   const stateTimes: Partial<Record<ConsultStatus, string>> = {};
   // eslint-disable-next-line @typescript-eslint/no-unnecessary-condition -- runtime input: the value comes from outside (database, request, parsed data) and may not match its declared type
   for (const [k, v] of Object.entries(c.stateTimes ?? {})) if (v) stateTimes[k as ConsultStatus] = new Date(v).toISOString();
@@ -46,6 +48,14 @@ export function consultView(c: ConsultRequest, patient: PatientHeaderView | null
     overdue: isOverdue({ status: c.status, slaDeadline: c.slaDeadline ? new Date(c.slaDeadline) : null }, now),
     aiFlagSeverity: c.aiFlagSeverity ?? null,
     declineReason: c.declineReason ?? null,
+    allowedActions: viewer
+      ? availableActions(viewer, {
+          status: c.status,
+          requesterId: c.requesterId,
+          requestedSpecialty: c.requestedSpecialty,
+          assignedSpecialistId: c.assignedSpecialistId ?? null,
+        })
+      : [],
     createdAt: new Date(c.createdAt).toISOString(),
     updatedAt: new Date(c.updatedAt).toISOString(),
   };
@@ -68,6 +78,6 @@ export function messageView(m: ConsultMessage, attachment: ConsultAttachmentView
 }
 
 /** A consult the caller took part in but may no longer see the content of (window ended, Consent withdrawn). */
-export function redactedView(c: ConsultRequest, now = new Date()): ConsultView {
-  return { ...consultView(c, null, now), reason: '', clinicalQuestion: '', sharedSections: [], imagingStudyIds: [], declineReason: null };
+export function redactedView(c: ConsultRequest, viewer: Actor | null, now = new Date()): ConsultView {
+  return { ...consultView(c, null, viewer, now), reason: '', clinicalQuestion: '', sharedSections: [], imagingStudyIds: [], declineReason: null };
 }

@@ -1,4 +1,4 @@
-import type { ConsultView } from '../../../../contracts/consult-api';
+import { OPEN_CONSULT_STATUSES, type ConsultStatus, type ConsultView } from '../../../../contracts/consult-api';
 import { AiFlagBadge, Specialty, StatusBadge, UrgencyBadge } from '../../components/ConsultBadges';
 import { Empty, Loaded, Page, Panel } from '../../components/ui';
 import { useI18n } from '../../i18n';
@@ -8,7 +8,8 @@ import { useResource } from '../../lib/use-resource';
 import { useSocketEvent } from '../../lib/use-socket';
 import { DataTable } from '../../components/DataTable';
 
-const ROOM_STATES = new Set(['accepted', 'scheduled', 'in_progress', 'reported']);
+/** The room is open once someone accepted, while the consult is still open. */
+const ROOM_STATES = new Set<ConsultStatus>(OPEN_CONSULT_STATUSES.filter((s) => s !== 'draft' && s !== 'requested'));
 
 export function ConsultList() {
   const { t, dateTime } = useI18n();

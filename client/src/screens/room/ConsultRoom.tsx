@@ -228,16 +228,19 @@ function InviteForm({ consultId, onInvited }: { consultId: string; onInvited: ()
   );
 }
 
-function actionsFor(c: ConsultView, userId: string, role: string): { action: ConsultAction; label: MessageKey; tone: string }[] {
-  const out: { action: ConsultAction; label: MessageKey; tone: string }[] = [];
-  const isSpecialist = role === 'specialist' && c.assignedSpecialistId === userId;
-  const isRequester = c.requesterId === userId;
-  if (role === 'specialist' && c.status === 'requested') out.push({ action: 'accept', label: 'queue.accept', tone: 'btn-primary' });
-  if (isSpecialist && (c.status === 'accepted' || c.status === 'scheduled')) out.push({ action: 'start', label: 'room.start', tone: 'btn-primary' });
-  if ((isSpecialist || isRequester) && c.status === 'reported') out.push({ action: 'close', label: 'room.close', tone: 'btn-secondary' });
-  if (isRequester && (c.status === 'requested' || c.status === 'draft'))
-    out.push({ action: 'cancel', label: 'room.cancelRequest', tone: 'btn-danger-outline' });
-  return out;
+/** How the room shows each action the server allows (the rest are done elsewhere: the report panel, the queue's schedule form). */
+const ROOM_ACTIONS: Partial<Record<ConsultAction, { label: MessageKey; tone: string }>> = {
+  accept: { label: 'queue.accept', tone: 'btn-primary' },
+  start: { label: 'room.start', tone: 'btn-primary' },
+  close: { label: 'room.close', tone: 'btn-secondary' },
+  cancel: { label: 'room.cancelRequest', tone: 'btn-danger-outline' },
+};
+
+function roomActions(c: ConsultView): { action: ConsultAction; label: MessageKey; tone: string }[] {
+  return c.allowedActions.flatMap((action) => {
+    const shown = ROOM_ACTIONS[action];
+    return shown ? [{ action, ...shown }] : [];
+  });
 }
 
 export function ConsultRoom({ consultId }: { consultId: string }) {
@@ -306,7 +309,7 @@ export function ConsultRoom({ consultId }: { consultId: string }) {
           </PatientBanner>
           <div className="room-actions">
             {host ? <InviteForm consultId={consultId} onInvited={res.reload} /> : null}
-            {actionsFor(consult, me.id, me.role).map((a) => (
+            {roomActions(consult).map((a) => (
               <button key={a.action} type="button" className={`btn ${a.tone}`} onClick={() => void act(a.action)} data-testid={`room-${a.action}`}>
                 {t(a.label)}
               </button>
