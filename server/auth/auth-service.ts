@@ -1,4 +1,3 @@
-import { processSharedState, type AttemptLimiter, type SharedState } from '../platform/shared-state';
 import { randomUUID } from 'node:crypto';
 import type { Connection, Model } from 'mongoose';
 import { refreshTokenModel, type RefreshToken } from '../../models/refresh-token';
@@ -10,6 +9,7 @@ import type { PlatformMetrics } from '../observability/metrics';
 import { DUMMY_PASSWORD_HASH, verifyPassword } from './passwords';
 import { AccountStatus } from './account-status';
 import { AccessTokens, hashRefreshToken, newRefreshToken } from './tokens';
+import { processSharedState, type AttemptLimiter, type SharedState } from '../platform/shared-state';
 
 export interface AuthSettings {
   accessTokenTtlS: number;

@@ -66,15 +66,16 @@ export class RedisLimiter implements AttemptLimiter {
   async retryAfterS(key: string): Promise<number> {
     const k = this.#key(key);
     const now = this.now();
-    const [, count] = await unavailableOnError(() =>
+    // One round trip: drop attempts older than the window, count the rest, read the max-th newest.
+    const [, count, oldest] = await unavailableOnError(() =>
       this.redis
         .multi()
         .zRemRangeByScore(k, '-inf', now - this.windowMs)
         .zCard(k)
-        .exec(),
+        .zRangeWithScores(k, -this.max, -this.max)
+        .execTyped(),
     );
-    if (Number(count) < this.max) return 0;
-    const oldest = await unavailableOnError(() => this.redis.zRangeWithScores(k, -this.max, -this.max));
+    if (count < this.max) return 0;
     const at = oldest[0]?.score ?? now;
     return Math.max(1, Math.ceil((at + this.windowMs - now) / 1000));
   }

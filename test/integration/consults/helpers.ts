@@ -6,7 +6,7 @@ import type { TestPlatform } from '../../support/platform';
 export type ClientSocket = Socket<ServerToClientEvents, ClientToServerEvents>;
 
 /** Connects with the access token and waits for session:ready; records every event it receives. */
-export async function connect(tp: TestPlatform, token: string): Promise<ClientSocket & { seen: Array<{ event: string; payload: unknown }> }> {
+export async function connect(tp: Pick<TestPlatform, 'url'>, token: string): Promise<ClientSocket & { seen: Array<{ event: string; payload: unknown }> }> {
   const socket = io(tp.url, { path: '/socket.io', auth: { token }, transports: ['websocket'], reconnection: false, forceNew: true }) as ClientSocket & {
     seen: Array<{ event: string; payload: unknown }>;
   };

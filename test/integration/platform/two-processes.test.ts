@@ -8,9 +8,8 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { io, type Socket } from 'socket.io-client';
-import type { ClientToServerEvents, ServerToClientEvents } from '../../../contracts/events';
 import { freeLoopbackPort } from '../../../server/db/embedded-ferretdb';
+import { connect, waitFor, type ClientSocket } from '../consults/helpers';
 import { findDemoPatient, loginParty, requestConsult, transition, type PlatformClient } from '../../support/consult-flow';
 import { apiClient, DEMO, DEMO_PASSWORD, uniqueDbName } from '../../support/platform';
 import { startRedis, type TestRedis } from '../../support/redis';
@@ -27,7 +26,7 @@ interface ServerProcess extends PlatformClient {
 let redis: TestRedis;
 let dataDir: string;
 const servers: ServerProcess[] = [];
-const sockets: Socket[] = [];
+const sockets: ClientSocket[] = [];
 
 async function startServer(name: string, env: Record<string, string>): Promise<ServerProcess> {
   const port = await freeLoopbackPort();
@@ -59,33 +58,6 @@ async function startServer(name: string, env: Record<string, string>): Promise<S
   };
   servers.push(server);
   return server;
-}
-
-function connect(server: ServerProcess, token: string): Promise<Socket<ServerToClientEvents, ClientToServerEvents>> {
-  const s: Socket<ServerToClientEvents, ClientToServerEvents> = io(server.url, {
-    path: '/socket.io',
-    auth: { token },
-    transports: ['websocket'],
-    reconnection: false,
-  });
-  sockets.push(s);
-  return new Promise((resolve, reject) => {
-    s.once('session:ready', () => resolve(s));
-    s.once('connect_error', reject);
-  });
-}
-
-function next<T>(s: Socket, event: string, match: (e: T) => boolean, timeoutMs = 10000): Promise<T> {
-  return new Promise((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`no ${event} within ${timeoutMs} ms`)), timeoutMs);
-    const on = (e: T) => {
-      if (!match(e)) return;
-      clearTimeout(timer);
-      s.off(event, on);
-      resolve(e);
-    };
-    s.on(event, on);
-  });
 }
 
 let a: ServerProcess;
@@ -126,17 +98,18 @@ test('a consult requested on A reaches the specialist on B live; chat posted on 
   const specialist = await loginParty(b, DEMO.specialist);
   const specialistSocket = await connect(b, specialist.token);
   const referrerSocket = await connect(a, referrer.token);
+  sockets.push(specialistSocket, referrerSocket);
   const patientId = await findDemoPatient(a, referrer);
 
-  const requested = next<{ consultId: string }>(specialistSocket, 'consult:requested', () => true);
+  const requested = waitFor<{ consultId: string }>(specialistSocket, 'consult:requested', () => true, 10000);
   const consult = await requestConsult(a, referrer, patientId);
   expect((await requested).consultId).toBe(consult.id);
 
-  const accepted = next<{ consultId: string }>(referrerSocket, 'consult:accepted', (e) => e.consultId === consult.id);
+  const accepted = waitFor<{ consultId: string }>(referrerSocket, 'consult:accepted', (e) => e.consultId === consult.id, 10000);
   await transition(b, specialist, consult.id, 'accept', 'accepted');
   await accepted;
 
-  const message = next<{ consultId: string; text: string }>(referrerSocket, 'consult:message', (e) => e.consultId === consult.id);
+  const message = waitFor<{ consultId: string; text: string }>(referrerSocket, 'consult:message', (e) => e.consultId === consult.id, 10000);
   const posted = await b.api('POST', `/api/consults/${consult.id}/messages`, { token: specialist.token, body: { text: 'Chào bác sĩ, tôi đã nhận ca' } });
   expect(posted.status).toBe(201);
   expect((await message).text).toBe('Chào bác sĩ, tôi đã nhận ca');
