@@ -9,7 +9,7 @@
  */
 import { createHash, randomUUID } from 'node:crypto';
 import { createClient } from 'redis';
-import { SlidingWindowLimiter } from '../auth/rate-limit';
+import { SlidingWindowLimiter } from './sliding-window';
 import { ServiceUnavailableError } from '../http/errors';
 import type { Logger } from '../observability/logger';
 

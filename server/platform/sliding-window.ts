@@ -1,7 +1,7 @@
 /**
  * Sliding-window counters for login attempts, per account and per network address.
- * In memory, for one server process; with REDIS_URL the same contract is kept in Redis
- * (server/platform/shared-state.ts) so that several processes share one limit.
+ * In memory: the one-process side of AttemptLimiter (shared-state.ts), whose Redis side lets
+ * several processes share one limit.
  */
 export class SlidingWindowLimiter {
   readonly #hits = new Map<string, number[]>();
