@@ -91,7 +91,10 @@ export class SocketGuard {
     return conn && user;
   }
 
-  /** One refused event. Past the budget: disconnect, and an audit entry naming the reason. */
+  /**
+   * One refused event. Past the budget: refuse everything after it, record an audit entry naming
+   * the reason, and disconnect once the events admitted before it have been answered.
+   */
   strike(event: string, why: Refusal, detail?: string): void {
     if (this.#kicked) return;
     if (this.#strikes.take()) {
@@ -113,7 +116,10 @@ export class SocketGuard {
         requestId: `socket:${this.socket.id}`,
       })
       .catch((err: unknown) => this.logger.error({ err }, 'could not audit a socket disconnect'));
-    this.socket.disconnect(true);
+    // Nothing more is admitted from now on, but the events admitted before this one (socket.io
+    // dispatches them on the next tick, and a whole batch of frames is read at once) are still
+    // handled and answered: the disconnect waits for them.
+    setImmediate(() => this.socket.disconnect(true));
   }
 }
 

@@ -43,7 +43,7 @@ export class RealtimeHandlers {
           this.logger.warn({ err, event }, 'socket ack failed');
         }
       };
-      if (this.guard.kicked) return;
+      // No kicked check here: an event reaching its listener was admitted before any kick.
       let payload: unknown = args[0];
       if (schema) {
         const parsed = schema.safeParse(payload);
