@@ -53,7 +53,7 @@ async function auditDescriptions(userId: string): Promise<string[]> {
 // The polling case uses an account of its own, so its flood leaves the other tests' per-user rates alone.
 test.each([
   ['websocket', () => Promise.resolve(DEMO.referrer)],
-  ['polling', async () => (await newStaff(tp, admin, 'referrer', await newFacility(tp, admin, 'district'))).email],
+  ['polling', async () => (await newStaff(tp, admin, 'referring_doctor', await newFacility(tp, admin, 'district'))).email],
 ] as const)('a flood from one socket (%s) is refused with rate_limited, then disconnected and audited', async (transport, account) => {
   const { socket, userId } = await connect(await account(), transport);
   const gone = disconnected(socket);
