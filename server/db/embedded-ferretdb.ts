@@ -3,6 +3,7 @@ import { existsSync, mkdirSync } from 'node:fs';
 import net from 'node:net';
 import path from 'node:path';
 import type { Logger } from '../observability/logger';
+import { RestartBackoff, stderrTail, stopChild } from './child-supervision';
 import { childCommand, DataDirLock } from './process-guard';
 
 export interface EmbeddedFerretDbOptions {
@@ -36,8 +37,7 @@ export function defaultFerretDbBin(cacheDir: string): string {
 export class EmbeddedFerretDb {
   #child: ChildProcess | null = null;
   #stopping = false;
-  #restartTimer: NodeJS.Timeout | null = null;
-  #restarts = 0;
+  readonly #restarter: RestartBackoff;
   #lock: DataDirLock;
 
   private constructor(
@@ -46,6 +46,7 @@ export class EmbeddedFerretDb {
     lock: DataDirLock,
   ) {
     this.#lock = lock;
+    this.#restarter = new RestartBackoff('embedded FerretDB', () => this.#spawnAndWait(), opts.logger, opts.onRestart);
   }
 
   static async start(opts: EmbeddedFerretDbOptions): Promise<EmbeddedFerretDb> {
@@ -76,7 +77,7 @@ export class EmbeddedFerretDb {
   }
 
   get restarts(): number {
-    return this.#restarts;
+    return this.#restarter.restarts;
   }
 
   async #spawnAndWait(): Promise<void> {
@@ -101,64 +102,29 @@ export class EmbeddedFerretDb {
     const child = spawn(cmd.command, cmd.args, { stdio: ['ignore', 'ignore', 'pipe'] });
     this.#child = child;
     this.#lock.setChild(child.pid);
-    let stderrTail = '';
-    // eslint-disable-next-line @typescript-eslint/no-unnecessary-condition -- runtime: a child's stderr is null unless it is piped
-    child.stderr?.on('data', (chunk: Buffer) => {
-      stderrTail = (stderrTail + chunk.toString('utf8')).slice(-4000);
-    });
+    const stderr = stderrTail(child);
     child.once('exit', (code, signal) => {
       if (this.#child === child) this.#child = null;
       if (this.#stopping) return;
-      logger.error({ code, signal, stderr: stderrTail.slice(-500) }, 'embedded FerretDB stopped unexpectedly; restarting');
-      this.#scheduleRestart();
+      logger.error({ code, signal, stderr: stderr().slice(-500) }, 'embedded FerretDB stopped unexpectedly; restarting');
+      this.#restarter.schedule();
     });
     const started = Date.now();
     while (!(await canConnect(this.port))) {
-      if (this.#child !== child) throw new Error(`FerretDB exited during start: ${stderrTail.slice(-500)}`);
+      if (this.#child !== child) throw new Error(`FerretDB exited during start: ${stderr().slice(-500)}`);
       if (Date.now() - started > 30000) {
         child.kill('SIGKILL');
-        throw new Error(`FerretDB did not listen on 127.0.0.1:${this.port} within 30 s: ${stderrTail.slice(-500)}`);
+        throw new Error(`FerretDB did not listen on 127.0.0.1:${this.port} within 30 s: ${stderr().slice(-500)}`);
       }
       await delay(50);
     }
     logger.info({ port: this.port, pid: child.pid }, 'embedded FerretDB listening');
   }
 
-  #scheduleRestart(attempt = 1): void {
-    if (this.#stopping || this.#restartTimer) return;
-    const wait = Math.min(5000, 200 * 2 ** (attempt - 1));
-    this.#restartTimer = setTimeout(() => {
-      this.#restartTimer = null;
-      if (this.#stopping) return;
-      this.#spawnAndWait().then(
-        () => {
-          this.#restarts += 1;
-          this.opts.onRestart?.();
-        },
-        (err: unknown) => {
-          this.opts.logger.error({ err }, 'embedded FerretDB restart failed; retrying');
-          this.#scheduleRestart(attempt + 1);
-        },
-      );
-    }, wait);
-  }
-
   async stop(): Promise<void> {
     this.#stopping = true;
-    if (this.#restartTimer) clearTimeout(this.#restartTimer);
-    const child = this.#child;
-    if (!child || child.exitCode !== null) {
-      this.#lock.release();
-      return;
-    }
-    await new Promise<void>((resolve) => {
-      const killer = setTimeout(() => child.kill('SIGKILL'), 5000);
-      child.once('exit', () => {
-        clearTimeout(killer);
-        resolve();
-      });
-      child.kill('SIGTERM');
-    });
+    this.#restarter.cancel();
+    if (this.#child) await stopChild(this.#child, 'SIGTERM', 5000);
     this.#lock.release();
   }
 

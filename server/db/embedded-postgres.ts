@@ -11,6 +11,7 @@ import path from 'node:path';
 import { promisify } from 'node:util';
 import type { Logger } from '../observability/logger';
 import { freeLoopbackPort } from './embedded-ferretdb';
+import { RestartBackoff, stderrTail, stopChild } from './child-supervision';
 import { childCommand, systemUser, type ChildUser } from './process-guard';
 
 const run = promisify(execFile);
@@ -44,14 +45,17 @@ export interface EmbeddedPostgresOptions {
 export class EmbeddedPostgres {
   #child: ChildProcess | null = null;
   #stopping = false;
-  #restartTimer: NodeJS.Timeout | null = null;
-  #restarts = 0;
+  // After a killed postmaster, its backends exit on their own within moments; until then a new one
+  // refuses to start (shared memory still in use) and the next attempt comes after the pause.
+  readonly #restarter: RestartBackoff;
 
   private constructor(
     private readonly opts: EmbeddedPostgresOptions,
     readonly port: number,
     private readonly user: ChildUser | undefined,
-  ) {}
+  ) {
+    this.#restarter = new RestartBackoff('embedded PostgreSQL', () => this.#spawnAndWait(), opts.logger, opts.onRestart);
+  }
 
   get clusterDir(): string {
     return path.join(this.opts.dataDir, 'postgres');
@@ -71,7 +75,7 @@ export class EmbeddedPostgres {
   }
 
   get restarts(): number {
-    return this.#restarts;
+    return this.#restarter.restarts;
   }
 
   static async start(opts: EmbeddedPostgresOptions): Promise<EmbeddedPostgres> {
@@ -145,20 +149,16 @@ export class EmbeddedPostgres {
     );
     const child = spawn(cmd.command, cmd.args, { stdio: ['ignore', 'ignore', 'pipe'] });
     this.#child = child;
-    let stderrTail = '';
-    // eslint-disable-next-line @typescript-eslint/no-unnecessary-condition -- runtime: a child's stderr is null unless it is piped
-    child.stderr?.on('data', (chunk: Buffer) => {
-      stderrTail = (stderrTail + chunk.toString('utf8')).slice(-4000);
-    });
+    const stderr = stderrTail(child);
     child.once('exit', (code, signal) => {
       if (this.#child === child) this.#child = null;
       if (this.#stopping) return;
-      logger.error({ code, signal, stderr: stderrTail.slice(-500) }, 'embedded PostgreSQL stopped unexpectedly; restarting');
-      this.#scheduleRestart();
+      logger.error({ code, signal, stderr: stderr().slice(-500) }, 'embedded PostgreSQL stopped unexpectedly; restarting');
+      this.#restarter.schedule();
     });
     const started = Date.now();
     for (;;) {
-      if (this.#child !== child) throw new Error(`PostgreSQL exited during start: ${stderrTail.slice(-800)}`);
+      if (this.#child !== child) throw new Error(`PostgreSQL exited during start: ${stderr().slice(-800)}`);
       const ready = await run(path.join(binDir, 'pg_isready'), ['-q', '-h', '127.0.0.1', '-p', String(this.port), '-U', 'hoichan', '-d', 'postgres']).then(
         () => true,
         () => false,
@@ -166,7 +166,7 @@ export class EmbeddedPostgres {
       if (ready) break;
       if (Date.now() - started > 60_000) {
         child.kill('SIGKILL');
-        throw new Error(`PostgreSQL did not accept connections on 127.0.0.1:${this.port} within 60 s: ${stderrTail.slice(-800)}`);
+        throw new Error(`PostgreSQL did not accept connections on 127.0.0.1:${this.port} within 60 s: ${stderr().slice(-800)}`);
       }
       await new Promise((r) => setTimeout(r, 100));
     }
@@ -214,39 +214,9 @@ export class EmbeddedPostgres {
     return created;
   }
 
-  #scheduleRestart(attempt = 1): void {
-    if (this.#stopping || this.#restartTimer) return;
-    const wait = Math.min(5000, 200 * 2 ** (attempt - 1));
-    this.#restartTimer = setTimeout(() => {
-      this.#restartTimer = null;
-      if (this.#stopping) return;
-      // the backends of a killed postmaster exit on their own within moments; until then a new one
-      // refuses to start (shared memory still in use) and the next attempt comes after the backoff
-      this.#spawnAndWait().then(
-        () => {
-          this.#restarts += 1;
-          this.opts.onRestart?.();
-        },
-        (err: unknown) => {
-          this.opts.logger.error({ err }, 'embedded PostgreSQL restart failed; retrying');
-          this.#scheduleRestart(attempt + 1);
-        },
-      );
-    }, wait);
-  }
-
   async stop(): Promise<void> {
     this.#stopping = true;
-    if (this.#restartTimer) clearTimeout(this.#restartTimer);
-    const child = this.#child;
-    if (!child || child.exitCode !== null) return;
-    await new Promise<void>((resolve) => {
-      const killer = setTimeout(() => child.kill('SIGKILL'), 10_000);
-      child.once('exit', () => {
-        clearTimeout(killer);
-        resolve();
-      });
-      child.kill('SIGINT');
-    });
+    this.#restarter.cancel();
+    if (this.#child) await stopChild(this.#child, 'SIGINT', 10_000);
   }
 }
