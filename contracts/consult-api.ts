@@ -60,6 +60,13 @@ export interface PatientHeaderView {
   citizenIdMasked?: string;
 }
 
+/**
+ * Where the AI triage of a consult's attached X-rays stands: none attached; still running; scored
+ * (`aiFlagSeverity` holds the result); not scored (none of them is a frontal chest X-ray, so the
+ * AI gave no result, by design); failed (triage failed or is unavailable on this server).
+ */
+export type ConsultAiState = 'none' | 'pending' | 'scored' | 'not_scored' | 'failed';
+
 export interface ConsultView {
   id: string;
   status: ConsultStatus;
@@ -83,6 +90,7 @@ export interface ConsultView {
   slaDeadline: string | null;
   overdue: boolean;
   aiFlagSeverity: number | null;
+  aiState: ConsultAiState;
   declineReason: string | null;
   /**
    * What the caller (the user this view was made for) may do now, from the server's state machine.

@@ -1,7 +1,7 @@
 /** ConsultRequest: create, list, queue, read, transitions, invitations. Every action is audited. */
 import { randomUUID } from 'node:crypto';
 import type { z } from 'zod';
-import type { ConsultAction, ConsultQueueItem, ConsultView, PatientHeaderView } from '../../contracts/consult-api';
+import type { ConsultAction, ConsultAiState, ConsultQueueItem, ConsultView, PatientHeaderView } from '../../contracts/consult-api';
 import type { ConsultParticipant, ConsultRequest } from '../../models/consult-request';
 import { imagingStudyModel } from '../../models/imaging-study';
 import type { PatientRecords } from '../fhir/records-api';
@@ -14,7 +14,7 @@ import type { ConsultNotifier } from './notifier';
 import type { createConsultSchema, inviteSchema, transitionBodySchema } from './schemas';
 import { compareQueue, slaDeadline } from './sla';
 import { decideTransition, isCandidateSpecialist, OPEN_STATUSES, TERMINAL_STATUSES } from './state-machine';
-import { consultView, redactedView } from './views';
+import { aiStateOf, consultView, redactedView, storedAiState } from './views';
 
 export type CreateConsultInput = z.infer<typeof createConsultSchema>;
 type TransitionInput = z.infer<typeof transitionBodySchema>;
@@ -44,7 +44,20 @@ export class ConsultService {
 
   /** The view for one caller (allowedActions are the viewer's own). */
   async view(c: ConsultRequest, viewer: ConsultActor): Promise<ConsultView> {
-    return consultView(c, await this.patientHeader(c.patientId), viewer);
+    return consultView(c, await this.patientHeader(c.patientId), viewer, new Date(), await this.#aiState(c));
+  }
+
+  /**
+   * Without a stored severity, the attached studies say whether the AI is still at work, refused
+   * them (not a frontal chest X-ray) or failed: so the queue never shows "pending" for a result that
+   * will not come. One point read per attached study, only while no severity is stored.
+   */
+  async #aiState(c: ConsultRequest): Promise<ConsultAiState> {
+    const stored = storedAiState(c);
+    if (stored !== 'pending') return stored;
+    const studies = imagingStudyModel(this.consults.db);
+    const found = await Promise.all(c.imagingStudyIds.map((id) => studies.findOne({ _id: id }, { patientId: 1, 'triage.state': 1 }).lean()));
+    return aiStateOf(found.filter((s) => s !== null && s.patientId === c.patientId).map((s) => s?.triage.state ?? 'queued'));
   }
 
   async create(caller: Caller, input: CreateConsultInput, ctx: AuditCtx): Promise<ConsultView> {

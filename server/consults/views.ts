@@ -1,5 +1,6 @@
 /** Stored documents → the API shapes of contracts/consult-api.ts. */
 import type {
+  ConsultAiState,
   ConsultAttachmentView,
   ConsultMessageView,
   ConsultParticipantView,
@@ -19,8 +20,37 @@ export function participantView(p: ConsultRequest['participants'][number]): Cons
   return { userId: p.userId, displayName: p.displayName, role: p.role, facilityId: p.facilityId, admitted: p.admitted };
 }
 
+/**
+ * The AI state as far as the consult document tells: a severity means scored; studies without one
+ * are pending until the studies themselves say otherwise (ConsultService looks them up).
+ */
+export function storedAiState(c: Pick<ConsultRequest, 'aiFlagSeverity' | 'imagingStudyIds'>): ConsultAiState {
+  // eslint-disable-next-line @typescript-eslint/no-unnecessary-condition -- runtime input: older documents may lack the fields
+  if (c.aiFlagSeverity !== null && c.aiFlagSeverity !== undefined) return 'scored';
+  // eslint-disable-next-line @typescript-eslint/no-unnecessary-condition -- runtime input: older documents may lack the fields
+  return (c.imagingStudyIds ?? []).length > 0 ? 'pending' : 'none';
+}
+
+/**
+ * The triage states of a consult's attached studies → its AI state (when no severity is stored yet).
+ * Anything still queued or running, or done but not yet counted on the consult, is pending; studies
+ * the input gate refused are not scored; failed or unavailable triage is failed.
+ */
+export function aiStateOf(studyStates: readonly string[]): ConsultAiState {
+  if (studyStates.length === 0) return 'none';
+  if (studyStates.some((s) => s === 'queued' || s === 'running' || s === 'done')) return 'pending';
+  if (studyStates.some((s) => s === 'failed' || s === 'unavailable')) return 'failed';
+  return 'not_scored';
+}
+
 /** `viewer`: the caller the view is for (its allowedActions are theirs); null gives no actions. */
-export function consultView(c: ConsultRequest, patient: PatientHeaderView | null, viewer: Actor | null, now = new Date()): ConsultView {
+export function consultView(
+  c: ConsultRequest,
+  patient: PatientHeaderView | null,
+  viewer: Actor | null,
+  now = new Date(),
+  aiState: ConsultAiState = storedAiState(c),
+): ConsultView {
   const stateTimes: Partial<Record<ConsultStatus, string>> = {};
   // eslint-disable-next-line @typescript-eslint/no-unnecessary-condition -- runtime input: the value comes from outside (database, request, parsed data) and may not match its declared type
   for (const [k, v] of Object.entries(c.stateTimes ?? {})) if (v) stateTimes[k as ConsultStatus] = new Date(v).toISOString();
@@ -47,6 +77,7 @@ export function consultView(c: ConsultRequest, patient: PatientHeaderView | null
     slaDeadline: iso(c.slaDeadline),
     overdue: isOverdue({ status: c.status, slaDeadline: c.slaDeadline ? new Date(c.slaDeadline) : null }, now),
     aiFlagSeverity: c.aiFlagSeverity ?? null,
+    aiState,
     declineReason: c.declineReason ?? null,
     allowedActions: viewer
       ? availableActions(viewer, {
@@ -79,5 +110,5 @@ export function messageView(m: ConsultMessage, attachment: ConsultAttachmentView
 
 /** A consult the caller took part in but may no longer see the content of (window ended, Consent withdrawn). */
 export function redactedView(c: ConsultRequest, viewer: Actor | null, now = new Date()): ConsultView {
-  return { ...consultView(c, null, viewer, now), reason: '', clinicalQuestion: '', sharedSections: [], imagingStudyIds: [], declineReason: null };
+  return { ...consultView(c, null, viewer, now, 'none'), reason: '', clinicalQuestion: '', sharedSections: [], imagingStudyIds: [], declineReason: null };
 }

@@ -227,6 +227,8 @@ export const en = {
   'queue.aiFlagHint': 'Highest AI triage score of the attached X-rays. Assists, never replaces, the radiologist.',
   'queue.aiPending': 'AI result pending',
   'queue.noAi': 'No imaging',
+  'queue.aiNotScored': 'AI: not a frontal chest X-ray',
+  'queue.aiFailed': 'AI unavailable',
   'queue.waitingFor': 'Waiting',
   'queue.waitMinutes': '{n} min',
   'queue.waitHours': '{h} h {m} min',

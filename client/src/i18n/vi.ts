@@ -228,6 +228,8 @@ export const vi: Messages = {
   'queue.aiFlagHint': 'Điểm phân loại AI cao nhất của ảnh X-quang đính kèm. Chỉ hỗ trợ, không thay thế bác sĩ chẩn đoán hình ảnh.',
   'queue.aiPending': 'Đang chờ kết quả AI',
   'queue.noAi': 'Không có ảnh',
+  'queue.aiNotScored': 'AI: không phải phim X-quang ngực thẳng',
+  'queue.aiFailed': 'AI không khả dụng',
   'queue.waitingFor': 'Đã chờ',
   'queue.waitMinutes': '{n} phút',
   'queue.waitHours': '{h} giờ {m} phút',

@@ -1,8 +1,8 @@
 import { useId, useState, type SubmitEvent } from 'react';
-import type { ConsultQueueItem, ConsultView, TransitionBody } from '../../../../contracts/consult-api';
+import type { ConsultAiState, ConsultQueueItem, ConsultView, TransitionBody } from '../../../../contracts/consult-api';
 import { AiFlagBadge, SlaTimer, Specialty, StatusBadge, UrgencyBadge, useNow } from '../../components/ConsultBadges';
 import { Empty, ErrorNote, Loaded, Page, Panel } from '../../components/ui';
-import { useI18n } from '../../i18n';
+import { useI18n, type MessageKey } from '../../i18n';
 import { SPECIALTIES } from '../../lib/consult-labels';
 import { useErrorText } from '../../lib/errors';
 import { Link } from '../../lib/router';
@@ -52,6 +52,15 @@ function ScheduleForm({ item, onDone, onCancel }: { item: ConsultView; onDone: (
     </form>
   );
 }
+
+/** What the queue says while a consult has no AI score (`scored` always has one: the badge shows it). */
+const AI_STATE_TEXT: Record<ConsultAiState, MessageKey> = {
+  none: 'queue.noAi',
+  pending: 'queue.aiPending',
+  scored: 'queue.aiPending',
+  not_scored: 'queue.aiNotScored',
+  failed: 'queue.aiFailed',
+};
 
 function waitText(t: ReturnType<typeof useI18n>['t'], minutes: number): string {
   if (minutes < 60) return t('queue.waitMinutes', { n: Math.max(0, Math.round(minutes)) });
@@ -167,7 +176,9 @@ export function SpecialistQueue() {
                       c.aiFlagSeverity !== null ? (
                         <AiFlagBadge severity={c.aiFlagSeverity} />
                       ) : (
-                        <span className="muted small">{c.imagingStudyIds.length > 0 ? t('queue.aiPending') : t('queue.noAi')}</span>
+                        <span className="muted small" data-testid="ai-state">
+                          {t(AI_STATE_TEXT[c.aiState])}
+                        </span>
                       ),
                   },
                   { header: t('queue.waitingFor'), className: 'nowrap', cell: (c) => waitText(t, c.waitingMinutes) },
