@@ -1,8 +1,7 @@
 /** socket.io events of the consult feature (owned by server/consults). */
 import type { ConsultMessageView, ConsultParticipantView, ConsultStatus, ConsultUrgency } from './consult-api';
+import type { Ack } from './events';
 import type { FhirBundle } from './fhir';
-
-type ConsultAck<T = Record<string, never>> = (response: ({ ok: true } & T) | { ok: false; error: string }) => void;
 
 export interface ConsultRef {
   consultId: string;
@@ -85,9 +84,9 @@ export interface ConsultServerToClientEvents {
 }
 
 export interface ConsultClientToServerEvents {
-  'consult:join': (payload: { consultId: string }, ack: ConsultAck<ConsultJoinResult>) => void;
-  'consult:leave': (payload: { consultId: string }, ack?: ConsultAck) => void;
+  'consult:join': (payload: { consultId: string }, ack: Ack<ConsultJoinResult>) => void;
+  'consult:leave': (payload: { consultId: string }, ack?: Ack) => void;
   /** Host only. */
-  'consult:admit': (payload: { consultId: string; userId: string }, ack: ConsultAck) => void;
-  'consult:message': (payload: { consultId: string; text: string }, ack: ConsultAck<{ message: ConsultMessageView }>) => void;
+  'consult:admit': (payload: { consultId: string; userId: string }, ack: Ack) => void;
+  'consult:message': (payload: { consultId: string; text: string }, ack: Ack<{ message: ConsultMessageView }>) => void;
 }

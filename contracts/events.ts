@@ -1,17 +1,18 @@
 /**
  * The socket.io event map, one definition for server/ and client/. Names are `noun:verb`;
- * acknowledgements carry `{ok: true, ...}` or `{ok: false, error}`. Features add their events here.
+ * acknowledgements carry `{ok: true, ...}` or `{ok: false, error, message}` (one `Ack` for every
+ * feature). Features add their events here.
  */
 import type { ConsultClientToServerEvents, ConsultServerToClientEvents } from './consult-events';
 import type { EmrClientToServerEvents, EmrServerToClientEvents } from './emr-events';
 import type { ImagingClientToServerEvents, ImagingServerToClientEvents } from './imaging-events';
 import type { SfuClientToServerEvents, SfuServerToClientEvents } from './sfu-events';
 
-/** A refused event: `error` is a code (as in the HTTP `{error, message}`), `message` says why. */
+/** A refused event: `error` is a code (as in the HTTP `{error, message}`), `message` says why (for people). */
 export interface AckError {
   ok: false;
   error: string;
-  message?: string;
+  message: string;
 }
 export type Ack<T = Record<string, never>> = (response: ({ ok: true } & T) | AckError) => void;
 

@@ -24,4 +24,6 @@ export interface CallAdmissionAnswer {
   displayName: string;
   status: string;
   refusal?: string;
+  /** With `refusal`: `no_call` when the consult is not in a call state, `forbidden` otherwise. */
+  refusalCode?: 'no_call' | 'forbidden';
 }

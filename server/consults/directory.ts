@@ -46,13 +46,17 @@ export function createConsultDirectory(consults: Model<ConsultRequest>, access: 
       const displayName = me?.displayName ?? user?.displayName ?? userId;
       const caller = { userId, role: user?.role ?? 'referring_doctor', facilityId: user?.facilityId ?? '' };
       let refusal: string | undefined;
+      let refusalCode: CallAdmissionAnswer['refusalCode'];
       if (!me) refusal = 'not a participant of this consult';
       else if (!user || !user.active) refusal = 'this account is disabled';
-      else if (!CALL_STATUSES.includes(c.status)) refusal = `no call: the consult is ${c.status}`;
-      else {
+      else if (!CALL_STATUSES.includes(c.status)) {
+        refusal = `no call: the consult is ${c.status}`;
+        refusalCode = 'no_call';
+      } else {
         const visible = await access.contentVisible(caller, c);
         if (!visible.ok) refusal = visible.reason;
       }
+      if (refusal && !refusalCode) refusalCode = 'forbidden';
       const admitted = !refusal && entersWithoutWaiting(c, userId);
       await access.record(
         caller,
@@ -63,7 +67,7 @@ export function createConsultDirectory(consults: Model<ConsultRequest>, access: 
         {},
         refusal ? 'access-denied' : 'consult',
       );
-      return { participant: Boolean(me), admitted, host, displayName, status: c.status, ...(refusal ? { refusal } : {}) };
+      return { participant: Boolean(me), admitted, host, displayName, status: c.status, ...(refusal ? { refusal, refusalCode } : {}) };
     },
   };
 }

@@ -11,6 +11,7 @@ import { ConsultAccess } from './access';
 import { ConsultChat } from './consult-chat';
 import { ConsultReports } from './consult-reports';
 import { ConsultRooms } from './consult-room';
+import { ConsultRoomService } from './consult-room-service';
 import { ConsultService } from './consult-service';
 import { createConsultDirectory } from './directory';
 import type { ConsultDirectory } from './directory-api';
@@ -27,7 +28,7 @@ export function createConsultFeature(ctx: FeatureContext, deps: { records: Patie
   const chat = new ConsultChat(ctx.conn, access, notifier);
   const keys = new SigningKeys(ctx.conn, secretFromConfigOrDataDir(ctx.config.auth.keyEncryptionSecret, ctx.config.dataDir, 'key-encryption-secret'));
   const reports = new ConsultReports(ctx.conn, access, service, keys, deps.records, notifier, ctx.logger);
-  const rooms = new ConsultRooms();
+  const roomService = new ConsultRoomService({ io: () => ctx.realtime.io, access, service, chat, records: deps.records, rooms: new ConsultRooms() });
   const sweeper = new SlaSweeper(access.consults, notifier, ctx.logger);
   const unsubscribe = listenToDomainEvents(ctx.events, access.consults, notifier);
   // Revocation: a deactivated user's (or facility's) live sockets are told and closed, and with them their calls.
@@ -45,16 +46,7 @@ export function createConsultFeature(ctx: FeatureContext, deps: { records: Patie
     name: 'consults',
     directory: createConsultDirectory(access.consults, access),
     mounts: [{ path: '/api/consults', guards: [ctx.requireAuth], router: consultRouter({ service, chat, reports }), docs: consultDocs }],
-    socket: consultSocketFeature({
-      io: () => ctx.realtime.io,
-      tokens: ctx.accessTokens,
-      access,
-      service,
-      chat,
-      records: deps.records,
-      rooms,
-      logger: ctx.logger,
-    }),
+    socket: consultSocketFeature({ tokens: ctx.accessTokens, room: roomService, logger: ctx.logger }),
     close: async () => {
       for (const off of unsubscribe) off();
       await sweeper.stop();

@@ -13,8 +13,12 @@ import { ackError, RealtimeHandlers } from './handlers';
 export type RealtimeServer = Server<ClientToServerEvents, ServerToClientEvents, InterServerEvents, SocketData>;
 export type RealtimeSocket = Socket<ClientToServerEvents, ServerToClientEvents, InterServerEvents, SocketData>;
 
-/** A feature that handles socket events registers here; it is called for every authenticated socket. */
-export type SocketFeature = (socket: RealtimeSocket) => void;
+/**
+ * A feature that handles socket events registers here; it is called for every authenticated socket
+ * with that socket's handlers (`handlers.on(event, schema, fn)`: validation, the one ack shape, the
+ * one strike budget).
+ */
+export type SocketFeature = (socket: RealtimeSocket, handlers: RealtimeHandlers) => void;
 
 export interface RealtimeOptions {
   /** Where abuse disconnects are recorded. */
@@ -126,7 +130,7 @@ export class Realtime {
     handlers.on('session:ping', null, () => ({ at: new Date().toISOString() }));
     for (const feature of this.#features) {
       try {
-        feature(socket);
+        feature(socket, handlers);
       } catch (err) {
         this.logger.error({ err }, 'socket feature failed to attach');
       }

@@ -13,17 +13,36 @@ import type {
   TransportDirection,
   CallProducerInfo,
 } from '../../contracts/sfu-api';
+import { DomainError } from '../http/errors';
 import type { Logger } from '../observability/logger';
 import { DEFAULT_LAYERS, type BandwidthPolicy } from './bandwidth-policy';
 import { CallPeer, type CallNotifier, type ConsumerState, type ProducerAppData } from './call-peer';
 import type { SfuConfig } from './config';
 import { iceServersFor } from './turn';
 
-/** An expected refusal (unknown id, not joined, cannot consume): acknowledged as an error, not a misbehaviour. */
-export class CallError extends Error {
-  constructor(message: string) {
-    super(message);
-    this.name = 'CallError';
+/**
+ * Why a call request was refused: the code of its ack `{ok: false, error: code, message}`. Most are
+ * states a well-behaved client meets in a race (its session just ended, an id just closed, still
+ * waiting for the host): 409, which costs no strike. Protocol misuse (400) and admission refusals
+ * (403) cost one from the socket's strike budget, as any other refused event does.
+ */
+const CALL_REFUSALS = {
+  not_in_call: 409,
+  waiting_for_host: 409,
+  no_call: 409,
+  gone: 409,
+  busy: 409,
+  unsupported: 409,
+  invalid: 400,
+  forbidden: 403,
+  unavailable: 503,
+} as const;
+export type CallRefusal = keyof typeof CALL_REFUSALS;
+
+/** A refused call request: a DomainError, so it acks (and counts) like every other refused event. */
+export class CallError extends DomainError {
+  constructor(message: string, code: CallRefusal = 'not_in_call') {
+    super(CALL_REFUSALS[code], code, message);
   }
 }
 
@@ -276,10 +295,10 @@ export class ConsultCallRoom {
 
   async produce(peer: CallPeer, req: { transportId: string; kind: MediaKind; rtpParameters: MediasoupJson; source: MediaSource }): Promise<string> {
     const { transport, direction } = this.#transport(peer, req.transportId);
-    if (direction !== 'send') throw new CallError('produce needs a send transport');
-    if ((req.source === 'mic') !== (req.kind === 'audio')) throw new CallError(`source ${req.source} does not carry ${req.kind}`);
+    if (direction !== 'send') throw new CallError('produce needs a send transport', 'invalid');
+    if ((req.source === 'mic') !== (req.kind === 'audio')) throw new CallError(`source ${req.source} does not carry ${req.kind}`, 'invalid');
     for (const p of peer.producers.values()) {
-      if (p.appData.source === req.source) throw new CallError(`already producing ${req.source}; close that producer first`);
+      if (p.appData.source === req.source) throw new CallError(`already producing ${req.source}; close that producer first`, 'busy');
     }
     const producer = await transport.produce<ProducerAppData>({
       kind: req.kind,
@@ -299,7 +318,7 @@ export class ConsultCallRoom {
 
   closeProducer(peer: CallPeer, producerId: string): void {
     const producer = peer.producers.get(producerId);
-    if (!producer) throw new CallError('unknown producer');
+    if (!producer) throw new CallError('unknown producer', 'gone');
     producer.close();
     peer.producers.delete(producerId);
     this.#broadcast(null, 'sfu:producer-closed', { producerId, peerId: peer.peerId });
@@ -308,13 +327,13 @@ export class ConsultCallRoom {
   async consume(peer: CallPeer, producerId: string, rtpCapabilities: MediasoupJson): Promise<CreatedConsumer> {
     this.#assertMember(peer);
     const owner = this.#ownerOf(producerId);
-    if (!owner) throw new CallError('unknown producer');
-    if (owner.peer === peer) throw new CallError('cannot consume your own producer');
+    if (!owner) throw new CallError('unknown producer', 'gone');
+    if (owner.peer === peer) throw new CallError('cannot consume your own producer', 'invalid');
     const caps = rtpCapabilities as unknown as ms.RtpCapabilities;
-    if (!this.#router.canConsume({ producerId, rtpCapabilities: caps })) throw new CallError('your device cannot receive this producer');
+    if (!this.#router.canConsume({ producerId, rtpCapabilities: caps })) throw new CallError('your device cannot receive this producer', 'unsupported');
     const transport = peer.transportOf('recv');
-    if (!transport) throw new CallError('create a recv transport first');
-    for (const c of peer.consumers.values()) if (c.consumer.producerId === producerId) throw new CallError('already consuming this producer');
+    if (!transport) throw new CallError('create a recv transport first', 'invalid');
+    for (const c of peer.consumers.values()) if (c.consumer.producerId === producerId) throw new CallError('already consuming this producer', 'busy');
     const source = owner.producer.appData.source;
     const consumer = await transport.consume({ producerId, rtpCapabilities: caps, paused: true, appData: { peerId: peer.peerId, source } });
     if (peer.closed) {
@@ -348,22 +367,22 @@ export class ConsultCallRoom {
   async setPaused(peer: CallPeer, type: 'producer' | 'consumer', id: string, paused: boolean): Promise<void> {
     if (type === 'producer') {
       const producer = peer.producers.get(id);
-      if (!producer) throw new CallError('unknown producer');
+      if (!producer) throw new CallError('unknown producer', 'gone');
       if (paused) await producer.pause();
       else await producer.resume();
       this.#broadcast(peer.peerId, 'sfu:producer-paused', { producerId: id, peerId: peer.peerId, paused });
       return;
     }
     const state = peer.consumers.get(id);
-    if (!state) throw new CallError('unknown consumer');
+    if (!state) throw new CallError('unknown consumer', 'gone');
     state.clientPaused = paused;
     await this.#syncConsumerPaused(peer, state);
   }
 
   async setPreferredLayers(peer: CallPeer, consumerId: string, spatialLayer: number, temporalLayer?: number): Promise<void> {
     const state = peer.consumers.get(consumerId);
-    if (!state) throw new CallError('unknown consumer');
-    if (state.consumer.kind !== 'video') throw new CallError('layers apply to video consumers');
+    if (!state) throw new CallError('unknown consumer', 'gone');
+    if (state.consumer.kind !== 'video') throw new CallError('layers apply to video consumers', 'invalid');
     state.clientMaxSpatial = spatialLayer;
     state.clientTemporal = temporalLayer;
     state.appliedSpatial = undefined;
@@ -580,7 +599,7 @@ export class ConsultCallRoom {
   #transport(peer: CallPeer, transportId: string): { transport: ms.WebRtcTransport; direction: TransportDirection } {
     this.#assertMember(peer);
     const t = peer.transports.get(transportId);
-    if (!t) throw new CallError('unknown transport');
+    if (!t) throw new CallError('unknown transport', 'gone');
     return t;
   }
 

@@ -25,7 +25,7 @@ export async function createSfuFeature(ctx: FeatureContext, deps: { consults: Co
       // The consult directory decides (call state, admission, record access) and audits; a refusal names why.
       admission: async (userId, consultId) => {
         const a = await deps.consults.callAdmission(userId, consultId);
-        if (a?.refusal) throw new CallError(a.refusal);
+        if (a?.refusal) throw new CallError(a.refusal, a.refusalCode ?? 'forbidden');
         return a;
       },
     });

@@ -86,10 +86,10 @@ export class SfuService {
 
   /** The consult directory's decision (call state, admission, record access; audited), or a CallError naming the refusal. */
   async admit(userId: string, consultId: string): Promise<NonNullable<Awaited<ReturnType<CallAdmission>>>> {
-    if (this.#closed) throw new CallError('the media server is shutting down');
+    if (this.#closed) throw new CallError('the media server is shutting down', 'unavailable');
     const admission = await this.#options.admission(userId, consultId);
-    if (!admission || !admission.participant) throw new CallError('not a participant of this consult');
-    if (!admission.admitted) throw new CallError('waiting for the host to admit you');
+    if (!admission || !admission.participant) throw new CallError('not a participant of this consult', 'forbidden');
+    if (!admission.admitted) throw new CallError('waiting for the host to admit you', 'waiting_for_host');
     return admission;
   }
 
@@ -183,7 +183,7 @@ export class SfuService {
         bestLoad = load;
       }
     }
-    if (!best) throw new CallError('no media worker is available; try again shortly');
+    if (!best) throw new CallError('no media worker is available; try again shortly', 'unavailable');
     return best;
   }
 

@@ -14,7 +14,7 @@
  */
 import { Device, type types as msc } from 'mediasoup-client';
 import { io, type Socket } from 'socket.io-client';
-import type { ClientToServerEvents, ServerToClientEvents } from '../../../contracts/events';
+import type { AckError, ClientToServerEvents, ServerToClientEvents } from '../../../contracts/events';
 import type {
   AudioOnlyReason,
   CallPeerInfo,
@@ -121,8 +121,13 @@ export const DEFAULT_SIMULCAST: RTCRtpEncodingParameters[] = [
 
 type Listener<T> = (payload: T) => void;
 
+/** A call request the server refused (`code` from the ack, e.g. `waiting_for_host`) or did not answer. */
 class CallRequestError extends Error {
-  constructor(event: string, message: string) {
+  constructor(
+    event: string,
+    message: string,
+    readonly code: string = 'no_answer',
+  ) {
     super(`${event}: ${message}`);
     this.name = 'CallRequestError';
   }
@@ -854,7 +859,7 @@ export class ConsultCall {
     payload: Parameters<ClientToServerEvents[E]>[0],
   ): Promise<AckResult<Parameters<ClientToServerEvents[E]>[1]>> {
     return new Promise((resolve, reject) => {
-      (this.#socket.timeout(15_000).emit as (e: string, p: unknown, cb: (err: Error | null, res: { ok: boolean; error?: string }) => void) => void)(
+      (this.#socket.timeout(15_000).emit as (e: string, p: unknown, cb: (err: Error | null, res: { ok: true } | AckError) => void) => void)(
         event,
         payload,
         (err, res) => {
@@ -863,7 +868,7 @@ export class ConsultCall {
             return;
           }
           if (!res.ok) {
-            reject(new CallRequestError(event, res.error ?? 'refused'));
+            reject(new CallRequestError(event, res.message, res.error));
             return;
           }
           resolve(res as AckResult<Parameters<ClientToServerEvents[E]>[1]>);

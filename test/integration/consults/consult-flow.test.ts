@@ -142,7 +142,7 @@ describe('consult workflow end to end', () => {
     expect((await tp.api('GET', `/api/consults/${consultId}`, { token: tokens.otherReferrer })).status).toBe(403);
     expect((await tp.api('GET', `/api/consults/${consultId}/messages`, { token: tokens.otherReferrer })).status).toBe(403);
     const joined = await request(radiologist, 'consult:join', { consultId });
-    expect(joined).toEqual({ ok: false, error: expect.stringMatching(/do not take part/) });
+    expect(joined).toEqual({ ok: false, error: 'forbidden', message: expect.stringMatching(/do not take part/) });
     const otherSocket = await sock(tokens.otherReferrer);
     expect((await request(otherSocket, 'consult:join', { consultId })).ok).toBe(false);
     expect(await deniedAuditFor(consultId)).toBeGreaterThanOrEqual(before + 5);
@@ -154,17 +154,17 @@ describe('consult workflow end to end', () => {
   test('bad socket payloads get an error ack and never crash the server', async () => {
     for (const bad of [null, 'x', { consultId: 42 }, { consultId: '' }, { consultId: 'a', extra: 1 }, { consultId: '$where' }]) {
       const r = await request(radiologist, 'consult:join', bad);
-      expect(r).toEqual({ ok: false, error: expect.stringMatching(/invalid payload/) });
+      expect(r).toEqual({ ok: false, error: 'invalid', message: expect.stringMatching(/invalid consult:join/) });
     }
     const long = await request(radiologist, 'consult:message', { consultId, text: 'x'.repeat(4001) });
     expect(long.ok).toBe(false);
     expect(radiologist.connected).toBe(true);
     expect((await tp.api('GET', '/healthz')).status).toBe(200);
-    // repeated abuse disconnects the socket
+    // repeated abuse disconnects the socket: one refusal past the strike budget (SOCKET_STRIKE_BUDGET, 10)
     const abuser = await sock(tokens.radiologist);
     const gone = new Promise<void>((resolve) => abuser.once('disconnect', () => resolve()));
     const rawEmit = (abuser as unknown as { emit: (...args: unknown[]) => void }).emit.bind(abuser);
-    for (let i = 0; i < 10; i++) rawEmit('consult:admit', { nonsense: i }, () => undefined);
+    for (let i = 0; i < 11; i++) rawEmit('consult:admit', { nonsense: i }, () => undefined);
     await gone;
     expect(abuser.connected).toBe(false);
   });

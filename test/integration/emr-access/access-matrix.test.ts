@@ -285,9 +285,13 @@ test('role × relationship × operation: every decision as the model says, every
         deniedAudit: true,
         requestId: '',
         run: async () => {
-          const ack = (await sock?.timeout(5000).emitWithAck('consult:join', { consultId: s.consultId as string })) as { ok: boolean; error?: string };
+          const ack = (await sock?.timeout(5000).emitWithAck('consult:join', { consultId: s.consultId as string })) as {
+            ok: boolean;
+            error?: string;
+            message?: string;
+          };
           if (ack.ok) await sock?.emitWithAck('consult:leave', { consultId: s.consultId as string });
-          return { allowed: ack.ok, detail: ack.error ?? 'ok' };
+          return { allowed: ack.ok, detail: ack.message ?? 'ok' };
         },
       });
     }

@@ -5,6 +5,7 @@
 import { io, type Socket } from 'socket.io-client';
 import { DEMO, startTestPlatform, type TestPlatform } from '../../support/platform';
 import { newFacility, newStaff } from '../emr-access/fixtures';
+import { workerBinOrSkip } from '../sfu/helpers';
 
 let tp: TestPlatform;
 let admin: string;
@@ -105,3 +106,36 @@ test('a client at an ordinary pace is never refused', async () => {
   }
   expect(socket.connected).toBe(true);
 });
+
+// Refused by the SFU (admission) and by the consult room (no such consult): the same ack shape, and
+// both spend the connection's one budget (5 here) — neither feature alone reaches it.
+(workerBinOrSkip() ? test : test.skip)(
+  'an SFU refusal and a consult refusal ack {ok:false, error: code, message} and spend the one strike budget',
+  async () => {
+    const { socket, userId } = await connect((await newStaff(tp, admin, 'referring_doctor', await newFacility(tp, admin, 'district'))).email);
+    const gone = disconnected(socket);
+    const ask = (event: string, payload: unknown) => socket.timeout(3000).emitWithAck(event, payload);
+    for (let i = 0; i < 3; i++)
+      expect(await ask('sfu:join', { consultId: `no-such-consult-${i}` })).toEqual({
+        ok: false,
+        error: 'forbidden',
+        message: expect.stringMatching(/not a participant/),
+      });
+    for (let i = 0; i < 2; i++)
+      expect(await ask('consult:join', { consultId: `no-such-consult-${i}` })).toEqual({
+        ok: false,
+        error: 'not_found',
+        message: expect.stringMatching(/No consult/),
+      });
+    expect(socket.connected).toBe(true);
+    expect(await socket.timeout(3000).emitWithAck('session:ping')).toMatchObject({ ok: true });
+    // One refusal more, from either feature, is past the budget: answered, then disconnected and audited.
+    expect(await ask('consult:admit', { consultId: 'no-such-consult', userId: 'usr-nobody' })).toEqual({
+      ok: false,
+      error: 'not_found',
+      message: expect.any(String),
+    });
+    expect(await gone).toBe('io server disconnect');
+    expect(await auditDescriptions(userId)).toContainEqual(expect.stringMatching(/failing requests/));
+  },
+);

@@ -59,15 +59,27 @@ maybe('sfu signalling over socket.io', () => {
     expect(new Set(t.iceCandidates.map((c: { protocol: string }) => c.protocol))).toEqual(new Set(['udp', 'tcp']));
     // Invited by the specialist but not yet admitted by the host: refused.
     const rad = await connect(DEMO.radiologist);
-    expect(await rad.request('sfu:join', { consultId: CONSULT })).toEqual({ ok: false, error: expect.stringMatching(/admit/) });
+    expect(await rad.request('sfu:join', { consultId: CONSULT })).toEqual({ ok: false, error: 'waiting_for_host', message: expect.stringMatching(/admit/) });
     // The requester enters their own consult's call without waiting for the host.
     const ref = await connect(DEMO.referrer);
     expect(await ref.request('sfu:join', { consultId: other.consultId })).toMatchObject({ ok: true, consultId: other.consultId, host: false });
     await ref.request('sfu:leave', {});
     // Not a participant of a real consult, and a consult that does not exist: refused.
-    expect(await rad.request('sfu:join', { consultId: other.consultId })).toEqual({ ok: false, error: expect.stringMatching(/participant/) });
-    expect(await rad.request('sfu:join', { consultId: 'another-consult' })).toEqual({ ok: false, error: expect.stringMatching(/participant/) });
-    expect(await rad.request('sfu:create-transport', { direction: 'send' })).toEqual({ ok: false, error: expect.stringMatching(/join/) });
+    expect(await rad.request('sfu:join', { consultId: other.consultId })).toEqual({
+      ok: false,
+      error: 'forbidden',
+      message: expect.stringMatching(/participant/),
+    });
+    expect(await rad.request('sfu:join', { consultId: 'another-consult' })).toEqual({
+      ok: false,
+      error: 'forbidden',
+      message: expect.stringMatching(/participant/),
+    });
+    expect(await rad.request('sfu:create-transport', { direction: 'send' })).toEqual({
+      ok: false,
+      error: 'not_in_call',
+      message: expect.stringMatching(/join/),
+    });
     // Once the host admits the radiologist from the waiting room, the same socket gets in (not as host).
     await admitFromWaitingRoom(tp, call.specialist, CONSULT, [call.others[DEMO.radiologist]!]);
     const radJoined = await rad.request('sfu:join', { consultId: CONSULT });
@@ -84,9 +96,11 @@ maybe('sfu signalling over socket.io', () => {
     expect((await bad.request('sfu:join', { consultId: CONSULT })).ok).toBe(true);
     const disconnected = new Promise<void>((r) => bad.socket.once('disconnect', () => r()));
     const answers = [];
-    for (let i = 0; i < 5; i++)
+    // The socket's one strike budget (SOCKET_STRIKE_BUDGET, 10): ten refusals are answered, the next one disconnects.
+    for (let i = 0; i < 10; i++)
       answers.push(await bad.request('sfu:produce', { transportId: 'x', kind: 'video', rtpParameters: 'nope', source: 'camera', extra: i }));
-    expect(answers.every((a) => a.ok === false && /invalid sfu:produce/.test(a.error))).toBe(true);
+    expect(answers.every((a) => a.ok === false && a.error === 'invalid' && /invalid sfu:produce/.test(a.message))).toBe(true);
+    expect(bad.socket.connected).toBe(true);
     bad.socket.emit('sfu:set-preferred-layers', { consumerId: 42 }, () => undefined);
     await disconnected;
     // The misbehaving peer is removed at once (not after the reconnect grace) and the good client goes on.
@@ -109,7 +123,8 @@ maybe('sfu signalling over socket.io', () => {
     // Another user cannot take the specialist's session (and keeps their own).
     expect(await ref.request('sfu:resume-session', { consultId: CONSULT, peerId: joined.peerId })).toEqual({
       ok: false,
-      error: expect.stringMatching(/ended/),
+      error: 'not_in_call',
+      message: expect.stringMatching(/ended/),
     });
     expect((await ref.request('sfu:stats', {})).ok).toBe(true);
     // The specialist's signalling drops; a new socket re-attaches at once.
@@ -131,7 +146,8 @@ maybe('sfu signalling over socket.io', () => {
     const spec3 = await connect(DEMO.specialist);
     expect(await spec3.request('sfu:resume-session', { consultId: CONSULT, peerId: joined.peerId })).toEqual({
       ok: false,
-      error: expect.stringMatching(/ended/),
+      error: 'not_in_call',
+      message: expect.stringMatching(/ended/),
     });
   });
 
@@ -152,7 +168,11 @@ maybe('sfu signalling over socket.io', () => {
       'peer-left replaced',
     );
     // The old socket can no longer act in the call.
-    expect(await ref1.request('sfu:create-transport', { direction: 'send' })).toEqual({ ok: false, error: expect.stringMatching(/join/) });
+    expect(await ref1.request('sfu:create-transport', { direction: 'send' })).toEqual({
+      ok: false,
+      error: 'not_in_call',
+      message: expect.stringMatching(/join/),
+    });
     // The specialist's socket drops: after the 1 s grace the referrer sees it leave.
     spec.socket.disconnect();
     await waitFor(

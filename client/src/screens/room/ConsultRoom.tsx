@@ -47,7 +47,7 @@ function useRoomJoin(consultId: string, enabled: boolean) {
     socket.timeout(10_000).emit('consult:join', { consultId }, (err, res) => {
       // eslint-disable-next-line @typescript-eslint/no-unnecessary-condition -- runtime: socket.io passes null as err when the ack arrives in time (its type says Error)
       if (err) setJoin({ kind: 'failed', message: err.message });
-      else if (!res.ok) setJoin({ kind: 'failed', message: res.error });
+      else if (!res.ok) setJoin({ kind: 'failed', message: res.message });
       else {
         setJoin({ kind: 'joined', result: res });
         setRoom(res.room);
