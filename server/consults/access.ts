@@ -4,8 +4,8 @@ import { consultRequestModel, type ConsultRequest } from '../../models/consult-r
 import { facilityModel, type Facility } from '../../models/facility';
 import { userModel, type User } from '../../models/user';
 import type { AuditAction, AuditLog } from '../audit/audit-log';
-import { ForbiddenError, NotFoundError } from '../http/errors';
-import type { Caller } from '../http/request-context';
+import { ForbiddenError, NotFoundError } from '../platform/errors';
+import type { Caller } from '../platform/request-context';
 import type { PatientRecords } from '../fhir/records-api';
 import { isCandidateSpecialist, normalizeSpecialty, OPEN_STATUSES, type Actor } from './state-machine';
 

@@ -6,8 +6,8 @@ import { consultAttachmentModel, type ConsultAttachment } from '../../models/con
 import { consultMessageModel, type ConsultMessage } from '../../models/consult-message';
 import { consultNoteModel, type ConsultNote } from '../../models/consult-note';
 import type { ConsultRequest } from '../../models/consult-request';
-import { ConflictError, InvalidInputError, NotFoundError, PayloadTooLargeError, UnsupportedMediaTypeError } from '../http/errors';
-import type { Caller } from '../http/request-context';
+import { ConflictError, InvalidInputError, NotFoundError, PayloadTooLargeError, UnsupportedMediaTypeError } from '../platform/errors';
+import type { Caller } from '../platform/request-context';
 import type { AuditCtx, ConsultAccess } from './access';
 import { MAX_ATTACHMENT_BYTES, safeFilename, sniffAttachmentType } from './attachments';
 import type { ConsultNotifier } from './notifier';

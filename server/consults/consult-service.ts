@@ -5,8 +5,8 @@ import type { ConsultAction, ConsultQueueItem, ConsultView, PatientHeaderView } 
 import type { ConsultParticipant, ConsultRequest } from '../../models/consult-request';
 import { imagingStudyModel } from '../../models/imaging-study';
 import type { PatientRecords } from '../fhir/records-api';
-import { ConflictError, ForbiddenError, InvalidInputError, ServiceUnavailableError } from '../http/errors';
-import type { Caller } from '../http/request-context';
+import { ConflictError, ForbiddenError, InvalidInputError, ServiceUnavailableError } from '../platform/errors';
+import type { Caller } from '../platform/request-context';
 import type { Logger } from '../observability/logger';
 import type { DomainEvents } from '../platform/domain-events';
 import { isParticipant, type AuditCtx, type ConsultAccess, type ConsultActor } from './access';

@@ -14,7 +14,7 @@ import { breakGlassGrantModel } from '../../models/fhir-break-glass';
 import { USER_ROLES, userModel } from '../../models/user';
 import type { AuditLog } from '../audit/audit-log';
 import type { PatientRecords } from '../fhir/records-api';
-import { ConflictError, ForbiddenError, NotFoundError } from '../http/errors';
+import { ConflictError, ForbiddenError, NotFoundError } from '../platform/errors';
 import type { ApiDocs } from '../http/openapi';
 import { callerOf } from '../http/request-context';
 import { parseInput } from '../http/validate';

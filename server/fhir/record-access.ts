@@ -4,8 +4,8 @@
  */
 import type { AuditAction, AuditLog } from '../audit/audit-log';
 import type { ConsultDirectory } from '../consults/directory-api';
-import { ForbiddenError } from '../http/errors';
-import type { Caller, RequestContext } from '../http/request-context';
+import { ForbiddenError } from '../platform/errors';
+import type { Caller, RequestContext } from '../platform/request-context';
 import { consentDecision, decideAccess, type ConsentDecision } from './access-policy';
 import { agentOf, type BreakGlass } from './break-glass';
 import type { CareTeam } from './care-team';

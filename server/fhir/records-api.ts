@@ -1,5 +1,5 @@
 import type { FhirBundle, FhirResource } from '../../contracts/fhir';
-import type { Caller, RequestContext } from '../http/request-context';
+import type { Caller, RequestContext } from '../platform/request-context';
 
 export type RecordAction = 'read' | 'write';
 

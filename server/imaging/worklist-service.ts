@@ -17,8 +17,8 @@ import type { ImagingStudy, StoredReviewSummary } from '../../models/imaging-stu
 import type { RadiologistReview } from '../../models/triage-review';
 import type { AuditLog } from '../audit/audit-log';
 import type { PatientRecords } from '../fhir/records-api';
-import { ConflictError, InvalidInputError } from '../http/errors';
-import type { Caller, RequestContext } from '../http/request-context';
+import { ConflictError, InvalidInputError } from '../platform/errors';
+import type { Caller, RequestContext } from '../platform/request-context';
 import type { ImagingAccess } from './access';
 import { agreement, type ReviewedFinding } from './agreement';
 import type { ImagingFhirSync } from './fhir-sync';

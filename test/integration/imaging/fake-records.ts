@@ -7,7 +7,7 @@ import { randomUUID } from 'node:crypto';
 import type { FhirResource } from '../../../contracts/fhir';
 import type { AccessDecision, PatientRecords, RecordAction } from '../../../server/fhir/records-api';
 import { validateResource } from '../../../server/fhir/validation';
-import type { Caller } from '../../../server/http/request-context';
+import type { Caller } from '../../../server/platform/request-context';
 
 export interface FakePatient {
   id: string;
