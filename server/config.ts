@@ -120,7 +120,7 @@ function toConfig(env: z.infer<typeof envSchema>, cwd: string) {
       },
       keyEncryptionSecret: env.HOICHAN_KEY_ENCRYPTION_SECRET,
     },
-    fhir: {
+    emr: {
       /** Patient compartments kept in memory per process for $summary/$everything; 0 switches the cache off. */
       compartmentCacheSize: env.HOICHAN_COMPARTMENT_CACHE,
     },

@@ -6,7 +6,7 @@ import { userModel, type User } from '../../models/user';
 import type { AuditAction, AuditLog } from '../audit/audit-log';
 import { ForbiddenError, NotFoundError } from '../platform/errors';
 import type { Caller, RequestContext } from '../platform/request-context';
-import type { PatientRecords } from '../fhir/records-api';
+import type { PatientRecords } from '../emr/records-api';
 import { isCandidateSpecialist, normalizeSpecialty, OPEN_STATUSES, type Actor } from './state-machine';
 
 export interface ConsultActor extends Actor {

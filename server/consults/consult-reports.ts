@@ -10,7 +10,7 @@ import type { ConsultReportView, ReportBody, ReportVerification } from '../../co
 import type { FhirResource } from '../../contracts/fhir';
 import { consultReportModel, type ConsultReport } from '../../models/consult-report';
 import type { ConsultRequest } from '../../models/consult-request';
-import type { PatientRecords } from '../fhir/records-api';
+import type { PatientRecords } from '../emr/records-api';
 import { ConflictError, ForbiddenError, NotFoundError } from '../platform/errors';
 import type { Caller, RequestContext } from '../platform/request-context';
 import type { Logger } from '../observability/logger';

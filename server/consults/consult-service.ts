@@ -4,7 +4,7 @@ import type { z } from 'zod';
 import type { ConsultAction, ConsultQueueItem, ConsultView, PatientHeaderView } from '../../contracts/consult-api';
 import type { ConsultParticipant, ConsultRequest } from '../../models/consult-request';
 import { imagingStudyModel } from '../../models/imaging-study';
-import type { PatientRecords } from '../fhir/records-api';
+import type { PatientRecords } from '../emr/records-api';
 import { ConflictError, ForbiddenError, InvalidInputError, ServiceUnavailableError } from '../platform/errors';
 import type { Caller, RequestContext } from '../platform/request-context';
 import type { Logger } from '../observability/logger';

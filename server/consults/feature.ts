@@ -3,7 +3,7 @@
  * room, chat with attachments, private notes, signed ConsultReport. See docs/consults.md.
  */
 import { rooms as socketRooms } from '../../contracts/events';
-import type { PatientRecords } from '../fhir/records-api';
+import type { PatientRecords } from '../emr/records-api';
 import { secretFromConfigOrDataDir } from '../auth/secrets';
 import type { Feature, FeatureContext } from '../platform/feature';
 import { SigningKeys } from '../signing/signing-keys';

@@ -8,7 +8,7 @@ import type { ConsultJoinResult } from '../../contracts/consult-events';
 import { rooms } from '../../contracts/events';
 import type { ConsultRequest } from '../../models/consult-request';
 import type { UserRole } from '../../models/user';
-import type { PatientRecords } from '../fhir/records-api';
+import type { PatientRecords } from '../emr/records-api';
 import { ConflictError, DomainError, ForbiddenError } from '../platform/errors';
 import type { Caller, RequestContext } from '../platform/request-context';
 import type { Logger } from '../observability/logger';

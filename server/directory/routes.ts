@@ -13,7 +13,7 @@ import { facilityModel } from '../../models/facility';
 import { breakGlassGrantModel } from '../../models/fhir-break-glass';
 import { USER_ROLES, userModel } from '../../models/user';
 import type { AuditLog } from '../audit/audit-log';
-import type { PatientRecords } from '../fhir/records-api';
+import type { PatientRecords } from '../emr/records-api';
 import { ConflictError, ForbiddenError, NotFoundError } from '../platform/errors';
 import type { ApiDocs } from '../http/openapi';
 import { callerOf } from '../http/request-context';

@@ -9,7 +9,7 @@ import { radiologistReviewModel } from '../../models/triage-review';
 import { userModel } from '../../models/user';
 import { TriageEngine } from '../../ml/inference/triage-engine';
 import { requireRole } from '../auth/middleware';
-import type { PatientRecords } from '../fhir/records-api';
+import type { PatientRecords } from '../emr/records-api';
 import type { Feature, FeatureContext } from '../platform/feature';
 import { ImagingAccess } from './access';
 import { DicomwebClient, type DicomwebOptions } from './dicomweb';

@@ -1,6 +1,6 @@
 /**
  * The access policy for a patient's record, as a pure function of facts (so it can be tested as a
- * matrix). Facts are gathered by server/fhir/record-access.ts. Admins get no clinical access at all:
+ * matrix). Facts are gathered by server/emr/record-access.ts. Admins get no clinical access at all:
  * they run the platform and review break-glass, they do not treat patients.
  */
 import type { AccessDecision, RecordAction } from './records-api';

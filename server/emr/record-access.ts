@@ -21,7 +21,7 @@ export class RecordAccess {
     readonly careTeam: CareTeam,
   ) {}
 
-  /** Registration and explicit grants only (server/fhir/care-team.ts); null for a patient never known here. */
+  /** Registration and explicit grants only (server/emr/care-team.ts); null for a patient never known here. */
   async careTeamOf(patientId: string): Promise<string[] | null> {
     return this.careTeam.of(patientId);
   }

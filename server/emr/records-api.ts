@@ -11,7 +11,7 @@ export interface AccessDecision {
 }
 
 /**
- * What the shared-EMR feature offers other features (consults, imaging). Implemented in server/fhir.
+ * What the shared-EMR feature offers other features (consults, imaging). Implemented in server/emr.
  * Every method that takes a caller enforces the access policy and writes the audit entry itself.
  */
 export interface PatientRecords {
