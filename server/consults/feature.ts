@@ -25,7 +25,11 @@ export function createConsultFeature(ctx: FeatureContext, deps: { records: Patie
   const notifier = new ConsultNotifier(ctx.realtime, (specialty) => access.candidateSpecialistIds(specialty));
   const service = new ConsultService(access, deps.records, notifier, ctx.logger, ctx.events);
   const chat = new ConsultChat(ctx.conn, access, notifier);
-  const keys = new SigningKeys(ctx.conn, secretFromConfigOrDataDir(ctx.config.auth.keyEncryptionSecret, ctx.config.dataDir, 'key-encryption-secret'));
+  const keys = new SigningKeys(
+    ctx.conn,
+    secretFromConfigOrDataDir(ctx.config.auth.keyEncryptionSecret, ctx.config.dataDir, 'key-encryption-secret'),
+    ctx.config.signing,
+  );
   const reports = new ConsultReports(ctx.conn, access, service, keys, deps.records, notifier, ctx.logger);
   const rooms = new ConsultRooms();
   const sweeper = new SlaSweeper(access.consults, notifier, ctx.logger);
