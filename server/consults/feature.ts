@@ -1,5 +1,5 @@
 /**
- * Consult workflow (issue 4): ConsultRequest state machine, queue and SLA, live room with waiting
+ * Consult workflow: ConsultRequest state machine, queue and SLA, live room with waiting
  * room, chat with attachments, private notes, signed ConsultReport. See docs/consults.md.
  */
 import { rooms as socketRooms } from '../../contracts/events';
