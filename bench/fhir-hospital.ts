@@ -24,7 +24,7 @@ import { benchConfig } from './bench-platform';
 import { startPlatform, type Platform } from '../server/main';
 import { createLogger } from '../server/observability/logger';
 import { syntheaTransactionBundle } from '../test/fixtures/fhir/synthea-bundle';
-import { parseSearch } from '../server/fhir/search';
+import { parseSearch } from '../server/emr/search';
 import { pushdownShape } from '../server/db/pushdown';
 
 interface Args {

@@ -11,7 +11,7 @@ export interface DateKey {
 
 /**
  * The current version of one FHIR R4 resource. `_id` is "Type/id". Search keys are extracted on
- * write (server/fhir/search-params.ts) as flat arrays, because FerretDB v1 allows no nested arrays:
+ * write (server/emr/search-params.ts) as flat arrays, because FerretDB v1 allows no nested arrays:
  * tokens "param|system|code" and "param||code", strings "param|normalised text", refs "param|Type/id",
  * and date ranges in ms.
  */

@@ -7,7 +7,44 @@ import { z } from 'zod';
  */
 const boolFromEnv = z.enum(['1', '0', 'true', 'false', 'yes', 'no']).transform((v) => v === '1' || v === 'true' || v === 'yes');
 
-const envSchema = z.object({
+const optionalString = z
+  .string()
+  .transform((s) => s.trim())
+  .optional()
+  .transform((s) => (s ? s : undefined));
+
+/**
+ * The live call's variables (docs/sfu.md), kept as named: server/sfu/config.ts checks how they fit
+ * together and derives the call settings (the address to announce depends on the machine's network).
+ */
+export const sfuEnvSchema = z.object({
+  SFU_WORKERS: z.coerce.number().int().min(1).max(64).optional(),
+  SFU_LISTEN_IP: optionalString,
+  SFU_ANNOUNCED_ADDRESS: optionalString,
+  SFU_RTC_MIN_PORT: z.coerce.number().int().min(1024).max(65535).default(40000),
+  SFU_RTC_MAX_PORT: z.coerce.number().int().min(1024).max(65535).default(49999),
+  SFU_MAX_INCOMING_BITRATE: z.coerce.number().int().min(100_000).default(1_500_000),
+  SFU_INITIAL_OUTGOING_BITRATE: z.coerce.number().int().min(100_000).default(600_000),
+  /** Server-side cap on what the SFU sends to each participant (kbps), e.g. to spare a shared clinic uplink; unset = no cap. */
+  SFU_MAX_OUTGOING_KBPS: z.coerce.number().int().min(50).max(100_000).optional(),
+  SFU_AUDIO_ONLY_KBPS: z.coerce.number().min(10).default(150),
+  SFU_AUDIO_ONLY_RECOVER_KBPS: z.coerce.number().min(10).default(250),
+  SFU_POLICY_INTERVAL_MS: z.coerce.number().int().min(200).max(60_000).default(2000),
+  SFU_RECONNECT_GRACE_S: z.coerce.number().min(0).max(600).default(30),
+  SFU_LOG_LEVEL: z.enum(['debug', 'warn', 'error', 'none']).default('warn'),
+  TURN_URLS: optionalString,
+  TURN_SECRET: optionalString,
+  TURN_TTL_S: z.coerce
+    .number()
+    .int()
+    .min(60)
+    .max(7 * 24 * 3600)
+    .default(6 * 3600),
+  MEDIASOUP_WORKER_BIN: optionalString,
+});
+export type SfuEnv = z.infer<typeof sfuEnvSchema>;
+
+const envSchema = sfuEnvSchema.extend({
   NODE_ENV: z.enum(['development', 'test', 'production']).default('development'),
   PORT: z.coerce.number().int().min(0).max(65535).default(8080),
   HOST: z.string().min(1).default('0.0.0.0'),
@@ -68,6 +105,16 @@ const envSchema = z.object({
   SOCKET_USER_EVENTS_PER_S: z.coerce.number().positive().default(40),
   SOCKET_USER_EVENT_BURST: z.coerce.number().int().min(1).default(120),
   SOCKET_STRIKE_BUDGET: z.coerce.number().int().min(1).default(10),
+  HOICHAN_TRIAGE_WEIGHTS_DIR: z.string().min(1).optional(),
+  HOICHAN_DICOMWEB_URL: z.url().optional(),
+  HOICHAN_DICOMWEB_BASIC_AUTH: z
+    .string()
+    .regex(/^[^:]+:/, 'like user:password')
+    .optional(),
+  HOICHAN_SIGNING_CA_CERT: z.string().min(1).optional(),
+  HOICHAN_SIGNING_CA_KEY: z.string().min(1).optional(),
+  HOICHAN_SIGNING_TRUST: z.string().min(1).optional(),
+  HOICHAN_SIGNING_CRL: z.string().min(1).optional(),
 });
 
 export type HoichanConfig = ReturnType<typeof toConfig>;
@@ -120,7 +167,7 @@ function toConfig(env: z.infer<typeof envSchema>, cwd: string) {
       },
       keyEncryptionSecret: env.HOICHAN_KEY_ENCRYPTION_SECRET,
     },
-    fhir: {
+    emr: {
       /** Patient compartments kept in memory per process for $summary/$everything; 0 switches the cache off. */
       compartmentCacheSize: env.HOICHAN_COMPARTMENT_CACHE,
     },
@@ -132,12 +179,33 @@ function toConfig(env: z.infer<typeof envSchema>, cwd: string) {
     demo: { seed: env.HOICHAN_SEED_DEMO ?? env.NODE_ENV !== 'production', password: env.HOICHAN_DEMO_PASSWORD },
     logLevel: env.LOG_LEVEL,
     shutdownTimeoutMs: env.SHUTDOWN_TIMEOUT_MS,
+    imaging: {
+      /** Folder of the triage models. Unset: ml/weights. */
+      triageWeightsDir: env.HOICHAN_TRIAGE_WEIGHTS_DIR,
+      /** The PACS every decoded DICOM upload is copied to (docs/imaging.md); null: none. */
+      dicomweb: env.HOICHAN_DICOMWEB_URL
+        ? { url: env.HOICHAN_DICOMWEB_URL, ...(env.HOICHAN_DICOMWEB_BASIC_AUTH ? { basicAuth: env.HOICHAN_DICOMWEB_BASIC_AUTH } : {}) }
+        : null,
+    },
+    /** The hospital CA for report signatures (docs/consults.md); both unset: the demo CA kept in the database. */
+    signing: {
+      caCertFile: env.HOICHAN_SIGNING_CA_CERT,
+      caKeyFile: env.HOICHAN_SIGNING_CA_KEY,
+      trustFile: env.HOICHAN_SIGNING_TRUST,
+      /** Comma-separated PEM/DER files. */
+      crlFiles: env.HOICHAN_SIGNING_CRL,
+    },
+    sfu: pickSfuEnv(env),
     realtime: {
       perConnection: { ratePerS: env.SOCKET_EVENTS_PER_S, burst: env.SOCKET_EVENT_BURST },
       perUser: { ratePerS: env.SOCKET_USER_EVENTS_PER_S, burst: env.SOCKET_USER_EVENT_BURST },
       strikeBudget: env.SOCKET_STRIKE_BUDGET,
     },
   };
+}
+
+function pickSfuEnv(env: SfuEnv): SfuEnv {
+  return Object.fromEntries(Object.keys(sfuEnvSchema.shape).map((k) => [k, env[k as keyof SfuEnv]])) as SfuEnv;
 }
 
 /** Reads and validates the environment. Throws ConfigError listing every bad variable. */
@@ -153,6 +221,9 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, cwd = process.c
     );
   }
   const cfg = toConfig(parsed.data, cwd);
+  if (!cfg.signing.caCertFile !== !cfg.signing.caKeyFile) {
+    throw new ConfigError(['HOICHAN_SIGNING_CA_CERT and HOICHAN_SIGNING_CA_KEY: set both (the hospital CA) or neither (the demo CA)']);
+  }
   if (cfg.env === 'production') {
     // Secrets generated into the data folder would sit next to what they protect.
     const problems: string[] = [];

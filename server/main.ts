@@ -24,7 +24,7 @@ import { PlatformMetrics } from './observability/metrics';
 import { Realtime } from './realtime/realtime';
 import { createConsultFeature } from './consults/feature';
 import type { ConsultDirectory } from './consults/directory-api';
-import { createEmrFeature } from './fhir/feature';
+import { createEmrFeature } from './emr/feature';
 import { createImagingFeature } from './imaging/feature';
 import { DomainEvents } from './platform/domain-events';
 import { openSharedState } from './platform/shared-state';

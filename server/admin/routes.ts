@@ -8,7 +8,7 @@ import { USER_ROLES, userModel, type User } from '../../models/user';
 import type { AuditLog } from '../audit/audit-log';
 import type { AuthService } from '../auth/auth-service';
 import { hashPassword } from '../auth/passwords';
-import { ConflictError, InvalidInputError, NotFoundError } from '../http/errors';
+import { ConflictError, InvalidInputError, NotFoundError } from '../platform/errors';
 import { callerOf } from '../http/request-context';
 import { parseInput } from '../http/validate';
 import type { ApiDocs } from '../http/openapi';

@@ -9,7 +9,7 @@
 import type { Connection, Model } from 'mongoose';
 import { facilityModel, type Facility } from '../../models/facility';
 import { userModel, type User } from '../../models/user';
-import { UnauthorizedError } from '../http/errors';
+import { UnauthorizedError } from '../platform/errors';
 
 /** How stale a cached account may be: the bound on revocation across processes (≤ 5 s asked for). */
 export const ACCOUNT_STATUS_CACHE_MS = 2000;

@@ -1,6 +1,6 @@
 import type { RequestHandler } from 'express';
 import type { UserRole } from '../../models/user';
-import { ForbiddenError, UnauthorizedError } from '../http/errors';
+import { ForbiddenError, UnauthorizedError } from '../platform/errors';
 import { bearerToken, type AccessTokens } from './tokens';
 
 /**

@@ -1,6 +1,6 @@
 import { randomBytes, scrypt as scryptCb, timingSafeEqual, type ScryptOptions } from 'node:crypto';
 import { availableParallelism } from 'node:os';
-import { ServiceUnavailableError } from '../http/errors';
+import { ServiceUnavailableError } from '../platform/errors';
 import { ConcurrencyGate, GateFullError } from '../platform/concurrency-gate';
 
 /**

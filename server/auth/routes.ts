@@ -4,7 +4,7 @@ import type { Connection } from 'mongoose';
 import { facilityModel } from '../../models/facility';
 import { userModel } from '../../models/user';
 import type { LoginResponse, MeResponse } from '../../contracts/api';
-import { NotFoundError } from '../http/errors';
+import { NotFoundError } from '../platform/errors';
 import { callerOf } from '../http/request-context';
 import { parseInput } from '../http/validate';
 import type { AuthService } from './auth-service';

@@ -1,8 +1,8 @@
 import { createHash, randomBytes, randomUUID } from 'node:crypto';
 import jwt from 'jsonwebtoken';
 import { USER_ROLES, type UserRole } from '../../models/user';
-import type { Caller } from '../http/request-context';
-import { UnauthorizedError } from '../http/errors';
+import type { Caller } from '../platform/request-context';
+import { UnauthorizedError } from '../platform/errors';
 import type { AccountStatus } from './account-status';
 
 const ALGORITHM = 'HS256' as const;

@@ -4,16 +4,10 @@ import { consultRequestModel, type ConsultRequest } from '../../models/consult-r
 import { facilityModel, type Facility } from '../../models/facility';
 import { userModel, type User } from '../../models/user';
 import type { AuditAction, AuditLog } from '../audit/audit-log';
-import { ForbiddenError, NotFoundError } from '../http/errors';
-import type { Caller } from '../http/request-context';
-import type { PatientRecords } from '../fhir/records-api';
+import { ForbiddenError, NotFoundError } from '../platform/errors';
+import type { Caller, RequestContext } from '../platform/request-context';
+import type { PatientRecords } from '../emr/records-api';
 import { isCandidateSpecialist, normalizeSpecialty, OPEN_STATUSES, type Actor } from './state-machine';
-
-/** What an audit entry needs from the request or the socket. */
-export interface AuditCtx {
-  requestId?: string;
-  ip?: string;
-}
 
 export interface ConsultActor extends Actor {
   displayName: string;
@@ -96,7 +90,7 @@ export class ConsultAccess {
    * read a consult waiting in the queue when the patient's Consent permits sharing (to decide on it).
    * Anyone else: 403, audited.
    */
-  async requireViewer(caller: Caller, consultId: string, ctx: AuditCtx, what: string): Promise<{ consult: ConsultRequest; actor: ConsultActor }> {
+  async requireViewer(caller: Caller, consultId: string, ctx: RequestContext, what: string): Promise<{ consult: ConsultRequest; actor: ConsultActor }> {
     const consult = await this.load(consultId);
     const actor = await this.actor(caller);
     if (isParticipant(consult, caller.userId)) return this.#withRecordAccess(caller, consult, actor, ctx, what);
@@ -108,7 +102,7 @@ export class ConsultAccess {
   }
 
   /** Strictly a participant (chat, notes, attachments, report, room), under the record's rules. */
-  async requireParticipant(caller: Caller, consultId: string, ctx: AuditCtx, what: string): Promise<{ consult: ConsultRequest; actor: ConsultActor }> {
+  async requireParticipant(caller: Caller, consultId: string, ctx: RequestContext, what: string): Promise<{ consult: ConsultRequest; actor: ConsultActor }> {
     const consult = await this.load(consultId);
     if (!isParticipant(consult, caller.userId)) return this.deny(caller, consult, `${what}: not a participant of this consult`, ctx);
     return this.#withRecordAccess(caller, consult, await this.actor(caller), ctx, what);
@@ -128,7 +122,7 @@ export class ConsultAccess {
     caller: Caller,
     consult: ConsultRequest,
     actor: ConsultActor,
-    ctx: AuditCtx,
+    ctx: RequestContext,
     what: string,
   ): Promise<{ consult: ConsultRequest; actor: ConsultActor }> {
     const visible = await this.contentVisible(caller, consult);
@@ -136,13 +130,13 @@ export class ConsultAccess {
     return { consult, actor };
   }
 
-  async deny(caller: Caller, consult: Pick<ConsultRequest, '_id' | 'patientId'>, reason: string, ctx: AuditCtx): Promise<never> {
+  async deny(caller: Caller, consult: Pick<ConsultRequest, '_id' | 'patientId'>, reason: string, ctx: RequestContext): Promise<never> {
     await this.record(caller, consult, 'R', false, reason.slice(0, 300), ctx, 'access-denied');
     throw new ForbiddenError(`You do not take part in this consult or may not see it now (${reason.slice(0, 200)})`);
   }
 
   /** An audit entry for a read that spans consults (the queue, my list): no single patient. */
-  async recordListing(caller: Caller, outcomeDesc: string, ctx: AuditCtx, success = true): Promise<void> {
+  async recordListing(caller: Caller, outcomeDesc: string, ctx: RequestContext, success = true): Promise<void> {
     await this.audit.record({
       kind: success ? 'consult' : 'access-denied',
       action: 'R',
@@ -160,7 +154,8 @@ export class ConsultAccess {
     action: AuditAction,
     success: boolean,
     outcomeDesc: string,
-    ctx: AuditCtx,
+    // The call admission is asked by the SFU without its socket's context: no request id or address then.
+    ctx: Partial<Pick<RequestContext, 'requestId' | 'ip'>>,
     kind: 'consult' | 'access-denied' = 'consult',
   ): Promise<void> {
     await this.audit.record({

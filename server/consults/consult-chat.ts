@@ -6,9 +6,9 @@ import { consultAttachmentModel, type ConsultAttachment } from '../../models/con
 import { consultMessageModel, type ConsultMessage } from '../../models/consult-message';
 import { consultNoteModel, type ConsultNote } from '../../models/consult-note';
 import type { ConsultRequest } from '../../models/consult-request';
-import { ConflictError, InvalidInputError, NotFoundError, PayloadTooLargeError, UnsupportedMediaTypeError } from '../http/errors';
-import type { Caller } from '../http/request-context';
-import type { AuditCtx, ConsultAccess } from './access';
+import { ConflictError, InvalidInputError, NotFoundError, PayloadTooLargeError, UnsupportedMediaTypeError } from '../platform/errors';
+import type { Caller, RequestContext } from '../platform/request-context';
+import type { ConsultAccess } from './access';
 import { MAX_ATTACHMENT_BYTES, safeFilename, sniffAttachmentType } from './attachments';
 import type { ConsultNotifier } from './notifier';
 import { OPEN_STATUSES } from './state-machine';
@@ -34,7 +34,7 @@ export class ConsultChat {
     this.#notes = consultNoteModel(conn);
   }
 
-  async post(caller: Caller, consultId: string, text: string, file: UploadedFile | undefined, ctx: AuditCtx): Promise<ConsultMessageView> {
+  async post(caller: Caller, consultId: string, text: string, file: UploadedFile | undefined, ctx: RequestContext): Promise<ConsultMessageView> {
     const { consult, actor } = await this.access.requireParticipant(caller, consultId, ctx, 'post consult message');
     return this.postAs(caller, actor.displayName, consult, text, file, ctx);
   }
@@ -46,7 +46,7 @@ export class ConsultChat {
     consult: ConsultRequest,
     text: string,
     file: UploadedFile | undefined,
-    ctx: AuditCtx,
+    ctx: RequestContext,
   ): Promise<ConsultMessageView> {
     // Chat stays open until the consult ends; after that the thread is read-only.
     if (!OPEN_STATUSES.includes(consult.status)) throw new ConflictError(`Cannot post to a consult that is ${consult.status}`, 'invalid_transition');
@@ -94,7 +94,7 @@ export class ConsultChat {
     return view;
   }
 
-  async list(caller: Caller, consultId: string, ctx: AuditCtx): Promise<ConsultMessageView[]> {
+  async list(caller: Caller, consultId: string, ctx: RequestContext): Promise<ConsultMessageView[]> {
     const { consult } = await this.access.requireParticipant(caller, consultId, ctx, 'read consult messages');
     const msgs = await this.#messages.find({ consultId }).sort({ createdAt: 1 }).limit(2000).lean<ConsultMessage[]>();
     const ids = msgs.flatMap((m) => (m.attachmentId ? [m.attachmentId] : []));
@@ -104,7 +104,7 @@ export class ConsultChat {
     return msgs.map((m) => messageView(m, m.attachmentId ? (byId.get(m.attachmentId) ?? null) : null));
   }
 
-  async attachment(caller: Caller, consultId: string, attachmentId: string, ctx: AuditCtx): Promise<ConsultAttachment> {
+  async attachment(caller: Caller, consultId: string, attachmentId: string, ctx: RequestContext): Promise<ConsultAttachment> {
     const { consult } = await this.access.requireParticipant(caller, consultId, ctx, 'download consult attachment');
     const att = await this.#attachments.findOne({ _id: attachmentId, consultId }).lean<ConsultAttachment>();
     if (!att) throw new NotFoundError(`No attachment ${attachmentId} in this consult`);
@@ -114,7 +114,7 @@ export class ConsultChat {
     return { ...att, data: Buffer.isBuffer(raw) ? raw : Buffer.from(raw.buffer) };
   }
 
-  async addNote(caller: Caller, consultId: string, text: string, ctx: AuditCtx): Promise<ConsultNoteView> {
+  async addNote(caller: Caller, consultId: string, text: string, ctx: RequestContext): Promise<ConsultNoteView> {
     const { consult } = await this.access.requireParticipant(caller, consultId, ctx, 'write private note');
     const note: ConsultNote = { _id: randomUUID(), consultId, authorId: caller.userId, text, createdAt: new Date() };
     await this.#notes.create(note);
@@ -123,7 +123,7 @@ export class ConsultChat {
   }
 
   /** Only the caller's own notes, ever. */
-  async myNotes(caller: Caller, consultId: string, ctx: AuditCtx): Promise<ConsultNoteView[]> {
+  async myNotes(caller: Caller, consultId: string, ctx: RequestContext): Promise<ConsultNoteView[]> {
     const { consult } = await this.access.requireParticipant(caller, consultId, ctx, 'read private notes');
     const notes = await this.#notes.find({ consultId, authorId: caller.userId }).sort({ createdAt: 1 }).lean<ConsultNote[]>();
     await this.access.record(caller, consult, 'R', true, 'own private notes read', ctx);

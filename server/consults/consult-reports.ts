@@ -10,12 +10,12 @@ import type { ConsultReportView, ReportBody, ReportVerification } from '../../co
 import type { FhirResource } from '../../contracts/fhir';
 import { consultReportModel, type ConsultReport } from '../../models/consult-report';
 import type { ConsultRequest } from '../../models/consult-request';
-import type { PatientRecords } from '../fhir/records-api';
-import { ConflictError, ForbiddenError, NotFoundError } from '../http/errors';
-import type { Caller, RequestContext } from '../http/request-context';
+import type { PatientRecords } from '../emr/records-api';
+import { ConflictError, ForbiddenError, NotFoundError } from '../platform/errors';
+import type { Caller, RequestContext } from '../platform/request-context';
 import type { Logger } from '../observability/logger';
 import type { SigningKeys } from '../signing/signing-keys';
-import type { AuditCtx, ConsultAccess } from './access';
+import type { ConsultAccess } from './access';
 import type { ConsultService } from './consult-service';
 import { CONSULT_REPORT_ID_SYSTEM, toDiagnosticReport, toRecordCopy } from './fhir-export';
 import type { ConsultNotifier } from './notifier';
@@ -157,7 +157,7 @@ export class ConsultReports {
     return doc ? { ...doc.resource, resourceType: 'DiagnosticReport' } : undefined;
   }
 
-  async get(caller: Caller, consultId: string, version: number | undefined, ctx: AuditCtx): Promise<ConsultReportView> {
+  async get(caller: Caller, consultId: string, version: number | undefined, ctx: RequestContext): Promise<ConsultReportView> {
     const { consult } = await this.access.requireParticipant(caller, consultId, ctx, 'read consult report');
     const doc = await this.#find(consultId, version);
     await this.access.record(caller, consult, 'R', true, `consult report v${doc.version} read`, ctx);
@@ -167,7 +167,7 @@ export class ConsultReports {
   async versions(
     caller: Caller,
     consultId: string,
-    ctx: AuditCtx,
+    ctx: RequestContext,
   ): Promise<Array<Pick<ConsultReportView, 'version' | 'status' | 'signedAt' | 'signerId' | 'kid'>>> {
     const { consult } = await this.access.requireParticipant(caller, consultId, ctx, 'list consult report versions');
     const docs = await this.#reports.find({ consultId }, { resource: 0 }).sort({ version: 1 }).lean<ConsultReport[]>();
@@ -176,7 +176,7 @@ export class ConsultReports {
   }
 
   /** Integrity (the stored report is what was signed) and signer (the key belongs to the consult's specialist). */
-  async verify(caller: Caller, consultId: string, version: number | undefined, ctx: AuditCtx): Promise<ReportVerification> {
+  async verify(caller: Caller, consultId: string, version: number | undefined, ctx: RequestContext): Promise<ReportVerification> {
     const { consult } = await this.access.requireParticipant(caller, consultId, ctx, 'verify consult report');
     const doc = await this.#find(consultId, version);
     const result = await this.verifyStored(consult, doc);

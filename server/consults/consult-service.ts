@@ -4,12 +4,12 @@ import type { z } from 'zod';
 import type { ConsultAction, ConsultAiState, ConsultQueueItem, ConsultView, PatientHeaderView } from '../../contracts/consult-api';
 import type { ConsultParticipant, ConsultRequest } from '../../models/consult-request';
 import { imagingStudyModel } from '../../models/imaging-study';
-import type { PatientRecords } from '../fhir/records-api';
-import { ConflictError, ForbiddenError, InvalidInputError, ServiceUnavailableError } from '../http/errors';
-import type { Caller } from '../http/request-context';
+import type { PatientRecords } from '../emr/records-api';
+import { ConflictError, ForbiddenError, InvalidInputError, ServiceUnavailableError } from '../platform/errors';
+import type { Caller, RequestContext } from '../platform/request-context';
 import type { Logger } from '../observability/logger';
 import type { DomainEvents } from '../platform/domain-events';
-import { isParticipant, type AuditCtx, type ConsultAccess, type ConsultActor } from './access';
+import { isParticipant, type ConsultAccess, type ConsultActor } from './access';
 import type { ConsultNotifier } from './notifier';
 import type { createConsultSchema, inviteSchema, transitionBodySchema } from './schemas';
 import { compareQueue, slaDeadline } from './sla';
@@ -60,7 +60,7 @@ export class ConsultService {
     return aiStateOf(found.filter((s) => s !== null && s.patientId === c.patientId).map((s) => s?.triage.state ?? 'queued'));
   }
 
-  async create(caller: Caller, input: CreateConsultInput, ctx: AuditCtx): Promise<ConsultView> {
+  async create(caller: Caller, input: CreateConsultInput, ctx: RequestContext): Promise<ConsultView> {
     if (caller.role !== 'referring_doctor') throw new ForbiddenError('Only a referring doctor requests a consult');
     let decision;
     try {
@@ -147,7 +147,7 @@ export class ConsultService {
    * let the caller see it now; older or Consent-denied ones are listed without it. One audit entry per
    * consult whose content is shown.
    */
-  async listMine(caller: Caller, ctx: AuditCtx): Promise<ConsultView[]> {
+  async listMine(caller: Caller, ctx: RequestContext): Promise<ConsultView[]> {
     const list = await this.consults.find({ 'participants.userId': caller.userId }).sort({ updatedAt: -1 }).limit(200).lean<ConsultRequest[]>();
     const actor = await this.access.actor(caller);
     const out: ConsultView[] = [];
@@ -168,7 +168,7 @@ export class ConsultService {
    * patients whose Consent permits sharing. Administrators see no clinical content: 403. Every
    * consult shown is audited with its patient.
    */
-  async queue(caller: Caller, specialty: string | undefined, ctx: AuditCtx): Promise<ConsultQueueItem[]> {
+  async queue(caller: Caller, specialty: string | undefined, ctx: RequestContext): Promise<ConsultQueueItem[]> {
     const actor = await this.access.actor(caller);
     if (actor.facilityTier !== 'central' || !['specialist', 'radiologist'].includes(actor.role)) {
       await this.access.recordListing(caller, 'consult queue refused: not a central-hospital specialist', ctx, false);
@@ -195,14 +195,14 @@ export class ConsultService {
     );
   }
 
-  async get(caller: Caller, id: string, ctx: AuditCtx): Promise<ConsultView> {
+  async get(caller: Caller, id: string, ctx: RequestContext): Promise<ConsultView> {
     const { consult, actor } = await this.access.requireViewer(caller, id, ctx, 'read consult');
     await this.access.record(caller, consult, 'R', true, 'consult read', ctx);
     return this.view(consult, actor);
   }
 
   /** Applies one state-machine action (the report action goes through ConsultReports, which signs first). */
-  async transition(caller: Caller, id: string, action: Exclude<ConsultAction, 'report'>, input: TransitionInput, ctx: AuditCtx): Promise<ConsultView> {
+  async transition(caller: Caller, id: string, action: Exclude<ConsultAction, 'report'>, input: TransitionInput, ctx: RequestContext): Promise<ConsultView> {
     const consult = await this.access.load(id);
     const actor = await this.access.actor(caller);
     const mayKnow = isParticipant(consult, caller.userId) || isCandidateSpecialist(actor, consult.requestedSpecialty);
@@ -250,7 +250,7 @@ export class ConsultService {
     actor: ConsultActor,
     consult: ConsultRequest,
     action: ConsultAction,
-    ctx: AuditCtx,
+    ctx: RequestContext,
     mutate: (set: Record<string, unknown>, push: { push: (p: ConsultParticipant) => void }) => void = () => undefined,
   ): Promise<ConsultRequest> {
     const decision = decideTransition(action, actor, {
@@ -285,7 +285,7 @@ export class ConsultService {
   }
 
   /** The requester or the assigned specialist adds a radiologist or another clinician. */
-  async invite(caller: Caller, id: string, input: InviteInput, ctx: AuditCtx): Promise<ConsultView> {
+  async invite(caller: Caller, id: string, input: InviteInput, ctx: RequestContext): Promise<ConsultView> {
     const { consult, actor } = await this.access.requireParticipant(caller, id, ctx, 'invite to consult');
     if (caller.userId !== consult.requesterId && caller.userId !== consult.assignedSpecialistId) {
       return this.access.deny(caller, consult, 'invite to consult: only the requester or the assigned specialist invites', ctx);

@@ -1,9 +1,9 @@
 /**
- * Consult workflow (issue 4): ConsultRequest state machine, queue and SLA, live room with waiting
+ * Consult workflow: ConsultRequest state machine, queue and SLA, live room with waiting
  * room, chat with attachments, private notes, signed ConsultReport. See docs/consults.md.
  */
 import { rooms as socketRooms } from '../../contracts/events';
-import type { PatientRecords } from '../fhir/records-api';
+import type { PatientRecords } from '../emr/records-api';
 import { secretFromConfigOrDataDir } from '../auth/secrets';
 import type { Feature, FeatureContext } from '../platform/feature';
 import { SigningKeys } from '../signing/signing-keys';
@@ -26,7 +26,11 @@ export function createConsultFeature(ctx: FeatureContext, deps: { records: Patie
   const notifier = new ConsultNotifier(ctx.realtime, (specialty) => access.candidateSpecialistIds(specialty));
   const service = new ConsultService(access, deps.records, notifier, ctx.logger, ctx.events);
   const chat = new ConsultChat(ctx.conn, access, notifier);
-  const keys = new SigningKeys(ctx.conn, secretFromConfigOrDataDir(ctx.config.auth.keyEncryptionSecret, ctx.config.dataDir, 'key-encryption-secret'));
+  const keys = new SigningKeys(
+    ctx.conn,
+    secretFromConfigOrDataDir(ctx.config.auth.keyEncryptionSecret, ctx.config.dataDir, 'key-encryption-secret'),
+    ctx.config.signing,
+  );
   const reports = new ConsultReports(ctx.conn, access, service, keys, deps.records, notifier, ctx.logger);
   const roomService = new ConsultRoomService({ io: () => ctx.realtime.io, access, service, chat, records: deps.records, rooms: new ConsultRooms() });
   const sweeper = new SlaSweeper(access.consults, notifier, ctx.logger);

@@ -3,7 +3,7 @@ import { Router, type Request, type RequestHandler } from 'express';
 import multer from 'multer';
 import { CONSULT_ACTIONS, type ConsultAction } from '../../contracts/consult-api';
 import type { ConsultRequest } from '../../models/consult-request';
-import { NotFoundError } from '../http/errors';
+import { NotFoundError } from '../platform/errors';
 import { callerOf } from '../http/request-context';
 import { parseInput } from '../http/validate';
 import { MAX_ATTACHMENT_BYTES } from './attachments';

@@ -6,8 +6,8 @@
  */
 import type { UserRole } from '../../models/user';
 import type { AccessTokens } from '../auth/tokens';
-import { UnauthorizedError } from '../http/errors';
-import type { Caller, RequestContext } from '../http/request-context';
+import { UnauthorizedError } from '../platform/errors';
+import type { Caller, RequestContext } from '../platform/request-context';
 import type { Logger } from '../observability/logger';
 import type { SocketFeature } from '../realtime/realtime';
 import type { ConsultRoomService } from './consult-room-service';

@@ -13,7 +13,7 @@ import type { RequestHandler } from 'express';
 import type { Connection } from 'mongoose';
 import { IDEMPOTENCY_TTL_S, idempotencyRecordModel } from '../../models/idempotency-record';
 import type { Logger } from '../observability/logger';
-import { ConflictError, DeadlineExceededError, DomainError, InvalidInputError } from './errors';
+import { ConflictError, DeadlineExceededError, DomainError, InvalidInputError } from '../platform/errors';
 
 const KEY = /^[\x21-\x7e]{1,255}$/;
 /** Answers larger than this are not stored (the key then only guards against concurrent duplicates). */

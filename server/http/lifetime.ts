@@ -3,7 +3,8 @@
  * deadline passes or the client goes away, so long work can stop instead of running on for nobody.
  */
 import type { RequestHandler } from 'express';
-import { ClientClosedError, DeadlineExceededError, sendError } from './errors';
+import { ClientClosedError, DeadlineExceededError } from '../platform/errors';
+import { sendError } from './error-handler';
 
 export function requestLifetime(timeoutMs: number): RequestHandler {
   return (req, res, next) => {

@@ -1,27 +1,8 @@
 import { randomUUID } from 'node:crypto';
 import type { NextFunction, Request, RequestHandler, Response } from 'express';
-import type { UserRole } from '../../models/user';
+import type { Caller, RequestContext } from '../platform/request-context';
 
-/** Who is calling: taken from a verified access token. */
-export interface Caller {
-  userId: string;
-  role: UserRole;
-  facilityId: string;
-}
-
-/** What every request carries through the services: its id, the caller (once authenticated) and the network address. */
-export interface RequestContext {
-  requestId: string;
-  ip: string;
-  caller?: Caller;
-  /**
-   * Aborted when the client goes away before its answer is sent, or when the request's deadline
-   * passes (the reason is then a DomainError). Long work (Bundle entries, imports, loops) should
-   * call `signal.throwIfAborted()` between steps so abandoned work stops. Absent on socket events.
-   */
-  signal?: AbortSignal;
-}
-
+/** Express's side of the request context (server/platform/request-context.ts): it rides on `req.context`. */
 declare module 'express-serve-static-core' {
   interface Request {
     context: RequestContext;

@@ -1,8 +1,8 @@
 /** The one access rule of imaging: the patient's record decides (PatientRecords.checkAccess), strictly. */
 import type { AuditLog } from '../audit/audit-log';
-import type { PatientRecords, RecordAction } from '../fhir/records-api';
-import { ForbiddenError, ServiceUnavailableError } from '../http/errors';
-import type { Caller, RequestContext } from '../http/request-context';
+import type { PatientRecords, RecordAction } from '../emr/records-api';
+import { ForbiddenError, ServiceUnavailableError } from '../platform/errors';
+import type { Caller, RequestContext } from '../platform/request-context';
 
 export class ImagingAccess {
   constructor(

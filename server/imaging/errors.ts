@@ -1,5 +1,5 @@
 import { ImageDecodeError } from '../../ml/decode';
-import { DomainError } from '../http/errors';
+import { DomainError } from '../platform/errors';
 
 /** 422: the upload is a PNG/JPEG/DICOM by its bytes but cannot be decoded. `error` is `image_<decoder code>`. */
 export class ImageRejectedError extends DomainError {

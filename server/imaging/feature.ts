@@ -1,5 +1,5 @@
 /**
- * Imaging intake, AI triage and the radiologist worklist (issue 6). Creates the triage engine
+ * Imaging intake, AI triage and the radiologist worklist. Creates the triage engine
  * (ml/inference) when model weights are present; without them the feature still starts, stores
  * uploads and marks their triage 'unavailable'. See docs/imaging.md.
  */
@@ -9,7 +9,7 @@ import { radiologistReviewModel } from '../../models/triage-review';
 import { userModel } from '../../models/user';
 import { TriageEngine } from '../../ml/inference/triage-engine';
 import { requireRole } from '../auth/middleware';
-import type { PatientRecords } from '../fhir/records-api';
+import type { PatientRecords } from '../emr/records-api';
 import type { Feature, FeatureContext } from '../platform/feature';
 import { ImagingAccess } from './access';
 import { DicomwebClient, type DicomwebOptions } from './dicomweb';
@@ -23,11 +23,11 @@ import type { TriageAnalyser, TriageAvailability } from './triage-runner';
 import { WorklistService } from './worklist-service';
 
 export interface ImagingFeatureOptions {
-  /** Stand-in engine (tests); default: TriageEngine.create() on HOICHAN_TRIAGE_WEIGHTS_DIR or ml/weights. */
+  /** Stand-in engine (tests); default: TriageEngine.create() on config.imaging.triageWeightsDir or ml/weights. */
   triage?: () => Promise<TriageAnalyser>;
   /** Retry failed FHIR writes this often (ms); 0 disables. */
   fhirRetryMs?: number;
-  /** DICOMweb PACS; default from HOICHAN_DICOMWEB_URL (+ HOICHAN_DICOMWEB_BASIC_AUTH), off when unset. */
+  /** DICOMweb PACS (tests); default: config.imaging.dicomweb (HOICHAN_DICOMWEB_URL), off when unset. */
   dicomweb?: DicomwebOptions | null;
 }
 
@@ -45,12 +45,7 @@ export async function createImagingFeature(ctx: FeatureContext, deps: { records:
   const access = new ImagingAccess(deps.records, ctx.audit);
   const fhir = new ImagingFhirSync(studies, deps.records, logger);
   const notifier = new ImagingNotifier(ctx.realtime, ctx.events);
-  const pacsOptions =
-    options.dicomweb !== undefined
-      ? options.dicomweb
-      : process.env.HOICHAN_DICOMWEB_URL
-        ? { url: process.env.HOICHAN_DICOMWEB_URL, ...(process.env.HOICHAN_DICOMWEB_BASIC_AUTH ? { basicAuth: process.env.HOICHAN_DICOMWEB_BASIC_AUTH } : {}) }
-        : null;
+  const pacsOptions = options.dicomweb !== undefined ? options.dicomweb : config.imaging.dicomweb;
   const pacs = pacsOptions ? new DicomwebClient(pacsOptions) : undefined;
   const imaging = new ImagingService({ studies, storage, previews, triage, access, fhir, notifier, audit: ctx.audit, logger, ...(pacs ? { pacs } : {}) });
   const worklist = new WorklistService({
@@ -88,7 +83,7 @@ export async function createImagingFeature(ctx: FeatureContext, deps: { records:
 
 async function startTriage(ctx: FeatureContext, options: ImagingFeatureOptions): Promise<TriageAvailability> {
   try {
-    const weightsDir = process.env.HOICHAN_TRIAGE_WEIGHTS_DIR;
+    const weightsDir = ctx.config.imaging.triageWeightsDir;
     const engine = options.triage ? await options.triage() : await TriageEngine.create(weightsDir ? { weightsDir } : {});
     return { available: true, engine };
   } catch (err) {

@@ -5,7 +5,7 @@
 import type { Model } from 'mongoose';
 import type { TriageFinding } from '../../contracts/imaging-api';
 import type { ImagingStudy } from '../../models/imaging-study';
-import type { PatientRecords } from '../fhir/records-api';
+import type { PatientRecords } from '../emr/records-api';
 import type { Logger } from '../observability/logger';
 import { diagnosticReportResource, imagingStudyResource, observationResource } from './fhir-resources';
 import { studyUrl } from './views';

@@ -5,7 +5,7 @@
 import type { Worker } from 'node:worker_threads';
 import { ImageDecodeError, type ImageDecodeErrorCode } from '../../ml/decode';
 import { spawnWorker } from '../../ml/inference/spawn-worker';
-import { ServiceUnavailableError } from '../http/errors';
+import { ServiceUnavailableError } from '../platform/errors';
 import type { DecodedImageSummary, PreviewReply, PreviewRequest } from './preview-protocol';
 import { PREVIEW_MAX_SIDE } from './preview-render';
 

@@ -3,7 +3,7 @@ import { pipeline } from 'node:stream/promises';
 import { Router, type RequestHandler, type Response } from 'express';
 import multer from 'multer';
 import type { ImagingStudyListResponse, ImagingStudyView, RadiologistReviewResponse, TriageStatsResponse, WorklistResponse } from '../../contracts/imaging-api';
-import { InvalidInputError, PayloadTooLargeError } from '../http/errors';
+import { InvalidInputError, PayloadTooLargeError } from '../platform/errors';
 import { callerOf } from '../http/request-context';
 import { parseInput } from '../http/validate';
 import type { ImagingService, StudyFile } from './imaging-service';

@@ -16,9 +16,9 @@ import type { RadiologistReviewRequest, TriageStatsResponse, WorklistItem, Workl
 import type { ImagingStudy, StoredReviewSummary } from '../../models/imaging-study';
 import type { RadiologistReview } from '../../models/triage-review';
 import type { AuditLog } from '../audit/audit-log';
-import type { PatientRecords } from '../fhir/records-api';
-import { ConflictError, InvalidInputError } from '../http/errors';
-import type { Caller, RequestContext } from '../http/request-context';
+import type { PatientRecords } from '../emr/records-api';
+import { ConflictError, InvalidInputError } from '../platform/errors';
+import type { Caller, RequestContext } from '../platform/request-context';
 import type { ImagingAccess } from './access';
 import { agreement, type ReviewedFinding } from './agreement';
 import type { ImagingFhirSync } from './fhir-sync';

@@ -10,7 +10,7 @@
 import { createHash, randomUUID } from 'node:crypto';
 import { createClient } from 'redis';
 import { SlidingWindowLimiter } from './sliding-window';
-import { ServiceUnavailableError } from '../http/errors';
+import { ServiceUnavailableError } from './errors';
 import type { Logger } from '../observability/logger';
 
 /** Counts attempts in a sliding window: the same contract in memory and in Redis. */

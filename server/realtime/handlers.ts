@@ -7,7 +7,7 @@
  */
 import type { z } from 'zod';
 import type { AckError, ClientToServerEvents } from '../../contracts/events';
-import { DomainError } from '../http/errors';
+import { DomainError } from '../platform/errors';
 import type { Logger } from '../observability/logger';
 import type { SocketGuard } from './event-guard';
 import type { RealtimeSocket } from './realtime';

@@ -1,44 +1,12 @@
 /**
- * Settings of the live consult call, read once from the environment by createSfuFeature (the
- * platform's HoichanConfig does not carry them). Documented in docs/sfu.md.
+ * Settings of the live consult call, derived once at start from the SFU_* / TURN_* variables that
+ * server/config.ts validated (HoichanConfig.sfu). Documented in docs/sfu.md.
  */
 import { existsSync, readFileSync, readdirSync, statSync } from 'node:fs';
 import { isIP } from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
-import { z } from 'zod';
-
-const optionalString = z
-  .string()
-  .transform((s) => s.trim())
-  .optional()
-  .transform((s) => (s ? s : undefined));
-
-const envSchema = z.object({
-  SFU_WORKERS: z.coerce.number().int().min(1).max(64).optional(),
-  SFU_LISTEN_IP: optionalString,
-  SFU_ANNOUNCED_ADDRESS: optionalString,
-  SFU_RTC_MIN_PORT: z.coerce.number().int().min(1024).max(65535).default(40000),
-  SFU_RTC_MAX_PORT: z.coerce.number().int().min(1024).max(65535).default(49999),
-  SFU_MAX_INCOMING_BITRATE: z.coerce.number().int().min(100_000).default(1_500_000),
-  SFU_INITIAL_OUTGOING_BITRATE: z.coerce.number().int().min(100_000).default(600_000),
-  /** Server-side cap on what the SFU sends to each participant (kbps), e.g. to spare a shared clinic uplink; unset = no cap. */
-  SFU_MAX_OUTGOING_KBPS: z.coerce.number().int().min(50).max(100_000).optional(),
-  SFU_AUDIO_ONLY_KBPS: z.coerce.number().min(10).default(150),
-  SFU_AUDIO_ONLY_RECOVER_KBPS: z.coerce.number().min(10).default(250),
-  SFU_POLICY_INTERVAL_MS: z.coerce.number().int().min(200).max(60_000).default(2000),
-  SFU_RECONNECT_GRACE_S: z.coerce.number().min(0).max(600).default(30),
-  SFU_LOG_LEVEL: z.enum(['debug', 'warn', 'error', 'none']).default('warn'),
-  TURN_URLS: optionalString,
-  TURN_SECRET: optionalString,
-  TURN_TTL_S: z.coerce
-    .number()
-    .int()
-    .min(60)
-    .max(7 * 24 * 3600)
-    .default(6 * 3600),
-  MEDIASOUP_WORKER_BIN: optionalString,
-});
+import { sfuEnvSchema, type SfuEnv } from '../config';
 
 export interface SfuConfig {
   workers: number;
@@ -123,16 +91,21 @@ export function resolveAnnouncedAddress(
   return { address: '127.0.0.1', source: 'no non-internal IPv4 on this machine: loopback, calls only from this machine (set SFU_ANNOUNCED_ADDRESS)' };
 }
 
-/**
- * Validates the SFU variables. `platformEnv` is HoichanConfig.env (test → loopback by default).
- * `interfaces` (default: this machine's) decides the default announced address.
- */
-export function loadSfuConfig(env: NodeJS.ProcessEnv, platformEnv: 'development' | 'test' | 'production', interfaces?: Interfaces): SfuConfig {
-  const parsed = envSchema.safeParse(env);
+/** Validates SFU variables given as text (tests, benches); the server passes HoichanConfig.sfu to sfuConfigFrom. */
+export function loadSfuConfig(env: Record<string, string | undefined>, platformEnv: 'development' | 'test' | 'production', interfaces?: Interfaces): SfuConfig {
+  const parsed = sfuEnvSchema.safeParse(env);
   if (!parsed.success) {
     throw new SfuConfigError(parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message} (got ${JSON.stringify(env[String(i.path[0])])})`));
   }
-  const e = parsed.data;
+  return sfuConfigFrom(parsed.data, platformEnv, interfaces);
+}
+
+/**
+ * Checks how the validated SFU variables fit together and derives the call settings.
+ * `platformEnv` is HoichanConfig.env (test → loopback by default).
+ * `interfaces` (default: this machine's) decides the default announced address.
+ */
+export function sfuConfigFrom(e: SfuEnv, platformEnv: 'development' | 'test' | 'production', interfaces?: Interfaces): SfuConfig {
   const problems: string[] = [];
   if (e.SFU_RTC_MAX_PORT <= e.SFU_RTC_MIN_PORT) problems.push('SFU_RTC_MAX_PORT: must be greater than SFU_RTC_MIN_PORT');
   if (e.SFU_AUDIO_ONLY_RECOVER_KBPS <= e.SFU_AUDIO_ONLY_KBPS)

@@ -13,7 +13,7 @@ import type {
   TransportDirection,
   CallProducerInfo,
 } from '../../contracts/sfu-api';
-import { DomainError } from '../http/errors';
+import { DomainError } from '../platform/errors';
 import type { Logger } from '../observability/logger';
 import { DEFAULT_LAYERS, type BandwidthPolicy } from './bandwidth-policy';
 import { CallPeer, type CallNotifier, type ConsumerState, type ProducerAppData } from './call-peer';

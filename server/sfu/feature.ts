@@ -1,17 +1,18 @@
 import { CallError } from './consult-call-room';
 import type { ConsultDirectory } from '../consults/directory-api';
 import type { Feature, FeatureContext } from '../platform/feature';
-import { loadMediasoup, loadSfuConfig, resolveWorkerBin } from './config';
+import { loadMediasoup, resolveWorkerBin, sfuConfigFrom } from './config';
 import { SfuService } from './sfu-service';
 import { SfuSignalling } from './signalling';
 
 /**
- * Live consult video through mediasoup (issue 5). Settings come from the SFU_* / TURN_* variables
- * (server/sfu/config.ts, docs/sfu.md), read once here. mediasoup is loaded here, lazily, after
+ * Live consult video through mediasoup. Settings come from the SFU_* / TURN_* variables, validated
+ * with the rest of the configuration (server/config.ts) and fitted together here once
+ * (server/sfu/config.ts, docs/sfu.md). mediasoup is loaded here, lazily, after
  * MEDIASOUP_WORKER_BIN is set (it reads that variable once, when first loaded).
  */
 export async function createSfuFeature(ctx: FeatureContext, deps: { consults: ConsultDirectory }): Promise<Feature & { service: SfuService | null }> {
-  const config = loadSfuConfig(process.env, ctx.config.env);
+  const config = sfuConfigFrom(ctx.config.sfu, ctx.config.env);
   const workerBin = resolveWorkerBin(config.workerBin, ctx.config.cacheDir);
   const mediasoup = loadMediasoup(workerBin);
   const logger = ctx.logger.child({ feature: 'sfu' });

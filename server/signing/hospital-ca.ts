@@ -17,7 +17,11 @@ import { readFileSync } from 'node:fs';
 import * as x509 from '@peculiar/x509';
 import type { Connection, Model } from 'mongoose';
 import { signingCaModel, signingRevocationModel, type SigningCaDoc, type SigningRevocationDoc } from '../../models/signing-ca';
+import type { HoichanConfig } from '../config';
 import { decryptSecretBytes, encryptSecretBytes } from './key-encryption';
+
+/** Where the configured CA's files are (HoichanConfig.signing); none: the demo CA. */
+export type SigningCaSettings = HoichanConfig['signing'];
 
 // The key types @peculiar/x509 takes: the global WebCrypto ones, whether or not the DOM lib is in (the server build has none).
 type CryptoKey = InstanceType<typeof globalThis.CryptoKey>;
@@ -134,14 +138,13 @@ export class HospitalCa {
   }
 
   /** The configured CA, or the demo CA kept in the database (created on first use). */
-  static async load(conn: Connection, secret: string, env: NodeJS.ProcessEnv = process.env): Promise<HospitalCa> {
-    const extraTrust = env.HOICHAN_SIGNING_TRUST ? readPemCertificates(env.HOICHAN_SIGNING_TRUST) : [];
-    const crls = env.HOICHAN_SIGNING_CRL ? readCrls(env.HOICHAN_SIGNING_CRL) : [];
-    if (env.HOICHAN_SIGNING_CA_CERT || env.HOICHAN_SIGNING_CA_KEY) {
-      if (!env.HOICHAN_SIGNING_CA_CERT || !env.HOICHAN_SIGNING_CA_KEY)
-        throw new Error('HOICHAN_SIGNING_CA_CERT and HOICHAN_SIGNING_CA_KEY must be set together');
-      const chain = readPemCertificates(env.HOICHAN_SIGNING_CA_CERT);
-      const pem = readFileSync(env.HOICHAN_SIGNING_CA_KEY, 'utf8');
+  static async load(conn: Connection, secret: string, settings: SigningCaSettings): Promise<HospitalCa> {
+    const extraTrust = settings.trustFile ? readPemCertificates(settings.trustFile) : [];
+    const crls = settings.crlFiles ? readCrls(settings.crlFiles) : [];
+    if (settings.caCertFile || settings.caKeyFile) {
+      if (!settings.caCertFile || !settings.caKeyFile) throw new Error('HOICHAN_SIGNING_CA_CERT and HOICHAN_SIGNING_CA_KEY must be set together');
+      const chain = readPemCertificates(settings.caCertFile);
+      const pem = readFileSync(settings.caKeyFile, 'utf8');
       const der = x509.PemConverter.decodeFirst(pem);
       const key = await webcrypto.subtle.importKey('pkcs8', der, EC, false, ['sign']);
       const leaf = chain[0];

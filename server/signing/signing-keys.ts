@@ -10,7 +10,7 @@ import type { PublicJwk } from '../../contracts/consult-api';
 import { facilityModel, type Facility } from '../../models/facility';
 import { signingKeyModel, type SigningKey } from '../../models/signing-key';
 import { userModel, type User } from '../../models/user';
-import { HospitalCa, type CertificateSummary } from './hospital-ca';
+import { HospitalCa, type CertificateSummary, type SigningCaSettings } from './hospital-ca';
 import { decryptSecretBytes, encryptSecretBytes } from './key-encryption';
 import { jwkThumbprint, readHeader, signDetached, verifyDetached, type EcPublicJwk } from './jws';
 
@@ -49,7 +49,7 @@ export class SigningKeys {
   constructor(
     private readonly conn: Connection,
     private readonly encryptionSecret: string,
-    private readonly env: NodeJS.ProcessEnv = process.env,
+    private readonly caSettings: SigningCaSettings,
   ) {
     this.#keys = signingKeyModel(conn);
     this.#users = userModel(conn);
@@ -59,7 +59,7 @@ export class SigningKeys {
   /** The hospital CA (configured, or the demo CA in the database), loaded once. */
   ca(): Promise<HospitalCa> {
     if (!this.#ca) {
-      this.#ca = HospitalCa.load(this.conn, this.encryptionSecret, this.env);
+      this.#ca = HospitalCa.load(this.conn, this.encryptionSecret, this.caSettings);
       this.#ca.catch(() => (this.#ca = null));
     }
     return this.#ca;

@@ -90,6 +90,8 @@ export async function startTestPlatform(env: Record<string, string> = {}): Promi
     JWT_SECRET: 'test-secret-that-is-long-enough-0123456789',
     LOG_LEVEL: 'silent',
     CLIENT_DIST_DIR: path.join(dataDir, 'no-client'),
+    // The worker scripts/setup.sh built, when the test run was given it.
+    MEDIASOUP_WORKER_BIN: process.env.MEDIASOUP_WORKER_BIN,
     ...env,
   });
   const platform = await startPlatform(config, createLogger(config.logLevel));

@@ -16,7 +16,7 @@ function isCoded(e: unknown): e is CodedError {
   return typeof e === 'object' && e !== null && typeof (e as CodedError).code === 'string' && typeof (e as CodedError).status === 'number';
 }
 
-/** Error codes the server sends (server/http/errors.ts, server/imaging/errors.ts, features) with their message key. */
+/** Error codes the server sends (server/platform/errors.ts, server/imaging/errors.ts, features) with their message key. */
 export const ERROR_KEYS: Record<string, MessageKey> = {
   invalid: 'error.invalid',
   malformed_json: 'error.invalid',

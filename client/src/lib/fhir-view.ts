@@ -3,12 +3,8 @@
  * elements are `unknown`; these helpers narrow them safely and never invent values.
  */
 import type { FhirBundle, FhirResource } from '../../../contracts/fhir';
+import { isJsonObject, type JsonObject } from '../../../contracts/json';
 
-type Json = Record<string, unknown>;
-
-function isObj(v: unknown): v is Json {
-  return typeof v === 'object' && v !== null && !Array.isArray(v);
-}
 function str(v: unknown): string | undefined {
   return typeof v === 'string' && v.trim() !== '' ? v : undefined;
 }
@@ -21,11 +17,11 @@ function num(v: unknown): number | undefined {
 
 /** The display text of a CodeableConcept (text, else the first coding's display, else its code). */
 export function conceptText(cc: unknown): string | undefined {
-  if (!isObj(cc)) return undefined;
+  if (!isJsonObject(cc)) return undefined;
   const text = str(cc.text);
   if (text) return text;
   for (const c of arr(cc.coding)) {
-    if (isObj(c)) {
+    if (isJsonObject(c)) {
       const d = str(c.display) ?? str(c.code);
       if (d) return d;
     }
@@ -34,24 +30,24 @@ export function conceptText(cc: unknown): string | undefined {
 }
 
 export function codingCodes(cc: unknown): string[] {
-  if (!isObj(cc)) return [];
+  if (!isJsonObject(cc)) return [];
   return arr(cc.coding)
-    .filter(isObj)
+    .filter(isJsonObject)
     .map((c) => str(c.code))
     .filter((c): c is string => c !== undefined);
 }
 
 function quantityText(q: unknown): string | undefined {
-  if (!isObj(q)) return undefined;
+  if (!isJsonObject(q)) return undefined;
   const v = num(q.value);
   if (v === undefined) return undefined;
   const unit = str(q.unit) ?? str(q.code);
   return unit ? `${v} ${unit}` : String(v);
 }
 
-function quantityOf(o: Json): QuantityView | undefined {
+function quantityOf(o: JsonObject): QuantityView | undefined {
   const q = o.valueQuantity;
-  if (!isObj(q)) return undefined;
+  if (!isJsonObject(q)) return undefined;
   const value = num(q.value);
   if (value === undefined) return undefined;
   const ucum = str(q.code);
@@ -60,7 +56,7 @@ function quantityOf(o: Json): QuantityView | undefined {
 }
 
 /** The value of an Observation (or one component) as text. */
-export function observationValue(o: Json): string | undefined {
+export function observationValue(o: JsonObject): string | undefined {
   const q = quantityText(o.valueQuantity);
   if (q) return q;
   const cc = conceptText(o.valueCodeableConcept);
@@ -71,7 +67,7 @@ export function observationValue(o: Json): string | undefined {
   const n = num(o.valueInteger);
   if (n !== undefined) return String(n);
   const comps = arr(o.component)
-    .filter(isObj)
+    .filter(isJsonObject)
     .map((c) => {
       const v = observationValue(c);
       return v ? v : undefined;
@@ -82,8 +78,8 @@ export function observationValue(o: Json): string | undefined {
 
 /** The clinically relevant date of a resource (onset, effective, recorded, period start, ...). */
 export function resourceDate(r: FhirResource): string | undefined {
-  const period = isObj(r.period) ? str(r.period.start) : undefined;
-  const effPeriod = isObj(r.effectivePeriod) ? str(r.effectivePeriod.start) : undefined;
+  const period = isJsonObject(r.period) ? str(r.period.start) : undefined;
+  const effPeriod = isJsonObject(r.effectivePeriod) ? str(r.effectivePeriod.start) : undefined;
   return (
     str(r.effectiveDateTime) ??
     effPeriod ??
@@ -190,16 +186,18 @@ function titleOf(r: FhirResource): string {
   switch (r.resourceType) {
     case 'MedicationStatement':
     case 'MedicationRequest':
-      return conceptText(r.medicationCodeableConcept) ?? (isObj(r.medicationReference) ? str(r.medicationReference.display) : undefined) ?? r.resourceType;
+      return (
+        conceptText(r.medicationCodeableConcept) ?? (isJsonObject(r.medicationReference) ? str(r.medicationReference.display) : undefined) ?? r.resourceType
+      );
     case 'Immunization':
       return conceptText(r.vaccineCode) ?? r.resourceType;
     case 'Encounter':
-      return conceptText(arr(r.type)[0]) ?? (isObj(r.class) ? (str(r.class.display) ?? str(r.class.code)) : undefined) ?? r.resourceType;
+      return conceptText(arr(r.type)[0]) ?? (isJsonObject(r.class) ? (str(r.class.display) ?? str(r.class.code)) : undefined) ?? r.resourceType;
     case 'ImagingStudy':
       return (
         str(r.description) ??
         arr(r.modality)
-          .filter(isObj)
+          .filter(isJsonObject)
           .map((m) => str(m.code))
           .filter(Boolean)
           .join(', ')
@@ -215,14 +213,14 @@ function detailOf(r: FhirResource): string | undefined {
       return observationValue(r);
     case 'AllergyIntolerance': {
       const reactions = arr(r.reaction)
-        .filter(isObj)
+        .filter(isJsonObject)
         .flatMap((x) => arr(x.manifestation).map((m) => conceptText(m)))
         .filter((x): x is string => x !== undefined);
       return reactions.join(', ') || undefined;
     }
     case 'MedicationStatement':
     case 'MedicationRequest': {
-      const dosage = arr(r.dosage ?? r.dosageInstruction).filter(isObj);
+      const dosage = arr(r.dosage ?? r.dosageInstruction).filter(isJsonObject);
       return (
         dosage
           .map((d) => str(d.text))
@@ -246,14 +244,14 @@ export interface SummaryView {
 }
 
 function refId(v: unknown, type: string): string | undefined {
-  const ref = isObj(v) ? str(v.reference) : undefined;
+  const ref = isJsonObject(v) ? str(v.reference) : undefined;
   return ref?.startsWith(`${type}/`) ? ref.slice(type.length + 1) : undefined;
 }
 
 function aiResultOf(r: FhirResource): AiResultView {
   const text = conceptText(r.code) ?? '';
   const finding = /tubercul|\btb\b/i.test(text) ? 'tb' : /nodule/i.test(text) ? 'nodule' : 'other';
-  const q = isObj(r.valueQuantity) ? num(r.valueQuantity.value) : undefined;
+  const q = isJsonObject(r.valueQuantity) ? num(r.valueQuantity.value) : undefined;
   const flagged = arr(r.interpretation).some((i) => codingCodes(i).includes('POS'));
   const review = r.status === 'final' ? 'confirmed' : r.status === 'amended' ? 'rejected' : 'awaiting';
   return { finding, ...(q !== undefined ? { score: q } : {}), flagged, review };
@@ -290,14 +288,14 @@ export function readSummary(bundle: FhirBundle): SummaryView {
       const components =
         r.resourceType === 'Observation'
           ? arr(r.component)
-              .filter(isObj)
+              .filter(isJsonObject)
               .map(quantityOf)
               .filter((q): q is QuantityView => q !== undefined)
           : [];
       const isStudy = r.resourceType === 'ImagingStudy';
       const modalities = isStudy
         ? arr(r.modality)
-            .filter(isObj)
+            .filter(isJsonObject)
             .map((m) => str(m.code))
         : [];
       // eslint-disable-next-line @typescript-eslint/no-unnecessary-type-conversion -- runtime input: FHIR JSON from the server; the id is not guaranteed a string
@@ -325,7 +323,7 @@ export function readSummary(bundle: FhirBundle): SummaryView {
 
 export function patientName(p: FhirResource | null): string | undefined {
   if (!p) return undefined;
-  const n = arr(p.name).filter(isObj)[0];
+  const n = arr(p.name).filter(isJsonObject)[0];
   if (!n) return undefined;
   const text = str(n.text);
   if (text) return text;

@@ -64,11 +64,13 @@ maybe('a consult call on impaired rural links (network namespaces, real Chromium
     lab = NetLab.create();
     for (const h of ['office', 'clinic', 'clinic2']) lab.addHost(h);
     turn = await startCoturn({ ip: lab.gatewayIp, port: TURN_PORT, secret: SECRET });
-    process.env.SFU_WORKERS = '1';
-    process.env.SFU_LISTEN_IP = lab.gatewayIp;
-    process.env.TURN_URLS = `turn:${lab.gatewayIp}:${TURN_PORT}?transport=tcp`;
-    process.env.TURN_SECRET = SECRET;
-    tp = await startTestPlatform({ HOST: lab.gatewayIp });
+    tp = await startTestPlatform({
+      HOST: lab.gatewayIp,
+      SFU_WORKERS: '1',
+      SFU_LISTEN_IP: lab.gatewayIp,
+      TURN_URLS: `turn:${lab.gatewayIp}:${TURN_PORT}?transport=tcp`,
+      TURN_SECRET: SECRET,
+    });
     consult = await consultForCall(tp, { admit: [DEMO.referrer, DEMO.radiologist] });
     call = {
       serverUrl: tp.url,
@@ -86,8 +88,6 @@ maybe('a consult call on impaired rural links (network namespaces, real Chromium
     await tp?.close();
     turn?.stop();
     await lab?.close();
-    // eslint-disable-next-line @typescript-eslint/no-dynamic-delete -- the test removes the one header/env key it set
-    for (const v of ['SFU_LISTEN_IP', 'TURN_URLS', 'TURN_SECRET']) delete process.env[v];
   });
 
   test('(e) join → first remote frame on a 384 kbps, 3 % loss link: p95 ≤ 3 s', async () => {

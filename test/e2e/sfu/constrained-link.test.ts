@@ -17,7 +17,6 @@ import { serveCallPage, type ServedPage } from '../pages/serve-call-page';
 const haveWorker = !!resolveWorkerBin(process.env.MEDIASOUP_WORKER_BIN, process.env.HOICHAN_CACHE ?? path.join(os.homedir(), '.cache', 'hoichan'));
 const maybe = haveWorker || process.env.CI ? describe : describe.skip;
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-const CAP_ENV = ['SFU_MAX_OUTGOING_KBPS', 'SFU_WORKERS', 'SFU_POLICY_INTERVAL_MS'] as const;
 
 let tp: TestPlatform;
 let page: ServedPage;
@@ -42,10 +41,7 @@ async function audioBytesFrom(p: Page, peerId: string): Promise<number> {
 
 maybe('live consult call over a capped link', () => {
   beforeAll(async () => {
-    process.env.SFU_MAX_OUTGOING_KBPS = '100';
-    process.env.SFU_WORKERS = '1';
-    process.env.SFU_POLICY_INTERVAL_MS = '1000';
-    tp = await startTestPlatform();
+    tp = await startTestPlatform({ SFU_MAX_OUTGOING_KBPS: '100', SFU_WORKERS: '1', SFU_POLICY_INTERVAL_MS: '1000' });
     page = await serveCallPage();
     consultId = (await consultForCall(tp, { admit: [DEMO.referrer] })).consultId;
   });
@@ -54,8 +50,6 @@ maybe('live consult call over a capped link', () => {
     for (const b of browsers) await b.close();
     await page?.close();
     await tp?.close();
-    // eslint-disable-next-line @typescript-eslint/no-dynamic-delete -- the test removes the one header/env key it set
-    for (const k of CAP_ENV) delete process.env[k];
   });
 
   test('the server-side cap switches receivers to audio only, shown to all, and audio keeps flowing', async () => {

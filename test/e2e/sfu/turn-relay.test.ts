@@ -40,11 +40,12 @@ maybe('TURN through coturn on loopback', () => {
     const port = await freePort();
     turn = await startCoturn({ ip: '127.0.0.1', port, secret: SECRET, maxPort: 49200, allowLoopbackPeers: true });
     await sleep(500);
-    process.env.SFU_WORKERS = '1';
-    process.env.TURN_URLS = `turn:127.0.0.1:${port}?transport=udp,turn:127.0.0.1:${port}?transport=tcp`;
-    process.env.TURN_SECRET = SECRET;
-    process.env.TURN_TTL_S = '600';
-    tp = await startTestPlatform();
+    tp = await startTestPlatform({
+      SFU_WORKERS: '1',
+      TURN_URLS: `turn:127.0.0.1:${port}?transport=udp,turn:127.0.0.1:${port}?transport=tcp`,
+      TURN_SECRET: SECRET,
+      TURN_TTL_S: '600',
+    });
     page = await serveCallPage();
     // The referrer requests, the specialist accepts, starts and hosts, and admits the referrer.
     CONSULT = (await consultForCall(tp, { admit: [DEMO.referrer] })).consultId;
@@ -55,8 +56,6 @@ maybe('TURN through coturn on loopback', () => {
     await page?.close();
     await tp?.close();
     turn?.stop();
-    delete process.env.TURN_URLS;
-    delete process.env.TURN_SECRET;
   });
 
   test('the join hands out coturn REST credentials with which Chromium gathers a relay candidate', async () => {

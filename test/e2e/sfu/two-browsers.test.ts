@@ -124,10 +124,7 @@ async function expectMediaFlowing(p: Page, peerId: string, opts: { video: boolea
 
 maybe('live consult call in real browsers', () => {
   beforeAll(async () => {
-    process.env.SFU_WORKERS = '1';
-    process.env.SFU_POLICY_INTERVAL_MS = '1000';
-    process.env.SFU_RECONNECT_GRACE_S = '2';
-    tp = await startTestPlatform();
+    tp = await startTestPlatform({ SFU_WORKERS: '1', SFU_POLICY_INTERVAL_MS: '1000', SFU_RECONNECT_GRACE_S: '2' });
     page = await serveCallPage();
     // The referrer requests, the specialist accepts, starts and hosts, invites the radiologist and
     // admits both from the waiting room.

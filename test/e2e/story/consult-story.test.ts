@@ -1,5 +1,5 @@
 /**
- * Issue 7 item 5: the end-to-end consult story in real Chromium (Debian's, through playwright-core,
+ * The end-to-end consult story in real Chromium (Debian's, through playwright-core,
  * fake camera and microphone), against the REAL platform serving the built web client.
  *
  *  1. The district doctor signs in and requests a consult for the demo patient with a chest X-ray

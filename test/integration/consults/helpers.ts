@@ -75,7 +75,7 @@ export async function testPatientId(tp: TestPlatform, referrerToken: string): Pr
   const id = res.body?.entry?.[0]?.resource?.id;
   if (res.status !== 200 || typeof id !== 'string') {
     throw new Error(
-      `No demo patient from the EMR (GET /api/emr/patients → ${list.status}, GET /fhir/R4/Patient → ${res.status}). Is the EMR feature (server/fhir) and its demo seed there? Or run with HOICHAN_TEST_PATIENT_ID=<id>.`,
+      `No demo patient from the EMR (GET /api/emr/patients → ${list.status}, GET /fhir/R4/Patient → ${res.status}). Is the EMR feature (server/emr) and its demo seed there? Or run with HOICHAN_TEST_PATIENT_ID=<id>.`,
     );
   }
   return id;

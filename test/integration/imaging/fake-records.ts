@@ -1,13 +1,13 @@
 /**
- * An in-memory PatientRecords for the imaging tests while the EMR (server/fhir) is being built:
+ * An in-memory PatientRecords for the imaging tests while the EMR (server/emr) is being built:
  * the same policy shape (care team by facility, consult participation), the EMR's real R4
- * validation (server/fhir/validation.ts) and reference checks on every write.
+ * validation (server/emr/validation.ts) and reference checks on every write.
  */
 import { randomUUID } from 'node:crypto';
 import type { FhirResource } from '../../../contracts/fhir';
-import type { AccessDecision, PatientRecords, RecordAction } from '../../../server/fhir/records-api';
-import { validateResource } from '../../../server/fhir/validation';
-import type { Caller } from '../../../server/http/request-context';
+import type { AccessDecision, PatientRecords, RecordAction } from '../../../server/emr/records-api';
+import { validateResource } from '../../../server/emr/validation';
+import type { Caller } from '../../../server/platform/request-context';
 
 export interface FakePatient {
   id: string;

@@ -40,15 +40,7 @@ export interface ImagingHarness {
 
 export async function startImagingHarness(options: ImagingFeatureOptions = {}, env: Record<string, string> = {}): Promise<ImagingHarness> {
   // The platform's own imaging feature (stub EMR) must not load a second model set.
-  const saved = process.env.HOICHAN_TRIAGE_WEIGHTS_DIR;
-  process.env.HOICHAN_TRIAGE_WEIGHTS_DIR = path.join(REPO, 'no-such-weights');
-  let tp: TestPlatform;
-  try {
-    tp = await startTestPlatform(env);
-  } finally {
-    if (saved === undefined) delete process.env.HOICHAN_TRIAGE_WEIGHTS_DIR;
-    else process.env.HOICHAN_TRIAGE_WEIGHTS_DIR = saved;
-  }
+  const tp = await startTestPlatform({ HOICHAN_TRIAGE_WEIGHTS_DIR: path.join(REPO, 'no-such-weights'), ...env });
   const { config, logger, events, realtime, audit } = tp.platform;
   const accessTokens = new AccessTokens({
     secret: secretFromConfigOrDataDir(config.auth.jwtSecret, config.dataDir, 'jwt-secret'),
@@ -58,7 +50,8 @@ export async function startImagingHarness(options: ImagingFeatureOptions = {}, e
   });
   const metrics = new PlatformMetrics();
   const ctx: FeatureContext = {
-    config,
+    // The harness's own imaging feature loads the models as a server would (ml/weights unless told otherwise).
+    config: { ...config, imaging: { ...config.imaging, triageWeightsDir: process.env.HOICHAN_TRIAGE_WEIGHTS_DIR } },
     logger,
     metrics,
     conn: tp.platform.db.database.connection,

@@ -3,7 +3,7 @@
  * doing the work twice; SIGTERM-style shutdown answers the requests in flight before closing.
  */
 import { randomUUID } from 'node:crypto';
-import { DEMO_PATIENT_ID } from '../../../server/fhir/demo-patient';
+import { DEMO_PATIENT_ID } from '../../../server/emr/demo-patient';
 import { DEMO, startTestPlatform, type TestPlatform } from '../../support/platform';
 
 let tp: TestPlatform;

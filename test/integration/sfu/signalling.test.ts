@@ -37,9 +37,7 @@ maybe('sfu signalling over socket.io', () => {
   }
 
   beforeAll(async () => {
-    process.env.SFU_WORKERS = '1';
-    process.env.SFU_RECONNECT_GRACE_S = '1';
-    tp = await startTestPlatform();
+    tp = await startTestPlatform({ SFU_WORKERS: '1', SFU_RECONNECT_GRACE_S: '1' });
     call = await consultForCall(tp, { admit: [DEMO.referrer], invite: [DEMO.radiologist] });
     CONSULT = call.consultId;
     other = await consultForCall(tp, { admit: [], referrer: call.referrer, specialist: call.specialist });

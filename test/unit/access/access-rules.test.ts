@@ -1,8 +1,8 @@
 /** Pure parts of the access model: which patients a search names, the consult window, the rule for resources outside compartments, the account check. */
 import { AccountStatus } from '../../../server/auth/account-status';
 import { consultWindowOpen, CONSULT_ACCESS_DAYS_AFTER_CLOSE } from '../../../server/consults/access';
-import { DIRECTORY_TYPES, outsideRule } from '../../../server/fhir/record-service';
-import { namedPatients } from '../../../server/fhir/search-service';
+import { DIRECTORY_TYPES, outsideRule } from '../../../server/emr/record-service';
+import { namedPatients } from '../../../server/emr/search-service';
 
 describe('namedPatients: a search that names patients is checked for each of them', () => {
   test.each([

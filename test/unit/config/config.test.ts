@@ -49,4 +49,32 @@ describe('loadConfig', () => {
   test('database names are letters, digits and underscore (FerretDB)', () => {
     expect(() => loadConfig({ MONGODB_DB: 'hoi-chan' })).toThrow(/MONGODB_DB/);
   });
+
+  test('feature settings are read here too: imaging (weights, PACS), the signing CA, the live call', () => {
+    const none = loadConfig({});
+    expect(none.imaging).toEqual({ triageWeightsDir: undefined, dicomweb: null });
+    expect(none.signing).toEqual({ caCertFile: undefined, caKeyFile: undefined, trustFile: undefined, crlFiles: undefined });
+    expect(none.sfu).toMatchObject({ SFU_WORKERS: undefined, SFU_RTC_MIN_PORT: 40000, SFU_RECONNECT_GRACE_S: 30, TURN_URLS: undefined });
+
+    const c = loadConfig({
+      HOICHAN_TRIAGE_WEIGHTS_DIR: '/srv/weights',
+      HOICHAN_DICOMWEB_URL: 'http://127.0.0.1:8042/dicom-web',
+      HOICHAN_DICOMWEB_BASIC_AUTH: 'orthanc:secret',
+      HOICHAN_SIGNING_CA_CERT: '/etc/hoichan/ca.pem',
+      HOICHAN_SIGNING_CA_KEY: '/etc/hoichan/ca-key.pem',
+      SFU_WORKERS: '2',
+      TURN_URLS: ' turn:turn.benhvien.vn:3478 ',
+    });
+    expect(c.imaging).toEqual({ triageWeightsDir: '/srv/weights', dicomweb: { url: 'http://127.0.0.1:8042/dicom-web', basicAuth: 'orthanc:secret' } });
+    expect(c.signing).toMatchObject({ caCertFile: '/etc/hoichan/ca.pem', caKeyFile: '/etc/hoichan/ca-key.pem' });
+    expect(c.sfu).toMatchObject({ SFU_WORKERS: 2, TURN_URLS: 'turn:turn.benhvien.vn:3478' });
+    // only the SFU's own variables travel in config.sfu
+    expect(Object.keys(c.sfu).every((k) => /^(SFU_|TURN_|MEDIASOUP_WORKER_BIN$)/.test(k))).toBe(true);
+  });
+
+  test('bad feature settings stop the start like any other', () => {
+    expect(() => loadConfig({ SFU_WORKERS: '0' })).toThrow(/SFU_WORKERS/);
+    expect(() => loadConfig({ HOICHAN_DICOMWEB_URL: 'orthanc' })).toThrow(/HOICHAN_DICOMWEB_URL/);
+    expect(() => loadConfig({ HOICHAN_SIGNING_CA_CERT: '/etc/hoichan/ca.pem' })).toThrow(/HOICHAN_SIGNING_CA_KEY/);
+  });
 });

@@ -1,7 +1,8 @@
 import type { Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import express from 'express';
-import { ClientClosedError, DeadlineExceededError, errorHandler } from '../../../server/http/errors';
+import { ClientClosedError, DeadlineExceededError } from '../../../server/platform/errors';
+import { errorHandler } from '../../../server/http/error-handler';
 import { requestLifetime } from '../../../server/http/lifetime';
 import { requestContext } from '../../../server/http/request-context';
 import { createLogger } from '../../../server/observability/logger';

@@ -1,7 +1,7 @@
-/** The FHIR resources of a study pass the EMR's R4 structural validation (server/fhir/validation.ts). */
+/** The FHIR resources of a study pass the EMR's R4 structural validation (server/emr/validation.ts). */
 import type { ImagingStudy } from '../../../models/imaging-study';
 import { diagnosticReportResource, imagingStudyResource, observationResource } from '../../../server/imaging/fhir-resources';
-import { validateResource } from '../../../server/fhir/validation';
+import { validateResource } from '../../../server/emr/validation';
 
 const now = new Date('2026-11-21T08:00:00Z');
 

@@ -1,9 +1,10 @@
 /**
  * The access policy for a patient's record, as a pure function of facts (so it can be tested as a
- * matrix). Facts are gathered by server/fhir/record-access.ts. Admins get no clinical access at all:
+ * matrix). Facts are gathered by server/emr/record-access.ts. Admins get no clinical access at all:
  * they run the platform and review break-glass, they do not treat patients.
  */
 import type { AccessDecision, RecordAction } from './records-api';
+import { isJsonObject, type JsonObject } from '../../contracts/json';
 
 export type ConsentDecision = 'permit' | 'deny' | 'none';
 
@@ -54,20 +55,17 @@ export function decideAccess(f: AccessFacts): AccessDecision {
 /** Purposes of use that cover sharing for a remote consultation. */
 const CONSULT_PURPOSES = new Set(['TREAT', 'ETREAT', 'CAREMGT', 'consultation', 'consult']);
 
-type Json = Record<string, unknown>;
-const isObj = (v: unknown): v is Json => typeof v === 'object' && v !== null && !Array.isArray(v);
-
 /** Decides from the patient's Consent resources: an active deny wins; an active permit for consultation/treatment permits. */
-export function consentDecision(consents: readonly Json[], now: Date = new Date()): ConsentDecision {
+export function consentDecision(consents: readonly JsonObject[], now: Date = new Date()): ConsentDecision {
   let permit = false;
   for (const c of consents) {
     if (c.status !== 'active') continue;
-    const provision = isObj(c.provision) ? c.provision : undefined;
+    const provision = isJsonObject(c.provision) ? c.provision : undefined;
     if (!provision) continue;
-    const period = isObj(provision.period) ? provision.period : undefined;
+    const period = isJsonObject(provision.period) ? provision.period : undefined;
     if (period && typeof period.end === 'string' && Date.parse(period.end) < now.getTime()) continue;
     if (period && typeof period.start === 'string' && Date.parse(period.start) > now.getTime()) continue;
-    const purposes = Array.isArray(provision.purpose) ? provision.purpose.filter(isObj).map((p) => String(p.code)) : [];
+    const purposes = Array.isArray(provision.purpose) ? provision.purpose.filter(isJsonObject).map((p) => String(p.code)) : [];
     const coversConsult = purposes.length === 0 || purposes.some((p) => CONSULT_PURPOSES.has(p));
     if (provision.type === 'deny' && coversConsult) return 'deny';
     if (provision.type === 'permit' && purposes.some((p) => CONSULT_PURPOSES.has(p))) permit = true;

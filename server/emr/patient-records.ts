@@ -2,8 +2,8 @@
 import type { FhirBundle, FhirResource } from '../../contracts/fhir';
 import { CITIZEN_ID_SYSTEM } from '../../contracts/fhir';
 import type { PatientHeader } from '../../contracts/emr-api';
-import { InvalidInputError, NotFoundError } from '../http/errors';
-import type { Caller, RequestContext } from '../http/request-context';
+import { InvalidInputError, NotFoundError } from '../platform/errors';
+import type { Caller, RequestContext } from '../platform/request-context';
 import type { RecordService } from './record-service';
 import type { PatientRecords } from './records-api';
 import { extractKeys } from './search-params';

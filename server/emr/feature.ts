@@ -22,7 +22,7 @@ export function createEmrFeature(ctx: FeatureContext, deps: { consults: () => Co
   });
   const careTeam = new CareTeam(ctx.conn, store, ctx.audit);
   const access = new RecordAccess(store, breakGlass, ctx.audit, deps.consults, careTeam);
-  const service = new RecordService(store, access, ctx.conn, ctx.events, ctx.audit, careTeam, ctx.config.fhir.compartmentCacheSize);
+  const service = new RecordService(store, access, ctx.conn, ctx.events, ctx.audit, careTeam, ctx.config.emr.compartmentCacheSize);
   const bundles = new BundleProcessor(service);
   return {
     name: 'emr',

@@ -1,4 +1,4 @@
-import { validateResource } from '../../../server/fhir/validation';
+import { validateResource } from '../../../server/emr/validation';
 import { syntheaTransactionBundle } from '../../fixtures/fhir/synthea-bundle';
 
 test('the Synthea-shaped fixture is a valid R4 transaction of hundreds of resources, incl. Claim and ExplanationOfBenefit', () => {

@@ -1,5 +1,5 @@
-import { dateRange, extractKeys, normaliseText, searchParamType } from '../../../server/fhir/search-params';
-import { validateResource } from '../../../server/fhir/validation';
+import { dateRange, extractKeys, normaliseText, searchParamType } from '../../../server/emr/search-params';
+import { validateResource } from '../../../server/emr/validation';
 
 describe('search-key extraction from the R4 SearchParameter FHIRPath expressions', () => {
   test('Patient: identifier, name (diacritics folded), birthdate, gender', () => {

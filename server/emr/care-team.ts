@@ -12,8 +12,8 @@ import type { Connection, Model } from 'mongoose';
 import { careGrantModel, type CareGrantDoc } from '../../models/care-grant';
 import { facilityModel } from '../../models/facility';
 import type { AuditLog } from '../audit/audit-log';
-import { ConflictError, ForbiddenError, InvalidInputError, NotFoundError } from '../http/errors';
-import type { Caller, RequestContext } from '../http/request-context';
+import { ConflictError, ForbiddenError, InvalidInputError, NotFoundError } from '../platform/errors';
+import type { Caller, RequestContext } from '../platform/request-context';
 import { agentOf } from './break-glass';
 import { refKey, type ResourceStore } from './resource-store';
 

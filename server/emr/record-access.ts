@@ -4,8 +4,8 @@
  */
 import type { AuditAction, AuditLog } from '../audit/audit-log';
 import type { ConsultDirectory } from '../consults/directory-api';
-import { ForbiddenError } from '../http/errors';
-import type { Caller, RequestContext } from '../http/request-context';
+import { ForbiddenError } from '../platform/errors';
+import type { Caller, RequestContext } from '../platform/request-context';
 import { consentDecision, decideAccess, type ConsentDecision } from './access-policy';
 import { agentOf, type BreakGlass } from './break-glass';
 import type { CareTeam } from './care-team';
@@ -21,7 +21,7 @@ export class RecordAccess {
     readonly careTeam: CareTeam,
   ) {}
 
-  /** Registration and explicit grants only (server/fhir/care-team.ts); null for a patient never known here. */
+  /** Registration and explicit grants only (server/emr/care-team.ts); null for a patient never known here. */
   async careTeamOf(patientId: string): Promise<string[] | null> {
     return this.careTeam.of(patientId);
   }

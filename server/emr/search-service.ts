@@ -1,9 +1,9 @@
 /** Type-level search with the access policy applied to the result set (no leaks through search). */
 import type { FhirBundle, FhirResource } from '../../contracts/fhir';
 import type { FhirResourceDoc } from '../../models/fhir-resource';
-import type { Caller, RequestContext } from '../http/request-context';
+import type { Caller, RequestContext } from '../platform/request-context';
 import type { RecordService } from './record-service';
-import { InvalidInputError, PreconditionFailedError } from '../http/errors';
+import { InvalidInputError, PreconditionFailedError } from '../platform/errors';
 import { parseSearch, type SearchQuery } from './search';
 import { searchParamType } from './search-params';
 import { pushdownShape } from '../db/pushdown';

@@ -3,7 +3,7 @@
  * search-params.ts, `_id`, `_lastUpdated`, date prefixes eq/ge/le/gt/lt, comma = OR, repeated = AND,
  * `_count`, `_offset`, `_sort` (date, -date, _lastUpdated, -_lastUpdated).
  */
-import { InvalidInputError } from '../http/errors';
+import { InvalidInputError } from '../platform/errors';
 import { dateRange, normaliseText, searchParamType } from './search-params';
 
 export type SearchQuery = Record<string, string | string[] | undefined>;

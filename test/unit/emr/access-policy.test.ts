@@ -1,4 +1,4 @@
-import { consentDecision, decideAccess, type AccessFacts, type ConsentDecision } from '../../../server/fhir/access-policy';
+import { consentDecision, decideAccess, type AccessFacts, type ConsentDecision } from '../../../server/emr/access-policy';
 
 const now = new Date('2026-01-01T00:00:00Z');
 const roles = ['referring_doctor', 'specialist', 'radiologist', 'admin'] as const;

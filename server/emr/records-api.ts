@@ -1,5 +1,5 @@
 import type { FhirBundle, FhirResource } from '../../contracts/fhir';
-import type { Caller, RequestContext } from '../http/request-context';
+import type { Caller, RequestContext } from '../platform/request-context';
 
 export type RecordAction = 'read' | 'write';
 
@@ -11,7 +11,7 @@ export interface AccessDecision {
 }
 
 /**
- * What the shared-EMR feature offers other features (consults, imaging). Implemented in server/fhir.
+ * What the shared-EMR feature offers other features (consults, imaging). Implemented in server/emr.
  * Every method that takes a caller enforces the access policy and writes the audit entry itself.
  */
 export interface PatientRecords {

@@ -9,7 +9,7 @@ import type { FhirResource } from '../../contracts/fhir';
 import { fhirHistoryModel, type FhirHistoryDoc } from '../../models/fhir-history';
 import { fhirSummaryModel, type FhirSummaryDoc } from '../../models/fhir-summary';
 import { fhirResourceModel, type DateKey, type FhirResourceDoc } from '../../models/fhir-resource';
-import { ConflictError, DomainError, NotFoundError, PreconditionFailedError } from '../http/errors';
+import { ConflictError, DomainError, NotFoundError, PreconditionFailedError } from '../platform/errors';
 import { extractKeys } from './search-params';
 
 export type WriteMethod = 'POST' | 'PUT' | 'DELETE';

@@ -4,8 +4,8 @@ import type { Connection, Model } from 'mongoose';
 import type { BreakGlassGrant } from '../../contracts/emr-api';
 import { breakGlassGrantModel, type BreakGlassGrantDoc } from '../../models/fhir-break-glass';
 import type { AuditLog } from '../audit/audit-log';
-import { ForbiddenError, NotFoundError } from '../http/errors';
-import type { Caller, RequestContext } from '../http/request-context';
+import { ForbiddenError, NotFoundError } from '../platform/errors';
+import type { Caller, RequestContext } from '../platform/request-context';
 
 export const DEFAULT_BREAK_GLASS_MS = 60 * 60 * 1000;
 

@@ -4,9 +4,8 @@
  */
 import { randomUUID } from 'node:crypto';
 import type { FhirBundle, FhirResource } from '../../contracts/fhir';
+import { isJsonObject, type JsonObject } from '../../contracts/json';
 
-type Json = Record<string, unknown>;
-const isObj = (v: unknown): v is Json => typeof v === 'object' && v !== null && !Array.isArray(v);
 const LOINC = 'http://loinc.org';
 
 export interface SummarySection {
@@ -18,18 +17,18 @@ export interface SummarySection {
 }
 
 function codes(cc: unknown): string[] {
-  if (!isObj(cc)) return [];
+  if (!isJsonObject(cc)) return [];
   const out: string[] = [];
-  if (Array.isArray(cc.coding)) for (const c of cc.coding) if (isObj(c) && typeof c.code === 'string') out.push(c.code);
+  if (Array.isArray(cc.coding)) for (const c of cc.coding) if (isJsonObject(c) && typeof c.code === 'string') out.push(c.code);
   return out;
 }
 function statusCode(cc: unknown): string | undefined {
   return codes(cc)[0];
 }
 export function textOf(cc: unknown): string {
-  if (!isObj(cc)) return '';
+  if (!isJsonObject(cc)) return '';
   if (typeof cc.text === 'string') return cc.text;
-  if (Array.isArray(cc.coding)) for (const c of cc.coding) if (isObj(c) && typeof c.display === 'string') return c.display;
+  if (Array.isArray(cc.coding)) for (const c of cc.coding) if (isJsonObject(c) && typeof c.display === 'string') return c.display;
   return codes(cc)[0] ?? '';
 }
 function categories(r: FhirResource): string[] {
@@ -58,7 +57,7 @@ function whenOf(r: FhirResource): number {
   }
   for (const k of ['effectivePeriod', 'period', 'performedPeriod']) {
     const v = r[k];
-    if (isObj(v) && typeof v.start === 'string') return Date.parse(v.start) || 0;
+    if (isJsonObject(v) && typeof v.start === 'string') return Date.parse(v.start) || 0;
   }
   return 0;
 }
@@ -78,9 +77,9 @@ function latestPerCode(rs: FhirResource[], category: string): FhirResource[] {
 }
 
 function isAiFinding(o: FhirResource): boolean {
-  const meta = isObj(o.meta) ? o.meta : {};
-  const tags = Array.isArray(meta.tag) ? meta.tag.filter(isObj) : [];
-  const derived = Array.isArray(o.derivedFrom) ? o.derivedFrom.filter(isObj) : [];
+  const meta = isJsonObject(o.meta) ? o.meta : {};
+  const tags = Array.isArray(meta.tag) ? meta.tag.filter(isJsonObject) : [];
+  const derived = Array.isArray(o.derivedFrom) ? o.derivedFrom.filter(isJsonObject) : [];
   return (
     // eslint-disable-next-line @typescript-eslint/no-base-to-string -- runtime input: FHIR JSON from clients; String() of whatever is there, as before
     tags.some((t) => /ai|triage/i.test(String(t.code ?? '')) || /ai|triage/i.test(String(t.system ?? ''))) ||
@@ -182,14 +181,14 @@ function lineOf(r: FhirResource): string {
     // eslint-disable-next-line @typescript-eslint/no-base-to-string -- runtime input: FHIR JSON from clients; String() of whatever is there, as before
     String(r.description ?? r.resourceType);
   // eslint-disable-next-line @typescript-eslint/no-base-to-string -- runtime input: FHIR JSON from clients; String() of whatever is there, as before
-  const q = isObj(r.valueQuantity) ? ` ${String(r.valueQuantity.value ?? '')} ${String(r.valueQuantity.unit ?? '')}`.trimEnd() : '';
+  const q = isJsonObject(r.valueQuantity) ? ` ${String(r.valueQuantity.value ?? '')} ${String(r.valueQuantity.unit ?? '')}`.trimEnd() : '';
   return `${what}${q}`;
 }
 
 /** Every `reference` string inside a resource (any depth). */
 function referencesIn(v: unknown, out: string[] = []): string[] {
   if (Array.isArray(v)) for (const x of v) referencesIn(x, out);
-  else if (isObj(v)) {
+  else if (isJsonObject(v)) {
     if (typeof v.reference === 'string') out.push(v.reference);
     for (const [k, x] of Object.entries(v)) if (k !== 'reference' && typeof x === 'object' && x !== null) referencesIn(x, out);
   }
@@ -199,8 +198,8 @@ function referencesIn(v: unknown, out: string[] = []): string[] {
 /** A copy of `v` where references that are not in `keep` become display-only references. */
 function withoutDangling(v: unknown, keep: (ref: string) => boolean): unknown {
   if (Array.isArray(v)) return v.map((x) => withoutDangling(x, keep));
-  if (!isObj(v)) return v;
-  const out: Json = {};
+  if (!isJsonObject(v)) return v;
+  const out: JsonObject = {};
   for (const [k, x] of Object.entries(v)) out[k] = typeof x === 'object' && x !== null ? withoutDangling(x, keep) : x;
   if (typeof v.reference === 'string' && !keep(v.reference)) {
     delete out.reference;

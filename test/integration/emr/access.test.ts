@@ -11,7 +11,7 @@ jest.mock('../../../server/consults/feature', () => ({
   }),
 }));
 
-import { DEMO_CITIZEN_ID, DEMO_PATIENT_ID } from '../../../server/fhir/demo-patient';
+import { DEMO_CITIZEN_ID, DEMO_PATIENT_ID } from '../../../server/emr/demo-patient';
 import { DEMO, startTestPlatform, type TestPlatform } from '../../support/platform';
 
 let tp: TestPlatform;

@@ -8,6 +8,7 @@ import { compile } from 'fhirpath';
 import r4 from 'fhirpath/fhir-context/r4';
 import type { FhirResource } from '../../contracts/fhir';
 import type { DateKey } from '../../models/fhir-resource';
+import { isJsonObject } from '../../contracts/json';
 
 /** The parameter codes we index (besides _id and _lastUpdated, which are document fields). */
 export const INDEXED_PARAMS = [
@@ -141,9 +142,6 @@ export function dateRange(value: string): { lo: number; hi: number } | null {
   return { lo: Date.UTC(year, 0, 1), hi: Date.UTC(year + 1, 0, 1) - 1 };
 }
 
-type Json = Record<string, unknown>;
-const isObj = (v: unknown): v is Json => typeof v === 'object' && v !== null && !Array.isArray(v);
-
 function tokensOf(code: string, v: unknown, out: Set<string>): void {
   const add = (system: unknown, value: unknown) => {
     if (typeof value !== 'string' && typeof value !== 'boolean') return;
@@ -155,8 +153,8 @@ function tokensOf(code: string, v: unknown, out: Set<string>): void {
     add(undefined, v);
     return;
   }
-  if (!isObj(v)) return;
-  if (Array.isArray(v.coding)) for (const c of v.coding) if (isObj(c)) add(c.system, c.code);
+  if (!isJsonObject(v)) return;
+  if (Array.isArray(v.coding)) for (const c of v.coding) if (isJsonObject(c)) add(c.system, c.code);
   if ('code' in v) add(v.system, v.code);
   if ('value' in v && typeof v.value === 'string') add(v.system, v.value); // Identifier, ContactPoint
 }
@@ -164,7 +162,7 @@ function tokensOf(code: string, v: unknown, out: Set<string>): void {
 function stringsOf(code: string, v: unknown, out: Set<string>): void {
   const parts: string[] = [];
   if (typeof v === 'string') parts.push(v);
-  else if (isObj(v)) {
+  else if (isJsonObject(v)) {
     for (const k of ['text', 'family', 'line', 'city', 'district', 'state', 'country', 'postalCode']) {
       const x = v[k];
       if (typeof x === 'string') parts.push(x);
@@ -184,7 +182,7 @@ function stringsOf(code: string, v: unknown, out: Set<string>): void {
 }
 
 function refsOf(param: CompiledParam, v: unknown, out: Set<string>): void {
-  if (!isObj(v) || typeof v.reference !== 'string') return;
+  if (!isJsonObject(v) || typeof v.reference !== 'string') return;
   const ref = v.reference;
   if (!/^[A-Za-z]+\/[A-Za-z0-9\-.]{1,64}$/.test(ref)) return;
   if (param.targetPrefix && !ref.startsWith(param.targetPrefix)) return;
@@ -197,7 +195,7 @@ function datesOf(code: string, v: unknown, out: DateKey[]): void {
     if (r) out.push({ p: code, ...r });
     return;
   }
-  if (isObj(v) && (typeof v.start === 'string' || typeof v.end === 'string')) {
+  if (isJsonObject(v) && (typeof v.start === 'string' || typeof v.end === 'string')) {
     const s = typeof v.start === 'string' ? dateRange(v.start) : null;
     const e = typeof v.end === 'string' ? dateRange(v.end) : null;
     out.push({ p: code, lo: s?.lo ?? Number.MIN_SAFE_INTEGER, hi: e?.hi ?? Number.MAX_SAFE_INTEGER });
@@ -227,7 +225,7 @@ export function extractKeys(resource: FhirResource): ExtractedKeys {
       // eslint-disable-next-line @typescript-eslint/no-unnecessary-condition -- runtime input: the type comes from the search-parameter definitions, cast, not checked
       else if (param.type === 'reference') {
         refsOf(param, v, refs);
-        if (compartmentCodes.includes(param.code) && isObj(v) && typeof v.reference === 'string' && v.reference.startsWith('Patient/'))
+        if (compartmentCodes.includes(param.code) && isJsonObject(v) && typeof v.reference === 'string' && v.reference.startsWith('Patient/'))
           compartmentRefs.push(v.reference.slice('Patient/'.length));
       }
     }

@@ -6,8 +6,9 @@
  */
 import type { FhirBundle, FhirBundleEntry, FhirResource } from '../../contracts/fhir';
 import { CITIZEN_ID_SYSTEM } from '../../contracts/fhir';
-import { DomainError, InvalidInputError, operationOutcome } from '../http/errors';
-import type { RequestContext } from '../http/request-context';
+import { DomainError, InvalidInputError } from '../platform/errors';
+import { operationOutcome } from '../http/error-handler';
+import type { RequestContext } from '../platform/request-context';
 import { agentOf } from './break-glass';
 import { findReferences, parseLiteral } from './references';
 import type { Actor, RecordService } from './record-service';

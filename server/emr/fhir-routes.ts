@@ -1,7 +1,7 @@
 /** The FHIR R4 REST API under /fhir/R4 (behind requireAuth; metadata is mounted apart, public). */
 import { Router, type Request, type Response } from 'express';
 import type { FhirBundle, FhirResource } from '../../contracts/fhir';
-import { InvalidInputError, NotFoundError } from '../http/errors';
+import { InvalidInputError, NotFoundError } from '../platform/errors';
 import { callerOf } from '../http/request-context';
 import { parseIfMatch, type BundleProcessor } from './bundle';
 import { capabilityStatement } from './capability';
