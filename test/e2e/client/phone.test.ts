@@ -178,6 +178,11 @@ describe('the district doctor on a phone (390×844, touch)', () => {
     await expect(remote.evaluate((v: HTMLVideoElement) => v.videoWidth)).resolves.toBeGreaterThan(0);
     await expectOnScreen(page.getByTestId('video-self'));
     for (const id of ['call-mute', 'call-camera', 'call-leave']) await expectOnScreen(page.getByTestId(id), { tap: true });
+    // For the screenshot: the quality indicator's first reading (not asserted: a busy machine may read it as poor).
+    await page
+      .locator('[data-testid="connection-quality"][data-quality="good"]')
+      .waitFor({ timeout: 10_000 })
+      .catch(() => undefined);
     await shot(page, 'phone-05-room-call-vi');
 
     // The X-ray viewer takes the width; the AI boxes are drawn on the image (original pixels × the displayed scale).
