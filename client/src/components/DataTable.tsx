@@ -1,4 +1,8 @@
-/** The one table markup of the app: scrollable wrapper, column headers, one row per record. */
+/**
+ * The one table markup of the app: scrollable wrapper, column headers, one row per record. Each
+ * cell carries its column's name (`data-label`, when the header is text): on a phone the rows are
+ * shown as cards with that name beside each value (styles.css).
+ */
 import type { ReactNode } from 'react';
 import { useI18n } from '../i18n';
 
@@ -59,7 +63,7 @@ export function DataTable<Row>({
             return (
               <tr key={rowKey(row)} data-testid={p.testId} className={p.className || undefined} {...data}>
                 {columns.map((c, i) => (
-                  <td key={i} className={c.className}>
+                  <td key={i} className={c.className} data-label={typeof c.header === 'string' ? c.header : undefined}>
                     {c.cell(row)}
                   </td>
                 ))}

@@ -7,66 +7,20 @@
  * the worklist (filled by the consult, no invitation needed) and the reviewed view; the
  * administrator reviews a break-glass access by name and reads the audit log with names.
  * On every screen: a screenshot under test-artifacts/screenshots/, axe-core, and the catalogue
- * check (every visible text of the UI language is in its catalogue: test/e2e/client/i18n-check.ts).
- * No console errors on any page.
+ * check (every visible text of the UI language is in its catalogue: test/e2e/client/i18n-check.ts;
+ * helpers in ./tour.ts). No console errors on any page. The same doctor on a phone: phone.test.ts.
  * Needs the consult, EMR, imaging and SFU features of the server and a built client.
  */
 import { existsSync, mkdirSync } from 'node:fs';
 import path from 'node:path';
-import { chromium, type Browser, type BrowserContext, type Page } from 'playwright-core';
+import { chromium, type Browser } from 'playwright-core';
 import { CHROMIUM_ARGS, CHROMIUM_PATH, inboundVideo } from '../../support/browser';
-import { untranslatedTexts } from './i18n-check';
-import { DEMO, DEMO_PASSWORD, startTestPlatform, type TestPlatform } from '../../support/platform';
-
-const repo = path.resolve(__dirname, '../../..');
-const dist = path.join(repo, 'client', 'dist');
-const shots = path.join(repo, 'test-artifacts', 'screenshots');
-const xray = path.join(repo, 'test', 'fixtures', 'cxr', 'tbx11k_tb0020.png');
-const axePath = require.resolve('axe-core');
-
-async function seriousA11y(page: Page): Promise<string[]> {
-  if (!(await page.evaluate(() => 'axe' in window))) await page.addScriptTag({ path: axePath });
-  return page.evaluate(async () => {
-    const axe = (
-      window as unknown as { axe: { run: (c: Document) => Promise<{ violations: { id: string; impact: string | null; nodes: { target: string[] }[] }[] }> } }
-    ).axe;
-    const r = await axe.run(document);
-    return r.violations
-      .filter((v) => v.impact === 'serious' || v.impact === 'critical')
-      .map((v) => `${v.id}: ${v.nodes.map((n) => n.target.join(' ')).join(', ')}`);
-  });
-}
+import { dist, screenshooter, shots, signIn, xray } from './tour';
+import { DEMO, startTestPlatform, type TestPlatform } from '../../support/platform';
 
 /** Screen → texts not in its language's catalogue; asserted empty at the end of the tour (one report for all screens). */
 const untranslated: Record<string, string[]> = {};
-
-async function shot(page: Page, name: string, fullPage = false): Promise<void> {
-  await page.evaluate(() => window.scrollTo(0, 0));
-  await page.waitForTimeout(250);
-  expect(await seriousA11y(page)).toEqual([]);
-  // Every visible string is in the catalogue of the page's language (names and typed text are data: translate="no").
-  const lang = name.endsWith('-en') ? 'en' : 'vi';
-  const missing = await untranslatedTexts(page, lang);
-  if (missing.length) untranslated[name] = missing;
-  await page.screenshot({ path: path.join(shots, `${name}.png`), fullPage });
-}
-
-async function signIn(browser: Browser, url: string, email: string, locale: string): Promise<{ ctx: BrowserContext; page: Page; errors: string[] }> {
-  const ctx = await browser.newContext({ viewport: { width: 1366, height: 768 }, locale, permissions: ['camera', 'microphone'] });
-  const page = await ctx.newPage();
-  const errors: string[] = [];
-  page.on('pageerror', (e) => errors.push(e.message));
-  // No console errors (a failed request, e.g. a 404 for a report that does not exist yet, is one).
-  page.on('console', (m) => {
-    if (m.type() === 'error') errors.push(`console: ${m.text()} (${m.location().url})`);
-  });
-  await page.goto(url);
-  await page.getByTestId('login-email').fill(email);
-  await page.getByTestId('login-password').fill(DEMO_PASSWORD);
-  await page.getByTestId('login-submit').click();
-  await page.getByTestId('app-header').waitFor();
-  return { ctx, page, errors };
-}
+const shot = screenshooter(untranslated);
 
 describe('web client screen tour (all roles, real APIs)', () => {
   let tp: TestPlatform;

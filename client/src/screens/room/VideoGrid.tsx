@@ -71,7 +71,7 @@ function VideoTile({ tile, active, call }: { tile: Tile; active: boolean; call: 
     .join('');
   return (
     <figure
-      className={`tile ${active ? 'tile-active' : ''} ${tile.screen ? 'tile-screen' : ''}`}
+      className={`tile ${active ? 'tile-active' : ''} ${tile.screen ? 'tile-screen' : ''} ${tile.self && !tile.screen ? 'tile-self' : ''}`}
       data-testid={tile.self ? 'tile-self' : `tile-${tile.peerId ?? tile.key}`}
       data-active={String(active)}
     >
