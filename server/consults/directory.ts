@@ -28,8 +28,14 @@ export function createConsultDirectory(consults: Model<ConsultRequest>, access: 
     },
 
     async consultPatientIds(userId, limit = 2000) {
-      // eslint-disable-next-line @typescript-eslint/no-unnecessary-type-assertion -- mongoose's distinct() result; the cast documents the shape
-      return ((await consults.distinct('patientId', inWindow(userId, CONSULT_ACCESS_DAYS_AFTER_CLOSE))) as string[]).slice(0, limit);
+      // A find, not distinct(): FerretDB v1.24 on PostgreSQL answers distinct() with this filter (a
+      // dotted path into the participants array plus $or) with no values at all, while find() with
+      // the same filter returns the consults; consult participants then found nothing in searches.
+      const rows = await consults
+        .find(inWindow(userId, CONSULT_ACCESS_DAYS_AFTER_CLOSE), { _id: 0, patientId: 1 })
+        .limit(limit * 4)
+        .lean<Pick<ConsultRequest, 'patientId'>[]>();
+      return [...new Set(rows.map((r) => r.patientId))].slice(0, limit);
     },
 
     /**
