@@ -3,7 +3,8 @@
  * load balancer: a consult requested on A reaches the specialist's socket on B live; a message
  * posted on B reaches the referrer's socket on A; the consult room spans both (the host on B sees
  * and admits a guest waiting on A, presence and leaving cross over); login failures spread over A
- * and B count against one limit; the SLA sweep runs on one process, and on the other once it dies.
+ * and B count against one limit; sessions ended on A end on B within seconds (the session version
+ * is in the database); the SLA sweep runs on one process, and on the other once it dies.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync, mkdtempSync, rmSync } from 'node:fs';
@@ -208,6 +209,24 @@ test('login failures spread over A and B count against one per-account limit (he
     expect(res.status).toBe(429);
     expect(res.headers.get('retry-after')).toMatch(/^\d+$/);
   }
+});
+
+test("ending a user's sessions on A stops their token on B within seconds and closes their socket there", async () => {
+  const admin = await loginParty(a, DEMO.admin);
+  const referrer = await loginParty(b, DEMO.referrer);
+  const onB = await connect(b, referrer.token);
+  sockets.push(onB);
+  expect((await b.api('GET', '/api/me', { token: referrer.token })).status).toBe(200);
+  const told = waitFor(onB, 'session:expired', () => true, 10000);
+  // A new password (the same one again) ends every session: the session version in the database moves on.
+  const changed = await a.api('PATCH', `/api/admin/users/${referrer.userId}`, { token: admin.token, body: { password: DEMO_PASSWORD } });
+  expect(changed.status).toBe(200);
+  const started = Date.now();
+  // B read the account before the change: its cache (≤ 2 s) runs out and it reads the new version.
+  await until('B refuses the old token', async () => ((await b.api('GET', '/api/me', { token: referrer.token })).status === 401 ? true : undefined), 5000);
+  expect(Date.now() - started).toBeLessThan(5000);
+  await told;
+  await until('the socket on B is closed', () => (onB.connected ? undefined : true), 5000);
 });
 
 /** The process id a server logged when it opened the shared state. */
