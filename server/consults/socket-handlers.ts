@@ -67,7 +67,10 @@ export function consultSocketFeature(deps: Deps): SocketFeature {
 
     consult.on('consult:join', joinPayload, async ({ consultId }) => {
       joined.add(consultId);
-      return deps.room.join(caller, ctx, socket.id, consultId);
+      const result = await deps.room.join(caller, ctx, socket.id, consultId);
+      // Gone while joining: the disconnect's leave ran before the entry was written (a shared entry would outlive it).
+      if (socket.disconnected) await deps.room.leave(caller, socket.id, consultId);
+      return result;
     });
     consult.on('consult:admit', admitPayload, async ({ consultId, userId }) => {
       await deps.room.admit(caller, ctx, consultId, userId);
