@@ -106,7 +106,7 @@ export async function startPlatform(config: HoichanConfig, logger: Logger = crea
     events.onError((err) => logger.error({ err }, 'domain event listener failed'));
 
     // 4. features: shared EMR → imaging and triage → consults → live video
-    const ctx: FeatureContext = { config, logger, metrics, conn, audit, accessTokens, requireAuth: authenticated, events, realtime };
+    const ctx: FeatureContext = { config, logger, metrics, conn, audit, accessTokens, requireAuth: authenticated, events, realtime, shared };
     const features: Feature[] = [];
     const addFeature = <F extends Feature>(feature: F): F => {
       features.push(feature);

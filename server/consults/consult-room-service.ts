@@ -2,7 +2,9 @@
  * The rules of the live consult room, for the socket handlers to call: who enters at once and who
  * waits (consult-room.ts `entersWithoutWaiting`), admitting (the host only), presence and the
  * waiting room, leaving, chatting in the room. A socket is named by its id; joining and leaving its
- * socket.io room goes through the server, so it works the same for any socket of this process.
+ * socket.io room goes through the server (`io.in(socketId)`), and presence through a `RoomPresence`,
+ * so with several processes (Redis adapter and presence in Redis) the host on one process admits a
+ * guest whose socket is on another.
  */
 import type { ConsultJoinResult } from '../../contracts/consult-events';
 import type { ConsultMessageView } from '../../contracts/consult-api';
@@ -11,10 +13,11 @@ import type { ConsultRequest } from '../../models/consult-request';
 import type { PatientRecords } from '../emr/records-api';
 import { ConflictError, ForbiddenError } from '../platform/errors';
 import type { Caller, RequestContext } from '../platform/request-context';
+import type { RoomPresence } from '../platform/room-presence';
 import type { RealtimeServer } from '../realtime/realtime';
 import { isParticipant, type ConsultAccess } from './access';
 import type { ConsultChat } from './consult-chat';
-import { entersWithoutWaiting, type ConsultRooms } from './consult-room';
+import { consultRoomState, entersWithoutWaiting, uniqueUsers } from './consult-room';
 import type { ConsultService } from './consult-service';
 import { TERMINAL_STATUSES } from './state-machine';
 
@@ -24,7 +27,8 @@ export interface ConsultRoomDeps {
   service: ConsultService;
   chat: ConsultChat;
   records: PatientRecords;
-  rooms: ConsultRooms;
+  /** Who is in each consult room and who waits (keyed by consult id). */
+  presence: RoomPresence;
 }
 
 export class ConsultRoomService {
@@ -41,25 +45,23 @@ export class ConsultRoomService {
     const me = consult.participants.find((p) => p.userId === caller.userId);
     const host = consult.assignedSpecialistId === caller.userId;
     const admitted = me !== undefined && entersWithoutWaiting(consult, caller.userId);
-    const room = this.deps.rooms.get(consultId);
-    room.remove(socketId);
-    const presence = { socketId, userId: caller.userId, displayName: actor.displayName, role: me?.role ?? 'invited' };
+    const presence = this.deps.presence;
+    const entry = { socketId, userId: caller.userId, displayName: actor.displayName, role: me?.role ?? 'invited' };
     const io = this.deps.io();
     if (admitted) {
-      const firstSocket = !room.userPresent(caller.userId);
-      room.admit(presence);
+      const { firstOfUser } = await presence.enter(consultId, entry);
       io.in(socketId).socketsJoin(rooms.consult(consultId));
-      if (firstSocket)
+      if (firstOfUser)
         io.to(rooms.consult(consultId))
           .except(socketId)
           .emit('consult:participant-joined', {
             consultId,
-            participant: { userId: presence.userId, displayName: presence.displayName, role: presence.role },
+            participant: { userId: entry.userId, displayName: entry.displayName, role: entry.role },
           });
-      if (host && room.waiting.size) this.#notifyHost(consult);
+      if (host) await this.#notifyHost(consult, { onlyIfWaiting: true });
     } else {
-      room.waiting.add(presence);
-      this.#notifyHost(consult);
+      await presence.wait(consultId, entry);
+      await this.#notifyHost(consult);
     }
     await this.deps.access.record(caller, consult, 'R', true, admitted ? 'joined consult room' : 'entered consult waiting room', ctx);
     let summary = null;
@@ -70,7 +72,7 @@ export class ConsultRoomService {
         summary = null; // no record access or the EMR is away: the room works without it
       }
     }
-    return { admitted, host, room: room.state(consult), summary };
+    return { admitted, host, room: consultRoomState(consult, await presence.snapshot(consultId)), summary };
   }
 
   /** The host admits a participant: kept in the consult (no waiting again), their waiting sockets move into the room. */
@@ -82,14 +84,11 @@ export class ConsultRoomService {
     }
     if (!isParticipant(consult, userId)) throw new ConflictError('That person does not take part in this consult; invite them first');
     const updated = (await this.deps.service.setAdmitted(consultId, userId)) ?? consult;
-    const room = this.deps.rooms.get(consultId);
-    const moving = room.waiting.takeUser(userId);
+    // The waiting sockets may be on another process: socket.io's adapter moves and tells them there.
+    const moving = await this.deps.presence.admitUser(consultId, userId);
     const io = this.deps.io();
-    for (const p of moving) {
-      room.admit(p);
-      io.in(p.socketId).socketsJoin(rooms.consult(consultId));
-    }
-    const state = room.state(updated);
+    for (const p of moving) io.in(p.socketId).socketsJoin(rooms.consult(consultId));
+    const state = consultRoomState(updated, await this.deps.presence.snapshot(consultId));
     for (const p of moving) io.to(p.socketId).emit('consult:admitted', { consultId, room: state });
     if (moving[0])
       io.to(rooms.consult(consultId))
@@ -102,20 +101,17 @@ export class ConsultRoomService {
   }
 
   /** A socket leaves the room (or its waiting room); the others hear of it when the user's last socket went. */
-  leave(caller: Caller, socketId: string, consultId: string): void {
+  async leave(caller: Caller, socketId: string, consultId: string): Promise<void> {
     const io = this.deps.io();
     io.in(socketId).socketsLeave(rooms.consult(consultId));
-    const room = this.deps.rooms.peek(consultId);
-    if (!room) return;
-    const wasPresent = room.remove(socketId);
-    if (wasPresent && !room.userPresent(caller.userId)) io.to(rooms.consult(consultId)).emit('consult:participant-left', { consultId, userId: caller.userId });
-    this.deps.rooms.dropIfEmpty(consultId);
+    const { wasPresent, userStillPresent } = await this.deps.presence.remove(consultId, socketId);
+    if (wasPresent && !userStillPresent) io.to(rooms.consult(consultId)).emit('consult:participant-left', { consultId, userId: caller.userId });
   }
 
   /** A chat message from a socket present in the room (the waiting room cannot chat here). */
   async post(caller: Caller, ctx: RequestContext, socketId: string, consultId: string, text: string): Promise<ConsultMessageView> {
-    const room = this.deps.rooms.peek(consultId);
-    if (!room?.isPresent(socketId)) throw new ForbiddenError('Join the consult room (and be admitted) before chatting here; or post over HTTP');
+    if (!(await this.deps.presence.isPresent(consultId, socketId)))
+      throw new ForbiddenError('Join the consult room (and be admitted) before chatting here; or post over HTTP');
     const { consult, actor } = await this.deps.access.requireParticipant(caller, consultId, ctx, 'post consult message');
     return this.deps.chat.postAs(caller, actor.displayName, consult, text, undefined, ctx);
   }
@@ -134,9 +130,14 @@ export class ConsultRoomService {
     }
   }
 
-  #notifyHost(c: ConsultRequest): void {
-    const room = this.deps.rooms.get(c._id);
-    if (c.assignedSpecialistId)
-      this.deps.io().to(rooms.user(c.assignedSpecialistId)).emit('consult:waiting', { consultId: c._id, waiting: room.waiting.list() });
+  /** Tells the host (all their sockets, on any process) who waits now. */
+  async #notifyHost(c: ConsultRequest, opts: { onlyIfWaiting?: boolean } = {}): Promise<void> {
+    if (!c.assignedSpecialistId) return;
+    const { waiting } = await this.deps.presence.snapshot(c._id);
+    if (opts.onlyIfWaiting && waiting.length === 0) return;
+    this.deps
+      .io()
+      .to(rooms.user(c.assignedSpecialistId))
+      .emit('consult:waiting', { consultId: c._id, waiting: uniqueUsers(waiting) });
   }
 }

@@ -10,7 +10,6 @@ import { SigningKeys } from '../signing/signing-keys';
 import { ConsultAccess } from './access';
 import { ConsultChat } from './consult-chat';
 import { ConsultReports } from './consult-reports';
-import { ConsultRooms } from './consult-room';
 import { ConsultRoomService } from './consult-room-service';
 import { ConsultService } from './consult-service';
 import { createConsultDirectory } from './directory';
@@ -18,7 +17,7 @@ import type { ConsultDirectory } from './directory-api';
 import { listenToDomainEvents } from './domain-listeners';
 import { ConsultNotifier } from './notifier';
 import { consultDocs, consultRouter } from './routes';
-import { SlaSweeper } from './sla-sweeper';
+import { SlaSweeper, SWEEP_LEASE_TTL_MS } from './sla-sweeper';
 import { consultSocketFeature } from './socket-handlers';
 
 export function createConsultFeature(ctx: FeatureContext, deps: { records: PatientRecords }): Feature & { directory: ConsultDirectory } {
@@ -32,8 +31,15 @@ export function createConsultFeature(ctx: FeatureContext, deps: { records: Patie
     ctx.config.signing,
   );
   const reports = new ConsultReports(ctx.conn, access, service, keys, deps.records, notifier, ctx.logger);
-  const roomService = new ConsultRoomService({ io: () => ctx.realtime.io, access, service, chat, records: deps.records, rooms: new ConsultRooms() });
-  const sweeper = new SlaSweeper(access.consults, notifier, ctx.logger);
+  const roomService = new ConsultRoomService({
+    io: () => ctx.realtime.io,
+    access,
+    service,
+    chat,
+    records: deps.records,
+    presence: ctx.shared.roomPresence('consult'),
+  });
+  const sweeper = new SlaSweeper(access.consults, notifier, ctx.logger, ctx.shared.lease('sla-sweeper', SWEEP_LEASE_TTL_MS));
   const unsubscribe = listenToDomainEvents(ctx.events, access.consults, notifier);
   // Revocation: a deactivated user's (or facility's) live sockets are told and closed, and with them their calls.
   const offRevoked = ctx.accessTokens.status?.onRevoked((r) => {

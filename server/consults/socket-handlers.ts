@@ -67,15 +67,18 @@ export function consultSocketFeature(deps: Deps): SocketFeature {
 
     consult.on('consult:join', joinPayload, async ({ consultId }) => {
       joined.add(consultId);
-      return deps.room.join(caller, ctx, socket.id, consultId);
+      const result = await deps.room.join(caller, ctx, socket.id, consultId);
+      // Gone while joining: the disconnect's leave ran before the entry was written (a shared entry would outlive it).
+      if (socket.disconnected) await deps.room.leave(caller, socket.id, consultId);
+      return result;
     });
     consult.on('consult:admit', admitPayload, async ({ consultId, userId }) => {
       await deps.room.admit(caller, ctx, consultId, userId);
       return {};
     });
-    consult.on('consult:leave', joinPayload, ({ consultId }) => {
+    consult.on('consult:leave', joinPayload, async ({ consultId }) => {
       joined.delete(consultId);
-      deps.room.leave(caller, socket.id, consultId);
+      await deps.room.leave(caller, socket.id, consultId);
       return {};
     });
     consult.on('consult:message', socketMessagePayload, async ({ consultId, text }) => ({
@@ -85,7 +88,10 @@ export function consultSocketFeature(deps: Deps): SocketFeature {
     socket.on('disconnect', () => {
       for (const id of [...joined]) {
         joined.delete(id);
-        deps.room.leave(caller, socket.id, id);
+        // Presence may be in Redis: a failure is logged; a dead process's entries expire anyway (heartbeat).
+        deps.room
+          .leave(caller, socket.id, id)
+          .catch((err: unknown) => deps.logger.warn({ err, consultId: id }, 'consults: leaving the room on disconnect failed'));
       }
     });
   };

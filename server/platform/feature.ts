@@ -9,6 +9,7 @@ import type { Logger } from '../observability/logger';
 import type { PlatformMetrics } from '../observability/metrics';
 import type { Realtime, SocketFeature } from '../realtime/realtime';
 import type { DomainEvents } from './domain-events';
+import type { SharedState } from './shared-state';
 
 /** What the composition root hands every feature. */
 export interface FeatureContext {
@@ -22,6 +23,8 @@ export interface FeatureContext {
   requireAuth: RequestHandler;
   events: DomainEvents;
   realtime: Realtime;
+  /** State shared by every server process (Redis with REDIS_URL, else this process): room presence, timed-job leases, … */
+  shared: SharedState;
 }
 
 /** What a feature gives back: its routes, its socket handlers, its demo data, and how to stop it. */

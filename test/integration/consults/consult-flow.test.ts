@@ -184,6 +184,21 @@ describe('consult workflow end to end', () => {
     expect(await request(referrer, 'consult:join', { consultId })).toMatchObject({ ok: true, admitted: true });
   });
 
+  test('a socket that goes away while its join is still running is not left in the room', async () => {
+    const c = (await tp.api('POST', '/api/consults', { token: tokens.referrer, body: newConsult({ imagingStudyIds: [] }) })).body;
+    expect((await tp.api('POST', `/api/consults/${c.id}/accept`, { token: tokens.specialist })).status).toBe(200);
+    const brief = await sock(tokens.referrer);
+    brief.emit('consult:join', { consultId: c.id }, () => undefined);
+    // Gone a moment later: the event is on the wire, the join's consult read is still running on the
+    // server (on this machine it reliably is; a slower or faster server makes this pass either way).
+    await new Promise((r) => setTimeout(r, 3));
+    brief.disconnect();
+    const host = await sock(tokens.specialist);
+    await new Promise((r) => setTimeout(r, 1500));
+    const hostJoin = await request(host, 'consult:join', { consultId: c.id });
+    expect(hostJoin.room.present.map((p: { userId: string }) => p.userId)).toEqual(['usr-specialist']);
+  });
+
   test('chat with an image attachment, over HTTP and socket; files are checked by content', async () => {
     const posted = await upload(tp, tokens.referrer, consultId, 'Phim X-quang ngực thẳng', { bytes: PNG_BYTES, name: 'cxr.png', type: 'image/png' });
     expect(posted.status).toBe(201);

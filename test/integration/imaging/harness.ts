@@ -15,6 +15,7 @@ import { createHttpApp } from '../../../server/http/app';
 import { createImagingFeature, type ImagingFeatureOptions } from '../../../server/imaging/feature';
 import { PlatformMetrics } from '../../../server/observability/metrics';
 import type { Feature, FeatureContext } from '../../../server/platform/feature';
+import { processSharedState } from '../../../server/platform/shared-state';
 import type { ClientToServerEvents, ServerToClientEvents } from '../../../contracts/events';
 import { apiClient, startTestPlatform, type TestPlatform } from '../../support/platform';
 import { FakeRecords } from './fake-records';
@@ -60,6 +61,7 @@ export async function startImagingHarness(options: ImagingFeatureOptions = {}, e
     requireAuth: requireAuth(accessTokens),
     events,
     realtime,
+    shared: processSharedState(),
   };
   const records = new FakeRecords();
   records.addPatient({ id: PATIENT_MOCCHAU, name: 'Nguyễn Thị Hoa', birthDate: '1961-04-02', gender: 'female', careTeamFacilityIds: ['fac-mocchau'] });
