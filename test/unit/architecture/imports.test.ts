@@ -48,6 +48,7 @@ const PLATFORM = new Set([
   'main.ts',
   'demo',
   'signing',
+  'uploads',
 ]);
 
 describe('import rules', () => {
