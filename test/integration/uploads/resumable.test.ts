@@ -2,12 +2,14 @@
  * Resumable uploads (tus) against the real platform: an X-ray upload cut at 60 % by an outage
  * (the socket destroyed mid-PATCH) resumes from the server's offset and is stored and triaged with
  * the original bytes; a wrong checksum stores nothing; an upload is its creator's alone; a caller
- * without access to the patient cannot start one (audited).
+ * without access to the patient cannot start one (audited). Consult chat attachments take the same
+ * route and become a message of the consult.
  */
 import { createHash } from 'node:crypto';
 import { existsSync, readFileSync, statSync } from 'node:fs';
 import http from 'node:http';
 import path from 'node:path';
+import { loginParty, requestConsult } from '../../support/consult-flow';
 import { DEMO, startTestPlatform, type TestPlatform } from '../../support/platform';
 
 const DEMO_PATIENT = 'pat-demo-hoa';
@@ -189,4 +191,31 @@ test('creation refuses bad metadata, files over the limit and deferred lengths',
     headers: tus(referrer, { 'upload-defer-length': '1', 'upload-metadata': tusMetadata(ok) }),
   });
   expect(deferred.status).toBe(400);
+});
+
+test('a chat attachment over tus becomes a message with the file; a non-participant cannot start one', async () => {
+  const party = await loginParty(tp, DEMO.referrer);
+  const consult = await requestConsult(tp, party, DEMO_PATIENT);
+  const png = readFileSync(path.resolve(__dirname, '..', '..', 'fixtures', 'cxr', 'tbx11k_tb0020.png'));
+  const fields = { purpose: 'attachment', consultId: consult.id, text: 'Phim cũ năm ngoái', sha256: sha256(png), filename: 'old-xray.png' };
+
+  const stranger = await create(specialist, png.length, fields);
+  expect(stranger.status).toBe(403);
+
+  const created = await create(referrer, png.length, fields);
+  expect(created.status).toBe(201);
+  const half = Math.floor(png.length / 2);
+  expect(await patch(referrer, created.id, 0, png.subarray(0, half))).toEqual({ status: 204, offset: half });
+  expect(await patch(referrer, created.id, half, png.subarray(half))).toEqual({ status: 204, offset: png.length });
+  const done = await complete(referrer, created.id);
+  expect(done.status).toBe(201);
+  expect(done.body).toMatchObject({
+    consultId: consult.id,
+    text: 'Phim cũ năm ngoái',
+    attachment: { filename: 'old-xray.png', contentType: 'image/png', size: png.length },
+  });
+
+  const file = await tp.api('GET', `/api/consults/${consult.id}/attachments/${done.body.attachment.id}`, { token: referrer });
+  expect(file.status).toBe(200);
+  expect(file.headers.get('x-checksum-sha256')).toBe(sha256(png));
 });
