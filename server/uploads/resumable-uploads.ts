@@ -19,7 +19,7 @@ import { FileStore } from '@tus/file-store';
 import { Metadata, Server as TusServer, type Upload } from '@tus/server';
 import { Router, type Request, type RequestHandler, type Response } from 'express';
 import { z } from 'zod';
-import { ConflictError, DomainError, InvalidInputError, NotFoundError, PayloadTooLargeError } from '../http/errors';
+import { ConflictError, DomainError, InvalidInputError, NotFoundError, PayloadTooLargeError, TooManyRequestsError } from '../http/errors';
 import type { ApiDocs } from '../http/openapi';
 import { callerOf } from '../http/request-context';
 import { parseInput } from '../http/validate';
@@ -77,6 +77,8 @@ export interface ResumableUploadsOptions {
   expiryMs?: number;
   /** How often the sweep runs (default hourly; 0: never, tests call sweep()). */
   sweepEveryMs?: number;
+  /** Uploads one user may hold at once (default 20): a bound on the disk one account can fill. */
+  maxOpenPerUser?: number;
 }
 
 export interface ResumableUploads {
@@ -95,6 +97,7 @@ export async function createResumableUploads(opts: ResumableUploadsOptions): Pro
   await mkdir(answersDir, { recursive: true });
   const purposes = new Map(opts.purposes.map((p) => [p.name, p]));
   const fieldsSchema = commonFields([...purposes.keys()]);
+  const maxOpen = opts.maxOpenPerUser ?? 20;
 
   const store = new FileStore({ directory: partialDir, expirationPeriodInMilliseconds: expiryMs });
   // The creator of an upload, from the request being handled, for tus's creation hook.
@@ -128,6 +131,11 @@ export async function createResumableUploads(opts: ResumableUploadsOptions): Pro
   };
   const remove = async (id: string) => {
     await store.remove(id).catch(() => undefined);
+  };
+  const openUploadsOf = async (userId: string): Promise<number> => {
+    let n = 0;
+    for (const id of (await store.configstore.list?.()) ?? []) if ((await store.configstore.get(id))?.metadata?.owner === userId) n++;
+    return n;
   };
   const answerPath = (id: string) => path.join(answersDir, `${id}.json`);
   const keptAnswer = async (id: string): Promise<KeptAnswer | null> => {
@@ -176,6 +184,8 @@ export async function createResumableUploads(opts: ResumableUploadsOptions): Pro
         `The file (${length} bytes) is larger than the limit of ${purpose.maxBytes} bytes for ${purpose.name}. Nothing was stored.`,
       );
     await purpose.authorize(caller, fields, req.context);
+    if ((await openUploadsOf(caller.userId)) >= maxOpen)
+      throw new TooManyRequestsError(`You have ${maxOpen} uploads under way: finish or abandon (DELETE) one first, or wait for them to expire`, 60);
     await creator.run(caller.userId, () => tus.handle(req, res));
   });
   const owned: RequestHandler = async (req, _res, next) => {

@@ -78,9 +78,10 @@ export async function resumableUpload<T>(
       },
       onShouldRetry: (err) => {
         const status = err.originalResponse?.getStatus() ?? 0;
-        // 401: the token ran out during a long outage; the retry asks for a fresh one.
+        // 401: the token ran out during a long outage; the retry asks for a fresh one (while the session lasts).
         // 409/423: the offset moved or the upload is busy: HEAD again and go on from there.
-        return status === 0 || status === 401 || status === 409 || status === 423 || status >= 500;
+        if (status === 401) return api.hasSession;
+        return status === 0 || status === 409 || status === 423 || status >= 500;
       },
       onProgress: (loaded, total) => onProgress({ loaded, total }),
       onSuccess: () => (upload.url ? resolve(upload.url) : reject(new ApiRequestError(0, 'network', 'The server gave no upload address'))),

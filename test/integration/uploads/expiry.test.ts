@@ -1,6 +1,6 @@
 /**
  * Abandoned uploads expire: the sweep removes uploads (finished or not) and kept /complete answers
- * older than the expiry, and leaves younger ones alone. The mechanism alone, behind a stand-in
+ * older than the expiry, and leaves younger ones alone. One user holds a bounded number at once. The mechanism alone, behind a stand-in
  * authentication and one stand-in purpose.
  */
 import { createHash } from 'node:crypto';
@@ -30,6 +30,7 @@ beforeAll(async () => {
     logger,
     expiryMs: 24 * HOUR,
     sweepEveryMs: 0,
+    maxOpenPerUser: 3,
     purposes: [
       {
         name: 'note',
@@ -97,4 +98,15 @@ test('partial, finished-but-unclaimed uploads and kept answers go after the expi
   expect(readdirSync(path.join(dataDir, 'uploads', 'partial'))).toEqual([]);
   expect(readdirSync(path.join(dataDir, 'uploads', 'answers'))).toEqual([]);
   expect(existsSync(path.join(dataDir, 'uploads'))).toBe(true);
+});
+
+test('one user holds a bounded number of uploads at once (429 beyond; a finished or abandoned one frees its place)', async () => {
+  const bytes = Buffer.from('x');
+  const ids = [await start(bytes), await start(bytes), await start(bytes)];
+  const meta = `purpose ${Buffer.from('note').toString('base64')},sha256 ${Buffer.from('0'.repeat(64)).toString('base64')}`;
+  const refused = await fetch(base, { method: 'POST', headers: { ...tus, 'upload-length': '1', 'upload-metadata': meta } });
+  expect(refused.status).toBe(429);
+  expect(((await refused.json()) as { error: string }).error).toBe('too_many_requests');
+  expect((await fetch(`${base}/${ids[0]}`, { method: 'DELETE', headers: tus })).status).toBe(204);
+  await start(bytes);
 });
