@@ -4,13 +4,15 @@
  * sends; DevTools throttling does not pace upload bodies); the link goes down (every connection
  * reset, new ones refused) once the server holds part of the file and comes back seconds later. tus-js-client asks the server where it stands (HEAD) and
  * sends the rest from there (PATCH at a non-zero offset, no second upload); the study is stored
- * with the bytes of the file and the consult is created.
+ * with the bytes of the file and the consult is created. And when the tab is closed mid-upload,
+ * sending the same file again from a new tab continues that upload (the fingerprint kept in
+ * localStorage) instead of starting over.
  */
 import { createHash } from 'node:crypto';
 import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import net from 'node:net';
 import path from 'node:path';
-import { chromium, type Browser } from 'playwright-core';
+import { chromium, type Browser, type Page } from 'playwright-core';
 import { CHROMIUM_ARGS, CHROMIUM_PATH } from '../../support/browser';
 import { DEMO_PATIENT_ID } from '../../support/consult-flow';
 import { DEMO, DEMO_PASSWORD, startTestPlatform, type TestPlatform } from '../../support/platform';
@@ -105,17 +107,15 @@ async function until(what: string, check: () => boolean, timeoutMs: number): Pro
   }
 }
 
-test('an X-ray upload survives the link going down in the middle and resumes from the server offset', async () => {
-  const ctx = await browser.newContext({ viewport: { width: 1366, height: 768 }, locale: 'en-GB' });
-  const page = await ctx.newPage();
-  const errors: string[] = [];
+type UploadRequest = { method: string; path: string; offset: string | undefined };
+
+/** A signed-in referrer's new-consult form, filled in with `file` as the X-ray; its upload requests go to `seen`. */
+async function newConsultWith(page: Page, file: string, seen: UploadRequest[], errors: string[]): Promise<void> {
   page.on('pageerror', (e) => errors.push(e.message));
-  const uploadRequests: Array<{ method: string; path: string; offset: string | undefined }> = [];
   page.on('request', (r) => {
     const { pathname } = new URL(r.url());
-    if (pathname.startsWith('/api/uploads')) uploadRequests.push({ method: r.method(), path: pathname, offset: r.headers()['upload-offset'] });
+    if (pathname.startsWith('/api/uploads')) seen.push({ method: r.method(), path: pathname, offset: r.headers()['upload-offset'] });
   });
-
   await page.goto(link.url);
   await page.getByTestId('login-email').fill(DEMO.referrer);
   await page.getByTestId('login-password').fill(DEMO_PASSWORD);
@@ -128,7 +128,20 @@ test('an X-ray upload survives the link going down in the middle and resumes fro
   await page.getByTestId('consult-reason').fill('Cough for three weeks, evening fever, weight loss.');
   await page.getByTestId('consult-question').fill('Pulmonary tuberculosis on the chest X-ray?');
   await page.getByTestId('consult-section-imaging').check();
-  await page.getByTestId('consult-xray').setInputFiles(xrayPath);
+  await page.getByTestId('consult-xray').setInputFiles(file);
+}
+
+const storedStudy = (bytes: Buffer) =>
+  tp.platform.db.database.connection
+    .collection('imaging_studies')
+    .findOne({ sha256: createHash('sha256').update(bytes).digest('hex'), patientId: DEMO_PATIENT_ID });
+
+test('an X-ray upload survives the link going down in the middle and resumes from the server offset', async () => {
+  const ctx = await browser.newContext({ viewport: { width: 1366, height: 768 }, locale: 'en-GB' });
+  const page = await ctx.newPage();
+  const errors: string[] = [];
+  const uploadRequests: UploadRequest[] = [];
+  await newConsultWith(page, xrayPath, uploadRequests, errors);
 
   // The outage, once the server holds a third of the file; back four seconds later.
   await page.getByTestId('consult-submit').click();
@@ -151,9 +164,42 @@ test('an X-ray upload survives the link going down in the middle and resumes fro
   expect(Math.max(...resumedAt)).toBeLessThan(xray.length);
 
   // The study holds the file's bytes, and the upload area is empty again.
-  const sha = createHash('sha256').update(xray).digest('hex');
-  const study = await tp.platform.db.database.connection.collection('imaging_studies').findOne({ sha256: sha, patientId: DEMO_PATIENT_ID });
-  expect(study).not.toBeNull();
+  expect(await storedStudy(xray)).not.toBeNull();
+  expect(serverHolds()).toBe(0);
+  expect(errors).toEqual([]);
+  await ctx.close();
+}, 180_000);
+
+test('after the tab is closed mid-upload, sending the same X-ray again continues the same upload from the server offset', async () => {
+  const otherPath = path.join(repo, 'test', 'fixtures', 'dicom', '04_Monochrome1-Jpeg.dcm');
+  const other = readFileSync(otherPath);
+  const ctx = await browser.newContext({ viewport: { width: 1366, height: 768 }, locale: 'en-GB' });
+  const errors: string[] = [];
+  const first: UploadRequest[] = [];
+  const firstPage = await ctx.newPage();
+  await newConsultWith(firstPage, otherPath, first, errors);
+  await firstPage.getByTestId('consult-submit').click();
+  await until('a third of the X-ray on the server', () => serverHolds() >= other.length / 3, 60_000);
+  // The link drops and the doctor closes the tab; the browser keeps the upload's address (localStorage).
+  link.down();
+  await firstPage.close();
+  const heldAtCut = serverHolds();
+  expect(heldAtCut).toBeLessThan(other.length);
+  link.up();
+
+  const again: UploadRequest[] = [];
+  const secondPage = await ctx.newPage();
+  await newConsultWith(secondPage, otherPath, again, errors);
+  await secondPage.getByTestId('consult-submit').click();
+  await secondPage.getByTestId('consult-created').waitFor({ timeout: 90_000 });
+
+  expect(first.filter((r) => r.method === 'POST' && r.path === '/api/uploads').length).toBe(1);
+  expect(again.filter((r) => r.method === 'POST' && r.path === '/api/uploads')).toEqual([]);
+  expect(again[0]?.method).toBe('HEAD');
+  const patches = again.filter((r) => r.method === 'PATCH').map((r) => Number(r.offset));
+  expect(patches.length).toBeGreaterThan(0);
+  expect(Math.min(...patches)).toBeGreaterThanOrEqual(heldAtCut);
+  expect(await storedStudy(other)).not.toBeNull();
   expect(serverHolds()).toBe(0);
   expect(errors).toEqual([]);
   await ctx.close();
