@@ -2,8 +2,17 @@
 // mediasoup, real onnxruntime), `e2e` (the built server and real Chromium).
 const transform = {
   '^.+\\.(t|j)sx?$': ['@swc/jest', { jsc: { target: 'es2023', parser: { syntax: 'typescript', tsx: true } }, module: { type: 'commonjs' } }],
+  '^.+\\.mjs$': ['@swc/jest', { jsc: { target: 'es2023' }, module: { type: 'commonjs' } }],
 };
-const common = { transform, testEnvironment: 'node', moduleFileExtensions: ['ts', 'tsx', 'js', 'json'] };
+// Packages published only as ES modules: Node requires them as they are (require(esm)); jest's
+// CommonJS module system needs them compiled like our sources.
+const esmOnly = ['@tus', 'srvx'];
+const common = {
+  transform,
+  transformIgnorePatterns: [`/node_modules/(?!(${esmOnly.join('|')})/)`],
+  testEnvironment: 'node',
+  moduleFileExtensions: ['ts', 'tsx', 'js', 'mjs', 'json'],
+};
 module.exports = {
   testTimeout: 60000,
   projects: [

@@ -4,6 +4,7 @@
  */
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { UPLOADS_PATH } from '../contracts/upload-api';
 import { adminDocs, adminRouter } from './admin/routes';
 import { AuditLog, auditOptionsFrom } from './audit/audit-log';
 import { auditAdminRouter, auditDocs } from './audit/routes';
@@ -30,6 +31,7 @@ import { DomainEvents } from './platform/domain-events';
 import { openSharedState } from './platform/shared-state';
 import type { Feature, FeatureContext } from './platform/feature';
 import { createSfuFeature } from './sfu/feature';
+import { createResumableUploads } from './uploads/resumable-uploads';
 
 export interface Platform {
   config: HoichanConfig;
@@ -121,6 +123,15 @@ export async function startPlatform(config: HoichanConfig, logger: Logger = crea
     consultDirectory = consults.directory;
     addFeature(await createSfuFeature(ctx, { consults: consults.directory }));
 
+    // Resumable uploads (tus) for the kinds of file the features take.
+    const uploads = await createResumableUploads({
+      dataDir: config.dataDir,
+      mountPath: UPLOADS_PATH,
+      purposes: features.flatMap((f) => f.uploadPurposes ?? []),
+      logger,
+    });
+    closers.push({ name: 'uploads', close: () => uploads.close() });
+
     await db.database.syncIndexes();
     if (config.demo.seed) {
       const seeded = await seedDemo(
@@ -142,6 +153,7 @@ export async function startPlatform(config: HoichanConfig, logger: Logger = crea
       { path: '/api/admin', guards: [authenticated, requireRole('admin')], router: adminRouter(conn, audit, auth), docs: adminDocs },
       { path: '/api/directory', guards: [authenticated], router: directoryRouter(conn, audit, emr.records), docs: directoryDocs },
       ...features.flatMap((f) => f.mounts ?? []),
+      { path: UPLOADS_PATH, guards: [authenticated], router: uploads.router, docs: uploads.docs },
     ];
     for (const f of features) if (f.socket) realtime.use(f.socket);
     const app = createHttpApp({

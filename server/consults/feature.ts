@@ -19,6 +19,7 @@ import { ConsultNotifier } from './notifier';
 import { consultDocs, consultRouter } from './routes';
 import { SlaSweeper, SWEEP_LEASE_TTL_MS } from './sla-sweeper';
 import { consultSocketFeature } from './socket-handlers';
+import { attachmentUploadPurpose } from './upload-purpose';
 
 export function createConsultFeature(ctx: FeatureContext, deps: { records: PatientRecords }): Feature & { directory: ConsultDirectory } {
   const access = new ConsultAccess(ctx.conn, ctx.audit, deps.records);
@@ -55,6 +56,7 @@ export function createConsultFeature(ctx: FeatureContext, deps: { records: Patie
   return {
     name: 'consults',
     directory: createConsultDirectory(access.consults, access),
+    uploadPurposes: [attachmentUploadPurpose(chat, access)],
     mounts: [{ path: '/api/consults', guards: [ctx.requireAuth], router: consultRouter({ service, chat, reports }), docs: consultDocs }],
     socket: consultSocketFeature({ tokens: ctx.accessTokens, room: roomService, logger: ctx.logger }),
     close: async () => {

@@ -10,9 +10,10 @@ export function requestLifetime(timeoutMs: number): RequestHandler {
   return (req, res, next) => {
     const controller = new AbortController();
     req.context.signal = controller.signal;
-    // The deadline counts from when the request is handed to express; multipart uploads are left to
-    // their own size limits (a large X-ray on a slow district link may take minutes to arrive).
-    const multipart = /^multipart\//i.test(req.header('content-type') ?? '');
+    // The deadline counts from when the request is handed to express; uploads (multipart, and tus
+    // PATCHes of application/offset+octet-stream) are left to their own size limits (a large X-ray
+    // on a slow district link may take minutes to arrive).
+    const multipart = /^(multipart\/|application\/offset\+octet-stream)/i.test(req.header('content-type') ?? '');
     const timer = multipart
       ? undefined
       : setTimeout(() => {

@@ -18,6 +18,7 @@ import { ImagingService } from './imaging-service';
 import { ImagingNotifier } from './notifier';
 import { PreviewPool } from './preview-pool';
 import { imagingDocs, imagingRouter, triageDocs, triageRouter } from './routes';
+import { imagingUploadPurpose } from './upload-purpose';
 import { ImagingStorage } from './storage';
 import type { TriageAnalyser, TriageAvailability } from './triage-runner';
 import { WorklistService } from './worklist-service';
@@ -68,6 +69,7 @@ export async function createImagingFeature(ctx: FeatureContext, deps: { records:
 
   return {
     name: 'imaging',
+    uploadPurposes: [imagingUploadPurpose(imaging, access, config.http.uploadMaxBytes)],
     mounts: [
       { path: '/api/imaging', guards: [ctx.requireAuth], router: imagingRouter(imaging, storage, config.http.uploadMaxBytes), docs: imagingDocs },
       { path: '/api/triage', guards: [ctx.requireAuth, requireRole('radiologist')], router: triageRouter(worklist), docs: triageDocs },

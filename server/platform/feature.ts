@@ -8,6 +8,7 @@ import type { RouteMount } from '../http/app';
 import type { Logger } from '../observability/logger';
 import type { PlatformMetrics } from '../observability/metrics';
 import type { Realtime, SocketFeature } from '../realtime/realtime';
+import type { UploadPurpose } from '../uploads/upload-purpose';
 import type { DomainEvents } from './domain-events';
 import type { SharedState } from './shared-state';
 
@@ -33,6 +34,8 @@ export interface Feature {
   mounts?: RouteMount[];
   socket?: SocketFeature;
   seed?: DemoSeedStep;
+  /** Kinds of file it takes over the resumable-upload route (/api/uploads, tus). */
+  uploadPurposes?: UploadPurpose[];
   /** Called on shutdown, in reverse order of creation. */
   close?: () => Promise<void>;
 }

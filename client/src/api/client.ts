@@ -160,6 +160,12 @@ export class ApiClient {
     return this.request<T>('POST', path, body, { auth });
   }
 
+  /** The access token, refreshed first when it is about to expire (for requests made by other libraries, e.g. tus uploads). */
+  async freshAccessToken(): Promise<string | null> {
+    await this.#ensureFresh();
+    return this.accessToken;
+  }
+
   async #ensureFresh(): Promise<void> {
     if (this.#session && this.#session.expiresAt - Date.now() < 5_000) await this.refresh();
   }

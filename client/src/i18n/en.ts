@@ -302,6 +302,7 @@ export const en = {
   'chat.empty': 'No messages yet.',
   'chat.message': 'Message',
   'chat.placeholder': 'Write a message… (Enter to send)',
+  'chat.uploading': 'Sending the file',
   'chat.attach': 'Attach image or PDF',
   'chat.send': 'Send',
   'notes.private': 'Only you can see these notes.',

@@ -303,6 +303,7 @@ export const vi: Messages = {
   'chat.empty': 'Chưa có tin nhắn.',
   'chat.message': 'Tin nhắn',
   'chat.placeholder': 'Nhập tin nhắn… (Enter để gửi)',
+  'chat.uploading': 'Đang gửi tệp',
   'chat.attach': 'Đính kèm ảnh hoặc PDF',
   'chat.send': 'Gửi',
   'notes.private': 'Chỉ bạn mới xem được các ghi chú này.',

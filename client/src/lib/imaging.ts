@@ -1,6 +1,7 @@
-/** Imaging endpoints used by several screens (upload with progress, study lookup). */
+/** Imaging endpoints used by several screens (resumable upload with progress, study lookup). */
 import type { ImagingStudyView } from '../../../contracts/imaging-api';
 import type { ApiClient, UploadProgress } from '../api/client';
+import { resumableUpload, resumableUploadsAvailable } from './resumable-upload';
 
 export const IMAGING_UPLOAD_PATH = '/api/imaging/studies';
 export const ACCEPTED_XRAY_TYPES = '.dcm,.dicom,image/png,image/jpeg,application/dicom';
@@ -13,6 +14,9 @@ export function uploadStudy(
   consultId?: string,
   signal?: AbortSignal,
 ): Promise<ImagingStudyView> {
+  // Resumable (tus) wherever the browser can compute the checksum; the multipart route otherwise.
+  if (resumableUploadsAvailable())
+    return resumableUpload<ImagingStudyView>(api, file, { purpose: 'imaging', patientId, ...(consultId ? { consultId } : {}) }, onProgress, signal);
   const form = new FormData();
   form.append('patientId', patientId);
   if (consultId) form.append('consultId', consultId);

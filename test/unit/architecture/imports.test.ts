@@ -48,6 +48,7 @@ const PLATFORM = new Set([
   'main.ts',
   'demo',
   'signing',
+  'uploads',
 ]);
 
 /** Imports of `file` that reach into another feature past its interface (`*-api`); main.ts may wire anything. */

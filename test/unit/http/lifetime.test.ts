@@ -23,6 +23,11 @@ beforeAll(async () => {
     res.write('part one, ');
     setTimeout(() => res.end('part two'), 400);
   });
+  // An upload body that takes longer than the deadline to arrive (a tus PATCH on a slow link).
+  app.patch('/upload', (req, res) => {
+    req.resume();
+    req.on('end', () => res.status(204).end());
+  });
   app.get('/fast', (_req, res) => {
     res.json({ ok: true });
   });
@@ -74,4 +79,22 @@ test('an answer already under way at the deadline is not cut off', async () => {
 test('a fast request is untouched', async () => {
   const res = await fetch(`${url}/fast`);
   expect(res.status).toBe(200);
+});
+
+test('a tus PATCH (application/offset+octet-stream) is bounded by its size, not by the deadline', async () => {
+  const body = new ReadableStream<Uint8Array>({
+    async start(controller) {
+      controller.enqueue(new Uint8Array(100));
+      await new Promise((r) => setTimeout(r, 400));
+      controller.enqueue(new Uint8Array(100));
+      controller.close();
+    },
+  });
+  const res = await fetch(`${url}/upload`, {
+    method: 'PATCH',
+    headers: { 'content-type': 'application/offset+octet-stream' },
+    body,
+    duplex: 'half',
+  } as RequestInit);
+  expect(res.status).toBe(204);
 });

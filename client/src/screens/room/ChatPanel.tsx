@@ -1,7 +1,8 @@
 import { useEffect, useId, useRef, useState, type SubmitEvent } from 'react';
 import type { ConsultMessageView } from '../../../../contracts/consult-api';
-import { ErrorNote, Loaded } from '../../components/ui';
+import { ErrorNote, Loaded, ProgressBar } from '../../components/ui';
 import { useI18n } from '../../i18n';
+import { postMessageWithFile } from '../../lib/attachments';
 import { useMe, useSession } from '../../lib/session';
 import { useResource, useSubmission } from '../../lib/use-resource';
 import { useSocketEvent } from '../../lib/use-socket';
@@ -41,6 +42,7 @@ export function ChatPanel({ consultId }: { consultId: string }) {
   const res = useResource<ConsultMessageView[]>(`/api/consults/${encodeURIComponent(consultId)}/messages`);
   const [text, setText] = useState('');
   const [file, setFile] = useState<File | null>(null);
+  const [progress, setProgress] = useState<number | null>(null);
   const { busy, error, run } = useSubmission();
   const listRef = useRef<HTMLOListElement | null>(null);
   const fileRef = useRef<HTMLInputElement | null>(null);
@@ -57,10 +59,19 @@ export function ChatPanel({ consultId }: { consultId: string }) {
     e.preventDefault();
     if (!text.trim() && !file) return;
     await run(async () => {
-      const form = new FormData();
-      form.append('text', text.trim());
-      if (file) form.append('file', file, file.name);
-      add(await api.request<ConsultMessageView>('POST', `/api/consults/${encodeURIComponent(consultId)}/messages`, form));
+      if (file) {
+        // A file may take minutes on a district link: resumable, with progress.
+        setProgress(0);
+        try {
+          add(await postMessageWithFile(api, consultId, text.trim(), file, (p) => setProgress(p.total ? p.loaded / p.total : 0)));
+        } finally {
+          setProgress(null);
+        }
+      } else {
+        const form = new FormData();
+        form.append('text', text.trim());
+        add(await api.request<ConsultMessageView>('POST', `/api/consults/${encodeURIComponent(consultId)}/messages`, form));
+      }
       setText('');
       setFile(null);
       if (fileRef.current) fileRef.current.value = '';
@@ -100,6 +111,7 @@ export function ChatPanel({ consultId }: { consultId: string }) {
           )
         }
       </Loaded>
+      {progress !== null ? <ProgressBar value={progress} label={t('chat.uploading')} testId="chat-upload-progress" /> : null}
       {error ? <ErrorNote error={error} /> : null}
       <form className="chat-form" onSubmit={(e) => void send(e)}>
         <label htmlFor={`${id}-text`} className="sr-only">
