@@ -45,8 +45,11 @@ export function OutboxSender() {
   return null;
 }
 
-/** `onSent`: an entry reached 'sent' (the consult list reloads to show it). */
-export function OutboxList({ onSent }: { onSent?: () => void }) {
+/**
+ * `onSent`: an entry reached 'sent' (the consult list reloads to show it). `justQueued`: the entry the
+ * form just kept for later; a notice says so while it waits.
+ */
+export function OutboxList({ onSent, justQueued }: { onSent?: () => void; justQueued?: string | null }) {
   const { t, dateTime } = useI18n();
   const me = useMe();
   const entries = useOutbox(me.id);
@@ -55,44 +58,52 @@ export function OutboxList({ onSent }: { onSent?: () => void }) {
     if (sentCount > 0) onSent?.();
   }, [sentCount, onSent]);
   if (entries.length === 0) return null;
+  const waiting = entries.find((e) => e.id === justQueued && (e.state === 'queued' || e.state === 'sending'));
   return (
-    <Panel title={t('outbox.title')}>
-      <p className="field-hint">{t('outbox.hint')}</p>
-      <ul className="outbox-list" data-testid="outbox">
-        {entries.map((e) => (
-          <li key={e.id} className="outbox-item" data-testid="outbox-entry" data-state={e.state}>
-            <div className="grow">
-              <strong translate="no">{e.patientLabel}</strong>
-              <div className="clamp-2" translate="no">
-                {e.consult.reason}
+    <>
+      {waiting ? (
+        <div className="state state-warning" role="status" data-testid="consult-queued">
+          {t('outbox.queuedNotice')}
+        </div>
+      ) : null}
+      <Panel title={t('outbox.title')}>
+        <p className="field-hint">{t('outbox.hint')}</p>
+        <ul className="outbox-list" data-testid="outbox">
+          {entries.map((e) => (
+            <li key={e.id} className="outbox-item" data-testid="outbox-entry" data-state={e.state}>
+              <div className="grow">
+                <strong translate="no">{e.patientLabel}</strong>
+                <div className="clamp-2" translate="no">
+                  {e.consult.reason}
+                </div>
+                <div className="small muted">
+                  {dateTime(new Date(e.createdAt).toISOString())}
+                  {e.files.length ? ` · ${t('outbox.xrays', { n: e.files.length })}` : ''}
+                </div>
+                {e.state === 'failed' && e.error ? (
+                  <p className="small outbox-error" data-testid="outbox-error">
+                    {t('outbox.refused')} <span translate="no">{e.error.message}</span>
+                  </p>
+                ) : null}
+                {e.state === 'queued' && e.attempts > 0 ? <p className="small muted">{t('outbox.willRetry')}</p> : null}
               </div>
-              <div className="small muted">
-                {dateTime(new Date(e.createdAt).toISOString())}
-                {e.files.length ? ` · ${t('outbox.xrays', { n: e.files.length })}` : ''}
-              </div>
-              {e.state === 'failed' && e.error ? (
-                <p className="small outbox-error" data-testid="outbox-error">
-                  {t('outbox.refused')} <span translate="no">{e.error.message}</span>
-                </p>
+              <Badge tone={stateTone[e.state]} testId="outbox-state">
+                {t(stateLabel[e.state])}
+              </Badge>
+              {e.state === 'sent' && e.consultId ? (
+                <Link to={`/consults/${encodeURIComponent(e.consultId)}`} className="btn btn-ghost btn-small">
+                  {t('consults.open')}
+                </Link>
               ) : null}
-              {e.state === 'queued' && e.attempts > 0 ? <p className="small muted">{t('outbox.willRetry')}</p> : null}
-            </div>
-            <Badge tone={stateTone[e.state]} testId="outbox-state">
-              {t(stateLabel[e.state])}
-            </Badge>
-            {e.state === 'sent' && e.consultId ? (
-              <Link to={`/consults/${encodeURIComponent(e.consultId)}`} className="btn btn-ghost btn-small">
-                {t('consults.open')}
-              </Link>
-            ) : null}
-            {e.state === 'sent' || e.state === 'failed' ? (
-              <button type="button" className="btn btn-ghost btn-small" data-testid="outbox-dismiss" onClick={() => void deleteEntry(e.id)}>
-                {t('outbox.dismiss')}
-              </button>
-            ) : null}
-          </li>
-        ))}
-      </ul>
-    </Panel>
+              {e.state === 'sent' || e.state === 'failed' ? (
+                <button type="button" className="btn btn-ghost btn-small" data-testid="outbox-dismiss" onClick={() => void deleteEntry(e.id)}>
+                  {t('outbox.dismiss')}
+                </button>
+              ) : null}
+            </li>
+          ))}
+        </ul>
+      </Panel>
+    </>
   );
 }

@@ -16,6 +16,7 @@ import path from 'node:path';
 import type { Page } from 'playwright-core';
 import { launchChromium, type TestBrowser } from '../../support/browser';
 import { DEMO, DEMO_PASSWORD, startTestPlatform, type TestPlatform } from '../../support/platform';
+import { untranslatedTexts } from '../client/i18n-check';
 import { labUnavailableReason, NetLab } from './lab';
 
 const repo = path.resolve(__dirname, '../../..');
@@ -110,6 +111,7 @@ describe('offline-first consult request (service worker + IndexedDB outbox, real
     await page.getByTestId('consult-queued').waitFor({ timeout: 90_000 });
     await page.locator('[data-testid="outbox-entry"][data-state="queued"]').waitFor({ timeout: 90_000 });
     expect(await page.locator('[data-testid="outbox-entry"] [data-testid="outbox-state"]').innerText()).toBe('Chờ gửi');
+    expect(await untranslatedTexts(page, 'vi')).toEqual([]);
 
     // Reloaded while offline: the service worker serves the shell; the request is still there.
     await page.reload({ timeout: 60_000 });
@@ -147,6 +149,8 @@ describe('offline-first consult request (service worker + IndexedDB outbox, real
     await link(true);
     await page.locator('[data-testid="outbox-entry"][data-state="sent"]').waitFor({ timeout: 180_000 });
     expect(await page.locator('[data-testid="outbox-entry"] [data-testid="outbox-state"]').innerText()).toBe('Đã gửi');
+    expect(await page.getByTestId('consult-queued').count()).toBe(0);
+    expect(await untranslatedTexts(page, 'vi')).toEqual([]);
     const seen = await page.evaluate(() => (window as unknown as { outboxSeen: string[] }).outboxSeen);
     expect(seen).toContain('sending');
     expect(seen[seen.length - 1]).toBe('sent');

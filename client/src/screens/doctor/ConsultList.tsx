@@ -40,12 +40,7 @@ export function ConsultList() {
           ✓ {t('consults.created')}
         </div>
       ) : null}
-      {queued ? (
-        <div className="state state-warning" role="status" data-testid="consult-queued">
-          {t('outbox.queuedNotice')}
-        </div>
-      ) : null}
-      {me.role === 'referring_doctor' ? <OutboxList onSent={res.reload} /> : null}
+      {me.role === 'referring_doctor' ? <OutboxList onSent={res.reload} justQueued={queued} /> : null}
       <Panel className="panel-flush">
         <Loaded res={res} what={title}>
           {(list) =>
