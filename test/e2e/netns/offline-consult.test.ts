@@ -23,6 +23,21 @@ const repo = path.resolve(__dirname, '../../..');
 const dist = path.join(repo, 'client', 'dist');
 const xray = path.join(repo, 'test', 'fixtures', 'cxr', 'tbx11k_tb0020.png');
 const REASON = 'Ho kéo dài 3 tuần, sốt về chiều — gửi khi phòng khám mất mạng.';
+const REFUSED_REASON = 'Đau ngực — yêu cầu mà máy chủ sẽ từ chối.';
+const axePath = require.resolve('axe-core');
+
+async function seriousA11y(page: Page): Promise<string[]> {
+  if (!(await page.evaluate(() => 'axe' in window))) await page.addScriptTag({ path: axePath });
+  return page.evaluate(async () => {
+    const axe = (
+      window as unknown as { axe: { run: (c: Document) => Promise<{ violations: { id: string; impact: string | null; nodes: { target: string[] }[] }[] }> } }
+    ).axe;
+    const r = await axe.run(document);
+    return r.violations
+      .filter((v) => v.impact === 'serious' || v.impact === 'critical')
+      .map((v) => `${v.id}: ${v.nodes.map((n) => n.target.join(' ')).join(', ')}`);
+  });
+}
 
 const noLab = labUnavailableReason();
 if (noLab) process.stderr.write(`[offline-consult] no network lab (${noLab}): the link is cut with Chromium's offline emulation instead\n`);
@@ -170,5 +185,42 @@ describe('offline-first consult request (service worker + IndexedDB outbox, real
     await page.reload();
     await page.locator('[data-testid="outbox-entry"][data-state="sent"]').waitFor({ timeout: 30_000 });
     expect(await consultsOnServer()).toHaveLength(1);
+  });
+
+  test('a request the server refuses (4xx) is marked not accepted with its message and is not retried', async () => {
+    await page.unrouteAll();
+    await page.goto(`${tp.url}/consults/new`);
+    const picker = page.locator('select[data-testid="consult-patient"]');
+    await picker.waitFor({ timeout: 30_000 });
+    await picker.selectOption(await picker.locator('option:not([value=""])').first().getAttribute('value'));
+    await page.getByTestId('consult-reason').fill(REFUSED_REASON);
+    await page.getByTestId('consult-question').fill('Xin ý kiến.');
+    await link(false);
+    await page.getByTestId('consult-submit').click();
+    const entry = page.locator('[data-testid="outbox-entry"]', { hasText: REFUSED_REASON });
+    await entry.and(page.locator('[data-state="queued"]')).waitFor({ timeout: 90_000 });
+
+    let posts = 0;
+    await page.route('**/api/consults', async (route) => {
+      if (route.request().method() !== 'POST') return route.continue();
+      posts++;
+      return route.fulfill({
+        status: 422,
+        contentType: 'application/json',
+        body: JSON.stringify({ error: 'invalid_input', message: 'Bệnh nhân không thuộc nhóm điều trị' }),
+      });
+    });
+    await link(true);
+    await entry.and(page.locator('[data-state="failed"]')).waitFor({ timeout: 120_000 });
+    expect(await entry.getByTestId('outbox-state').innerText()).toBe('Không được chấp nhận');
+    expect(await entry.getByTestId('outbox-error').innerText()).toContain('Bệnh nhân không thuộc nhóm điều trị');
+    expect(await untranslatedTexts(page, 'vi')).toEqual([]);
+    expect(await seriousA11y(page)).toEqual([]);
+    // Longer than the sender's timer and the first backoffs: no blind retry.
+    await page.waitForTimeout(12_000);
+    expect(posts).toBe(1);
+    await entry.getByTestId('outbox-dismiss').click();
+    await entry.waitFor({ state: 'detached' });
+    await page.unrouteAll();
   });
 });
