@@ -80,14 +80,16 @@ async function requestBackgroundSync(): Promise<void> {
   }
 }
 
-/** Keeps the doctor's submitted request (form fields and X-rays) in the outbox, state 'queued'. */
-export async function queueConsultRequest(init: {
+export interface ConsultRequestInit {
   userId: string;
   consult: OutboxConsultFields;
   patientLabel: string;
+  /** `studyId`: an X-ray already uploaded by an earlier, refused submit of the same form. */
   files: { file: Blob & { name?: string }; studyId?: string }[];
-}): Promise<OutboxEntry> {
-  const entry = newEntry(
+}
+
+function entryFor(init: ConsultRequestInit): OutboxEntry {
+  return newEntry(
     {
       id: newKey(),
       userId: init.userId,
@@ -97,6 +99,11 @@ export async function queueConsultRequest(init: {
     },
     Date.now(),
   );
+}
+
+/** Keeps the doctor's submitted request (form fields and X-rays) in the outbox, state 'queued'. */
+export async function queueConsultRequest(init: ConsultRequestInit): Promise<OutboxEntry> {
+  const entry = entryFor(init);
   await putEntry(entry);
   void requestBackgroundSync();
   return entry;
@@ -156,19 +163,17 @@ export interface SendHooks {
   onUploaded?: (index: number, study: ImagingStudyView) => void;
 }
 
-/** One attempt at a queued entry (caller holds the lock); returns the entry as it ends. */
-async function attempt(api: ApiClient, id: string, hooks: SendHooks): Promise<OutboxEntry | undefined> {
-  let e = await getEntry(id);
-  if (e?.state !== 'queued') return e;
-  e = startAttempt(e, Date.now());
-  await putEntry(e);
+/** One attempt at a queued entry, each step saved with `save` (caller holds the lock); returns the entry as it ends. */
+async function runAttempt(api: ApiClient, queued: OutboxEntry, hooks: SendHooks, save: (e: OutboxEntry) => Promise<void>): Promise<OutboxEntry> {
+  let e = startAttempt(queued, Date.now());
+  await save(e);
   try {
     for (const [i, f] of e.files.entries()) {
       if (f.studyId) continue;
       const file = new File([f.blob], f.name, { type: f.type });
       const study = await uploadWithWatchdog(api, file, e.consult.patientId, hooks.onProgress ?? (() => undefined));
       e = fileUploaded(e, i, study.id, Date.now());
-      await putEntry(e);
+      await save(e);
       hooks.onUploaded?.(i, study);
     }
     const created = await postConsult(api, e);
@@ -179,8 +184,22 @@ async function attempt(api: ApiClient, id: string, hooks: SendHooks): Promise<Ou
     if (error.status === 401) await api.refresh();
     e = attemptFailed(e, error, Date.now());
   }
-  await putEntry(e);
+  await save(e);
   return e;
+}
+
+async function attempt(api: ApiClient, id: string, hooks: SendHooks): Promise<OutboxEntry | undefined> {
+  const e = await getEntry(id);
+  if (e?.state !== 'queued') return e;
+  return runAttempt(api, e, hooks, putEntry);
+}
+
+/**
+ * Where the browser keeps no IndexedDB (a locked-down profile): one attempt straight from the form,
+ * nothing kept, as before the outbox. The caller reports anything but 'sent'.
+ */
+export function sendWithoutOutbox(api: ApiClient, init: ConsultRequestInit, hooks: SendHooks = {}): Promise<OutboxEntry> {
+  return runAttempt(api, entryFor(init), hooks, () => Promise.resolve());
 }
 
 /** Sends this entry now (the form's submit): waits for any other sender, then one attempt. */

@@ -223,4 +223,34 @@ describe('offline-first consult request (service worker + IndexedDB outbox, real
     await entry.waitFor({ state: 'detached' });
     await page.unrouteAll();
   });
+
+  test('without IndexedDB (a locked-down profile) the form still sends the request straight away', async () => {
+    const reason = 'Khó thở — trình duyệt không có IndexedDB.';
+    const bare = await browser.context.newPage();
+    try {
+      await bare.addInitScript(() => Object.defineProperty(window, 'indexedDB', { value: undefined }));
+      await bare.goto(tp.url);
+      expect(await bare.evaluate(() => typeof (window as { indexedDB?: unknown }).indexedDB)).toBe('undefined');
+      await bare.getByTestId('login-email').fill(DEMO.referrer);
+      await bare.getByTestId('login-password').fill(DEMO_PASSWORD);
+      await bare.getByTestId('login-submit').click();
+      await bare.getByTestId('app-header').waitFor();
+      await bare.goto(`${tp.url}/consults/new`);
+      const picker = bare.locator('select[data-testid="consult-patient"]');
+      await picker.waitFor({ timeout: 30_000 });
+      await picker.selectOption(await picker.locator('option:not([value=""])').first().getAttribute('value'));
+      await bare.getByTestId('consult-reason').fill(reason);
+      await bare.getByTestId('consult-question').fill('Xin ý kiến.');
+      await bare.getByTestId('consult-xray').setInputFiles(xray);
+      await bare.getByTestId('consult-submit').click();
+      await bare.getByTestId('consult-created').waitFor({ timeout: 60_000 });
+      const referrer = await tp.login(DEMO.referrer);
+      const res = await tp.api('GET', '/api/consults', { token: referrer.accessToken });
+      const mine = (res.body as { reason: string; imagingStudyIds: string[] }[]).filter((c) => c.reason === reason);
+      expect(mine).toHaveLength(1);
+      expect(mine[0]!.imagingStudyIds).toHaveLength(1);
+    } finally {
+      await bare.close();
+    }
+  });
 });

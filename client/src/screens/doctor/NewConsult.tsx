@@ -2,7 +2,7 @@ import { useEffect, useId, useMemo, useState, type SubmitEvent } from 'react';
 import { CONSULT_URGENCIES, EMR_SECTION_CODES, type ConsultUrgency, type EmrSectionCode } from '../../../../contracts/consult-api';
 import type { EmrPatientListResponse } from '../../../../contracts/emr-api';
 import type { ImagingStudyView } from '../../../../contracts/imaging-api';
-import { ApiRequestError } from '../../api/client';
+import { ApiRequestError, type UploadProgress } from '../../api/client';
 import { ErrorNote, Field, Page, Panel, ProgressBar } from '../../components/ui';
 import { useI18n } from '../../i18n';
 import { emrSectionLabel, SPECIALTIES, urgencyLabel } from '../../lib/consult-labels';
@@ -11,7 +11,7 @@ import { useErrorText } from '../../lib/errors';
 import { Link, navigate } from '../../lib/router';
 import { useMe, useSession } from '../../lib/session';
 import { toApiError, useResource } from '../../lib/use-resource';
-import { queueConsultRequest, sendNow } from '../../offline/outbox-sender';
+import { queueConsultRequest, sendNow, sendWithoutOutbox } from '../../offline/outbox-sender';
 import type { OutboxConsultFields } from '../../offline/outbox-state';
 import { deleteEntry } from '../../offline/outbox-store';
 
@@ -145,25 +145,35 @@ export function NewConsult() {
         preferredTime: preferred ? new Date(preferred).toISOString() : undefined,
         submit: true,
       };
-      // Kept in the browser before anything is sent: a link that drops now loses nothing.
-      const entry = await queueConsultRequest({
+      const init = {
         userId: me.id,
         consult,
         patientLabel: patientLabel || consult.patientId,
         files: file ? [{ file, ...(study ? { studyId: study.id } : {}) }] : [],
-      });
+      };
+      const hooks = {
+        onProgress: (p: UploadProgress) => setProgress(p.total ? p.loaded / p.total : 0),
+        onUploaded: (_i: number, uploaded: ImagingStudyView) => {
+          setProgress(1);
+          setStudy(uploaded);
+        },
+      };
+      // Kept in the browser before anything is sent: a link that drops now loses nothing.
+      const entry = await queueConsultRequest(init).catch(() => null);
+      if (!entry) {
+        // No IndexedDB here: send it straight away, as before the outbox.
+        if (file && !study) setProgress(0);
+        const direct = await sendWithoutOutbox(api, init, hooks);
+        if (direct.state === 'sent' && direct.consultId) navigate(`/consults?created=${encodeURIComponent(direct.consultId)}`);
+        else if (direct.error) throw new ApiRequestError(direct.error.status, direct.error.code, direct.error.message);
+        return;
+      }
       if (!navigator.onLine) {
         navigate(`/consults?queued=${encodeURIComponent(entry.id)}`);
         return;
       }
       if (file && !study) setProgress(0);
-      const done = await sendNow(api, entry.id, {
-        onProgress: (p) => setProgress(p.total ? p.loaded / p.total : 0),
-        onUploaded: (_i, uploaded) => {
-          setProgress(1);
-          setStudy(uploaded);
-        },
-      });
+      const done = await sendNow(api, entry.id, hooks);
       if (done?.state === 'sent' && done.consultId) {
         await deleteEntry(done.id);
         navigate(`/consults?created=${encodeURIComponent(done.consultId)}`);
