@@ -224,7 +224,8 @@ export function drainOutbox(api: ApiClient, userId: string, opts: { linkBack?: b
     }
     for (const e of await allEntries()) {
       if (e.userId !== userId || !isDue(e, Date.now())) continue;
-      if (!api.hasSession) return;
+      // No session (signed out: sent after the next sign-in), or the browser knows it has no network (the `online` event will come).
+      if (!api.hasSession || !navigator.onLine) return;
       await attempt(api, e.id, {});
     }
   });
@@ -236,13 +237,22 @@ export function drainOutbox(api: ApiClient, userId: string, opts: { linkBack?: b
  */
 export function startOutboxSender(api: ApiClient, userId: string): () => void {
   let draining = false;
+  /** The link came back during a drain: drain again after it, with the backoffs cut short. */
+  let linkBackPending = false;
   const drain = (linkBack = false) => {
-    if (draining) return;
+    if (draining) {
+      linkBackPending ||= linkBack;
+      return;
+    }
     draining = true;
     drainOutbox(api, userId, { linkBack })
       .catch(() => undefined)
       .finally(() => {
         draining = false;
+        if (linkBackPending) {
+          linkBackPending = false;
+          drain(true);
+        }
       });
   };
   const onOnline = () => drain(true);
