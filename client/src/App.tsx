@@ -16,6 +16,7 @@ import { ConsultList } from './screens/doctor/ConsultList';
 import { SpecialistQueue } from './screens/specialist/Queue';
 import { ConsultRoom } from './screens/room/ConsultRoom';
 import { Worklist } from './screens/radiologist/Worklist';
+import { OutboxSender } from './offline/OutboxList';
 
 function only(roles: UserRole[], role: UserRole, node: ReactNode): ReactNode {
   return roles.includes(role) ? node : <Forbidden />;
@@ -75,6 +76,7 @@ export function App() {
         {t('common.skipToContent')}
       </a>
       <Header />
+      {me.role === 'referring_doctor' ? <OutboxSender /> : null}
       <main id="main" tabIndex={-1} className="app-main">
         {page ?? (path === '/' ? <Spinner /> : <NotFound />)}
       </main>

@@ -3,6 +3,7 @@ import { createRoot } from 'react-dom/client';
 import { App } from './App';
 import { I18nProvider } from './i18n';
 import { SessionProvider } from './lib/session';
+import { registerServiceWorker } from './offline/service-worker';
 
 const root = document.getElementById('root');
 if (!root) throw new Error('#root missing');
@@ -15,3 +16,5 @@ createRoot(root).render(
     </I18nProvider>
   </StrictMode>,
 );
+
+registerServiceWorker();

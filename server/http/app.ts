@@ -115,6 +115,14 @@ export function createHttpApp(opts: AppOptions): Express {
 
   if (opts.clientDistDir && existsSync(path.join(opts.clientDistDir, 'index.html'))) {
     const dist = opts.clientDistDir;
+    // The service worker (client/public/sw.js): browsers must see a new build at once, so no long cache.
+    if (existsSync(path.join(dist, 'sw.js'))) {
+      app.get('/sw.js', (_req, res) => {
+        res.setHeader('Cache-Control', 'no-cache');
+        res.type('text/javascript');
+        res.sendFile(path.join(dist, 'sw.js'));
+      });
+    }
     app.use(express.static(dist, { index: false, maxAge: '1h' }));
     app.get(/^\/(?!api\/|fhir\/|socket\.io\/).*/, (_req, res) => {
       res.setHeader('Cache-Control', 'no-cache');

@@ -1,7 +1,7 @@
 /** The signed-in user, the API client and the realtime connection, for every screen. */
 import { createContext, useCallback, useContext, useEffect, useMemo, useRef, useState, type ReactNode } from 'react';
 import type { MeResponse } from '../../../contracts/api';
-import { api, type ApiClient } from '../api/client';
+import { api, ApiRequestError, type ApiClient } from '../api/client';
 import { RealtimeConnection, type ConnectionState, type HoichanSocket } from '../api/socket';
 
 export interface Session {
@@ -17,6 +17,32 @@ export interface Session {
 }
 
 const SessionContext = createContext<Session | null>(null);
+
+/**
+ * The signed-in user, kept beside the tokens (same sessionStorage, same lifetime) so that a reload
+ * while the clinic is offline still opens the doctor's screens and outbox instead of the login form.
+ */
+const ME_KEY = 'hoichan.me';
+function rememberMe(me: MeResponse | null): void {
+  try {
+    if (me) window.sessionStorage.setItem(ME_KEY, JSON.stringify(me));
+    else window.sessionStorage.removeItem(ME_KEY);
+  } catch {
+    /* storage full or disabled: only the offline reload is affected */
+  }
+}
+function rememberedMe(): MeResponse | null {
+  try {
+    const raw = window.sessionStorage.getItem(ME_KEY);
+    return raw ? (JSON.parse(raw) as MeResponse) : null;
+  } catch {
+    return null;
+  }
+}
+/** No answer, or the server is down: not a refusal of the session. */
+function isUnreachable(err: unknown): boolean {
+  return !(err instanceof ApiRequestError) || err.status === 0 || err.status >= 500;
+}
 
 export function SessionProvider({ children }: { children: ReactNode }) {
   const [me, setMe] = useState<MeResponse | null>(null);
@@ -44,6 +70,7 @@ export function SessionProvider({ children }: { children: ReactNode }) {
   useEffect(() => {
     const off = api.onToken((token) => {
       if (!token) {
+        rememberMe(null);
         setMe(null);
         realtimeRef.current?.dispose();
         realtimeRef.current = null;
@@ -51,14 +78,38 @@ export function SessionProvider({ children }: { children: ReactNode }) {
       }
     });
     if (api.hasSession) {
+      // Offline (or a link that swallows packets): open with the remembered user rather than wait
+      // minutes for a TCP timeout; /api/me still answers later when it can.
+      const known = rememberedMe();
+      const fallback = known
+        ? setTimeout(
+            () => {
+              setMe((prev) => prev ?? known);
+              setRestoring(false);
+              startRealtime();
+            },
+            navigator.onLine ? 5_000 : 0,
+          )
+        : undefined;
       api
         .get<MeResponse>('/api/me')
         .then((m) => {
+          rememberMe(m);
           setMe(m);
           startRealtime();
         })
-        .catch(() => undefined)
-        .finally(() => setRestoring(false));
+        .catch((err: unknown) => {
+          if (known && isUnreachable(err)) {
+            setMe(known);
+            startRealtime();
+          } else if (!isUnreachable(err)) {
+            setMe(null);
+          }
+        })
+        .finally(() => {
+          clearTimeout(fallback);
+          setRestoring(false);
+        });
     }
     return () => {
       off();
@@ -69,6 +120,7 @@ export function SessionProvider({ children }: { children: ReactNode }) {
     async (email: string, password: string) => {
       await api.login(email, password);
       const m = await api.get<MeResponse>('/api/me');
+      rememberMe(m);
       setMe(m);
       startRealtime();
     },
@@ -77,6 +129,7 @@ export function SessionProvider({ children }: { children: ReactNode }) {
 
   const logout = useCallback(async () => {
     await api.logout();
+    rememberMe(null);
     setMe(null);
   }, []);
 

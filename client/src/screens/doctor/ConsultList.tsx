@@ -7,6 +7,7 @@ import { useMe } from '../../lib/session';
 import { useResource } from '../../lib/use-resource';
 import { useSocketEvent } from '../../lib/use-socket';
 import { DataTable } from '../../components/DataTable';
+import { OutboxList } from '../../offline/OutboxList';
 
 /** The room is open once someone accepted, while the consult is still open. */
 const ROOM_STATES = new Set<ConsultStatus>(OPEN_CONSULT_STATUSES.filter((s) => s !== 'draft' && s !== 'requested'));
@@ -16,6 +17,7 @@ export function ConsultList() {
   const me = useMe();
   const res = useResource<ConsultView[]>('/api/consults');
   const created = new URLSearchParams(window.location.search).get('created');
+  const queued = new URLSearchParams(window.location.search).get('queued');
   useSocketEvent('consult:status', () => res.reload());
   useSocketEvent('consult:report-ready', () => res.reload());
   useSocketEvent('triage:completed', () => res.reload());
@@ -38,6 +40,7 @@ export function ConsultList() {
           ✓ {t('consults.created')}
         </div>
       ) : null}
+      {me.role === 'referring_doctor' ? <OutboxList onSent={res.reload} justQueued={queued} /> : null}
       <Panel className="panel-flush">
         <Loaded res={res} what={title}>
           {(list) =>

@@ -1,31 +1,34 @@
 import { useEffect, useId, useMemo, useState, type SubmitEvent } from 'react';
-import {
-  CONSULT_URGENCIES,
-  EMR_SECTION_CODES,
-  type ConsultUrgency,
-  type ConsultView,
-  type CreateConsultRequestBody,
-  type EmrSectionCode,
-} from '../../../../contracts/consult-api';
+import { CONSULT_URGENCIES, EMR_SECTION_CODES, type ConsultUrgency, type EmrSectionCode } from '../../../../contracts/consult-api';
 import type { EmrPatientListResponse } from '../../../../contracts/emr-api';
 import type { ImagingStudyView } from '../../../../contracts/imaging-api';
+import { ApiRequestError, type UploadProgress } from '../../api/client';
 import { ErrorNote, Field, Page, Panel, ProgressBar } from '../../components/ui';
 import { useI18n } from '../../i18n';
 import { emrSectionLabel, SPECIALTIES, urgencyLabel } from '../../lib/consult-labels';
-import { ACCEPTED_XRAY_TYPES, uploadStudy } from '../../lib/imaging';
+import { ACCEPTED_XRAY_TYPES } from '../../lib/imaging';
 import { useErrorText } from '../../lib/errors';
 import { Link, navigate } from '../../lib/router';
-import { useSession } from '../../lib/session';
+import { useMe, useSession } from '../../lib/session';
 import { toApiError, useResource } from '../../lib/use-resource';
+import { queueConsultRequest, sendNow, sendWithoutOutbox } from '../../offline/outbox-sender';
+import type { OutboxConsultFields } from '../../offline/outbox-state';
+import { deleteEntry } from '../../offline/outbox-store';
 
 const DEFAULT_SECTIONS: EmrSectionCode[] = ['problems', 'medications', 'allergies', 'vitals', 'labs', 'imaging'];
 
-function PatientPicker({ id, value, onChange }: { id: string; value: string; onChange: (v: string) => void }) {
+function PatientPicker({ id, value, onChange }: { id: string; value: string; onChange: (v: string, label: string) => void }) {
   const { t, date } = useI18n();
   const patients = useResource<EmrPatientListResponse>('/api/emr/patients');
   if (patients.data) {
     return (
-      <select id={id} data-testid="consult-patient" required value={value} onChange={(e) => onChange(e.target.value)}>
+      <select
+        id={id}
+        data-testid="consult-patient"
+        required
+        value={value}
+        onChange={(e) => onChange(e.target.value, patients.data?.patients.find((p) => p.id === e.target.value)?.name ?? e.target.value)}
+      >
         <option value="">{t('newConsult.choosePatient')}</option>
         {patients.data.patients.map((p) => (
           <option key={p.id} value={p.id} translate="no">
@@ -51,7 +54,7 @@ function PatientPicker({ id, value, onChange }: { id: string; value: string; onC
       required
       value={value}
       placeholder={t('newConsult.patientIdPlaceholder')}
-      onChange={(e) => onChange(e.target.value)}
+      onChange={(e) => onChange(e.target.value, e.target.value)}
     />
   );
 }
@@ -105,11 +108,14 @@ function XrayPicker({
 
 export function NewConsult() {
   const { api } = useSession();
+  const me = useMe();
   const { t } = useI18n();
   const errorText = useErrorText();
   const id = useId();
   const initialPatient = new URLSearchParams(window.location.search).get('patient') ?? '';
   const [patientId, setPatientId] = useState(initialPatient);
+  /** The picked patient as shown in the picker, for the outbox list (the EMR may be out of reach later). */
+  const [patientLabel, setPatientLabel] = useState('');
   const [reason, setReason] = useState('');
   const [question, setQuestion] = useState('');
   const [urgency, setUrgency] = useState<ConsultUrgency>('routine');
@@ -129,29 +135,61 @@ export function NewConsult() {
     setBusy(true);
     setError(null);
     try {
-      let uploaded = study;
-      if (file && !uploaded) {
-        setProgress(0);
-        uploaded = await uploadStudy(api, file, patientId.trim(), (p) => setProgress(p.total ? p.loaded / p.total : 0));
-        setProgress(1);
-        setStudy(uploaded);
-      }
-      const body: CreateConsultRequestBody = {
+      const consult: OutboxConsultFields = {
         patientId: patientId.trim(),
         reason: reason.trim(),
         clinicalQuestion: question.trim(),
         urgency,
         requestedSpecialty: specialty.trim(),
         sharedSections: sections,
-        imagingStudyIds: uploaded ? [uploaded.id] : [],
         preferredTime: preferred ? new Date(preferred).toISOString() : undefined,
         submit: true,
       };
-      const created = await api.post<ConsultView>('/api/consults', body);
-      navigate(`/consults?created=${encodeURIComponent(created.id)}`);
+      const init = {
+        userId: me.id,
+        consult,
+        patientLabel: patientLabel || consult.patientId,
+        files: file ? [{ file, ...(study ? { studyId: study.id } : {}) }] : [],
+      };
+      const hooks = {
+        onProgress: (p: UploadProgress) => setProgress(p.total ? p.loaded / p.total : 0),
+        onUploaded: (_i: number, uploaded: ImagingStudyView) => {
+          setProgress(1);
+          setStudy(uploaded);
+        },
+      };
+      // Kept in the browser before anything is sent: a link that drops now loses nothing.
+      const entry = await queueConsultRequest(init).catch(() => null);
+      if (!entry) {
+        // No IndexedDB here: send it straight away, as before the outbox.
+        if (file && !study) setProgress(0);
+        const direct = await sendWithoutOutbox(api, init, hooks);
+        if (direct.state === 'sent' && direct.consultId) navigate(`/consults?created=${encodeURIComponent(direct.consultId)}`);
+        else if (direct.error) throw new ApiRequestError(direct.error.status, direct.error.code, direct.error.message);
+        return;
+      }
+      if (!navigator.onLine) {
+        navigate(`/consults?queued=${encodeURIComponent(entry.id)}`);
+        return;
+      }
+      if (file && !study) setProgress(0);
+      const done = await sendNow(api, entry.id, hooks);
+      if (done?.state === 'sent' && done.consultId) {
+        await deleteEntry(done.id);
+        navigate(`/consults?created=${encodeURIComponent(done.consultId)}`);
+      } else if (done?.state === 'failed' && done.error) {
+        // Refused (a 4xx): the doctor corrects the form; the uploaded X-ray is kept (study state).
+        await deleteEntry(done.id);
+        const apiErr = new ApiRequestError(done.error.status, done.error.code, done.error.message);
+        setError(apiErr.notAvailable ? t('newConsult.apiMissing') : errorText(apiErr).text);
+        setProgress(null);
+      } else {
+        // No answer: it stays in the outbox and is sent when the link returns.
+        navigate(`/consults?queued=${encodeURIComponent(entry.id)}`);
+      }
     } catch (err) {
       const apiErr = toApiError(err);
-      setError(apiErr.notAvailable ? t('newConsult.apiMissing') : errorText(apiErr).text);
+      setError(errorText(apiErr).text);
       setProgress(null);
     } finally {
       setBusy(false);
@@ -164,7 +202,14 @@ export function NewConsult() {
         <Panel title={t('newConsult.patientAndQuestion')}>
           <div className="form-grid">
             <Field label={t('newConsult.patient')} htmlFor={`${id}-patient`}>
-              <PatientPicker id={`${id}-patient`} value={patientId} onChange={setPatientId} />
+              <PatientPicker
+                id={`${id}-patient`}
+                value={patientId}
+                onChange={(v, label) => {
+                  setPatientId(v);
+                  setPatientLabel(label);
+                }}
+              />
             </Field>
             <Field label={t('newConsult.specialty')} htmlFor={`${id}-spec`}>
               <select id={`${id}-spec`} data-testid="consult-specialty" value={specialty} onChange={(e) => setSpecialty(e.target.value)}>
