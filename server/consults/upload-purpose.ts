@@ -1,7 +1,7 @@
 /** Chat attachments over the resumable-upload route (tus): the same checks and answer as POST /api/consults/:id/messages. */
 import { z } from 'zod';
 import type { ConsultMessageView } from '../../contracts/consult-api';
-import { ConflictError } from '../http/errors';
+import { ConflictError } from '../platform/errors';
 import { parseInput } from '../http/validate';
 import type { UploadPurpose } from '../uploads/upload-purpose';
 import type { ConsultAccess } from './access';

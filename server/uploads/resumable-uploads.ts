@@ -19,7 +19,7 @@ import { FileStore } from '@tus/file-store';
 import { Metadata, Server as TusServer, type Upload } from '@tus/server';
 import { Router, type Request, type RequestHandler, type Response } from 'express';
 import { z } from 'zod';
-import { ConflictError, DomainError, InvalidInputError, NotFoundError, PayloadTooLargeError, TooManyRequestsError } from '../http/errors';
+import { ConflictError, DomainError, InvalidInputError, NotFoundError, PayloadTooLargeError, TooManyRequestsError } from '../platform/errors';
 import type { ApiDocs } from '../http/openapi';
 import { callerOf } from '../http/request-context';
 import { parseInput } from '../http/validate';

@@ -3,7 +3,7 @@
  * it may be, who may send it (decided before any byte is accepted) and what to do with the
  * verified bytes (the same service path as the feature's multipart route).
  */
-import type { Caller, RequestContext } from '../http/request-context';
+import type { Caller, RequestContext } from '../platform/request-context';
 
 /** Upload-Metadata as sent by the client (tus: key → decoded value); the purpose validates its own keys. */
 export type UploadFields = Readonly<Record<string, string | undefined>>;

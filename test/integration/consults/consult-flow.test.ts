@@ -238,7 +238,7 @@ describe('consult workflow end to end', () => {
       byUserId: 'usr-referrer',
     });
     for (const s of [referrer, specialist]) {
-      const e = await waitFor(s, 'record:updated', (x: any) => x.resourceId === 'obs-spo2-1');
+      const e = await waitFor(s, 'record:updated', (x: any) => x.resourceId === 'obs-spo2-1' && x.consultId === consultId);
       expect(e).toEqual({ consultId, patientId, resourceType: 'Observation', resourceId: 'obs-spo2-1', change: 'created' });
     }
     expect(radiologist.seen.some((e) => e.event === 'record:updated')).toBe(false);

@@ -10,7 +10,7 @@ import type { AddressInfo } from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import express from 'express';
-import { errorHandler } from '../../../server/http/errors';
+import { errorHandler } from '../../../server/http/error-handler';
 import { requestContext } from '../../../server/http/request-context';
 import { createLogger } from '../../../server/observability/logger';
 import { createResumableUploads, type ResumableUploads } from '../../../server/uploads/resumable-uploads';
