@@ -2,7 +2,7 @@
 # `npm test`: sets up (idempotent, including test-only dependencies), type-checks, lints (eslint, prettier)
 # and runs every jest project.
 # Extra arguments go to jest, e.g. `npm test -- --selectProjects unit`.
-# A full run (no arguments) then runs the EMR, EMR-access and audit integration tests a second time with the
+# A full run (no arguments) then runs the EMR, EMR-access, audit and fuzz integration tests a second time with the
 # embedded FerretDB on PostgreSQL (HOICHAN_TEST_DB_HANDLER=postgresql), so both storage paths are
 # tested, not assumed.
 set -euo pipefail
@@ -21,4 +21,4 @@ npx eslint . --max-warnings 0
 npx prettier --check --log-level warn . || { echo 'prettier: the files above are not formatted (npm run format)' >&2; exit 1; }
 if [ "$#" -gt 0 ]; then exec npx jest --ci "$@"; fi
 npx jest --ci
-HOICHAN_TEST_DB_HANDLER=postgresql npx jest --ci test/integration/emr/ test/integration/emr-access/ test/integration/audit/
+HOICHAN_TEST_DB_HANDLER=postgresql npx jest --ci test/integration/emr/ test/integration/emr-access/ test/integration/audit/ test/integration/platform/fuzz.test.ts

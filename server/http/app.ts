@@ -57,6 +57,15 @@ const jsonShapeGuard: RequestHandler = (req, _res, next) => {
   next();
 };
 
+/** A NUL character in the path or the query (`%00`) is refused: no stored text may hold one, and no id or search value needs it. */
+const nulInAddressGuard: RequestHandler = (req, _res, next) => {
+  if (/%00/i.test(req.originalUrl) || req.originalUrl.includes('\u0000')) {
+    next(new DomainError(400, 'invalid_character', 'A NUL character (%00) is not allowed in the address'));
+    return;
+  }
+  next();
+};
+
 /** The express app: request id, metrics, health, feature routers, the SPA, and the one error handler. */
 export function createHttpApp(opts: AppOptions): Express {
   const app = express();
@@ -64,6 +73,7 @@ export function createHttpApp(opts: AppOptions): Express {
   app.set('trust proxy', 'loopback');
   app.use(requestContext);
   app.use(requestLifetime(opts.requestTimeoutMs ?? 30_000));
+  app.use(nulInAddressGuard);
   app.use((req, res, next) => {
     const end = opts.metrics.httpDuration.startTimer();
     res.on('finish', () => {

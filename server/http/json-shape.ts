@@ -1,7 +1,8 @@
 /**
  * Limits on the shape of untrusted JSON, checked before anything recursive (validators, the
  * database driver) touches it: nesting depth, and object keys a MongoDB-compatible database
- * cannot store or that mean something to it (`$…`, dotted keys, NUL) or to JavaScript (`__proto__`).
+ * cannot store or that mean something to it (`$…`, dotted keys, NUL) or to JavaScript (`__proto__`),
+ * and strings with a NUL character, which PostgreSQL's jsonb (under FerretDB) cannot store at all.
  * The walk is iterative, so a body nested 100,000 deep cannot overflow the stack here.
  */
 
@@ -10,7 +11,7 @@
 export const MAX_JSON_DEPTH = 64;
 
 export interface JsonShapeProblem {
-  code: 'too_deep' | 'invalid_key';
+  code: 'too_deep' | 'invalid_key' | 'invalid_character';
   /** Dotted path of the offending element, e.g. "name[0].$ne". */
   path: string;
   message: string;
@@ -36,6 +37,9 @@ export function checkJsonShape(value: unknown, root = '', maxDepth = MAX_JSON_DE
     const top = stack.pop();
     if (!top) break;
     const { v, depth, path } = top;
+    if (typeof v === 'string' && v.includes('\u0000')) {
+      return { code: 'invalid_character', path, message: `${path || 'body'}: a NUL character (U+0000) is not allowed in text` };
+    }
     if (typeof v !== 'object' || v === null) continue;
     if (depth >= maxDepth) {
       return { code: 'too_deep', path, message: `${path || 'body'}: JSON is nested too deep (more than ${maxDepth} levels)` };

@@ -7,6 +7,7 @@
  */
 import type { z } from 'zod';
 import type { AckError, ClientToServerEvents } from '../../contracts/events';
+import { checkJsonShape } from '../http/json-shape';
 import { DomainError } from '../platform/errors';
 import type { Logger } from '../observability/logger';
 import type { SocketGuard } from './event-guard';
@@ -103,6 +104,13 @@ export class RealtimeHandlers implements EventHandlers {
         // No kicked check here: an event reaching its listener was admitted before any kick.
         let payload: unknown = args[0];
         if (schema) {
+          // The same shape limits as HTTP bodies (depth, storable keys, no NUL in text).
+          const shape = checkJsonShape(payload, 'payload');
+          if (shape) {
+            reply(ackError('invalid', `invalid ${event}: ${shape.message}`));
+            this.guard.strike(event, 'invalid');
+            return;
+          }
           const parsed = schema.safeParse(payload);
           if (!parsed.success) {
             reply(ackError('invalid', `invalid ${event}: ${parsed.error.issues.map((i) => `${i.path.join('.') || 'payload'}: ${i.message}`).join('; ')}`));

@@ -103,6 +103,17 @@ describe('validation', () => {
     expect(res.status).toBe(400);
     expect(res.body.resourceType).toBe('OperationOutcome');
   });
+  // PostgreSQL's jsonb (under FerretDB) cannot hold a NUL character: refused at the door on both
+  // storage paths (this file runs on SQLite and on PostgreSQL), never a 500 from the database.
+  test('a NUL character in text, in a search value or in an id → 400 OperationOutcome', async () => {
+    const inText = await fhir('POST', '/Patient', patient('001075000099', { name: [{ family: 'Trần\u0000', given: ['Nam'] }] }));
+    expect(inText.status).toBe(400);
+    expect(inText.body).toMatchObject({ resourceType: 'OperationOutcome', issue: [{ code: 'invalid', expression: ['name[0].family'] }] });
+    for (const path of ['/Consent?patient=%00', '/Observation?code=a%00b', '/Patient/%00', '/Patient?name:contains=%00x']) {
+      const res = await fhir('GET', path);
+      expect([path, res.status, res.body.resourceType]).toEqual([path, 400, 'OperationOutcome']);
+    }
+  });
   test('wrong types and missing required elements name the path', async () => {
     const res = await fhir('POST', '/Patient', patient('001075000003', { birthDate: 'last tuesday', active: 'yes' }));
     expect(res.status).toBe(400);

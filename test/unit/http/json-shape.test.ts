@@ -21,6 +21,12 @@ test.each([
   expect(checkJsonShape(value)).toMatchObject({ code: 'invalid_key', path });
 });
 
+test('a NUL character in a text value is refused with its path, at any depth and at the root', () => {
+  expect(checkJsonShape({ name: [{ family: 'a\u0000b' }] })).toMatchObject({ code: 'invalid_character', path: 'name[0].family' });
+  expect(checkJsonShape('\u0000', 'payload')).toMatchObject({ code: 'invalid_character', path: 'payload' });
+  expect(checkJsonShape({ text: 'no nul here: \\u0000 is six characters' })).toBeNull();
+});
+
 test('ordinary FHIR JSON passes, including $ and . inside values', () => {
   expect(checkJsonShape({ resourceType: 'Observation', code: { text: '$5.00 a.m.' }, valueQuantity: { value: 1.5, unit: 'mg/dL' } })).toBeNull();
 });
