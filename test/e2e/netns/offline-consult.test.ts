@@ -17,6 +17,7 @@ import type { Page } from 'playwright-core';
 import { launchChromium, type TestBrowser } from '../../support/browser';
 import { DEMO, DEMO_PASSWORD, startTestPlatform, type TestPlatform } from '../../support/platform';
 import { untranslatedTexts } from '../client/i18n-check';
+import { seriousA11y } from '../client/tour';
 import { labUnavailableReason, NetLab } from './lab';
 
 const repo = path.resolve(__dirname, '../../..');
@@ -24,20 +25,6 @@ const dist = path.join(repo, 'client', 'dist');
 const xray = path.join(repo, 'test', 'fixtures', 'cxr', 'tbx11k_tb0020.png');
 const REASON = 'Ho kéo dài 3 tuần, sốt về chiều — gửi khi phòng khám mất mạng.';
 const REFUSED_REASON = 'Đau ngực — yêu cầu mà máy chủ sẽ từ chối.';
-const axePath = require.resolve('axe-core');
-
-async function seriousA11y(page: Page): Promise<string[]> {
-  if (!(await page.evaluate(() => 'axe' in window))) await page.addScriptTag({ path: axePath });
-  return page.evaluate(async () => {
-    const axe = (
-      window as unknown as { axe: { run: (c: Document) => Promise<{ violations: { id: string; impact: string | null; nodes: { target: string[] }[] }[] }> } }
-    ).axe;
-    const r = await axe.run(document);
-    return r.violations
-      .filter((v) => v.impact === 'serious' || v.impact === 'critical')
-      .map((v) => `${v.id}: ${v.nodes.map((n) => n.target.join(' ')).join(', ')}`);
-  });
-}
 
 const noLab = labUnavailableReason();
 if (noLab) process.stderr.write(`[offline-consult] no network lab (${noLab}): the link is cut with Chromium's offline emulation instead\n`);
