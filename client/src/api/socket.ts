@@ -51,7 +51,14 @@ export class RealtimeConnection {
       this.#socket.connect();
       return;
     }
-    const socket: HoichanSocket = io({ path: '/socket.io', auth: { token }, transports: ['websocket', 'polling'] });
+    const socket: HoichanSocket = io({
+      path: '/socket.io',
+      auth: { token },
+      transports: ['websocket', 'polling'],
+      // Retries at most 2 s apart (socket.io's default grows to 5 s): back within about 2 s of a blink's end.
+      reconnectionDelay: 500,
+      reconnectionDelayMax: 2000,
+    });
     socket.on('connect', () => this.#setState('connected'));
     socket.on('disconnect', () => this.#setState('disconnected'));
     socket.io.on('reconnect_attempt', () => this.#setState('connecting'));

@@ -189,6 +189,10 @@ export class ConsultCall {
         path: '/socket.io',
         transports: ['websocket'],
         autoConnect: false,
+        // A clinic's link blinks: try again at most 2 s apart (socket.io's default grows to 5 s), so a
+        // dropped signalling connection comes back within about 2 s of the link's return.
+        reconnectionDelay: 500,
+        reconnectionDelayMax: 2000,
         auth: (cb) => {
           const t = options.token;
           void Promise.resolve(typeof t === 'function' ? t() : t).then((token) => cb({ token }));
