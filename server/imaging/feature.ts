@@ -11,6 +11,7 @@ import { TriageEngine } from '../../ml/inference/triage-engine';
 import { requireRole } from '../auth/middleware';
 import type { PatientRecords } from '../emr/records-api';
 import type { Feature, FeatureContext } from '../platform/feature';
+import { LeasedJob } from '../platform/lease';
 import { ImagingAccess } from './access';
 import { DicomwebClient, type DicomwebOptions } from './dicomweb';
 import { ImagingFhirSync } from './fhir-sync';
@@ -62,10 +63,20 @@ export async function createImagingFeature(ctx: FeatureContext, deps: { records:
     users: userModel(conn),
   });
 
+  // Studies whose FHIR resources could not be written are retried by one process at a time (the
+  // writes carry no precondition): the holder of the `imaging-fhir-retry` lease.
   const retryMs = options.fhirRetryMs ?? FHIR_RETRY_MS;
-  const timer =
-    retryMs > 0 ? setInterval(() => void fhir.retryFailed().catch((err: unknown) => logger.warn({ err }, 'imaging: FHIR retry failed')), retryMs) : undefined;
-  timer?.unref();
+  const retry =
+    retryMs > 0
+      ? new LeasedJob(
+          ctx.shared.lease('imaging-fhir-retry', 2 * retryMs + 10_000),
+          retryMs,
+          async () => {
+            await fhir.retryFailed();
+          },
+          (err: unknown) => logger.warn({ err }, 'imaging: FHIR retry failed'),
+        )
+      : undefined;
 
   return {
     name: 'imaging',
@@ -75,7 +86,7 @@ export async function createImagingFeature(ctx: FeatureContext, deps: { records:
       { path: '/api/triage', guards: [ctx.requireAuth, requireRole('radiologist')], router: triageRouter(worklist), docs: triageDocs },
     ],
     close: async () => {
-      if (timer) clearInterval(timer);
+      await retry?.stop();
       await previews.close();
       const t = await triage;
       if (t.available) await t.engine.close();

@@ -72,3 +72,47 @@ export class RedisLease implements Lease {
     return this.redis.get(leaseKey(this.name));
   }
 }
+
+/**
+ * A job run every `intervalMs` by whichever process holds `lease` (taken or renewed before each
+ * run), for jobs whose writes carry no precondition and must not run on two processes at once.
+ * The lease's time to live should exceed the interval, so the holder keeps it between runs; when
+ * the holder dies another process takes over within that time. `stop()` hands the lease back.
+ */
+export class LeasedJob {
+  readonly #timer: NodeJS.Timeout;
+  #running: Promise<void> | null = null;
+
+  constructor(
+    private readonly lease: Lease,
+    intervalMs: number,
+    private readonly job: () => Promise<void>,
+    private readonly onError: (err: unknown) => void,
+  ) {
+    this.#timer = setInterval(() => void this.tick(), intervalMs);
+    this.#timer.unref();
+  }
+
+  /** One run: the job if this process holds the lease; never two runs of this process at once. Resolves true when the job ran. */
+  async tick(): Promise<boolean> {
+    if (this.#running) return false;
+    let ran = false;
+    this.#running = (async () => {
+      if (!(await this.lease.hold())) return;
+      ran = true;
+      await this.job();
+    })()
+      .catch(this.onError)
+      .finally(() => {
+        this.#running = null;
+      });
+    await this.#running;
+    return ran;
+  }
+
+  async stop(): Promise<void> {
+    clearInterval(this.#timer);
+    await this.#running;
+    await this.lease.release().catch(this.onError);
+  }
+}
