@@ -4,6 +4,7 @@
  */
 import { io, type Socket } from 'socket.io-client';
 import type { ClientToServerEvents, ServerToClientEvents } from '../../../contracts/events';
+import { SIGNALLING_RECONNECT } from '../lib/signalling-reconnect';
 import type { ApiClient } from './client';
 
 export type HoichanSocket = Socket<ServerToClientEvents, ClientToServerEvents>;
@@ -55,9 +56,7 @@ export class RealtimeConnection {
       path: '/socket.io',
       auth: { token },
       transports: ['websocket', 'polling'],
-      // Retries at most 2 s apart (socket.io's default grows to 5 s): back within about 2 s of a blink's end.
-      reconnectionDelay: 500,
-      reconnectionDelayMax: 2000,
+      ...SIGNALLING_RECONNECT,
     });
     socket.on('connect', () => this.#setState('connected'));
     socket.on('disconnect', () => this.#setState('disconnected'));

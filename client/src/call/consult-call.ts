@@ -15,6 +15,7 @@
 import { Device, type types as msc } from 'mediasoup-client';
 import { io, type Socket } from 'socket.io-client';
 import type { AckError, ClientToServerEvents, ServerToClientEvents } from '../../../contracts/events';
+import { SIGNALLING_RECONNECT } from '../lib/signalling-reconnect';
 import type {
   AudioOnlyReason,
   CallPeerInfo,
@@ -189,10 +190,7 @@ export class ConsultCall {
         path: '/socket.io',
         transports: ['websocket'],
         autoConnect: false,
-        // A clinic's link blinks: try again at most 2 s apart (socket.io's default grows to 5 s), so a
-        // dropped signalling connection comes back within about 2 s of the link's return.
-        reconnectionDelay: 500,
-        reconnectionDelayMax: 2000,
+        ...SIGNALLING_RECONNECT,
         auth: (cb) => {
           const t = options.token;
           void Promise.resolve(typeof t === 'function' ? t() : t).then((token) => cb({ token }));
