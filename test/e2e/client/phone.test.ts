@@ -7,14 +7,14 @@
  * axe-core, the catalogue check and a screenshot (test-artifacts/screenshots/phone-*.png) as in the
  * desktop tour (screens.test.ts). No console errors.
  */
-import { existsSync, mkdirSync, readFileSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import path from 'node:path';
-import { chromium, type Browser, type Locator, type Page } from 'playwright-core';
+import type { Browser, Locator, Page } from 'playwright-core';
 import type { ImagingStudyView } from '../../../contracts/imaging-api';
-import { CHROMIUM_ARGS, CHROMIUM_PATH, inboundVideo } from '../../support/browser';
+import { inboundVideo } from '../../support/browser';
 import { findDemoPatient, loginParty, requestConsult, transition } from '../../support/consult-flow';
-import { DEMO, startTestPlatform, type TestPlatform } from '../../support/platform';
-import { dist, PHONE, screenshooter, shots, signIn, xray } from './tour';
+import { DEMO, type TestPlatform } from '../../support/platform';
+import { PHONE, screenshooter, signIn, startTour, xray } from './tour';
 
 const untranslated: Record<string, string[]> = {};
 const shot = screenshooter(untranslated);
@@ -63,10 +63,7 @@ describe('the district doctor on a phone (390×844, touch)', () => {
   let browser: Browser;
 
   beforeAll(async () => {
-    if (!existsSync(path.join(dist, 'index.html'))) throw new Error('client/dist is missing: run `npm run build:client` first');
-    mkdirSync(shots, { recursive: true });
-    tp = await startTestPlatform({ CLIENT_DIST_DIR: dist });
-    browser = await chromium.launch({ executablePath: CHROMIUM_PATH, args: [...CHROMIUM_ARGS, '--autoplay-policy=no-user-gesture-required'] });
+    ({ tp, browser } = await startTour());
   });
   afterAll(async () => {
     await browser?.close();

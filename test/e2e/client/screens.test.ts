@@ -11,12 +11,10 @@
  * helpers in ./tour.ts). No console errors on any page. The same doctor on a phone: phone.test.ts.
  * Needs the consult, EMR, imaging and SFU features of the server and a built client.
  */
-import { existsSync, mkdirSync } from 'node:fs';
-import path from 'node:path';
-import { chromium, type Browser } from 'playwright-core';
-import { CHROMIUM_ARGS, CHROMIUM_PATH, inboundVideo } from '../../support/browser';
-import { dist, screenshooter, shots, signIn, xray } from './tour';
-import { DEMO, startTestPlatform, type TestPlatform } from '../../support/platform';
+import type { Browser } from 'playwright-core';
+import { inboundVideo } from '../../support/browser';
+import { screenshooter, signIn, startTour, xray } from './tour';
+import { DEMO, type TestPlatform } from '../../support/platform';
 
 /** Screen → texts not in its language's catalogue; asserted empty at the end of the tour (one report for all screens). */
 const untranslated: Record<string, string[]> = {};
@@ -27,10 +25,7 @@ describe('web client screen tour (all roles, real APIs)', () => {
   let browser: Browser;
 
   beforeAll(async () => {
-    if (!existsSync(path.join(dist, 'index.html'))) throw new Error('client/dist is missing: run `npm run build:client` first');
-    mkdirSync(shots, { recursive: true });
-    tp = await startTestPlatform({ CLIENT_DIST_DIR: dist });
-    browser = await chromium.launch({ executablePath: CHROMIUM_PATH, args: [...CHROMIUM_ARGS, '--autoplay-policy=no-user-gesture-required'] });
+    ({ tp, browser } = await startTour());
   });
   afterAll(async () => {
     await browser?.close();

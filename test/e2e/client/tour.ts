@@ -3,10 +3,12 @@
  * through the login screen with console errors collected, and taking a screen's screenshot after
  * axe-core and the catalogue check (every visible text of the UI language is in its catalogue).
  */
+import { existsSync, mkdirSync } from 'node:fs';
 import path from 'node:path';
-import type { Browser, BrowserContext, BrowserContextOptions, Page } from 'playwright-core';
+import { chromium, type Browser, type BrowserContext, type BrowserContextOptions, type Page } from 'playwright-core';
 import { untranslatedTexts } from './i18n-check';
-import { DEMO_PASSWORD } from '../../support/platform';
+import { CHROMIUM_ARGS, CHROMIUM_PATH } from '../../support/browser';
+import { DEMO_PASSWORD, startTestPlatform, type TestPlatform } from '../../support/platform';
 
 export const repo = path.resolve(__dirname, '../../..');
 export const dist = path.join(repo, 'client', 'dist');
@@ -18,6 +20,20 @@ const axePath = require.resolve('axe-core');
 export const DESKTOP: BrowserContextOptions = { viewport: { width: 1366, height: 768 } };
 /** A district doctor's phone: 390×844 CSS pixels, a touch screen, a high-density display. */
 export const PHONE: BrowserContextOptions = { viewport: { width: 390, height: 844 }, deviceScaleFactor: 2, isMobile: true, hasTouch: true };
+
+/** A tour's platform (serving the built client) and Chromium, which may play the call's media without a gesture. */
+export async function startTour(): Promise<{ tp: TestPlatform; browser: Browser }> {
+  if (!existsSync(path.join(dist, 'index.html'))) throw new Error('client/dist is missing: run `npm run build:client` first');
+  mkdirSync(shots, { recursive: true });
+  const tp = await startTestPlatform({ CLIENT_DIST_DIR: dist });
+  try {
+    const browser = await chromium.launch({ executablePath: CHROMIUM_PATH, args: [...CHROMIUM_ARGS, '--autoplay-policy=no-user-gesture-required'] });
+    return { tp, browser };
+  } catch (err) {
+    await tp.close();
+    throw err;
+  }
+}
 
 export async function seriousA11y(page: Page): Promise<string[]> {
   if (!(await page.evaluate(() => 'axe' in window))) await page.addScriptTag({ path: axePath });
