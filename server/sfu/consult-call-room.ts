@@ -92,6 +92,8 @@ export interface RoomLinks {
   peerLeft(peerId: string, userId: string, reason: PeerLeftReason): void;
   /** A producer appeared: a local session's (`via` null) or one piped in from node `via`. */
   producerAdded(producer: ms.Producer<ProducerAppData>, via: string | null): void;
+  /** The room must stay open without sessions of its own (it is the hub other nodes pipe to). */
+  keepsRoom(): boolean;
 }
 
 /** A producer piped in from another node, as its node describes it. */
@@ -586,13 +588,17 @@ export class ConsultCallRoom {
   /** One pass of the bandwidth policy over every peer (also runs on a timer). */
   async applyBandwidthPolicy(): Promise<void> {
     if (this.#policyRunning || this.#closed) return;
-    if (this.#peers.size === 0 && this.#remote.size === 0) {
+    if (this.#peers.size === 0) {
+      // A hub keeps its router for the nodes piped to it; any other room without sessions of its own closes.
+      if (this.#links?.keepsRoom()) {
+        this.#emptySince = null;
+        return;
+      }
       this.#emptySince ??= Date.now();
       if (Date.now() - this.#emptySince > EMPTY_ROOM_TTL_MS) this.close('shutdown');
       return;
     }
     this.#emptySince = null;
-    if (this.#peers.size === 0) return;
     this.#policyRunning = true;
     try {
       for (const peer of this.peers()) {

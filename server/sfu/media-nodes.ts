@@ -110,8 +110,8 @@ export class MediaNodes {
     const living: MediaNodeRecord[] = [];
     const dead: string[] = [];
     ids.forEach((id, i) => {
-      const parsed = values[i] ? nodeRecord.safeParse(JSON.parse(values[i])) : null;
-      if (parsed?.success) living.push(parsed.data);
+      const record = parseRecord(values[i] ?? null);
+      if (record) living.push(record);
       else dead.push(id);
     });
     if (dead.length) await this.#redis.sRem(NODES_SET, dead);
@@ -237,5 +237,15 @@ export class MediaNodes {
       .exec()
       .catch(() => undefined);
     await this.#sub?.close().catch(() => undefined);
+  }
+}
+
+function parseRecord(value: string | null): MediaNodeRecord | undefined {
+  if (!value) return undefined;
+  try {
+    const parsed = nodeRecord.safeParse(JSON.parse(value));
+    return parsed.success ? parsed.data : undefined;
+  } catch {
+    return undefined;
   }
 }

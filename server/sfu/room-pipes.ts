@@ -148,6 +148,9 @@ export class RoomPipes implements RoomLinks {
   producerAdded(producer: ms.Producer<ProducerAppData>, via: string | null): void {
     for (const link of this.#links.values()) if (link.node !== via) void this.#push(link, producer);
   }
+  keepsRoom(): boolean {
+    return this.#hub && this.#links.size > 0;
+  }
 
   /** The room closed here: the other nodes drop their pipe to this one (and end their call too when the consult ended). */
   async close(reason: RoomCloseReason): Promise<void> {
