@@ -58,7 +58,7 @@ maybe('media nodes: one call on two nodes, piped', () => {
     expect(registered[0]).toMatchObject({ pipeAddress: '127.0.0.1', load: { routers: 0, consumers: 0, peers: 0 } });
   });
 
-  test("participants on two nodes see each other and consume each other's producers; closing and leaving cross over", async () => {
+  test("participants on two nodes see each other and consume each other's producers; pausing, closing and leaving cross over", async () => {
     const alice = recorder();
     const bob = recorder();
     const onA = await a.join('alice', 'c-1', alice.notify);
@@ -96,6 +96,14 @@ maybe('media nodes: one call on two nodes, piped', () => {
     await onA.room.createTransport(onA.peer, 'recv');
     await onA.room.consume(onA.peer, bobMic, onA.result.routerRtpCapabilities);
     expect(a.nodeLoad()).toEqual({ routers: 1, consumers: 1, peers: 1 });
+
+    // Alice mutes her microphone on A: bob's consumer on B is told; unmuting likewise.
+    await onA.room.setPaused(onA.peer, 'producer', micId, true);
+    await waitFor(() => bob.of('sfu:producer-paused').length === 1, 5000, 'mute piped to B');
+    expect(bob.of('sfu:producer-paused')).toEqual([{ producerId: micId, peerId: onA.peer.peerId, paused: true }]);
+    await onA.room.setPaused(onA.peer, 'producer', micId, false);
+    await waitFor(() => bob.of('sfu:producer-paused').length === 2, 5000, 'unmute piped to B');
+    expect(bob.of('sfu:producer-paused')[1]).toEqual({ producerId: micId, peerId: onA.peer.peerId, paused: false });
 
     // Alice stops her camera on A: bob's consumer on B closes.
     onA.room.closeProducer(onA.peer, camId);
