@@ -35,6 +35,8 @@ export interface SharedState {
   limiter(name: string, max: number, windowMs: number): AttemptLimiter;
   /** The publish and subscribe connections for the socket.io Redis adapter; null in one process. */
   readonly adapterClients: { pub: RedisClient; sub: RedisClient } | null;
+  /** The command connection (media nodes' registry, room owners and messages; duplicate() it to subscribe); null in one process. */
+  readonly redis: RedisClient | null;
   /** Presence and waiting rooms of one kind of live room (e.g. 'consult'); the same object for the same name. */
   roomPresence(name: string): RoomPresence;
   /** A lease on a timed job, expiring `ttlMs` after its holder last renewed it. */
@@ -133,6 +135,7 @@ export function processSharedState(): SharedState {
     kind: 'process',
     processId,
     adapterClients: null,
+    redis: null,
     limiter: (_name, max, windowMs) => new ProcessLimiter(max, windowMs),
     roomPresence: memo(() => new ProcessRoomPresence()),
     lease: (name) => new ProcessLease(name, processId),
@@ -168,6 +171,7 @@ export async function openSharedState(redisUrl: string | undefined, logger: Logg
     kind: 'redis',
     processId,
     adapterClients: { pub, sub },
+    redis: commands,
     limiter: (name, max, windowMs) => new RedisLimiter(commands, name, max, windowMs),
     roomPresence: memo((name) => new RedisRoomPresence(commands, name, processId)),
     lease: (name, ttlMs) => new RedisLease(commands, name, processId, ttlMs),

@@ -11,6 +11,7 @@ import type {
   PeerLeftReason,
   ResumeCallResult,
   TransportDirection,
+  CallPeerInfo,
   CallProducerInfo,
 } from '../../contracts/sfu-api';
 import { DomainError } from '../platform/errors';
@@ -77,6 +78,34 @@ const VIDEO_SCORE_KEEPS_VIDEO = 7;
 /** A client report older than this is ignored by the bandwidth policy. */
 const CLIENT_REPORT_MAX_AGE_MS = 10_000;
 
+/** A participant whose session is on another media node: known here by its piped producers. */
+interface RemotePeer {
+  info: CallPeerInfo;
+  /** The node whose pipe brought it here. */
+  via: string;
+  producers: Map<string, ms.Producer<ProducerAppData>>;
+}
+
+/** What a room tells its pipes to other media nodes (server/sfu/room-pipes.ts) when its own sessions change. */
+export interface RoomLinks {
+  peerJoined(peer: CallPeerInfo): void;
+  peerLeft(peerId: string, userId: string, reason: PeerLeftReason): void;
+  /** A producer appeared: a local session's (`via` null) or one piped in from node `via`. */
+  producerAdded(producer: ms.Producer<ProducerAppData>, via: string | null): void;
+  /** The room must stay open without sessions of its own (it is the hub other nodes pipe to). */
+  keepsRoom(): boolean;
+}
+
+/** A producer piped in from another node, as its node describes it. */
+export interface PipedProducer {
+  producerId: string;
+  kind: MediaKind;
+  rtpParameters: MediasoupJson;
+  paused: boolean;
+  source: MediaSource;
+  peer: CallPeerInfo;
+}
+
 export interface ConsultCallRoomOptions {
   consultId: string;
   worker: ms.Worker;
@@ -99,6 +128,9 @@ export class ConsultCallRoom {
   readonly #policy: BandwidthPolicy;
   readonly #logger: Logger;
   readonly #peers = new Map<string, CallPeer>();
+  /** Participants on other media nodes (empty in one process). */
+  readonly #remote = new Map<string, RemotePeer>();
+  #links: RoomLinks | null = null;
   readonly #policyTimer: NodeJS.Timeout;
   #policyRunning = false;
   #emptySince: number | null = Date.now();
@@ -147,6 +179,11 @@ export class ConsultCallRoom {
     return this.#peers.size;
   }
 
+  /** Participants on other media nodes this room knows of. */
+  get remotePeerCount(): number {
+    return this.#remote.size;
+  }
+
   get consumerCount(): number {
     let n = 0;
     for (const p of this.#peers.values()) n += p.consumers.size;
@@ -169,6 +206,11 @@ export class ConsultCallRoom {
     this.#onClose.push(listener);
   }
 
+  /** The room's pipes to other media nodes (set once, when the room is created on a node with Redis). */
+  setLinks(links: RoomLinks): void {
+    this.#links = links;
+  }
+
   /**
    * Adds a participant. A session of the same user already in the room is replaced: its
    * transports are closed, others are told it left, its socket is told it was replaced.
@@ -181,10 +223,13 @@ export class ConsultCallRoom {
         this.removePeer(old.peerId, 'replaced');
       }
     }
+    // The same user's session on another node (e.g. the one its client left when that node died) is replaced too.
+    for (const old of [...this.#remote.values()]) if (old.info.userId === user.userId) this.removeRemotePeer(old.info.peerId, 'replaced');
     const peer = new CallPeer({ peerId: randomUUID(), ...user, notify });
     const others = this.peers();
     this.#peers.set(peer.peerId, peer);
     this.#broadcast(peer.peerId, 'sfu:peer-joined', peer.info());
+    this.#links?.peerJoined(peer.info());
     this.#logger.info({ peerId: peer.peerId, peers: this.#peers.size }, 'peer joined call');
     return {
       peer,
@@ -193,8 +238,8 @@ export class ConsultCallRoom {
         peerId: peer.peerId,
         host: peer.host,
         routerRtpCapabilities: this.#router.rtpCapabilities,
-        peers: others.map((p) => p.info()),
-        producers: others.flatMap((p) => [...p.producers.values()].map((pr) => producerInfo(pr))),
+        peers: [...others.map((p) => p.info()), ...this.#remoteInfos()],
+        producers: [...others.flatMap((p) => [...p.producers.values()].map((pr) => producerInfo(pr))), ...this.#remoteProducerInfos()],
         iceServers: iceServersFor(user.userId, this.#config.turn),
         audioOnlyBelowKbps: this.#policy.audioOnlyBelowKbps,
         audioOnlyRecoverAboveKbps: this.#policy.audioOnlyRecoverAboveKbps,
@@ -214,8 +259,8 @@ export class ConsultCallRoom {
     this.#logger.info({ peerId: peer.peerId }, 'peer re-attached after a signalling drop');
     return {
       peerId: peer.peerId,
-      peers: others.map((p) => p.info()),
-      producers: others.flatMap((p) => [...p.producers.values()].map((pr) => producerInfo(pr))),
+      peers: [...others.map((p) => p.info()), ...this.#remoteInfos()],
+      producers: [...others.flatMap((p) => [...p.producers.values()].map((pr) => producerInfo(pr))), ...this.#remoteProducerInfos()],
       consumerIds: [...peer.consumers.keys()],
       audioOnly: peer.audioOnly,
     };
@@ -230,11 +275,146 @@ export class ConsultCallRoom {
     peer.close();
     for (const pr of producers) this.#broadcast(null, 'sfu:producer-closed', { producerId: pr.id, peerId });
     this.#broadcast(null, 'sfu:peer-left', { peerId, userId: peer.userId, reason });
+    this.#links?.peerLeft(peerId, peer.userId, reason);
     if (this.#dominantPeerId === peerId) {
       this.#dominantPeerId = null;
       this.#broadcast(null, 'sfu:active-speaker', { peerId: null, producerId: null });
     }
     this.#logger.info({ peerId, reason, peers: this.#peers.size }, 'peer left call');
+  }
+
+  /**
+   * A participant on another node (told by that node, or seen with its first piped producer).
+   * Their arrival replaces this node's session of the same user, as a second join here would.
+   */
+  addRemotePeer(info: CallPeerInfo, via: string): void {
+    if (this.#closed) return;
+    const known = this.#remote.get(info.peerId);
+    if (known) {
+      known.via = via;
+      return;
+    }
+    for (const old of [...this.#peers.values()]) {
+      if (old.userId === info.userId) {
+        old.notify('sfu:rejoin', { consultId: this.consultId, reason: 'session-replaced', peerId: old.peerId });
+        this.removePeer(old.peerId, 'replaced');
+      }
+    }
+    for (const old of [...this.#remote.values()]) if (old.info.userId === info.userId) this.removeRemotePeer(old.info.peerId, 'replaced');
+    this.#remote.set(info.peerId, { info, via, producers: new Map() });
+    this.#broadcast(null, 'sfu:peer-joined', info);
+    this.#logger.info({ peerId: info.peerId, via }, 'peer on another media node joined call');
+  }
+
+  /** A participant on another node left (or its node is gone): its piped producers close. Idempotent. */
+  removeRemotePeer(peerId: string, reason: PeerLeftReason): void {
+    const remote = this.#remote.get(peerId);
+    if (!remote) return;
+    this.#remote.delete(peerId);
+    for (const producer of [...remote.producers.values()]) {
+      producer.close();
+      this.#broadcast(null, 'sfu:producer-closed', { producerId: producer.id, peerId });
+    }
+    remote.producers.clear();
+    this.#broadcast(null, 'sfu:peer-left', { peerId, userId: remote.info.userId, reason });
+    if (this.#dominantPeerId === peerId) {
+      this.#dominantPeerId = null;
+      this.#broadcast(null, 'sfu:active-speaker', { peerId: null, producerId: null });
+    }
+    this.#logger.info({ peerId, reason }, 'peer on another media node left call');
+  }
+
+  /** Every participant that came through node `via`'s pipe (that pipe is gone). */
+  removeRemotePeersVia(via: string, reason: PeerLeftReason): void {
+    for (const r of [...this.#remote.values()]) if (r.via === via) this.removeRemotePeer(r.info.peerId, reason);
+  }
+
+  /** Who is in the call, here and on other nodes, with the node each came through (null: this one). */
+  participants(): Array<{ info: CallPeerInfo; via: string | null }> {
+    return [...this.peers().map((p) => ({ info: p.info(), via: null })), ...[...this.#remote.values()].map((r) => ({ info: r.info, via: r.via }))];
+  }
+
+  /** Every producer in the call, with the node it was piped in from (null: a session here). */
+  producers(): Array<{ producer: ms.Producer<ProducerAppData>; peer: CallPeerInfo; via: string | null }> {
+    return [
+      ...this.peers().flatMap((p) => [...p.producers.values()].map((producer) => ({ producer, peer: p.info(), via: null }))),
+      ...[...this.#remote.values()].flatMap((r) => [...r.producers.values()].map((producer) => ({ producer, peer: r.info, via: r.via }))),
+    ];
+  }
+
+  /**
+   * A pipe transport to another media node's router of this call: on the SFU's listen address,
+   * announcing the address other nodes reach this one at, SRTP-protected (the link may cross
+   * networks), with NACK/RTX so a lossy link between nodes is repaired.
+   */
+  async createPipeTransport(): Promise<ms.PipeTransport> {
+    this.#assertOpen();
+    return this.#router.createPipeTransport({
+      listenInfo: {
+        protocol: 'udp',
+        ip: this.#config.listenIp,
+        announcedAddress: this.#config.announcedAddress,
+        portRange: { min: this.#config.rtcMinPort, max: this.#config.rtcMaxPort },
+      },
+      enableSrtp: true,
+      enableRtx: true,
+    });
+  }
+
+  /** Produces, on a pipe transport from node `via`, the producer that node piped (same id); this node's sessions can consume it. */
+  async addPipedProducer(transport: ms.PipeTransport, via: string, piped: PipedProducer): Promise<void> {
+    this.#assertOpen();
+    this.addRemotePeer(piped.peer, via);
+    const remote = this.#remote.get(piped.peer.peerId);
+    if (!remote || remote.producers.has(piped.producerId)) return;
+    const producer = await transport.produce<ProducerAppData>({
+      id: piped.producerId,
+      kind: piped.kind,
+      rtpParameters: piped.rtpParameters as unknown as ms.RtpParameters,
+      paused: piped.paused,
+      appData: { peerId: piped.peer.peerId, userId: piped.peer.userId, source: piped.source },
+    });
+    // The peer left, or the room closed, while the producer was being created.
+    if (this.#closed || this.#remote.get(piped.peer.peerId) !== remote) {
+      producer.close();
+      return;
+    }
+    remote.producers.set(producer.id, producer);
+    producer.observer.on('close', () => remote.producers.delete(producer.id));
+    if (producer.kind === 'audio') await this.#speakers.addProducer({ producerId: producer.id }).catch(() => undefined);
+    this.#broadcast(null, 'sfu:new-producer', producerInfo(producer));
+    this.#links?.producerAdded(producer, via);
+  }
+
+  /** A piped producer's source closed on its node. */
+  closePipedProducer(producerId: string): void {
+    for (const r of this.#remote.values()) {
+      const producer = r.producers.get(producerId);
+      if (!producer) continue;
+      producer.close();
+      r.producers.delete(producerId);
+      this.#broadcast(null, 'sfu:producer-closed', { producerId, peerId: r.info.peerId });
+      return;
+    }
+  }
+
+  /** A piped producer's source was paused or resumed on its node (consumers here are told by mediasoup). */
+  async setPipedProducerPaused(producerId: string, paused: boolean): Promise<void> {
+    for (const r of this.#remote.values()) {
+      const producer = r.producers.get(producerId);
+      if (!producer) continue;
+      if (paused) await producer.pause();
+      else await producer.resume();
+      return;
+    }
+  }
+
+  #remoteInfos(): CallPeerInfo[] {
+    return [...this.#remote.values()].map((r) => r.info);
+  }
+
+  #remoteProducerInfos(): CallProducerInfo[] {
+    return [...this.#remote.values()].flatMap((r) => [...r.producers.values()].map((pr) => producerInfo(pr)));
   }
 
   async createTransport(peer: CallPeer, direction: TransportDirection): Promise<CreatedTransport> {
@@ -313,6 +493,7 @@ export class ConsultCallRoom {
     producer.observer.on('close', () => peer.producers.delete(producer.id));
     if (producer.kind === 'audio') await this.#speakers.addProducer({ producerId: producer.id }).catch(() => undefined);
     this.#broadcast(peer.peerId, 'sfu:new-producer', producerInfo(producer));
+    this.#links?.producerAdded(producer, null);
     return producer.id;
   }
 
@@ -328,7 +509,7 @@ export class ConsultCallRoom {
     this.#assertMember(peer);
     const owner = this.#ownerOf(producerId);
     if (!owner) throw new CallError('unknown producer', 'gone');
-    if (owner.peer === peer) throw new CallError('cannot consume your own producer', 'invalid');
+    if (owner.peerId === peer.peerId) throw new CallError('cannot consume your own producer', 'invalid');
     const caps = rtpCapabilities as unknown as ms.RtpCapabilities;
     if (!this.#router.canConsume({ producerId, rtpCapabilities: caps })) throw new CallError('your device cannot receive this producer', 'unsupported');
     const transport = peer.transportOf('recv');
@@ -340,7 +521,7 @@ export class ConsultCallRoom {
       consumer.close();
       throw new CallError('left the call');
     }
-    const state: ConsumerState = { consumer, producerPeerId: owner.peer.peerId, source, clientPaused: true };
+    const state: ConsumerState = { consumer, producerPeerId: owner.peerId, source, clientPaused: true };
     peer.consumers.set(consumer.id, state);
     const forget = () => peer.consumers.delete(consumer.id);
     consumer.on('transportclose', forget);
@@ -348,13 +529,13 @@ export class ConsultCallRoom {
       forget();
       peer.notify('sfu:consumer-closed', { consumerId: consumer.id, producerId });
     });
-    consumer.on('producerpause', () => peer.notify('sfu:producer-paused', { producerId, peerId: owner.peer.peerId, paused: true }));
-    consumer.on('producerresume', () => peer.notify('sfu:producer-paused', { producerId, peerId: owner.peer.peerId, paused: false }));
+    consumer.on('producerpause', () => peer.notify('sfu:producer-paused', { producerId, peerId: owner.peerId, paused: true }));
+    consumer.on('producerresume', () => peer.notify('sfu:producer-paused', { producerId, peerId: owner.peerId, paused: false }));
     if (consumer.kind === 'video' && consumer.type === 'simulcast') await this.#applyLayers(peer, state);
     return {
       consumerId: consumer.id,
       producerId,
-      peerId: owner.peer.peerId,
+      peerId: owner.peerId,
       kind: consumer.kind,
       source,
       rtpParameters: consumer.rtpParameters as unknown as MediasoupJson,
@@ -408,6 +589,11 @@ export class ConsultCallRoom {
   async applyBandwidthPolicy(): Promise<void> {
     if (this.#policyRunning || this.#closed) return;
     if (this.#peers.size === 0) {
+      // A hub keeps its router for the nodes piped to it; any other room without sessions of its own closes.
+      if (this.#links?.keepsRoom()) {
+        this.#emptySince = null;
+        return;
+      }
       this.#emptySince ??= Date.now();
       if (Date.now() - this.#emptySince > EMPTY_ROOM_TTL_MS) this.close('shutdown');
       return;
@@ -474,6 +660,7 @@ export class ConsultCallRoom {
       peer.close();
     }
     this.#peers.clear();
+    this.#remote.clear();
     if (!this.#router.closed) this.#router.close();
     for (const l of this.#onClose.splice(0)) l(reason);
   }
@@ -588,10 +775,14 @@ export class ConsultCallRoom {
     }
   }
 
-  #ownerOf(producerId: string): { peer: CallPeer; producer: ms.Producer<ProducerAppData> } | undefined {
+  #ownerOf(producerId: string): { peerId: string; producer: ms.Producer<ProducerAppData> } | undefined {
     for (const peer of this.#peers.values()) {
       const producer = peer.producers.get(producerId);
-      if (producer) return { peer, producer };
+      if (producer) return { peerId: peer.peerId, producer };
+    }
+    for (const r of this.#remote.values()) {
+      const producer = r.producers.get(producerId);
+      if (producer) return { peerId: r.info.peerId, producer };
     }
     return undefined;
   }

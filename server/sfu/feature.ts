@@ -2,6 +2,7 @@ import { CallError } from './consult-call-room';
 import type { ConsultDirectory } from '../consults/directory-api';
 import type { Feature, FeatureContext } from '../platform/feature';
 import { loadMediasoup, resolveWorkerBin, sfuConfigFrom } from './config';
+import { MediaNodes } from './media-nodes';
 import { SfuService } from './sfu-service';
 import { SfuSignalling } from './signalling';
 
@@ -17,12 +18,19 @@ export async function createSfuFeature(ctx: FeatureContext, deps: { consults: Co
   const mediasoup = loadMediasoup(workerBin);
   const logger = ctx.logger.child({ feature: 'sfu' });
   let service: SfuService;
+  // With Redis this process is one media node among several: calls span them through pipes.
+  const redis = ctx.shared.redis;
+  let nodes: MediaNodes | null = null;
   try {
+    nodes = redis
+      ? new MediaNodes({ redis, nodeId: ctx.shared.processId, pipeAddress: config.announcedAddress, load: () => service.nodeLoad(), logger })
+      : null;
     service = await SfuService.create({
       config,
       logger,
       mediasoup,
       workerBin,
+      nodes,
       // The consult directory decides (call state, admission, record access) and audits; a refusal names why.
       admission: async (userId, consultId) => {
         const a = await deps.consults.callAdmission(userId, consultId);
@@ -42,8 +50,10 @@ export async function createSfuFeature(ctx: FeatureContext, deps: { consults: Co
     });
     return { name: 'sfu', service: null, socket: signalling.attach };
   }
+  if (nodes) await nodes.start(service.onNodeMessage);
   logger.info(
     {
+      nodeId: nodes?.nodeId,
       workers: config.workers,
       workerBin: workerBin ?? '(mediasoup prebuilt)',
       listenIp: config.listenIp,
@@ -65,6 +75,7 @@ export async function createSfuFeature(ctx: FeatureContext, deps: { consults: Co
       unsubscribe();
       signalling.close();
       await service.close();
+      await nodes?.close();
     },
   };
 }

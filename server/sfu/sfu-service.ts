@@ -5,6 +5,8 @@ import { BandwidthPolicy } from './bandwidth-policy';
 import type { CallNotifier, CallPeer } from './call-peer';
 import type { SfuConfig } from './config';
 import { CallError, ConsultCallRoom } from './consult-call-room';
+import type { MediaNodeLoad, MediaNodes } from './media-nodes';
+import { pipeMessages, RoomPipes, type PipeMethod } from './room-pipes';
 
 type Mediasoup = typeof import('mediasoup');
 
@@ -30,7 +32,12 @@ export interface SfuServiceOptions {
   mediasoup: Mediasoup;
   admission: CallAdmission;
   workerBin?: string;
+  /** With Redis: this process as one media node among others; a call's participants on other nodes are piped in. */
+  nodes?: MediaNodes | null;
 }
+
+/** How long a join waits for a new room to find its place among the media nodes before it goes on (the pipe follows). */
+const PIPE_READY_WAIT_MS = 2_000;
 
 /**
  * The media plane: `config.workers` mediasoup workers, one ConsultCallRoom (router) per consult
@@ -44,6 +51,7 @@ export class SfuService {
   readonly #slots: WorkerSlot[] = [];
   readonly #rooms = new Map<string, ConsultCallRoom>();
   readonly #creating = new Map<string, Promise<ConsultCallRoom>>();
+  readonly #pipes = new Map<string, RoomPipes>();
   #closed = false;
   /** Worker respawns since start (for tests and metrics). */
   respawnCount = 0;
@@ -109,6 +117,38 @@ export class SfuService {
     return [...this.#rooms.values()];
   }
 
+  /** The call's pipes to other media nodes (with Redis). */
+  pipes(consultId: string): RoomPipes | undefined {
+    return this.#pipes.get(consultId);
+  }
+
+  /** This node's load as registered for the other nodes. */
+  nodeLoad(): MediaNodeLoad {
+    let peers = 0;
+    for (const r of this.#rooms.values()) peers += r.peerCount;
+    const loads = this.workerLoads();
+    return { routers: loads.reduce((n, l) => n + l.routers, 0), consumers: loads.reduce((n, l) => n + l.consumers, 0), peers };
+  }
+
+  /**
+   * A message from another media node about one call. An `attach` for a call this node owns but
+   * holds no room for (its own participants all left) creates the room: the hub of the call.
+   */
+  readonly onNodeMessage = async (from: string, method: string, body: unknown): Promise<unknown> => {
+    if (!(method in pipeMessages)) throw new Error(`unknown media node method ${method}`);
+    const { consultId } = pipeMessages.detach.pick({ consultId: true }).parse(body);
+    let pipes = this.#pipes.get(consultId);
+    if (!pipes && method === 'attach' && !this.#closed && (await this.#options.nodes?.owner(consultId)) === this.#options.nodes?.nodeId) {
+      await this.#room(consultId);
+      pipes = this.#pipes.get(consultId);
+    }
+    if (!pipes) {
+      if (method === 'attach') throw new Error('this node holds no room for the call');
+      return null;
+    }
+    return pipes.handle(from, method as PipeMethod, body);
+  };
+
   /** Load per worker: routers and consumers (the placement metric). */
   workerLoads(): Array<{ index: number; pid: number | undefined; routers: number; consumers: number; alive: boolean }> {
     return this.#slots.map((s) => ({
@@ -156,11 +196,19 @@ export class SfuService {
       });
       slot.rooms.add(room);
       this.#rooms.set(consultId, room);
+      const nodes = this.#options.nodes;
+      const pipes = nodes ? new RoomPipes(room, nodes, this.#logger) : null;
+      if (pipes) this.#pipes.set(consultId, pipes);
       room.onClose((reason) => {
         slot.rooms.delete(room);
         if (reason === 'worker-died') slot.orphans.add(consultId);
         if (this.#rooms.get(consultId) === room) this.#rooms.delete(consultId);
+        if (pipes) {
+          if (this.#pipes.get(consultId) === pipes) this.#pipes.delete(consultId);
+          void pipes.close(reason);
+        }
       });
+      if (pipes) await Promise.race([pipes.ready.catch(() => undefined), new Promise((r) => setTimeout(r, PIPE_READY_WAIT_MS).unref())]);
       return room;
     })();
     this.#creating.set(consultId, creation);

@@ -6,28 +6,19 @@
  * and B count against one limit; sessions ended on A end on B within seconds (the session version
  * is in the database); the SLA sweep runs on one process, and on the other once it dies.
  */
-import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import mongoose from 'mongoose';
 import { createClient } from 'redis';
 import type { ConsultRoomState, PresentParticipant } from '../../../contracts/consult-events';
-import { freeLoopbackPort } from '../../../server/db/embedded-ferretdb';
 import { connect, request, waitFor, type ClientSocket } from '../consults/helpers';
-import { findDemoPatient, inviteToConsult, loginParty, requestConsult, transition, type PlatformClient } from '../../support/consult-flow';
-import { apiClient, DEMO, DEMO_PASSWORD, uniqueDbName } from '../../support/platform';
+import { findDemoPatient, inviteToConsult, loginParty, requestConsult, transition } from '../../support/consult-flow';
+import { DEMO, DEMO_PASSWORD, uniqueDbName } from '../../support/platform';
 import { startRedis, type TestRedis } from '../../support/redis';
+import { BUILT_SERVER, startServerProcess, type ServerProcess } from '../../support/server-process';
 
 jest.setTimeout(120000);
-
-const main = path.resolve(__dirname, '../../../dist/server/main.js');
-
-interface ServerProcess extends PlatformClient {
-  name: string;
-  child: ChildProcess;
-  output(): string;
-}
 
 let redis: TestRedis;
 let dataDir: string;
@@ -36,34 +27,7 @@ const servers: ServerProcess[] = [];
 const sockets: ClientSocket[] = [];
 
 async function startServer(name: string, env: Record<string, string>): Promise<ServerProcess> {
-  const port = await freeLoopbackPort();
-  const child = spawn(process.execPath, [main], {
-    env: { ...process.env, ...env, NODE_ENV: 'test', PORT: String(port), HOST: '127.0.0.1', SFU_WORKERS: '1' },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  let out = '';
-  child.stdout?.on('data', (d: Buffer) => (out += d.toString()));
-  child.stderr?.on('data', (d: Buffer) => (out += d.toString()));
-  const start = Date.now();
-  while (!out.includes('hoichan is listening')) {
-    if (child.exitCode !== null) throw new Error(`server ${name} exited: ${out.slice(-2000)}`);
-    if (Date.now() - start > 60000) throw new Error(`server ${name} did not start: ${out.slice(-2000)}`);
-    await new Promise((r) => setTimeout(r, 100));
-  }
-  const url = `http://127.0.0.1:${port}`;
-  const api = apiClient(url);
-  const server: ServerProcess = {
-    name,
-    url,
-    api,
-    child,
-    output: () => out,
-    async login(email, password = DEMO_PASSWORD) {
-      const res = await api('POST', '/api/auth/login', { body: { email, password } });
-      if (res.status !== 200) throw new Error(`login ${email} on ${name} failed: ${res.status} ${JSON.stringify(res.body)}`);
-      return res.body;
-    },
-  };
+  const server = await startServerProcess(name, env);
   servers.push(server);
   return server;
 }
@@ -72,7 +36,7 @@ let a: ServerProcess;
 let b: ServerProcess;
 
 beforeAll(async () => {
-  expect(existsSync(main)).toBe(true); // built by scripts/setup.sh
+  expect(existsSync(BUILT_SERVER)).toBe(true); // built by scripts/setup.sh
   redis = await startRedis();
   dataDir = mkdtempSync(path.join(os.tmpdir(), 'hoichan-two-'));
   dbName = uniqueDbName('two');
@@ -91,13 +55,7 @@ beforeAll(async () => {
 
 afterAll(async () => {
   for (const s of sockets) s.disconnect();
-  for (const s of servers) {
-    if (s.child.exitCode === null && s.child.signalCode === null) {
-      const exited = new Promise((r) => s.child.once('exit', r));
-      s.child.kill('SIGTERM');
-      await exited;
-    }
-  }
+  for (const s of servers) await s.stop();
   await redis.stop();
   rmSync(dataDir, { recursive: true, force: true });
 });
@@ -229,16 +187,6 @@ test("ending a user's sessions on A stops their token on B within seconds and cl
   await until('the socket on B is closed', () => (onB.connected ? undefined : true), 5000);
 });
 
-/** The process id a server logged when it opened the shared state. */
-function processIdOf(server: ServerProcess): string {
-  for (const line of server.output().split('\n')) {
-    if (!line.includes('"processId"')) continue;
-    const parsed = JSON.parse(line) as { processId?: string };
-    if (parsed.processId) return parsed.processId;
-  }
-  throw new Error(`server ${server.name} logged no process id`);
-}
-
 async function until<T>(what: string, probe: () => Promise<T | undefined> | T | undefined, timeoutMs: number): Promise<T> {
   const end = Date.now() + timeoutMs;
   for (;;) {
@@ -267,8 +215,8 @@ test('the SLA sweep runs on one process (the lease holder); when that process di
     const holder = await until('a lease holder', () => [a, b].find((s) => s.output().includes(HOLDS)), 20000);
     const other = holder === a ? b : a;
     expect(other.output()).not.toContain(HOLDS);
-    expect(await rc.get('hoichan:lease:sla-sweeper')).toBe(processIdOf(holder));
-    expect(processIdOf(other)).not.toBe(processIdOf(holder));
+    expect(await rc.get('hoichan:lease:sla-sweeper')).toBe(holder.processId());
+    expect(other.processId()).not.toBe(holder.processId());
 
     // An overdue consult is announced once, to the specialists on both processes.
     const onA = await connect(a, specialist.token);
@@ -295,7 +243,7 @@ test('the SLA sweep runs on one process (the lease holder); when that process di
 
     // The survivor takes the lease once it expired, and sweeps.
     await until('the other process takes the lease', () => (other.output().includes(HOLDS) ? true : undefined), 40000);
-    expect(await rc.get('hoichan:lease:sla-sweeper')).toBe(processIdOf(other));
+    expect(await rc.get('hoichan:lease:sla-sweeper')).toBe(other.processId());
     const second = await requestConsult(other, referrer, patientId);
     await makeOverdue(second.id);
     const survivorSocket = holder === a ? onB : onA;

@@ -3,6 +3,7 @@ import type { SfuServerToClientEvents } from '../../../contracts/sfu-events';
 import type { CallNotifier } from '../../../server/sfu/call-peer';
 import { loadMediasoup, loadSfuConfig, resolveWorkerBin, type SfuConfig } from '../../../server/sfu/config';
 import { createLogger } from '../../../server/observability/logger';
+import type { MediaNodes } from '../../../server/sfu/media-nodes';
 import { SfuService, type CallAdmission } from '../../../server/sfu/sfu-service';
 import os from 'node:os';
 import path from 'node:path';
@@ -24,11 +25,15 @@ export function recorder(): { notify: CallNotifier; events: Recorded[]; of: (eve
   return { notify, events, of: (event) => events.filter((e) => e.event === event).map((e) => e.payload) };
 }
 
-export async function startService(admission: CallAdmission, env: Record<string, string> = {}): Promise<{ service: SfuService; config: SfuConfig }> {
+export async function startService(
+  admission: CallAdmission,
+  env: Record<string, string> = {},
+  nodes: MediaNodes | null = null,
+): Promise<{ service: SfuService; config: SfuConfig }> {
   const config = loadSfuConfig({ SFU_WORKERS: '2', SFU_POLICY_INTERVAL_MS: '60000', ...env }, 'test');
   const workerBin = resolveWorkerBin(config.workerBin ?? process.env.MEDIASOUP_WORKER_BIN, cacheDir);
   const mediasoup = loadMediasoup(workerBin);
-  const service = await SfuService.create({ config, logger: createLogger('silent'), mediasoup, admission, workerBin });
+  const service = await SfuService.create({ config, logger: createLogger('silent'), mediasoup, admission, workerBin, nodes });
   return { service, config };
 }
 
