@@ -21,4 +21,4 @@ npx eslint . --max-warnings 0
 npx prettier --check --log-level warn . || { echo 'prettier: the files above are not formatted (npm run format)' >&2; exit 1; }
 if [ "$#" -gt 0 ]; then exec npx jest --ci "$@"; fi
 npx jest --ci
-HOICHAN_TEST_DB_HANDLER=postgresql npx jest --ci test/integration/emr/ test/integration/emr-access/ test/integration/audit/ test/integration/platform/fuzz.test.ts
+HOICHAN_TEST_DB_HANDLER=postgresql npx jest --ci test/integration/emr/ test/integration/emr-access/ test/integration/audit/ test/integration/platform/fuzz.test.ts test/integration/platform/database-concerns.test.ts

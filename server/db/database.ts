@@ -2,9 +2,25 @@ import mongoose, { type Connection } from 'mongoose';
 import type { Logger } from '../observability/logger';
 
 /**
- * One mongoose connection for the platform. Writes use majority/journaled acknowledgement so an
- * acknowledged write survives a database restart; while the server is away the driver keeps
- * retrying and a request fails with 503 after `serverSelectionTimeoutMS` instead of hanging.
+ * What every connection asks of the database (stated once: docs/database.md, tested against the real
+ * server in test/integration/platform/database-concerns.test.ts):
+ * - writes are acknowledged only once a majority of a replica set has them in its journal, so an
+ *   acknowledged write survives a restart or a primary's failover (MongoDB ≥ 7); FerretDB on
+ *   PostgreSQL acknowledges after PostgreSQL's commit (synchronous WAL flush);
+ * - reads go to the primary with majority read concern: a read never returns a write that a failover
+ *   could roll back, and a write acknowledged to one server process is seen by the next read of any
+ *   other (read-your-writes across processes, which the access decisions and the audit chain need).
+ */
+export const DATABASE_CONCERNS = {
+  writeConcern: { w: 'majority', journal: true },
+  readConcern: { level: 'majority' },
+  readPreference: 'primary',
+} as const;
+
+/**
+ * One mongoose connection for the platform, with DATABASE_CONCERNS; while the server is away the
+ * driver keeps retrying and a request fails with 503 after `serverSelectionTimeoutMS` instead of
+ * hanging.
  */
 export class Database {
   /** Called after the declared indexes exist, with collection → indexed top-level fields (the embedded PostgreSQL adds its GIN indexes). */
@@ -24,7 +40,9 @@ export class Database {
       connectTimeoutMS: 5000,
       maxPoolSize: 20,
       retryWrites: false, // FerretDB v1 has no sessions; MongoDB is fine either way
-      writeConcern: { w: 'majority', journal: true },
+      writeConcern: { ...DATABASE_CONCERNS.writeConcern },
+      readConcern: { ...DATABASE_CONCERNS.readConcern },
+      readPreference: DATABASE_CONCERNS.readPreference,
       autoIndex: true,
       bufferCommands: false,
     });
