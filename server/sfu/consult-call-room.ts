@@ -14,6 +14,7 @@ import type {
   CallPeerInfo,
   CallProducerInfo,
 } from '../../contracts/sfu-api';
+import type { SfuServerToClientEvents } from '../../contracts/sfu-events';
 import { DomainError } from '../platform/errors';
 import type { Logger } from '../observability/logger';
 import { DEFAULT_LAYERS, type BandwidthPolicy } from './bandwidth-policy';
@@ -90,11 +91,16 @@ interface RemotePeer {
 export interface RoomLinks {
   peerJoined(peer: CallPeerInfo): void;
   peerLeft(peerId: string, userId: string, reason: PeerLeftReason): void;
+  /** A local session's audio-only mode changed (the other nodes show it on that participant). */
+  peerAudioOnly(change: AudioOnlyChange): void;
   /** A producer appeared: a local session's (`via` null) or one piped in from node `via`. */
   producerAdded(producer: ms.Producer<ProducerAppData>, via: string | null): void;
   /** The room must stay open without sessions of its own (it is the hub other nodes pipe to). */
   keepsRoom(): boolean;
 }
+
+/** What `sfu:audio-only` tells the call about one participant. */
+export type AudioOnlyChange = Parameters<SfuServerToClientEvents['sfu:audio-only']>[0];
 
 /** A producer piped in from another node, as its node describes it. */
 export interface PipedProducer {
@@ -322,6 +328,14 @@ export class ConsultCallRoom {
       this.#broadcast(null, 'sfu:active-speaker', { peerId: null, producerId: null });
     }
     this.#logger.info({ peerId, reason }, 'peer on another media node left call');
+  }
+
+  /** A participant on another node switched to or from audio-only there: shown here as on their node. */
+  setRemoteAudioOnly(change: AudioOnlyChange): void {
+    const remote = this.#remote.get(change.peerId);
+    if (!remote || this.#closed || remote.info.audioOnly === change.audioOnly) return;
+    remote.info = { ...remote.info, audioOnly: change.audioOnly };
+    this.#broadcast(null, 'sfu:audio-only', change);
   }
 
   /** Every participant that came through node `via`'s pipe (that pipe is gone). */
@@ -724,12 +738,14 @@ export class ConsultCallRoom {
       peer.audioOnly = next;
       this.#logger.info({ peerId: peer.peerId, audioOnly: next, estimatedKbps }, 'audio-only switch');
       for (const state of peer.consumers.values()) if (state.consumer.kind === 'video') await this.#syncConsumerPaused(peer, state);
-      this.#broadcast(null, 'sfu:audio-only', {
+      const change: AudioOnlyChange = {
         peerId: peer.peerId,
         audioOnly: next,
         reason: next ? 'low-bandwidth' : 'recovered',
         estimatedKbps: Math.round(estimatedKbps ?? 0),
-      });
+      };
+      this.#broadcast(null, 'sfu:audio-only', change);
+      this.#links?.peerAudioOnly(change);
     }
     if (!peer.audioOnly) {
       for (const state of peer.consumers.values()) {
@@ -803,11 +819,7 @@ export class ConsultCallRoom {
     if (peer.closed || this.#peers.get(peer.peerId) !== peer) throw new CallError('not in this call; join again');
   }
 
-  #broadcast<E extends Parameters<CallNotifier>[0]>(
-    exceptPeerId: string | null,
-    event: E,
-    ...args: Parameters<import('../../contracts/sfu-events').SfuServerToClientEvents[E]>
-  ): void {
+  #broadcast<E extends Parameters<CallNotifier>[0]>(exceptPeerId: string | null, event: E, ...args: Parameters<SfuServerToClientEvents[E]>): void {
     for (const peer of this.#peers.values()) {
       if (peer.peerId === exceptPeerId) continue;
       try {

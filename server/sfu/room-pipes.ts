@@ -14,7 +14,7 @@ import { z } from 'zod';
 import type { CallPeerInfo, PeerLeftReason } from '../../contracts/sfu-api';
 import type { Logger } from '../observability/logger';
 import type { ProducerAppData } from './call-peer';
-import type { ConsultCallRoom, RoomCloseReason, RoomLinks } from './consult-call-room';
+import type { AudioOnlyChange, ConsultCallRoom, RoomCloseReason, RoomLinks } from './consult-call-room';
 import { NODE_HEARTBEAT_MS, type MediaNodes } from './media-nodes';
 
 const peerInfo = z.object({ peerId: z.string(), userId: z.string(), displayName: z.string(), host: z.boolean(), audioOnly: z.boolean() });
@@ -33,6 +33,13 @@ export const pipeMessages = {
   attach: pipeEnd.extend({ consultId: z.string(), participants: z.array(peerInfo) }),
   'peer-joined': z.object({ consultId: z.string(), peer: peerInfo }),
   'peer-left': z.object({ consultId: z.string(), peerId: z.string(), userId: z.string(), reason: peerLeftReason }),
+  'peer-audio-only': z.object({
+    consultId: z.string(),
+    peerId: z.string(),
+    audioOnly: z.boolean(),
+    reason: z.enum(['low-bandwidth', 'recovered']),
+    estimatedKbps: z.number().int().min(0),
+  }),
   produce: z.object({
     consultId: z.string(),
     producerId: z.string(),
@@ -112,6 +119,13 @@ export class RoomPipes implements RoomLinks {
           this.#forward(from, 'peer-left', m);
           return null;
         }
+        case 'peer-audio-only': {
+          const { consultId: _, ...change } = pipeMessages['peer-audio-only'].parse(body);
+          if (!this.#links.has(from)) return null;
+          this.#room.setRemoteAudioOnly(change);
+          this.#forward(from, 'peer-audio-only', body);
+          return null;
+        }
         case 'produce': {
           const m = pipeMessages.produce.parse(body);
           const link = this.#links.get(from);
@@ -144,6 +158,9 @@ export class RoomPipes implements RoomLinks {
   }
   peerLeft(peerId: string, userId: string, reason: PeerLeftReason): void {
     for (const node of this.#links.keys()) this.#nodes.send(node, 'peer-left', { consultId: this.consultId, peerId, userId, reason });
+  }
+  peerAudioOnly(change: AudioOnlyChange): void {
+    for (const node of this.#links.keys()) this.#nodes.send(node, 'peer-audio-only', { consultId: this.consultId, ...change });
   }
   producerAdded(producer: ms.Producer<ProducerAppData>, via: string | null): void {
     for (const link of this.#links.values()) if (link.node !== via) void this.#push(link, producer);
@@ -280,7 +297,7 @@ export class RoomPipes implements RoomLinks {
   }
 
   /** The hub passes what one node told it on to the others. */
-  #forward(from: string, method: 'peer-joined' | 'peer-left', body: unknown): void {
+  #forward(from: string, method: 'peer-joined' | 'peer-left' | 'peer-audio-only', body: unknown): void {
     if (!this.#hub) return;
     for (const node of this.#links.keys()) if (node !== from) this.#nodes.send(node, method, body);
   }

@@ -105,6 +105,15 @@ maybe('media nodes: one call on two nodes, piped', () => {
     await waitFor(() => bob.of('sfu:producer-paused').length === 2, 5000, 'unmute piped to B');
     expect(bob.of('sfu:producer-paused')[1]).toEqual({ producerId: micId, peerId: onA.peer.peerId, paused: false });
 
+    // Bob's downlink on B collapses: his node switches him to audio only, and alice on A sees it on him; his recovery likewise.
+    await onB.room.reportStats(onB.peer, { downlinkKbps: 50 });
+    await waitFor(() => alice.of('sfu:audio-only').length === 1, 5000, "bob's audio-only switch told on A");
+    expect(alice.of('sfu:audio-only')).toEqual([{ peerId: onB.peer.peerId, audioOnly: true, reason: 'low-bandwidth', estimatedKbps: 50 }]);
+    expect(onA.room.participants().find((p) => p.info.userId === 'bob')?.info.audioOnly).toBe(true);
+    await onB.room.reportStats(onB.peer, { downlinkKbps: 3000 });
+    await waitFor(() => alice.of('sfu:audio-only').length === 2, 5000, "bob's recovery told on A");
+    expect(alice.of('sfu:audio-only')[1]).toMatchObject({ peerId: onB.peer.peerId, audioOnly: false, reason: 'recovered' });
+
     // Alice stops her camera on A: bob's consumer on B closes.
     onA.room.closeProducer(onA.peer, camId);
     await waitFor(() => bob.of('sfu:consumer-closed').length === 1, 5000, "bob's camera consumer closed");
