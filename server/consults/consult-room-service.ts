@@ -108,6 +108,27 @@ export class ConsultRoomService {
     if (wasPresent && !userStillPresent) io.to(rooms.consult(consultId)).emit('consult:participant-left', { consultId, userId: caller.userId });
   }
 
+  /**
+   * Takes out of the rooms the sockets of server processes that died without leaving (several
+   * processes: their heartbeat ran out) and tells each room, as an orderly leave would: the others
+   * hear `consult:participant-left` when the user's last socket went, the host the new waiting list.
+   * Each departure is reported by one process only. Returns how many sockets were taken out.
+   */
+  async sweepDeparted(): Promise<number> {
+    const departures = await this.deps.presence.departed();
+    const io = this.deps.io();
+    const waitingChanged = new Set<string>();
+    for (const d of departures) {
+      if (!d.wasPresent) waitingChanged.add(d.room);
+      else if (!d.userStillPresent) io.to(rooms.consult(d.room)).emit('consult:participant-left', { consultId: d.room, userId: d.entry.userId });
+    }
+    for (const consultId of waitingChanged) {
+      const consult = await this.deps.access.load(consultId).catch(() => null);
+      if (consult) await this.#notifyHost(consult);
+    }
+    return departures.length;
+  }
+
   /** A chat message from a socket present in the room (the waiting room cannot chat here). */
   async post(caller: Caller, ctx: RequestContext, socketId: string, consultId: string, text: string): Promise<ConsultMessageView> {
     if (!(await this.deps.presence.isPresent(consultId, socketId)))

@@ -6,6 +6,7 @@ import { rooms as socketRooms } from '../../contracts/events';
 import type { PatientRecords } from '../emr/records-api';
 import { secretFromConfigOrDataDir } from '../auth/secrets';
 import type { Feature, FeatureContext } from '../platform/feature';
+import { PROCESS_HEARTBEAT_MS } from '../platform/room-presence';
 import { SigningKeys } from '../signing/signing-keys';
 import { ConsultAccess } from './access';
 import { ConsultChat } from './consult-chat';
@@ -52,6 +53,11 @@ export function createConsultFeature(ctx: FeatureContext, deps: { records: Patie
   });
   if (offRevoked) unsubscribe.push(offRevoked);
   sweeper.start();
+  // Several processes: a dead process's room members are taken out and the rooms told (departures go to one process each).
+  const departedSweep = setInterval(() => {
+    roomService.sweepDeparted().catch((err: unknown) => ctx.logger.warn({ err }, 'consult room departures sweep failed'));
+  }, PROCESS_HEARTBEAT_MS);
+  departedSweep.unref();
 
   return {
     name: 'consults',
@@ -61,6 +67,7 @@ export function createConsultFeature(ctx: FeatureContext, deps: { records: Patie
     socket: consultSocketFeature({ tokens: ctx.accessTokens, room: roomService, logger: ctx.logger }),
     close: async () => {
       for (const off of unsubscribe) off();
+      clearInterval(departedSweep);
       await sweeper.stop();
     },
   };

@@ -6,7 +6,10 @@
  * Redis: two hashes per room (`…:present`, `…:waiting`), field = socket id, value = the entry as
  * JSON with the id of the process that holds the socket. Each process keeps an `alive` key with a
  * short TTL (heartbeat); entries of a process whose key expired (it died without leaving) are
- * ignored and deleted when read, so a dead process's sockets vanish within PROCESS_ALIVE_TTL_MS.
+ * ignored when read, so a dead process's sockets vanish within PROCESS_ALIVE_TTL_MS, and `departed`
+ * takes them out: each process lists the rooms it has entries in, and every process that looks
+ * removes a dead one's entries with one script per room, so each departure is reported once (to
+ * whoever removed it) and the room can be told the participant left.
  */
 import { z } from 'zod';
 import type { RedisClient } from './shared-state';
@@ -37,6 +40,20 @@ export interface RoomPresence {
   remove(room: string, socketId: string): Promise<{ wasPresent: RoomEntry | null; userStillPresent: boolean }>;
   isPresent(room: string, socketId: string): Promise<boolean>;
   snapshot(room: string): Promise<RoomSnapshot>;
+  /**
+   * Entries of processes that died without leaving, taken out of their rooms: each one is returned
+   * to exactly one caller across processes (`userStillPresent`: another socket of the user is still
+   * in the room). Always empty in one process's memory (its sockets leave when it closes them).
+   */
+  departed(): Promise<Departure[]>;
+}
+
+export interface Departure {
+  room: string;
+  entry: RoomEntry;
+  /** Whether it was in the room (true) or waiting outside it. */
+  wasPresent: boolean;
+  userStillPresent: boolean;
 }
 
 /** How often a process renews its `alive` key, and how long the key outlives the last renewal. */
@@ -105,6 +122,9 @@ export class ProcessRoomPresence implements RoomPresence {
     const r = this.#rooms.get(room);
     return Promise.resolve({ present: [...(r?.present.values() ?? [])], waiting: [...(r?.waiting.values() ?? [])] });
   }
+  departed(): Promise<Departure[]> {
+    return Promise.resolve([]);
+  }
 }
 
 const storedEntry = z.object({
@@ -131,6 +151,19 @@ end
 if #moved > 0 then redis.call('PEXPIRE', KEYS[2], ARGV[2]) end
 return moved`;
 
+/** Removes the entries of one (dead) process from a room's hash and returns them: run by whoever looks, each entry goes to one. */
+const TAKE_PROCESS_ENTRIES = `
+local taken = {}
+local all = redis.call('HGETALL', KEYS[1])
+for i = 1, #all, 2 do
+  local ok, e = pcall(cjson.decode, all[i + 1])
+  if ok and type(e) == 'table' and e.processId == ARGV[1] then
+    redis.call('HDEL', KEYS[1], all[i])
+    taken[#taken + 1] = all[i + 1]
+  end
+end
+return taken`;
+
 /** In Redis, shared by every process; entries of dead processes are skipped and cleaned up. */
 export class RedisRoomPresence implements RoomPresence {
   constructor(
@@ -143,6 +176,18 @@ export class RedisRoomPresence implements RoomPresence {
     const base = `hoichan:presence:${this.name}:${room}`;
     return { present: `${base}:present`, waiting: `${base}:waiting` };
   }
+  /** The processes that have had entries in this presence, and the rooms each has entries in. */
+  get #processesKey(): string {
+    return `hoichan:presence:${this.name}:processes`;
+  }
+  #roomsOfKey(processId: string): string {
+    return `hoichan:presence:${this.name}:rooms-of:${processId}`;
+  }
+  /** Notes that this process has entries in `room` (for `departed` on the others, should it die). */
+  async #track(room: string): Promise<void> {
+    const mine = this.#roomsOfKey(this.processId);
+    await this.redis.multi().sAdd(this.#processesKey, this.processId).sAdd(mine, room).pExpire(mine, ROOM_TTL_MS).exec();
+  }
   #encode(entry: RoomEntry): string {
     const stored: StoredEntry = { socketId: entry.socketId, userId: entry.userId, displayName: entry.displayName, role: entry.role, processId: this.processId };
     return JSON.stringify(stored);
@@ -150,6 +195,7 @@ export class RedisRoomPresence implements RoomPresence {
 
   async enter(room: string, entry: RoomEntry): Promise<{ firstOfUser: boolean }> {
     const k = this.#keys(room);
+    await this.#track(room);
     const [, , , , present] = await this.redis
       .multi()
       .hDel(k.waiting, entry.socketId)
@@ -158,12 +204,13 @@ export class RedisRoomPresence implements RoomPresence {
       .pExpire(k.present, ROOM_TTL_MS)
       .hVals(k.present)
       .execTyped();
-    const others = (await this.#living(k.present, present)).filter((p) => p.socketId !== entry.socketId);
+    const others = (await this.#living(present)).filter((p) => p.socketId !== entry.socketId);
     return { firstOfUser: !others.some((p) => p.userId === entry.userId) };
   }
 
   async wait(room: string, entry: RoomEntry): Promise<void> {
     const k = this.#keys(room);
+    await this.#track(room);
     await this.redis.multi().hDel(k.present, entry.socketId).hSet(k.waiting, entry.socketId, this.#encode(entry)).pExpire(k.waiting, ROOM_TTL_MS).exec();
   }
 
@@ -171,7 +218,7 @@ export class RedisRoomPresence implements RoomPresence {
     const k = this.#keys(room);
     const moved = (await this.redis.eval(ADMIT_USER, { keys: [k.waiting, k.present], arguments: [userId, String(ROOM_TTL_MS)] })) as unknown;
     const values = Array.isArray(moved) ? moved.filter((v): v is string => typeof v === 'string') : [];
-    return this.#living(k.present, values);
+    return this.#living(values);
   }
 
   async remove(room: string, socketId: string): Promise<{ wasPresent: RoomEntry | null; userStillPresent: boolean }> {
@@ -185,7 +232,7 @@ export class RedisRoomPresence implements RoomPresence {
       .execTyped();
     const wasPresent = typeof was === 'string' ? (decode(was) ?? null) : null;
     if (!wasPresent) return { wasPresent: null, userStillPresent: false };
-    const rest = await this.#living(k.present, present);
+    const rest = await this.#living(present);
     return { wasPresent: plain(wasPresent), userStillPresent: rest.some((p) => p.userId === wasPresent.userId) };
   }
 
@@ -193,32 +240,57 @@ export class RedisRoomPresence implements RoomPresence {
     const k = this.#keys(room);
     const value = await this.redis.hGet(k.present, socketId);
     if (typeof value !== 'string') return false;
-    return (await this.#living(k.present, [value])).length === 1;
+    return (await this.#living([value])).length === 1;
   }
 
   async snapshot(room: string): Promise<RoomSnapshot> {
     const k = this.#keys(room);
     const [present, waiting] = await this.redis.multi().hVals(k.present).hVals(k.waiting).execTyped();
-    return { present: await this.#living(k.present, present), waiting: await this.#living(k.waiting, waiting) };
+    return { present: await this.#living(present), waiting: await this.#living(waiting) };
   }
 
-  /** The entries whose process is alive (this one, or one whose heartbeat key exists); the others are deleted from `key`. */
-  async #living(key: string, values: string[]): Promise<RoomEntry[]> {
-    const entries = values.map(decode).filter((e): e is StoredEntry => e !== undefined);
-    const others = [...new Set(entries.map((e) => e.processId).filter((id) => id !== this.processId))];
+  async departed(): Promise<Departure[]> {
+    const processes = (await this.redis.sMembers(this.#processesKey)).filter((id) => id !== this.processId);
+    const alive = await this.#alive(processes);
+    const out: Departure[] = [];
+    for (const dead of processes.filter((id) => !alive.has(id))) {
+      const roomsOf = this.#roomsOfKey(dead);
+      for (const room of await this.redis.sMembers(roomsOf)) {
+        const k = this.#keys(room);
+        const take = async (key: string) => {
+          const taken = (await this.redis.eval(TAKE_PROCESS_ENTRIES, { keys: [key], arguments: [dead] })) as unknown;
+          return (Array.isArray(taken) ? taken : []).flatMap((v) => (typeof v === 'string' ? (decode(v) ?? []) : []));
+        };
+        const gone = [...(await take(k.present)).map((e) => ({ e, wasPresent: true })), ...(await take(k.waiting)).map((e) => ({ e, wasPresent: false }))];
+        if (!gone.length) continue;
+        const left = await this.#living(await this.redis.hVals(k.present));
+        for (const { e, wasPresent } of gone) out.push({ room, entry: plain(e), wasPresent, userStillPresent: left.some((p) => p.userId === e.userId) });
+      }
+      await this.redis.multi().del(roomsOf).sRem(this.#processesKey, dead).exec();
+    }
+    return out;
+  }
+
+  /** This process and those of `ids` whose heartbeat key exists. */
+  async #alive(ids: string[]): Promise<Set<string>> {
     const alive = new Set([this.processId]);
+    const others = ids.filter((id) => id !== this.processId);
     if (others.length) {
       const found = await this.redis.mGet(others.map(aliveKey));
       others.forEach((id, i) => {
         if (found[i] !== null) alive.add(id);
       });
     }
-    const dead = entries.filter((e) => !alive.has(e.processId));
-    if (dead.length)
-      await this.redis.hDel(
-        key,
-        dead.map((e) => e.socketId),
-      );
+    return alive;
+  }
+
+  /**
+   * The entries whose process is alive. A dead process's entries are left for `departed` to take
+   * out (and report once); until then they are only skipped.
+   */
+  async #living(values: string[]): Promise<RoomEntry[]> {
+    const entries = values.map(decode).filter((e): e is StoredEntry => e !== undefined);
+    const alive = await this.#alive([...new Set(entries.map((e) => e.processId))]);
     return entries.filter((e) => alive.has(e.processId)).map(plain);
   }
 }

@@ -93,13 +93,18 @@ describe.each([
 });
 
 describe('in Redis', () => {
-  test('a process that died (its heartbeat key gone) drops out of every room, its entries cleaned up', async () => {
+  test('a process that died (its heartbeat key gone) drops out of every room; its departures are taken out and reported once', async () => {
     const a = await redisState();
     const b = await redisState();
+    const c = await redisState();
     await a.roomPresence('consult').enter('dead', entry('a1', 'referrer'));
     await a.roomPresence('consult').wait('dead', entry('a2', 'guest'));
+    await a.roomPresence('consult').enter('dead-2', entry('a3', 'referrer'));
     await b.roomPresence('consult').enter('dead', entry('b1', 'host'));
+    await b.roomPresence('consult').enter('dead-2', entry('b2', 'referrer'));
     expect(users((await b.roomPresence('consult').snapshot('dead')).present)).toEqual(['host', 'referrer']);
+    // Alive: nothing departed.
+    expect(await c.roomPresence('consult').departed()).toEqual([]);
 
     // A crash: no orderly leave; its alive key runs out (here: removed, as expiry would).
     const client = createClient({ url: redis.url });
@@ -110,8 +115,20 @@ describe('in Redis', () => {
       await client.del(aliveKey(a.processId));
       expect(await b.roomPresence('consult').snapshot('dead')).toEqual({ present: [entry('b1', 'host')], waiting: [] });
       expect(await b.roomPresence('consult').isPresent('dead', 'a1')).toBe(false);
+      // Two processes look at once: every departure goes to exactly one of them.
+      const [byB, byC] = await Promise.all([b.roomPresence('consult').departed(), c.roomPresence('consult').departed()]);
+      const all = [...byB, ...byC].sort((x, y) => x.entry.socketId.localeCompare(y.entry.socketId));
+      expect(all).toEqual([
+        { room: 'dead', entry: entry('a1', 'referrer'), wasPresent: true, userStillPresent: false },
+        { room: 'dead', entry: entry('a2', 'guest'), wasPresent: false, userStillPresent: false },
+        // The user is still in that room through another process's socket: no "left" for them.
+        { room: 'dead-2', entry: entry('a3', 'referrer'), wasPresent: true, userStillPresent: true },
+      ]);
+      expect(await b.roomPresence('consult').departed()).toEqual([]);
       expect(await client.hKeys('hoichan:presence:consult:dead:present')).toEqual(['b1']);
       expect(await client.exists('hoichan:presence:consult:dead:waiting')).toBe(0);
+      expect(await client.exists(`hoichan:presence:consult:rooms-of:${a.processId}`)).toBe(0);
+      expect(await client.sMembers('hoichan:presence:consult:processes')).not.toContain(a.processId);
     } finally {
       await client.close();
     }

@@ -248,7 +248,8 @@ test('the SLA sweep runs on one process (the lease holder); when that process di
     await makeOverdue(second.id);
     const survivorSocket = holder === a ? onB : onA;
     await waitFor(survivorSocket, 'consult:overdue', (e) => e.consultId === second.id, 15000);
-    // The dead process's socket dropped out of the room (its heartbeat expired).
+    // The dead process's socket is taken out of the room (its heartbeat expired) and the room is told, as if it had left.
+    await waitFor(hostOnOther, 'consult:participant-left', (e) => e.consultId === inRoom.id && e.userId === referrer.userId, 30000);
     await until(
       "the dead process's socket leaves the room",
       async () => {
