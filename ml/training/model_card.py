@@ -27,7 +27,7 @@ def results(r: dict) -> str:
       f"sensitivity at ≤1 false-positive box per image on TBX11K validation "
       f"({tb['froc']['points']['1.0']['sensitivity']:.2f}).")
     a(f"- **tb-lesion** `flag` = {man['tb-lesion']['thresholds']['flag']}: image score reached by 90% of the "
-      "TB-positive validation images. **Not a validated screening threshold**: with no TB-negative images its "
+      "TB-positive images of the selection half of validation (`ml/reports/tb-image-score.md`). **Not a validated screening threshold**: with no TB-negative images its "
       "specificity (false-alarm rate on healthy or non-TB patients) is unknown.")
     op = nod["operating_point"]
     specs = "; ".join(f"{k}: sensitivity {v['sensitivity']:.2f}, specificity {v['specificity']:.2f}"
