@@ -32,7 +32,10 @@ def results(r: dict) -> str:
     op = nod["operating_point"]
     specs = "; ".join(f"{k}: sensitivity {v['sensitivity']:.2f}, specificity {v['specificity']:.2f}"
                       for k, v in op["per_source"].items())
-    a(f"- **nodule** `flag` = {man['nodule']['thresholds']['flag']}: ≥90% sensitivity in each source on "
+    cal = man["nodule"].get("calibration")
+    superseded = (f" (raw score; **superseded in use** by the calibrated threshold {cal['flag']:.3f} in the manifest's "
+                  "`calibration`, chosen by the same rule on the larger calibration split, see above)" if cal else "")
+    a(f"- **nodule** `flag` = {man['nodule']['thresholds']['flag']}{superseded}: ≥90% sensitivity in each source on "
       f"validation (sensitivity first, WHO-style triage). Resulting {specs}.")
     a(f"- **nodule** `box` = {man['nodule']['thresholds']['box']}: heatmap threshold with the best JSRT nodule "
       f"sensitivity at ≤1 false-positive box per image ({nod['jsrt_froc']['points']['1.0']['sensitivity']:.2f}).\n")
@@ -101,7 +104,7 @@ def results(r: dict) -> str:
       "hence the wide confidence intervals. NIH labels are text-mined (~10% wrong). It flags; it does not measure, "
       "characterise or follow up nodules.")
     a("- **Held-out sets.** The validation figures below were chosen on the same splits they are measured on "
-      "(optimistic). For nodules there is now a test split that chose nothing (ml/reports/calibration.md): "
+      "(optimistic). For nodules there is now a test split that chose nothing (above): "
       "AUC 0.55 on NIH. For TB the official TBX11K validation set must be used for an independent evaluation "
       "before any clinical pilot.")
     a("- **Small, CPU-trained models**: ~1 M parameters each, trained on 2 CPU cores "
@@ -110,7 +113,7 @@ def results(r: dict) -> str:
       "images; a larger model pretrained on many chest X-rays would do better.")
     a("- Inputs must be frontal (PA/AP) adult chest X-rays; lateral views, children, photos of films and "
       "heavily post-processed images are out of scope. The nodule score is calibrated on a NIH-dominated "
-      "calibration split (ml/reports/calibration.md), not to any clinic's prevalence; the TB score is not "
+      "calibration split (above), not to any clinic's prevalence; the TB score is not "
       "calibrated at all. Images that are not frontal chest X-rays are refused by the input gate and not scored.")
     a("- Never use the output to rule out disease or to delay a radiologist's read.\n")
     return "\n".join(L)
