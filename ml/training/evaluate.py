@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import shutil
 
 import numpy as np
@@ -15,7 +16,7 @@ import torch
 
 from hoichan_ml import manifest, plots
 from hoichan_ml import metrics as M
-from hoichan_ml.data import box_mask, load_image_cache, load_nodules, load_tb
+from hoichan_ml.data import box_mask, load_image_cache, load_nodule_split, load_nodules, load_tb
 from hoichan_ml.models import NoduleNet, TBLesionNet
 from hoichan_ml.preprocess import normalise
 from hoichan_ml.report_md import render
@@ -28,7 +29,7 @@ FROC_THRESHOLDS = np.round(np.concatenate([np.arange(0.05, 0.95, 0.025), np.aran
 def run_onnx(name: str, imgs_u8: np.ndarray, bs: int = 8) -> dict[str, np.ndarray]:
     path = manifest.WEIGHTS / manifest.MODELS[name]["file"]
     opts = ort.SessionOptions()
-    opts.intra_op_num_threads = 2
+    opts.intra_op_num_threads = int(os.environ.get("HOICHAN_THREADS", "2"))
     sess = ort.InferenceSession(str(path), opts, providers=["CPUExecutionProvider"])
     outs: dict[str, list[np.ndarray]] = {"score": [], "heatmap": []}
     for i in range(0, len(imgs_u8), bs):
@@ -169,10 +170,12 @@ def _probe(f: np.ndarray, labels: np.ndarray, src: np.ndarray, reps: int, prefix
     return out
 
 
-def evaluate_nodule(reps: int, run: str) -> dict:
-    recs = load_nodules()
-    imgs = load_image_cache(recs, "nodules")
-    va = [i for i, r in enumerate(recs) if r.split == "val"]
+def evaluate_nodule(reps: int, run: str, split: str) -> dict:
+    """split v2: the validation split of load_nodule_split (model trained on JSRT + NIH);
+    v1: labels.csv's `val` (the model trained on JSRT `train` only)."""
+    recs = load_nodule_split() if split == "v2" else load_nodules()
+    imgs = load_image_cache(recs, "nodules-v2" if split == "v2" else "nodules")
+    va = [i for i, r in enumerate(recs) if r.split == ("validation" if split == "v2" else "val")]
     out = run_onnx("nodule", imgs[va])
     s, heats = out["score"], out["heatmap"]
     lab = np.array([recs[i].label for i in va])
@@ -203,8 +206,10 @@ def evaluate_nodule(reps: int, run: str) -> dict:
     loc = {sub: {"hit_rate": r3(np.mean(v)), "n": len(v)} for sub, v in sorted(by_sub.items())}
     allhits = [h for v in by_sub.values() for h in v]
     loc["all"] = {"hit_rate": r3(np.mean(allhits)), "n": len(allhits)}
-    # nodule box threshold from a JSRT FROC (JSRT val positives and negatives)
-    jv = [k for k, i in enumerate(va) if recs[i].source == "JSRT"]
+    # nodule box threshold from a FROC: v1 JSRT val positives and negatives; v2 every validation
+    # image with a nodule/mass box, and every validation negative, of both sources
+    jv = ([k for k, i in enumerate(va) if recs[i].source == "JSRT"] if split == "v1" else
+          [k for k, i in enumerate(va) if recs[i].label != 1 or recs[i].boxes])
     curve = M.froc(heats[jv], [recs[va[k]].boxes for k in jv], FROC_THRESHOLDS)
     fr = {str(t): dict(zip(("sensitivity", "threshold"), M.sens_at_fppi(curve, t))) for t in (0.5, 1.0, 2.0)}
     box_thr = fr["1.0"]["threshold"] or 0.5
@@ -225,7 +230,9 @@ def evaluate_nodule(reps: int, run: str) -> dict:
                                          f"NIH ChestX-ray14 (CC0) {recs[va[k]].image}: score {s[k]:.2f}",
                                          R / "nodule_example_nih.png")}
     res.update({
-        "n_val": {"JSRT": int((src == "JSRT").sum()), "NIH": int((src == "NIH").sum())},
+        "n_val": {"JSRT": int((src == "JSRT").sum()), "NIH": int((src == "NIH").sum())}, "split": split,
+        "froc_set": ("JSRT val, positives and negatives" if split == "v1" else
+                     "validation, JSRT and NIH: images with a nodule/mass box and negatives"),
         "operating_point": {"threshold": r3(thr), "rule": ">=90% sensitivity in each source (min of per-source thresholds)", "per_source": op},
         "jsrt_localisation_by_subtlety": loc,
         "localisation_rule": "heatmap argmax cell (4x4 px) intersects the nodule box",
@@ -241,6 +248,8 @@ def main() -> None:
     ap.add_argument("--reps", type=int, default=2000)
     ap.add_argument("--tb-run", default="tb")
     ap.add_argument("--nodule-run", default="nodule", help="run whose best.pt was exported (feature probe)")
+    ap.add_argument("--nodule-split", choices=["v1", "v2"], default="v2",
+                    help="v2: splits/nodule_split.csv (train_nodule_nih.py); v1: labels.csv (train_nodule.py)")
     args = ap.parse_args()
     setup(0)
     R.mkdir(parents=True, exist_ok=True)
@@ -249,10 +258,13 @@ def main() -> None:
         h = RUNS / run / "history.json"
         if h.exists():
             shutil.copy(h, R / f"history-{name}.json")
-            histories[name] = json.loads(h.read_text())
+        if (R / f"history-{name}.json").exists():  # a run folder that is gone keeps its copied history
+            histories[name] = json.loads((R / f"history-{name}.json").read_text())
     tb = evaluate_tb(args.reps)
-    nod = evaluate_nodule(args.reps, args.nodule_run)
-    manifest.update_model("tb-lesion", thresholds=tb["thresholds"])
+    nod = evaluate_nodule(args.reps, args.nodule_run, args.nodule_split)
+    tb_entry = next(m for m in manifest.load()["models"] if m["name"] == "tb-lesion")
+    # the TB flag is set by tb_image_score.py's written rule once it has run; keep it
+    manifest.update_model("tb-lesion", thresholds={"box": tb["thresholds"]["box"]} if "imageScore" in tb_entry else tb["thresholds"])
     manifest.update_model("nodule", thresholds=nod["thresholds"])
     man = manifest.load()
     exports = {n: json.loads((R / f"export-{n}.json").read_text()) for n in manifest.MODELS}

@@ -63,13 +63,36 @@ def heat_stats(h: np.ndarray, thr: float) -> dict:
             "boxes": [{"box": b["box"], "score": b["score"]} for b in extract_boxes(h, thr)]}
 
 
+def update_nodule(run: str) -> None:
+    path = OUT / "expected.json"
+    expected = json.loads(path.read_text())
+    man = manifest.load()
+    thr = {m["name"]: m["thresholds"] for m in man["models"]}
+    nod, _ = build("nodule", RUNS / run / "best.pt")
+    for name, entry in expected["files"].items():
+        x = preprocess_file(OUT / name)
+        with torch.no_grad():
+            ns, nh = nod(torch.from_numpy(x))
+        entry["nodule"] = {"score": float(ns[0]), "heatmap": heat_stats(nh[0, 0].numpy(), thr["nodule"]["box"])}
+    expected["models"] = {m["name"]: {"file": m["file"], "sha256": m["sha256"], "version": m["version"],
+                                      "thresholds": m["thresholds"]} for m in man["models"]}
+    path.write_text(json.dumps(expected, indent=1) + "\n")
+    print(f"nodule outputs of {len(expected['files'])} fixtures recomputed from {run}")
+
+
 def main() -> None:
     import argparse
     ap = argparse.ArgumentParser()
     ap.add_argument("--tb-run", default="tb")
     ap.add_argument("--nodule-run", default="nodule")
+    ap.add_argument("--only-nodule", action="store_true",
+                    help="keep the images and the TB outputs (their checkpoint is gone); recompute the nodule "
+                         "outputs from --nodule-run and the model entries from the manifest")
     args = ap.parse_args()
     setup(0)
+    if args.only_nodule:
+        update_nodule(args.nodule_run)
+        return
     OUT.mkdir(parents=True, exist_ok=True)
     for p in OUT.glob("*.png"):
         p.unlink()

@@ -140,3 +140,93 @@ def box_mask(boxes: list[Box], size: int = 128, stride: int = 4) -> np.ndarray:
             c = min(size - 1, int(((x0 + x1) / 2) // stride))
             m[r, c] = 1.0
     return m
+
+
+# ------------------------------------------------ nodules v2: cxr-nodules + nih-bbox, nested
+NIH_BBOX_DIR = SHARED / "datasets" / "nih-bbox"
+NODULE_SPLIT_CSV = SPLITS / "nodule_split.csv"
+NODULE_FINDINGS = ("Nodule", "Mass")
+
+
+@dataclass
+class NoduleRecord(Record):
+    dataset: str = ""
+    patient: str = ""
+    other_boxes: list[Box] = field(default_factory=list)  # boxes of other findings (hard negatives)
+
+
+def _u32(key: str) -> int:
+    return int.from_bytes(hashlib.sha256(key.encode()).digest()[:4], "big")
+
+
+def calibration_half(patient: str) -> str:
+    """The split ml/calibration/calibrate.ts has always used: 'calibration' or 'test' (same hash)."""
+    return "calibration" if _u32(f"calibration:{patient}") % 2 == 0 else "test"
+
+
+def _labelled_boxes(s: str) -> list[tuple[str, Box]]:
+    out: list[tuple[str, Box]] = []
+    for part in filter(None, (p.strip() for p in s.split(";"))):
+        name, coords = part.split(":", 1)
+        out.append((name, tuple(float(v) for v in coords.split(","))))  # type: ignore[arg-type]
+    return out
+
+
+def load_nodule_split() -> list[NoduleRecord]:
+    """cxr-nodules (JSRT + NIH) and nih-bbox, split by patient into train / validation /
+    calibration / test (written to splits/nodule_split.csv).
+
+    test         = the test split of ml/reports/calibration.md, unchanged: half of nih-bbox's
+                   patients (hash) and half of the patients of JSRT `val`; chooses nothing.
+    validation   = the other half of JSRT `val`; NIH patients outside test with hash bucket 6-7 of 10.
+    calibration  = a quarter of JSRT `train` patients (hash); NIH patients outside test, bucket 8-9.
+    train        = the rest: JSRT `train` (three quarters), NIH patients outside test, bucket 0-5.
+    NIH patients that have any image in test are never in another split; the few images in both
+    NIH sets are taken once, from cxr-nodules (as calibrate.ts does).
+    """
+    recs: list[NoduleRecord] = []
+    nod_names: set[str] = set()
+    with (NODULE_DIR / "labels.csv").open() as f:
+        for row in csv.DictReader(f):
+            nod_names.add(row["image"])
+            jsrt = row["source"] == "JSRT"
+            boxes = [b for n, b in _labelled_boxes(row.get("boxes_512") or "") if n in NODULE_FINDINGS]
+            det = row.get("jsrt_detail") or ""
+            sub, size = _detail(det, "subtlety"), _detail(det, "size_mm")
+            recs.append(NoduleRecord(
+                image=row["image"], path=NODULE_DIR / "images" / row["image"], boxes=boxes,
+                split=row["split"], label=int(row["nodule_label"]), source="JSRT" if jsrt else "NIH",
+                subtlety=int(sub) if sub else None, size_mm=float(size) if size else None,
+                dataset="cxr-nodules", patient=f"JSRT:{row['patient_id']}" if jsrt else f"NIH:{row['image'].split('_')[0]}"))
+    with (NIH_BBOX_DIR / "labels.csv").open() as f:
+        for row in csv.DictReader(f):
+            if row["image"] in nod_names:
+                continue
+            lb = _labelled_boxes(row.get("boxes_512") or "")
+            recs.append(NoduleRecord(
+                image=row["image"], path=NIH_BBOX_DIR / "images" / row["image"],
+                boxes=[b for n, b in lb if n in NODULE_FINDINGS], other_boxes=[b for n, b in lb if n not in NODULE_FINDINGS],
+                split="", label=int(row["nodule_label"]), source="NIH", dataset="nih-bbox",
+                patient=f"NIH:{row['patient_id']}"))
+    test_nih = {r.patient for r in recs if r.dataset == "nih-bbox" and calibration_half(r.patient) == "test"}
+    for r in recs:
+        if r.source == "JSRT":
+            if r.split == "val":
+                r.split = "test" if calibration_half(r.patient) == "test" else "validation"
+            else:
+                r.split = "calibration" if _u32(f"nodule-v2:{r.patient}") % 4 == 0 else "train"
+        elif r.patient in test_nih:
+            # nih-bbox images of a test patient are test; their cxr-nodules images chose the old
+            # checkpoint, so they are left out (calibration.md's test set, unchanged)
+            r.split = "test" if r.dataset == "nih-bbox" else "excluded"
+        else:
+            b = _u32(f"nodule-v2:{r.patient}") % 10
+            r.split = "train" if b < 6 else "validation" if b < 8 else "calibration"
+    recs.sort(key=lambda r: (r.dataset, r.image))
+    SPLITS.mkdir(parents=True, exist_ok=True)
+    with NODULE_SPLIT_CSV.open("w", newline="") as f:
+        w = csv.writer(f)
+        w.writerow(["dataset", "image", "source", "patient", "split", "nodule_label", "nodule_boxes"])
+        for r in recs:
+            w.writerow([r.dataset, r.image, r.source, r.patient, r.split, r.label, len(r.boxes)])
+    return recs

@@ -70,14 +70,14 @@ def curves(histories: dict[str, list[dict]], path: Path) -> str:
     for name, h in histories.items():
         ep = [r["epoch"] for r in h]
         ax = next(axs)
-        for k in [k for k in h[0] if k.startswith("train_loss") and h[0][k] is not None]:
-            ax.plot(ep, [r[k] for r in h], label=k.removeprefix("train_loss_") if k != "train_loss" else "loss")
+        for k in [k for k in h[-1] if k.startswith("train_loss") and h[-1][k] is not None]:  # row 0 may be the initial weights
+            ax.plot(ep, [r.get(k, np.nan) for r in h], label=k.removeprefix("train_loss_") if k != "train_loss" else "loss")
         ax.set_title(f"{name}: train loss")
         ax.legend(fontsize=6)
         ax.set_xlabel("epoch")
         ax = next(axs)
-        for k in [k for k in h[0] if k.startswith(("auc", "pointing", "patch", "val_metric"))]:
-            ax.plot(ep, [r[k] for r in h], label=k)
+        for k in [k for k in h[-1] if k.startswith(("auc", "pointing", "patch", "val_metric"))]:
+            ax.plot(ep, [r.get(k, np.nan) for r in h], label=k)
         ax.set_title(f"{name}: validation")
         ax.set_xlabel("epoch")
         ax.legend(fontsize=6)

@@ -17,6 +17,9 @@ def render(r: dict) -> str:
       "validation splits. Small validation sets: every number below carries wide uncertainty, and the "
       "checkpoints were selected on these same splits (slightly optimistic). The official held-out sets "
       "are not available here. See `ml/MODEL_CARD.md` for intended use and limits.\n")
+    a("**Figures on data that chose nothing**: nodules in `ml/reports/nodule-nih.md` (this model and the previous "
+      "one, per source, 95% CIs) and `ml/reports/calibration.md` (calibrated score and flag); the TB image score and "
+      "its threshold in `ml/reports/tb-image-score.md`; the input gate in `ml/reports/input-gate.md`.\n")
     a("## Models\n")
     a("| model | file | version | sha256 | size | ONNX vs PyTorch max abs diff | checkpoint epoch |")
     a("|---|---|---|---|---|---|---|")
@@ -52,20 +55,30 @@ def render(r: dict) -> str:
     a(f"- Heatmap calibration (cells in the lung-field proxy vs box-derived masks): ECE {tb['heatmap_calibration']['ece']:.3f}. "
       "Box-derived masks are coarse (rectangles), so this measures agreement with boxes, not with lesion outlines.")
     sc = tb["score_on_tb_positive_val"]
-    a(f"- Image score on TB-positive validation images: median {sc['median']:.3f}, 10th percentile {sc['p10']:.3f}. "
-      f"Flag threshold {tb['thresholds']['flag']} = 90% of TB-positive validation images flagged "
-      f"({sc['sensitivity_at_flag']:.3f}); **its specificity is unknown** (no negatives).")
+    tb_man = next(m for m in man["models"] if m["name"] == "tb-lesion")
+    if "imageScore" in tb_man:
+        a(f"- Image score ({tb_man['imageScore']['method']}) on TB-positive validation images: median {sc['median']:.3f}, "
+          f"10th percentile {sc['p10']:.3f}. Flag threshold (manifest) {tb_man['thresholds']['flag']}, set by the written "
+          f"rule of `{tb_man['imageScore']['report']}` on half of these images; **its specificity is unknown** (no negatives).")
+    else:
+        a(f"- Image score on TB-positive validation images: median {sc['median']:.3f}, 10th percentile {sc['p10']:.3f}. "
+          f"Flag threshold {tb['thresholds']['flag']} = 90% of TB-positive validation images flagged "
+          f"({sc['sensitivity_at_flag']:.3f}); **its specificity is unknown** (no negatives).")
     bp = tb["boxes_per_image_at_box_threshold"]
     a(f"- Box threshold {tb['thresholds']['box']} (best sensitivity at ≤1 FP/image): "
       f"{bp['mean']:.2f} boxes per image on average (max {bp['max']}).\n")
     a(f"![TB FROC]({tb['figures']['froc']}) ![TB reliability]({tb['figures']['reliability']}) "
       f"![TB example (TBX11K)]({tb['figures']['example']})\n")
     a("## Nodules / masses (JSRT + NIH ChestX-ray14)\n")
-    a(f"Validation: suggested split of `labels.csv`; JSRT {nod['n_val']['JSRT']} images, NIH {nod['n_val']['NIH']} "
+    v2 = nod.get("split") == "v2"
+    a(f"Validation: {'the validation split of `ml/training/splits/nodule_split.csv` (by patient)' if v2 else 'suggested split of `labels.csv`'}; "
+      f"JSRT {nod['n_val']['JSRT']} images, NIH {nod['n_val']['NIH']} "
       "images. Metrics are per source, never pooled. NIH labels are text-mined (~90% accurate).\n")
-    a("Image score exported as `score`: the maximum of the 3×3-smoothed localisation heatmap (as for TB). The "
-      "heatmap was trained on JSRT nodule boxes only; NIH images were not used for training, so the NIH rows are an "
-      "out-of-source test (NIH validation AUC does take part in choosing the checkpoint).\n")
+    a("Image score exported as `score`: the maximum of the 3×3-smoothed localisation heatmap (as for TB). "
+      + ("The heatmap was trained on JSRT and NIH nodule/mass boxes (`train_nodule_nih.py`); this validation split chose "
+         "its checkpoint. The test split that chose nothing: `ml/reports/nodule-nih.md` and `ml/reports/calibration.md`.\n" if v2 else
+         "The heatmap was trained on JSRT nodule boxes only; NIH images were not used for training, so the NIH rows are an "
+         "out-of-source test (NIH validation AUC does take part in choosing the checkpoint).\n"))
     a("| source / negatives | n pos | n neg | AUC (95% CI) | sens @80% spec | @90% | @95% |")
     a("|---|---|---|---|---|---|---|")
     for name, d in nod["per_source"].items():
@@ -84,8 +97,8 @@ def render(r: dict) -> str:
     a("|---" * (len(nod["jsrt_localisation_by_subtlety"]) + 1) + "|")
     a("| hit rate (n) | " + " | ".join(f"{v['hit_rate']:.2f} ({v['n']})" for v in nod["jsrt_localisation_by_subtlety"].values()) + " |\n")
     jf = nod["jsrt_froc"]["points"]
-    a(f"Nodule box threshold (manifest `box`) {nod['thresholds']['box']}: best JSRT nodule sensitivity at ≤1 FP/image "
-      f"(JSRT val, positives and negatives): {jf['1.0']['sensitivity']:.3f} (≤0.5: {jf['0.5']['sensitivity']:.3f}, "
+    a(f"Nodule box threshold (manifest `box`) {nod['thresholds']['box']}: best nodule sensitivity at ≤1 FP/image "
+      f"({nod.get('froc_set', 'JSRT val, positives and negatives')}): {jf['1.0']['sensitivity']:.3f} (≤0.5: {jf['0.5']['sensitivity']:.3f}, "
       f"≤2: {jf['2.0']['sensitivity']:.3f}).\n")
     a("Calibration (10 equal-width bins): " + "; ".join(f"{k}: ECE {v['ece']:.3f}" for k, v in nod["calibration"].items())
       + ". The score is a heatmap maximum, and training drew nodule and non-nodule images 50/50, so it is a ranking, "
@@ -114,8 +127,11 @@ def render(r: dict) -> str:
         for name, e in r["exports"].items():
             a(f"- {name}: exported checkpoint epoch {e['checkpoint_epoch']} (validation metric "
               f"{e['checkpoint_val_metric']:.3f}); training arguments `{json.dumps(e['train_args'])}`")
-        a("\nBoth models were trained on 2 CPU cores (TB from scratch on 256×256 crops; nodule initialised from the TB "
-          "checkpoint, dense JSRT loss on 256×256 crops plus the NIH image-label loss on whole 512 images), with the "
-          "epoch count chosen from a time budget and the checkpoint chosen on these validation splits.\n")
+        a("\nBoth models were trained on CPU with the epoch count chosen from a time budget and the checkpoint chosen on "
+          "these validation splits: TB from scratch on 256×256 crops; "
+          + ("nodule initialised from the previous nodule model (its ONNX weights), dense loss on 128×128 crops around "
+             "JSRT and NIH nodule/mass boxes and same-source negatives, 1 thread.\n" if nod.get("split") == "v2" else
+             "nodule initialised from the TB checkpoint, dense JSRT loss on 256×256 crops plus the NIH image-label loss "
+             "on whole 512 images.\n"))
         a("Histories: " + ", ".join(f"`ml/reports/{v}`" for v in r["histories"].values()) + "\n")
     return "\n".join(L) + "\n"
