@@ -333,14 +333,20 @@ export class RecordService {
 
   /** Every current resource of a patient's compartment (after read access, audited). */
   async compartment(caller: Caller | null, patientId: string, ctx?: RequestContext, what = '$everything'): Promise<FhirResource[]> {
-    const patient = await this.store.doc('Patient', patientId);
+    // what the access decision and the stored summary need, not the Patient resource (it is in the summary)
+    const patient = await this.store.resources
+      .findById(refKey('Patient', patientId), { deleted: 1, compartmentVersion: 1, registeredByFacilityId: 1 })
+      .lean<{ deleted?: boolean; compartmentVersion?: number; registeredByFacilityId?: string }>();
     if (!patient) throw new NotFoundError(`Patient/${patientId} is not known`);
-    if (caller) await this.access.enforce(caller, patientId, 'R', ctx, [`Patient/${patientId}/${what}`]);
-    if (patient.deleted) throw new GoneError(`Patient/${patientId} was deleted`);
-    // $summary: the members kept per patient (one read by id), valid for this compartment version.
     const version = patient.compartmentVersion ?? 0;
-    if (what === '$summary') {
-      const members = await this.store.summaryMembers(patientId, version);
+    // $summary: the members kept per patient (one read by id), valid for this compartment version;
+    // read while the access decision is audited, returned only once it is.
+    const stored = what === '$summary' && !patient.deleted ? this.store.summaryMembers(patientId, version) : undefined;
+    stored?.catch(() => undefined); // awaited below; a denial must not leave it unhandled
+    if (caller) await this.access.enforce(caller, patientId, 'R', ctx, [`Patient/${patientId}/${what}`], undefined, patient);
+    if (patient.deleted) throw new GoneError(`Patient/${patientId} was deleted`);
+    if (stored) {
+      const members = await stored;
       if (members) return members;
     }
     // the cache answers only for the compartment version the Patient document has now (another process may have written)
