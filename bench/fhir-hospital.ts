@@ -19,7 +19,7 @@
  * operation (name, collection, ms), timed in the driver, to see where a request's time goes.
  * Prints tables, then one JSON line.
  */
-import { rmSync } from 'node:fs';
+import { readdirSync, readFileSync, rmSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import os from 'node:os';
 import { performance } from 'node:perf_hooks';
@@ -134,6 +134,36 @@ function timeDatabaseCommands(): void {
   };
 }
 
+/** CPU seconds used so far by this process and, per program name, by its descendants (FerretDB, PostgreSQL's processes). */
+function cpuByProgram(): Map<string, number> {
+  const tick = 100; // USER_HZ on Linux
+  const out = new Map<string, number>([['node (server+bench)', process.cpuUsage().user / 1e6 + process.cpuUsage().system / 1e6]]);
+  const parent = new Map<number, { ppid: number; comm: string; cpu: number }>();
+  for (const name of readdirSync('/proc')) {
+    if (!/^\d+$/.test(name)) continue;
+    try {
+      const stat = readFileSync(`/proc/${name}/stat`, 'utf8');
+      const close = stat.lastIndexOf(')');
+      const comm = stat.slice(stat.indexOf('(') + 1, close);
+      const f = stat.slice(close + 2).split(' ');
+      // fields after comm: state ppid ... utime(12) stime(13) cutime(14) cstime(15)
+      parent.set(Number(name), { ppid: Number(f[1]), comm, cpu: (Number(f[11]) + Number(f[12]) + Number(f[13]) + Number(f[14])) / tick });
+    } catch {
+      // the process ended meanwhile
+    }
+  }
+  const isDescendant = (pid: number): boolean => {
+    for (let p = parent.get(pid)?.ppid, hops = 0; p !== undefined && hops < 10; p = parent.get(p)?.ppid, hops++) if (p === process.pid) return true;
+    return false;
+  };
+  for (const [pid, p] of parent) {
+    if (pid === process.pid || !isDescendant(pid)) continue;
+    const key = p.comm.startsWith('postgres') ? 'postgres' : p.comm;
+    out.set(key, (out.get(key) ?? 0) + p.cpu);
+  }
+  return out;
+}
+
 async function main(): Promise<void> {
   const args = parseArgs(process.argv.slice(2));
   if (args.profile) timeDatabaseCommands();
@@ -230,6 +260,7 @@ async function main(): Promise<void> {
           if (phase === 'warm') await pool(items.slice(0, Math.min(n, 32)), args.concurrency, async (p) => void (await call('GET', op.path(p), token)));
           const lat: number[] = [];
           let errors = 0;
+          const cpu0 = args.profile ? cpuByProgram() : null;
           const t = performance.now();
           await pool(items, args.concurrency, async (p) => {
             const s0 = performance.now();
@@ -241,6 +272,11 @@ async function main(): Promise<void> {
             lat.push(performance.now() - s0);
           });
           const wall = (performance.now() - t) / 1000;
+          if (cpu0) {
+            const cpu1 = cpuByProgram();
+            const per = [...cpu1].map(([k, v]) => `${k} ${r1(((v - (cpu0.get(k) ?? 0)) * 1000) / items.length)}`).join(', ');
+            process.stderr.write(`  ${phase} ${op.name}: CPU ms per request: ${per}\n`);
+          }
           lat.sort((x, y) => x - y);
           rows.push({ phase, op: op.name, requests: items.length, p50: r1(pct(lat, 50)), p99: r1(pct(lat, 99)), perS: r1(items.length / wall), errors });
           process.stderr.write(
