@@ -202,6 +202,7 @@ async function main(): Promise<void> {
       }));
       if (args.profile) importLog = [];
       commandLog = importLog;
+      const importCpu0 = args.profile ? cpuByProgram() : null;
       const t0 = performance.now();
       let stepResources = 0;
       await pool(batch, args.importConcurrency, async ({ i, citizenId }) => {
@@ -229,6 +230,10 @@ async function main(): Promise<void> {
             .map(([k, e]) => `${k} ×${e.n} ${r1(e.ms)} ms`)
             .join(', ')}\n`,
         );
+        if (importCpu0)
+          process.stdout.write(
+            `  profile import CPU s: ${[...cpuByProgram()].map(([k, v]) => `${k} ${r1(v - (importCpu0.get(k) ?? 0))}`).join(', ')} (${r1(s)} s wall)\n`,
+          );
         importLog = [];
       }
       imported += stepResources;
