@@ -150,12 +150,14 @@ export class ResourceStore {
         const ids = docs.map((d) => d._id);
         undo.push(() => this.resources.deleteMany({ _id: { $in: ids } }));
         undo.push(() => this.history.deleteMany({ _id: { $in: ids.map((id) => `${id}/_history/1`) } }));
+        // lean: the documents are built complete here (#docFor), so mongoose need not construct,
+        // cast and validate a Document per resource (a tenth of an import's Node CPU)
         await this.history.insertMany(
           docs.map((d) => storedBody(historyOf(d, 'POST'))),
-          { ordered: true },
+          { ordered: true, lean: true },
         );
         try {
-          await this.resources.insertMany(docs.map(storedBody), { ordered: true });
+          await this.resources.insertMany(docs.map(storedBody), { ordered: true, lean: true });
         } catch (err) {
           if ((err as { code?: number }).code === 11000) throw new ConflictError('A resource with that id already exists');
           throw err;
