@@ -2,14 +2,15 @@
  * Audit trail: what one audited read costs at a steady rate.
  *
  *   npx tsc -p tsconfig.build.json && node dist/bench/audit-cost.js [--rate 500] [--seconds 10] [--processes 1] [--linger <ms>]
+ *     [--handler postgresql|sqlite]
  *
- * Starts the embedded FerretDB (SQLite) in a temporary folder and `--processes` AuditLog writers
+ * Starts the embedded FerretDB (on PostgreSQL, the embedded default, or `--handler sqlite`) in a temporary folder and `--processes` AuditLog writers
  * (each with its own connection, as separate server processes would have), then records `--rate`
  * entries per second in total for `--seconds`, the way request handlers do (fire and await).
  * Prints the latency of `record()` (call → stored), the CPU the server process and FerretDB
  * spent per entry, the batches written, and whether the chain verifies. Then one JSON line.
  */
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { performance } from 'node:perf_hooks';
@@ -17,6 +18,7 @@ import { AuditLog } from '../server/audit/audit-log';
 import { Database } from '../server/db/database';
 import { EmbeddedFerretDb, defaultFerretDbBin } from '../server/db/embedded-ferretdb';
 import { createLogger } from '../server/observability/logger';
+import { EmbeddedPostgres, findPostgresBinDir } from '../server/db/embedded-postgres';
 
 function arg(name: string, def: number): number {
   const i = process.argv.indexOf(`--${name}`);
@@ -39,6 +41,30 @@ function procCpuS(pid: number | undefined): number {
   }
 }
 
+/** CPU seconds of this process's descendants other than `except` (PostgreSQL's processes). */
+function descendantsCpuS(except: number | undefined): number {
+  const procs = new Map<number, { ppid: number; cpu: number }>();
+  for (const name of readdirSync('/proc')) {
+    if (!/^\d+$/.test(name)) continue;
+    try {
+      const f = readFileSync(`/proc/${name}/stat`, 'utf8').split(') ')[1]?.split(' ') ?? [];
+      procs.set(Number(name), { ppid: Number(f[1]), cpu: (Number(f[11]) + Number(f[12])) / 100 });
+    } catch {
+      // ended meanwhile
+    }
+  }
+  let total = 0;
+  for (const [pid, p] of procs) {
+    if (pid === except) continue;
+    for (let up = p.ppid, hops = 0; hops < 10 && up > 1; up = procs.get(up)?.ppid ?? 0, hops++)
+      if (up === process.pid) {
+        total += p.cpu;
+        break;
+      }
+  }
+  return total;
+}
+
 async function main(): Promise<void> {
   const rate = arg('rate', 500);
   const seconds = arg('seconds', 10);
@@ -47,7 +73,17 @@ async function main(): Promise<void> {
   const logger = createLogger('warn');
   const dataDir = mkdtempSync(path.join(os.tmpdir(), 'hoichan-bench-audit-'));
   const cache = process.env.HOICHAN_CACHE ?? path.join(os.homedir(), '.cache', 'hoichan');
-  const ferret = await EmbeddedFerretDb.start({ bin: process.env.FERRETDB_BIN ?? defaultFerretDbBin(cache), dataDir, logger });
+  const handler = process.argv.includes('--handler') ? process.argv[process.argv.indexOf('--handler') + 1] : 'postgresql';
+  if (handler !== 'postgresql' && handler !== 'sqlite') throw new Error('--handler postgresql|sqlite');
+  const pgBinDir = handler === 'postgresql' ? findPostgresBinDir(process.env.HOICHAN_PG_BIN_DIR) : undefined;
+  if (handler === 'postgresql' && !pgBinDir) throw new Error('PostgreSQL is not installed (npm run setup)');
+  const postgres = pgBinDir ? await EmbeddedPostgres.start({ binDir: pgBinDir, dataDir, logger }) : null;
+  const ferret = await EmbeddedFerretDb.start({
+    bin: process.env.FERRETDB_BIN ?? defaultFerretDbBin(cache),
+    dataDir,
+    logger,
+    ...(postgres ? { handler: 'postgresql' as const, postgresqlUrl: postgres.url } : {}),
+  });
   const dbs = await Promise.all(Array.from({ length: processes }, () => Database.connect(ferret.uri, 'bench_audit', logger)));
   const key = 'bench-audit-key-that-is-long-enough-0123456789';
   const logs = dbs.map((d) =>
@@ -63,6 +99,7 @@ async function main(): Promise<void> {
     const total = Math.round(rate * seconds);
     const cpu0 = process.cpuUsage();
     const ferretCpu0 = procCpuS(ferret.pid);
+    const pgCpu0 = descendantsCpuS(ferret.pid);
     const t0 = performance.now();
     for (let i = 0; i < total; i++) {
       // steady arrivals: entry i is due at t0 + i / rate
@@ -89,6 +126,7 @@ async function main(): Promise<void> {
     const wallS = (performance.now() - t0) / 1000;
     const cpu = process.cpuUsage(cpu0);
     const ferretCpuS = procCpuS(ferret.pid) - ferretCpu0;
+    const pgCpuS = descendantsCpuS(ferret.pid) - pgCpu0;
     latencies.sort((a, b) => a - b);
     const tv = performance.now();
     const verdict = await logs[0]!.verify();
@@ -97,7 +135,7 @@ async function main(): Promise<void> {
     const conflicts = logs.reduce((n, l) => n + l.stats.conflicts, 0);
     const result = {
       bench: 'audit-cost',
-      database: 'embedded FerretDB (SQLite)',
+      database: `embedded FerretDB (${postgres ? 'PostgreSQL' : 'SQLite'})`,
       cpus: os.cpus().length,
       processes,
       ratePerS: rate,
@@ -111,6 +149,7 @@ async function main(): Promise<void> {
       recordMsP99: Number(percentile(latencies, 99).toFixed(2)),
       serverCpuMsPerEntry: Number(((cpu.user + cpu.system) / 1000 / total).toFixed(3)),
       ferretdbCpuMsPerEntry: Number(((ferretCpuS * 1000) / total).toFixed(3)),
+      postgresCpuMsPerEntry: Number(((pgCpuS * 1000) / total).toFixed(3)),
       verifyOk: verdict.ok,
       verifyMs: Math.round(verifyMs),
     };
@@ -121,7 +160,10 @@ async function main(): Promise<void> {
       ],
       ['record() call → stored', `p50 ${result.recordMsP50} ms, p99 ${result.recordMsP99} ms`],
       ['Batches', `${batches} (${result.entriesPerBatch} entries per insertMany + anchor move), ${conflicts} lost races between writers`],
-      ['CPU per audited read', `server ${result.serverCpuMsPerEntry} ms + FerretDB ${result.ferretdbCpuMsPerEntry} ms`],
+      [
+        'CPU per audited read',
+        `server ${result.serverCpuMsPerEntry} ms + FerretDB ${result.ferretdbCpuMsPerEntry} ms${postgres ? ` + PostgreSQL ${result.postgresCpuMsPerEntry} ms` : ''}`,
+      ],
       ['Verify after the run', `${verdict.ok ? 'intact' : verdict.message} (${verdict.entries} entries in ${result.verifyMs} ms)`],
     ];
     const w = Math.max(...rows.map((r) => r[0].length));
@@ -132,6 +174,7 @@ async function main(): Promise<void> {
     await Promise.all(logs.map((l) => l.close()));
     await Promise.all(dbs.map((d) => d.close()));
     await ferret.stop();
+    await postgres?.stop();
     rmSync(dataDir, { recursive: true, force: true });
   }
 }

@@ -1,6 +1,7 @@
 import { Schema, type Connection } from 'mongoose';
 import type { FhirResource } from '../contracts/fhir';
 import { modelOn } from './model-on';
+import { storeResourceAsJson } from './resource-json';
 
 /** Every version of every resource, written before the current version is replaced. `_id` is "Type/id/_history/n". */
 export interface FhirHistoryDoc {
@@ -31,5 +32,8 @@ const fhirHistorySchema = new Schema<FhirHistoryDoc>(
   { versionKey: false, minimize: false, collection: 'fhir_history' },
 );
 fhirHistorySchema.index({ type: 1, id: 1, versionId: -1 });
+
+// the body is stored as JSON text (models/resource-json.ts); reads still see `resource`
+storeResourceAsJson(fhirHistorySchema);
 
 export const fhirHistoryModel = (conn: Connection) => modelOn(conn, 'FhirHistory', fhirHistorySchema);

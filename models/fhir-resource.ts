@@ -1,6 +1,7 @@
 import { Schema, type Connection } from 'mongoose';
 import type { FhirResource } from '../contracts/fhir';
 import { modelOn } from './model-on';
+import { storeResourceAsJson } from './resource-json';
 
 /** A date search key: the instant range [lo, hi] (ms since epoch) a FHIR date/period/dateTime covers. */
 export interface DateKey {
@@ -66,5 +67,8 @@ fhirResourceSchema.index({ patientId: 1, type: 1 });
 fhirResourceSchema.index({ tokens: 1 });
 fhirResourceSchema.index({ refs: 1 });
 fhirResourceSchema.index({ careTeamFacilityIds: 1 });
+
+// the body is stored as JSON text (models/resource-json.ts); reads still see `resource`
+storeResourceAsJson(fhirResourceSchema);
 
 export const fhirResourceModel = (conn: Connection) => modelOn(conn, 'FhirResource', fhirResourceSchema);

@@ -11,7 +11,14 @@ import { modelOn } from './model-on';
 export interface FhirSummaryDoc {
   _id: string; // patient id
   version: number;
-  members: FhirResource[];
+  /**
+   * The members as JSON text, parsed in Node: FerretDB v1 converts every stored document from its
+   * backend's JSON to BSON field by field, which for a nested array of resources costs far more
+   * than one string (and than JSON.parse).
+   */
+  membersJson?: string;
+  /** Members stored as a nested array by earlier versions (still read; rewritten as `membersJson` when next built). */
+  members?: FhirResource[];
   builtAt: Date;
 }
 
@@ -19,7 +26,8 @@ const fhirSummarySchema = new Schema<FhirSummaryDoc>(
   {
     _id: { type: String, required: true },
     version: { type: Number, required: true },
-    members: { type: Schema.Types.Mixed, default: [] },
+    membersJson: { type: String },
+    members: { type: Schema.Types.Mixed },
     builtAt: { type: Date, required: true },
   },
   { versionKey: false, minimize: false, collection: 'fhir_summaries' },

@@ -1,7 +1,7 @@
 /** Reactions to other features' domain events: record changes and triage results reach the consult rooms. */
 import type { Model } from 'mongoose';
 import type { ConsultRequest } from '../../models/consult-request';
-import type { DomainEvents } from '../platform/domain-events';
+import type { DomainEventMap, DomainEvents } from '../platform/domain-events';
 import type { ConsultNotifier } from './notifier';
 import { OPEN_STATUSES } from './state-machine';
 
@@ -12,11 +12,27 @@ export function listenToDomainEvents(events: DomainEvents, consults: Model<Consu
       .limit(500)
       .lean<ConsultRequest[]>();
 
-  return [
-    events.on('record.changed', async (e) => {
-      for (const c of await openFor({ patientId: e.patientId })) {
+  // An import changes hundreds of resources of one patient at once: their events are gathered per
+  // patient until the next turn of the event loop, and the patient's open consults are read once.
+  const pending = new Map<string, DomainEventMap['record.changed'][]>();
+  const flush = async (patientId: string) => {
+    const changes = pending.get(patientId) ?? [];
+    pending.delete(patientId);
+    for (const c of await openFor({ patientId })) {
+      for (const e of changes)
         notifier.recordUpdated(c, { consultId: c._id, patientId: e.patientId, resourceType: e.resourceType, resourceId: e.resourceId, change: e.change });
+    }
+  };
+
+  return [
+    events.on('record.changed', (e) => {
+      const queued = pending.get(e.patientId);
+      if (queued) {
+        queued.push(e);
+        return;
       }
+      pending.set(e.patientId, [e]);
+      return new Promise<void>((resolve) => setImmediate(resolve)).then(() => flush(e.patientId));
     }),
     events.on('triage.progress', async (e) => {
       for (const c of await openFor({ patientId: e.patientId, imagingStudyIds: e.studyId })) {

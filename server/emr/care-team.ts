@@ -42,22 +42,33 @@ export class CareTeam {
     this.grants = careGrantModel(conn);
   }
 
-  /** The facilities in the patient's care team, or null when the patient was never known here. Deleted patients keep their team. */
-  async of(patientId: string): Promise<string[] | null> {
-    const p = await this.store.resources.findById(refKey('Patient', patientId), { id: 1, deleted: 1, registeredByFacilityId: 1 }).lean<PatientTeamDoc>();
+  /**
+   * The facilities in the patient's care team, or null when the patient was never known here. Deleted
+   * patients keep their team. `patient`: the Patient document when the caller has just read it (saves
+   * reading it again; its `registeredByFacilityId` is set once, at registration).
+   */
+  async of(patientId: string, patient?: Pick<PatientTeamDoc, 'registeredByFacilityId'> | null): Promise<string[] | null> {
+    const p =
+      patient === undefined
+        ? await this.store.resources.findById(refKey('Patient', patientId), { id: 1, deleted: 1, registeredByFacilityId: 1 }).lean<PatientTeamDoc>()
+        : patient;
     if (!p) return null;
     // eslint-disable-next-line @typescript-eslint/no-unnecessary-type-assertion -- mongoose's distinct() result is any at runtime; the cast documents the shape
     const granted = (await this.grants.distinct('facilityId', { patientId, revokedAt: null })) as string[];
     return [...new Set([...(p.registeredByFacilityId ? [p.registeredByFacilityId] : []), ...granted])].sort();
   }
 
-  /** Care teams of several patients in two queries. */
+  /**
+   * Care teams of several patients: the Patient documents by `_id` point reads (FerretDB v1 pushes no
+   * `$in` down: `{_id: {$in}}` would read the whole collection), the grants in one query.
+   */
   async teamsOf(patientIds: string[]): Promise<Map<string, string[]>> {
     const out = new Map<string, string[]>();
     if (!patientIds.length) return out;
-    const docs = await this.store.resources
-      .find({ _id: { $in: patientIds.map((id) => refKey('Patient', id)) } }, { id: 1, registeredByFacilityId: 1 })
-      .lean<PatientTeamDoc[]>();
+    const docs = await this.store.docsByKeys<PatientTeamDoc>(
+      patientIds.map((id) => refKey('Patient', id)),
+      { id: 1, registeredByFacilityId: 1 },
+    );
     for (const d of docs) out.set(d.id, d.registeredByFacilityId ? [d.registeredByFacilityId] : []);
     const grants = await this.grants
       .find({ patientId: { $in: patientIds }, revokedAt: null }, { patientId: 1, facilityId: 1 })

@@ -22,8 +22,8 @@ export class RecordAccess {
   ) {}
 
   /** Registration and explicit grants only (server/emr/care-team.ts); null for a patient never known here. */
-  async careTeamOf(patientId: string): Promise<string[] | null> {
-    return this.careTeam.of(patientId);
+  async careTeamOf(patientId: string, patient?: { registeredByFacilityId?: string } | null): Promise<string[] | null> {
+    return this.careTeam.of(patientId, patient);
   }
 
   async consentOf(patientId: string): Promise<ConsentDecision> {
@@ -33,10 +33,13 @@ export class RecordAccess {
     return consentDecision(docs.map((d) => d.resource));
   }
 
-  /** The policy's answer for one patient (no audit). */
-  async check(caller: Caller, patientId: string, action: RecordAction): Promise<AccessDecision> {
+  /**
+   * The policy's answer for one patient (no audit). `patient`: the Patient document when the caller
+   * has just read it (null: there is none), so it is not read twice.
+   */
+  async check(caller: Caller, patientId: string, action: RecordAction, patient?: { registeredByFacilityId?: string } | null): Promise<AccessDecision> {
     const now = new Date();
-    const team = (await this.careTeamOf(patientId)) ?? [];
+    const team = (await this.careTeamOf(patientId, patient)) ?? [];
     const base = { caller, patientId, action, careTeamFacilityIds: team, now, consultParticipant: false, consent: 'none' as ConsentDecision };
     if (team.includes(caller.facilityId)) return decideAccess(base);
     const directory = this.consults();
@@ -54,8 +57,9 @@ export class RecordAccess {
     ctx: RequestContext | undefined,
     entities: string[],
     note?: string,
+    patient?: { registeredByFacilityId?: string } | null,
   ): Promise<AccessDecision> {
-    const decision = await this.check(caller, patientId, action === 'R' ? 'read' : 'write');
+    const decision = await this.check(caller, patientId, action === 'R' ? 'read' : 'write', patient);
     await this.auditDecision(caller, patientId, action, ctx, entities, decision, note);
     if (!decision.allow) throw new ForbiddenError(decision.reason);
     return decision;
@@ -104,20 +108,38 @@ export class RecordAccess {
    * and consult participation are answered in a few queries; Consent is read for consult patients only.
    */
   async readablePatientIds(caller: Caller, candidates: string[]): Promise<Set<string>> {
-    const allowed = new Set<string>();
+    return new Set((await this.readableWithDecisions(caller, candidates)).keys());
+  }
+
+  /**
+   * `readablePatientIds`, with the policy's decision for each patient readable through its care team
+   * (the same `decideAccess` over the same facts `check` gathers), so a search audits them without
+   * asking again; other readable patients (break-glass, consult) map to null: ask `check`.
+   */
+  async readableWithDecisions(caller: Caller, candidates: string[]): Promise<Map<string, AccessDecision | null>> {
+    const allowed = new Map<string, AccessDecision | null>();
     if (!candidates.length) return allowed;
     if (caller.role === 'admin') return allowed;
     const teamOf = await this.careTeam.teamsOf(candidates);
+    const now = new Date();
+    const outsideTeam: string[] = [];
+    for (const id of candidates) {
+      const team = teamOf.get(id) ?? [];
+      if (team.includes(caller.facilityId))
+        allowed.set(id, decideAccess({ caller, patientId: id, action: 'read', careTeamFacilityIds: team, now, consultParticipant: false, consent: 'none' }));
+      else outsideTeam.push(id);
+    }
+    if (!outsideTeam.length) return allowed;
     const grants = new Set(await this.breakGlass.activePatientIds(caller.userId));
     const rest: string[] = [];
-    for (const id of candidates) {
-      if ((teamOf.get(id) ?? []).includes(caller.facilityId) || grants.has(id)) allowed.add(id);
+    for (const id of outsideTeam) {
+      if (grants.has(id)) allowed.set(id, null);
       else rest.push(id);
     }
     const directory = this.consults();
     if (directory && rest.length) {
       const inConsult = new Set(await directory.consultPatientIds(caller.userId).catch(() => [] as string[]));
-      for (const id of rest) if (inConsult.has(id) && (await this.consentOf(id)) === 'permit') allowed.add(id);
+      for (const id of rest) if (inConsult.has(id) && (await this.consentOf(id)) === 'permit') allowed.set(id, null);
     }
     return allowed;
   }

@@ -30,6 +30,11 @@ function summaryOf(patientId: string, resources: FhirResource[]): FhirResource[]
   return self ? summaryMembers(self, resources) : [...resources];
 }
 
+/** A compartment's resources in the order its $summary and $everything are built from: Patient first, then by type and id. */
+function compartmentOrder(docs: { _id: string; type: string; resource: FhirResource }[]): FhirResource[] {
+  return [...docs].sort((a, b) => (a.type === 'Patient' ? -1 : b.type === 'Patient' ? 1 : a._id < b._id ? -1 : a._id > b._id ? 1 : 0)).map((d) => d.resource);
+}
+
 const ACTION: Record<WritePlan['method'], AuditAction> = { POST: 'C', PUT: 'U', DELETE: 'D' };
 
 /** Compartments kept in memory (patients), newest use last; every write through commit() invalidates. */
@@ -195,6 +200,7 @@ export class RecordService {
 
     // Care teams change only by registration (here) and explicit grants (care-team.ts), never by content.
     for (const patientId of newPatients) await this.careTeam.refresh(patientId);
+    await this.#storeSummariesOfNewPatients(plans, results, newPatients);
     for (const [patientId, t] of touched) {
       const action: AuditAction = t.actions.size === 1 ? firstAction(t.actions) : 'U';
       const note = notes.get(patientId);
@@ -237,6 +243,24 @@ export class RecordService {
       });
     }
     return results;
+  }
+
+  /**
+   * A patient created by this request (server-assigned id: nobody else can have written to it yet)
+   * has exactly the compartment this request wrote, at compartment version 1 (its first bump): its
+   * $summary members are stored now, so the first read (after an import, after a restart, on any
+   * process) is one read by id instead of rebuilding from the compartment.
+   */
+  async #storeSummariesOfNewPatients(plans: WritePlan[], results: WriteResult[], newPatients: Set<string>): Promise<void> {
+    for (const patientId of newPatients) {
+      if (!plans.some((p) => p.type === 'Patient' && p.id === patientId && p.method === 'POST')) continue;
+      const resources = compartmentOrder(
+        results
+          .filter((r) => r.patientId === patientId && !r.deleted && r.resource)
+          .map((r) => ({ _id: refKey(r.type, r.id), type: r.type, resource: r.resource as FhirResource })),
+      );
+      await this.store.saveSummaryMembers(patientId, 1, summaryOf(patientId, resources)).catch(() => undefined); // rebuilt on first read if this fails
+    }
   }
 
   /**
@@ -333,14 +357,20 @@ export class RecordService {
 
   /** Every current resource of a patient's compartment (after read access, audited). */
   async compartment(caller: Caller | null, patientId: string, ctx?: RequestContext, what = '$everything'): Promise<FhirResource[]> {
-    const patient = await this.store.doc('Patient', patientId);
+    // what the access decision and the stored summary need, not the Patient resource (it is in the summary)
+    const patient = await this.store.resources
+      .findById(refKey('Patient', patientId), { deleted: 1, compartmentVersion: 1, registeredByFacilityId: 1 })
+      .lean<{ deleted?: boolean; compartmentVersion?: number; registeredByFacilityId?: string }>();
     if (!patient) throw new NotFoundError(`Patient/${patientId} is not known`);
-    if (caller) await this.access.enforce(caller, patientId, 'R', ctx, [`Patient/${patientId}/${what}`]);
-    if (patient.deleted) throw new GoneError(`Patient/${patientId} was deleted`);
-    // $summary: the members kept per patient (one read by id), valid for this compartment version.
     const version = patient.compartmentVersion ?? 0;
-    if (what === '$summary') {
-      const members = await this.store.summaryMembers(patientId, version);
+    // $summary: the members kept per patient (one read by id), valid for this compartment version;
+    // read while the access decision is audited, returned only once it is.
+    const stored = what === '$summary' && !patient.deleted ? this.store.summaryMembers(patientId, version) : undefined;
+    stored?.catch(() => undefined); // awaited below; a denial must not leave it unhandled
+    if (caller) await this.access.enforce(caller, patientId, 'R', ctx, [`Patient/${patientId}/${what}`], undefined, patient);
+    if (patient.deleted) throw new GoneError(`Patient/${patientId} was deleted`);
+    if (stored) {
+      const members = await stored;
       if (members) return members;
     }
     // the cache answers only for the compartment version the Patient document has now (another process may have written)
@@ -354,9 +384,7 @@ export class RecordService {
     const docs = await this.store.resources
       .find({ patientId, deleted: false }, { resource: 1, type: 1 })
       .lean<{ _id: string; resource: FhirResource; type: string }[]>();
-    // Patient first, then by type and id.
-    docs.sort((a, b) => (a.type === 'Patient' ? -1 : b.type === 'Patient' ? 1 : a._id < b._id ? -1 : a._id > b._id ? 1 : 0));
-    const resources = docs.map((d) => d.resource);
+    const resources = compartmentOrder(docs);
     if (this.compartmentCacheSize > 0) this.#compartments.set(patientId, { version, resources });
     if (this.#compartments.size > this.compartmentCacheSize) {
       const oldest = this.#compartments.keys().next().value;

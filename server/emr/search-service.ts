@@ -20,36 +20,48 @@ export async function searchResources(
 ): Promise<FhirBundle> {
   const parsed = parseSearch(type, query);
   const resources = service.store.resources;
-  const candidates = ((await resources.distinct('patientId', pushdownShape(parsed.filter))) as (string | null)[]).filter(
-    (p): p is string => typeof p === 'string',
-  );
-  const allowed = await service.access.readablePatientIds(caller, candidates.slice(0, CANDIDATE_LIMIT));
+  // The patients whose data may match: those the search names (patient=, subject=, Patient?_id=; a
+  // resource's compartment is the patient it names), else every patient with a match.
+  const named = namedPatients(type, query);
+  const candidates = named.length
+    ? named
+    : ((await resources.distinct('patientId', pushdownShape(parsed.filter))) as (string | null)[]).filter((p): p is string => typeof p === 'string');
+  const decided = await service.access.readableWithDecisions(caller, candidates.slice(0, CANDIDATE_LIMIT));
+  const allowed = new Set(decided.keys());
   // A search that names patients (patient=, subject=, Patient?_id=) is refused (403, audited) when the
   // caller may not read one of them, whether or not anything matches: no existence oracle.
-  for (const id of namedPatients(type, query)) {
+  for (const id of named) {
     if (allowed.has(id)) continue;
     await service.access.enforce(caller, id, 'R', ctx, [`${type}?search`], `search ${type}`);
   }
   const filter = pushdownShape({ $and: [parsed.filter, { $or: [{ patientId: { $in: [...allowed] } }, { patientId: { $exists: false } }] }] }); // top-level equalities: the database answers them
-  const [total, docs] = await Promise.all([
-    service.store.count(filter),
+  const docs =
     parsed.count === 0
-      ? Promise.resolve([])
-      : resources
+      ? [] // _count=0: total only
+      : await resources
           .find(filter, { resource: 1, patientId: 1, refs: 1 })
           .sort(parsed.sort)
           .skip(parsed.offset)
           .limit(parsed.count)
-          .lean<Pick<FhirResourceDoc, 'resource' | 'patientId' | 'refs'>[]>(), // _count=0: total only
-  ]);
+          .lean<Pick<FhirResourceDoc, 'resource' | 'patientId' | 'refs'>[]>();
+  // A page that is not full ends the result set: its total is known without counting (FerretDB v1
+  // counts by reading every matching document).
+  const lastPage = parsed.count > 0 && docs.length < parsed.count && (docs.length > 0 || parsed.offset === 0);
+  const total = lastPage ? parsed.offset + docs.length : await service.store.count(filter);
   const included = await includes(service, caller, type, query, docs);
   // Audit: one entry per patient whose data is disclosed (matches and includes).
   const perPatient = new Map<string, string[]>();
   for (const d of [...docs, ...included])
     if (d.patientId && d.resource) perPatient.set(d.patientId, [...(perPatient.get(d.patientId) ?? []), `${d.resource.resourceType}/${d.resource.id}`]);
   for (const [patientId, entities] of perPatient) {
-    const decision = await service.access.check(caller, patientId, 'read');
+    const decision = decided.get(patientId) ?? (await service.access.check(caller, patientId, 'read'));
     await service.access.auditDecision(caller, patientId, 'R', ctx, entities, decision, `search ${type}`);
+  }
+  // A named patient with nothing matching was still searched: that access is audited too.
+  for (const id of named) {
+    if (perPatient.has(id) || !allowed.has(id)) continue;
+    const decision = decided.get(id) ?? (await service.access.check(caller, id, 'read'));
+    await service.access.auditDecision(caller, id, 'R', ctx, [`${type}?search`], decision, `search ${type}`);
   }
   const qs = (offset: number) => {
     const p = new URLSearchParams(parsed.canonical);

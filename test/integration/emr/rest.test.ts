@@ -274,3 +274,44 @@ describe('conditional create (If-None-Exist)', () => {
     expect(obsCap?.conditionalCreate).toBe(true);
   });
 });
+
+describe('storage', () => {
+  test('a resource stored by an earlier version (nested body, no resourceJson) still reads, searches, exports and updates', async () => {
+    const p = await fhir('POST', '/Patient', patient('001075000777'));
+    const patientId = p.body.id as string;
+    const obs = await fhir('POST', '/Observation', {
+      resourceType: 'Observation',
+      status: 'final',
+      code: { coding: [{ system: 'http://loinc.org', code: '8867-4' }], text: 'Mạch' },
+      subject: { reference: `Patient/${patientId}` },
+      valueQuantity: { value: 88, unit: '/min' },
+    });
+    expect(obs.status).toBe(201);
+    const id = obs.body.id as string;
+    // rewrite both stored copies into the old shape, as an earlier server left them
+    const db = tp.platform.db.database.connection.db!;
+    const oldBody = { ...obs.body, valueQuantity: { value: 91, unit: '/min' } };
+    await db
+      .collection<{ _id: string }>('fhir_resources')
+      .updateOne({ _id: `Observation/${id}` }, { $set: { resource: oldBody }, $unset: { resourceJson: '' } });
+    await db
+      .collection<{ _id: string }>('fhir_history')
+      .updateOne({ _id: `Observation/${id}/_history/1` }, { $set: { resource: oldBody }, $unset: { resourceJson: '' } });
+    const raw = await db.collection<{ _id: string }>('fhir_resources').findOne({ _id: `Observation/${id}` });
+    expect(raw).not.toHaveProperty('resourceJson');
+
+    expect((await fhir('GET', `/Observation/${id}`)).body.valueQuantity.value).toBe(91);
+    expect((await fhir('GET', `/Observation/${id}/_history/1`)).body.valueQuantity.value).toBe(91);
+    const found = await fhir('GET', `/Observation?patient=${patientId}&code=http://loinc.org|8867-4`);
+    expect(found.body.entry.map((e: { resource: { valueQuantity: { value: number } } }) => e.resource.valueQuantity.value)).toEqual([91]);
+    const everything = await fhir('GET', `/Patient/${patientId}/$everything`);
+    expect(everything.body.entry.some((e: { resource: { id: string } }) => e.resource.id === id)).toBe(true);
+
+    const updated = await fhir('PUT', `/Observation/${id}`, { ...oldBody, valueQuantity: { value: 95, unit: '/min' } }, { 'if-match': 'W/"1"' });
+    expect(updated.status).toBe(200);
+    expect((await fhir('GET', `/Observation/${id}`)).body.valueQuantity.value).toBe(95);
+    const stored = await db.collection<{ _id: string; resourceJson?: string }>('fhir_resources').findOne({ _id: `Observation/${id}` });
+    expect(JSON.parse(stored?.resourceJson ?? '{}').valueQuantity.value).toBe(95);
+    expect(stored).not.toHaveProperty('resource');
+  });
+});

@@ -31,6 +31,11 @@ test('a condition written through one process is in the next $summary of the oth
   const imported = await fhir(a, 'POST', '', syntheaTransactionBundle({ seed: 21, encounters: 4, citizenId: '001090002121' }).bundle);
   expect(imported.status).toBe(200);
   const patientId = imported.body.entry[0].fullUrl.split('/')[1] as string;
+  // the import stored the new patient's summary members, valid for the compartment version it left
+  const atImport = await fhirSummaryModel(b.platform.db.database.connection).findById(patientId).lean();
+  const patientAtImport = await fhirResourceModel(b.platform.db.database.connection).findById(`Patient/${patientId}`).lean();
+  expect(atImport?.version).toBe(patientAtImport?.compartmentVersion);
+  expect(JSON.parse(atImport?.membersJson ?? '[]')[0]).toMatchObject({ resourceType: 'Patient', id: patientId });
   const before = await fhir(b, 'GET', `/Patient/${patientId}/$summary`);
   expect(before.status).toBe(200);
   expect(conditions(before.body)).not.toContain('Lao phổi');
