@@ -17,6 +17,8 @@ const breakGlassBody = z.object({
   reason: z.string().trim().min(10, 'give a reason of at least 10 characters').max(2000),
 });
 
+/** The patient list shows the most recently updated this many (a district facility's whole care-team list, in practice). */
+const PATIENT_LIST_MAX = 500;
 const FHIR_ID = /^[A-Za-z0-9\-.]{1,64}$/;
 const patientIdParams = z.object({ id: z.string().regex(FHIR_ID) });
 const careRevokeParams = z.object({ id: z.string().regex(FHIR_ID), facilityId: z.string().min(1).max(100) });
@@ -69,11 +71,16 @@ export function emrRouter(service: RecordService, breakGlass: BreakGlass, careTe
     const [teamIds, grants] = await Promise.all([careTeam.patientIdsOfFacility(caller.facilityId), breakGlass.activePatientIds(caller.userId)]);
     const grantSet = new Set(grants);
     const teamSet = new Set(teamIds);
-    const docs = await service.store.resources
-      .find({ _id: { $in: [...new Set([...teamIds, ...grants])].map((id) => `Patient/${id}`) }, deleted: false }, { resource: 1, lastUpdated: 1, id: 1 })
-      .sort({ lastUpdated: -1 })
-      .limit(500)
-      .lean<Pick<FhirResourceDoc, 'resource' | 'lastUpdated' | 'id'>[]>();
+    // Point reads by _id: FerretDB v1 pushes no `$in` down, so `{_id: {$in}}` would read every resource of the hospital.
+    const docs = (
+      await service.store.docsByKeys<Pick<FhirResourceDoc, 'resource' | 'lastUpdated' | 'id'>>(
+        [...new Set([...teamIds, ...grants])].map((id) => `Patient/${id}`),
+        { resource: 1, lastUpdated: 1, id: 1 },
+        { currentOnly: true },
+      )
+    )
+      .sort((a, b) => b.lastUpdated.getTime() - a.lastUpdated.getTime())
+      .slice(0, PATIENT_LIST_MAX);
     const teams = await careTeam.teamsOf(docs.map((d) => d.id));
     body.patients = docs
       .filter((d) => teamSet.has(d.id) || grantSet.has(d.id))
