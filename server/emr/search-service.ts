@@ -145,20 +145,22 @@ async function includes(service: RecordService, caller: Caller, type: string, qu
       (k) => !seen.has(k),
     );
     if (!keys.length) continue;
-    wanted.push(
-      ...(await resources.find({ _id: { $in: keys.slice(0, MAX_INCLUDED) }, deleted: false }, { resource: 1, patientId: 1, refs: 1 }).lean<Found[]>()),
-    );
+    // Point reads by _id (FerretDB v1 pushes no `$in` down: `{_id: {$in}}` reads the whole collection).
+    wanted.push(...(await service.store.docsByKeys<Found>(keys.slice(0, MAX_INCLUDED), { resource: 1, patientId: 1, refs: 1 }, { currentOnly: true })));
   }
   for (const { source, param } of rev) {
     if (searchParamType(source, param) !== 'reference')
       throw new InvalidInputError(`_revinclude=${source}:${param}: not a reference parameter of ${source} this server indexes`, ['_revinclude']);
-    const targets = docs.map((d) => `${param}|${d.resource?.resourceType}/${d.resource?.id}`);
-    wanted.push(
-      ...(await resources
-        .find({ type: source, deleted: false, refs: { $in: targets } }, { resource: 1, patientId: 1, refs: 1 })
-        .limit(MAX_INCLUDED)
-        .lean<Found[]>()),
-    );
+    const targets = [...new Set(docs.map((d) => `${param}|${d.resource?.resourceType}/${d.resource?.id}`))];
+    // One query per target, each all top-level equalities (`refs` holds the key: array containment), so
+    // the backend answers it from its index; `refs: {$in: targets}` is not pushed down and would read
+    // every resource of the type.
+    for (const target of targets) {
+      if (wanted.length >= 2 * MAX_INCLUDED) break; // enough to fill the page after duplicates and unreadable ones drop out
+      wanted.push(
+        ...(await resources.find({ type: source, refs: target, deleted: false }, { resource: 1, patientId: 1, refs: 1 }).limit(MAX_INCLUDED).lean<Found[]>()),
+      );
+    }
   }
   const fresh = wanted.filter((d) => {
     const key = `${d.resource?.resourceType}/${d.resource?.id}`;
