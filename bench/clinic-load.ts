@@ -1,8 +1,11 @@
 /**
  * The platform under a clinic's load: `--clients` concurrent users, each repeating the realistic mix
  * log in → list consults → read the patient's $summary → post a chat message, for `--seconds`.
+ * `--rounds-per-login K`: a client signs in again every K rounds (default 1: every round, a storm of
+ * sign-ins; a clinician signs in once per shift and then works, so K > 1 is the everyday case).
  *
- *   npx tsc -p tsconfig.build.json && node dist/bench/clinic-load.js [--clients 50] [--seconds 60] [--handler postgresql|sqlite]
+ *   npx tsc -p tsconfig.build.json && node dist/bench/clinic-load.js [--clients 50] [--seconds 60] [--rounds-per-login 1]
+ *     [--handler postgresql|sqlite]
  *
  * Starts the real platform (embedded FerretDB in a temporary data folder, demo data), opens one
  * consult on the demo patient as the district referrer, then runs the clients. Prints p50/p99 per
@@ -35,6 +38,8 @@ const scryptOnce = () =>
 async function main(): Promise<void> {
   const clients = Number(arg('clients', '50'));
   const seconds = Number(arg('seconds', '60'));
+  const roundsPerLogin = Number(arg('rounds-per-login', '1'));
+  if (!Number.isInteger(roundsPerLogin) || roundsPerLogin < 1) throw new Error('--rounds-per-login: a whole number ≥ 1');
   const handler = arg('handler', 'postgresql');
   const { config, dataDir, password } = benchConfig('load', { HOICHAN_DB_HANDLER: handler, LOGIN_MAX_ATTEMPTS_PER_IP: '1000000' });
   const platform = await startPlatform(config, createLogger('silent'));
@@ -93,8 +98,9 @@ async function main(): Promise<void> {
     const t0 = performance.now();
     await Promise.all(
       Array.from({ length: clients }, async (_, c) => {
-        while (performance.now() < end) {
-          const tok = await timed('login', login);
+        let tok: string | undefined;
+        for (let round = 0; performance.now() < end; round++) {
+          if (!tok || round % roundsPerLogin === 0) tok = await timed('login', login);
           if (!tok) continue;
           await timed('list consults', () => req('GET', '/api/consults', tok));
           await timed('$summary', () => req('GET', `/fhir/R4/Patient/${patientId}/$summary`, tok));
@@ -119,6 +125,7 @@ async function main(): Promise<void> {
       cpus: os.cpus().length,
       clients,
       seconds,
+      roundsPerLogin,
       requests: all.length,
       perS: r1(all.length / wall),
       p50: r1(pct(all, 50)),
@@ -134,7 +141,9 @@ async function main(): Promise<void> {
       scryptMsFourAtOnce: r1(Math.max(...scryptFour)),
       firstErrors,
     };
-    process.stdout.write(`\nClinic load (${clients} clients × ${seconds} s, FerretDB on ${handler}, ${result.cpus} CPUs)\n`);
+    process.stdout.write(
+      `\nClinic load (${clients} clients × ${seconds} s, sign-in every ${roundsPerLogin} round(s), FerretDB on ${handler}, ${result.cpus} CPUs)\n`,
+    );
     for (const r of rows)
       process.stdout.write(
         `  ${r.step.padEnd(14)} ${String(r.requests).padStart(6)} req  p50 ${String(r.p50).padStart(7)} ms  p99 ${String(r.p99).padStart(7)} ms  errors ${r.errors}\n`,
