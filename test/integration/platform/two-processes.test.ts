@@ -60,7 +60,7 @@ afterAll(async () => {
   rmSync(dataDir, { recursive: true, force: true });
 });
 
-test('a consult requested on A reaches the specialist on B live; chat posted on B reaches the referrer on A', async () => {
+test('a consult requested on A reaches the specialist on B live; chat posted on B reaches the referrer on A; the report signed on B reaches A and verifies there', async () => {
   const referrer = await loginParty(a, DEMO.referrer);
   const specialist = await loginParty(b, DEMO.specialist);
   const specialistSocket = await connect(b, specialist.token);
@@ -80,6 +80,25 @@ test('a consult requested on A reaches the specialist on B live; chat posted on 
   const posted = await b.api('POST', `/api/consults/${consult.id}/messages`, { token: specialist.token, body: { text: 'Chào bác sĩ, tôi đã nhận ca' } });
   expect(posted.status).toBe(201);
   expect((await message).text).toBe('Chào bác sĩ, tôi đã nhận ca');
+
+  // The specialist on B starts the consult and signs the report: the referrer's socket on A is told,
+  // and A serves the report and verifies its signature (the key B signed with is in the shared database).
+  const started = waitFor<{ consultId: string }>(referrerSocket, 'consult:started', (e) => e.consultId === consult.id, 10000);
+  await transition(b, specialist, consult.id, 'start', 'in_progress');
+  await started;
+  const ready = waitFor<{ consultId: string; version: number }>(referrerSocket, 'consult:report-ready', (e) => e.consultId === consult.id, 10000);
+  const written = await b.api('POST', `/api/consults/${consult.id}/report`, {
+    token: specialist.token,
+    body: { findings: 'Thâm nhiễm thùy trên phổi phải.', recommendation: 'Xét nghiệm AFB đờm x2, GeneXpert.', impression: 'Nghi lao phổi' },
+  });
+  expect(written.status).toBe(201);
+  expect((await ready).version).toBe(1);
+  const onA = await a.api('GET', `/api/consults/${consult.id}/report`, { token: referrer.token });
+  expect(onA.status).toBe(200);
+  expect(onA.body).toMatchObject({ version: 1, signerId: specialist.userId });
+  const verified = await a.api('GET', `/api/consults/${consult.id}/report/verify`, { token: referrer.token });
+  expect(verified.status).toBe(200);
+  expect(verified.body).toMatchObject({ valid: true });
 });
 
 const userIds = (list: PresentParticipant[]) => list.map((p) => p.userId).sort();
