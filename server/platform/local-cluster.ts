@@ -18,28 +18,16 @@
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdirSync } from 'node:fs';
-import net from 'node:net';
 import path from 'node:path';
 import { ConfigError, loadConfig } from '../config';
 import { openDatabase, type OpenedDatabase } from '../db/open-database';
-import { freeLoopbackPort } from '../db/embedded-ferretdb';
+import { canConnect, freeLoopbackPort } from '../db/embedded-ferretdb';
 import { childCommand } from '../db/process-guard';
 import { createLogger } from '../observability/logger';
 
 export const REDIS_SERVER = process.env.HOICHAN_REDIS_SERVER ?? '/usr/bin/redis-server';
 
 const say = (line: string) => process.stdout.write(`[cluster] ${line}\n`);
-
-function accepts(port: number): Promise<boolean> {
-  return new Promise((resolve) => {
-    const s = net.connect(port, '127.0.0.1');
-    s.once('connect', () => {
-      s.destroy();
-      resolve(true);
-    });
-    s.once('error', () => resolve(false));
-  });
-}
 
 async function waitUntil(what: string, child: ChildProcess, ready: () => Promise<boolean>, timeoutMs: number): Promise<void> {
   const started = Date.now();
@@ -59,7 +47,7 @@ export async function startLocalRedis(dataDir: string): Promise<{ url: string; c
   const cmd = childCommand(REDIS_SERVER, args, 'TERM');
   const child = spawn(cmd.command, cmd.args, { stdio: ['ignore', 'ignore', 'inherit'] });
   child.once('error', (err) => say(`redis-server failed to start (${err.message}): install Debian's redis-server (npm run setup)`));
-  await waitUntil('redis-server', child, () => accepts(port), 15_000);
+  await waitUntil('redis-server', child, () => canConnect(port), 15_000);
   return { url: `redis://127.0.0.1:${port}`, child };
 }
 
@@ -135,7 +123,7 @@ async function main(): Promise<void> {
         say(`process ${i + 1} (port ${port}) exited (${code ?? signal}); the others keep running`);
         if (children.every((c) => c.exitCode !== null || c.signalCode !== null)) void stop(1);
       });
-      await waitUntil(`server process ${i + 1}`, child, () => accepts(port), 120_000);
+      await waitUntil(`server process ${i + 1}`, child, () => canConnect(port), 120_000);
       say(`process ${i + 1} of ${count}: http://${host}:${port} (pid ${child.pid})`);
     }
     say(`${count} processes up; put a load balancer in front of the ports above (docs/deploy.md). Ctrl-C stops them all.`);

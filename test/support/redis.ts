@@ -3,8 +3,7 @@
  * Resolves once it accepts connections.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
-import net from 'node:net';
-import { freeLoopbackPort } from '../../server/db/embedded-ferretdb';
+import { canConnect, freeLoopbackPort } from '../../server/db/embedded-ferretdb';
 
 export const REDIS_SERVER = '/usr/bin/redis-server';
 
@@ -23,7 +22,7 @@ export async function startRedis(): Promise<TestRedis> {
   child.stdout.on('data', (d: Buffer) => (log += d.toString()));
   child.stderr.on('data', (d: Buffer) => (log += d.toString()));
   const started = Date.now();
-  while (!(await accepts(port))) {
+  while (!(await canConnect(port))) {
     if (child.exitCode !== null) throw new Error(`redis-server exited: ${log.slice(-500)}`);
     if (Date.now() - started > 15000) throw new Error(`redis-server did not start: ${log.slice(-500)}`);
     await new Promise((r) => setTimeout(r, 50));
@@ -38,15 +37,4 @@ export async function startRedis(): Promise<TestRedis> {
       await exited;
     },
   };
-}
-
-function accepts(port: number): Promise<boolean> {
-  return new Promise((resolve) => {
-    const s = net.connect(port, '127.0.0.1');
-    s.once('connect', () => {
-      s.destroy();
-      resolve(true);
-    });
-    s.once('error', () => resolve(false));
-  });
 }

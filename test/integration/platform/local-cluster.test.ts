@@ -6,31 +6,20 @@
  */
 import { spawn } from 'node:child_process';
 import { existsSync, mkdtempSync, rmSync } from 'node:fs';
-import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
+import { canConnect } from '../../../server/db/embedded-ferretdb';
 import { BUILT_SERVER } from '../../support/server-process';
 
 jest.setTimeout(180_000);
 
 const root = path.resolve(__dirname, '../../..');
 
-function accepts(port: number): Promise<boolean> {
-  return new Promise((resolve) => {
-    const s = net.connect(port, '127.0.0.1');
-    s.once('connect', () => {
-      s.destroy();
-      resolve(true);
-    });
-    s.once('error', () => resolve(false));
-  });
-}
-
 /** Two consecutive ports nobody listens on. */
 async function twoFreePorts(): Promise<number> {
   for (;;) {
     const base = 20000 + Math.floor(Math.random() * 20000);
-    if (!(await accepts(base)) && !(await accepts(base + 1))) return base;
+    if (!(await canConnect(base)) && !(await canConnect(base + 1))) return base;
   }
 }
 
@@ -70,7 +59,11 @@ test('two processes with one command: their own redis-server and database, ports
     // Killed outright: the server processes and redis-server go with it.
     launcher.kill('SIGKILL');
     const redisPort = Number(redisUrl![2]);
-    await until('servers and redis-server gone', async () => !(await accepts(port)) && !(await accepts(port + 1)) && !(await accepts(redisPort)), 30_000);
+    await until(
+      'servers and redis-server gone',
+      async () => !(await canConnect(port)) && !(await canConnect(port + 1)) && !(await canConnect(redisPort)),
+      30_000,
+    );
   } finally {
     if (launcher.exitCode === null) launcher.kill('SIGKILL');
     // The servers inherited these pipes; they close when the last one has exited: stop reading.
