@@ -136,32 +136,24 @@ const storedEntry = z.object({
 });
 type StoredEntry = z.infer<typeof storedEntry>;
 
-/** Moves the user's waiting sockets into the room in one step (no join or leave can slip between the read and the move). */
-const ADMIT_USER = `
-local moved = {}
-local all = redis.call('HGETALL', KEYS[1])
-for i = 1, #all, 2 do
-  local ok, e = pcall(cjson.decode, all[i + 1])
-  if ok and type(e) == 'table' and e.userId == ARGV[1] then
-    redis.call('HDEL', KEYS[1], all[i])
-    redis.call('HSET', KEYS[2], all[i], all[i + 1])
-    moved[#moved + 1] = all[i + 1]
-  end
-end
-if #moved > 0 then redis.call('PEXPIRE', KEYS[2], ARGV[2]) end
-return moved`;
-
-/** Removes the entries of one (dead) process from a room's hash and returns them: run by whoever looks, each entry goes to one. */
-const TAKE_PROCESS_ENTRIES = `
+/**
+ * Takes out of hash KEYS[1] the entries whose JSON field ARGV[1] equals ARGV[2] and returns them; with
+ * KEYS[2], moves them there (expiring in ARGV[3] ms). One step: no join or leave slips between the
+ * read and the removal, and when several processes run it at once each entry goes to one of them.
+ * Admission moves a user's waiting sockets into the room; `departed` takes a dead process's entries.
+ */
+const TAKE_ENTRIES = `
 local taken = {}
 local all = redis.call('HGETALL', KEYS[1])
 for i = 1, #all, 2 do
   local ok, e = pcall(cjson.decode, all[i + 1])
-  if ok and type(e) == 'table' and e.processId == ARGV[1] then
+  if ok and type(e) == 'table' and e[ARGV[1]] == ARGV[2] then
     redis.call('HDEL', KEYS[1], all[i])
+    if KEYS[2] then redis.call('HSET', KEYS[2], all[i], all[i + 1]) end
     taken[#taken + 1] = all[i + 1]
   end
 end
+if KEYS[2] and #taken > 0 then redis.call('PEXPIRE', KEYS[2], ARGV[3]) end
 return taken`;
 
 /** In Redis, shared by every process; entries of dead processes are skipped and cleaned up. */
@@ -216,7 +208,7 @@ export class RedisRoomPresence implements RoomPresence {
 
   async admitUser(room: string, userId: string): Promise<RoomEntry[]> {
     const k = this.#keys(room);
-    const moved = (await this.redis.eval(ADMIT_USER, { keys: [k.waiting, k.present], arguments: [userId, String(ROOM_TTL_MS)] })) as unknown;
+    const moved = (await this.redis.eval(TAKE_ENTRIES, { keys: [k.waiting, k.present], arguments: ['userId', userId, String(ROOM_TTL_MS)] })) as unknown;
     const values = Array.isArray(moved) ? moved.filter((v): v is string => typeof v === 'string') : [];
     return this.#living(values);
   }
@@ -258,7 +250,7 @@ export class RedisRoomPresence implements RoomPresence {
       for (const room of await this.redis.sMembers(roomsOf)) {
         const k = this.#keys(room);
         const take = async (key: string) => {
-          const taken = (await this.redis.eval(TAKE_PROCESS_ENTRIES, { keys: [key], arguments: [dead] })) as unknown;
+          const taken = (await this.redis.eval(TAKE_ENTRIES, { keys: [key], arguments: ['processId', dead] })) as unknown;
           return (Array.isArray(taken) ? taken : []).flatMap((v) => (typeof v === 'string' ? (decode(v) ?? []) : []));
         };
         const gone = [...(await take(k.present)).map((e) => ({ e, wasPresent: true })), ...(await take(k.waiting)).map((e) => ({ e, wasPresent: false }))];
