@@ -8,9 +8,9 @@ import { launchChromium, type TestBrowser } from '../../support/browser';
 import { consultForCall } from '../../support/consult-flow';
 import { DEMO, startTestPlatform, type TestPlatform } from '../../support/platform';
 import type {} from '../pages/call-page';
+import { inboundFrom } from '../pages/inbound';
 import { serveCallPage, type ServedPage } from '../pages/serve-call-page';
 
-type Inbound = Awaited<ReturnType<Window['hoichanCall']['inbound']>>[number];
 import { resolveWorkerBin } from '../../../server/sfu/config';
 import os from 'node:os';
 import path from 'node:path';
@@ -97,11 +97,6 @@ async function openParticipant(email: string): Promise<{ page: Page; peerId: str
     statsIntervalMs: 1000,
   });
   return { page: p, peerId: started.peerId! };
-}
-
-async function inboundFrom(p: Page, peerId: string): Promise<{ audio?: Inbound; video?: Inbound }> {
-  const all = await p.evaluate(() => window.hoichanCall.inbound());
-  return { audio: all.find((s) => s.peerId === peerId && s.kind === 'audio'), video: all.find((s) => s.peerId === peerId && s.source === 'camera') };
 }
 
 /** Waits until audio bytes and video bytes + decoded frames from `peerId` are increasing at `p`. */

@@ -20,9 +20,8 @@ import { DEMO, DEMO_PASSWORD, uniqueDbName } from '../../support/platform';
 import { startRedis, type TestRedis } from '../../support/redis';
 import { BUILT_SERVER, startServerProcess, type ServerProcess } from '../../support/server-process';
 import type {} from '../pages/call-page';
+import { inboundFrom } from '../pages/inbound';
 import { serveCallPage, type ServedPage } from '../pages/serve-call-page';
-
-type Inbound = Awaited<ReturnType<Window['hoichanCall']['inbound']>>[number];
 
 const haveWorker = !!resolveWorkerBin(process.env.MEDIASOUP_WORKER_BIN, process.env.HOICHAN_CACHE ?? path.join(os.homedir(), '.cache', 'hoichan'));
 const maybe = haveWorker || process.env.CI ? describe : describe.skip;
@@ -83,11 +82,6 @@ async function openParticipant(serverUrl: string, token: string, consultId: stri
   await p.waitForFunction(() => !!window.hoichanCall);
   const started = await p.evaluate((args) => window.hoichanCall.start(args), { serverUrl, token, consultId, statsIntervalMs: 1000 });
   return { page: p, peerId: started.peerId! };
-}
-
-async function inboundFrom(p: Page, peerId: string): Promise<{ audio?: Inbound; video?: Inbound }> {
-  const all = await p.evaluate(() => window.hoichanCall.inbound());
-  return { audio: all.find((s) => s.peerId === peerId && s.kind === 'audio'), video: all.find((s) => s.peerId === peerId && s.source === 'camera') };
 }
 
 /** Audio bytes and video frames from `peerId` grew at `p` between two looks `everyMs` apart. */
