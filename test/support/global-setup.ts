@@ -1,8 +1,10 @@
 /**
  * Starts one real FerretDB for the integration and e2e projects (each test file then uses its own
  * database). With HOICHAN_TEST_MONGODB_URI set, that server is used instead (e.g. a MongoDB 7).
- * HOICHAN_TEST_DB_HANDLER=postgresql stores through an embedded PostgreSQL (as production may)
- * instead of SQLite.
+ * Its storage is the server's default: an embedded PostgreSQL where Debian's postgresql is installed
+ * (as the embedded default and production's FerretDB-on-PostgreSQL), else SQLite;
+ * HOICHAN_TEST_DB_HANDLER=sqlite|postgresql chooses (npm test's second pass runs the EMR, access,
+ * audit and fuzz tests on SQLite).
  */
 import { mkdtempSync } from 'node:fs';
 import os from 'node:os';
@@ -21,10 +23,12 @@ export default async function globalSetup(): Promise<void> {
   const cache = process.env.HOICHAN_CACHE ?? path.join(os.homedir(), '.cache', 'hoichan');
   const dataDir = mkdtempSync(path.join(os.tmpdir(), 'hoichan-test-db-'));
   const logger = createLogger('warn');
-  const handler = process.env.HOICHAN_TEST_DB_HANDLER === 'postgresql' ? 'postgresql' : 'sqlite';
+  const asked = process.env.HOICHAN_TEST_DB_HANDLER;
+  if (asked !== undefined && asked !== 'sqlite' && asked !== 'postgresql') throw new Error(`HOICHAN_TEST_DB_HANDLER: sqlite or postgresql, not ${asked}`);
+  const binDir = findPostgresBinDir(process.env.HOICHAN_PG_BIN_DIR);
+  const handler = asked ?? (binDir ? 'postgresql' : 'sqlite');
   let postgres: EmbeddedPostgres | undefined;
   if (handler === 'postgresql') {
-    const binDir = findPostgresBinDir(process.env.HOICHAN_PG_BIN_DIR);
     if (!binDir) throw new Error('HOICHAN_TEST_DB_HANDLER=postgresql: no PostgreSQL server binaries (run scripts/ensure-postgres.sh)');
     postgres = await EmbeddedPostgres.start({ binDir, dataDir, logger });
     globalThis.__hoichanTestPostgres = postgres;
