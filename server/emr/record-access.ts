@@ -6,7 +6,7 @@ import type { AuditAction, AuditLog } from '../audit/audit-log';
 import type { ConsultDirectory } from '../consults/directory-api';
 import { ForbiddenError } from '../platform/errors';
 import type { Caller, RequestContext } from '../platform/request-context';
-import { consentDecision, decideAccess, type ConsentDecision } from './access-policy';
+import { consentDecision, decideAccess, type AccessFacts, type ConsentDecision } from './access-policy';
 import { agentOf, type BreakGlass } from './break-glass';
 import type { CareTeam } from './care-team';
 import type { AccessDecision, RecordAction } from './records-api';
@@ -40,7 +40,7 @@ export class RecordAccess {
   async check(caller: Caller, patientId: string, action: RecordAction, patient?: { registeredByFacilityId?: string } | null): Promise<AccessDecision> {
     const now = new Date();
     const team = (await this.careTeamOf(patientId, patient)) ?? [];
-    const base = { caller, patientId, action, careTeamFacilityIds: team, now, consultParticipant: false, consent: 'none' as ConsentDecision };
+    const base = careTeamFacts(caller, patientId, action, team, now);
     if (team.includes(caller.facilityId)) return decideAccess(base);
     const directory = this.consults();
     const consultParticipant = directory ? await directory.isConsultParticipantForPatient(caller.userId, patientId).catch(() => false) : false;
@@ -125,8 +125,7 @@ export class RecordAccess {
     const outsideTeam: string[] = [];
     for (const id of candidates) {
       const team = teamOf.get(id) ?? [];
-      if (team.includes(caller.facilityId))
-        allowed.set(id, decideAccess({ caller, patientId: id, action: 'read', careTeamFacilityIds: team, now, consultParticipant: false, consent: 'none' }));
+      if (team.includes(caller.facilityId)) allowed.set(id, decideAccess(careTeamFacts(caller, id, 'read', team, now)));
       else outsideTeam.push(id);
     }
     if (!outsideTeam.length) return allowed;
@@ -143,4 +142,9 @@ export class RecordAccess {
     }
     return allowed;
   }
+}
+
+/** What the policy is told about a patient before consult participation, consent and break-glass are looked up (enough for a care-team member). */
+function careTeamFacts(caller: Caller, patientId: string, action: RecordAction, team: string[], now: Date): AccessFacts {
+  return { caller, patientId, action, careTeamFacilityIds: team, now, consultParticipant: false, consent: 'none' };
 }
