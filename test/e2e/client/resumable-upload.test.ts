@@ -109,8 +109,8 @@ async function until(what: string, check: () => boolean, timeoutMs: number): Pro
 
 type UploadRequest = { method: string; path: string; offset: string | undefined };
 
-/** A signed-in referrer's new-consult form, filled in with `file` as the X-ray; its upload requests go to `seen`. */
-async function newConsultWith(page: Page, file: string, seen: UploadRequest[], errors: string[]): Promise<void> {
+/** The referrer signs in through the relay on `page`; its upload requests go to `seen`, its page errors to `errors`. */
+async function signInRecordingUploads(page: Page, seen: UploadRequest[], errors: string[]): Promise<void> {
   page.on('pageerror', (e) => errors.push(e.message));
   page.on('request', (r) => {
     const { pathname } = new URL(r.url());
@@ -120,6 +120,11 @@ async function newConsultWith(page: Page, file: string, seen: UploadRequest[], e
   await page.getByTestId('login-email').fill(DEMO.referrer);
   await page.getByTestId('login-password').fill(DEMO_PASSWORD);
   await page.getByTestId('login-submit').click();
+}
+
+/** A signed-in referrer's new-consult form, filled in with `file` as the X-ray; its upload requests go to `seen`. */
+async function newConsultWith(page: Page, file: string, seen: UploadRequest[], errors: string[]): Promise<void> {
+  await signInRecordingUploads(page, seen, errors);
   await page.getByTestId('nav-new-consult').click();
   await page.getByTestId('new-consult-form').waitFor();
   const patientSelect = page.locator('select[data-testid="consult-patient"]');
@@ -191,15 +196,7 @@ test('after the tab is closed mid-upload, opening the app again sends the kept r
 
   const again: UploadRequest[] = [];
   const secondPage = await ctx.newPage();
-  secondPage.on('pageerror', (e) => errors.push(e.message));
-  secondPage.on('request', (r) => {
-    const { pathname } = new URL(r.url());
-    if (pathname.startsWith('/api/uploads')) again.push({ method: r.method(), path: pathname, offset: r.headers()['upload-offset'] });
-  });
-  await secondPage.goto(link.url);
-  await secondPage.getByTestId('login-email').fill(DEMO.referrer);
-  await secondPage.getByTestId('login-password').fill(DEMO_PASSWORD);
-  await secondPage.getByTestId('login-submit').click();
+  await signInRecordingUploads(secondPage, again, errors);
   await secondPage.getByTestId('nav-my-requests').click();
   await secondPage.locator('[data-testid="outbox-entry"][data-state="sent"]').waitFor({ timeout: 90_000 });
 

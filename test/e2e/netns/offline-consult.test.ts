@@ -30,6 +30,18 @@ const noLab = labUnavailableReason();
 if (noLab) process.stderr.write(`[offline-consult] no network lab (${noLab}): the link is cut with Chromium's offline emulation instead\n`);
 
 /** The outbox entries' states as the page shows them. */
+/** Opens the new-consult form for the first patient in the picker (returned) and fills in the reason and question. */
+async function startConsultForm(page: Page, baseUrl: string, reason: string, question: string): Promise<string | null> {
+  await page.goto(`${baseUrl}/consults/new`);
+  const picker = page.locator('select[data-testid="consult-patient"]');
+  await picker.waitFor({ timeout: 30_000 });
+  const patientId = await picker.locator('option:not([value=""])').first().getAttribute('value');
+  await picker.selectOption(patientId);
+  await page.getByTestId('consult-reason').fill(reason);
+  await page.getByTestId('consult-question').fill(question);
+  return patientId;
+}
+
 const outboxStates = (page: Page) => page.locator('[data-testid="outbox-entry"]').evaluateAll((els) => els.map((el) => el.getAttribute('data-state')));
 
 describe('offline-first consult request (service worker + IndexedDB outbox, real Chromium)', () => {
@@ -86,16 +98,9 @@ describe('offline-first consult request (service worker + IndexedDB outbox, real
       timeout: 30_000,
     });
 
-    await page.goto(`${tp.url}/consults/new`);
-    await page.getByTestId('new-consult-form').waitFor();
-    const picker = page.locator('select[data-testid="consult-patient"]');
-    await picker.waitFor({ timeout: 30_000 });
-    const patientId = await picker.locator('option:not([value=""])').first().getAttribute('value');
+    const patientId = await startConsultForm(page, tp.url, REASON, 'Xin ý kiến chẩn đoán lao phổi.');
     expect(patientId).toBeTruthy();
-    await picker.selectOption(patientId);
     await page.getByTestId('consult-urgency-urgent').check();
-    await page.getByTestId('consult-reason').fill(REASON);
-    await page.getByTestId('consult-question').fill('Xin ý kiến chẩn đoán lao phổi.');
     await page.getByTestId('consult-xray').setInputFiles(xray);
 
     const referrer = await tp.login(DEMO.referrer);
@@ -176,12 +181,7 @@ describe('offline-first consult request (service worker + IndexedDB outbox, real
 
   test('a request the server refuses (4xx) is marked not accepted with its message and is not retried', async () => {
     await page.unrouteAll();
-    await page.goto(`${tp.url}/consults/new`);
-    const picker = page.locator('select[data-testid="consult-patient"]');
-    await picker.waitFor({ timeout: 30_000 });
-    await picker.selectOption(await picker.locator('option:not([value=""])').first().getAttribute('value'));
-    await page.getByTestId('consult-reason').fill(REFUSED_REASON);
-    await page.getByTestId('consult-question').fill('Xin ý kiến.');
+    await startConsultForm(page, tp.url, REFUSED_REASON, 'Xin ý kiến.');
     await link(false);
     await page.getByTestId('consult-submit').click();
     const entry = page.locator('[data-testid="outbox-entry"]', { hasText: REFUSED_REASON });
@@ -222,12 +222,7 @@ describe('offline-first consult request (service worker + IndexedDB outbox, real
       await bare.getByTestId('login-password').fill(DEMO_PASSWORD);
       await bare.getByTestId('login-submit').click();
       await bare.getByTestId('app-header').waitFor();
-      await bare.goto(`${tp.url}/consults/new`);
-      const picker = bare.locator('select[data-testid="consult-patient"]');
-      await picker.waitFor({ timeout: 30_000 });
-      await picker.selectOption(await picker.locator('option:not([value=""])').first().getAttribute('value'));
-      await bare.getByTestId('consult-reason').fill(reason);
-      await bare.getByTestId('consult-question').fill('Xin ý kiến.');
+      await startConsultForm(bare, tp.url, reason, 'Xin ý kiến.');
       await bare.getByTestId('consult-xray').setInputFiles(xray);
       await bare.getByTestId('consult-submit').click();
       await bare.getByTestId('consult-created').waitFor({ timeout: 60_000 });
