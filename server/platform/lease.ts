@@ -44,7 +44,8 @@ local v = redis.call('GET', KEYS[1])
 if v == ARGV[1] then redis.call('PEXPIRE', KEYS[1], ARGV[2]) return 1 end
 if not v then redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2]) return 1 end
 return 0`;
-const RELEASE = `
+/** Deletes key KEYS[1] only while it holds ARGV[1] (its holder), in one step: a key taken over by another since stays theirs. */
+export const RELEASE_IF_HELD = `
 if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end
 return 0`;
 
@@ -65,7 +66,7 @@ export class RedisLease implements Lease {
   }
 
   async release(): Promise<void> {
-    await this.redis.eval(RELEASE, { keys: [leaseKey(this.name)], arguments: [this.processId] });
+    await this.redis.eval(RELEASE_IF_HELD, { keys: [leaseKey(this.name)], arguments: [this.processId] });
   }
 
   holder(): Promise<string | null> {

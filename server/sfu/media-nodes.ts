@@ -15,6 +15,7 @@
 import { randomUUID } from 'node:crypto';
 import { z } from 'zod';
 import type { Logger } from '../observability/logger';
+import { RELEASE_IF_HELD } from '../platform/lease';
 import type { RedisClient } from '../platform/shared-state';
 
 export const NODE_HEARTBEAT_MS = 2_000;
@@ -50,9 +51,6 @@ const envelope = z.discriminatedUnion('type', [
 /** Renew when ours, in one step (a key that expired and was taken by another node stays theirs). */
 const RENEW = `
 if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('PEXPIRE', KEYS[1], ARGV[2]) end
-return 0`;
-const RELEASE = `
-if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end
 return 0`;
 
 export type MediaNodeHandler = (from: string, method: string, body: unknown) => Promise<unknown>;
@@ -144,12 +142,12 @@ export class MediaNodes {
   }
 
   async releaseOwner(consultId: string): Promise<void> {
-    await this.#redis.eval(RELEASE, { keys: [roomOwnerKey(consultId)], arguments: [this.nodeId] });
+    await this.#redis.eval(RELEASE_IF_HELD, { keys: [roomOwnerKey(consultId)], arguments: [this.nodeId] });
   }
 
   /** Frees a call owned by a node that died (only while that node still holds it). */
   async releaseDeadOwner(consultId: string, deadNodeId: string): Promise<void> {
-    await this.#redis.eval(RELEASE, { keys: [roomOwnerKey(consultId)], arguments: [deadNodeId] });
+    await this.#redis.eval(RELEASE_IF_HELD, { keys: [roomOwnerKey(consultId)], arguments: [deadNodeId] });
   }
 
   /** Asks another node; rejects when it refuses, or does not answer within REQUEST_TIMEOUT_MS (e.g. it died). */
