@@ -15,10 +15,14 @@ jest.setTimeout(180_000);
 
 const root = path.resolve(__dirname, '../../..');
 
-/** Two consecutive ports nobody listens on. */
+/**
+ * Two consecutive ports nobody listens on, below the kernel's ephemeral range (32768 and up on Linux):
+ * the other tests' servers and clients take their ports from that range (port 0), and one of them
+ * took the second port between this check and the second process's start (EADDRINUSE in CI).
+ */
 async function twoFreePorts(): Promise<number> {
   for (;;) {
-    const base = 20000 + Math.floor(Math.random() * 20000);
+    const base = 20000 + Math.floor(Math.random() * 12000);
     if (!(await canConnect(base)) && !(await canConnect(base + 1))) return base;
   }
 }
