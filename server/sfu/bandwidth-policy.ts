@@ -43,6 +43,29 @@ export interface ReceiverEstimate {
 
 /** A video consumer score at or below this, on the lowest layer, means the receiver cannot take video. */
 export const VIDEO_SCORE_AUDIO_ONLY = 4;
+/** A lowest-layer video consumer scoring at least this is delivered well enough to keep (≲ 8 % lost). */
+export const VIDEO_SCORE_KEEPS_VIDEO = 7;
+/**
+ * transport-cc estimates dip on a lossy link (loss-based back-off) and recover: when the
+ * send-side estimate is the only figure below the threshold, it must stay there this long before
+ * the receiver goes audio only.
+ */
+export const SERVER_LOW_CONFIRM_MS = 4_000;
+
+/** What is known when a receiver's estimate has fallen below the audio-only threshold. */
+export interface AudioOnlyEvidence {
+  estimatedKbps: number | null;
+  /** A fresh client report is itself below the threshold. */
+  clientBelow: boolean;
+  /** The receiver's worst forwarded video (RTCP score) and whether it is on the lowest layer. */
+  videoScore?: { score: number; atLowestLayer: boolean };
+  /** A standing queue on the receiver's downlink (DownlinkDelay); undefined: not measured. */
+  queueing: boolean | undefined;
+  /** How long the estimate has been below the threshold on the send-side estimate alone, ms. */
+  serverLowForMs: number;
+  /** The server's own cap on what it sends to each receiver (SFU_MAX_OUTGOING_KBPS), kbps. */
+  capKbps?: number;
+}
 
 export interface LayerRequest {
   estimatedKbps: number | null;
@@ -101,6 +124,26 @@ export class BandwidthPolicy {
     return Math.min(this.#below - 1, ((AUDIO_RESERVE_KBPS + (this.#layers[0]?.kbps ?? 100)) * Math.max(0, videoScore.score)) / 10);
   }
 
+  /**
+   * A receiver with video whose estimate is below the threshold: go audio only now? At once when
+   * a client report says so, when its lowest layer is being lost (score ≤ 4), when its downlink
+   * holds a standing queue (the link is full: the low estimate is real), or when the server's own
+   * cap is below the threshold. Otherwise the send-side estimate alone must stay low for
+   * SERVER_LOW_CONFIRM_MS, and even then video stays while the receiver's own reports say the lowest
+   * layer arrives (score ≥ 7) without a standing queue: transport-cc backs off on random loss and on
+   * a loaded host's jitter although the link carries the layer. Without a delay measurement the
+   * estimate must still fit the lowest layer for that.
+   */
+  switchToAudioOnly(e: AudioOnlyEvidence): boolean {
+    if (e.clientBelow || this.scoreCeilingKbps(e.videoScore) !== undefined || e.queueing === true) return true;
+    if (e.capKbps !== undefined && e.capKbps < this.#below) return true;
+    if (e.serverLowForMs < SERVER_LOW_CONFIRM_MS) return false;
+    const v = e.videoScore;
+    const lowestArrives = !!v && v.atLowestLayer && v.score >= VIDEO_SCORE_KEEPS_VIDEO;
+    const fitsLowestLayer = e.estimatedKbps !== null && e.estimatedKbps >= (this.#layers[0]?.kbps ?? 100);
+    return !(lowestArrives && (e.queueing === false || fitsLowestLayer));
+  }
+
   /** Hysteresis: enter audio only below the threshold, leave it only above the recover threshold. */
   nextAudioOnly(current: boolean, estimatedKbps: number | null): boolean {
     if (estimatedKbps === null) return current;
@@ -125,5 +168,35 @@ export class BandwidthPolicy {
     }
     const cap = req.clientMaxSpatial ?? top;
     return Math.max(0, Math.min(top, bySize, byBandwidth, cap));
+  }
+}
+
+/** Round-trip samples older than this no longer set a receiver's baseline (its route may have changed). */
+const DELAY_BASELINE_WINDOW_MS = 60_000;
+/** RTT this far above the lowest recently seen: packets wait in a queue on the receiver's downlink. */
+export const STANDING_QUEUE_MS = 250;
+
+/**
+ * The delay of what the SFU forwards to one receiver, from the round-trip times mediasoup derives
+ * from its RTCP receiver reports (audio keeps them coming while video is paused). The lowest RTT of
+ * the last minute is the path's own delay; when the last two samples both sit STANDING_QUEUE_MS
+ * above it, the downlink is full and a queue is building (a bottleneck's buffer filling, as on a
+ * thin rural link), which random loss alone never causes.
+ */
+export class DownlinkDelay {
+  #samples: Array<{ at: number; ms: number }> = [];
+
+  record(rttMs: number, now = Date.now()): void {
+    if (!Number.isFinite(rttMs) || rttMs <= 0) return; // 0: no receiver report yet
+    this.#samples.push({ at: now, ms: rttMs });
+    while (now - (this.#samples[0]?.at ?? now) > DELAY_BASELINE_WINDOW_MS) this.#samples.shift();
+  }
+
+  /** True: a standing queue; false: none; undefined: fewer than two samples within `maxAgeMs`. */
+  queueing(maxAgeMs: number, now = Date.now()): boolean | undefined {
+    const recent = this.#samples.filter((s) => now - s.at <= maxAgeMs).slice(-2);
+    if (recent.length < 2) return undefined;
+    const baseline = Math.min(...this.#samples.filter((s) => now - s.at <= DELAY_BASELINE_WINDOW_MS).map((s) => s.ms));
+    return Math.min(...recent.map((s) => s.ms)) - baseline >= STANDING_QUEUE_MS;
   }
 }

@@ -1,6 +1,7 @@
 import type { types as ms } from 'mediasoup';
 import type { CallPeerInfo, MediaSource, TransportDirection } from '../../contracts/sfu-api';
 import type { SfuServerToClientEvents } from '../../contracts/sfu-events';
+import { DownlinkDelay } from './bandwidth-policy';
 
 /** Sends one server → client event to one peer (socket.emit in production, a recorder in tests). */
 export type CallNotifier = <E extends keyof SfuServerToClientEvents>(event: E, ...args: Parameters<SfuServerToClientEvents[E]>) => void;
@@ -71,6 +72,9 @@ export class CallPeer {
 
   /** When the audio-only mode last changed (the server's estimate needs time to settle after it). */
   audioOnlyChangedAt = 0;
+
+  /** Round-trip times of what the SFU forwards to this participant: a queue on its downlink shows there. */
+  readonly downlinkDelay = new DownlinkDelay();
 
   /** Since when only the server's send-side estimate has been below the audio-only threshold (null: it is not). */
   serverLowSince: number | null = null;

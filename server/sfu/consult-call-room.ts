@@ -17,7 +17,7 @@ import type {
 import type { SfuServerToClientEvents } from '../../contracts/sfu-events';
 import { DomainError } from '../platform/errors';
 import type { Logger } from '../observability/logger';
-import { DEFAULT_LAYERS, type BandwidthPolicy } from './bandwidth-policy';
+import type { BandwidthPolicy } from './bandwidth-policy';
 import { CallPeer, type CallNotifier, type ConsumerState, type ProducerAppData } from './call-peer';
 import type { SfuConfig } from './config';
 import { iceServersFor } from './turn';
@@ -67,15 +67,6 @@ const EMPTY_ROOM_TTL_MS = 60_000;
 
 /** After an audio-only switch, how long the server-side estimate is left out (it needs to settle). */
 const AUDIO_ONLY_SETTLE_MS = 10_000;
-/**
- * transport-cc estimates dip for a moment on a lossy link (loss-based back-off) and recover: when
- * the send-side estimate is the only figure below the threshold, it must stay there this long
- * before the receiver goes audio only. A client report or the RTCP score below it acts at once.
- */
-const SERVER_LOW_CONFIRM_MS = 4_000;
-/** A lowest-layer video consumer scoring at least this is delivered well enough to keep. */
-const VIDEO_SCORE_KEEPS_VIDEO = 7;
-
 /** A client report older than this is ignored by the bandwidth policy. */
 const CLIENT_REPORT_MAX_AGE_MS = 10_000;
 
@@ -622,6 +613,7 @@ export class ConsultCallRoom {
           const bps = stats[0]?.availableOutgoingBitrate;
           peer.serverKbps = typeof bps === 'number' && bps > 0 ? bps / 1000 : undefined;
         }
+        await this.#sampleDownlinkDelay(peer);
         if (!peer.closed) await this.#applyPolicyTo(peer);
       }
     } catch (err) {
@@ -711,32 +703,53 @@ export class ConsultCallRoom {
     return worst;
   }
 
+  /**
+   * One round-trip sample of what this room forwards to `peer` (mediasoup's figure from the
+   * receiver's RTCP reports), from a flowing consumer, audio first: audio keeps flowing while the
+   * receiver is audio only, and a paused stream's figure is stale.
+   */
+  async #sampleDownlinkDelay(peer: CallPeer): Promise<void> {
+    const flowing = [...peer.consumers.values()]
+      .map((s) => s.consumer)
+      .filter((c) => !c.closed && !c.paused && !c.producerPaused)
+      .sort((a, b) => (a.kind === b.kind ? 0 : a.kind === 'audio' ? -1 : 1));
+    for (const consumer of flowing) {
+      const stats = await consumer.getStats().catch(() => []);
+      const rtt = stats.find((s) => s.type === 'outbound-rtp')?.roundTripTime;
+      if (typeof rtt === 'number' && rtt > 0) {
+        peer.downlinkDelay.record(rtt);
+        return;
+      }
+    }
+  }
+
   async #applyPolicyTo(peer: CallPeer): Promise<number | null> {
     const estimatedKbps = this.#estimateFor(peer);
     let next = this.#policy.nextAudioOnly(peer.audioOnly, estimatedKbps);
     if (next && !peer.audioOnly) {
-      const below = this.#policy.audioOnlyBelowKbps;
       const client = peer.clientKbps(CLIENT_REPORT_MAX_AGE_MS);
-      const byClient = client !== undefined && client < below;
-      const byScore = this.#policy.scoreCeilingKbps(this.#videoScoreOf(peer)) !== undefined;
-      if (!byClient && !byScore) {
-        const now = Date.now();
-        peer.serverLowSince ??= now;
-        if (now - peer.serverLowSince < SERVER_LOW_CONFIRM_MS) next = false; // not yet: a dip, perhaps
-        // The receiver's own reports say the lowest layer arrives well (score ≥ 7: ≲ 8 % lost):
-        // a low send-side estimate alone (loss-based back-off on a lossy link) does not take its video.
-        // (Only while the estimate still fits the lowest layer: far below it the layer cannot last.)
-        const video = this.#videoScoreOf(peer);
-        const fitsLowestLayer = estimatedKbps !== null && estimatedKbps >= (DEFAULT_LAYERS[0]?.kbps ?? 100);
-        if (video && video.atLowestLayer && video.score >= VIDEO_SCORE_KEEPS_VIDEO && fitsLowestLayer) next = false;
-      }
+      const clientBelow = client !== undefined && client < this.#policy.audioOnlyBelowKbps;
+      const now = Date.now();
+      if (!clientBelow) peer.serverLowSince ??= now;
+      const video = this.#videoScoreOf(peer);
+      next = this.#policy.switchToAudioOnly({
+        estimatedKbps,
+        clientBelow,
+        ...(video ? { videoScore: video } : {}),
+        queueing: peer.downlinkDelay.queueing(2.5 * this.#config.policyIntervalMs, now),
+        serverLowForMs: peer.serverLowSince === null ? 0 : now - peer.serverLowSince,
+        ...(this.#config.maxOutgoingKbps !== undefined ? { capKbps: this.#config.maxOutgoingKbps } : {}),
+      });
     } else if (!peer.audioOnly) {
       peer.serverLowSince = null;
     }
     if (next) peer.serverLowSince = null;
     if (next !== peer.audioOnly) {
       peer.audioOnly = next;
-      this.#logger.info({ peerId: peer.peerId, audioOnly: next, estimatedKbps }, 'audio-only switch');
+      this.#logger.info(
+        { peerId: peer.peerId, audioOnly: next, estimatedKbps, serverKbps: peer.serverKbps, videoScore: this.#videoScoreOf(peer) },
+        'audio-only switch',
+      );
       for (const state of peer.consumers.values()) if (state.consumer.kind === 'video') await this.#syncConsumerPaused(peer, state);
       const change: AudioOnlyChange = {
         peerId: peer.peerId,
