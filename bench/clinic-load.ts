@@ -3,12 +3,16 @@
  * log in → list consults → read the patient's $summary → post a chat message, for `--seconds`.
  * `--rounds-per-login K`: a client signs in again every K rounds (default 1: every round, a storm of
  * sign-ins; a clinician signs in once per shift and then works, so K > 1 is the everyday case).
+ * `--think-ms T`: each client waits T ms after each request (default 0: closed loop, no think time,
+ * which keeps the cores saturated; a clinician reads a summary for seconds).
  *
  *   npx tsc -p tsconfig.build.json && node dist/bench/clinic-load.js [--clients 50] [--seconds 60] [--rounds-per-login 1]
- *     [--handler postgresql|sqlite]
+ *     [--think-ms 0] [--handler postgresql|sqlite]
  *
  * Starts the real platform (embedded FerretDB in a temporary data folder, demo data), opens one
- * consult on the demo patient as the district referrer, then runs the clients. Prints p50/p99 per
+ * consult on the demo patient as the district referrer, then runs the clients in a worker thread (the
+ * load generator's own HTTP work must not wait in the server's event loop, nor the server's in
+ * its: they share only the cores, as two processes on one machine would). Prints p50/p99 per
  * step and overall, requests/s and errors, and what one login's password hash (scrypt N=2^15, r=8)
  * costs alone and 4 at a time (libuv pool: 4 threads). Then one JSON line.
  */
@@ -16,6 +20,7 @@ import { scrypt } from 'node:crypto';
 import { rmSync } from 'node:fs';
 import os from 'node:os';
 import { performance } from 'node:perf_hooks';
+import { isMainThread, parentPort, Worker, workerData } from 'node:worker_threads';
 import { benchConfig } from './bench-platform';
 import { startPlatform } from '../server/main';
 import { createLogger } from '../server/observability/logger';
@@ -26,6 +31,97 @@ function arg(name: string, def: string): string {
 }
 const pct = (s: number[], p: number) => s[Math.min(s.length - 1, Math.max(0, Math.ceil((p / 100) * s.length) - 1))] ?? NaN;
 const r1 = (n: number) => Math.round(n * 10) / 10;
+
+async function apiRequest(url: string, method: string, pathname: string, token?: string, body?: unknown): Promise<Record<string, unknown>> {
+  const form = body instanceof FormData;
+  const res = await fetch(`${url}${pathname}`, {
+    method,
+    headers: { ...(token ? { authorization: `Bearer ${token}` } : {}), ...(body && !form ? { 'content-type': 'application/json' } : {}) },
+    body: body === undefined ? undefined : form ? body : JSON.stringify(body),
+  });
+  const text = await res.text();
+  if (!res.ok) throw new Error(`${method} ${pathname} → ${res.status}: ${text.slice(0, 200)}`);
+  return text ? (JSON.parse(text) as Record<string, unknown>) : {};
+}
+
+const STEPS = ['login', 'list consults', '$summary', 'post chat'] as const;
+type Step = (typeof STEPS)[number];
+
+/** What the load worker is given. */
+interface LoadPlan {
+  url: string;
+  password: string;
+  patientId: string;
+  consultId: string;
+  clients: number;
+  seconds: number;
+  roundsPerLogin: number;
+  thinkMs: number;
+}
+
+/** What it measured. */
+interface LoadMeasure {
+  lat: Record<string, number[]>;
+  errors: Record<string, number>;
+  firstErrors: string[];
+  wall: number;
+}
+
+/** The clients' loop (runs in the worker thread). */
+async function runClients(plan: LoadPlan): Promise<LoadMeasure> {
+  const req = (method: string, pathname: string, token?: string, body?: unknown) => apiRequest(plan.url, method, pathname, token, body);
+  const login = async () =>
+    (await req('POST', '/api/auth/login', undefined, { email: 'referrer@district.demo', password: plan.password })).accessToken as string;
+  const think = () => (plan.thinkMs > 0 ? new Promise((r) => setTimeout(r, plan.thinkMs)) : Promise.resolve());
+  const lat: Record<string, number[]> = Object.fromEntries(STEPS.map((s) => [s, []]));
+  const errors: Record<string, number> = Object.fromEntries(STEPS.map((s) => [s, 0]));
+  const firstErrors: string[] = [];
+  const end = performance.now() + plan.seconds * 1000;
+  let iterations = 0;
+  const timed = async <T>(step: Step, fn: () => Promise<T>): Promise<T | undefined> => {
+    const t = performance.now();
+    try {
+      return await fn();
+    } catch (err) {
+      errors[step] = (errors[step] ?? 0) + 1;
+      // eslint-disable-next-line @typescript-eslint/no-unnecessary-type-conversion -- the value comes off the wire
+      if (firstErrors.length < 5) firstErrors.push(String((err as Error).message));
+      return undefined;
+    } finally {
+      lat[step]?.push(performance.now() - t);
+      await think();
+    }
+  };
+  const t0 = performance.now();
+  await Promise.all(
+    Array.from({ length: plan.clients }, async (_, c) => {
+      let tok: string | undefined;
+      for (let round = 0; performance.now() < end; round++) {
+        if (!tok || round % plan.roundsPerLogin === 0) tok = await timed('login', login);
+        if (!tok) continue;
+        await timed('list consults', () => req('GET', '/api/consults', tok));
+        await timed('$summary', () => req('GET', `/fhir/R4/Patient/${plan.patientId}/$summary`, tok));
+        const form = new FormData();
+        form.set('text', `tin nhắn ${c}-${iterations}`);
+        await timed('post chat', () => req('POST', `/api/consults/${plan.consultId}/messages`, tok, form));
+        iterations += 1;
+      }
+    }),
+  );
+  return { lat, errors, firstErrors, wall: (performance.now() - t0) / 1000 };
+}
+
+/** Runs the clients in a worker thread and waits for its measure. */
+function runClientsInWorker(plan: LoadPlan): Promise<LoadMeasure> {
+  return new Promise((resolve, reject) => {
+    const worker = new Worker(__filename, { workerData: plan });
+    worker.once('message', (m: LoadMeasure) => resolve(m));
+    worker.once('error', reject);
+    worker.once('exit', (code) => {
+      if (code !== 0) reject(new Error(`load worker exited with ${code}`));
+    });
+  });
+}
 
 const scryptOnce = () =>
   new Promise<number>((resolve, reject) => {
@@ -40,21 +136,13 @@ async function main(): Promise<void> {
   const seconds = Number(arg('seconds', '60'));
   const roundsPerLogin = Number(arg('rounds-per-login', '1'));
   if (!Number.isInteger(roundsPerLogin) || roundsPerLogin < 1) throw new Error('--rounds-per-login: a whole number ≥ 1');
+  const thinkMs = Number(arg('think-ms', '0'));
+  if (!Number.isFinite(thinkMs) || thinkMs < 0) throw new Error('--think-ms: a number of milliseconds ≥ 0');
   const handler = arg('handler', 'postgresql');
   const { config, dataDir, password } = benchConfig('load', { HOICHAN_DB_HANDLER: handler, LOGIN_MAX_ATTEMPTS_PER_IP: '1000000' });
   const platform = await startPlatform(config, createLogger('silent'));
   try {
-    const req = async (method: string, pathname: string, token?: string, body?: unknown) => {
-      const form = body instanceof FormData;
-      const res = await fetch(`${platform.url}${pathname}`, {
-        method,
-        headers: { ...(token ? { authorization: `Bearer ${token}` } : {}), ...(body && !form ? { 'content-type': 'application/json' } : {}) },
-        body: body === undefined ? undefined : form ? body : JSON.stringify(body),
-      });
-      const text = await res.text();
-      if (!res.ok) throw new Error(`${method} ${pathname} → ${res.status}: ${text.slice(0, 200)}`);
-      return text ? (JSON.parse(text) as Record<string, unknown>) : {};
-    };
+    const req = (method: string, pathname: string, token?: string, body?: unknown) => apiRequest(platform.url, method, pathname, token, body);
     const login = async () => (await req('POST', '/api/auth/login', undefined, { email: 'referrer@district.demo', password })).accessToken as string;
     const token = await login();
     const patients = (await req('GET', '/api/emr/patients', token)).patients as { id: string; access: string }[];
@@ -76,42 +164,17 @@ async function main(): Promise<void> {
     for (let i = 0; i < 5; i++) scryptAlone.push(await scryptOnce());
     const scryptFour = await Promise.all(Array.from({ length: 4 }, scryptOnce));
 
-    const steps = ['login', 'list consults', '$summary', 'post chat'] as const;
-    const lat: Record<string, number[]> = Object.fromEntries(steps.map((s) => [s, []]));
-    const errors: Record<string, number> = Object.fromEntries(steps.map((s) => [s, 0]));
-    const firstErrors: string[] = [];
-    const end = performance.now() + seconds * 1000;
-    let iterations = 0;
-    const timed = async <T>(step: (typeof steps)[number], fn: () => Promise<T>): Promise<T | undefined> => {
-      const t = performance.now();
-      try {
-        return await fn();
-      } catch (err) {
-        errors[step] = (errors[step] ?? 0) + 1;
-        // eslint-disable-next-line @typescript-eslint/no-unnecessary-type-conversion -- the value comes off the wire
-        if (firstErrors.length < 5) firstErrors.push(String((err as Error).message));
-        return undefined;
-      } finally {
-        lat[step]?.push(performance.now() - t);
-      }
-    };
-    const t0 = performance.now();
-    await Promise.all(
-      Array.from({ length: clients }, async (_, c) => {
-        let tok: string | undefined;
-        for (let round = 0; performance.now() < end; round++) {
-          if (!tok || round % roundsPerLogin === 0) tok = await timed('login', login);
-          if (!tok) continue;
-          await timed('list consults', () => req('GET', '/api/consults', tok));
-          await timed('$summary', () => req('GET', `/fhir/R4/Patient/${patientId}/$summary`, tok));
-          const form = new FormData();
-          form.set('text', `tin nhắn ${c}-${iterations}`);
-          await timed('post chat', () => req('POST', `/api/consults/${consultId}/messages`, tok, form));
-          iterations += 1;
-        }
-      }),
-    );
-    const wall = (performance.now() - t0) / 1000;
+    const { lat, errors, firstErrors, wall } = await runClientsInWorker({
+      url: platform.url,
+      password,
+      patientId,
+      consultId,
+      clients,
+      seconds,
+      roundsPerLogin,
+      thinkMs,
+    });
+    const steps = STEPS;
     const all = Object.values(lat)
       .flat()
       .sort((a, b) => a - b);
@@ -126,6 +189,7 @@ async function main(): Promise<void> {
       clients,
       seconds,
       roundsPerLogin,
+      thinkMs,
       requests: all.length,
       perS: r1(all.length / wall),
       p50: r1(pct(all, 50)),
@@ -142,7 +206,7 @@ async function main(): Promise<void> {
       firstErrors,
     };
     process.stdout.write(
-      `\nClinic load (${clients} clients × ${seconds} s, sign-in every ${roundsPerLogin} round(s), FerretDB on ${handler}, ${result.cpus} CPUs)\n`,
+      `\nClinic load (${clients} clients × ${seconds} s, sign-in every ${roundsPerLogin} round(s), think ${thinkMs} ms, load in a worker thread, FerretDB on ${handler}, ${result.cpus} CPUs)\n`,
     );
     for (const r of rows)
       process.stdout.write(
@@ -159,7 +223,11 @@ async function main(): Promise<void> {
   }
 }
 
-main().catch((err: unknown) => {
-  process.stderr.write(`${(err as Error).stack ?? String(err)}\n`);
-  process.exit(1);
-});
+if (isMainThread) {
+  main().catch((err: unknown) => {
+    process.stderr.write(`${(err as Error).stack ?? String(err)}\n`);
+    process.exit(1);
+  });
+} else {
+  void runClients(workerData as LoadPlan).then((m) => parentPort?.postMessage(m));
+}
