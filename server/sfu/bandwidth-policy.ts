@@ -200,3 +200,54 @@ export class DownlinkDelay {
     return Math.min(...recent.map((s) => s.ms)) - baseline >= STANDING_QUEUE_MS;
   }
 }
+
+/** A receiver's first video trial comes this long after it went audio only. */
+export const VIDEO_TRIAL_FIRST_MS = 10_000;
+/** How long a trial lasts unless the link shows it cannot take it. */
+export const VIDEO_TRIAL_MS = 3_000;
+/** The wait between failed trials doubles up to this. */
+export const VIDEO_TRIAL_MAX_WAIT_MS = 30_000;
+
+/**
+ * While a receiver is audio only its video is paused, so the send-side estimate has only audio to
+ * measure with and mediasoup has no reason to probe above it: after a link recovers, the estimate
+ * can take 15–20 s to climb past the recover threshold. A trial resumes the receiver's lowest layer
+ * for a few seconds (the transport then probes towards what video wants); it ends early when the
+ * downlink queues or the layer is being lost, and failed trials back off (10 s, 20 s, then 30 s),
+ * so a link that stays thin carries one short trial every 30 s. The estimate climbing past the recover
+ * threshold during a trial brings video back for good.
+ */
+export class VideoTrial {
+  #until: number | null = null;
+  #nextAt = 0;
+  #waitMs = VIDEO_TRIAL_FIRST_MS;
+
+  /** The receiver has just gone audio only. */
+  reset(now = Date.now()): void {
+    this.#until = null;
+    this.#waitMs = VIDEO_TRIAL_FIRST_MS;
+    this.#nextAt = now + VIDEO_TRIAL_FIRST_MS;
+  }
+
+  get active(): boolean {
+    return this.#until !== null;
+  }
+
+  /**
+   * One policy pass while the receiver stays audio only: 'start' (resume the lowest layer),
+   * 'end' (pause it again) or null (nothing changes). A trial starts only when the downlink is
+   * known not to queue.
+   */
+  step(link: { queueing: boolean | undefined; lowestLayerLost: boolean }, now = Date.now()): 'start' | 'end' | null {
+    if (this.#until !== null) {
+      if (now < this.#until && link.queueing !== true && !link.lowestLayerLost) return null;
+      this.#until = null;
+      this.#waitMs = Math.min(VIDEO_TRIAL_MAX_WAIT_MS, this.#waitMs * 2);
+      this.#nextAt = now + this.#waitMs;
+      return 'end';
+    }
+    if (now < this.#nextAt || link.queueing !== false) return null;
+    this.#until = now + VIDEO_TRIAL_MS;
+    return 'start';
+  }
+}

@@ -1,7 +1,7 @@
 import type { types as ms } from 'mediasoup';
 import type { CallPeerInfo, MediaSource, TransportDirection } from '../../contracts/sfu-api';
 import type { SfuServerToClientEvents } from '../../contracts/sfu-events';
-import { DownlinkDelay } from './bandwidth-policy';
+import { DownlinkDelay, VideoTrial } from './bandwidth-policy';
 
 /** Sends one server → client event to one peer (socket.emit in production, a recorder in tests). */
 export type CallNotifier = <E extends keyof SfuServerToClientEvents>(event: E, ...args: Parameters<SfuServerToClientEvents[E]>) => void;
@@ -66,9 +66,15 @@ export class CallPeer {
   }
 
   set audioOnly(value: boolean) {
-    if (value !== this.#audioOnly) this.audioOnlyChangedAt = Date.now();
+    if (value !== this.#audioOnly) {
+      this.audioOnlyChangedAt = Date.now();
+      this.videoTrial.reset(this.audioOnlyChangedAt);
+    }
     this.#audioOnly = value;
   }
+
+  /** While audio only: short trials of the lowest video layer, so the estimate can see a recovered link. */
+  readonly videoTrial = new VideoTrial();
 
   /** When the audio-only mode last changed (the server's estimate needs time to settle after it). */
   audioOnlyChangedAt = 0;

@@ -744,6 +744,7 @@ export class ConsultCallRoom {
       peer.serverLowSince = null;
     }
     if (next) peer.serverLowSince = null;
+    if (next && peer.audioOnly) await this.#stepVideoTrial(peer);
     if (next !== peer.audioOnly) {
       peer.audioOnly = next;
       this.#logger.info(
@@ -794,8 +795,29 @@ export class ConsultCallRoom {
       .catch(() => undefined);
   }
 
+  /** A video trial while `peer` stays audio only (VideoTrial): the lowest layer resumed, or paused again. */
+  async #stepVideoTrial(peer: CallPeer): Promise<void> {
+    const cap = this.#config.maxOutgoingKbps;
+    if (cap !== undefined && cap < this.#policy.audioOnlyRecoverAboveKbps) return; // the server's own cap: no trial can recover
+    const video = this.#videoScoreOf(peer);
+    const step = peer.videoTrial.step({
+      queueing: peer.downlinkDelay.queueing(2.5 * this.#config.policyIntervalMs),
+      lowestLayerLost: this.#policy.scoreCeilingKbps(video) !== undefined,
+    });
+    if (!step) return;
+    this.#logger.info({ peerId: peer.peerId, step, serverKbps: peer.serverKbps, videoScore: video }, 'audio-only video trial');
+    for (const state of peer.consumers.values()) {
+      if (state.consumer.kind !== 'video' || state.consumer.closed) continue;
+      if (step === 'start' && state.consumer.type === 'simulcast') {
+        state.appliedSpatial = 0;
+        await state.consumer.setPreferredLayers({ spatialLayer: 0 }).catch(() => undefined);
+      }
+      await this.#syncConsumerPaused(peer, state);
+    }
+  }
+
   async #syncConsumerPaused(peer: CallPeer, state: ConsumerState): Promise<void> {
-    const shouldPause = state.clientPaused || (state.consumer.kind === 'video' && peer.audioOnly);
+    const shouldPause = state.clientPaused || (state.consumer.kind === 'video' && peer.audioOnly && !peer.videoTrial.active);
     if (state.consumer.closed) return;
     if (shouldPause && !state.consumer.paused) await state.consumer.pause();
     else if (!shouldPause && state.consumer.paused) {

@@ -1,4 +1,13 @@
-import { BandwidthPolicy, DownlinkDelay, SERVER_LOW_CONFIRM_MS, STANDING_QUEUE_MS } from '../../../server/sfu/bandwidth-policy';
+import {
+  BandwidthPolicy,
+  DownlinkDelay,
+  SERVER_LOW_CONFIRM_MS,
+  STANDING_QUEUE_MS,
+  VIDEO_TRIAL_FIRST_MS,
+  VIDEO_TRIAL_MAX_WAIT_MS,
+  VIDEO_TRIAL_MS,
+  VideoTrial,
+} from '../../../server/sfu/bandwidth-policy';
 
 const policy = new BandwidthPolicy({ audioOnlyBelowKbps: 150, audioOnlyRecoverAboveKbps: 250 });
 
@@ -97,6 +106,45 @@ describe('downlink delay', () => {
     d.record(20, t);
     for (let i = 1; i <= 40; i++) d.record(600, t + i * 2000); // e.g. relayed over a satellite hop from then on
     expect(d.queueing(5000, t + 80_000)).toBe(false);
+  });
+});
+
+describe('video trials while audio only', () => {
+  const clear = { queueing: false, lowestLayerLost: false } as const;
+  test('the first trial waits, needs a downlink known not to queue, and lasts its time', () => {
+    const trial = new VideoTrial();
+    trial.reset(0);
+    expect(trial.step(clear, VIDEO_TRIAL_FIRST_MS - 1)).toBeNull();
+    expect(trial.step({ ...clear, queueing: undefined }, VIDEO_TRIAL_FIRST_MS)).toBeNull(); // no delay figure: no trial
+    expect(trial.step({ ...clear, queueing: true }, VIDEO_TRIAL_FIRST_MS)).toBeNull();
+    expect(trial.step(clear, VIDEO_TRIAL_FIRST_MS)).toBe('start');
+    expect(trial.active).toBe(true);
+    expect(trial.step(clear, VIDEO_TRIAL_FIRST_MS + VIDEO_TRIAL_MS - 1)).toBeNull();
+    expect(trial.step(clear, VIDEO_TRIAL_FIRST_MS + VIDEO_TRIAL_MS)).toBe('end');
+    expect(trial.active).toBe(false);
+  });
+  test('a queue or a lost lowest layer ends a trial at once; failed trials back off to 30 s', () => {
+    const trial = new VideoTrial();
+    trial.reset(0);
+    let now = VIDEO_TRIAL_FIRST_MS;
+    const waits: number[] = [];
+    for (let i = 0; i < 6; i++) {
+      while (trial.step(clear, now) !== 'start') now += 1000;
+      const started = now;
+      waits.push(started);
+      now += 1000;
+      expect(trial.step(i % 2 ? { ...clear, queueing: true } : { ...clear, lowestLayerLost: true }, now)).toBe('end');
+    }
+    const gaps = waits.slice(1).map((t, i) => t - waits[i]! - 1000);
+    expect(gaps).toEqual([20_000, VIDEO_TRIAL_MAX_WAIT_MS, VIDEO_TRIAL_MAX_WAIT_MS, VIDEO_TRIAL_MAX_WAIT_MS, VIDEO_TRIAL_MAX_WAIT_MS]);
+  });
+  test('going audio only again starts over', () => {
+    const trial = new VideoTrial();
+    trial.reset(0);
+    expect(trial.step(clear, VIDEO_TRIAL_FIRST_MS)).toBe('start');
+    trial.reset(100_000);
+    expect(trial.active).toBe(false);
+    expect(trial.step(clear, 100_000 + VIDEO_TRIAL_FIRST_MS)).toBe('start');
   });
 });
 
