@@ -1,8 +1,9 @@
 /**
  * A consult call on rural links, in headless Chromium inside network namespaces; prints the
- * figures of the five impaired-link scenarios (the same code as test/e2e/netns/impaired-links.test.ts).
+ * figures of the five impaired-link scenarios (the same code as test/e2e/netns/impaired-links.test.ts), plus (b′): the
+ * 80 kbps downlink held for --thin-seconds, to see the audio-only video trials meet a link that stays thin.
  *
- *   npx tsc -p tsconfig.build.json && sudo node dist/bench/sfu-impaired-links.js [--seconds 120] [--joins 10] [--lossy-only]
+ *   npx tsc -p tsconfig.build.json && sudo node dist/bench/sfu-impaired-links.js [--seconds 120] [--joins 10] [--thin-seconds 40] [--lossy-only]
  *
  * Needs root (network namespaces, veth, tc, nftables) and Debian's coturn. A standalone media
  * plane on the lab bridge's address (Realtime with the platform's JWT handshake, SfuService +
@@ -28,6 +29,7 @@ import {
   scenarioLossyLink,
   scenarioOutage,
   scenarioSqueeze,
+  scenarioThinLink,
   scenarioUdpBlocked,
   type ScenarioCall,
 } from '../test/e2e/netns/impaired-scenarios';
@@ -112,6 +114,13 @@ async function main(): Promise<void> {
       rows.push([
         '(b) downlink 80 kbps → audio only; 1 Mbps → video',
         `audio only after ${b.toAudioOnlyMs} ms (audio ${b.audioBytesWhileAudioOnly} B in 3 s), video back after ${b.toVideoBackMs} ms`,
+      ]);
+      const thinSeconds = arg('thin-seconds', 40);
+      const t = await scenarioThinLink(lab, parts, thinSeconds);
+      figures.thin = t;
+      rows.push([
+        `(b′) downlink 80 kbps held ${thinSeconds} s; then 1 Mbps`,
+        `audio only after ${t.toAudioOnlyMs} ms; while held: audio concealed ${pct(t.held.audioConcealedFraction)}, continuous ${t.held.audioContinuous}, ${Math.round(t.held.videoFps * t.held.seconds)} video frames from trials, ${t.audioOnlyEventsWhileHeld} audio-only events to the clinic; video back after ${t.toVideoBackMs} ms`,
       ]);
       const c = await scenarioOutage(lab, call, parts, 10);
       figures.c = c;

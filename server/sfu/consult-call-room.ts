@@ -586,6 +586,7 @@ export class ConsultCallRoom {
       const state = peer.consumers.get(r.consumerId);
       if (state) state.renderedHeight = r.height;
     }
+    await this.#sampleDownlinkDelay(peer); // with the periodic pass: a queue shows within about a second
     const estimatedKbps = await this.#applyPolicyTo(peer);
     return { audioOnly: peer.audioOnly, estimatedKbps };
   }

@@ -184,6 +184,35 @@ export async function scenarioSqueeze(
   return { toAudioOnlyMs, audioBytesWhileAudioOnly: (after.audio?.bytesReceived ?? 0) - (before.audio?.bytesReceived ?? 0), toVideoBackMs: Date.now() - t0 };
 }
 
+/**
+ * (b′) Downlink 80 kbps held for `holdSeconds` after the switch to audio only: how audio fares
+ * while the server's video trials (resumed lowest layer, VideoTrial) meet the thin link, whether
+ * the clinic is ever told video is back meanwhile, how many video frames the trials let through;
+ * then 1 Mbps: time to video.
+ */
+export async function scenarioThinLink(
+  lab: NetLab,
+  parts: ScenarioParticipants,
+  holdSeconds: number,
+): Promise<{ toAudioOnlyMs: number; held: LinkQuality; audioOnlyEventsWhileHeld: number; toVideoBackMs: number }> {
+  lab.loss('clinic', 0);
+  lab.shape('clinic', { downKbps: 80, upKbps: 384 });
+  const toAudioOnlyMs = await waitAudioOnly(parts.referrer.page, true, 20_000);
+  const before = (await hc(parts.referrer.page)(() => (globalThis as unknown as CallPageGlobal).hoichanCall.events())).length;
+  const held = await measureReception(parts.referrer.page, parts.specialist.peerId, holdSeconds);
+  const events = (await hc(parts.referrer.page)(() => (globalThis as unknown as CallPageGlobal).hoichanCall.events())).slice(before);
+  lab.shape('clinic', { downKbps: 1000, upKbps: 1000 });
+  const t0 = Date.now();
+  await waitAudioOnly(parts.referrer.page, false, 60_000);
+  await waitMediaFlowing(parts.referrer.page, parts.specialist.peerId, { timeoutMs: 30_000, pollMs: 250 });
+  return {
+    toAudioOnlyMs,
+    held,
+    audioOnlyEventsWhileHeld: events.filter((e) => e.event === 'audio-only' && e.payload.self).length,
+    toVideoBackMs: Date.now() - t0,
+  };
+}
+
 /** (c) The clinic's link goes down for `downSeconds`; how long after its return until media flows both ways. */
 export async function scenarioOutage(
   lab: NetLab,
