@@ -229,6 +229,12 @@ export class EmbeddedPostgres {
       if (unanalysed.has(table)) statements.push(`ANALYZE "${schema}"."${table}"`);
     }
     if (statements.length) await this.sql(statements.join('; '));
+    // Documents written from now on are compressed with lz4 where this PostgreSQL has it: a condition
+    // the index leaves to a recheck decompresses the row's document once per `->`, and pglz made that
+    // most of a patient + category search's PostgreSQL time (2.8 ms for 249 rows; lz4 1.1 ms, 10 % larger).
+    const lz4 = await this.sql(`SELECT count(*) FROM pg_settings WHERE name = 'default_toast_compression' AND 'lz4' = ANY(enumvals)`).catch(() => '0');
+    const valid = [...tables.values()].filter((t) => /^[A-Za-z0-9_]+$/.test(t));
+    if (lz4 === '1' && valid.length) await this.sql(valid.map((t) => `ALTER TABLE "${schema}"."${t}" ALTER COLUMN _jsonb SET COMPRESSION lz4`).join('; '));
     return created;
   }
 

@@ -2,7 +2,7 @@
  * The embedded PostgreSQL's GIN indexes (EmbeddedPostgres.ensureContainmentIndexes) on a real
  * cluster: made without a pending list, switched and merged when an earlier start made them with
  * one, and the table analysed when it changed since, so a search reads a few index pages instead of
- * every entry written since the last vacuum.
+ * every entry written since the last vacuum; documents compressed with lz4.
  */
 import { mkdtempSync, rmSync } from 'node:fs';
 import os from 'node:os';
@@ -52,6 +52,9 @@ describeWithPostgres('embedded PostgreSQL containment indexes', () => {
       expect(await pendingPages(index)).toBe(0);
     }
     expect(await pg.sql(`SELECT count(*) FROM pg_stat_user_tables WHERE relname = 'records_1' AND last_analyze IS NOT NULL`)).toBe('1');
+    // documents written from now on: lz4 where this PostgreSQL has it
+    const lz4 = (await pg.sql(`SELECT count(*) FROM pg_settings WHERE name = 'default_toast_compression' AND 'lz4' = ANY(enumvals)`)) === '1';
+    expect(await pg.sql(`SELECT attcompression FROM pg_attribute WHERE attrelid = 'clinic.records_1'::regclass AND attname = '_jsonb'`)).toBe(lz4 ? 'l' : '');
     // new entries go straight into the index
     await pg.sql(`INSERT INTO clinic.records_1 VALUES ('{"_id": "new", "type": "Patient", "tokens": ["identifier||1"]}')`);
     expect(await pendingPages('records_1_tokens_gin')).toBe(0);
