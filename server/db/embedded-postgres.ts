@@ -193,8 +193,8 @@ export class EmbeddedPostgres {
    * 0.2). Indexes made before are switched and their pending lists merged here. Tables with more
    * changes than autovacuum lets pass are analysed at once: without statistics (after an import, a
    * restart) the planner guesses a quarter of the table for every `@>` and intersects the selective
-   * key with `type` (every Observation's entry). `fields`:
-   * collection → top-level field names. Idempotent; returns the indexes created.
+   * key with `type` (every Observation's entry). `fields`: collection → top-level field names.
+   * Idempotent; returns the indexes created.
    */
   async ensureContainmentIndexes(schema: string, fields: Record<string, string[]>): Promise<string[]> {
     if (!/^[A-Za-z][A-Za-z0-9_]*$/.test(schema)) throw new Error(`bad schema name ${schema}`);
