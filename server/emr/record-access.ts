@@ -21,11 +21,6 @@ export class RecordAccess {
     readonly careTeam: CareTeam,
   ) {}
 
-  /** Registration and explicit grants only (server/emr/care-team.ts); null for a patient never known here. */
-  async careTeamOf(patientId: string, patient?: { registeredByFacilityId?: string } | null): Promise<string[] | null> {
-    return this.careTeam.of(patientId, patient);
-  }
-
   async consentOf(patientId: string): Promise<ConsentDecision> {
     const docs = await this.store.resources
       .find({ type: 'Consent', patientId, deleted: false }, { resource: 1 })
@@ -39,9 +34,9 @@ export class RecordAccess {
    */
   async check(caller: Caller, patientId: string, action: RecordAction, patient?: { registeredByFacilityId?: string } | null): Promise<AccessDecision> {
     const now = new Date();
-    const team = (await this.careTeamOf(patientId, patient)) ?? [];
-    const base = careTeamFacts(caller, patientId, action, team, now);
-    if (team.includes(caller.facilityId)) return decideAccess(base);
+    const inTeam = (await this.careTeam.includes(patientId, caller.facilityId, patient)) ?? false;
+    const base = careTeamFacts(caller, patientId, action, inTeam, now);
+    if (inTeam) return decideAccess(base);
     const directory = this.consults();
     const consultParticipant = directory ? await directory.isConsultParticipantForPatient(caller.userId, patientId).catch(() => false) : false;
     const consent = consultParticipant ? await this.consentOf(patientId) : 'none';
@@ -120,12 +115,11 @@ export class RecordAccess {
     const allowed = new Map<string, AccessDecision | null>();
     if (!candidates.length) return allowed;
     if (caller.role === 'admin') return allowed;
-    const teamOf = await this.careTeam.teamsOf(candidates);
+    const inTeam = await this.careTeam.patientsWithMember(candidates, caller.facilityId);
     const now = new Date();
     const outsideTeam: string[] = [];
     for (const id of candidates) {
-      const team = teamOf.get(id) ?? [];
-      if (team.includes(caller.facilityId)) allowed.set(id, decideAccess(careTeamFacts(caller, id, 'read', team, now)));
+      if (inTeam.has(id)) allowed.set(id, decideAccess(careTeamFacts(caller, id, 'read', true, now)));
       else outsideTeam.push(id);
     }
     if (!outsideTeam.length) return allowed;
@@ -144,7 +138,12 @@ export class RecordAccess {
   }
 }
 
-/** What the policy is told about a patient before consult participation, consent and break-glass are looked up (enough for a care-team member). */
-function careTeamFacts(caller: Caller, patientId: string, action: RecordAction, team: string[], now: Date): AccessFacts {
-  return { caller, patientId, action, careTeamFacilityIds: team, now, consultParticipant: false, consent: 'none' };
+/**
+ * What the policy is told about a patient before consult participation, consent and break-glass are
+ * looked up (enough for a care-team member). The policy asks of the care team only whether the
+ * caller's facility is in it, so the team is given as far as the caller is concerned: their facility
+ * or nobody (the whole team would cost a read of the grants on every request).
+ */
+function careTeamFacts(caller: Caller, patientId: string, action: RecordAction, callerInTeam: boolean, now: Date): AccessFacts {
+  return { caller, patientId, action, careTeamFacilityIds: callerInTeam ? [caller.facilityId] : [], now, consultParticipant: false, consent: 'none' };
 }

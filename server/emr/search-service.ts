@@ -3,6 +3,7 @@ import type { FhirBundle, FhirResource } from '../../contracts/fhir';
 import type { FhirResourceDoc } from '../../models/fhir-resource';
 import type { Caller, RequestContext } from '../platform/request-context';
 import type { RecordService } from './record-service';
+import type { AccessDecision } from './records-api';
 import { InvalidInputError, PreconditionFailedError } from '../platform/errors';
 import { parseSearch, type SearchQuery } from './search';
 import { searchParamType } from './search-params';
@@ -20,34 +21,61 @@ export async function searchResources(
 ): Promise<FhirBundle> {
   const parsed = parseSearch(type, query);
   const resources = service.store.resources;
+  // One more than the page: whether a next page exists is then known without counting.
+  const fetchPage = (filter: Record<string, unknown>) =>
+    resources
+      .find(filter, { resource: 1, patientId: 1, refs: 1 })
+      .sort(parsed.sort)
+      .skip(parsed.offset)
+      .limit(parsed.count + 1)
+      .lean<Found[]>();
   // The patients whose data may match: those the search names (patient=, subject=, Patient?_id=; a
   // resource's compartment is the patient it names), else every patient with a match.
   const named = namedPatients(type, query);
-  const candidates = named.length
-    ? named
-    : ((await resources.distinct('patientId', pushdownShape(parsed.filter))) as (string | null)[]).filter((p): p is string => typeof p === 'string');
-  const decided = await service.access.readableWithDecisions(caller, candidates.slice(0, CANDIDATE_LIMIT));
-  const allowed = new Set(decided.keys());
-  // A search that names patients (patient=, subject=, Patient?_id=) is refused (403, audited) when the
-  // caller may not read one of them, whether or not anything matches: no existence oracle.
-  for (const id of named) {
-    if (allowed.has(id)) continue;
-    await service.access.enforce(caller, id, 'R', ctx, [`${type}?search`], `search ${type}`);
+  const decided = new Map<string, AccessDecision | null>();
+  let fetched: Found[] | undefined;
+  if (named.length) {
+    for (const [id, d] of await service.access.readableWithDecisions(caller, named)) decided.set(id, d);
+    // A search that names patients (patient=, subject=, Patient?_id=) is refused (403, audited) when the
+    // caller may not read one of them, whether or not anything matches: no existence oracle.
+    for (const id of named) {
+      if (decided.has(id)) continue;
+      await service.access.enforce(caller, id, 'R', ctx, [`${type}?search`], `search ${type}`);
+    }
+  } else if (parsed.offset === 0 && parsed.count > 0) {
+    // The first page without first finding every matching patient (a `distinct` over all matches,
+    // then each one's care team): when the caller may read every match of the unrestricted first
+    // page, it is the first page of the matches they may read (the usual case: an identifier).
+    const first = await fetchPage(pushdownShape(parsed.filter));
+    const readable = await service.access.readableWithDecisions(caller, [...new Set(first.flatMap((d) => (d.patientId ? [d.patientId] : [])))]);
+    if (first.every((d) => !d.patientId || readable.has(d.patientId))) {
+      fetched = first;
+      for (const [id, d] of readable) decided.set(id, d);
+    }
   }
-  const filter = pushdownShape({ $and: [parsed.filter, { $or: [{ patientId: { $in: [...allowed] } }, { patientId: { $exists: false } }] }] }); // top-level equalities: the database answers them
-  const docs =
-    parsed.count === 0
-      ? [] // _count=0: total only
-      : await resources
-          .find(filter, { resource: 1, patientId: 1, refs: 1 })
-          .sort(parsed.sort)
-          .skip(parsed.offset)
-          .limit(parsed.count)
-          .lean<Pick<FhirResourceDoc, 'resource' | 'patientId' | 'refs'>[]>();
-  // A page that is not full ends the result set: its total is known without counting (FerretDB v1
-  // counts by reading every matching document).
-  const lastPage = parsed.count > 0 && docs.length < parsed.count && (docs.length > 0 || parsed.offset === 0);
-  const total = lastPage ? parsed.offset + docs.length : await service.store.count(filter);
+  // The search restricted to the patients the caller may read (and resources of no patient).
+  let restricted: Record<string, unknown> | undefined;
+  const restrictedFilter = async (): Promise<Record<string, unknown>> => {
+    if (restricted) return restricted;
+    let allowed = [...decided.keys()];
+    if (!named.length) {
+      const candidates = ((await resources.distinct('patientId', pushdownShape(parsed.filter))) as (string | null)[]).filter(
+        (p): p is string => typeof p === 'string',
+      );
+      const all = await service.access.readableWithDecisions(caller, candidates.slice(0, CANDIDATE_LIMIT));
+      for (const [id, d] of all) if (!decided.has(id)) decided.set(id, d);
+      allowed = [...all.keys()];
+    }
+    restricted = pushdownShape({ $and: [parsed.filter, { $or: [{ patientId: { $in: allowed } }, { patientId: { $exists: false } }] }] }); // top-level equalities: the database answers them
+    return restricted;
+  };
+  fetched ??= parsed.count === 0 ? [] : await fetchPage(await restrictedFilter()); // _count=0: total only
+  const docs = fetched.slice(0, parsed.count);
+  const more = fetched.length > parsed.count;
+  // A page with nothing after it ends the result set: its total is known without counting (FerretDB
+  // v1 counts by reading every matching document); `_total=none` is never counted.
+  const lastPage = parsed.count > 0 && !more && (docs.length > 0 || parsed.offset === 0);
+  const total = lastPage ? parsed.offset + docs.length : parsed.total === 'none' ? undefined : await service.store.count(await restrictedFilter());
   const included = await includes(service, caller, type, query, docs);
   // Audit: one entry per patient whose data is disclosed (matches and includes).
   const perPatient = new Map<string, string[]>();
@@ -59,7 +87,7 @@ export async function searchResources(
   }
   // A named patient with nothing matching was still searched: that access is audited too.
   for (const id of named) {
-    if (perPatient.has(id) || !allowed.has(id)) continue;
+    if (perPatient.has(id) || !decided.has(id)) continue;
     const decision = decided.get(id) ?? (await service.access.check(caller, id, 'read'));
     await service.access.auditDecision(caller, id, 'R', ctx, [`${type}?search`], decision, `search ${type}`);
   }
@@ -70,12 +98,12 @@ export async function searchResources(
     return `${baseUrl}/${type}?${p.toString()}`;
   };
   const link = [{ relation: 'self', url: qs(parsed.offset) }];
-  if (parsed.offset + parsed.count < total) link.push({ relation: 'next', url: qs(parsed.offset + parsed.count) });
+  if (total === undefined ? more : parsed.offset + parsed.count < total) link.push({ relation: 'next', url: qs(parsed.offset + parsed.count) });
   if (parsed.offset > 0) link.push({ relation: 'previous', url: qs(Math.max(0, parsed.offset - parsed.count)) });
   return {
     resourceType: 'Bundle',
     type: 'searchset',
-    total,
+    ...(total === undefined ? {} : { total }),
     link,
     entry: [
       ...docs.map((d) => {

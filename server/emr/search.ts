@@ -1,7 +1,7 @@
 /**
  * FHIR search → a query on the extracted keys. Supported: the indexed parameters of
  * search-params.ts, `_id`, `_lastUpdated`, date prefixes eq/ge/le/gt/lt, comma = OR, repeated = AND,
- * `_count`, `_offset`, `_sort` (date, -date, _lastUpdated, -_lastUpdated).
+ * `_count`, `_offset`, `_sort` (date, -date, _lastUpdated, -_lastUpdated), `_total` (none, estimate, accurate).
  */
 import { InvalidInputError } from '../platform/errors';
 import { dateRange, normaliseText, searchParamType } from './search-params';
@@ -15,6 +15,8 @@ export interface ParsedSearch {
   offset: number;
   /** The query string of the parameters that define the result set (for paging links). */
   canonical: [string, string][];
+  /** `_total=none`: the client does not want the total, so a full page is not counted. */
+  total: 'none' | 'accurate';
 }
 
 const CONTROL = new Set(['_count', '_offset', '_sort', '_format', '_pretty', '_summary', '_elements', '_total', '_include', '_revinclude']);
@@ -139,5 +141,10 @@ export function parseSearch(type: string, query: SearchQuery): ParsedSearch {
     else throw new InvalidInputError(`_sort=${sortParam} is not supported (date, -date, _lastUpdated, -_lastUpdated)`, ['_sort']);
     canonical.push(['_sort', sortParam]);
   }
-  return { filter: { $and: and }, sort, count, offset, canonical };
+  // `estimate` may be answered accurately; `none` saves the count (FerretDB v1 counts by reading every match)
+  const totalParam = one('_total');
+  if (totalParam !== undefined && !['none', 'estimate', 'accurate'].includes(totalParam))
+    throw new InvalidInputError(`_total=${totalParam}: expected none, estimate or accurate`, ['_total']);
+  if (totalParam !== undefined) canonical.push(['_total', totalParam]);
+  return { filter: { $and: and }, sort, count, offset, canonical, total: totalParam === 'none' ? 'none' : 'accurate' };
 }

@@ -220,6 +220,21 @@ describe('access matrix over HTTP (demo patient: care team fac-mocchau, Consent 
     expect((await tp.platform.audit.verify()).ok).toBe(true);
   });
 
+  test('a search naming no patient pages and counts only what the caller may read, whichever match sorts first', async () => {
+    const patient = { resourceType: 'Patient', identifier: [{ system: 'urn:hoichan:test:shared', value: 'same-number' }], name: [{ family: 'Trùng' }] };
+    const mine = await fhir('referrer', 'POST', '/Patient', patient);
+    const theirs = await fhir('specialist', 'POST', '/Patient', patient); // registered at another facility: not readable by the referrer
+    expect([mine.status, theirs.status]).toEqual([201, 201]);
+    for (const sort of ['_id', '-_id']) {
+      // _count=1: the unreadable patient is the first match in one of the two orders
+      const page = await fhir('referrer', 'GET', `/Patient?identifier=urn:hoichan:test:shared|same-number&_count=1&_sort=${sort}`);
+      expect(page.status).toBe(200);
+      expect(page.body.total).toBe(1);
+      expect(page.body.entry.map((e: { resource: { id: string } }) => e.resource.id)).toEqual([mine.body.id]);
+      expect(page.body.link.map((l: { relation: string }) => l.relation)).toEqual(['self']);
+    }
+  });
+
   test('/api/emr/patients lists only accessible patients', async () => {
     const mine = await tp.api('GET', '/api/emr/patients', { token: tokens.referrer });
     expect(mine.body.patients.find((p: { id: string }) => p.id === DEMO_PATIENT_ID)).toMatchObject({

@@ -222,6 +222,27 @@ describe('search', () => {
     expect(page2.body.link.find((l: { relation: string }) => l.relation === 'next')).toBeUndefined();
     expect((await q('&unknown-param=1')).status).toBe(400);
   });
+
+  test('_total=none: a full page is not counted and its next link keeps the mode; a page that ends the set has its total', async () => {
+    const q = (s: string) => fhir('GET', `/Observation?patient=${pid}${s}`);
+    const page1 = await q('&_sort=date&_count=3&_total=none');
+    expect(page1.status).toBe(200);
+    expect(page1.body.total).toBeUndefined();
+    expect(page1.body.entry).toHaveLength(3);
+    const next = page1.body.link.find((l: { relation: string }) => l.relation === 'next');
+    expect(new URL(next.url).searchParams.get('_total')).toBe('none');
+    const page2 = await tp.api('GET', new URL(next.url).pathname + new URL(next.url).search, { token });
+    expect(page2.body.entry.map((e: { resource: { effectiveDateTime: string } }) => e.resource.effectiveDateTime)).toEqual(['2024-04-01']);
+    expect(page2.body.total).toBe(4);
+    expect(page2.body.link.map((l: { relation: string }) => l.relation)).toEqual(['self', 'previous']);
+    // a page exactly as long as the set: no next page, the total without counting
+    const exact = await q('&_count=4&_total=none');
+    expect(exact.body.total).toBe(4);
+    expect(exact.body.link.map((l: { relation: string }) => l.relation)).toEqual(['self']);
+    expect((await q('&_count=4')).body.link.map((l: { relation: string }) => l.relation)).toEqual(['self']);
+    expect((await q('&_total=estimate&_count=2')).body.total).toBe(4);
+    expect((await q('&_total=sometimes')).status).toBe(400);
+  });
 });
 
 describe('conditional create (If-None-Exist)', () => {
