@@ -1,4 +1,4 @@
-import { createHash, randomBytes, randomUUID } from 'node:crypto';
+import { createHash, createSecretKey, randomBytes, randomUUID, type KeyObject } from 'node:crypto';
 import jwt from 'jsonwebtoken';
 import { USER_ROLES, type UserRole } from '../../models/user';
 import type { Caller } from '../platform/request-context';
@@ -28,10 +28,15 @@ export class AccessTokens {
   /** Set by AuthService: the live account check every request and socket event passes. */
   status: AccountStatus | undefined;
 
-  constructor(private readonly settings: AccessTokenSettings) {}
+  /** The HMAC key, built once: given the secret as a string, jsonwebtoken rebuilds it on every sign and verify. */
+  readonly #key: KeyObject;
+
+  constructor(private readonly settings: AccessTokenSettings) {
+    this.#key = createSecretKey(Buffer.from(settings.secret, 'utf8'));
+  }
 
   sign(claims: AccessClaims): string {
-    return jwt.sign({ role: claims.role, facility: claims.facility, ver: claims.ver ?? 0 }, this.settings.secret, {
+    return jwt.sign({ role: claims.role, facility: claims.facility, ver: claims.ver ?? 0 }, this.#key, {
       algorithm: ALGORITHM,
       subject: claims.sub,
       issuer: this.settings.issuer,
@@ -62,7 +67,7 @@ export class AccessTokens {
   verify(token: string): Caller {
     let payload: string | jwt.JwtPayload;
     try {
-      payload = jwt.verify(token, this.settings.secret, {
+      payload = jwt.verify(token, this.#key, {
         algorithms: [ALGORITHM],
         issuer: this.settings.issuer,
         audience: this.settings.audience,
