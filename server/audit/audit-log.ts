@@ -1,8 +1,16 @@
 import { createHmac, randomUUID, timingSafeEqual } from 'node:crypto';
-import type { Connection, Model } from 'mongoose';
+import type { Connection, Model, mongo } from 'mongoose';
 import type { HoichanConfig } from '../config';
 import { secretFromConfigOrDataDir } from '../auth/secrets';
-import { auditAnchorModel, auditCheckpointModel, auditEntryModel, type AuditAnchor, type AuditCheckpoint, type AuditEntry } from '../../models/audit-entry';
+import {
+  auditAnchorModel,
+  auditCheckpointModel,
+  auditEntryModel,
+  type AuditAnchor,
+  type AuditCheckpoint,
+  type AuditEntry,
+  type StoredAuditEntry,
+} from '../../models/audit-entry';
 import { canonicalJson, sha256Hex } from '../integrity/canonical-json';
 
 export const GENESIS_HASH = '0'.repeat(64);
@@ -57,8 +65,13 @@ const EVENT_TYPES: Record<AuditKind, { system: string; code: string; display: st
   'access-denied': { system: DCM, code: '110113', display: 'Security Alert' },
 };
 
-function hashOf(seq: number, prevHash: string, event: Record<string, unknown>): string {
-  return sha256Hex(canonicalJson({ seq, prevHash, event }));
+/**
+ * SHA-256 over canonical JSON of {seq, prevHash, event}, given the event's canonical JSON text: RFC 8785
+ * orders the members event, prevHash, seq, so this is byte for byte `canonicalJson({ seq, prevHash, event })`
+ * without canonicalising the event a second time (stored entries keep exactly that text).
+ */
+function hashOf(seq: number, prevHash: string, eventJson: string): string {
+  return sha256Hex(`{"event":${eventJson},"prevHash":${canonicalJson(prevHash)},"seq":${canonicalJson(seq)}}`);
 }
 
 /** The keyed checkpoint of a head: HMAC-SHA256(key, "hoichan-audit-head|seq|hash"). */
@@ -141,6 +154,11 @@ export class AuditLog {
     }
   }
 
+  /** The driver's collection under the entries model, in the stored shape: appends and the verifier use it as stored. */
+  get #rows(): mongo.Collection<StoredAuditEntry> {
+    return this.entries.collection as unknown as mongo.Collection<StoredAuditEntry>;
+  }
+
   static create(conn: Connection, opts: AuditLogOptions): AuditLog {
     return new AuditLog(auditEntryModel(conn), auditAnchorModel(conn), auditCheckpointModel(conn), opts);
   }
@@ -205,26 +223,32 @@ export class AuditLog {
     for (let attempt = 0; attempt < 20 && rest.length; attempt++) {
       this.#head ??= await this.#readHead();
       let { seq, hash: prevHash } = this.#head;
-      const docs: AuditEntry[] = rest.map((p) => {
+      const docs: AuditEntry[] = [];
+      const rows: StoredAuditEntry[] = [];
+      for (const p of rest) {
         seq += 1;
-        const doc: AuditEntry = {
+        const eventJson = canonicalJson(p.event);
+        const row: StoredAuditEntry = {
           _id: seq,
           prevHash,
-          hash: hashOf(seq, prevHash, p.event),
-          event: p.event,
+          hash: hashOf(seq, prevHash, eventJson),
+          eventJson,
           recorded: p.recorded,
           action: p.input.action,
           kind: p.input.kind,
-          agentUserId: p.input.agent.userId,
-          patientId: p.input.patientId,
           breakGlass: p.input.kind === 'break-glass',
           success: p.input.success,
         };
-        prevHash = doc.hash;
-        return doc;
-      });
+        if (p.input.agent.userId) row.agentUserId = p.input.agent.userId;
+        if (p.input.patientId) row.patientId = p.input.patientId;
+        rows.push(row);
+        const { eventJson: _text, ...view } = row;
+        docs.push({ ...view, event: p.event });
+        prevHash = row.hash;
+      }
       try {
-        await this.entries.insertMany(docs, { ordered: true, lean: true });
+        // Straight to the driver: the rows are already what is stored (no casting, no documents built).
+        await this.#rows.insertMany(rows, { ordered: true });
         stored.push(...docs);
         rest = [];
       } catch (err) {
@@ -316,11 +340,8 @@ export class AuditLog {
     let expectedSeq = 1;
     let prevHash = GENESIS_HASH;
     let count = 0;
-    const cursor = this.entries
-      .find({ _id: { $lte: headSeq } })
-      .sort({ _id: 1 })
-      .lean()
-      .cursor({ batchSize: 1000 });
+    // The stored shape, through the driver: the hash is checked over `eventJson` exactly as stored.
+    const cursor = this.#rows.find({ _id: { $lte: headSeq } }, { sort: { _id: 1 }, batchSize: 1000 });
     for await (const entry of cursor) {
       count += 1;
       if (entry._id !== expectedSeq) {
@@ -341,7 +362,7 @@ export class AuditLog {
           message: `Audit entry ${entry._id} does not link to the entry before it`,
         };
       }
-      if (hashOf(entry._id, entry.prevHash, entry.event) !== entry.hash || !flatFieldsAgree(entry)) {
+      if (!storedEntryIntact(entry)) {
         return { ok: false, entries: count, firstBadSeq: entry._id, problem: 'altered', message: `Audit entry ${entry._id} was altered after it was written` };
       }
       const cp = checkpoints.get(entry._id);
@@ -456,14 +477,57 @@ function isDuplicateKey(err: unknown): boolean {
   return e.code === 11000 || (Array.isArray(e.writeErrors) && e.writeErrors.some((w) => w.code === 11000));
 }
 
+/**
+ * The stored entry still hashes to its `hash`, and its flat query fields say what the hashed event
+ * says (else someone edited the text, the nested event or a field the admin filters use). Both
+ * shapes: `eventJson` (hashed as stored) and the nested `event` of entries written before it.
+ */
+function storedEntryIntact(entry: StoredAuditEntry): boolean {
+  let event: unknown;
+  if (typeof entry.eventJson === 'string') {
+    if (hashOf(entry._id, entry.prevHash, entry.eventJson) !== entry.hash) return false;
+    try {
+      event = JSON.parse(entry.eventJson);
+    } catch {
+      return false;
+    }
+  } else {
+    // eslint-disable-next-line @typescript-eslint/no-unnecessary-condition -- stored data: a field may have been edited into anything
+    if (typeof entry.event !== 'object' || entry.event === null) return false;
+    if (hashOf(entry._id, entry.prevHash, canonicalJson(entry.event)) !== entry.hash) return false;
+    event = entry.event;
+  }
+  return typeof event === 'object' && event !== null && flatFieldsAgree(entry, event);
+}
+
+interface AuditEventFacts {
+  action?: string;
+  recorded?: string;
+  outcome?: string;
+  extension?: { url?: string; valueString?: string }[];
+  agent?: { who?: { reference?: string } }[];
+  entity?: { what?: { reference?: string }; role?: { system?: string; code?: string } }[];
+}
+
 /** The flat query fields must say what the hashed event says, or the entry was edited. */
-function flatFieldsAgree(entry: AuditEntry): boolean {
-  const ev = entry.event as { action?: string; recorded?: string; extension?: { url: string; valueString?: string }[] };
+function flatFieldsAgree(entry: StoredAuditEntry, ev: AuditEventFacts): boolean {
   const kind = ev.extension?.find((e) => e.url === HOICHAN_KIND_EXT)?.valueString;
-  return ev.action === entry.action && ev.recorded === entry.recorded && kind === entry.kind;
+  const who = ev.agent?.[0]?.who?.reference;
+  const patient = ev.entity?.find((e) => e.role?.system === OBJECT_ROLE && e.role.code === '1')?.what?.reference;
+  return (
+    ev.action === entry.action &&
+    ev.recorded === entry.recorded &&
+    kind === entry.kind &&
+    entry.breakGlass === (kind === 'break-glass') &&
+    entry.success === (ev.outcome === '0') &&
+    // an empty id was never written into the event (see toAuditEvent)
+    (entry.agentUserId || undefined) === (who?.startsWith('Practitioner/') ? who.slice('Practitioner/'.length) : undefined) &&
+    (entry.patientId || undefined) === (patient?.startsWith('Patient/') ? patient.slice('Patient/'.length) : undefined)
+  );
 }
 
 const HOICHAN_KIND_EXT = 'http://hoichan.vn/fhir/StructureDefinition/audit-kind';
+const OBJECT_ROLE = 'http://terminology.hl7.org/CodeSystem/object-role';
 
 function toAuditEvent(input: AuditRecordInput, recorded: string): Record<string, unknown> {
   const type = EVENT_TYPES[input.kind];
@@ -475,7 +539,7 @@ function toAuditEvent(input: AuditRecordInput, recorded: string): Record<string,
     entity.push({
       what: { reference: `Patient/${input.patientId}` },
       type: { system: 'http://terminology.hl7.org/CodeSystem/audit-entity-type', code: '1', display: 'Person' },
-      role: { system: 'http://terminology.hl7.org/CodeSystem/object-role', code: '1', display: 'Patient' },
+      role: { system: OBJECT_ROLE, code: '1', display: 'Patient' },
     });
   }
   for (const ref of input.entities ?? []) entity.push({ what: { reference: ref } });
