@@ -252,6 +252,23 @@ describe('group commit', () => {
     expect(await verifier.verify()).toMatchObject({ ok: true, entries: 700 });
   });
 
+  test('a writer that starts while the anchor trails the stored head (its writer died before moving it) appends after the true head', async () => {
+    const conn = tp.platform.db.database.connection.useDb(`${tp.platform.db.database.connection.name}_lag`, { useCache: false });
+    const first = AuditLog.create(conn, opts());
+    for (let round = 0; round < 3; round++) await Promise.all(Array.from({ length: 23 }, (_, i) => first.record(read(round * 23 + i))));
+    await first.close();
+    // the anchor as it was 62 entries ago, validly keyed
+    const third = await rawEntry(auditEntryModel(conn), 7);
+    await auditAnchorModel(conn).updateOne({ _id: 'head' }, { $set: { seq: 7, hash: third.hash, mac: checkpointMac(opts().checkpointKey, 7, third.hash) } });
+    expect(await first.verify()).toMatchObject({ ok: true, entries: 7 });
+    const next = AuditLog.create(conn, opts());
+    expect((await next.record(read(100)))._id).toBe(70);
+    expect((await rawEntry(auditEntryModel(conn), 70)).prevHash).toBe((await rawEntry(auditEntryModel(conn), 69)).hash);
+    expect(await next.verify()).toMatchObject({ ok: true, entries: 70 });
+    await next.close();
+    await conn.dropDatabase().catch(() => undefined);
+  });
+
   test('a trail written before events were stored as text (nested `event`) reads and verifies, then goes on in the new shape', async () => {
     const conn = tp.platform.db.database.connection.useDb(`${tp.platform.db.database.connection.name}_mixed`, { useCache: false });
     const model = auditEntryModel(conn);
