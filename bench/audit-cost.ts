@@ -150,6 +150,7 @@ async function main(): Promise<void> {
     const batches = logs.reduce((n, l) => n + l.stats.batches, 0);
     const conflicts = logs.reduce((n, l) => n + l.stats.conflicts, 0);
     const anchorMoves = logs.reduce((n, l) => n + l.stats.anchorMoves, 0);
+    const anchorFailures = logs.reduce((n, l) => n + l.stats.anchorFailures, 0);
     const result = {
       bench: 'audit-cost',
       database: `embedded FerretDB (${postgres ? 'PostgreSQL' : 'SQLite'})`,
@@ -165,6 +166,7 @@ async function main(): Promise<void> {
       entriesPerBatch: Number((total / batches).toFixed(1)),
       conflicts,
       anchorMoves,
+      anchorFailures,
       recordMsP50: Number(percentile(latencies, 50).toFixed(2)),
       recordMsP99: Number(percentile(latencies, 99).toFixed(2)),
       serverCpuMsPerEntry: Number(((cpu.user + cpu.system) / 1000 / total).toFixed(3)),
@@ -181,7 +183,10 @@ async function main(): Promise<void> {
         `${rate}/s for ${seconds} s → ${result.achievedPerS}/s (${processes} writer process${processes > 1 ? 'es' : ''}), ${errors} errors`,
       ],
       ['record() call → stored', `p50 ${result.recordMsP50} ms, p99 ${result.recordMsP99} ms`],
-      ['Batches', `${batches} (${result.entriesPerBatch} entries per insertMany), ${anchorMoves} anchor moves, ${conflicts} lost races between writers`],
+      [
+        'Batches',
+        `${batches} (${result.entriesPerBatch} entries per insertMany), ${anchorMoves} anchor moves (${anchorFailures} failed), ${conflicts} lost races between writers`,
+      ],
       [
         'CPU per audited read',
         `server ${result.serverCpuMsPerEntry} ms + FerretDB ${result.ferretdbCpuMsPerEntry} ms${postgres ? ` + PostgreSQL ${result.postgresCpuMsPerEntry} ms` : ''}`,

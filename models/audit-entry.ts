@@ -84,9 +84,17 @@ export interface AuditAnchor {
   hash: string;
   /** HMAC-SHA256 over (seq, hash) with the audit key, which is never stored in the database. */
   mac?: string;
+  /** Until when (ms since the epoch) a writer that lost a race asks the others to move the anchor after every batch. Not part of the MAC: a hint. */
+  contendedUntil?: number;
 }
 const auditAnchorSchema = new Schema<AuditAnchor>(
-  { _id: { type: String, required: true }, seq: { type: Number, required: true }, hash: { type: String, required: true }, mac: { type: String } },
+  {
+    _id: { type: String, required: true },
+    seq: { type: Number, required: true },
+    hash: { type: String, required: true },
+    mac: { type: String },
+    contendedUntil: { type: Number },
+  },
   { versionKey: false },
 );
 

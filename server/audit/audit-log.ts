@@ -15,6 +15,8 @@ import { canonicalJson, sha256Hex } from '../integrity/canonical-json';
 
 export const GENESIS_HASH = '0'.repeat(64);
 const APPEND_RETRY_MS = 10_000;
+/** How long a lost race counts as another writer being active. */
+const CONTENDED_MS = 5000;
 
 export type AuditKind = 'login' | 'logout' | 'token-refresh' | 'patient-record' | 'break-glass' | 'consult' | 'imaging' | 'admin' | 'access-denied';
 
@@ -103,9 +105,10 @@ export interface AuditLogOptions {
   /** How long a batch waits for more entries before it is written (ms). Default 2. */
   lingerMs?: number;
   /**
-   * Least time between the starts of two batches while entries keep coming (ms). Default 10. Each
-   * write costs the database (FerretDB and PostgreSQL) about 1 ms of CPU whatever its size, and
-   * loopback I/O as much again in Node: at 500 audited reads/s this lets about 5 entries share it.
+   * Least time between the starts of two batches while entries keep coming (ms). Default 20. Each
+   * write costs FerretDB and PostgreSQL about 1–1.5 ms of CPU whatever its size, and Node about
+   * 0.5 ms more: at 500 audited reads/s this lets about 10 entries share it (10 ms gave 5 per
+   * write and about 1 ms of CPU per entry; 20 ms about 0.8, at a p50 of about 17 ms).
    */
   batchIntervalMs?: number;
   /** While entries keep coming, the head anchor moves at most this often (ms); when the queue runs empty, at once. Default 100. */
@@ -126,11 +129,12 @@ interface Pending {
  * cannot both take one number: the loser retries on the new head.
  *
  * Group commit: `record()` queues the entry; while one batch is being written the next ones
- * gather (a batch starts at most every `batchIntervalMs`), and each batch is one `insertMany`. A
+ * gather (a batch starts at most every `batchIntervalMs`, 20 ms), and each batch is one `insertMany`. A
  * `record()` resolves when its batch is stored. Requests never wait for each other's entries one
  * by one. The head anchor moves after a batch when nothing else is queued (so a caller that verifies
- * next finds its entries under the anchor), and while entries keep coming at most every
- * `anchorIntervalMs`: a move costs the database as much as an insert.
+ * next finds its entries under the anchor), while entries keep coming at most every
+ * `anchorIntervalMs` (100 ms: a move costs the database as much as an insert), and after every
+ * batch while another process writes too (see `#contendedUntil`).
  */
 export class AuditLog {
   #queue: Pending[] = [];
@@ -142,7 +146,13 @@ export class AuditLog {
   /** What this process last moved the anchor to, and when (performance.now()). */
   #anchoredSeq = 0;
   #anchorMovedAt = 0;
-  /** Until when another writer (process) counts as active: a race was lost in the last few seconds. */
+  /**
+   * Until when (Date.now()) another writer counts as active: this process lost a race, or another one
+   * did and flagged it on the anchor (read back with every anchor move). Meanwhile the anchor moves
+   * after every batch, so the loser of a race finds the head with one read instead of a walk, and
+   * batches start a random moment later, so the two writers' batches drift apart and the loser gets
+   * a turn; without it, the writer that knows the head wins every race.
+   */
   #contendedUntil = 0;
   #lastBatchAt = -Infinity;
   #lastCheckpointSeq = 0;
@@ -152,6 +162,7 @@ export class AuditLog {
   #written = 0;
   #conflicts = 0;
   #anchorMoves = 0;
+  #anchorFailures = 0;
   readonly #key: string;
   readonly #maxBatch: number;
   readonly #lingerMs: number;
@@ -170,7 +181,7 @@ export class AuditLog {
     // duplicate-key loser would keep writing after the conflict, so a batch never exceeds 100.
     this.#maxBatch = Math.min(opts.maxBatch ?? 100, 100);
     this.#lingerMs = opts.lingerMs ?? 2;
-    this.#batchIntervalMs = opts.batchIntervalMs ?? 10;
+    this.#batchIntervalMs = opts.batchIntervalMs ?? 20;
     this.#anchorIntervalMs = opts.anchorIntervalMs ?? 100;
     const every = opts.checkpointIntervalMs ?? 10_000;
     if (every > 0) {
@@ -212,7 +223,7 @@ export class AuditLog {
       if (this.#queue.length < this.#maxBatch) {
         // While another process writes too, a random part more: the two writers' batches drift apart,
         // leaving the loser of a race a moment to read the head and write.
-        const jitter = performance.now() < this.#contendedUntil ? Math.random() * this.#batchIntervalMs : 0;
+        const jitter = Date.now() < this.#contendedUntil ? Math.random() * this.#batchIntervalMs : 0;
         const wait = Math.max(this.#lingerMs, this.#lastBatchAt + this.#batchIntervalMs - performance.now()) + jitter;
         await new Promise<void>((r) => (wait > 0 ? setTimeout(r, wait) : setImmediate(r)));
       }
@@ -221,7 +232,7 @@ export class AuditLog {
       try {
         const docs = await this.#append(batch);
         const now = performance.now();
-        if (!this.#queue.length || now - this.#anchorMovedAt >= this.#anchorIntervalMs || now < this.#contendedUntil) await this.#anchorHead();
+        if (!this.#queue.length || now - this.#anchorMovedAt >= this.#anchorIntervalMs || Date.now() < this.#contendedUntil) await this.#anchorHead();
         batch.forEach((p, i) => p.resolve(docs[i] as AuditEntry));
       } catch (err) {
         // What was stored before the failure is acknowledged; only the rest fails.
@@ -234,10 +245,9 @@ export class AuditLog {
   /**
    * The newest stored entry: from the head anchor or the newest entry this process knows stored,
    * whichever is further, then forward (other writers may be batches ahead, and the anchor trails
-   * the head by up to `anchorIntervalMs`): point reads 1, 2, 4, … ahead until one is missing, then
-   * halving back, so a gap of n entries costs about 2·log2(n) reads. Only `_id` equality, which every
-   * backend answers from its primary key (FerretDB's SQLite backend pushes down nothing else).
-   * Without either (a new trail) the newest by sort.
+   * the head by up to `anchorIntervalMs`), by point reads (`#forwardFrom`). Only `_id` equality,
+   * which every backend answers from its primary key (FerretDB's SQLite backend pushes down nothing
+   * else). Without either (a new trail) the newest by sort.
    */
   async #readHead(afterLostRace = false): Promise<{ seq: number; hash: string }> {
     const anchor = await this.anchors.findById('head').lean();
@@ -353,9 +363,7 @@ export class AuditLog {
         }
         this.#conflicts += 1;
         lostRace = true;
-        // While another process writes too, the anchor moves after every batch: a writer that lost a
-        // race then finds the head with one read of the anchor instead of a walk.
-        this.#contendedUntil = performance.now() + 5000;
+        await this.#flagContention();
         // Lost a race with another process: step back a random moment so the two stop colliding.
         await new Promise((r) => setTimeout(r, Math.random() * Math.min(50, 2 * (attempt + 1))));
       }
@@ -379,18 +387,31 @@ export class AuditLog {
       this.#anchorMoves += 1;
     } catch {
       // stored is stored: the entries are there, the next move covers them
+      this.#anchorFailures += 1;
     }
   }
 
-  /** The head anchor only moves forward; with its keyed checkpoint. */
+  /** The head anchor only moves forward; with its keyed checkpoint. Learns whether another writer flagged contention. */
   async #moveAnchor(seq: number, hash: string): Promise<void> {
     const mac = checkpointMac(this.#key, seq, hash);
-    const r = await this.anchors.updateOne({ _id: 'head', seq: { $lt: seq } }, { $set: { seq, hash, mac } });
-    if (r.matchedCount === 0) {
-      await this.anchors.create({ _id: 'head', seq, hash, mac }).catch((err: unknown) => {
-        if (!isDuplicateKey(err)) throw err; // exists and is already further on (another process)
-      });
+    const before = await this.anchors
+      .findOneAndUpdate({ _id: 'head', seq: { $lt: seq } }, { $set: { seq, hash, mac } }) // no projection: FerretDB v1 takes none here
+      .lean();
+    if (before) {
+      this.#contendedUntil = Math.max(this.#contendedUntil, before.contendedUntil ?? 0);
+      return;
     }
+    await this.anchors.create({ _id: 'head', seq, hash, mac }).catch((err: unknown) => {
+      if (!isDuplicateKey(err)) throw err; // exists and is already further on (another process)
+    });
+  }
+
+  /** After a lost race: contended here, and (at most every few seconds) flagged on the anchor for the other writers. */
+  async #flagContention(): Promise<void> {
+    const now = Date.now();
+    const stale = this.#contendedUntil - now < CONTENDED_MS / 2;
+    this.#contendedUntil = now + CONTENDED_MS;
+    if (stale) await this.anchors.updateOne({ _id: 'head' }, { $set: { contendedUntil: this.#contendedUntil } }).catch(() => undefined);
   }
 
   /** Keeps the current head as a keyed checkpoint (done every few seconds and at shutdown). */
@@ -530,8 +551,15 @@ export class AuditLog {
   }
 
   /** Batches and entries this process wrote (for benches and metrics). */
-  get stats(): { batches: number; entries: number; conflicts: number; anchorMoves: number; queued: number } {
-    return { batches: this.#batches, entries: this.#written, conflicts: this.#conflicts, anchorMoves: this.#anchorMoves, queued: this.#queue.length };
+  get stats(): { batches: number; entries: number; conflicts: number; anchorMoves: number; anchorFailures: number; queued: number } {
+    return {
+      batches: this.#batches,
+      entries: this.#written,
+      conflicts: this.#conflicts,
+      anchorMoves: this.#anchorMoves,
+      anchorFailures: this.#anchorFailures,
+      queued: this.#queue.length,
+    };
   }
 
   /** Waits until every record() call made so far has been stored (or has failed). */
