@@ -229,16 +229,18 @@ export class AuditLog {
       }
       this.#lastBatchAt = performance.now();
       const batch = this.#queue.splice(0, this.#maxBatch);
+      let docs: AuditEntry[] = [];
+      let failure: unknown = null;
       try {
-        const docs = await this.#append(batch);
-        const now = performance.now();
-        if (!this.#queue.length || now - this.#anchorMovedAt >= this.#anchorIntervalMs || Date.now() < this.#contendedUntil) await this.#anchorHead();
-        batch.forEach((p, i) => p.resolve(docs[i] as AuditEntry));
+        docs = await this.#append(batch);
       } catch (err) {
         // What was stored before the failure is acknowledged; only the rest fails.
-        const stored = err instanceof AppendError ? err.stored : [];
-        batch.forEach((p, i) => (i < stored.length ? p.resolve(stored[i] as AuditEntry) : p.reject(err instanceof AppendError ? err.cause : err)));
+        docs = err instanceof AppendError ? err.stored : [];
+        failure = err instanceof AppendError ? err.cause : err;
       }
+      const now = performance.now();
+      if (!this.#queue.length || now - this.#anchorMovedAt >= this.#anchorIntervalMs || Date.now() < this.#contendedUntil) await this.#anchorHead();
+      batch.forEach((p, i) => (i < docs.length ? p.resolve(docs[i] as AuditEntry) : p.reject(failure)));
     }
   }
 
@@ -264,13 +266,17 @@ export class AuditLog {
   }
 
   /**
-   * The newest entry at or after `from` (a stored entry). Entries are dense, so the point reads go
-   * out together, one round of 8 at a time: 1, 2, 4, … 128 ahead, then 8 points spread over the
-   * range between the last found and the first missing, until they are neighbours. A writer that
-   * lost a race finds a head dozens of entries ahead in two or three round trips.
+   * The newest entry at or after `from` (a stored entry). Usually `from` is the head: one read of the
+   * next number says so. Otherwise, entries being dense, the point reads go out together, one round
+   * of 8 at a time: 1, 2, 4, … 128 ahead, then 8 points spread over the range between the last found
+   * and the first missing, until they are neighbours: a head dozens of entries ahead costs two or
+   * three round trips (reads that FerretDB's SQLite backend answers by a scan, so only one in the
+   * usual case).
    */
   async #forwardFrom(from: { seq: number; hash: string }): Promise<{ seq: number; hash: string }> {
-    let head = from;
+    const next = await this.#entryAt(from.seq + 1);
+    if (!next) return from;
+    let head = next;
     let missing = 0;
     while (!missing) {
       const base = head.seq;
@@ -376,9 +382,9 @@ export class AuditLog {
     return stored;
   }
 
-  /** Moves the anchor to this process's head, if it is further; a failure is left to the next move. */
+  /** Moves the anchor to this process's head (after an error: the newest entry it knows stored), if further; a failure is left to the next move. */
   async #anchorHead(): Promise<void> {
-    const head = this.#head;
+    const head = this.#head ?? this.#lastKnown;
     this.#anchorMovedAt = performance.now();
     if (!head || head.seq <= this.#anchoredSeq) return;
     try {
