@@ -247,9 +247,10 @@ export class AuditLog {
   /**
    * The newest stored entry: from the head anchor or the newest entry this process knows stored,
    * whichever is further, then forward (other writers may be batches ahead, and the anchor trails
-   * the head by up to `anchorIntervalMs`), by point reads (`#forwardFrom`). Only `_id` equality,
-   * which every backend answers from its primary key (FerretDB's SQLite backend pushes down nothing
-   * else). Without either (a new trail) the newest by sort.
+   * the head by up to `anchorIntervalMs`), by point reads (`#forwardFrom`). Only `_id` equality:
+   * an index lookup on PostgreSQL (the containment index on `_id`); FerretDB's SQLite backend pushes
+   * down only string and ObjectId ids, so there each read of a numbered entry scans the trail, which
+   * is why the usual case is a single read. Without either (a new trail) the newest by sort.
    */
   async #readHead(afterLostRace = false): Promise<{ seq: number; hash: string }> {
     const anchor = await this.anchors.findById('head').lean();
