@@ -2,7 +2,7 @@
  * Audit trail: what one audited read costs at a steady rate.
  *
  *   npx tsc -p tsconfig.build.json && node dist/bench/audit-cost.js [--rate 500] [--seconds 10] [--processes 1] [--linger <ms>]
- *     [--handler postgresql|sqlite]
+ *     [--batch-interval <ms>] [--anchor-interval <ms>] [--handler postgresql|sqlite]
  *
  * Starts the embedded FerretDB (on PostgreSQL, the embedded default, or `--handler sqlite`) in a temporary folder and `--processes` AuditLog writers
  * (each with its own connection, as separate server processes would have), then records `--rate`
@@ -69,7 +69,10 @@ async function main(): Promise<void> {
   const rate = arg('rate', 500);
   const seconds = arg('seconds', 10);
   const processes = arg('processes', 1);
-  const linger = process.argv.includes('--linger') ? Number(process.argv[process.argv.indexOf('--linger') + 1]) : undefined;
+  const optional = (name: string) => (process.argv.includes(`--${name}`) ? Number(process.argv[process.argv.indexOf(`--${name}`) + 1]) : undefined);
+  const linger = optional('linger');
+  const batchInterval = optional('batch-interval');
+  const anchorInterval = optional('anchor-interval');
   const logger = createLogger('warn');
   const dataDir = mkdtempSync(path.join(os.tmpdir(), 'hoichan-bench-audit-'));
   const cache = process.env.HOICHAN_CACHE ?? path.join(os.homedir(), '.cache', 'hoichan');
@@ -87,9 +90,18 @@ async function main(): Promise<void> {
   const dbs = await Promise.all(Array.from({ length: processes }, () => Database.connect(ferret.uri, 'bench_audit', logger)));
   const key = 'bench-audit-key-that-is-long-enough-0123456789';
   const logs = dbs.map((d) =>
-    AuditLog.create(d.connection, { checkpointKey: key, checkpointIntervalMs: 2000, ...(linger !== undefined ? { lingerMs: linger } : {}) }),
+    AuditLog.create(d.connection, {
+      checkpointKey: key,
+      checkpointIntervalMs: 2000,
+      ...(linger !== undefined ? { lingerMs: linger } : {}),
+      ...(batchInterval !== undefined ? { batchIntervalMs: batchInterval } : {}),
+      ...(anchorInterval !== undefined ? { anchorIntervalMs: anchorInterval } : {}),
+    }),
   );
   try {
+    // the indexes the server has: mongoose's, and on PostgreSQL the containment (GIN) indexes that
+    // `_id` point reads and the flat query fields need (server/db/open-database.ts does the same)
+    if (postgres) dbs[0]!.onIndexesSynced((fields) => postgres.ensureContainmentIndexes('bench_audit', fields));
     await dbs[0]!.syncIndexes();
     // warm-up: connections, the head, the models
     await Promise.all(logs.map((l) => l.record({ kind: 'admin', action: 'E', success: true, agent: { userId: 'bench' }, outcomeDesc: 'warm-up' })));
@@ -100,6 +112,7 @@ async function main(): Promise<void> {
     const cpu0 = process.cpuUsage();
     const ferretCpu0 = procCpuS(ferret.pid);
     const pgCpu0 = descendantsCpuS(ferret.pid);
+    const load0 = os.loadavg()[0] ?? NaN;
     const t0 = performance.now();
     for (let i = 0; i < total; i++) {
       // steady arrivals: entry i is due at t0 + i / rate
@@ -118,7 +131,10 @@ async function main(): Promise<void> {
           requestId: `req-${i}`,
         }).then(
           () => latencies.push(performance.now() - s),
-          () => (errors += 1),
+          (err: unknown) => {
+            errors += 1;
+            if (errors <= 3) process.stderr.write(`record() failed: ${(err as Error).message}\n`);
+          },
         ),
       );
     }
@@ -133,10 +149,14 @@ async function main(): Promise<void> {
     const verifyMs = performance.now() - tv;
     const batches = logs.reduce((n, l) => n + l.stats.batches, 0);
     const conflicts = logs.reduce((n, l) => n + l.stats.conflicts, 0);
+    const anchorMoves = logs.reduce((n, l) => n + l.stats.anchorMoves, 0);
+    const anchorFailures = logs.reduce((n, l) => n + l.stats.anchorFailures, 0);
     const result = {
       bench: 'audit-cost',
       database: `embedded FerretDB (${postgres ? 'PostgreSQL' : 'SQLite'})`,
       cpus: os.cpus().length,
+      /** 1-minute load average at the start and at the end of the timed run (others' work on the machine included). */
+      loadAverage: [load0, os.loadavg()[0] ?? NaN].map((l) => Number(l.toFixed(1))),
       processes,
       ratePerS: rate,
       achievedPerS: Number((total / wallS).toFixed(1)),
@@ -145,9 +165,13 @@ async function main(): Promise<void> {
       batches,
       entriesPerBatch: Number((total / batches).toFixed(1)),
       conflicts,
+      anchorMoves,
+      anchorFailures,
       recordMsP50: Number(percentile(latencies, 50).toFixed(2)),
       recordMsP99: Number(percentile(latencies, 99).toFixed(2)),
       serverCpuMsPerEntry: Number(((cpu.user + cpu.system) / 1000 / total).toFixed(3)),
+      /** Of which in the kernel (socket I/O over loopback, timers). */
+      serverSystemCpuMsPerEntry: Number((cpu.system / 1000 / total).toFixed(3)),
       ferretdbCpuMsPerEntry: Number(((ferretCpuS * 1000) / total).toFixed(3)),
       postgresCpuMsPerEntry: Number(((pgCpuS * 1000) / total).toFixed(3)),
       verifyOk: verdict.ok,
@@ -159,7 +183,10 @@ async function main(): Promise<void> {
         `${rate}/s for ${seconds} s → ${result.achievedPerS}/s (${processes} writer process${processes > 1 ? 'es' : ''}), ${errors} errors`,
       ],
       ['record() call → stored', `p50 ${result.recordMsP50} ms, p99 ${result.recordMsP99} ms`],
-      ['Batches', `${batches} (${result.entriesPerBatch} entries per insertMany + anchor move), ${conflicts} lost races between writers`],
+      [
+        'Batches',
+        `${batches} (${result.entriesPerBatch} entries per insertMany), ${anchorMoves} anchor moves (${anchorFailures} failed), ${conflicts} lost races between writers`,
+      ],
       [
         'CPU per audited read',
         `server ${result.serverCpuMsPerEntry} ms + FerretDB ${result.ferretdbCpuMsPerEntry} ms${postgres ? ` + PostgreSQL ${result.postgresCpuMsPerEntry} ms` : ''}`,
@@ -167,7 +194,7 @@ async function main(): Promise<void> {
       ['Verify after the run', `${verdict.ok ? 'intact' : verdict.message} (${verdict.entries} entries in ${result.verifyMs} ms)`],
     ];
     const w = Math.max(...rows.map((r) => r[0].length));
-    process.stdout.write(`\nAudit cost bench (${result.database}, ${result.cpus} CPUs)\n`);
+    process.stdout.write(`\nAudit cost bench (${result.database}, ${result.cpus} CPUs, load average ${result.loadAverage.join(' → ')})\n`);
     for (const [k, v] of rows) process.stdout.write(`  ${k.padEnd(w)}  ${v}\n`);
     process.stdout.write(`${JSON.stringify(result)}\n`);
   } finally {

@@ -2,9 +2,10 @@ import { Schema, type Connection } from 'mongoose';
 import { modelOn } from './model-on';
 
 /**
- * One link of the append-only, hash-chained audit trail. `event` is a FHIR R4 AuditEvent;
- * `hash` = SHA-256 over canonical JSON of {seq, prevHash, event}. The flat fields duplicate
- * parts of the event for querying and are covered by the hash through `event`.
+ * One link of the append-only, hash-chained audit trail, as readers see it. `event` is a FHIR R4
+ * AuditEvent; `hash` = SHA-256 over canonical JSON of {seq, prevHash, event}. The flat fields
+ * duplicate parts of the event for querying; the verifier checks that they say what the hashed
+ * event says.
  */
 export interface AuditEntry {
   _id: number; // = seq, so a gap is visible and two writers cannot take one number
@@ -20,12 +21,24 @@ export interface AuditEntry {
   success: boolean;
 }
 
-const auditEntrySchema = new Schema<AuditEntry>(
+/**
+ * An entry as stored. The event is kept as JSON text in `eventJson`: exactly its canonical JSON,
+ * the text the hash covers. FerretDB v1 converts every document between the backend's JSON and BSON
+ * in Go, field by field, on insert and on read; a nested AuditEvent (agent[], entity[], codings) made
+ * that conversion most of an audited read's database CPU, one string field costs a copy (the same
+ * reason as FHIR bodies, `models/resource-json.ts`). Entries written before this carry the nested
+ * `event` and no `eventJson`; they read and verify unchanged, so a trail may hold both shapes.
+ */
+export type StoredAuditEntry = Omit<AuditEntry, 'event'> & { eventJson?: string; event?: Record<string, unknown> };
+
+const auditEntrySchema = new Schema<AuditEntry & { eventJson?: string }>(
   {
     _id: { type: Number, required: true },
     prevHash: { type: String, required: true },
     hash: { type: String, required: true },
-    event: { type: Schema.Types.Mixed, required: true },
+    /** Entries written before `eventJson`: the nested event. */
+    event: { type: Schema.Types.Mixed },
+    eventJson: { type: String },
     recorded: { type: String, required: true },
     action: { type: String, required: true },
     kind: { type: String, required: true },
@@ -39,6 +52,26 @@ const auditEntrySchema = new Schema<AuditEntry>(
 auditEntrySchema.index({ patientId: 1, _id: -1 });
 auditEntrySchema.index({ agentUserId: 1, _id: -1 });
 auditEntrySchema.index({ breakGlass: 1, _id: -1 });
+// Readers see `event` in both shapes: a query that selects `event` also selects `eventJson`, and what
+// comes back has `eventJson` parsed into `event` and removed (cursors too). The verifier reads the
+// stored shape through the driver's collection: it hashes the text as stored.
+auditEntrySchema.pre(['find', 'findOne'], function () {
+  const projection = this.projection() as Record<string, unknown> | undefined;
+  if (!projection || !('event' in projection)) return;
+  const include = projection.event;
+  this.projection({ ...projection, eventJson: include === 0 || include === false ? 0 : 1 });
+});
+auditEntrySchema.post(['find', 'findOne'], function (result: unknown) {
+  if (Array.isArray(result)) for (const d of result) decodeEvent(d);
+  else decodeEvent(result);
+});
+
+function decodeEvent(d: unknown): void {
+  if (typeof d !== 'object' || d === null) return;
+  const doc = d as { event?: unknown; eventJson?: unknown };
+  if (typeof doc.eventJson === 'string') doc.event = JSON.parse(doc.eventJson) as Record<string, unknown>;
+  delete doc.eventJson;
+}
 
 /**
  * The newest sequence number and hash, kept apart so that removing the last entries is detected too.
@@ -51,9 +84,17 @@ export interface AuditAnchor {
   hash: string;
   /** HMAC-SHA256 over (seq, hash) with the audit key, which is never stored in the database. */
   mac?: string;
+  /** Until when (ms since the epoch) a writer that lost a race asks the others to move the anchor after every batch. Not part of the MAC: a hint. */
+  contendedUntil?: number;
 }
 const auditAnchorSchema = new Schema<AuditAnchor>(
-  { _id: { type: String, required: true }, seq: { type: Number, required: true }, hash: { type: String, required: true }, mac: { type: String } },
+  {
+    _id: { type: String, required: true },
+    seq: { type: Number, required: true },
+    hash: { type: String, required: true },
+    mac: { type: String },
+    contendedUntil: { type: Number },
+  },
   { versionKey: false },
 );
 

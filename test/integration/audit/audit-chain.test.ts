@@ -1,13 +1,20 @@
 import { spawnSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import path from 'node:path';
-import { auditAnchorModel, auditCheckpointModel, auditEntryModel } from '../../../models/audit-entry';
-import { AuditLog, auditOptionsFrom, type AuditRecordInput } from '../../../server/audit/audit-log';
+import { auditAnchorModel, auditCheckpointModel, auditEntryModel, type StoredAuditEntry } from '../../../models/audit-entry';
+import { AuditLog, auditOptionsFrom, checkpointMac, GENESIS_HASH, type AuditRecordInput } from '../../../server/audit/audit-log';
 import { canonicalJson, sha256Hex } from '../../../server/integrity/canonical-json';
 import { DEMO, startTestPlatform, type TestPlatform } from '../../support/platform';
 
 let tp: TestPlatform;
 let entries: ReturnType<typeof auditEntryModel>;
+
+type Entries = ReturnType<typeof auditEntryModel>;
+/** The entries as stored (the driver's collection: no decoding of `eventJson`), to read, tamper with and restore them. */
+const rows = (model: Entries) => model.collection as unknown as import('mongoose').mongo.Collection<StoredAuditEntry>;
+const rawEntry = async (model: Entries, seq: number) => (await rows(model).findOne({ _id: seq }))!;
+/** Puts a stored entry back exactly as it was. */
+const restore = (model: Entries, row: StoredAuditEntry) => rows(model).replaceOne({ _id: row._id }, row);
 
 beforeAll(async () => {
   tp = await startTestPlatform();
@@ -67,34 +74,70 @@ test('entries are FHIR AuditEvents linked by hash', async () => {
     outcome: '0',
     entity: [{ what: { reference: 'Patient/pat-1' } }, { what: { reference: 'Patient/pat-1' } }],
   });
+  // a projection naming `event` gets it too
+  const projected = await entries.findById(pat1!._id, { event: 1 }).lean();
+  expect(projected?.event).toEqual(pat1?.event);
+  expect(projected).not.toHaveProperty('eventJson');
+});
+
+test('stored as the canonical JSON text of the event, which the hash covers as before', async () => {
+  const stored = (await rows(entries).findOne({ patientId: 'pat-1' }))!;
+  expect(stored.event).toBeUndefined();
+  expect(typeof stored.eventJson).toBe('string');
+  const event = JSON.parse(stored.eventJson!) as Record<string, unknown>;
+  expect(stored.eventJson).toBe(canonicalJson(event));
+  expect(stored.hash).toBe(sha256Hex(canonicalJson({ seq: stored._id, prevHash: stored.prevHash, event })));
+  expect(stored).toMatchObject({ kind: 'patient-record', action: 'R', patientId: 'pat-1', agentUserId: 'usr-specialist', success: true, breakGlass: false });
 });
 
 test('editing one entry is found and named', async () => {
-  const victim = await entries.findById(3).lean();
+  const victim = await rawEntry(entries, 3);
+  expect(victim.eventJson).toContain('"outcome":"0"');
+  await entries.updateOne({ _id: 3 }, { $set: { eventJson: victim.eventJson!.replace('"outcome":"0"', '"outcome":"8"') } });
+  expect(await tp.platform.audit.verify()).toMatchObject({ ok: false, firstBadSeq: 3, problem: 'altered' });
+  // the same event in other JSON text (keys reordered, spaces) is an edit of what was hashed too
+  await entries.updateOne({ _id: 3 }, { $set: { eventJson: JSON.stringify(JSON.parse(victim.eventJson!) as unknown, null, 1) } });
+  expect(await tp.platform.audit.verify()).toMatchObject({ ok: false, firstBadSeq: 3, problem: 'altered' });
+  // a nested `event` put beside the text changes nothing readers see: they read the hashed text
+  await restore(entries, victim);
   await entries.updateOne({ _id: 3 }, { $set: { 'event.outcome': '8' } });
-  const result = await tp.platform.audit.verify();
-  expect(result).toMatchObject({ ok: false, firstBadSeq: 3, problem: 'altered' });
-  // editing only a flat query field is found too
-  await entries.replaceOne({ _id: 3 }, victim!);
-  await entries.updateOne({ _id: 4 }, { $set: { patientId: 'someone-else', action: 'D' } });
+  expect((await entries.findById(3).lean())?.event).toMatchObject({ outcome: '0' });
+  await restore(entries, victim);
+  expect((await tp.platform.audit.verify()).ok).toBe(true);
+});
+
+test.each([
+  ['patientId', { patientId: 'someone-else' }],
+  ['patientId removed', { patientId: undefined }],
+  ['agentUserId', { agentUserId: 'usr-other' }],
+  ['action', { action: 'D' }],
+  ['kind', { kind: 'consult' }],
+  ['recorded', { recorded: '2020-01-01T00:00:00.000Z' }],
+  ['success', { success: false }],
+  ['breakGlass', { breakGlass: true }],
+])('editing only the flat query field %s is found too', async (_field, change) => {
+  const victim = await rawEntry(entries, 4);
+  await restore(entries, { ...victim, ...change });
   expect(await tp.platform.audit.verify()).toMatchObject({ ok: false, firstBadSeq: 4, problem: 'altered' });
-  await entries.updateOne({ _id: 4 }, { $set: { patientId: 'pat-3', action: 'R' } });
+  await restore(entries, victim);
   expect((await tp.platform.audit.verify()).ok).toBe(true);
 });
 
 test('deleting an entry in the middle is found and named', async () => {
-  const victim = await entries.findById(2).lean();
+  const victim = await rawEntry(entries, 2);
   await entries.deleteOne({ _id: 2 });
   expect(await tp.platform.audit.verify()).toMatchObject({ ok: false, firstBadSeq: 2, problem: 'removed' });
-  await entries.create(victim!);
+  await rows(entries).insertOne(victim);
   expect((await tp.platform.audit.verify()).ok).toBe(true);
 });
 
 test('deleting the newest entries is found too', async () => {
-  const last = await entries.findOne().sort({ _id: -1 }).lean();
-  await entries.deleteOne({ _id: last!._id });
-  expect(await tp.platform.audit.verify()).toMatchObject({ ok: false, firstBadSeq: last!._id, problem: 'truncated' });
-  await entries.create(last!);
+  await tp.platform.audit.flush();
+  const newest = (await entries.findOne({}, { _id: 1 }).sort({ _id: -1 }).lean())!._id;
+  const last = await rawEntry(entries, newest);
+  await entries.deleteOne({ _id: last._id });
+  expect(await tp.platform.audit.verify()).toMatchObject({ ok: false, firstBadSeq: last._id, problem: 'truncated' });
+  await rows(entries).insertOne(last);
   expect((await tp.platform.audit.verify()).ok).toBe(true);
 });
 
@@ -106,6 +149,7 @@ test('concurrent writers never share a sequence number', async () => {
   expect(result.ok).toBe(true);
 });
 
+let fifth: StoredAuditEntry | undefined;
 test('the CLI verifies the chain and exits 1 naming a broken entry', async () => {
   const cli = path.resolve(__dirname, '../../../dist/server/audit/cli.js');
   expect(existsSync(cli)).toBe(true); // built by scripts/setup.sh
@@ -120,7 +164,8 @@ test('the CLI verifies the chain and exits 1 naming a broken entry', async () =>
   const ok = spawnSync(process.execPath, [cli], { env, encoding: 'utf8', timeout: 60000 });
   expect(ok.status).toBe(0);
   expect(JSON.parse(ok.stdout)).toMatchObject({ ok: true });
-  await entries.updateOne({ _id: 5 }, { $set: { 'event.agent': [] } });
+  fifth = await rawEntry(entries, 5);
+  await entries.updateOne({ _id: 5 }, { $set: { eventJson: fifth.eventJson!.replace(/"agent":\[.*?\],"entity"/, '"agent":[],"entity"') } });
   const bad = spawnSync(process.execPath, [cli], { env, encoding: 'utf8', timeout: 60000 });
   expect(bad.status).toBe(1);
   expect(JSON.parse(bad.stdout)).toMatchObject({ ok: false, firstBadSeq: 5, problem: 'altered' });
@@ -140,7 +185,7 @@ const read = (i: number): AuditRecordInput => ({
 
 test('the CLI with another key reports the head as not keyed by it', async () => {
   const cli = path.resolve(__dirname, '../../../dist/server/audit/cli.js');
-  await entries.updateOne({ _id: 5 }, { $set: { 'event.agent': (await entries.findById(4).lean())!.event.agent } }).catch(() => undefined);
+  if (fifth) await restore(entries, fifth);
   const env = {
     ...process.env,
     MONGODB_URI: process.env.HOICHAN_TEST_MONGODB_URI!,
@@ -207,6 +252,100 @@ describe('group commit', () => {
     expect(await verifier.verify()).toMatchObject({ ok: true, entries: 700 });
   });
 
+  test('a writer that starts while the anchor trails the stored head (its writer died before moving it) appends after the true head', async () => {
+    const conn = tp.platform.db.database.connection.useDb(`${tp.platform.db.database.connection.name}_lag`, { useCache: false });
+    const first = AuditLog.create(conn, opts());
+    for (let round = 0; round < 3; round++) await Promise.all(Array.from({ length: 23 }, (_, i) => first.record(read(round * 23 + i))));
+    await first.close();
+    // the anchor as it was 62 entries ago, validly keyed
+    const third = await rawEntry(auditEntryModel(conn), 7);
+    await auditAnchorModel(conn).updateOne({ _id: 'head' }, { $set: { seq: 7, hash: third.hash, mac: checkpointMac(opts().checkpointKey, 7, third.hash) } });
+    expect(await first.verify()).toMatchObject({ ok: true, entries: 7 });
+    const next = AuditLog.create(conn, opts());
+    expect((await next.record(read(100)))._id).toBe(70);
+    expect((await rawEntry(auditEntryModel(conn), 70)).prevHash).toBe((await rawEntry(auditEntryModel(conn), 69)).hash);
+    expect(await next.verify()).toMatchObject({ ok: true, entries: 70 });
+    await next.close();
+    await conn.dropDatabase().catch(() => undefined);
+  });
+
+  test('a trail written before events were stored as text (nested `event`) reads and verifies, then goes on in the new shape', async () => {
+    const conn = tp.platform.db.database.connection.useDb(`${tp.platform.db.database.connection.name}_mixed`, { useCache: false });
+    const model = auditEntryModel(conn);
+    await model.init();
+    const { checkpointKey } = opts();
+    // Three entries as the earlier version wrote them: the nested event, hash over canonical JSON of {seq, prevHash, event}.
+    let prevHash = GENESIS_HASH;
+    const old: StoredAuditEntry[] = [];
+    for (let seq = 1; seq <= 3; seq++) {
+      const recorded = new Date(Date.UTC(2026, 10, seq)).toISOString();
+      const event = {
+        resourceType: 'AuditEvent',
+        id: `old-${seq}`,
+        extension: [{ url: 'http://hoichan.vn/fhir/StructureDefinition/audit-kind', valueString: 'patient-record' }],
+        type: { system: 'http://dicom.nema.org/resources/ontology/DCM', code: '110110', display: 'Patient Record' },
+        action: 'R',
+        recorded,
+        outcome: '0',
+        agent: [{ who: { reference: 'Practitioner/usr-old' }, requestor: true, network: { address: '10.0.0.1', type: '2' } }],
+        source: { observer: { display: 'hoichan' } },
+        entity: [
+          {
+            what: { reference: `Patient/pat-old-${seq}` },
+            type: { system: 'http://terminology.hl7.org/CodeSystem/audit-entity-type', code: '1', display: 'Person' },
+            role: { system: 'http://terminology.hl7.org/CodeSystem/object-role', code: '1', display: 'Patient' },
+          },
+        ],
+      };
+      const hash = sha256Hex(canonicalJson({ seq, prevHash, event }));
+      old.push({
+        _id: seq,
+        prevHash,
+        hash,
+        event,
+        recorded,
+        action: 'R',
+        kind: 'patient-record',
+        agentUserId: 'usr-old',
+        patientId: `pat-old-${seq}`,
+        breakGlass: false,
+        success: true,
+      });
+      prevHash = hash;
+    }
+    await rows(model).insertMany(old);
+    await auditAnchorModel(conn).create({ _id: 'head', seq: 3, hash: prevHash, mac: checkpointMac(checkpointKey, 3, prevHash) });
+
+    const log = AuditLog.create(conn, opts());
+    expect(await log.verify()).toMatchObject({ ok: true, entries: 3 });
+    const added = await Promise.all(Array.from({ length: 5 }, (_, i) => log.record(read(i))));
+    expect(added.map((e) => e._id)).toEqual([4, 5, 6, 7, 8]);
+    expect((await rawEntry(model, 4)).prevHash).toBe(prevHash);
+    expect(await log.verify()).toMatchObject({ ok: true, entries: 8 });
+    // readers see the event of both shapes
+    const listed = await log.list({}, 100);
+    expect(listed.map((e) => e._id)).toEqual([8, 7, 6, 5, 4, 3, 2, 1]);
+    expect(listed.find((e) => e._id === 2)?.event).toMatchObject({ id: 'old-2', entity: [{ what: { reference: 'Patient/pat-old-2' } }] });
+    expect(listed.find((e) => e._id === 5)?.event).toMatchObject({
+      entity: [{ what: { reference: 'Patient/pat-1' } }, { what: { reference: 'Observation/o-1' } }],
+    });
+    expect((await log.list({ patientId: 'pat-old-1' }))[0]?.event).toMatchObject({ id: 'old-1' });
+    // tampering is found in either shape
+    await model.updateOne({ _id: 2 }, { $set: { 'event.outcome': '8' } });
+    expect(await log.verify()).toMatchObject({ ok: false, firstBadSeq: 2, problem: 'altered' });
+    await restore(model, old[1]!);
+    await model.updateOne({ _id: 2 }, { $set: { patientId: 'pat-someone-else' } });
+    expect(await log.verify()).toMatchObject({ ok: false, firstBadSeq: 2, problem: 'altered' });
+    await restore(model, old[1]!);
+    const sixth = await rawEntry(model, 6);
+    await model.updateOne({ _id: 6 }, { $set: { eventJson: sixth.eventJson!.replace('"outcome":"0"', '"outcome":"4"') } });
+    expect(await log.verify()).toMatchObject({ ok: false, firstBadSeq: 6, problem: 'altered' });
+    await restore(model, sixth);
+    expect(await log.verify()).toMatchObject({ ok: true, entries: 8 });
+    await log.close();
+    await conn.dropDatabase().catch(() => undefined);
+  });
+
   test('a whole-chain rewrite with recomputed hashes is caught by the keyed checkpoints, naming where it starts', async () => {
     const conn = tp.platform.db.database.connection.useDb(`${tp.platform.db.database.connection.name}_rw`, { useCache: false });
     const log = AuditLog.create(conn, opts());
@@ -224,9 +363,10 @@ describe('group commit', () => {
       .lean();
     let prevHash = (await model.findById(firstCheckpoint).lean())!.hash;
     for (const e of all) {
-      const event = e._id === firstCheckpoint + 10 ? { ...e.event, outcome: '8' } : e.event;
+      const { event: original, ...flat } = e;
+      const event = e._id === firstCheckpoint + 10 ? { ...original, outcome: '8' } : original;
       const hash = sha256Hex(canonicalJson({ seq: e._id, prevHash, event }));
-      await model.replaceOne({ _id: e._id }, { ...e, prevHash, hash, event });
+      await restore(model, { ...flat, prevHash, hash, eventJson: canonicalJson(event) });
       prevHash = hash;
     }
     const last = all[all.length - 1]!;
