@@ -1,5 +1,6 @@
 import { Schema, type Connection } from 'mongoose';
 import { modelOn } from './model-on';
+import { readFieldFromJson } from './resource-json';
 
 /**
  * One link of the append-only, hash-chained audit trail, as readers see it. `event` is a FHIR R4
@@ -52,26 +53,9 @@ const auditEntrySchema = new Schema<AuditEntry & { eventJson?: string }>(
 auditEntrySchema.index({ patientId: 1, _id: -1 });
 auditEntrySchema.index({ agentUserId: 1, _id: -1 });
 auditEntrySchema.index({ breakGlass: 1, _id: -1 });
-// Readers see `event` in both shapes: a query that selects `event` also selects `eventJson`, and what
-// comes back has `eventJson` parsed into `event` and removed (cursors too). The verifier reads the
-// stored shape through the driver's collection: it hashes the text as stored.
-auditEntrySchema.pre(['find', 'findOne'], function () {
-  const projection = this.projection() as Record<string, unknown> | undefined;
-  if (!projection || !('event' in projection)) return;
-  const include = projection.event;
-  this.projection({ ...projection, eventJson: include === 0 || include === false ? 0 : 1 });
-});
-auditEntrySchema.post(['find', 'findOne'], function (result: unknown) {
-  if (Array.isArray(result)) for (const d of result) decodeEvent(d);
-  else decodeEvent(result);
-});
-
-function decodeEvent(d: unknown): void {
-  if (typeof d !== 'object' || d === null) return;
-  const doc = d as { event?: unknown; eventJson?: unknown };
-  if (typeof doc.eventJson === 'string') doc.event = JSON.parse(doc.eventJson) as Record<string, unknown>;
-  delete doc.eventJson;
-}
+// Readers see `event` in both shapes (models/resource-json.ts); the verifier reads the stored shape
+// through the driver's collection: it hashes the text as stored.
+readFieldFromJson(auditEntrySchema, 'event', 'eventJson');
 
 /**
  * The newest sequence number and hash, kept apart so that removing the last entries is detected too.

@@ -16,23 +16,33 @@ import type { FhirResource } from '../contracts/fhir';
  */
 export function storeResourceAsJson(schema: Schema): void {
   schema.add({ resourceJson: { type: String } });
+  readFieldFromJson(schema, 'resource', 'resourceJson');
+}
+
+/**
+ * Reads of `schema` see `field` whether it is stored nested or as JSON text in `jsonField`: a query
+ * that selects (or leaves out) `field` does the same with `jsonField`, and what comes back (find,
+ * findOne, cursors) has `jsonField` parsed into `field` and removed. FHIR bodies and audit events
+ * (models/audit-entry.ts) are stored this way.
+ */
+export function readFieldFromJson(schema: Schema, field: string, jsonField: string): void {
   schema.pre(['find', 'findOne'], function () {
     const projection = this.projection() as Record<string, unknown> | undefined;
-    if (!projection || !('resource' in projection)) return;
-    const include = projection.resource;
-    this.projection({ ...projection, resourceJson: include === 0 || include === false ? 0 : 1 });
+    if (!projection || !(field in projection)) return;
+    const include = projection[field];
+    this.projection({ ...projection, [jsonField]: include === 0 || include === false ? 0 : 1 });
   });
+  const decode = (d: unknown): void => {
+    if (typeof d !== 'object' || d === null) return;
+    const doc = d as Record<string, unknown>;
+    const text = doc[jsonField];
+    if (typeof text === 'string') doc[field] = JSON.parse(text) as unknown;
+    Reflect.deleteProperty(doc, jsonField);
+  };
   schema.post(['find', 'findOne'], function (result: unknown) {
     if (Array.isArray(result)) for (const d of result) decode(d);
     else decode(result);
   });
-}
-
-function decode(d: unknown): void {
-  if (typeof d !== 'object' || d === null) return;
-  const doc = d as { resource?: unknown; resourceJson?: unknown };
-  if (typeof doc.resourceJson === 'string') doc.resource = JSON.parse(doc.resourceJson) as FhirResource;
-  delete doc.resourceJson;
 }
 
 /** The document as stored: the body as `resourceJson` (null for a deletion), no nested `resource`. */
