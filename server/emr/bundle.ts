@@ -110,7 +110,9 @@ export class BundleProcessor {
 
   /**
    * Links a Patient entry to the existing record with the same citizen ID, only when the caller may
-   * write that record. Otherwise the entry is created as a new patient exactly as if no match
+   * write that record (where duplicates exist, the first in `_id` order the caller may write: the
+   * database's own order of matches is not stable, and an earlier duplicate made by someone else
+   * must not hide the care team's record). Otherwise the entry is created as a new patient exactly as if no match
    * existed (no citizen-ID oracle: the response, headers and timing-free outcome are the same), and
    * the existing record's audit trail notes a possible duplicate registration for its care team.
    */
@@ -118,24 +120,35 @@ export class BundleProcessor {
     if (p.method !== 'POST' || p.type !== 'Patient' || !p.resource) return;
     const cccd = citizenIdOf(p.resource);
     if (!cccd) return;
-    const existing = await this.service.store.patientByIdentifier(CITIZEN_ID_SYSTEM, cccd);
-    if (!existing) return;
+    const matches = await this.service.store.patientsByIdentifier(CITIZEN_ID_SYSTEM, cccd);
+    if (!matches.length) return;
+    let existing = actor.kind === 'user' ? undefined : matches[0];
     if (actor.kind === 'user') {
-      const d = await this.service.access.check(actor.caller, existing, 'write');
-      if (!d.allow || actor.caller.role === 'admin') {
-        await this.service.audit.record({
-          kind: 'access-denied',
-          action: 'C',
-          success: false,
-          outcomeDesc: 'citizen-ID match not disclosed: the caller may not write this record; a new patient was registered instead (possible duplicate)',
-          agent: agentOf(actor.caller, ctx),
-          patientId: existing,
-          entities: [`Patient/${existing}`],
-          requestId: ctx?.requestId,
-        });
+      // Several records with one citizen ID are duplicates registered by someone who could not see
+      // the first: link to the first (in a stable order) the caller may write.
+      for (const id of matches) {
+        if (actor.caller.role !== 'admin' && (await this.service.access.check(actor.caller, id, 'write')).allow) {
+          existing = id;
+          break;
+        }
+      }
+      if (!existing) {
+        for (const id of matches) {
+          await this.service.audit.record({
+            kind: 'access-denied',
+            action: 'C',
+            success: false,
+            outcomeDesc: 'citizen-ID match not disclosed: the caller may not write this record; a new patient was registered instead (possible duplicate)',
+            agent: agentOf(actor.caller, ctx),
+            patientId: id,
+            entities: [`Patient/${id}`],
+            requestId: ctx?.requestId,
+          });
+        }
         return;
       }
     }
+    if (!existing) return;
     p.id = existing;
     p.linkedTo = existing;
   }

@@ -131,10 +131,17 @@ export class ResourceStore {
     return new Set(found.map((d) => d._id));
   }
 
-  /** Patient id with this citizen id (CCCD), if any. */
-  async patientByIdentifier(system: string, value: string): Promise<string | null> {
-    const d = await this.resources.findOne({ type: 'Patient', deleted: false, tokens: `identifier|${system}|${value}` }, { id: 1 }).lean<{ id: string }>();
-    return d?.id ?? null;
+  /**
+   * Patients with this identifier (e.g. a citizen ID), in a stable order: usually one; more are
+   * duplicates registered by someone who could not see the first (see the Bundle's citizen-ID linking).
+   */
+  async patientsByIdentifier(system: string, value: string, limit = 20): Promise<string[]> {
+    const docs = await this.resources
+      .find({ type: 'Patient', deleted: false, tokens: `identifier|${system}|${value}` }, { id: 1 })
+      .sort({ _id: 1 })
+      .limit(limit)
+      .lean<{ id: string }[]>();
+    return docs.map((d) => d.id);
   }
 
   /** Applies every plan or none: on failure, what was written is undone and the error rethrown. */
