@@ -117,6 +117,8 @@ export interface AuditLogOptions {
 
 interface Pending {
   event: Record<string, unknown>;
+  /** The event's canonical JSON: what is stored and hashed (made once, whatever the retries). */
+  eventJson: string;
   input: AuditRecordInput;
   recorded: string;
   resolve: (e: AuditEntry) => void;
@@ -204,7 +206,7 @@ export class AuditLog {
     const recorded = new Date().toISOString();
     const event = toAuditEvent(input, recorded);
     return new Promise<AuditEntry>((resolve, reject) => {
-      this.#queue.push({ event, input, recorded, resolve, reject });
+      this.#queue.push({ event, eventJson: canonicalJson(event), input, recorded, resolve, reject });
       this.#kick();
     });
   }
@@ -318,12 +320,11 @@ export class AuditLog {
       const rows: StoredAuditEntry[] = [];
       for (const p of rest) {
         seq += 1;
-        const eventJson = canonicalJson(p.event);
         const row: StoredAuditEntry = {
           _id: seq,
           prevHash,
-          hash: hashOf(seq, prevHash, eventJson),
-          eventJson,
+          hash: hashOf(seq, prevHash, p.eventJson),
+          eventJson: p.eventJson,
           recorded: p.recorded,
           action: p.input.action,
           kind: p.input.kind,
