@@ -724,6 +724,11 @@ export class ConsultCallRoom {
     }
   }
 
+  /** Whether `peer`'s downlink holds a standing queue, from the samples of about the last two policy passes. */
+  #downlinkQueueing(peer: CallPeer, now = Date.now()): boolean | undefined {
+    return peer.downlinkDelay.queueing(2.5 * this.#config.policyIntervalMs, now);
+  }
+
   async #applyPolicyTo(peer: CallPeer): Promise<number | null> {
     const estimatedKbps = this.#estimateFor(peer);
     let next = this.#policy.nextAudioOnly(peer.audioOnly, estimatedKbps);
@@ -737,7 +742,7 @@ export class ConsultCallRoom {
         estimatedKbps,
         clientBelow,
         ...(video ? { videoScore: video } : {}),
-        queueing: peer.downlinkDelay.queueing(2.5 * this.#config.policyIntervalMs, now),
+        queueing: this.#downlinkQueueing(peer, now),
         serverLowForMs: peer.serverLowSince === null ? 0 : now - peer.serverLowSince,
         ...(this.#config.maxOutgoingKbps !== undefined ? { capKbps: this.#config.maxOutgoingKbps } : {}),
       });
@@ -802,7 +807,7 @@ export class ConsultCallRoom {
     if (cap !== undefined && cap < this.#policy.audioOnlyRecoverAboveKbps) return; // the server's own cap: no trial can recover
     const video = this.#videoScoreOf(peer);
     const step = peer.videoTrial.step({
-      queueing: peer.downlinkDelay.queueing(2.5 * this.#config.policyIntervalMs),
+      queueing: this.#downlinkQueueing(peer),
       lowestLayerLost: this.#policy.scoreCeilingKbps(video) !== undefined,
     });
     if (!step) return;
