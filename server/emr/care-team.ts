@@ -48,10 +48,7 @@ export class CareTeam {
    * reading it again; its `registeredByFacilityId` is set once, at registration).
    */
   async of(patientId: string, patient?: Pick<PatientTeamDoc, 'registeredByFacilityId'> | null): Promise<string[] | null> {
-    const p =
-      patient === undefined
-        ? await this.store.resources.findById(refKey('Patient', patientId), { id: 1, deleted: 1, registeredByFacilityId: 1 }).lean<PatientTeamDoc>()
-        : patient;
+    const p = patient === undefined ? await this.#patientDoc(patientId) : patient;
     if (!p) return null;
     // eslint-disable-next-line @typescript-eslint/no-unnecessary-type-assertion -- mongoose's distinct() result is any at runtime; the cast documents the shape
     const granted = (await this.grants.distinct('facilityId', { patientId, revokedAt: null })) as string[];
@@ -65,11 +62,15 @@ export class CareTeam {
    * of this facility is looked up. `patient`: as for `of`.
    */
   async includes(patientId: string, facilityId: string, patient?: Pick<PatientTeamDoc, 'registeredByFacilityId'> | null): Promise<boolean | null> {
-    const p =
-      patient === undefined ? await this.store.resources.findById(refKey('Patient', patientId), { registeredByFacilityId: 1 }).lean<PatientTeamDoc>() : patient;
+    const p = patient === undefined ? await this.#patientDoc(patientId) : patient;
     if (!p) return null;
     if (p.registeredByFacilityId === facilityId) return true;
     return (await this.grants.findOne({ patientId, facilityId, revokedAt: null }, { _id: 1 }).lean()) !== null;
+  }
+
+  /** The Patient document's registering facility (one point read), or null for a patient never known here. */
+  #patientDoc(patientId: string): Promise<Pick<PatientTeamDoc, 'registeredByFacilityId'> | null> {
+    return this.store.resources.findById(refKey('Patient', patientId), { registeredByFacilityId: 1 }).lean<PatientTeamDoc>();
   }
 
   /**
