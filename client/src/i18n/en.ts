@@ -196,6 +196,12 @@ export const en = {
   'consults.when': 'Requested',
   'consults.open': 'Open',
   'consults.openRoom': 'Open consult room',
+  'signout.unsentTitle': '{n} consult request(s) not sent yet',
+  'signout.unsentText':
+    'They are kept in this browser, with their X-rays, until they are sent. On a computer that others use, keep them only if you will sign in here again soon; whoever uses this computer could otherwise find them.',
+  'signout.keep': 'Keep them and sign out',
+  'signout.discard': 'Discard them and sign out',
+  'signout.cancel': 'Stay signed in',
   'outbox.title': 'Kept in this browser',
   'outbox.hint': 'Requests made while the clinic was offline are kept here and sent by themselves when the connection returns.',
   'outbox.state.queued': 'Waiting to send',

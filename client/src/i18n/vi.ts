@@ -197,6 +197,12 @@ export const vi: Messages = {
   'consults.when': 'Thời gian yêu cầu',
   'consults.open': 'Mở',
   'consults.openRoom': 'Vào phòng hội chẩn',
+  'signout.unsentTitle': '{n} yêu cầu hội chẩn chưa được gửi',
+  'signout.unsentText':
+    'Các yêu cầu này được lưu trên trình duyệt này, cùng ảnh X-quang, cho đến khi gửi được. Trên máy dùng chung, chỉ giữ lại nếu bạn sẽ sớm đăng nhập lại trên máy này; nếu không, người khác dùng máy có thể thấy chúng.',
+  'signout.keep': 'Giữ lại và đăng xuất',
+  'signout.discard': 'Xóa và đăng xuất',
+  'signout.cancel': 'Ở lại',
   'outbox.title': 'Lưu trên trình duyệt này',
   'outbox.hint': 'Yêu cầu tạo khi phòng khám mất mạng được lưu tại đây và tự động gửi khi có kết nối trở lại.',
   'outbox.state.queued': 'Chờ gửi',
