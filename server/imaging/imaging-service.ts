@@ -22,6 +22,7 @@ import type { DecodedImageSummary, PreviewPool } from './preview-pool';
 import { sha256Hex, type ImagingStorage } from './storage';
 import type { TriageAvailability, TriageResult } from './triage-runner';
 import { contentTypeOf } from './views';
+import { triagePriority } from '../../contracts/triage-priority';
 
 export interface UploadInput {
   caller: Caller;
@@ -141,7 +142,7 @@ export class ImagingService {
         ...(dicom?.bodyPart ? { bodyPart: dicom.bodyPart } : {}),
         triage: { ...storedTriage, ...(storedTriage.state === 'done' ? { completedAt: now } : {}) },
         anyFlagged: findings.some((f) => f.flagged),
-        maxScore: priorityScore(findings),
+        maxScore: triagePriority(findings),
         reviews: [],
         reviewStatus: 'open',
         fhirSync: 'pending',
@@ -291,12 +292,6 @@ function toStoredTriage(r: TriageResult, studyId: string): StoredTriage {
     lesions: r.lesions.map((l) => ({ finding: l.finding, score: l.score, x_min: l.x_min, y_min: l.y_min, x_max: l.x_max, y_max: l.y_max })),
     timings: { decodeMs: r.timings.decodeMs, preprocessMs: r.timings.preprocessMs, inferenceMs: r.timings.inferenceMs, postprocessMs: r.timings.postprocessMs },
   };
-}
-
-/** Queue priority: the highest FLAGGED score when any finding is flagged, else the highest score. */
-export function priorityScore(findings: readonly { score: number; flagged: boolean }[]): number {
-  const flagged = findings.filter((f) => f.flagged);
-  return (flagged.length ? flagged : findings).reduce((m, f) => Math.max(m, f.score), 0);
 }
 
 function storedGate(g: InputGateError['decision']): NonNullable<StoredTriage['gate']> {

@@ -240,8 +240,9 @@ export const en = {
   'queue.specialtyFilter': 'Specialty',
   'queue.allSpecialties': 'All specialties',
   'queue.ai': 'AI flag',
-  'queue.aiFlag': 'AI flag {score}',
-  'queue.aiFlagHint': 'Highest AI triage score of the attached X-rays. Assists, never replaces, the radiologist.',
+  'queue.aiNoFlag': 'No AI flag',
+  'queue.aiFlagHint':
+    'The AI triage of the attached X-rays: the flagged finding, its score and the threshold it crossed. Assists, never replaces, the radiologist.',
   'queue.aiPending': 'AI result pending',
   'queue.noAi': 'No imaging',
   'queue.aiNotScored': 'AI: not a frontal chest X-ray',

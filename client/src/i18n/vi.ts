@@ -241,8 +241,9 @@ export const vi: Messages = {
   'queue.specialtyFilter': 'Chuyên khoa',
   'queue.allSpecialties': 'Tất cả chuyên khoa',
   'queue.ai': 'Cảnh báo AI',
-  'queue.aiFlag': 'AI cảnh báo {score}',
-  'queue.aiFlagHint': 'Điểm phân loại AI cao nhất của ảnh X-quang đính kèm. Chỉ hỗ trợ, không thay thế bác sĩ chẩn đoán hình ảnh.',
+  'queue.aiNoFlag': 'AI không cảnh báo',
+  'queue.aiFlagHint':
+    'Phân loại AI của ảnh X-quang đính kèm: dấu hiệu được cảnh báo, điểm của nó và ngưỡng đã vượt. Chỉ hỗ trợ, không thay thế bác sĩ chẩn đoán hình ảnh.',
   'queue.aiPending': 'Đang chờ kết quả AI',
   'queue.noAi': 'Không có ảnh',
   'queue.aiNotScored': 'AI: không phải phim X-quang ngực thẳng',
