@@ -134,5 +134,51 @@ class NoduleExport(nn.Module):
         return TBLesionNet.score_from_heatmap(heat), heat
 
 
+class ImageHead(nn.Module):
+    """Image-level nodule/mass logit from pooled features of a NoduleNet (nodule_image_head.py).
+
+    Features: mean and max of the deepest features, mean of the 1/4 FPN map, and the logits of
+    the heatmap's 3x3-smoothed maximum and of its top-16 / top-64 cell means. Standardisation
+    and the logistic regression fitted offline are folded into one linear layer. With ``flip``
+    the features are averaged over the image and its horizontal mirror.
+    """
+
+    def __init__(self, n_features: int, flip: bool = False) -> None:
+        super().__init__()
+        self.linear = nn.Linear(n_features, 1)
+        self.flip = flip
+
+    @staticmethod
+    def features(net: NoduleNet, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """Normalised [N,1,512,512] -> (features [N,F], border-masked probability map)."""
+        p2, deep = net.backbone(x * net.in_mask)
+        heat = torch.sigmoid(net.head(p2)) * net.heat_mask
+        flat = heat.flatten(1)
+        stats = torch.stack([TBLesionNet.score_from_heatmap(heat), flat.topk(16, dim=1).values.mean(1),
+                             flat.topk(64, dim=1).values.mean(1)], 1).clamp(1e-6, 1 - 1e-6)
+        f = torch.cat([deep.mean(dim=(2, 3)), deep.amax(dim=(2, 3)), p2.mean(dim=(2, 3)),
+                       torch.log(stats / (1 - stats))], 1)
+        return f, heat
+
+    def forward(self, net: NoduleNet, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """-> (image probability [N], heatmap of the unflipped image [N,1,128,128])."""
+        f, heat = self.features(net, x)
+        if self.flip:
+            f = 0.5 * (f + self.features(net, torch.flip(x, dims=[3]))[0])
+        return torch.sigmoid(self.linear(f)[:, 0]), heat
+
+
+class NoduleHeadExport(nn.Module):
+    """Same contract as NoduleExport; the score comes from the image head, the heatmap is unchanged."""
+
+    def __init__(self, net: NoduleNet, head: ImageHead) -> None:
+        super().__init__()
+        self.net = net
+        self.head = head
+
+    def forward(self, image: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        return self.head(self.net, image)
+
+
 def n_params(m: nn.Module) -> int:
     return sum(p.numel() for p in m.parameters())
