@@ -1,6 +1,8 @@
 """Compact FPN-style networks (two stride-2 stem convs, heatmap at 1/4 resolution)."""
 from __future__ import annotations
 
+import copy
+
 import torch
 import torch.nn.functional as F
 from torch import nn
@@ -178,6 +180,57 @@ class NoduleHeadExport(nn.Module):
 
     def forward(self, image: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         return self.head(self.net, image)
+
+
+class ImageBranch(nn.Module):
+    """Image-level nodule/mass logit: copies of the two deepest encoder stages of a NoduleNet
+    (initialised from it, then trained with image labels) on its 1/16 features, pooled (mean, max)
+    into a linear layer. The heatmap path of the NoduleNet is left as it is."""
+
+    def __init__(self, net: NoduleNet) -> None:
+        super().__init__()
+        self.downs = copy.deepcopy(net.backbone.downs[2:])
+        ch = net.backbone.out_channels
+        self.linear = nn.Linear(2 * ch, 1)
+        nn.init.zeros_(self.linear.weight)
+        nn.init.zeros_(self.linear.bias)
+
+    def forward(self, f16: torch.Tensor) -> torch.Tensor:
+        for d in self.downs:
+            f16 = d(f16)
+        return self.linear(torch.cat([f16.mean(dim=(2, 3)), f16.amax(dim=(2, 3))], 1))[:, 0]
+
+
+def encode16(net: NoduleNet, x: torch.Tensor) -> list[torch.Tensor]:
+    """Encoder features at 1/4 and 1/8 and 1/16 of a normalised [N,1,512,512] batch (border-masked)."""
+    feats = [net.backbone.stem(x * net.in_mask)]
+    for d in net.backbone.downs[:2]:
+        feats.append(d(feats[-1]))
+    return feats
+
+
+class NoduleBranchExport(nn.Module):
+    """Same contract as NoduleExport. score = the image branch's probability or, with
+    ``ensemble``, σ(mean of its logit and the logit of the heatmap score); the heatmap is unchanged."""
+
+    def __init__(self, net: NoduleNet, branch: ImageBranch, ensemble: bool) -> None:
+        super().__init__()
+        self.net, self.branch, self.ensemble = net, branch, ensemble
+
+    def forward(self, image: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        bb = self.net.backbone
+        feats = encode16(self.net, image)
+        for d in bb.downs[2:]:
+            feats.append(d(feats[-1]))
+        p = bb.lateral[-1](feats[-1])
+        for i in range(len(feats) - 2, -1, -1):
+            p = F.interpolate(p, scale_factor=2.0, mode="nearest") + bb.lateral[i](feats[i])
+        heat = torch.sigmoid(self.net.head(bb.smooth(p))) * self.net.heat_mask
+        logit = self.branch(feats[2])
+        if self.ensemble:
+            h = TBLesionNet.score_from_heatmap(heat).clamp(1e-6, 1 - 1e-6)
+            logit = 0.5 * (logit + torch.log(h / (1 - h)))
+        return torch.sigmoid(logit), heat
 
 
 def n_params(m: nn.Module) -> int:
