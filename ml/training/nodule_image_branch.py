@@ -169,6 +169,7 @@ def decide(split: np.ndarray, src: np.ndarray, y: np.ndarray) -> None:
         break
     res = {"rule": rule(), "validation": v, "eligible": eligible, "choice": choice}
     (RUN / "decision.json").write_text(json.dumps(res, indent=1) + "\n")
+    (manifest.REPORTS / "nodule-image-branch.json").write_text(json.dumps(res, indent=1) + "\n")
     print(json.dumps({k: res[k] for k in ("validation", "eligible", "choice")}, indent=1))
 
 

@@ -162,6 +162,7 @@ def decide(d, split: np.ndarray, src: np.ndarray, y: np.ndarray, pat: np.ndarray
         choice = eligible[0] if eligible else None
     res["eligible"], res["choice"] = eligible, choice
     (RUN / "decision.json").write_text(json.dumps(res, indent=1) + "\n")
+    (manifest.REPORTS / "nodule-image-head.json").write_text(json.dumps(res, indent=1) + "\n")
     print(json.dumps({k: res[k] for k in ("validation", "fits", "eligible", "choice")}, indent=1))
     if choice:
         coef, bias, flip = heads[choice]

@@ -142,7 +142,8 @@ class ImageHead(nn.Module):
     Features: mean and max of the deepest features, mean of the 1/4 FPN map, and the logits of
     the heatmap's 3x3-smoothed maximum and of its top-16 / top-64 cell means. Standardisation
     and the logistic regression fitted offline are folded into one linear layer. With ``flip``
-    the features are averaged over the image and its horizontal mirror.
+    the features are to be averaged over the image and its horizontal mirror. An experiment that
+    was not shipped: no export wrapper exists for it.
     """
 
     def __init__(self, n_features: int, flip: bool = False) -> None:
@@ -162,30 +163,12 @@ class ImageHead(nn.Module):
                        torch.log(stats / (1 - stats))], 1)
         return f, heat
 
-    def forward(self, net: NoduleNet, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        """-> (image probability [N], heatmap of the unflipped image [N,1,128,128])."""
-        f, heat = self.features(net, x)
-        if self.flip:
-            f = 0.5 * (f + self.features(net, torch.flip(x, dims=[3]))[0])
-        return torch.sigmoid(self.linear(f)[:, 0]), heat
-
-
-class NoduleHeadExport(nn.Module):
-    """Same contract as NoduleExport; the score comes from the image head, the heatmap is unchanged."""
-
-    def __init__(self, net: NoduleNet, head: ImageHead) -> None:
-        super().__init__()
-        self.net = net
-        self.head = head
-
-    def forward(self, image: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        return self.head(self.net, image)
-
 
 class ImageBranch(nn.Module):
     """Image-level nodule/mass logit: copies of the two deepest encoder stages of a NoduleNet
     (initialised from it, then trained with image labels) on its 1/16 features, pooled (mean, max)
-    into a linear layer. The heatmap path of the NoduleNet is left as it is."""
+    into a linear layer. The heatmap path of the NoduleNet is left as it is. An experiment that
+    was not shipped: no export wrapper exists for it."""
 
     def __init__(self, net: NoduleNet) -> None:
         super().__init__()
@@ -207,30 +190,6 @@ def encode16(net: NoduleNet, x: torch.Tensor) -> list[torch.Tensor]:
     for d in net.backbone.downs[:2]:
         feats.append(d(feats[-1]))
     return feats
-
-
-class NoduleBranchExport(nn.Module):
-    """Same contract as NoduleExport. score = the image branch's probability or, with
-    ``ensemble``, σ(mean of its logit and the logit of the heatmap score); the heatmap is unchanged."""
-
-    def __init__(self, net: NoduleNet, branch: ImageBranch, ensemble: bool) -> None:
-        super().__init__()
-        self.net, self.branch, self.ensemble = net, branch, ensemble
-
-    def forward(self, image: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        bb = self.net.backbone
-        feats = encode16(self.net, image)
-        for d in bb.downs[2:]:
-            feats.append(d(feats[-1]))
-        p = bb.lateral[-1](feats[-1])
-        for i in range(len(feats) - 2, -1, -1):
-            p = F.interpolate(p, scale_factor=2.0, mode="nearest") + bb.lateral[i](feats[i])
-        heat = torch.sigmoid(self.net.head(bb.smooth(p))) * self.net.heat_mask
-        logit = self.branch(feats[2])
-        if self.ensemble:
-            h = TBLesionNet.score_from_heatmap(heat).clamp(1e-6, 1 - 1e-6)
-            logit = 0.5 * (logit + torch.log(h / (1 - h)))
-        return torch.sigmoid(logit), heat
 
 
 def n_params(m: nn.Module) -> int:
