@@ -1,6 +1,6 @@
 /**
  * TriageEngine: a small pool of worker threads, each holding one ONNX session per model,
- * fed from a bounded FIFO queue. Decode, preprocessing, inference and heatmap rendering all run
+ * fed from a bounded FIFO queue. Decode, preprocessing, inference and postprocessing all run
  * in the workers, so the caller's event loop only copies bytes in and results out.
  */
 import { existsSync } from 'node:fs';
@@ -10,7 +10,7 @@ import type { Worker } from 'node:worker_threads';
 import { ImageDecodeError, type DecodeLimits } from '../decode';
 import { InputGateError, TriageBusyError, TriageClosedError, TriageInferenceError, TriageWorkerError } from './errors';
 import type { GateDecision } from './input-gate';
-import { DEFAULT_OVERLAY_MAX_SIDE } from './heatmap-png';
+import type { HeatmapGrid } from './heatmap-png';
 import { loadManifest, MANIFEST_FILE, type LoadedManifest } from './manifest';
 import { DEFAULT_INPUT_NAME } from './models';
 import { spawnWorker } from './spawn-worker';
@@ -19,6 +19,7 @@ import type { FindingScore, FromWorker, RawModelOutput, SerializedError, ToWorke
 
 export type { FindingScore, RawModelOutput, TriageTimings } from './worker-protocol';
 export type { Finding, Lesion } from './postprocess';
+export type { HeatmapGrid } from './heatmap-png';
 
 export const MODEL_SET_NAME = 'hoichan-cxr';
 export const DEFAULT_MAX_QUEUE = 32;
@@ -30,8 +31,6 @@ export interface TriageEngineOptions {
   readonly threads?: number;
   /** Jobs allowed to wait for a worker; one more makes `analyse` reject with TriageBusyError. */
   readonly maxQueue?: number;
-  /** Longer side of the heatmap overlays in pixels (never larger than the image). */
-  readonly overlayMaxSide?: number;
   /** Input size limits for ml/decode (bytes, pixels, side); its defaults otherwise. */
   readonly decodeLimits?: Partial<DecodeLimits>;
 }
@@ -66,8 +65,8 @@ export interface TriageResult {
   readonly nodule: FindingScore;
   /** Boxes in the original image's pixels, per finding sorted by score. */
   readonly lesions: readonly Lesion[];
-  /** RGBA PNG overlays at the image's aspect (longer side ≤ overlayMaxSide). */
-  readonly heatmaps: Readonly<Record<Finding, Uint8Array>>;
+  /** Each model's heatmap as round(p · 255) cells; renderOverlayPng makes the viewer's PNG when it is first asked for. */
+  readonly heatmaps: Readonly<Record<Finding, HeatmapGrid>>;
   readonly timings: TriageTimings;
   /** Only with `includeRawOutputs`. */
   readonly raw?: Readonly<Record<Finding, RawModelOutput>>;
@@ -103,7 +102,7 @@ export class TriageEngine {
   private nextJobId = 1;
   private closed = false;
 
-  private constructor(loaded: LoadedManifest, threads: number, maxQueue: number, overlayMaxSide: number, decodeLimits: Partial<DecodeLimits> | undefined) {
+  private constructor(loaded: LoadedManifest, threads: number, maxQueue: number, decodeLimits: Partial<DecodeLimits> | undefined) {
     this.threads = threads;
     this.maxQueue = maxQueue;
     this.model = {
@@ -115,7 +114,6 @@ export class TriageEngine {
     this.init = {
       models: loaded.models.map(({ entry, bytes }) => ({ entry, bytes })),
       inputName: loaded.manifest.input.name ?? DEFAULT_INPUT_NAME,
-      overlayMaxSide,
       decodeLimits,
       gate: loaded.gate,
     };
@@ -125,13 +123,11 @@ export class TriageEngine {
   static async create(options: TriageEngineOptions = {}): Promise<TriageEngine> {
     const threads = options.threads ?? Math.min(2, os.availableParallelism());
     const maxQueue = options.maxQueue ?? DEFAULT_MAX_QUEUE;
-    const overlayMaxSide = options.overlayMaxSide ?? DEFAULT_OVERLAY_MAX_SIDE;
     if (!Number.isInteger(threads) || threads < 1) throw new RangeError(`threads must be a positive integer, got ${threads}`);
     if (!Number.isInteger(maxQueue) || maxQueue < 0) throw new RangeError(`maxQueue must be a non-negative integer, got ${maxQueue}`);
-    if (!Number.isInteger(overlayMaxSide) || overlayMaxSide < 1) throw new RangeError(`overlayMaxSide must be a positive integer`);
 
     const loaded = await loadManifest(options.weightsDir ?? defaultWeightsDir());
-    const engine = new TriageEngine(loaded, threads, maxQueue, overlayMaxSide, options.decodeLimits);
+    const engine = new TriageEngine(loaded, threads, maxQueue, options.decodeLimits);
     try {
       await Promise.all(Array.from({ length: threads }, () => engine.startSlot()));
     } catch (err) {

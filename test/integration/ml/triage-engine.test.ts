@@ -6,7 +6,7 @@ import { performance } from 'node:perf_hooks';
 import { PNG } from 'pngjs';
 import { decodeImage, ImageDecodeError } from '../../../ml/decode';
 import { TriageBusyError, TriageClosedError, TriageWorkerError } from '../../../ml/inference/errors';
-import { DEFAULT_OVERLAY_MAX_SIDE } from '../../../ml/inference/heatmap-png';
+import { DEFAULT_OVERLAY_MAX_SIDE, renderOverlayPng } from '../../../ml/inference/heatmap-png';
 import { ManifestError, parseManifest, sha256 } from '../../../ml/inference/manifest';
 import { TriageEngine, type TriageResult } from '../../../ml/inference/triage-engine';
 import { cxrFixtures, WEIGHTS_DIR } from './helpers';
@@ -16,10 +16,10 @@ jest.setTimeout(180_000);
 
 const images = cxrFixtures().map((file) => ({ name: path.basename(file), bytes: new Uint8Array(readFileSync(file)) }));
 
-/** Everything but the timings (which legitimately differ); overlays by hash, as deep-equal on big arrays is slow. */
+/** Everything but the timings (which legitimately differ); heatmaps by hash, as deep-equal on big arrays is slow. */
 function comparable(result: TriageResult) {
   const { timings: _timings, heatmaps, ...rest } = result;
-  return { ...rest, heatmaps: { tb: sha256(heatmaps.tb), nodule: sha256(heatmaps.nodule) } };
+  return { ...rest, heatmaps: { tb: sha256(heatmaps.tb.cells), nodule: sha256(heatmaps.nodule.cells) } };
 }
 
 describe('TriageEngine', () => {
@@ -51,8 +51,10 @@ describe('TriageEngine', () => {
         expect(0 <= l.x_min && l.x_min < l.x_max && l.x_max <= width).toBe(true);
         expect(0 <= l.y_min && l.y_min < l.y_max && l.y_max <= height).toBe(true);
       }
-      for (const png of [result.heatmaps.tb, result.heatmaps.nodule]) {
-        const overlay = PNG.sync.read(Buffer.from(png));
+      for (const heatmap of [result.heatmaps.tb, result.heatmaps.nodule]) {
+        expect(heatmap.grid).toBe(128);
+        expect(heatmap.cells.length).toBe(128 * 128);
+        const overlay = PNG.sync.read(Buffer.from(renderOverlayPng(heatmap, width, height)));
         expect(Math.abs(overlay.width / overlay.height - width / height)).toBeLessThan(0.01);
         expect(Math.max(overlay.width, overlay.height)).toBe(Math.min(DEFAULT_OVERLAY_MAX_SIDE, Math.max(width, height)));
       }
