@@ -1,7 +1,9 @@
 /**
  * CXR triage latency and throughput.
  *
- *   npx tsc -p tsconfig.build.json && node dist/bench/triage-latency.js [--weights <dir>] [--rounds <n>] [--jobs <n>] [image files...]
+ *   npx tsc -p tsconfig.build.json && node dist/bench/triage-latency.js [--weights <dir>] [--rounds <n>] [--jobs <n>] [--intra-op <n>] [image files...]
+ *
+ * --intra-op: ORT intra-op threads per session for every engine here (default: the engine's, cores / workers).
  *
  * 1. Per-image latency with one worker thread, images one at a time (decode + preprocess + both
  *    models + boxes and heatmap grids), p50/p95 of the round trip and of each stage, for all images
@@ -18,12 +20,13 @@ import os from 'node:os';
 import path from 'node:path';
 import { monitorEventLoopDelay, performance } from 'node:perf_hooks';
 import { renderOverlayPng } from '../ml/inference/heatmap-png';
-import { TriageEngine, type HeatmapGrid, type TriageTimings } from '../ml/inference/triage-engine';
+import { TriageEngine, type HeatmapGrid, type TriageEngineOptions, type TriageTimings } from '../ml/inference/triage-engine';
 
 interface BenchArgs {
   weightsDir?: string;
   rounds: number;
   jobs: number;
+  intraOp?: number;
   files: string[];
 }
 
@@ -49,6 +52,7 @@ function parseArgs(argv: string[]): BenchArgs {
     if (a === '--weights') args.weightsDir = next();
     else if (a === '--rounds') args.rounds = Number(next());
     else if (a === '--jobs') args.jobs = Number(next());
+    else if (a === '--intra-op') args.intraOp = Number(next());
     else args.files.push(a);
   }
   if (!(args.rounds >= 1 && args.jobs >= 1)) throw new Error('--rounds and --jobs must be ≥ 1');
@@ -88,6 +92,8 @@ interface Image {
   readonly bytes: Uint8Array;
 }
 
+type BaseOptions = Pick<TriageEngineOptions, 'weightsDir' | 'intraOpThreads'>;
+
 interface Sample {
   readonly file: string;
   /** A 512×512 PNG: the size and format most uploads come as. */
@@ -96,8 +102,8 @@ interface Sample {
   readonly timings: TriageTimings;
 }
 
-async function latency(images: readonly Image[], weightsDir: string | undefined, rounds: number) {
-  const engine = await TriageEngine.create({ threads: 1, ...(weightsDir ? { weightsDir } : {}) });
+async function latency(images: readonly Image[], base: BaseOptions, rounds: number) {
+  const engine = await TriageEngine.create({ ...base, threads: 1 });
   try {
     const usable: Image[] = [];
     for (const image of images) {
@@ -125,7 +131,7 @@ async function latency(images: readonly Image[], weightsDir: string | undefined,
         }
       }
     }
-    return { usable, sizes, samples, grids, model: engine.model };
+    return { usable, sizes, samples, grids, model: engine.model, intraOpThreads: engine.intraOpThreads };
   } finally {
     await engine.close();
   }
@@ -166,8 +172,8 @@ function latencyRows(samples: readonly Sample[], title: string): Row[] {
   ];
 }
 
-async function throughput(images: readonly Image[], weightsDir: string | undefined, threads: number, jobs: number) {
-  const engine = await TriageEngine.create({ threads, maxQueue: jobs, ...(weightsDir ? { weightsDir } : {}) });
+async function throughput(images: readonly Image[], base: BaseOptions, threads: number, jobs: number) {
+  const engine = await TriageEngine.create({ ...base, threads, maxQueue: jobs });
   try {
     await Promise.all(Array.from({ length: threads }, (_, i) => engine.analyse(images[i % images.length]!.bytes)));
     const lag = monitorEventLoopDelay({ resolution: 10 });
@@ -182,6 +188,7 @@ async function throughput(images: readonly Image[], weightsDir: string | undefin
       threads,
       jobs,
       seconds,
+      intraOpThreads: engine.intraOpThreads,
       imagesPerSecond: jobs / seconds,
       lag: { p50: lagMs(lag.percentile(50)), p99: lagMs(lag.percentile(99)), max: lagMs(lag.max) },
     };
@@ -196,11 +203,12 @@ async function main(): Promise<void> {
   if (files.length === 0) throw new Error('no images: pass image files or add test/fixtures/cxr');
   const images = files.map((file) => ({ file, bytes: new Uint8Array(readFileSync(file)) }));
 
-  const lat = await latency(images, args.weightsDir, args.rounds);
+  const base: BaseOptions = { ...(args.weightsDir ? { weightsDir: args.weightsDir } : {}), ...(args.intraOp ? { intraOpThreads: args.intraOp } : {}) };
+  const lat = await latency(images, base, args.rounds);
   if (lat.usable.length === 0) throw new Error('no image could be analysed');
   const overlayMs = overlayRender(lat.grids, args.rounds);
   const runs = [];
-  for (const threads of [1, 2]) runs.push(await throughput(lat.usable, args.weightsDir, threads, args.jobs));
+  for (const threads of [1, 2]) runs.push(await throughput(lat.usable, base, threads, args.jobs));
 
   const cpus = os.cpus();
   const mixed = latencyRows(lat.samples, 'round trip, all images');
@@ -216,10 +224,12 @@ async function main(): Promise<void> {
   );
   out.write(`${'latency'.padEnd(34)}${'p50 ms'.padStart(10)}${'p95 ms'.padStart(10)}\n`);
   for (const [, label, p50, p95] of [...mixed, ...png512, overlay]) out.write(`${label.padEnd(34)}${ms(p50).padStart(10)}${ms(p95).padStart(10)}\n`);
-  out.write(`\n${'throughput'.padEnd(16)}${'images/s'.padStart(10)}${'lag p50'.padStart(10)}${'lag p99'.padStart(10)}${'lag max'.padStart(10)}\n`);
+  out.write(
+    `\n${'throughput'.padEnd(16)}${'intra-op'.padStart(10)}${'images/s'.padStart(10)}${'lag p50'.padStart(10)}${'lag p99'.padStart(10)}${'lag max'.padStart(10)}\n`,
+  );
   for (const r of runs) {
     out.write(
-      `${`${r.threads} worker(s)`.padEnd(16)}${r.imagesPerSecond.toFixed(2).padStart(10)}${ms(r.lag.p50).padStart(10)}${ms(r.lag.p99).padStart(10)}${ms(r.lag.max).padStart(10)}\n`,
+      `${`${r.threads} worker(s)`.padEnd(16)}${String(r.intraOpThreads).padStart(10)}${r.imagesPerSecond.toFixed(2).padStart(10)}${ms(r.lag.p50).padStart(10)}${ms(r.lag.p99).padStart(10)}${ms(r.lag.max).padStart(10)}\n`,
     );
   }
   const speedup = runs[1]!.imagesPerSecond / runs[0]!.imagesPerSecond;
@@ -234,11 +244,13 @@ async function main(): Promise<void> {
       loadavg1: round1(os.loadavg()[0]!),
       images: lat.usable.length,
       samples: lat.samples.length,
+      intraOpThreads: lat.intraOpThreads,
       latencyMs: figures(mixed),
       png512: { samples: png512Samples.length, latencyMs: figures(png512) },
       overlayFirstReadMs: figures([overlay]).overlay,
       throughput: runs.map((r) => ({
         threads: r.threads,
+        intraOpThreads: r.intraOpThreads,
         jobs: r.jobs,
         imagesPerSecond: Math.round(r.imagesPerSecond * 100) / 100,
         eventLoopLagMs: { p50: round1(r.lag.p50), p99: round1(r.lag.p99), max: round1(r.lag.max) },

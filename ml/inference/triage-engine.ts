@@ -23,12 +23,20 @@ export type { HeatmapGrid } from './heatmap-png';
 
 export const MODEL_SET_NAME = 'hoichan-cxr';
 export const DEFAULT_MAX_QUEUE = 32;
+/** Models this small gain little from more than a few threads per convolution. */
+const MAX_DEFAULT_INTRA_OP = 4;
 
 export interface TriageEngineOptions {
   /** Folder holding manifest.json and the ONNX files; default: the repository's ml/weights. */
   readonly weightsDir?: string;
   /** Worker threads; default min(2, available cores). */
   readonly threads?: number;
+  /**
+   * ORT intra-op threads per model session; default: the cores left to each worker,
+   * min(4, max(1, floor(cores / threads))), so one worker on 2 cores splits each model over both and
+   * 2 workers never start more threads than there are cores.
+   */
+  readonly intraOpThreads?: number;
   /** Jobs allowed to wait for a worker; one more makes `analyse` reject with TriageBusyError. */
   readonly maxQueue?: number;
   /** Input size limits for ml/decode (bytes, pixels, side); its defaults otherwise. */
@@ -94,6 +102,7 @@ const MAX_FAILED_STARTS = 3;
 export class TriageEngine {
   readonly model: TriageModelInfo;
   readonly threads: number;
+  readonly intraOpThreads: number;
   readonly maxQueue: number;
 
   private readonly queue: Job[] = [];
@@ -102,8 +111,9 @@ export class TriageEngine {
   private nextJobId = 1;
   private closed = false;
 
-  private constructor(loaded: LoadedManifest, threads: number, maxQueue: number, decodeLimits: Partial<DecodeLimits> | undefined) {
+  private constructor(loaded: LoadedManifest, threads: number, intraOpThreads: number, maxQueue: number, decodeLimits: Partial<DecodeLimits> | undefined) {
     this.threads = threads;
+    this.intraOpThreads = intraOpThreads;
     this.maxQueue = maxQueue;
     this.model = {
       name: MODEL_SET_NAME,
@@ -114,6 +124,7 @@ export class TriageEngine {
     this.init = {
       models: loaded.models.map(({ entry, bytes }) => ({ entry, bytes })),
       inputName: loaded.manifest.input.name ?? DEFAULT_INPUT_NAME,
+      intraOpThreads,
       decodeLimits,
       gate: loaded.gate,
     };
@@ -123,11 +134,13 @@ export class TriageEngine {
   static async create(options: TriageEngineOptions = {}): Promise<TriageEngine> {
     const threads = options.threads ?? Math.min(2, os.availableParallelism());
     const maxQueue = options.maxQueue ?? DEFAULT_MAX_QUEUE;
+    const intraOpThreads = options.intraOpThreads ?? Math.min(MAX_DEFAULT_INTRA_OP, Math.max(1, Math.floor(os.availableParallelism() / threads)));
     if (!Number.isInteger(threads) || threads < 1) throw new RangeError(`threads must be a positive integer, got ${threads}`);
+    if (!Number.isInteger(intraOpThreads) || intraOpThreads < 1) throw new RangeError(`intraOpThreads must be a positive integer, got ${intraOpThreads}`);
     if (!Number.isInteger(maxQueue) || maxQueue < 0) throw new RangeError(`maxQueue must be a non-negative integer, got ${maxQueue}`);
 
     const loaded = await loadManifest(options.weightsDir ?? defaultWeightsDir());
-    const engine = new TriageEngine(loaded, threads, maxQueue, options.decodeLimits);
+    const engine = new TriageEngine(loaded, threads, intraOpThreads, maxQueue, options.decodeLimits);
     try {
       await Promise.all(Array.from({ length: threads }, () => engine.startSlot()));
     } catch (err) {

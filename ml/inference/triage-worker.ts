@@ -19,7 +19,7 @@ function send(message: FromWorker, transfer: ArrayBuffer[] = []): void {
 async function main(): Promise<void> {
   let sessions: ModelSession[];
   try {
-    sessions = await createModelSessions(init.models);
+    sessions = await createModelSessions(init.models, init.intraOpThreads);
   } catch (err) {
     send({ type: 'init-error', error: serializeError(err) });
     return;

@@ -9,6 +9,8 @@ import type { Finding, Lesion } from './postprocess';
 export interface WorkerInit {
   readonly models: readonly { readonly entry: ManifestModel; readonly bytes: Uint8Array }[];
   readonly inputName: string;
+  /** ORT intra-op threads per session (1 unless the worker has cores to itself). */
+  readonly intraOpThreads: number;
   readonly decodeLimits?: Partial<DecodeLimits>;
   /** Input gate pixel model; null: DICOM tags only. */
   readonly gate: GateModel | null;

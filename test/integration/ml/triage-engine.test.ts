@@ -159,6 +159,28 @@ describe('TriageEngine backpressure and shutdown', () => {
     await expect(engine.analyse(images[0]!.bytes)).rejects.toBeInstanceOf(TriageClosedError);
   });
 
+  it('gives one worker the cores to itself (intra-op threads) with results identical to one thread per session', async () => {
+    await expect(TriageEngine.create({ weightsDir: WEIGHTS_DIR, threads: 1, intraOpThreads: 0 })).rejects.toThrow(RangeError);
+    const single = await TriageEngine.create({ weightsDir: WEIGHTS_DIR, threads: 1 });
+    const split = await TriageEngine.create({ weightsDir: WEIGHTS_DIR, threads: 1, intraOpThreads: 2 });
+    try {
+      // Default: cores / workers (at most 4), so two workers on two cores keep one thread each.
+      expect(single.intraOpThreads).toBe(Math.min(4, Math.max(1, os.availableParallelism())));
+      for (const { bytes } of images.slice(0, 3)) {
+        const [a, b] = await Promise.all([single.analyse(bytes, { includeRawOutputs: true }), split.analyse(bytes, { includeRawOutputs: true })]);
+        const { raw: rawA, ...restA } = a;
+        const { raw: rawB, ...restB } = b;
+        expect(comparable(restB as TriageResult)).toEqual(comparable(restA as TriageResult));
+        for (const f of ['tb', 'nodule'] as const) {
+          expect(rawB![f].score).toBe(rawA![f].score);
+          expect(Buffer.from(rawB![f].heatmap.buffer).equals(Buffer.from(rawA![f].heatmap.buffer))).toBe(true);
+        }
+      }
+    } finally {
+      await Promise.all([single.close(), split.close()]);
+    }
+  });
+
   it('applies decodeLimits in the worker', async () => {
     const engine = await TriageEngine.create({ weightsDir: WEIGHTS_DIR, threads: 1, decodeLimits: { maxBytes: 1024 } });
     try {
