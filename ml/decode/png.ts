@@ -1,4 +1,5 @@
 /** PNG decoding to grey [0,1] per the ML preprocessing contract: the fast path, else pngjs. */
+import { inflateSync } from 'node:zlib';
 import { PNG } from 'pngjs';
 import { ImageDecodeError, describeThrown } from './errors';
 import { toGray01 } from './gray';
@@ -36,8 +37,66 @@ export function decodePng(buf: Uint8Array, limits: DecodeLimits): GreyImage {
   return decodePngWithPngjs(buf, header);
 }
 
+const CHANNELS: Record<number, number> = { 0: 1, 2: 3, 3: 1, 4: 2, 6: 4 };
+/** Adam7's seven passes: first column, first row, column step, row step. */
+const ADAM7 = [
+  [0, 0, 8, 8],
+  [4, 0, 8, 8],
+  [0, 4, 4, 8],
+  [2, 0, 4, 4],
+  [0, 2, 2, 4],
+  [1, 0, 2, 2],
+  [0, 1, 1, 2],
+] as const;
+
+/** Bytes of filtered image data the header promises (a filter byte per row), or undefined for a header pngjs will refuse. */
+function expectedImageDataBytes(buf: Uint8Array, header: PngHeader): number | undefined {
+  const channels = CHANNELS[header.colorType];
+  if (channels === undefined || ![1, 2, 4, 8, 16].includes(header.bitDepth)) return undefined;
+  const rowBytes = (w: number) => 1 + Math.ceil((w * channels * header.bitDepth) / 8);
+  if (buf[28] !== 1) return header.height * rowBytes(header.width);
+  let total = 0;
+  for (const [x0, y0, dx, dy] of ADAM7) {
+    const w = header.width > x0 ? Math.ceil((header.width - x0) / dx) : 0;
+    const h = header.height > y0 ? Math.ceil((header.height - y0) / dy) : 0;
+    if (w > 0 && h > 0) total += h * rowBytes(w);
+  }
+  return total;
+}
+
+/**
+ * pngjs unfilters as many rows as the header promises whatever the image data holds, reading past
+ * the end of a short stream into memory it never initialised (the pixels, and the preview made
+ * from them, then differ from run to run and may carry other data). Short image data is refused
+ * here first; a stream that does not inflate at all is left to pngjs, which words that error.
+ */
+function refuseShortImageData(buf: Uint8Array, header: PngHeader): void {
+  const expected = expectedImageDataBytes(buf, header);
+  if (expected === undefined) return;
+  const view = new DataView(buf.buffer, buf.byteOffset, buf.byteLength);
+  const idat: Uint8Array[] = [];
+  for (let pos = 8; pos + 8 <= buf.length;) {
+    const length = view.getUint32(pos);
+    const type = Buffer.from(buf.buffer, buf.byteOffset + pos + 4, 4).toString('latin1');
+    const end = Math.min(buf.length, pos + 8 + length);
+    if (type === 'IDAT') idat.push(buf.subarray(pos + 8, end));
+    if (type === 'IEND') break;
+    pos = pos + 12 + length;
+  }
+  let inflated: number;
+  try {
+    inflated = inflateSync(Buffer.concat(idat), { maxOutputLength: expected + 1 }).length;
+  } catch {
+    return;
+  }
+  if (inflated < expected) {
+    throw new ImageDecodeError('truncated', `PNG image data ends early: ${inflated} of the ${expected} bytes its header promises`);
+  }
+}
+
 /** The reference decoder: every PNG the fast path declines, and the one that words the errors. */
 export function decodePngWithPngjs(buf: Uint8Array, header: PngHeader = readPngHeader(buf)): GreyImage {
+  refuseShortImageData(buf, header);
   let png: PNG;
   try {
     // skipRescale keeps 16-bit samples (as a Uint16Array) and low-depth grey at their own scale.
