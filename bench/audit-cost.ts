@@ -5,7 +5,7 @@
  *     [--batch-interval <ms>] [--anchor-interval <ms>] [--handler postgresql|sqlite]
  *
  * Starts the embedded FerretDB (on PostgreSQL, the embedded default, or `--handler sqlite`) in a temporary folder and `--processes` AuditLog writers
- * (each with its own connection, as separate server processes would have), then records `--rate`
+ * (each with its own connection and its own chain, as separate server processes would have), then records `--rate`
  * entries per second in total for `--seconds`, the way request handlers do (fire and await).
  * Prints the latency of `record()` (call → stored), the CPU the server process and FerretDB
  * spent per entry, the batches written, and whether the chain verifies. Then one JSON line.
@@ -148,7 +148,8 @@ async function main(): Promise<void> {
     const verdict = await logs[0]!.verify();
     const verifyMs = performance.now() - tv;
     const batches = logs.reduce((n, l) => n + l.stats.batches, 0);
-    const conflicts = logs.reduce((n, l) => n + l.stats.conflicts, 0);
+    const chains = logs.reduce((n, l) => n + l.stats.chainsRegistered, 0);
+    const chainsLost = logs.reduce((n, l) => n + l.stats.chainsLost, 0);
     const anchorMoves = logs.reduce((n, l) => n + l.stats.anchorMoves, 0);
     const anchorFailures = logs.reduce((n, l) => n + l.stats.anchorFailures, 0);
     const result = {
@@ -164,7 +165,8 @@ async function main(): Promise<void> {
       errors,
       batches,
       entriesPerBatch: Number((total / batches).toFixed(1)),
-      conflicts,
+      chains,
+      chainsLost,
       anchorMoves,
       anchorFailures,
       recordMsP50: Number(percentile(latencies, 50).toFixed(2)),
@@ -185,7 +187,7 @@ async function main(): Promise<void> {
       ['record() call → stored', `p50 ${result.recordMsP50} ms, p99 ${result.recordMsP99} ms`],
       [
         'Batches',
-        `${batches} (${result.entriesPerBatch} entries per insertMany), ${anchorMoves} anchor moves (${anchorFailures} failed), ${conflicts} lost races between writers`,
+        `${batches} (${result.entriesPerBatch} entries per insertMany), ${anchorMoves} anchor moves (${anchorFailures} failed), ${chains} chains (${chainsLost} lost to another writer)`,
       ],
       [
         'CPU per audited read',
