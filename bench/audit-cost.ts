@@ -2,13 +2,15 @@
  * Audit trail: what one audited read costs at a steady rate.
  *
  *   npx tsc -p tsconfig.build.json && node dist/bench/audit-cost.js [--rate 500] [--seconds 10] [--processes 1] [--linger <ms>]
- *     [--batch-interval <ms>] [--anchor-interval <ms>] [--handler postgresql|sqlite]
+ *     [--batch-interval <ms>] [--anchor-interval <ms>] [--handler postgresql|sqlite] [--verify-during]
  *
  * Starts the embedded FerretDB (on PostgreSQL, the embedded default, or `--handler sqlite`) in a temporary folder and `--processes` AuditLog writers
  * (each with its own connection and its own chain, as separate server processes would have), then records `--rate`
  * entries per second in total for `--seconds`, the way request handlers do (fire and await).
  * Prints the latency of `record()` (call → stored), the CPU the server process and FerretDB
  * spent per entry, the batches written, and whether the chain verifies. Then one JSON line.
+ * `--verify-during`: a verifier on a connection of its own walks the trail again and again while the
+ * entries are written and counts its verdicts (any alarm is a false one); its CPU is in the server's.
  */
 import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import os from 'node:os';
@@ -73,6 +75,7 @@ async function main(): Promise<void> {
   const linger = optional('linger');
   const batchInterval = optional('batch-interval');
   const anchorInterval = optional('anchor-interval');
+  const verifyDuring = process.argv.includes('--verify-during');
   const logger = createLogger('warn');
   const dataDir = mkdtempSync(path.join(os.tmpdir(), 'hoichan-bench-audit-'));
   const cache = process.env.HOICHAN_CACHE ?? path.join(os.homedir(), '.cache', 'hoichan');
@@ -109,6 +112,18 @@ async function main(): Promise<void> {
     const pending: Promise<unknown>[] = [];
     let errors = 0;
     const total = Math.round(rate * seconds);
+    // a verifier of its own, as an administrator's `audit:verify` beside the server processes
+    const verifierDb = verifyDuring ? await Database.connect(ferret.uri, 'bench_audit', logger) : null;
+    const verifier = verifierDb ? AuditLog.create(verifierDb.connection, { checkpointKey: key, checkpointIntervalMs: 0 }) : null;
+    const verdicts = { runs: 0, alarms: 0, firstAlarm: '' };
+    let writing = true;
+    const verifying = (async () => {
+      while (verifier && writing) {
+        const v = await verifier.verify();
+        verdicts.runs += 1;
+        if (!v.ok && !verdicts.alarms++) verdicts.firstAlarm = v.message;
+      }
+    })();
     const cpu0 = process.cpuUsage();
     const ferretCpu0 = procCpuS(ferret.pid);
     const pgCpu0 = descendantsCpuS(ferret.pid);
@@ -139,6 +154,9 @@ async function main(): Promise<void> {
       );
     }
     await Promise.all(pending);
+    writing = false;
+    await verifying;
+    await verifierDb?.close();
     const wallS = (performance.now() - t0) / 1000;
     const cpu = process.cpuUsage(cpu0);
     const ferretCpuS = procCpuS(ferret.pid) - ferretCpu0;
@@ -178,6 +196,7 @@ async function main(): Promise<void> {
       postgresCpuMsPerEntry: Number(((pgCpuS * 1000) / total).toFixed(3)),
       verifyOk: verdict.ok,
       verifyMs: Math.round(verifyMs),
+      ...(verifyDuring ? { verifyDuringRuns: verdicts.runs, verifyDuringAlarms: verdicts.alarms } : {}),
     };
     const rows: [string, string][] = [
       [
@@ -194,6 +213,14 @@ async function main(): Promise<void> {
         `server ${result.serverCpuMsPerEntry} ms + FerretDB ${result.ferretdbCpuMsPerEntry} ms${postgres ? ` + PostgreSQL ${result.postgresCpuMsPerEntry} ms` : ''}`,
       ],
       ['Verify after the run', `${verdict.ok ? 'intact' : verdict.message} (${verdict.entries} entries in ${result.verifyMs} ms)`],
+      ...(verifyDuring
+        ? [
+            ['Verify while writing', `${verdicts.runs} runs, ${verdicts.alarms} alarms${verdicts.alarms ? ` (first: ${verdicts.firstAlarm})` : ''}`] as [
+              string,
+              string,
+            ],
+          ]
+        : []),
     ];
     const w = Math.max(...rows.map((r) => r[0].length));
     process.stdout.write(`\nAudit cost bench (${result.database}, ${result.cpus} CPUs, load average ${result.loadAverage.join(' → ')})\n`);
