@@ -344,7 +344,11 @@ export class AuditLog {
             kept += 1;
           }
         } catch {
-          throw kept ? new AppendError(docs.slice(0, kept), err) : err;
+          // What is known stored stays this process's head (an entry after it may be stored too: then
+          // the next write finds its number taken and moves to a new chain).
+          const known = docs[kept - 1];
+          if (known) this.#head = { seq: known._id, hash: known.hash };
+          throw stored.length || kept ? new AppendError([...stored, ...docs.slice(0, kept)], err) : err;
         }
         stored.push(...docs.slice(0, kept));
         rest = rest.slice(kept);

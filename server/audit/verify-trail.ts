@@ -99,6 +99,8 @@ export async function verifyTrail(m: TrailModels, key: string): Promise<ChainVer
   }
 
   let count = 0;
+  /** Of `count`, entries past their chain's anchor: intact and linked, but not yet under a keyed head. */
+  let unanchored = 0;
   let next = 0; // walks before this one are finished
   const finish = (w: ChainWalk): ChainVerification | null => {
     if (w.expected <= w.headSeq)
@@ -153,6 +155,7 @@ export async function verifyTrail(m: TrailModels, key: string): Promise<ChainVer
       if (cp._id <= w.headSeq) w.lastGoodCheckpoint = cp._id;
     }
     if (entry._id === w.headSeq) w.hashAtHead = entry.hash;
+    if (entry._id > w.headSeq) unanchored += 1;
     w.prevHash = entry.hash;
     w.expected += 1;
   }
@@ -161,7 +164,8 @@ export async function verifyTrail(m: TrailModels, key: string): Promise<ChainVer
     if (problem) return problem;
   }
   const written = walks.filter((w) => w.expected > chainBase(w.chain) + 1).length;
-  return { ok: true, entries: count, message: `Audit trail intact: ${count} entries in ${written} chain${written === 1 ? '' : 's'}` };
+  const pending = unanchored ? ` (${unanchored} of them after their chain's keyed head: being written, or left by a writer that stopped before moving it)` : '';
+  return { ok: true, entries: count, message: `Audit trail intact: ${count} entries in ${written} chain${written === 1 ? '' : 's'}${pending}` };
 }
 
 /** The first entry after the newest checkpoint of a chain that still agrees with the stored entry. */
