@@ -2,7 +2,8 @@
  * Audit trail: what one audited read costs at a steady rate.
  *
  *   npx tsc -p tsconfig.build.json && node dist/bench/audit-cost.js [--rate 500] [--seconds 10] [--processes 1] [--linger <ms>]
- *     [--batch-interval <ms>] [--anchor-interval <ms>] [--handler postgresql|sqlite] [--verify-during]
+ *     [--batch-interval <ms>] [--batch-target <n>] [--max-batch-interval <ms>] [--anchor-interval <ms>] [--handler postgresql|sqlite]
+ *     [--verify-during]
  *
  * Starts the embedded FerretDB (on PostgreSQL, the embedded default, or `--handler sqlite`) in a temporary folder and `--processes` AuditLog writers
  * (each with its own connection and its own chain, as separate server processes would have), then records `--rate`
@@ -75,6 +76,8 @@ async function main(): Promise<void> {
   const linger = optional('linger');
   const batchInterval = optional('batch-interval');
   const anchorInterval = optional('anchor-interval');
+  const batchTarget = optional('batch-target');
+  const maxBatchInterval = optional('max-batch-interval');
   const verifyDuring = process.argv.includes('--verify-during');
   const logger = createLogger('warn');
   const dataDir = mkdtempSync(path.join(os.tmpdir(), 'hoichan-bench-audit-'));
@@ -99,6 +102,8 @@ async function main(): Promise<void> {
       ...(linger !== undefined ? { lingerMs: linger } : {}),
       ...(batchInterval !== undefined ? { batchIntervalMs: batchInterval } : {}),
       ...(anchorInterval !== undefined ? { anchorIntervalMs: anchorInterval } : {}),
+      ...(batchTarget !== undefined ? { batchTarget } : {}),
+      ...(maxBatchInterval !== undefined ? { maxBatchIntervalMs: maxBatchInterval } : {}),
     }),
   );
   try {
