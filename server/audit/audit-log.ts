@@ -97,7 +97,7 @@ export interface AuditLogOptions {
    */
   batchIntervalMs?: number;
   /**
-   * While fewer entries than this are queued, and the process writes 100 or more a second (measured
+   * While fewer entries than this are queued, and the process writes 120 or more a second (measured
    * over its last batch), a batch waits for more, up to `maxBatchIntervalMs` after the previous batch
    * started. Default 10.
    * With several server processes each one writes its share of the load: at 250 entries/s each (two
@@ -116,7 +116,7 @@ export interface AuditLogOptions {
 }
 
 /** At this many entries a second a process is busy, and its batches wait for `batchTarget` entries. */
-const BUSY_PER_S = 100;
+const BUSY_PER_S = 120;
 
 interface Pending {
   event: Record<string, unknown>;
