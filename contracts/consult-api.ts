@@ -1,3 +1,4 @@
+import type { FlaggedFinding } from './triage-priority';
 /** HTTP API types of the consult feature, shared by server/ and client/. */
 
 export const CONSULT_STATUSES = [
@@ -89,7 +90,13 @@ export interface ConsultView {
   /** Acceptance deadline (SLA), ISO date-time. */
   slaDeadline: string | null;
   overdue: boolean;
+  /**
+   * 0–1, for ordering only (never shown as a score): the attached X-rays' highest triage priority
+   * (contracts/triage-priority.ts: ≥ 0.5 when a finding is flagged); null while none is scored.
+   */
   aiFlagSeverity: number | null;
+  /** The flagged finding the queue's badge names, with its score and threshold; null when nothing is flagged. */
+  aiFlag: FlaggedFinding | null;
   aiState: ConsultAiState;
   declineReason: string | null;
   /**

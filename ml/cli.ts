@@ -13,6 +13,7 @@
  */
 import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import path from 'node:path';
+import { renderOverlayPng } from './inference/heatmap-png';
 import { TriageEngine, type TriageResult } from './inference/triage-engine';
 
 const USAGE = 'usage: npm run --silent triage -- [--weights <dir>] [--heatmaps <dir>] [--threads <n>] <image files...>';
@@ -154,8 +155,9 @@ export async function main(argv: readonly string[], out: NodeJS.WritableStream =
       if (args.heatmapsDir !== undefined) {
         // eslint-disable-next-line @typescript-eslint/no-non-null-assertion -- the index is within bounds of the loop over the same array
         const stem = path.join(args.heatmapsDir, stems[i]!);
-        await writeFile(`${stem}.tb.png`, result.heatmaps.tb);
-        await writeFile(`${stem}.nodule.png`, result.heatmaps.nodule);
+        const { width, height } = result.image;
+        await writeFile(`${stem}.tb.png`, renderOverlayPng(result.heatmaps.tb, width, height));
+        await writeFile(`${stem}.nodule.png`, renderOverlayPng(result.heatmaps.nodule, width, height));
       }
       return formatResult(file, result);
     } catch (e) {

@@ -10,6 +10,7 @@ import {
   type EmrSectionCode,
 } from '../contracts/consult-api';
 import { modelOn } from './model-on';
+import type { FlaggedFinding } from '../contracts/triage-priority';
 
 export interface ConsultParticipant {
   userId: string;
@@ -49,8 +50,13 @@ export interface ConsultRequest {
   slaDeadline: Date | null;
   /** Set once when the sweeper announced the missed deadline. */
   overdueNotifiedAt: Date | null;
-  /** 0–1: highest AI triage score of attached studies (from triage.completed). */
+  /**
+   * 0–1: the highest triage priority of the attached studies (contracts/triage-priority.ts; ≥ 0.5
+   * when a finding is flagged), for the queue order; null while none is scored.
+   */
   aiFlagSeverity: number | null;
+  /** The flagged finding of that study (what the queue's badge names), null when nothing is flagged. */
+  aiFlag?: FlaggedFinding | null;
   declineReason: string | null;
   cancelReason: string | null;
   closedAt: Date | null;
@@ -94,6 +100,7 @@ const consultRequestSchema = new Schema<ConsultRequest>(
     slaDeadline: { type: Date, default: null },
     overdueNotifiedAt: { type: Date, default: null },
     aiFlagSeverity: { type: Number, default: null },
+    aiFlag: { type: new Schema({ finding: String, score: Number, threshold: Number }, { _id: false }), default: null },
     declineReason: { type: String, default: null },
     cancelReason: { type: String, default: null },
     closedAt: { type: Date, default: null },

@@ -79,8 +79,9 @@ export interface ImagingStudy {
   triage: StoredTriage;
   /**
    * Denormalised for the worklist and consult-queue sort: any finding flagged, and maxScore = the
-   * highest score among FLAGGED findings when any is flagged (so a queue never shows an unflagged
-   * finding's score as "the flag"), else the highest score.
+   * study's triage priority (contracts/triage-priority.ts: each finding on its own threshold, ≥ 0.5
+   * when one is flagged; not a score to show). Studies triaged before that rule hold the highest
+   * flagged score, else the highest score.
    */
   anyFlagged: boolean;
   maxScore: number;

@@ -74,11 +74,11 @@ if [ -f client/vite.config.ts ]; then
   fi
 fi
 
-# 7. test-only: a small Python venv (numpy + Pillow) for the preprocessing parity test
+# 7. test-only: a small Python venv (numpy + Pillow; fhir.resources) for the preprocessing parity test and the outside FHIR validator
 if [ "$WITH_TEST" = 1 ] && [ -f ml/training/requirements-ci.txt ]; then
   venv="$HOICHAN_CACHE/py-ci-$(sha256sum ml/training/requirements-ci.txt | cut -c1-12)"
-  if [ ! -x "$venv/bin/python" ] || ! "$venv/bin/python" -c 'import numpy, PIL' 2>/dev/null; then
-    log "python venv for parity tests"
+  if [ ! -x "$venv/bin/python" ] || ! "$venv/bin/python" -c 'import numpy, PIL, fhir.resources' 2>/dev/null; then
+    log "python venv for the parity and FHIR validator tests"
     rm -rf "$venv"
     python3 -m venv "$venv"
     "$venv/bin/pip" install -q -r ml/training/requirements-ci.txt

@@ -1,8 +1,9 @@
-/** PNG decoding (pngjs) to grey [0,1] per the ML preprocessing contract. */
+/** PNG decoding to grey [0,1] per the ML preprocessing contract: the fast path, else pngjs. */
 import { PNG } from 'pngjs';
 import { ImageDecodeError, describeThrown } from './errors';
 import { toGray01 } from './gray';
 import { type DecodeLimits, checkDimensions } from './limits';
+import { decodePngFast } from './png-fast';
 
 export interface GreyImage {
   width: number;
@@ -30,6 +31,13 @@ export function readPngHeader(buf: Uint8Array): PngHeader {
 export function decodePng(buf: Uint8Array, limits: DecodeLimits): GreyImage {
   const header = readPngHeader(buf);
   checkDimensions(header.width, header.height, limits, 'PNG');
+  const fast = decodePngFast(buf);
+  if (fast) return fast;
+  return decodePngWithPngjs(buf, header);
+}
+
+/** The reference decoder: every PNG the fast path declines, and the one that words the errors. */
+export function decodePngWithPngjs(buf: Uint8Array, header: PngHeader = readPngHeader(buf)): GreyImage {
   let png: PNG;
   try {
     // skipRescale keeps 16-bit samples (as a Uint16Array) and low-depth grey at their own scale.

@@ -35,6 +35,36 @@ export interface HeatmapPngOptions {
   readonly size: OverlaySize;
 }
 
+/**
+ * What a triage result keeps of a model's heatmap until someone looks at it: probabilities as
+ * round(p · 255), grid × grid row-major (16 KiB for 128²). The overlay PNG is rendered from it on
+ * the first read (renderOverlayPng), not for every image triaged.
+ */
+export interface HeatmapGrid {
+  readonly grid: number;
+  readonly cells: Uint8Array;
+}
+
+export function quantiseHeatmap(heatmap: Float32Array, grid: number): HeatmapGrid {
+  if (heatmap.length !== grid * grid) throw new RangeError(`heatmap has ${heatmap.length} cells, expected ${grid}×${grid}`);
+  const cells = new Uint8Array(heatmap.length);
+  for (let i = 0; i < cells.length; i++) cells[i] = Math.round(clamp01(heatmap[i]!) * 255);
+  return { grid, cells };
+}
+
+/** The grid read back from its stored bytes (a square number of cells), or a RangeError. */
+export function heatmapGridOf(cells: Uint8Array): HeatmapGrid {
+  const grid = Math.round(Math.sqrt(cells.length));
+  if (grid === 0 || grid * grid !== cells.length) throw new RangeError(`a stored heatmap of ${cells.length} bytes is not a square grid`);
+  return { grid, cells };
+}
+
+/** The overlay PNG of a stored heatmap for an image of width × height (longer side ≤ maxSide). */
+export function renderOverlayPng(heatmap: HeatmapGrid, width: number, height: number, maxSide: number = DEFAULT_OVERLAY_MAX_SIDE): Uint8Array {
+  const probabilities = Float32Array.from(heatmap.cells, (v) => v / 255);
+  return renderHeatmapPng(probabilities, { grid: heatmap.grid, size: overlaySize(width, height, maxSide) });
+}
+
 /** Bilinear sampling of the grid at pixel centres, so the overlay lines up with the source image. */
 export function renderHeatmapPng(heatmap: Float32Array, options: HeatmapPngOptions): Uint8Array {
   const { grid, size } = options;

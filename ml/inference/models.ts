@@ -27,7 +27,11 @@ export interface ModelOutput {
   readonly grid: number;
 }
 
-/** One intra-op thread per session: parallelism comes from worker threads, not from ORT's pool. */
+/**
+ * Parallelism comes from worker threads first: with as many workers as cores each session runs on
+ * one intra-op thread (more would only fight over the cores). A worker that has cores to itself
+ * (one worker on two cores) lets ORT split each convolution over them: the single-image latency.
+ */
 export const SESSION_OPTIONS: ort.InferenceSession.SessionOptions = {
   intraOpNumThreads: 1,
   interOpNumThreads: 1,
@@ -36,11 +40,23 @@ export const SESSION_OPTIONS: ort.InferenceSession.SessionOptions = {
   logSeverityLevel: 3,
 };
 
-export async function createModelSessions(specs: readonly ModelSpec[]): Promise<ModelSession[]> {
+export function sessionOptions(intraOpThreads = 1): ort.InferenceSession.SessionOptions {
+  if (intraOpThreads <= 1) return SESSION_OPTIONS;
+  return {
+    ...SESSION_OPTIONS,
+    intraOpNumThreads: intraOpThreads,
+    // Pool threads sleep between operators instead of spinning: on a shared 2-core machine a spinning
+    // thread took the core the other worker, the event loop or the preview decode needed.
+    extra: { session: { intra_op: { allow_spinning: '0' } } },
+  };
+}
+
+export async function createModelSessions(specs: readonly ModelSpec[], intraOpThreads = 1): Promise<ModelSession[]> {
   const sessions: ModelSession[] = [];
+  const options = sessionOptions(intraOpThreads);
   try {
     for (const spec of specs) {
-      const session = await ort.InferenceSession.create(spec.bytes, SESSION_OPTIONS);
+      const session = await ort.InferenceSession.create(spec.bytes, options);
       sessions.push({ entry: spec.entry, finding: spec.entry.finding, session });
     }
   } catch (err) {

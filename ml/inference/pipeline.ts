@@ -1,10 +1,11 @@
 /**
  * One image through the whole triage pipeline: decode → preprocess → every model →
- * boxes, flags and heatmap overlays. Runs inside a triage worker.
+ * boxes, flags and the heatmaps as compact grids (the overlay PNGs are rendered when first read).
+ * Runs inside a triage worker.
  */
 import { performance } from 'node:perf_hooks';
 import { decodeImage, type DecodedImage, type DecodeLimits } from '../decode';
-import { overlaySize, renderHeatmapPng } from './heatmap-png';
+import { quantiseHeatmap, type HeatmapGrid } from './heatmap-png';
 import { runModel, type ModelOutput, type ModelSession } from './models';
 import { boxToImage, extractBoxes, isFlagged, type Finding, type Lesion } from './postprocess';
 import { InputGateError } from './errors';
@@ -22,7 +23,6 @@ import type { FindingScore, RawModelOutput, WorkerAnalysis } from './worker-prot
 
 export interface PipelineOptions {
   readonly inputName: string;
-  readonly overlayMaxSide: number;
   /** Also return each model's score and heatmap as onnxruntime produced them. */
   readonly includeRaw?: boolean;
   readonly decodeLimits?: Partial<DecodeLimits>;
@@ -43,12 +43,10 @@ export async function analyseImage(models: readonly ModelSession[], image: Uint8
   const t3 = performance.now();
 
   const { width, height } = decoded;
-  const size = overlaySize(width, height, options.overlayMaxSide);
   const scores = {} as Record<Finding, FindingScore>;
-  const heatmaps = {} as Record<Finding, Uint8Array>;
+  const heatmaps = {} as Record<Finding, HeatmapGrid>;
   const lesions: Lesion[] = [];
   const raw = {} as Record<Finding, RawModelOutput>;
-  let overlaysMs = 0;
   for (const { model, output } of outputs) {
     const { finding, thresholds, heatmapStride, calibration } = model.entry;
     raw[finding] = output;
@@ -58,9 +56,7 @@ export async function analyseImage(models: readonly ModelSession[], image: Uint8
     for (const box of extractBoxes(output.heatmap, { threshold: thresholds.box, grid: output.grid, stride: heatmapStride })) {
       lesions.push({ finding, ...boxToImage(box, width, height) });
     }
-    const o0 = performance.now();
-    heatmaps[finding] = renderHeatmapPng(output.heatmap, { grid: output.grid, size });
-    overlaysMs += performance.now() - o0;
+    heatmaps[finding] = quantiseHeatmap(output.heatmap, output.grid);
   }
   const t4 = performance.now();
 
@@ -70,7 +66,7 @@ export async function analyseImage(models: readonly ModelSession[], image: Uint8
     scores,
     lesions,
     heatmaps,
-    timings: { decodeMs: t1 - t0, preprocessMs: t2 - t1, inferenceMs: t3 - t2, postprocessMs: t4 - t3, boxesMs: t4 - t3 - overlaysMs, overlaysMs },
+    timings: { decodeMs: t1 - t0, preprocessMs: t2 - t1, inferenceMs: t3 - t2, postprocessMs: t4 - t3 },
     ...(options.includeRaw ? { raw } : {}),
   };
 }

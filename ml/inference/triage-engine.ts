@@ -1,6 +1,6 @@
 /**
  * TriageEngine: a small pool of worker threads, each holding one ONNX session per model,
- * fed from a bounded FIFO queue. Decode, preprocessing, inference and heatmap rendering all run
+ * fed from a bounded FIFO queue. Decode, preprocessing, inference and postprocessing all run
  * in the workers, so the caller's event loop only copies bytes in and results out.
  */
 import { existsSync } from 'node:fs';
@@ -10,7 +10,7 @@ import type { Worker } from 'node:worker_threads';
 import { ImageDecodeError, type DecodeLimits } from '../decode';
 import { InputGateError, TriageBusyError, TriageClosedError, TriageInferenceError, TriageWorkerError } from './errors';
 import type { GateDecision } from './input-gate';
-import { DEFAULT_OVERLAY_MAX_SIDE } from './heatmap-png';
+import type { HeatmapGrid } from './heatmap-png';
 import { loadManifest, MANIFEST_FILE, type LoadedManifest } from './manifest';
 import { DEFAULT_INPUT_NAME } from './models';
 import { spawnWorker } from './spawn-worker';
@@ -19,19 +19,26 @@ import type { FindingScore, FromWorker, RawModelOutput, SerializedError, ToWorke
 
 export type { FindingScore, RawModelOutput, TriageTimings } from './worker-protocol';
 export type { Finding, Lesion } from './postprocess';
+export type { HeatmapGrid } from './heatmap-png';
 
 export const MODEL_SET_NAME = 'hoichan-cxr';
 export const DEFAULT_MAX_QUEUE = 32;
+/** Models this small gain little from more than a few threads per convolution. */
+const MAX_DEFAULT_INTRA_OP = 4;
 
 export interface TriageEngineOptions {
   /** Folder holding manifest.json and the ONNX files; default: the repository's ml/weights. */
   readonly weightsDir?: string;
   /** Worker threads; default min(2, available cores). */
   readonly threads?: number;
+  /**
+   * ORT intra-op threads per model session; default: the cores left to each worker,
+   * min(4, max(1, floor(cores / threads))), so one worker on 2 cores splits each model over both and
+   * 2 workers never start more threads than there are cores.
+   */
+  readonly intraOpThreads?: number;
   /** Jobs allowed to wait for a worker; one more makes `analyse` reject with TriageBusyError. */
   readonly maxQueue?: number;
-  /** Longer side of the heatmap overlays in pixels (never larger than the image). */
-  readonly overlayMaxSide?: number;
   /** Input size limits for ml/decode (bytes, pixels, side); its defaults otherwise. */
   readonly decodeLimits?: Partial<DecodeLimits>;
 }
@@ -66,8 +73,8 @@ export interface TriageResult {
   readonly nodule: FindingScore;
   /** Boxes in the original image's pixels, per finding sorted by score. */
   readonly lesions: readonly Lesion[];
-  /** RGBA PNG overlays at the image's aspect (longer side ≤ overlayMaxSide). */
-  readonly heatmaps: Readonly<Record<Finding, Uint8Array>>;
+  /** Each model's heatmap as round(p · 255) cells; renderOverlayPng makes the viewer's PNG when it is first asked for. */
+  readonly heatmaps: Readonly<Record<Finding, HeatmapGrid>>;
   readonly timings: TriageTimings;
   /** Only with `includeRawOutputs`. */
   readonly raw?: Readonly<Record<Finding, RawModelOutput>>;
@@ -95,6 +102,7 @@ const MAX_FAILED_STARTS = 3;
 export class TriageEngine {
   readonly model: TriageModelInfo;
   readonly threads: number;
+  readonly intraOpThreads: number;
   readonly maxQueue: number;
 
   private readonly queue: Job[] = [];
@@ -103,8 +111,9 @@ export class TriageEngine {
   private nextJobId = 1;
   private closed = false;
 
-  private constructor(loaded: LoadedManifest, threads: number, maxQueue: number, overlayMaxSide: number, decodeLimits: Partial<DecodeLimits> | undefined) {
+  private constructor(loaded: LoadedManifest, threads: number, intraOpThreads: number, maxQueue: number, decodeLimits: Partial<DecodeLimits> | undefined) {
     this.threads = threads;
+    this.intraOpThreads = intraOpThreads;
     this.maxQueue = maxQueue;
     this.model = {
       name: MODEL_SET_NAME,
@@ -115,7 +124,7 @@ export class TriageEngine {
     this.init = {
       models: loaded.models.map(({ entry, bytes }) => ({ entry, bytes })),
       inputName: loaded.manifest.input.name ?? DEFAULT_INPUT_NAME,
-      overlayMaxSide,
+      intraOpThreads,
       decodeLimits,
       gate: loaded.gate,
     };
@@ -125,13 +134,13 @@ export class TriageEngine {
   static async create(options: TriageEngineOptions = {}): Promise<TriageEngine> {
     const threads = options.threads ?? Math.min(2, os.availableParallelism());
     const maxQueue = options.maxQueue ?? DEFAULT_MAX_QUEUE;
-    const overlayMaxSide = options.overlayMaxSide ?? DEFAULT_OVERLAY_MAX_SIDE;
+    const intraOpThreads = options.intraOpThreads ?? Math.min(MAX_DEFAULT_INTRA_OP, Math.max(1, Math.floor(os.availableParallelism() / threads)));
     if (!Number.isInteger(threads) || threads < 1) throw new RangeError(`threads must be a positive integer, got ${threads}`);
+    if (!Number.isInteger(intraOpThreads) || intraOpThreads < 1) throw new RangeError(`intraOpThreads must be a positive integer, got ${intraOpThreads}`);
     if (!Number.isInteger(maxQueue) || maxQueue < 0) throw new RangeError(`maxQueue must be a non-negative integer, got ${maxQueue}`);
-    if (!Number.isInteger(overlayMaxSide) || overlayMaxSide < 1) throw new RangeError(`overlayMaxSide must be a positive integer`);
 
     const loaded = await loadManifest(options.weightsDir ?? defaultWeightsDir());
-    const engine = new TriageEngine(loaded, threads, maxQueue, overlayMaxSide, options.decodeLimits);
+    const engine = new TriageEngine(loaded, threads, intraOpThreads, maxQueue, options.decodeLimits);
     try {
       await Promise.all(Array.from({ length: threads }, () => engine.startSlot()));
     } catch (err) {

@@ -19,18 +19,20 @@ function send(message: FromWorker, transfer: ArrayBuffer[] = []): void {
 async function main(): Promise<void> {
   let sessions: ModelSession[];
   try {
-    sessions = await createModelSessions(init.models);
+    sessions = await createModelSessions(init.models, init.intraOpThreads);
   } catch (err) {
     send({ type: 'init-error', error: serializeError(err) });
     return;
   }
   // Jobs arrive one at a time (the engine never sends a second before the first answers).
-  const { inputName, overlayMaxSide, decodeLimits, gate } = init;
+  const { inputName, decodeLimits, gate } = init;
   port.on('message', (message: ToWorker) => {
     const { id, image, includeRaw } = message;
-    analyseImage(sessions, image, { inputName, overlayMaxSide, decodeLimits, includeRaw, gate }).then(
+    analyseImage(sessions, image, { inputName, decodeLimits, includeRaw, gate }).then(
       (analysis) => {
-        const buffers = [...Object.values(analysis.heatmaps), ...Object.values(analysis.raw ?? {}).map((r) => r.heatmap)].map((a) => a.buffer as ArrayBuffer);
+        const buffers = [...Object.values(analysis.heatmaps).map((h) => h.cells), ...Object.values(analysis.raw ?? {}).map((r) => r.heatmap)].map(
+          (a) => a.buffer as ArrayBuffer,
+        );
         send({ type: 'result', id, analysis }, buffers);
       },
       (err: unknown) => send({ type: 'error', id, error: serializeError(err) }),

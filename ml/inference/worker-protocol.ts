@@ -1,5 +1,6 @@
 /** Messages between TriageEngine (main thread) and triage-worker (worker thread). */
 import type { DecodeLimits } from '../decode';
+import type { HeatmapGrid } from './heatmap-png';
 import type { GateDecision, GateModel } from './input-gate';
 import type { ManifestModel } from './manifest';
 import type { ModelOutput } from './models';
@@ -8,7 +9,8 @@ import type { Finding, Lesion } from './postprocess';
 export interface WorkerInit {
   readonly models: readonly { readonly entry: ManifestModel; readonly bytes: Uint8Array }[];
   readonly inputName: string;
-  readonly overlayMaxSide: number;
+  /** ORT intra-op threads per session (1 unless the worker has cores to itself). */
+  readonly intraOpThreads: number;
   readonly decodeLimits?: Partial<DecodeLimits>;
   /** Input gate pixel model; null: DICOM tags only. */
   readonly gate: GateModel | null;
@@ -37,12 +39,8 @@ export interface TriageTimings {
   readonly decodeMs: number;
   readonly preprocessMs: number;
   readonly inferenceMs: number;
-  /** Boxes, flags and overlays together (= boxesMs + overlaysMs). */
+  /** Boxes, flags and the compact heatmap grids (the overlay PNGs are rendered when first read). */
   readonly postprocessMs: number;
-  /** Of postprocessMs: box extraction and flags. */
-  readonly boxesMs?: number;
-  /** Of postprocessMs: the two heatmap overlay PNGs. */
-  readonly overlaysMs?: number;
 }
 
 /** A model's outputs as onnxruntime returned them (for parity checks and evaluation). */
@@ -54,7 +52,7 @@ export interface WorkerAnalysis {
   readonly image: { readonly width: number; readonly height: number; readonly format: string };
   readonly scores: Record<Finding, FindingScore>;
   readonly lesions: readonly Lesion[];
-  readonly heatmaps: Record<Finding, Uint8Array>;
+  readonly heatmaps: Record<Finding, HeatmapGrid>;
   readonly timings: TriageTimings;
   readonly raw?: Record<Finding, RawModelOutput>;
 }

@@ -519,9 +519,12 @@ function toAuditEvent(input: AuditRecordInput, recorded: string): Record<string,
         who: agentWho,
         requestor: true,
         ...(input.agent.role ? { role: [{ text: input.agent.role }] } : {}),
-        ...(input.agent.facilityId ? { location: { reference: `Organization/${input.agent.facilityId}` } } : {}),
         ...(input.agent.ip ? { network: { address: input.agent.ip, type: '2' } } : {}),
       },
+      // The user's facility: its own agent (R4's agent.location may only point at a Location).
+      ...(input.agent.facilityId
+        ? [{ type: { text: 'facility of the requesting user' }, who: { reference: `Organization/${input.agent.facilityId}` }, requestor: false }]
+        : []),
     ],
     source: {
       observer: { display: 'hoichan' },

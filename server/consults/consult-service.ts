@@ -15,6 +15,7 @@ import type { createConsultSchema, inviteSchema, transitionBodySchema } from './
 import { compareQueue, slaDeadline } from './sla';
 import { decideTransition, isCandidateSpecialist, OPEN_STATUSES, TERMINAL_STATUSES } from './state-machine';
 import { aiStateOf, consultView, redactedView, storedAiState } from './views';
+import { strongestFlag } from '../../contracts/triage-priority';
 
 export type CreateConsultInput = z.infer<typeof createConsultSchema>;
 type TransitionInput = z.infer<typeof transitionBodySchema>;
@@ -114,7 +115,7 @@ export class ConsultService {
       requestedAt: submit ? now : null,
       slaDeadline: submit ? slaDeadline(input.urgency, now) : null,
       overdueNotifiedAt: null,
-      aiFlagSeverity: await this.#attachedTriageSeverity(input.patientId, input.imagingStudyIds),
+      ...(await this.#attachedTriage(input.patientId, input.imagingStudyIds)),
       declineReason: null,
       cancelReason: null,
       closedAt: null,
@@ -129,17 +130,19 @@ export class ConsultService {
   }
 
   /**
-   * Highest AI score among the attached studies already triaged. X-rays are usually uploaded (and
-   * triaged) before the request is created, so the triage.completed event came before the consult
-   * existed; later results still raise it through the domain-event listener.
+   * The highest triage priority among the attached studies already triaged, and that study's flag.
+   * X-rays are usually uploaded (and triaged) before the request is created, so the
+   * triage.completed event came before the consult existed; later results still raise it through
+   * the domain-event listener.
    */
-  async #attachedTriageSeverity(patientId: string, studyIds: readonly string[]): Promise<number | null> {
-    if (studyIds.length === 0) return null;
+  async #attachedTriage(patientId: string, studyIds: readonly string[]): Promise<Pick<ConsultRequest, 'aiFlagSeverity' | 'aiFlag'>> {
+    if (studyIds.length === 0) return { aiFlagSeverity: null, aiFlag: null };
     const studies = await imagingStudyModel(this.consults.db)
-      .find({ _id: { $in: [...studyIds] }, patientId, 'triage.state': 'done' }, { maxScore: 1 })
+      .find({ _id: { $in: [...studyIds] }, patientId, 'triage.state': 'done' }, { maxScore: 1, 'triage.findings': 1 })
       .lean();
-    if (studies.length === 0) return null;
-    return Math.max(0, Math.min(1, Math.max(...studies.map((s) => s.maxScore))));
+    const top = studies.reduce<(typeof studies)[number] | null>((best, s) => (!best || s.maxScore > best.maxScore ? s : best), null);
+    if (!top) return { aiFlagSeverity: null, aiFlag: null };
+    return { aiFlagSeverity: Math.max(0, Math.min(1, top.maxScore)), aiFlag: strongestFlag(top.triage.findings ?? []) };
   }
 
   /**

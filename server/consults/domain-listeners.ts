@@ -47,7 +47,7 @@ export function listenToDomainEvents(events: DomainEvents, consults: Model<Consu
         if (c.aiFlagSeverity === null || c.aiFlagSeverity === undefined || c.aiFlagSeverity < severity) {
           await consults.updateOne(
             { _id: c._id, $or: [{ aiFlagSeverity: null }, { aiFlagSeverity: { $lt: severity } }] },
-            { $set: { aiFlagSeverity: severity } },
+            { $set: { aiFlagSeverity: severity, aiFlag: e.flag } },
           );
         }
         notifier.triage(c, {

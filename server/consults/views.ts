@@ -77,6 +77,9 @@ export function consultView(
     slaDeadline: iso(c.slaDeadline),
     overdue: isOverdue({ status: c.status, slaDeadline: c.slaDeadline ? new Date(c.slaDeadline) : null }, now),
     aiFlagSeverity: c.aiFlagSeverity ?? null,
+    aiFlag: c.aiFlag
+      ? { finding: c.aiFlag.finding, score: c.aiFlag.score, ...(typeof c.aiFlag.threshold === 'number' ? { threshold: c.aiFlag.threshold } : {}) }
+      : null,
     aiState,
     declineReason: c.declineReason ?? null,
     allowedActions: viewer

@@ -43,6 +43,14 @@ function init(): Ajv {
   definitions.Resource = anyResource;
   definitions.ResourceList = anyResource;
   definitions.integer64 = { type: 'string', pattern: '^[-+]?[0-9]+$' };
+  // The published schema gives complex types `properties` but no `type`, so a string or a number in
+  // place of a Quantity, a CodeableConcept or a whole resource would pass: every definition with
+  // properties describes a JSON object, and an element object must not be empty (ele-1: an element
+  // has a value or children).
+  for (const [name, def] of Object.entries(definitions)) {
+    if (!def.properties) continue;
+    definitions[name] = { ...def, type: 'object', ...(resourceTypes.has(name) ? {} : { minProperties: 1 }) };
+  }
   // Cardinality from the StructureDefinitions.
   const sds = readJson('fhir/r4/profiles-resources.json') as StructureDefinitionBundle;
   for (const { resource: sd } of sds.entry) {
@@ -98,6 +106,10 @@ function describe(err: ErrorObject): string {
       return `missing required element '${String(err.params.missingProperty)}'`;
     case 'additionalProperties':
       return `unknown element '${String(err.params.additionalProperty)}'`;
+    case 'type':
+      return `must be ${err.params.type === 'object' ? 'a JSON object' : `of JSON type ${String(err.params.type)}`}`;
+    case 'minProperties':
+      return 'must not be empty (an element has a value or children)';
     case 'enum':
       return `must be one of: ${(err.params.allowedValues as unknown[]).join(', ')}`;
     case 'pattern':

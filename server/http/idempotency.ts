@@ -77,7 +77,7 @@ export function idempotency(conn: Connection, logger: Logger, pendingStaleMs: nu
       return;
     }
 
-    // Keep a copy of what is sent; store it when the answer ends (even if the client has gone).
+    // Keep a copy of what is sent; store it when the answer ends (even if the client has gone), then send it.
     const chunks: Buffer[] = [];
     let size = 0;
     const write = res.write.bind(res) as (...a: unknown[]) => boolean;
@@ -92,13 +92,14 @@ export function idempotency(conn: Connection, logger: Logger, pendingStaleMs: nu
       keep(chunk, rest[0]);
       return write(chunk, ...rest);
     }) as typeof res.write;
+    // The answer leaves once it is stored, so a retry sent as soon as it arrives is replayed, not told "in progress".
     res.end = ((chunk?: unknown, ...rest: unknown[]) => {
       keep(chunk, rest[0]);
-      settle(res.statusCode);
-      return end(chunk, ...rest);
+      void settle(res.statusCode).finally(() => end(chunk, ...rest));
+      return res;
     }) as typeof res.end;
     let settled = false;
-    const settle = (status: number) => {
+    const settle = async (status: number): Promise<void> => {
       if (settled) return;
       settled = true;
       // Answered at the deadline: the work may still finish, so the key stays "in progress" (a retry
@@ -113,7 +114,7 @@ export function idempotency(conn: Connection, logger: Logger, pendingStaleMs: nu
       const done = store
         ? records.updateOne({ _id: id }, { $set: { state: 'done', status, headers, body: Buffer.concat(chunks).toString('base64') } })
         : records.deleteOne({ _id: id });
-      done.catch((err: unknown) => logger.error({ err }, 'could not store an idempotent answer'));
+      await done.catch((err: unknown) => logger.error({ err }, 'could not store an idempotent answer'));
     };
     next();
   };

@@ -22,6 +22,7 @@ import type { DecodedImageSummary, PreviewPool } from './preview-pool';
 import { sha256Hex, type ImagingStorage } from './storage';
 import type { TriageAvailability, TriageResult } from './triage-runner';
 import { contentTypeOf } from './views';
+import { triagePriority } from '../../contracts/triage-priority';
 
 export interface UploadInput {
   caller: Caller;
@@ -49,6 +50,9 @@ export interface ImagingServiceDeps {
 export type StudyFile = { kind: 'preview' } | { kind: 'original' } | { kind: 'heatmap'; finding: TriageFinding };
 
 export class ImagingService {
+  /** Overlay PNGs being rendered, by path. */
+  readonly #rendering = new Map<string, Promise<void>>();
+
   constructor(private readonly d: ImagingServiceDeps) {}
 
   async upload(input: UploadInput): Promise<ImagingStudy> {
@@ -115,7 +119,8 @@ export class ImagingService {
       original = await this.d.storage.putOriginal(file, sha256);
       const previewPath = await this.d.storage.putDerived(studyId, 'preview.png', summary.preview);
       if (result) {
-        for (const f of ['tb', 'nodule'] as const) await this.d.storage.putDerived(studyId, `heatmap-${f}.png`, result.heatmaps[f]);
+        // The grids only: each overlay PNG is rendered when someone first opens it (see file()).
+        for (const f of ['tb', 'nodule'] as const) await this.d.storage.putDerived(studyId, heatmapGridFile(f), result.heatmaps[f].cells);
       }
       const now = new Date();
       const findings = storedTriage.findings ?? [];
@@ -141,7 +146,7 @@ export class ImagingService {
         ...(dicom?.bodyPart ? { bodyPart: dicom.bodyPart } : {}),
         triage: { ...storedTriage, ...(storedTriage.state === 'done' ? { completedAt: now } : {}) },
         anyFlagged: findings.some((f) => f.flagged),
-        maxScore: priorityScore(findings),
+        maxScore: triagePriority(findings),
         reviews: [],
         reviewStatus: 'open',
         fhirSync: 'pending',
@@ -230,6 +235,7 @@ export class ImagingService {
       const f = study.triage.findings?.find((x) => x.finding === which.finding);
       if (!f) throw new NotFoundError('This study has no AI heatmap for that finding');
       out = { relPath: f.heatmapPath, contentType: 'image/png', filename: `${studyId}-heatmap-${which.finding}.png` };
+      await this.#ensureOverlay(study, which.finding, f.heatmapPath);
     }
     await this.d.audit.record({
       kind: 'imaging',
@@ -242,6 +248,29 @@ export class ImagingService {
       requestId: ctx.requestId,
     });
     return out;
+  }
+
+  /**
+   * The overlay PNG is rendered on its first read from the grid triage stored, in the preview
+   * worker, then kept: later reads, and studies whose overlays were rendered at upload (before
+   * grids), are a plain file read. Concurrent first reads share one render.
+   */
+  async #ensureOverlay(study: ImagingStudy, finding: TriageFinding, pngPath: string): Promise<void> {
+    if (await this.d.storage.exists(pngPath)) return;
+    let rendering = this.#rendering.get(pngPath);
+    if (!rendering) {
+      rendering = this.#renderOverlay(study, finding, pngPath).finally(() => this.#rendering.delete(pngPath));
+      this.#rendering.set(pngPath, rendering);
+    }
+    await rendering;
+  }
+
+  async #renderOverlay(study: ImagingStudy, finding: TriageFinding, pngPath: string): Promise<void> {
+    const gridPath = this.d.storage.derivedPath(study._id, heatmapGridFile(finding));
+    // Neither file: the route answers 410 as for any file missing from the store.
+    if (!(await this.d.storage.exists(gridPath))) return;
+    const png = await this.d.previews.renderOverlay(await this.d.storage.read(gridPath), study.width, study.height);
+    await this.d.storage.writeAtomic(pngPath, png);
   }
 
   /** Best effort: the study is ours either way; the PACS copy is recorded as stored or failed. */
@@ -268,6 +297,11 @@ export class ImagingService {
   }
 }
 
+/** The stored heatmap grid of a finding, next to its overlay PNG in derived/<studyId>/. */
+export function heatmapGridFile(finding: TriageFinding): string {
+  return `heatmap-${finding}.grid`;
+}
+
 export function agentOf(caller: Caller, ctx: RequestContext) {
   return { userId: caller.userId, role: caller.role, facilityId: caller.facilityId, ip: ctx.ip };
 }
@@ -291,12 +325,6 @@ function toStoredTriage(r: TriageResult, studyId: string): StoredTriage {
     lesions: r.lesions.map((l) => ({ finding: l.finding, score: l.score, x_min: l.x_min, y_min: l.y_min, x_max: l.x_max, y_max: l.y_max })),
     timings: { decodeMs: r.timings.decodeMs, preprocessMs: r.timings.preprocessMs, inferenceMs: r.timings.inferenceMs, postprocessMs: r.timings.postprocessMs },
   };
-}
-
-/** Queue priority: the highest FLAGGED score when any finding is flagged, else the highest score. */
-export function priorityScore(findings: readonly { score: number; flagged: boolean }[]): number {
-  const flagged = findings.filter((f) => f.flagged);
-  return (flagged.length ? flagged : findings).reduce((m, f) => Math.max(m, f.score), 0);
 }
 
 function storedGate(g: InputGateError['decision']): NonNullable<StoredTriage['gate']> {

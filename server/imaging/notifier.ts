@@ -4,6 +4,7 @@ import type { TriageState } from '../../contracts/imaging-api';
 import type { DomainEvents } from '../platform/domain-events';
 import type { Realtime } from '../realtime/realtime';
 import type { ImagingStudy } from '../../models/imaging-study';
+import { strongestFlag } from '../../contracts/triage-priority';
 
 export class ImagingNotifier {
   constructor(
@@ -39,6 +40,7 @@ export class ImagingNotifier {
       tbFlagged: flagged.includes('tb'),
       noduleFlagged: flagged.includes('nodule'),
       maxScore: study.maxScore,
+      flag: strongestFlag(study.triage.findings ?? []),
     });
   }
 

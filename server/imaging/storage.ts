@@ -2,13 +2,14 @@
  * Image files on disk under <dataDir>/imaging/:
  *   originals/<aa>/<sha256>          the uploaded bytes, content-addressed (deduplicated)
  *   derived/<studyId>/preview.png    8-bit preview for the viewer (longer side ≤ 1024)
- *   derived/<studyId>/heatmap-<finding>.png
+ *   derived/<studyId>/heatmap-<finding>.grid  the finding's heatmap, round(p · 255), 128×128 bytes
+ *   derived/<studyId>/heatmap-<finding>.png   its overlay, rendered from the grid on the first read
  *   tmp/                             in-flight writes only (cleared at start-up)
  * Every file is written to tmp/, fsynced, then renamed into place: a reader never sees half a file.
  */
 import { createHash, randomUUID } from 'node:crypto';
 import { constants as fsConstants, createReadStream, type ReadStream } from 'node:fs';
-import { mkdir, open, rename, rm, stat } from 'node:fs/promises';
+import { mkdir, open, readFile, rename, rm, stat } from 'node:fs/promises';
 import path from 'node:path';
 
 const STUDY_ID = /^[A-Za-z0-9-]{1,64}$/;
@@ -36,7 +37,7 @@ export class ImagingStorage {
   }
 
   derivedPath(studyId: string, file: string): string {
-    if (!STUDY_ID.test(studyId) || !/^[a-z0-9-]+\.png$/.test(file)) throw new Error('bad derived file name');
+    if (!STUDY_ID.test(studyId) || !/^[a-z0-9-]+\.(png|grid)$/.test(file)) throw new Error('bad derived file name');
     return path.posix.join('derived', studyId, file);
   }
 
@@ -94,6 +95,10 @@ export class ImagingStorage {
     } catch {
       return false;
     }
+  }
+
+  read(relPath: string): Promise<Buffer> {
+    return readFile(this.resolve(relPath));
   }
 
   open(relPath: string): ReadStream {

@@ -1,6 +1,7 @@
 /** Stored documents → API views (contracts/imaging-api.ts). */
 import type { ImagingStudyView, RadiologistReviewView, TriageFindingView, TriageView } from '../../contracts/imaging-api';
 import type { ImagingStudy, StoredReviewSummary } from '../../models/imaging-study';
+import { strongestFlag } from '../../contracts/triage-priority';
 
 export const studyUrl = (id: string) => `/api/imaging/studies/${encodeURIComponent(id)}`;
 
@@ -32,9 +33,10 @@ export function findingViews(study: ImagingStudy): TriageFindingView[] {
 }
 
 /** The flagged finding with the highest score (the one a flag badge names). */
+/** The finding the flag badge names: the flagged one furthest into its flagged range (contracts/triage-priority.ts). */
 export function flagOf(study: ImagingStudy): TriageView['flag'] {
-  const top = (study.triage.findings ?? []).filter((f) => f.flagged).sort((a, b) => b.score - a.score)[0];
-  return top ? { finding: top.finding, score: top.score, ...(top.threshold !== undefined ? { threshold: top.threshold } : {}) } : undefined;
+  const top = strongestFlag(study.triage.findings ?? []);
+  return top ?? undefined;
 }
 
 function gateView(t: ImagingStudy['triage']): TriageView['gate'] {

@@ -1,4 +1,5 @@
 import { EventEmitter } from 'node:events';
+import type { FlaggedFinding } from '../../contracts/triage-priority';
 
 /**
  * In-process domain events between features (never patient data beyond ids). Features publish
@@ -12,7 +13,16 @@ export interface DomainEventMap {
   /** Triage progress for a study (queued, running, done, failed). */
   'triage.progress': { patientId: string; studyId: string; state: 'queued' | 'running' | 'done' | 'failed'; message?: string };
   /** Triage finished for a study. */
-  'triage.completed': { patientId: string; studyId: string; tbFlagged: boolean; noduleFlagged: boolean; maxScore: number };
+  'triage.completed': {
+    patientId: string;
+    studyId: string;
+    tbFlagged: boolean;
+    noduleFlagged: boolean;
+    /** The study's triage priority (contracts/triage-priority.ts). */
+    maxScore: number;
+    /** The finding a flag badge names, its score and threshold; null when nothing is flagged. */
+    flag: FlaggedFinding | null;
+  };
   /** A consult reached a terminal state (closed, declined, cancelled, expired): its call ends, its admissions with it. */
   'consult.ended': { consultId: string; status: string };
   /** A radiologist confirmed or rejected a triage flag. */

@@ -1,7 +1,8 @@
 import { useEffect, useState } from 'react';
-import type { ConsultStatus, ConsultUrgency } from '../../../contracts/consult-api';
-import { useI18n } from '../i18n';
+import type { ConsultStatus, ConsultUrgency, ConsultView } from '../../../contracts/consult-api';
+import { useI18n, type MessageKey } from '../i18n';
 import { specialtyKey, statusLabel, statusTone, urgencyLabel, urgencyTone } from '../lib/consult-labels';
+import { findingLabel } from './TriageSummary';
 import { Badge } from './ui';
 
 export function StatusBadge({ status }: { status: ConsultStatus }) {
@@ -23,14 +24,30 @@ export function UrgencyBadge({ urgency }: { urgency: ConsultUrgency }) {
   );
 }
 
-/** AI triage flag of the attached imaging: severity 0–1, null when nothing was triaged. */
-export function AiFlagBadge({ severity }: { severity: number | null }) {
+/**
+ * The AI triage of a consult's X-rays: the flagged finding by name, with its score and the threshold
+ * it crossed; "no AI flag" once scored with nothing flagged; nothing before any X-ray is scored.
+ * (`aiFlagSeverity` only orders the queue: the findings' scores are on different scales.)
+ */
+export function AiFlagBadge({ consult }: { consult: Pick<ConsultView, 'aiFlag' | 'aiFlagSeverity'> }) {
   const { t, percent } = useI18n();
-  if (severity === null) return null;
-  const tone = severity >= 0.7 ? 'danger' : severity >= 0.4 ? 'warning' : 'neutral';
+  const flag = consult.aiFlag;
+  if (flag) {
+    const finding = findingLabel[flag.finding] ? t(findingLabel[flag.finding] as MessageKey) : flag.finding;
+    return (
+      <Badge tone="danger" testId="ai-flag" title={t('queue.aiFlagHint')}>
+        <span data-finding={flag.finding}>
+          {flag.threshold !== undefined
+            ? t('triage.flagFor', { finding, score: percent(flag.score), threshold: percent(flag.threshold) })
+            : `${t('triage.flagged')}: ${finding} ${percent(flag.score)}`}
+        </span>
+      </Badge>
+    );
+  }
+  if (consult.aiFlagSeverity === null) return null;
   return (
-    <Badge tone={tone} testId="ai-flag" title={t('queue.aiFlagHint')}>
-      {t('queue.aiFlag', { score: percent(severity) })}
+    <Badge tone="neutral" testId="ai-flag" title={t('queue.aiFlagHint')}>
+      <span data-finding="">{t('queue.aiNoFlag')}</span>
     </Badge>
   );
 }

@@ -2,6 +2,7 @@ import type { UserRole } from '../../../contracts/api';
 import { useI18n, type Lang, type MessageKey } from '../i18n';
 import { Link, usePath } from '../lib/router';
 import { useMe, useSession } from '../lib/session';
+import { SignOutButton } from '../offline/SignOutButton';
 
 export const roleLabel: Record<UserRole, MessageKey> = {
   referring_doctor: 'role.referring_doctor',
@@ -83,7 +84,7 @@ export function LanguageSwitch() {
 
 export function Header() {
   const me = useMe();
-  const { logout, connection } = useSession();
+  const { connection } = useSession();
   const { t } = useI18n();
   const path = usePath();
   const items = navByRole[me.role];
@@ -121,9 +122,7 @@ export function Header() {
             </span>
           </div>
           <LanguageSwitch />
-          <button type="button" className="btn btn-ghost" data-testid="logout" onClick={() => void logout()}>
-            {t('header.logout')}
-          </button>
+          <SignOutButton />
         </div>
       </div>
       <nav className="app-nav" aria-label={t('header.nav')}>

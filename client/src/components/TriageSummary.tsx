@@ -27,7 +27,7 @@ export function FindingBadge({ f }: { f: TriageFindingView }) {
   );
 }
 
-/** The flag badge: names the flagged finding (the highest-scoring flagged one), its score and threshold. */
+/** The flag badge: names the flagged finding (the one furthest into its flagged range: contracts/triage-priority.ts), its score and threshold. */
 export function FlagBadge({ flag }: { flag: NonNullable<TriageView['flag']> }) {
   const { t, percent } = useI18n();
   const finding = findingLabel[flag.finding] ? t(findingLabel[flag.finding] as MessageKey) : flag.finding;

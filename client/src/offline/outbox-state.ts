@@ -122,6 +122,16 @@ export function dueNow(e: OutboxEntry, now: number): OutboxEntry {
   return e.state === 'queued' && e.nextAttemptAt > now ? { ...e, nextAttemptAt: now } : e;
 }
 
+/**
+ * What a sign-out does to one doctor's entries on a shared clinic computer: what was sent goes at
+ * once (its patient label is personal data the next user has no need of); what is not sent yet
+ * (queued, interrupted, refused) is the doctor's to keep for their next sign-in or to discard.
+ */
+export function atSignOut(entries: readonly OutboxEntry[], userId: string): { removeNow: string[]; unsent: OutboxEntry[] } {
+  const mine = entries.filter((e) => e.userId === userId);
+  return { removeNow: mine.filter((e) => e.state === 'sent').map((e) => e.id), unsent: mine.filter((e) => e.state !== 'sent') };
+}
+
 export function isPrunable(e: OutboxEntry, now: number): boolean {
   return e.state === 'sent' && now - e.updatedAt > SENT_KEPT_MS;
 }

@@ -1,6 +1,8 @@
 """Compact FPN-style networks (two stride-2 stem convs, heatmap at 1/4 resolution)."""
 from __future__ import annotations
 
+import copy
+
 import torch
 import torch.nn.functional as F
 from torch import nn
@@ -132,6 +134,62 @@ class NoduleExport(nn.Module):
     def forward(self, image: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         heat = self.net.heat(image)
         return TBLesionNet.score_from_heatmap(heat), heat
+
+
+class ImageHead(nn.Module):
+    """Image-level nodule/mass logit from pooled features of a NoduleNet (nodule_image_head.py).
+
+    Features: mean and max of the deepest features, mean of the 1/4 FPN map, and the logits of
+    the heatmap's 3x3-smoothed maximum and of its top-16 / top-64 cell means. Standardisation
+    and the logistic regression fitted offline are folded into one linear layer. With ``flip``
+    the features are to be averaged over the image and its horizontal mirror. An experiment that
+    was not shipped: no export wrapper exists for it.
+    """
+
+    def __init__(self, n_features: int, flip: bool = False) -> None:
+        super().__init__()
+        self.linear = nn.Linear(n_features, 1)
+        self.flip = flip
+
+    @staticmethod
+    def features(net: NoduleNet, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """Normalised [N,1,512,512] -> (features [N,F], border-masked probability map)."""
+        p2, deep = net.backbone(x * net.in_mask)
+        heat = torch.sigmoid(net.head(p2)) * net.heat_mask
+        flat = heat.flatten(1)
+        stats = torch.stack([TBLesionNet.score_from_heatmap(heat), flat.topk(16, dim=1).values.mean(1),
+                             flat.topk(64, dim=1).values.mean(1)], 1).clamp(1e-6, 1 - 1e-6)
+        f = torch.cat([deep.mean(dim=(2, 3)), deep.amax(dim=(2, 3)), p2.mean(dim=(2, 3)),
+                       torch.log(stats / (1 - stats))], 1)
+        return f, heat
+
+
+class ImageBranch(nn.Module):
+    """Image-level nodule/mass logit: copies of the two deepest encoder stages of a NoduleNet
+    (initialised from it, then trained with image labels) on its 1/16 features, pooled (mean, max)
+    into a linear layer. The heatmap path of the NoduleNet is left as it is. An experiment that
+    was not shipped: no export wrapper exists for it."""
+
+    def __init__(self, net: NoduleNet) -> None:
+        super().__init__()
+        self.downs = copy.deepcopy(net.backbone.downs[2:])
+        ch = net.backbone.out_channels
+        self.linear = nn.Linear(2 * ch, 1)
+        nn.init.zeros_(self.linear.weight)
+        nn.init.zeros_(self.linear.bias)
+
+    def forward(self, f16: torch.Tensor) -> torch.Tensor:
+        for d in self.downs:
+            f16 = d(f16)
+        return self.linear(torch.cat([f16.mean(dim=(2, 3)), f16.amax(dim=(2, 3))], 1))[:, 0]
+
+
+def encode16(net: NoduleNet, x: torch.Tensor) -> list[torch.Tensor]:
+    """Encoder features at 1/4 and 1/8 and 1/16 of a normalised [N,1,512,512] batch (border-masked)."""
+    feats = [net.backbone.stem(x * net.in_mask)]
+    for d in net.backbone.downs[:2]:
+        feats.append(d(feats[-1]))
+    return feats
 
 
 def n_params(m: nn.Module) -> int:

@@ -51,5 +51,13 @@ test('the queue tells none, scored and not scored apart', async () => {
   const byId = new Map((queue.body as ConsultQueueItem[]).map((c) => [c.id, c]));
   expect(byId.get(none.id)?.aiState).toBe('none');
   expect(byId.get(scored.id)?.aiState).toBe('scored');
-  expect(byId.get(notScored.id)).toMatchObject({ aiState: 'not_scored', aiFlagSeverity: null });
+  expect(byId.get(notScored.id)).toMatchObject({ aiState: 'not_scored', aiFlagSeverity: null, aiFlag: null });
+
+  // The queue's badge names what the study's own triage flagged, with its score and threshold.
+  const study = await tp.api('GET', `/api/imaging/studies/${chest.id}`, { token: referrer.token });
+  expect(study.status).toBe(200);
+  const flag = (study.body as { triage: { flag?: { finding: string; score: number; threshold?: number } } }).triage.flag ?? null;
+  expect(byId.get(scored.id)?.aiFlag).toEqual(flag);
+  expect(byId.get(scored.id)!.aiFlagSeverity! >= 0.5).toBe(flag !== null);
+  expect(byId.get(none.id)).toMatchObject({ aiFlagSeverity: null, aiFlag: null });
 });

@@ -92,14 +92,25 @@ describe('consult workflow end to end', () => {
     // an emergency asked later jumps ahead; AI severity orders within one urgency
     const emergency = await tp.api('POST', '/api/consults', { token: tokens.referrer, body: newConsult({ urgency: 'emergency', imagingStudyIds: [] }) });
     const urgentFlagged = await tp.api('POST', '/api/consults', { token: tokens.referrer, body: newConsult({ imagingStudyIds: ['study-cxr-flagged'] }) });
-    tp.platform.events.emit('triage.completed', { patientId, studyId: 'study-cxr-flagged', tbFlagged: true, noduleFlagged: false, maxScore: 0.93 });
+    tp.platform.events.emit('triage.completed', {
+      patientId,
+      studyId: 'study-cxr-flagged',
+      tbFlagged: true,
+      noduleFlagged: false,
+      maxScore: 0.93,
+      flag: { finding: 'tb', score: 0.995, threshold: 0.9865 },
+    });
     await waitFor(referrer, 'triage:updated', (e: any) => e.studyId === 'study-cxr-flagged');
     const queue = await tp.api('GET', '/api/consults/queue?specialty=pulmonology', { token: tokens.specialist });
     expect(queue.status).toBe(200);
     const ids = queue.body.map((i: { id: string }) => i.id);
     expect(ids.indexOf(emergency.body.id)).toBeLessThan(ids.indexOf(urgentFlagged.body.id));
     expect(ids.indexOf(urgentFlagged.body.id)).toBeLessThan(ids.indexOf(consultId));
-    expect(queue.body.find((i: any) => i.id === urgentFlagged.body.id).aiFlagSeverity).toBeCloseTo(0.93);
+    expect(queue.body.find((i: any) => i.id === urgentFlagged.body.id)).toMatchObject({
+      aiFlagSeverity: expect.closeTo(0.93),
+      aiFlag: { finding: 'tb', score: 0.995, threshold: 0.9865 },
+    });
+    expect(queue.body.find((i: any) => i.id === consultId).aiFlag).toBeNull();
     expect(queue.body[0]).toMatchObject({ slaDeadline: expect.any(String), overdue: false, waitingMinutes: expect.any(Number) });
     expect((await tp.api('GET', '/api/consults/queue?specialty=cardiology', { token: tokens.specialist })).body).toEqual([]);
     expect((await tp.api('GET', '/api/consults/queue', { token: tokens.referrer })).status).toBe(403);

@@ -2,9 +2,10 @@
  * upload → triage → worklist → confirm/reject → stats, with the real platform, real FerretDB and
  * the real onnxruntime triage engine. PatientRecords is the in-memory stand-in (see harness.ts).
  */
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { PNG } from 'pngjs';
+import { heatmapGridOf, renderHeatmapPng, renderOverlayPng } from '../../../ml/inference/heatmap-png';
 import type { ImagingStudyView, TriageStatsResponse, WorklistItem } from '../../../contracts/imaging-api';
 import type { TriageProgressEvent } from '../../../contracts/imaging-events';
 import { DEMO } from '../../support/platform';
@@ -150,6 +151,70 @@ describe('upload', () => {
 });
 
 describe('reading', () => {
+  test('a heatmap overlay is rendered from the stored grid on its first read (after the access check), then read from its file', async () => {
+    const s = studies[3]!; // tbx11k_tb0020.png, 512×512
+    expect(s.triage.state).toBe('done');
+    const dir = path.join(h.tp.dataDir, 'imaging', 'derived', s.id);
+    const tb = s.triage.findings!.find((f) => f.finding === 'tb')!;
+    const [gridFile, pngFile] = [path.join(dir, 'heatmap-tb.grid'), path.join(dir, 'heatmap-tb.png')];
+    expect(readFileSync(gridFile).length).toBe(128 * 128);
+    expect(existsSync(pngFile)).toBe(false); // triage stored the grid only
+
+    // Someone outside the care team is refused before anything is rendered.
+    expect((await h.api('GET', tb.heatmapUrl, { token: specialist })).status).toBe(403);
+    expect(existsSync(pngFile)).toBe(false);
+
+    const [first, concurrent] = await Promise.all([h.api('GET', tb.heatmapUrl, { token: referrer }), h.api('GET', tb.heatmapUrl, { token: referrer })]);
+    for (const r of [first, concurrent]) {
+      expect(r.status).toBe(200);
+      expect(r.headers.get('content-type')).toBe('image/png');
+      expect(r.headers.get('cache-control')).toBe('private, no-store');
+    }
+    const body = first.body as Buffer;
+    expect((concurrent.body as Buffer).equals(body)).toBe(true);
+    expect(body.equals(Buffer.from(renderOverlayPng(heatmapGridOf(readFileSync(gridFile)), s.width, s.height)))).toBe(true);
+    const png = PNG.sync.read(body);
+    expect([png.width, png.height]).toEqual([256, 256]);
+    expect(readFileSync(pngFile).equals(body)).toBe(true);
+
+    // Later reads are the stored file: a grid that could no longer be rendered changes nothing.
+    writeFileSync(gridFile, Buffer.alloc(3));
+    const again = await h.api('GET', tb.heatmapUrl, { token: referrer });
+    expect(again.status).toBe(200);
+    expect((again.body as Buffer).equals(body)).toBe(true);
+  });
+
+  test('a study whose overlays were rendered at upload (no grid stored) is served its stored PNG as before', async () => {
+    const s = studies[4]!; // nih_nodule_00000282_000.png
+    const dir = path.join(h.tp.dataDir, 'imaging', 'derived', s.id);
+    const nodule = s.triage.findings!.find((f) => f.finding === 'nodule')!;
+    // The layout such a study has on disk: heatmap-<finding>.png, no .grid.
+    const stored = renderHeatmapPng(
+      Float32Array.from({ length: 16 }, (_, i) => i / 15),
+      { grid: 4, size: { width: 512, height: 512 } },
+    );
+    rmSync(path.join(dir, 'heatmap-nodule.grid'));
+    writeFileSync(path.join(dir, 'heatmap-nodule.png'), stored);
+    const got = await h.api('GET', nodule.heatmapUrl, { token: referrer });
+    expect(got.status).toBe(200);
+    expect(got.headers.get('content-type')).toBe('image/png');
+    expect((got.body as Buffer).equals(Buffer.from(stored))).toBe(true);
+    // Neither file: missing from the store, as for any other image file.
+    rmSync(path.join(dir, 'heatmap-nodule.png'));
+    expect((await h.api('GET', nodule.heatmapUrl, { token: referrer })).status).toBe(410);
+
+    await h.tp.platform.audit.flush();
+    const reads = (await h.tp.platform.audit.list({ patientId: PATIENT_MOCCHAU, agentUserId: 'usr-referrer' }, 1000)).filter(
+      // The event is stored as canonical JSON text (or, in older entries, nested): look for it in either.
+      (e) =>
+        e.kind === 'imaging' &&
+        e.action === 'R' &&
+        JSON.stringify(e).includes('image read: heatmap nodule') &&
+        JSON.stringify(e).includes(`ImagingStudy/${s.id}`),
+    );
+    expect(reads).toHaveLength(2);
+  });
+
   test('study, preview, heatmaps and original with their content types; each read audited', async () => {
     const s = studies[0]!;
     const got = await h.api('GET', `/api/imaging/studies/${s.id}`, { token: referrer });

@@ -6,7 +6,7 @@ import { performance } from 'node:perf_hooks';
 import { PNG } from 'pngjs';
 import { decodeImage, ImageDecodeError } from '../../../ml/decode';
 import { TriageBusyError, TriageClosedError, TriageWorkerError } from '../../../ml/inference/errors';
-import { DEFAULT_OVERLAY_MAX_SIDE } from '../../../ml/inference/heatmap-png';
+import { DEFAULT_OVERLAY_MAX_SIDE, renderOverlayPng } from '../../../ml/inference/heatmap-png';
 import { ManifestError, parseManifest, sha256 } from '../../../ml/inference/manifest';
 import { TriageEngine, type TriageResult } from '../../../ml/inference/triage-engine';
 import { cxrFixtures, WEIGHTS_DIR } from './helpers';
@@ -16,10 +16,10 @@ jest.setTimeout(180_000);
 
 const images = cxrFixtures().map((file) => ({ name: path.basename(file), bytes: new Uint8Array(readFileSync(file)) }));
 
-/** Everything but the timings (which legitimately differ); overlays by hash, as deep-equal on big arrays is slow. */
+/** Everything but the timings (which legitimately differ); heatmaps by hash, as deep-equal on big arrays is slow. */
 function comparable(result: TriageResult) {
   const { timings: _timings, heatmaps, ...rest } = result;
-  return { ...rest, heatmaps: { tb: sha256(heatmaps.tb), nodule: sha256(heatmaps.nodule) } };
+  return { ...rest, heatmaps: { tb: sha256(heatmaps.tb.cells), nodule: sha256(heatmaps.nodule.cells) } };
 }
 
 describe('TriageEngine', () => {
@@ -51,8 +51,10 @@ describe('TriageEngine', () => {
         expect(0 <= l.x_min && l.x_min < l.x_max && l.x_max <= width).toBe(true);
         expect(0 <= l.y_min && l.y_min < l.y_max && l.y_max <= height).toBe(true);
       }
-      for (const png of [result.heatmaps.tb, result.heatmaps.nodule]) {
-        const overlay = PNG.sync.read(Buffer.from(png));
+      for (const heatmap of [result.heatmaps.tb, result.heatmaps.nodule]) {
+        expect(heatmap.grid).toBe(128);
+        expect(heatmap.cells.length).toBe(128 * 128);
+        const overlay = PNG.sync.read(Buffer.from(renderOverlayPng(heatmap, width, height)));
         expect(Math.abs(overlay.width / overlay.height - width / height)).toBeLessThan(0.01);
         expect(Math.max(overlay.width, overlay.height)).toBe(Math.min(DEFAULT_OVERLAY_MAX_SIDE, Math.max(width, height)));
       }
@@ -155,6 +157,28 @@ describe('TriageEngine backpressure and shutdown', () => {
     for (const s of settled) expect(s).toMatchObject({ status: 'rejected', reason: expect.any(TriageClosedError) });
     expect(engine.liveWorkers).toBe(0);
     await expect(engine.analyse(images[0]!.bytes)).rejects.toBeInstanceOf(TriageClosedError);
+  });
+
+  it('gives one worker the cores to itself (intra-op threads) with results identical to one thread per session', async () => {
+    await expect(TriageEngine.create({ weightsDir: WEIGHTS_DIR, threads: 1, intraOpThreads: 0 })).rejects.toThrow(RangeError);
+    const single = await TriageEngine.create({ weightsDir: WEIGHTS_DIR, threads: 1 });
+    const split = await TriageEngine.create({ weightsDir: WEIGHTS_DIR, threads: 1, intraOpThreads: 2 });
+    try {
+      // Default: cores / workers (at most 4), so two workers on two cores keep one thread each.
+      expect(single.intraOpThreads).toBe(Math.min(4, Math.max(1, os.availableParallelism())));
+      for (const { bytes } of images.slice(0, 3)) {
+        const [a, b] = await Promise.all([single.analyse(bytes, { includeRawOutputs: true }), split.analyse(bytes, { includeRawOutputs: true })]);
+        const { raw: rawA, ...restA } = a;
+        const { raw: rawB, ...restB } = b;
+        expect(comparable(restB as TriageResult)).toEqual(comparable(restA as TriageResult));
+        for (const f of ['tb', 'nodule'] as const) {
+          expect(rawB![f].score).toBe(rawA![f].score);
+          expect(Buffer.from(rawB![f].heatmap.buffer).equals(Buffer.from(rawA![f].heatmap.buffer))).toBe(true);
+        }
+      }
+    } finally {
+      await Promise.all([single.close(), split.close()]);
+    }
   });
 
   it('applies decodeLimits in the worker', async () => {

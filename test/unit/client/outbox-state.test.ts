@@ -1,5 +1,6 @@
 /** The consult-request outbox's state transitions (client/src/offline/outbox-state.ts): pure logic. */
 import {
+  atSignOut,
   attemptFailed,
   attemptSucceeded,
   BACKOFF_MAX_MS,
@@ -138,5 +139,24 @@ describe('consult-request outbox: state transitions', () => {
     expect(toOutboxError('boom')).toEqual({ status: 0, code: 'network', message: 'boom' });
     expect(isRetryable(0)).toBe(true);
     expect(isRetryable(400)).toBe(false);
+  });
+});
+
+describe('consult-request outbox: signing out on a shared computer', () => {
+  it("removes the doctor's sent entries at once and hands back their unsent ones; another doctor's entries are left alone", () => {
+    const queued = entry();
+    const sent = attemptSucceeded(startAttempt({ ...entry(), id: 'k-sent' }, T0), 'consult-1', T0 + 1);
+    const refused = attemptFailed(startAttempt({ ...entry(), id: 'k-refused' }, T0), { status: 422, code: 'x', message: 'no' }, T0 + 1);
+    const sending = startAttempt({ ...entry(), id: 'k-sending' }, T0);
+    const othersSent = { ...sent, id: 'k-other', userId: 'u2' };
+    const othersQueued = { ...queued, id: 'k-other-queued', userId: 'u2' };
+    const { removeNow, unsent } = atSignOut([queued, sent, refused, sending, othersSent, othersQueued], 'u1');
+    expect(removeNow).toEqual(['k-sent']);
+    expect(unsent.map((e) => [e.id, e.state])).toEqual([
+      ['consult-key-1', 'queued'],
+      ['k-refused', 'failed'],
+      ['k-sending', 'sending'],
+    ]);
+    expect(atSignOut([othersSent, othersQueued], 'u1')).toEqual({ removeNow: [], unsent: [] });
   });
 });

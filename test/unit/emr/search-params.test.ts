@@ -68,4 +68,14 @@ describe('validation against the R4 JSON schema and StructureDefinitions', () =>
       'Patient.contained[0].active',
     );
   });
+
+  test('a string, number or array where R4 wants an object, and an empty element, are refused (the published schema alone lets them through)', () => {
+    const base = { resourceType: 'Observation', status: 'final', code: { text: 'Heart rate' } };
+    const at = (r: Record<string, unknown>) => validateResource({ ...base, ...r }).map((i) => `${i.expression}: ${i.message.split(': ').pop()}`);
+    expect(at({ valueQuantity: 'x' })).toEqual(['Observation.valueQuantity: must be a JSON object']);
+    expect(at({ subject: 42 })).toEqual(['Observation.subject: must be a JSON object']);
+    expect(at({ code: ['Heart rate'] })).toEqual(['Observation.code: must be a JSON object']);
+    expect(at({ code: {} })).toEqual(['Observation.code: must not be empty (an element has a value or children)']);
+    expect(at({ valueQuantity: { value: 72, unit: '/min' }, subject: { reference: 'Patient/1' } })).toEqual([]);
+  });
 });

@@ -29,7 +29,7 @@ describe('formatResult', () => {
       tb: { score: 0.123456, flagged: false, threshold: 0.5 },
       nodule: { score: 0.98765, flagged: true, threshold: 0.5 },
       lesions: [{ finding: 'nodule', x_min: 1.23, y_min: 4.56, x_max: 7.89, y_max: 10.05, score: 0.55555 }],
-      heatmaps: { tb: new Uint8Array(), nodule: new Uint8Array() },
+      heatmaps: { tb: { grid: 0, cells: new Uint8Array() }, nodule: { grid: 0, cells: new Uint8Array() } },
       timings: { decodeMs: 1, preprocessMs: 1, inferenceMs: 1, postprocessMs: 1 },
     };
     expect(formatResult('x.png', result)).toEqual({

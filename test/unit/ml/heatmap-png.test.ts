@@ -1,5 +1,5 @@
 import { PNG } from 'pngjs';
-import { overlaySize, renderHeatmapPng } from '../../../ml/inference/heatmap-png';
+import { heatmapGridOf, overlaySize, quantiseHeatmap, renderHeatmapPng, renderOverlayPng } from '../../../ml/inference/heatmap-png';
 
 describe('overlaySize', () => {
   it('keeps small images at their size and caps large ones preserving aspect', () => {
@@ -32,5 +32,31 @@ describe('renderHeatmapPng', () => {
 
   it('rejects a heatmap that does not match the grid', () => {
     expect(() => renderHeatmapPng(new Float32Array(10), { grid: 4, size: { width: 4, height: 4 } })).toThrow(RangeError);
+  });
+});
+
+describe('heatmap grids (what triage stores until an overlay is first read)', () => {
+  it('quantises probabilities to round(p · 255), clamping out-of-range and NaN cells', () => {
+    const heat = Float32Array.from([0, 0.5, 1, -0.2, 1.7, Number.NaN, 0.002, 0.998, 0.25]);
+    expect(Array.from(quantiseHeatmap(heat, 3).cells)).toEqual([0, 128, 255, 0, 255, 0, 1, 254, 64]);
+    expect(() => quantiseHeatmap(heat, 4)).toThrow(RangeError);
+  });
+
+  it('reads a stored grid back only when it is square', () => {
+    expect(heatmapGridOf(new Uint8Array(16)).grid).toBe(4);
+    expect(() => heatmapGridOf(new Uint8Array(15))).toThrow(RangeError);
+    expect(() => heatmapGridOf(new Uint8Array(0))).toThrow(RangeError);
+  });
+
+  it('renders the overlay from a grid as from its probabilities, at the capped image size, within one quantisation step', () => {
+    const grid = 8;
+    const heat = Float32Array.from({ length: grid * grid }, (_, i) => ((i * 37) % 64) / 63);
+    const fromGrid = PNG.sync.read(Buffer.from(renderOverlayPng(quantiseHeatmap(heat, grid), 1000, 500)));
+    const direct = PNG.sync.read(Buffer.from(renderHeatmapPng(heat, { grid, size: overlaySize(1000, 500) })));
+    expect([fromGrid.width, fromGrid.height]).toEqual([256, 128]);
+    expect([direct.width, direct.height]).toEqual([256, 128]);
+    let maxDiff = 0;
+    for (let i = 0; i < direct.data.length; i++) maxDiff = Math.max(maxDiff, Math.abs(direct.data[i]! - fromGrid.data[i]!));
+    expect(maxDiff).toBeLessThanOrEqual(1);
   });
 });

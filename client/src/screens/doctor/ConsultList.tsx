@@ -69,7 +69,7 @@ export function ConsultList() {
                         <div className="clamp-2" translate="no">
                           {c.reason}
                         </div>
-                        <AiFlagBadge severity={c.aiFlagSeverity} />
+                        <AiFlagBadge consult={c} />
                       </>
                     ),
                   },

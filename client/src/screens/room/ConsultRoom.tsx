@@ -303,7 +303,7 @@ export function ConsultRoom({ consultId }: { consultId: string }) {
             <div className="row gap wrap">
               <UrgencyBadge urgency={consult.urgency} />
               <StatusBadge status={consult.status} />
-              <AiFlagBadge severity={consult.aiFlagSeverity} />
+              <AiFlagBadge consult={consult} />
               {host ? <Badge tone="info">{t('call.host')}</Badge> : null}
             </div>
           </PatientBanner>

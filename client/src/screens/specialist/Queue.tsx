@@ -174,7 +174,7 @@ export function SpecialistQueue() {
                     header: t('queue.ai'),
                     cell: (c) =>
                       c.aiFlagSeverity !== null ? (
-                        <AiFlagBadge severity={c.aiFlagSeverity} />
+                        <AiFlagBadge consult={c} />
                       ) : (
                         <span className="muted small" data-testid="ai-state">
                           {t(AI_STATE_TEXT[c.aiState])}
@@ -217,7 +217,7 @@ export function SpecialistQueue() {
                     </strong>
                     <UrgencyBadge urgency={c.urgency} />
                     <StatusBadge status={c.status} />
-                    <AiFlagBadge severity={c.aiFlagSeverity} />
+                    <AiFlagBadge consult={c} />
                   </div>
                   <div className="small muted">
                     <span translate="no">{c.reason}</span>
