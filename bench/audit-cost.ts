@@ -2,13 +2,16 @@
  * Audit trail: what one audited read costs at a steady rate.
  *
  *   npx tsc -p tsconfig.build.json && node dist/bench/audit-cost.js [--rate 500] [--seconds 10] [--processes 1] [--linger <ms>]
- *     [--batch-interval <ms>] [--anchor-interval <ms>] [--handler postgresql|sqlite]
+ *     [--batch-interval <ms>] [--batch-target <n>] [--max-batch-interval <ms>] [--anchor-interval <ms>] [--handler postgresql|sqlite]
+ *     [--verify-during]
  *
  * Starts the embedded FerretDB (on PostgreSQL, the embedded default, or `--handler sqlite`) in a temporary folder and `--processes` AuditLog writers
- * (each with its own connection, as separate server processes would have), then records `--rate`
+ * (each with its own connection and its own chain, as separate server processes would have), then records `--rate`
  * entries per second in total for `--seconds`, the way request handlers do (fire and await).
  * Prints the latency of `record()` (call → stored), the CPU the server process and FerretDB
  * spent per entry, the batches written, and whether the chain verifies. Then one JSON line.
+ * `--verify-during`: a verifier on a connection of its own walks the trail again and again while the
+ * entries are written and counts its verdicts (any alarm is a false one); its CPU is in the server's.
  */
 import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import os from 'node:os';
@@ -73,6 +76,9 @@ async function main(): Promise<void> {
   const linger = optional('linger');
   const batchInterval = optional('batch-interval');
   const anchorInterval = optional('anchor-interval');
+  const batchTarget = optional('batch-target');
+  const maxBatchInterval = optional('max-batch-interval');
+  const verifyDuring = process.argv.includes('--verify-during');
   const logger = createLogger('warn');
   const dataDir = mkdtempSync(path.join(os.tmpdir(), 'hoichan-bench-audit-'));
   const cache = process.env.HOICHAN_CACHE ?? path.join(os.homedir(), '.cache', 'hoichan');
@@ -96,6 +102,8 @@ async function main(): Promise<void> {
       ...(linger !== undefined ? { lingerMs: linger } : {}),
       ...(batchInterval !== undefined ? { batchIntervalMs: batchInterval } : {}),
       ...(anchorInterval !== undefined ? { anchorIntervalMs: anchorInterval } : {}),
+      ...(batchTarget !== undefined ? { batchTarget } : {}),
+      ...(maxBatchInterval !== undefined ? { maxBatchIntervalMs: maxBatchInterval } : {}),
     }),
   );
   try {
@@ -109,6 +117,18 @@ async function main(): Promise<void> {
     const pending: Promise<unknown>[] = [];
     let errors = 0;
     const total = Math.round(rate * seconds);
+    // a verifier of its own, as an administrator's `audit:verify` beside the server processes
+    const verifierDb = verifyDuring ? await Database.connect(ferret.uri, 'bench_audit', logger) : null;
+    const verifier = verifierDb ? AuditLog.create(verifierDb.connection, { checkpointKey: key, checkpointIntervalMs: 0 }) : null;
+    const verdicts = { runs: 0, alarms: 0, firstAlarm: '' };
+    let writing = true;
+    const verifying = (async () => {
+      while (verifier && writing) {
+        const v = await verifier.verify();
+        verdicts.runs += 1;
+        if (!v.ok && !verdicts.alarms++) verdicts.firstAlarm = v.message;
+      }
+    })();
     const cpu0 = process.cpuUsage();
     const ferretCpu0 = procCpuS(ferret.pid);
     const pgCpu0 = descendantsCpuS(ferret.pid);
@@ -139,6 +159,9 @@ async function main(): Promise<void> {
       );
     }
     await Promise.all(pending);
+    writing = false;
+    await verifying;
+    await verifierDb?.close();
     const wallS = (performance.now() - t0) / 1000;
     const cpu = process.cpuUsage(cpu0);
     const ferretCpuS = procCpuS(ferret.pid) - ferretCpu0;
@@ -148,7 +171,8 @@ async function main(): Promise<void> {
     const verdict = await logs[0]!.verify();
     const verifyMs = performance.now() - tv;
     const batches = logs.reduce((n, l) => n + l.stats.batches, 0);
-    const conflicts = logs.reduce((n, l) => n + l.stats.conflicts, 0);
+    const chains = logs.reduce((n, l) => n + l.stats.chainsRegistered, 0);
+    const chainsLost = logs.reduce((n, l) => n + l.stats.chainsLost, 0);
     const anchorMoves = logs.reduce((n, l) => n + l.stats.anchorMoves, 0);
     const anchorFailures = logs.reduce((n, l) => n + l.stats.anchorFailures, 0);
     const result = {
@@ -164,7 +188,8 @@ async function main(): Promise<void> {
       errors,
       batches,
       entriesPerBatch: Number((total / batches).toFixed(1)),
-      conflicts,
+      chains,
+      chainsLost,
       anchorMoves,
       anchorFailures,
       recordMsP50: Number(percentile(latencies, 50).toFixed(2)),
@@ -176,6 +201,7 @@ async function main(): Promise<void> {
       postgresCpuMsPerEntry: Number(((pgCpuS * 1000) / total).toFixed(3)),
       verifyOk: verdict.ok,
       verifyMs: Math.round(verifyMs),
+      ...(verifyDuring ? { verifyDuringRuns: verdicts.runs, verifyDuringAlarms: verdicts.alarms } : {}),
     };
     const rows: [string, string][] = [
       [
@@ -185,13 +211,21 @@ async function main(): Promise<void> {
       ['record() call → stored', `p50 ${result.recordMsP50} ms, p99 ${result.recordMsP99} ms`],
       [
         'Batches',
-        `${batches} (${result.entriesPerBatch} entries per insertMany), ${anchorMoves} anchor moves (${anchorFailures} failed), ${conflicts} lost races between writers`,
+        `${batches} (${result.entriesPerBatch} entries per insertMany), ${anchorMoves} anchor moves (${anchorFailures} failed), ${chains} chains (${chainsLost} lost to another writer)`,
       ],
       [
         'CPU per audited read',
         `server ${result.serverCpuMsPerEntry} ms + FerretDB ${result.ferretdbCpuMsPerEntry} ms${postgres ? ` + PostgreSQL ${result.postgresCpuMsPerEntry} ms` : ''}`,
       ],
       ['Verify after the run', `${verdict.ok ? 'intact' : verdict.message} (${verdict.entries} entries in ${result.verifyMs} ms)`],
+      ...(verifyDuring
+        ? [
+            ['Verify while writing', `${verdicts.runs} runs, ${verdicts.alarms} alarms${verdicts.alarms ? ` (first: ${verdicts.firstAlarm})` : ''}`] as [
+              string,
+              string,
+            ],
+          ]
+        : []),
     ];
     const w = Math.max(...rows.map((r) => r[0].length));
     process.stdout.write(`\nAudit cost bench (${result.database}, ${result.cpus} CPUs, load average ${result.loadAverage.join(' → ')})\n`);

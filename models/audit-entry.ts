@@ -9,7 +9,8 @@ import { readFieldFromJson } from './resource-json';
  * event says.
  */
 export interface AuditEntry {
-  _id: number; // = seq, so a gap is visible and two writers cannot take one number
+  /** The entry's number: chain × 10^10 + its place in the chain (`server/audit/trail-format.ts`), so a gap is visible. */
+  _id: number;
   prevHash: string;
   hash: string;
   event: Record<string, unknown>;
@@ -58,18 +59,22 @@ auditEntrySchema.index({ breakGlass: 1, _id: -1 });
 readFieldFromJson(auditEntrySchema, 'event', 'eventJson');
 
 /**
- * The newest sequence number and hash, kept apart so that removing the last entries is detected too.
- * Moved forward once per written batch (never backwards: the update is conditional on `seq`), so every
+ * The head of one chain, kept apart so that removing its last entries is detected too: `head` for the
+ * chain written before there were chains, `chain-<n>` for the chain of one writer process. Moved forward
+ * by its writer after a batch is stored (never backwards: the update is conditional on `seq`), so every
  * entry up to `seq` is stored when the anchor says so. `mac` is the keyed checkpoint of that head.
+ * The document `chains` is the register: `seq` is the newest chain number, `mac` its keyed checkpoint.
  */
 export interface AuditAnchor {
   _id: string;
+  /** The id of the newest entry under the anchor (chain × 10^10 while the chain is empty); for the register, the newest chain. */
   seq: number;
   hash: string;
   /** HMAC-SHA256 over (seq, hash) with the audit key, which is never stored in the database. */
   mac?: string;
-  /** Until when (ms since the epoch) a writer that lost a race asks the others to move the anchor after every batch. Not part of the MAC: a hint. */
-  contendedUntil?: number;
+  /** Which process registered the chain (host/pid) and when: for an administrator, not part of the MAC. */
+  writer?: string;
+  registeredAt?: string;
 }
 const auditAnchorSchema = new Schema<AuditAnchor>(
   {
@@ -77,7 +82,8 @@ const auditAnchorSchema = new Schema<AuditAnchor>(
     seq: { type: Number, required: true },
     hash: { type: String, required: true },
     mac: { type: String },
-    contendedUntil: { type: Number },
+    writer: { type: String },
+    registeredAt: { type: String },
   },
   { versionKey: false },
 );
@@ -88,7 +94,7 @@ const auditAnchorSchema = new Schema<AuditAnchor>(
  * with the chain is before it, the first that disagrees after it.
  */
 export interface AuditCheckpoint {
-  _id: number; // = seq of the head it certifies
+  _id: number; // = the id of the entry it certifies (its chain's head then)
   hash: string;
   at: string;
   mac: string;

@@ -1,4 +1,5 @@
-import { createHmac, randomUUID, timingSafeEqual } from 'node:crypto';
+import { randomUUID } from 'node:crypto';
+import { hostname } from 'node:os';
 import type { Connection, Model, mongo } from 'mongoose';
 import type { HoichanConfig } from '../config';
 import { secretFromConfigOrDataDir } from '../auth/secrets';
@@ -11,12 +12,24 @@ import {
   type AuditEntry,
   type StoredAuditEntry,
 } from '../../models/audit-entry';
-import { canonicalJson, sha256Hex } from '../integrity/canonical-json';
+import { canonicalJson } from '../integrity/canonical-json';
+import {
+  anchorIdOf,
+  CHAIN_SPAN,
+  chainBase,
+  checkpointMac,
+  GENESIS_HASH,
+  hashOf,
+  HOICHAN_KIND_EXT,
+  isDuplicateKey,
+  OBJECT_ROLE,
+  REGISTER_ID,
+  registerMac,
+} from './trail-format';
+import { verifyTrail, type ChainVerification } from './verify-trail';
 
-export const GENESIS_HASH = '0'.repeat(64);
-const APPEND_RETRY_MS = 10_000;
-/** How long a lost race counts as another writer being active. */
-const CONTENDED_MS = 5000;
+export { checkpointMac, GENESIS_HASH } from './trail-format';
+export type { ChainVerification } from './verify-trail';
 
 export type AuditKind = 'login' | 'logout' | 'token-refresh' | 'patient-record' | 'break-glass' | 'consult' | 'imaging' | 'admin' | 'access-denied';
 
@@ -46,15 +59,6 @@ export interface AuditRecordInput {
   requestId?: string;
 }
 
-export interface ChainVerification {
-  ok: boolean;
-  entries: number;
-  /** First sequence number found altered, removed or out of chain. */
-  firstBadSeq?: number;
-  problem?: 'altered' | 'removed' | 'chain-broken' | 'truncated' | 'rewritten';
-  message: string;
-}
-
 const DCM = 'http://dicom.nema.org/resources/ontology/DCM';
 const EVENT_TYPES: Record<AuditKind, { system: string; code: string; display: string }> = {
   login: { system: DCM, code: '110114', display: 'User Authentication' },
@@ -67,25 +71,6 @@ const EVENT_TYPES: Record<AuditKind, { system: string; code: string; display: st
   admin: { system: DCM, code: '110136', display: 'Security Roles Changed' },
   'access-denied': { system: DCM, code: '110113', display: 'Security Alert' },
 };
-
-/**
- * SHA-256 over canonical JSON of {seq, prevHash, event}, given the event's canonical JSON text: RFC 8785
- * orders the members event, prevHash, seq, so this is byte for byte `canonicalJson({ seq, prevHash, event })`
- * without canonicalising the event a second time (stored entries keep exactly that text).
- */
-function hashOf(seq: number, prevHash: string, eventJson: string): string {
-  return sha256Hex(`{"event":${eventJson},"prevHash":${canonicalJson(prevHash)},"seq":${canonicalJson(seq)}}`);
-}
-
-/** The keyed checkpoint of a head: HMAC-SHA256(key, "hoichan-audit-head|seq|hash"). */
-export function checkpointMac(key: string, seq: number, hash: string): string {
-  return createHmac('sha256', key).update(`hoichan-audit-head|${seq}|${hash}`).digest('hex');
-}
-
-function macMatches(key: string, seq: number, hash: string, mac: string | undefined): boolean {
-  if (typeof mac !== 'string' || mac.length !== 64) return false;
-  return timingSafeEqual(Buffer.from(checkpointMac(key, seq, hash), 'hex'), Buffer.from(mac, 'hex'));
-}
 
 /** The audit options from configuration: HOICHAN_AUDIT_KEY, or a key generated once into the data folder. */
 export function auditOptionsFrom(config: HoichanConfig): AuditLogOptions {
@@ -111,9 +96,27 @@ export interface AuditLogOptions {
    * write and about 1 ms of CPU per entry; 20 ms about 0.8, at a p50 of about 17 ms).
    */
   batchIntervalMs?: number;
+  /**
+   * While fewer entries than this are queued, and the process writes 120 or more a second (measured
+   * over its last batch), a batch waits for more, up to `maxBatchIntervalMs` after the previous batch
+   * started. Default 10.
+   * With several server processes each one writes its share of the load: at 250 entries/s each (two
+   * processes at 500/s) batches every 20 ms held 5 entries and cost 1.2 ms of CPU per entry; waiting
+   * for 10 keeps the single process's cost per entry.
+   */
+  batchTarget?: number;
+  /**
+   * Default 60 ms; never below `batchIntervalMs`. At 500 entries/s over three processes 40 ms gave 6.5
+   * entries per batch and 1.1–1.2 ms of CPU per entry, 60 ms 9.3 and 0.94 (p99 69 ms). A lone entry
+   * after a quiet spell still goes out after `lingerMs`.
+   */
+  maxBatchIntervalMs?: number;
   /** While entries keep coming, the head anchor moves at most this often (ms); when the queue runs empty, at once. Default 100. */
   anchorIntervalMs?: number;
 }
+
+/** At this many entries a second a process is busy, and its batches wait for `batchTarget` entries. */
+const BUSY_PER_S = 120;
 
 interface Pending {
   event: Record<string, unknown>;
@@ -127,49 +130,52 @@ interface Pending {
 
 /**
  * The append-only, hash-chained audit trail. Each entry is a FHIR AuditEvent plus the previous
- * entry's hash; the sequence number is the document id, so two writers (even on two servers)
- * cannot both take one number: the loser retries on the new head.
+ * entry's hash. Every writer (server process) registers a chain of its own when it first writes
+ * (`trail-format.ts`): its entries are numbered in its own id range and linked to each other only,
+ * so two processes never compete for a number and never wait for each other. The verifier walks
+ * every registered chain (`verify-trail.ts`).
  *
  * Group commit: `record()` queues the entry; while one batch is being written the next ones
  * gather (a batch starts at most every `batchIntervalMs`, 20 ms), and each batch is one `insertMany`. A
  * `record()` resolves when its batch is stored. Requests never wait for each other's entries one
- * by one. The head anchor moves after a batch when nothing else is queued (so a caller that verifies
- * next finds its entries under the anchor), while entries keep coming at most every
- * `anchorIntervalMs` (100 ms: a move costs the database as much as an insert), and after every
- * batch while another process writes too (see `#contendedUntil`).
+ * by one. The chain's head anchor moves after a batch when nothing else is queued (so a caller that
+ * verifies next finds its entries under the anchor), and while entries keep coming at most every
+ * `anchorIntervalMs` (100 ms: a move costs the database as much as an insert).
  */
 export class AuditLog {
   #queue: Pending[] = [];
   #writing: Promise<void> | null = null;
-  /** The newest entry this process knows of; re-read from the database after a lost race or an error. */
+  /** This process's chain, registered at the first write; null before, or after it was lost to another writer. */
+  #chain: number | null = null;
+  /** The newest entry of this process's chain known stored. */
   #head: { seq: number; hash: string } | null = null;
-  /** An entry known stored, where re-reading the head starts after a lost race or an error. */
-  #lastKnown: { seq: number; hash: string } | null = null;
-  /** What this process last moved the anchor to, and when (performance.now()). */
+  /** What this process last moved its anchor to, and when (performance.now()). */
   #anchoredSeq = 0;
   #anchorMovedAt = 0;
-  /**
-   * Until when (Date.now()) another writer counts as active: this process lost a race, or another one
-   * did and flagged it on the anchor (read back with every anchor move). Meanwhile the anchor moves
-   * after every batch, so the loser of a race finds the head with one read instead of a walk, and
-   * batches start a random moment later, so the two writers' batches drift apart and the loser gets
-   * a turn; without it, the writer that knows the head wins every race.
-   */
-  #contendedUntil = 0;
   #lastBatchAt = -Infinity;
+  /** The last batch's size and the time since the batch before it: the entries a second this process writes. */
+  #lastBatchSize = 0;
+  #lastBatchGapMs = Infinity;
+  /** Wakes a batch that waits for `batchTarget` entries. */
+  #batchFull: (() => void) | null = null;
   #lastCheckpointSeq = 0;
   #checkpointTimer: NodeJS.Timeout | null = null;
   #closed = false;
   #batches = 0;
   #written = 0;
-  #conflicts = 0;
+  #chainsRegistered = 0;
+  #chainsLost = 0;
   #anchorMoves = 0;
   #anchorFailures = 0;
   readonly #key: string;
   readonly #maxBatch: number;
   readonly #lingerMs: number;
   readonly #batchIntervalMs: number;
+  readonly #batchTarget: number;
+  readonly #maxBatchIntervalMs: number;
   readonly #anchorIntervalMs: number;
+  /** Who holds a chain, kept on its anchor for an administrator reading the trail (not part of any MAC). */
+  readonly #writer = `${hostname()}/${process.pid}`;
 
   private constructor(
     private readonly entries: Model<AuditEntry>,
@@ -180,10 +186,12 @@ export class AuditLog {
     if (!opts.checkpointKey || opts.checkpointKey.length < 32) throw new Error('audit: the checkpoint key must be at least 32 characters');
     this.#key = opts.checkpointKey;
     // FerretDB v1 honours `ordered` only within one internal batch of 100 documents: past that a
-    // duplicate-key loser would keep writing after the conflict, so a batch never exceeds 100.
+    // failed write could leave a gap before entries it stored, so a batch never exceeds 100.
     this.#maxBatch = Math.min(opts.maxBatch ?? 100, 100);
     this.#lingerMs = opts.lingerMs ?? 2;
     this.#batchIntervalMs = opts.batchIntervalMs ?? 20;
+    this.#batchTarget = Math.min(opts.batchTarget ?? 10, this.#maxBatch);
+    this.#maxBatchIntervalMs = Math.max(opts.maxBatchIntervalMs ?? 60, this.#batchIntervalMs);
     this.#anchorIntervalMs = opts.anchorIntervalMs ?? 100;
     const every = opts.checkpointIntervalMs ?? 10_000;
     if (every > 0) {
@@ -192,7 +200,7 @@ export class AuditLog {
     }
   }
 
-  /** The driver's collection under the entries model, in the stored shape: appends and the verifier use it as stored. */
+  /** The driver's collection under the entries model, in the stored shape: appends use it as stored. */
   get #rows(): mongo.Collection<StoredAuditEntry> {
     return this.entries.collection as unknown as mongo.Collection<StoredAuditEntry>;
   }
@@ -207,6 +215,7 @@ export class AuditLog {
     const event = toAuditEvent(input, recorded);
     return new Promise<AuditEntry>((resolve, reject) => {
       this.#queue.push({ event, eventJson: canonicalJson(event), input, recorded, resolve, reject });
+      if (this.#queue.length >= this.#batchTarget) this.#batchFull?.();
       this.#kick();
     });
   }
@@ -223,14 +232,32 @@ export class AuditLog {
     while (this.#queue.length) {
       // Let the entries of the next few milliseconds join this batch (group commit): fewer, larger writes.
       if (this.#queue.length < this.#maxBatch) {
-        // While another process writes too, a random part more: the two writers' batches drift apart,
-        // leaving the loser of a race a moment to read the head and write.
-        const jitter = Date.now() < this.#contendedUntil ? Math.random() * this.#batchIntervalMs : 0;
-        const wait = Math.max(this.#lingerMs, this.#lastBatchAt + this.#batchIntervalMs - performance.now()) + jitter;
+        const wait = Math.max(this.#lingerMs, this.#lastBatchAt + this.#batchIntervalMs - performance.now());
         await new Promise<void>((r) => (wait > 0 ? setTimeout(r, wait) : setImmediate(r)));
+        // Busy (the last batch held entries of at least `BUSY_PER_S` a second) but fewer than
+        // `batchTarget` queued: this process has a share of a high load that several processes write.
+        // Wait for them, up to `maxBatchIntervalMs` after the last batch. Under a light load the entries
+        // go as before: their requests wait on them, and a few more writes a second cost little.
+        const until = this.#lastBatchAt + this.#maxBatchIntervalMs;
+        if (this.#lastBatchSize * 1000 >= BUSY_PER_S * this.#lastBatchGapMs && this.#queue.length < this.#batchTarget && performance.now() < until) {
+          await new Promise<void>((r) => {
+            const timer = setTimeout(() => {
+              this.#batchFull = null;
+              r();
+            }, until - performance.now());
+            this.#batchFull = () => {
+              clearTimeout(timer);
+              this.#batchFull = null;
+              r();
+            };
+          });
+        }
       }
-      this.#lastBatchAt = performance.now();
+      const startedAt = performance.now();
+      this.#lastBatchGapMs = startedAt - this.#lastBatchAt;
+      this.#lastBatchAt = startedAt;
       const batch = this.#queue.splice(0, this.#maxBatch);
+      this.#lastBatchSize = batch.length;
       let docs: AuditEntry[] = [];
       let failure: unknown = null;
       try {
@@ -240,82 +267,63 @@ export class AuditLog {
         docs = err instanceof AppendError ? err.stored : [];
         failure = err instanceof AppendError ? err.cause : err;
       }
-      const now = performance.now();
-      if (!this.#queue.length || now - this.#anchorMovedAt >= this.#anchorIntervalMs || Date.now() < this.#contendedUntil) await this.#anchorHead();
+      if (!this.#queue.length || performance.now() - this.#anchorMovedAt >= this.#anchorIntervalMs) await this.#anchorHead();
       batch.forEach((p, i) => (i < docs.length ? p.resolve(docs[i] as AuditEntry) : p.reject(failure)));
     }
   }
 
   /**
-   * The newest stored entry: from the head anchor or the newest entry this process knows stored,
-   * whichever is further, then forward (other writers may be batches ahead, and the anchor trails
-   * the head by up to `anchorIntervalMs`), by point reads (`#forwardFrom`). Only `_id` equality:
-   * an index lookup on PostgreSQL (the containment index on `_id`); FerretDB's SQLite backend pushes
-   * down only string and ObjectId ids, so there each read of a numbered entry scans the trail, which
-   * is why the usual case is a single read. Without either (a new trail) the newest by sort.
+   * Registers a chain for this process: the next number after the register's, taken by creating its
+   * anchor (a unique `_id`, so two processes starting together get two chains), and only then the
+   * register moves forward to it. The register exists before any chain does: the verifier reads it
+   * first and counts a chain it names without an anchor, or chains without a register, as removed.
    */
-  async #readHead(afterLostRace = false): Promise<{ seq: number; hash: string }> {
-    const anchor = await this.anchors.findById('head').lean();
-    let head: { seq: number; hash: string } | null = anchor ? { seq: anchor.seq, hash: anchor.hash } : null;
-    const known = this.#lastKnown;
-    // Right after a lost race the entry this process knows is fresh (no read to confirm it: every
-    // round trip here is one the winner may use to write its next batch).
-    if (known && known.seq > (head?.seq ?? 0) && (afterLostRace || (await this.#entryAt(known.seq))?.hash === known.hash)) head = known;
-    if (!head) {
-      const newest = await this.entries.findOne({}, { _id: 1, hash: 1 }).sort({ _id: -1 }).lean();
-      return newest ? { seq: newest._id, hash: newest.hash } : { seq: 0, hash: GENESIS_HASH };
+  async #registerChain(): Promise<void> {
+    let register = await this.anchors.findById(REGISTER_ID).lean();
+    if (!register) {
+      await this.anchors.create({ _id: REGISTER_ID, seq: 0, hash: GENESIS_HASH, mac: registerMac(this.#key, 0) }).catch((err: unknown) => {
+        if (!isDuplicateKey(err)) throw err; // another process created it
+      });
+      register = await this.anchors.findById(REGISTER_ID).lean();
     }
-    return this.#forwardFrom(head);
+    let chain = Math.max((register?.seq ?? 0) + 1, (this.#chain ?? 0) + 1);
+    const registeredAt = new Date().toISOString();
+    for (;;) {
+      const seq = chainBase(chain);
+      try {
+        await this.anchors.create({
+          _id: anchorIdOf(chain),
+          seq,
+          hash: GENESIS_HASH,
+          mac: checkpointMac(this.#key, seq, GENESIS_HASH),
+          writer: this.#writer,
+          registeredAt,
+        });
+        break;
+      } catch (err) {
+        if (!isDuplicateKey(err)) throw err;
+        chain += 1; // another process took it meanwhile
+      }
+    }
+    await this.anchors.updateOne({ _id: REGISTER_ID, seq: { $lt: chain } }, { $set: { seq: chain, mac: registerMac(this.#key, chain) } });
+    this.#chain = chain;
+    this.#head = { seq: chainBase(chain), hash: GENESIS_HASH };
+    this.#anchoredSeq = chainBase(chain);
+    this.#chainsRegistered += 1;
   }
 
   /**
-   * The newest entry at or after `from` (a stored entry). Usually `from` is the head: one read of the
-   * next number says so. Otherwise, entries being dense, the point reads go out together, one round
-   * of 8 at a time: 1, 2, 4, … 128 ahead, then 8 points spread over the range between the last found
-   * and the first missing, until they are neighbours: a head dozens of entries ahead costs two or
-   * three round trips (reads that FerretDB's SQLite backend answers by a scan, so only one in the
-   * usual case).
+   * Writes one batch after this process's head. The chain is this process's alone, so there is no
+   * race to lose; a duplicate id means another writer holds the chain too (a copy of this process's
+   * data restored, a register edited): the chain is left where this process's entries end and the
+   * rest goes to a new chain.
    */
-  async #forwardFrom(from: { seq: number; hash: string }): Promise<{ seq: number; hash: string }> {
-    const next = await this.#entryAt(from.seq + 1);
-    if (!next) return from;
-    let head = next;
-    let missing = 0;
-    while (!missing) {
-      const base = head.seq;
-      const found = await Promise.all([1, 2, 4, 8, 16, 32, 64, 128].map((d) => this.#entryAt(base + d)));
-      const firstGap = found.findIndex((e) => !e);
-      head = firstGap === 0 ? head : (found[firstGap < 0 ? found.length - 1 : firstGap - 1] ?? head);
-      if (firstGap >= 0) missing = base + 2 ** firstGap;
-    }
-    while (missing - head.seq > 1) {
-      const lo = head.seq;
-      const step = (missing - lo) / 9;
-      const seqs = [...new Set(Array.from({ length: 8 }, (_, i) => Math.round(lo + step * (i + 1))))].filter((q) => q > lo && q < missing);
-      const found = await Promise.all(seqs.map((q) => this.#entryAt(q)));
-      const firstGap = found.findIndex((e) => !e);
-      if (firstGap !== 0) head = found[firstGap < 0 ? found.length - 1 : firstGap - 1] ?? head;
-      if (firstGap >= 0) missing = seqs[firstGap] ?? missing;
-    }
-    return head;
-  }
-
-  async #entryAt(seq: number): Promise<{ seq: number; hash: string } | null> {
-    const e = await this.entries.findById(seq, { _id: 1, hash: 1 }).lean();
-    return e ? { seq: e._id, hash: e.hash } : null;
-  }
-
-  /** Writes one batch on the current head; on a lost race keeps what was stored and retries the rest. */
   async #append(batch: Pending[]): Promise<AuditEntry[]> {
     const stored: AuditEntry[] = [];
     let rest = batch;
-    let lostRace = false;
-    // Two writer processes on one trail can keep taking a number from each other; give up only after
-    // seconds of trying (a lost race costs a few milliseconds), not after a fixed count.
-    const giveUpAt = performance.now() + APPEND_RETRY_MS;
-    for (let attempt = 0; rest.length && (attempt === 0 || performance.now() < giveUpAt); attempt++) {
-      this.#head ??= await this.#readHead(attempt > 0 && lostRace);
-      let { seq, hash: prevHash } = this.#head;
+    for (let attempt = 0; rest.length && attempt < 2; attempt++) {
+      if (this.#chain === null || !this.#head || this.#head.seq + rest.length >= chainBase(this.#chain + 1)) await this.#registerChain();
+      let { seq, hash: prevHash } = this.#head as { seq: number; hash: string };
       const docs: AuditEntry[] = [];
       const rows: StoredAuditEntry[] = [];
       for (const p of rest) {
@@ -344,88 +352,67 @@ export class AuditLog {
         stored.push(...docs);
         rest = [];
       } catch (err) {
-        this.#lastKnown = this.#head; // stored: read from the database or written by this process
-        this.#head = null; // another writer (process) took a number, or the write failed: re-read
         // Ordered insert: a prefix may be stored. Keep exactly the entries whose stored hash is ours
         // (point reads by id: the one query shape every backend answers from its primary key).
         let kept = 0;
         try {
-          while (kept < docs.length) {
-            const d = docs[kept];
-            if (!d) break;
-            const found = await this.entries.findById(d._id, { hash: 1 }).lean();
-            if (found?.hash !== d.hash) break;
+          for (const d of docs) {
+            if ((await this.entries.findById(d._id, { hash: 1 }).lean())?.hash !== d.hash) break;
             kept += 1;
           }
         } catch {
-          throw kept ? new AppendError(docs.slice(0, kept), err) : err;
+          // What is known stored stays this process's head (an entry after it may be stored too: then
+          // the next write finds its number taken and moves to a new chain).
+          const known = docs[kept - 1];
+          if (known) this.#head = { seq: known._id, hash: known.hash };
+          throw stored.length || kept ? new AppendError([...stored, ...docs.slice(0, kept)], err) : err;
         }
         stored.push(...docs.slice(0, kept));
         rest = rest.slice(kept);
-        const lastKept = kept > 0 ? docs[kept - 1] : undefined;
-        if (lastKept) this.#lastKnown = { seq: lastKept._id, hash: lastKept.hash };
-        if (!isDuplicateKey(err) && kept < docs.length) {
-          const last = stored[stored.length - 1];
-          if (last) await this.#moveAnchor(last._id, last.hash).catch(() => undefined);
-          throw new AppendError(stored, err);
+        const lastKept = docs[kept - 1];
+        if (lastKept) this.#head = { seq: lastKept._id, hash: lastKept.hash };
+        if (!isDuplicateKey(err) || !rest.length) {
+          if (lastKept) await this.#anchorHead();
+          if (rest.length) throw new AppendError(stored, err);
+          continue;
         }
-        this.#conflicts += 1;
-        lostRace = true;
-        await this.#flagContention();
-        // Lost a race with another process: step back a random moment so the two stop colliding.
-        await new Promise((r) => setTimeout(r, Math.random() * Math.min(50, 2 * (attempt + 1))));
+        // Another writer holds this chain: anchor what is this process's and go on in a new one.
+        await this.#anchorHead();
+        this.#chainsLost += 1;
+        this.#chain = null;
+        this.#head = null;
       }
     }
-    if (rest.length) throw new AppendError(stored, new Error(`audit: could not append in ${APPEND_RETRY_MS / 1000} s of lost races`));
-    const last = stored[stored.length - 1];
+    if (rest.length) throw new AppendError(stored, new Error('audit: the new chain was taken by another writer too'));
     this.#batches += 1;
     this.#written += stored.length;
+    const last = stored[stored.length - 1];
     if (last) this.#head = { seq: last._id, hash: last.hash };
     return stored;
   }
 
-  /** Moves the anchor to this process's head (after an error: the newest entry it knows stored), if further; a failure is left to the next move. */
+  /** Moves this process's anchor to its head, if further; a failure is left to the next move (the entries are stored). */
   async #anchorHead(): Promise<void> {
-    const head = this.#head ?? this.#lastKnown;
+    const head = this.#head;
     this.#anchorMovedAt = performance.now();
-    if (!head || head.seq <= this.#anchoredSeq) return;
+    if (this.#chain === null || !head || head.seq <= this.#anchoredSeq) return;
     try {
-      await this.#moveAnchor(head.seq, head.hash);
+      // only forward; with the head's keyed checkpoint
+      await this.anchors.updateOne(
+        { _id: anchorIdOf(this.#chain), seq: { $lt: head.seq } },
+        { $set: { seq: head.seq, hash: head.hash, mac: checkpointMac(this.#key, head.seq, head.hash) } },
+      );
       this.#anchoredSeq = head.seq;
       this.#anchorMoves += 1;
     } catch {
-      // stored is stored: the entries are there, the next move covers them
       this.#anchorFailures += 1;
     }
   }
 
-  /** The head anchor only moves forward; with its keyed checkpoint. Learns whether another writer flagged contention. */
-  async #moveAnchor(seq: number, hash: string): Promise<void> {
-    const mac = checkpointMac(this.#key, seq, hash);
-    const before = await this.anchors
-      .findOneAndUpdate({ _id: 'head', seq: { $lt: seq } }, { $set: { seq, hash, mac } }) // no projection: FerretDB v1 takes none here
-      .lean();
-    if (before) {
-      this.#contendedUntil = Math.max(this.#contendedUntil, before.contendedUntil ?? 0);
-      return;
-    }
-    await this.anchors.create({ _id: 'head', seq, hash, mac }).catch((err: unknown) => {
-      if (!isDuplicateKey(err)) throw err; // exists and is already further on (another process)
-    });
-  }
-
-  /** After a lost race: contended here, and (at most every few seconds) flagged on the anchor for the other writers. */
-  async #flagContention(): Promise<void> {
-    const now = Date.now();
-    const stale = this.#contendedUntil - now < CONTENDED_MS / 2;
-    this.#contendedUntil = now + CONTENDED_MS;
-    if (stale) await this.anchors.updateOne({ _id: 'head' }, { $set: { contendedUntil: this.#contendedUntil } }).catch(() => undefined);
-  }
-
-  /** Keeps the current head as a keyed checkpoint (done every few seconds and at shutdown). */
+  /** Keeps this process's head as a keyed checkpoint (done every few seconds and at shutdown). */
   async checkpoint(): Promise<void> {
     const head = this.#head;
-    if (!head || head.seq === 0 || head.seq <= this.#lastCheckpointSeq) return;
+    if (!head || head.seq % CHAIN_SPAN === 0 || head.seq <= this.#lastCheckpointSeq) return;
     await this.checkpoints
       .create({ _id: head.seq, hash: head.hash, at: new Date().toISOString(), mac: checkpointMac(this.#key, head.seq, head.hash) })
       .catch((err: unknown) => {
@@ -435,135 +422,29 @@ export class AuditLog {
   }
 
   /**
-   * Walks the chain up to the head anchor (a consistent point: every entry up to it is stored, while
-   * later ones may still be arriving) and names the first entry that was altered or removed. The
-   * keyed head and checkpoints catch a rewrite with recomputed hashes and say where it starts.
+   * Verifies every chain up to its head anchor (a consistent point, whatever the writers do
+   * meanwhile): the first entry altered or removed, a removed or truncated chain, a rewrite.
    */
-  async verify(): Promise<ChainVerification> {
-    const anchor = await this.anchors.findById('head').lean();
-    const headSeq = anchor?.seq ?? 0;
-    if (anchor && !macMatches(this.#key, anchor.seq, anchor.hash, anchor.mac)) {
-      // Someone wrote the head without the key. Find where the chain stops agreeing with the checkpoints.
-      const where = await this.#rewriteStart(Number.MAX_SAFE_INTEGER);
-      return {
-        ok: false,
-        entries: 0,
-        firstBadSeq: where.from,
-        problem: 'rewritten',
-        message: `The head of the audit trail (entry ${anchor.seq}) does not carry a valid keyed checkpoint: the trail was rewritten ${where.text}`,
-      };
-    }
-    const checkpoints = new Map<number, AuditCheckpoint>();
-    for (const c of await this.checkpoints.find({ _id: { $lte: headSeq } }).lean()) checkpoints.set(c._id, c);
-    let lastGoodCheckpoint = 0;
-    let expectedSeq = 1;
-    let prevHash = GENESIS_HASH;
-    let count = 0;
-    // The stored shape, through the driver: the hash is checked over `eventJson` exactly as stored.
-    const cursor = this.#rows.find({ _id: { $lte: headSeq } }, { sort: { _id: 1 }, batchSize: 1000 });
-    for await (const entry of cursor) {
-      count += 1;
-      if (entry._id !== expectedSeq) {
-        return {
-          ok: false,
-          entries: count,
-          firstBadSeq: expectedSeq,
-          problem: 'removed',
-          message: `Audit entry ${expectedSeq} is missing (next present entry is ${entry._id})`,
-        };
-      }
-      if (entry.prevHash !== prevHash) {
-        return {
-          ok: false,
-          entries: count,
-          firstBadSeq: entry._id,
-          problem: 'chain-broken',
-          message: `Audit entry ${entry._id} does not link to the entry before it`,
-        };
-      }
-      if (!storedEntryIntact(entry)) {
-        return { ok: false, entries: count, firstBadSeq: entry._id, problem: 'altered', message: `Audit entry ${entry._id} was altered after it was written` };
-      }
-      const cp = checkpoints.get(entry._id);
-      if (cp) {
-        if (!macMatches(this.#key, cp._id, cp.hash, cp.mac)) {
-          return {
-            ok: false,
-            entries: count,
-            firstBadSeq: cp._id,
-            problem: 'rewritten',
-            message: `The checkpoint at audit entry ${cp._id} was not written with the audit key`,
-          };
-        }
-        if (cp.hash !== entry.hash) {
-          return {
-            ok: false,
-            entries: count,
-            firstBadSeq: lastGoodCheckpoint + 1,
-            problem: 'rewritten',
-            message: `The audit trail was rewritten: entries after ${lastGoodCheckpoint} (the last keyed checkpoint that agrees) up to ${cp._id} no longer match the checkpoint`,
-          };
-        }
-        lastGoodCheckpoint = cp._id;
-      }
-      prevHash = entry.hash;
-      expectedSeq += 1;
-    }
-    if (anchor && anchor.seq >= expectedSeq) {
-      return {
-        ok: false,
-        entries: count,
-        firstBadSeq: expectedSeq,
-        problem: 'truncated',
-        message: `Audit entries from ${expectedSeq} to ${anchor.seq} were removed from the end of the trail`,
-      };
-    }
-    if (anchor && anchor.hash !== prevHash) {
-      return {
-        ok: false,
-        entries: count,
-        firstBadSeq: lastGoodCheckpoint + 1,
-        problem: 'rewritten',
-        message: `The audit trail was rewritten after entry ${lastGoodCheckpoint} (the last keyed checkpoint that agrees): entry ${anchor.seq} does not match the keyed head`,
-      };
-    }
-    if (!anchor && count === 0) {
-      const any = await this.entries.findOne({}, { _id: 1 }).lean();
-      if (any)
-        return { ok: false, entries: 0, firstBadSeq: 1, problem: 'rewritten', message: 'Audit entries exist but the keyed head of the trail is missing' };
-    }
-    return { ok: true, entries: count, message: `Audit trail intact: ${count} entries` };
+  verify(): Promise<ChainVerification> {
+    return verifyTrail({ entries: this.entries, anchors: this.anchors, checkpoints: this.checkpoints }, this.#key);
   }
 
-  /** The first entry after the newest checkpoint that still agrees with the stored chain. */
-  async #rewriteStart(upTo: number): Promise<{ from: number; text: string }> {
-    const cps = await this.checkpoints
-      .find({ _id: { $lte: upTo } })
-      .sort({ _id: -1 })
-      .lean();
-    for (const cp of cps) {
-      if (!macMatches(this.#key, cp._id, cp.hash, cp.mac)) continue;
-      const e = await this.entries.findById(cp._id, { hash: 1 }).lean();
-      if (e && e.hash === cp.hash) return { from: cp._id + 1, text: `after entry ${cp._id} (the newest keyed checkpoint that still agrees)` };
-    }
-    return { from: 1, text: 'from its first entry (no keyed checkpoint agrees)' };
-  }
-
-  /** Newest entries first, for the admin review screens. */
+  /** Newest entries first (by time: the chains of several writers interleave), for the admin review screens. */
   async list(filter: { breakGlass?: boolean; patientId?: string; agentUserId?: string }, limit = 100): Promise<AuditEntry[]> {
     const q: Record<string, unknown> = {};
     if (filter.breakGlass !== undefined) q.breakGlass = filter.breakGlass;
     if (filter.patientId) q.patientId = filter.patientId;
     if (filter.agentUserId) q.agentUserId = filter.agentUserId;
-    return this.entries.find(q).sort({ _id: -1 }).limit(Math.min(limit, 1000)).lean();
+    return this.entries.find(q).sort({ recorded: -1, _id: -1 }).limit(Math.min(limit, 1000)).lean();
   }
 
   /** Batches and entries this process wrote (for benches and metrics). */
-  get stats(): { batches: number; entries: number; conflicts: number; anchorMoves: number; anchorFailures: number; queued: number } {
+  get stats(): { batches: number; entries: number; chainsRegistered: number; chainsLost: number; anchorMoves: number; anchorFailures: number; queued: number } {
     return {
       batches: this.#batches,
       entries: this.#written,
-      conflicts: this.#conflicts,
+      chainsRegistered: this.#chainsRegistered,
+      chainsLost: this.#chainsLost,
       anchorMoves: this.#anchorMoves,
       anchorFailures: this.#anchorFailures,
       queued: this.#queue.length,
@@ -597,63 +478,6 @@ class AppendError extends Error {
     super((cause as Error)?.message ?? String(cause));
   }
 }
-
-function isDuplicateKey(err: unknown): boolean {
-  const e = err as { code?: number; writeErrors?: { code?: number }[] };
-  return e.code === 11000 || (Array.isArray(e.writeErrors) && e.writeErrors.some((w) => w.code === 11000));
-}
-
-/**
- * The stored entry still hashes to its `hash`, and its flat query fields say what the hashed event
- * says (else someone edited the text, the nested event or a field the admin filters use). Both
- * shapes: `eventJson` (hashed as stored) and the nested `event` of entries written before it.
- */
-function storedEntryIntact(entry: StoredAuditEntry): boolean {
-  let event: unknown;
-  if (typeof entry.eventJson === 'string') {
-    if (hashOf(entry._id, entry.prevHash, entry.eventJson) !== entry.hash) return false;
-    try {
-      event = JSON.parse(entry.eventJson);
-    } catch {
-      return false;
-    }
-  } else {
-    // eslint-disable-next-line @typescript-eslint/no-unnecessary-condition -- stored data: a field may have been edited into anything
-    if (typeof entry.event !== 'object' || entry.event === null) return false;
-    if (hashOf(entry._id, entry.prevHash, canonicalJson(entry.event)) !== entry.hash) return false;
-    event = entry.event;
-  }
-  return typeof event === 'object' && event !== null && flatFieldsAgree(entry, event);
-}
-
-interface AuditEventFacts {
-  action?: string;
-  recorded?: string;
-  outcome?: string;
-  extension?: { url?: string; valueString?: string }[];
-  agent?: { who?: { reference?: string } }[];
-  entity?: { what?: { reference?: string }; role?: { system?: string; code?: string } }[];
-}
-
-/** The flat query fields must say what the hashed event says, or the entry was edited. */
-function flatFieldsAgree(entry: StoredAuditEntry, ev: AuditEventFacts): boolean {
-  const kind = ev.extension?.find((e) => e.url === HOICHAN_KIND_EXT)?.valueString;
-  const who = ev.agent?.[0]?.who?.reference;
-  const patient = ev.entity?.find((e) => e.role?.system === OBJECT_ROLE && e.role.code === '1')?.what?.reference;
-  return (
-    ev.action === entry.action &&
-    ev.recorded === entry.recorded &&
-    kind === entry.kind &&
-    entry.breakGlass === (kind === 'break-glass') &&
-    entry.success === (ev.outcome === '0') &&
-    // an empty id was never written into the event (see toAuditEvent)
-    (entry.agentUserId || undefined) === (who?.startsWith('Practitioner/') ? who.slice('Practitioner/'.length) : undefined) &&
-    (entry.patientId || undefined) === (patient?.startsWith('Patient/') ? patient.slice('Patient/'.length) : undefined)
-  );
-}
-
-const HOICHAN_KIND_EXT = 'http://hoichan.vn/fhir/StructureDefinition/audit-kind';
-const OBJECT_ROLE = 'http://terminology.hl7.org/CodeSystem/object-role';
 
 function toAuditEvent(input: AuditRecordInput, recorded: string): Record<string, unknown> {
   const type = EVENT_TYPES[input.kind];

@@ -3,11 +3,14 @@ import { existsSync } from 'node:fs';
 import path from 'node:path';
 import { auditAnchorModel, auditCheckpointModel, auditEntryModel, type StoredAuditEntry } from '../../../models/audit-entry';
 import { AuditLog, auditOptionsFrom, checkpointMac, GENESIS_HASH, type AuditRecordInput } from '../../../server/audit/audit-log';
+import { anchorIdOf, CHAIN_SPAN, chainOf, registerMac } from '../../../server/audit/trail-format';
 import { canonicalJson, sha256Hex } from '../../../server/integrity/canonical-json';
 import { DEMO, startTestPlatform, type TestPlatform } from '../../support/platform';
 
 let tp: TestPlatform;
 let entries: ReturnType<typeof auditEntryModel>;
+/** The id of the platform's n-th entry: its chain's base + n. */
+let id: (n: number) => number;
 
 type Entries = ReturnType<typeof auditEntryModel>;
 /** The entries as stored (the driver's collection: no decoding of `eventJson`), to read, tamper with and restore them. */
@@ -29,6 +32,8 @@ beforeAll(async () => {
       entities: [`Patient/pat-${i}`],
     });
   }
+  const first = (await entries.findOne({}, { _id: 1 }).sort({ _id: 1 }).lean())!._id;
+  id = (n) => first - 1 + n;
 });
 afterAll(async () => {
   await tp.close();
@@ -91,17 +96,17 @@ test('stored as the canonical JSON text of the event, which the hash covers as b
 });
 
 test('editing one entry is found and named', async () => {
-  const victim = await rawEntry(entries, 3);
+  const victim = await rawEntry(entries, id(3));
   expect(victim.eventJson).toContain('"outcome":"0"');
-  await entries.updateOne({ _id: 3 }, { $set: { eventJson: victim.eventJson!.replace('"outcome":"0"', '"outcome":"8"') } });
-  expect(await tp.platform.audit.verify()).toMatchObject({ ok: false, firstBadSeq: 3, problem: 'altered' });
+  await entries.updateOne({ _id: id(3) }, { $set: { eventJson: victim.eventJson!.replace('"outcome":"0"', '"outcome":"8"') } });
+  expect(await tp.platform.audit.verify()).toMatchObject({ ok: false, firstBadSeq: id(3), problem: 'altered' });
   // the same event in other JSON text (keys reordered, spaces) is an edit of what was hashed too
-  await entries.updateOne({ _id: 3 }, { $set: { eventJson: JSON.stringify(JSON.parse(victim.eventJson!) as unknown, null, 1) } });
-  expect(await tp.platform.audit.verify()).toMatchObject({ ok: false, firstBadSeq: 3, problem: 'altered' });
+  await entries.updateOne({ _id: id(3) }, { $set: { eventJson: JSON.stringify(JSON.parse(victim.eventJson!) as unknown, null, 1) } });
+  expect(await tp.platform.audit.verify()).toMatchObject({ ok: false, firstBadSeq: id(3), problem: 'altered' });
   // a nested `event` put beside the text changes nothing readers see: they read the hashed text
   await restore(entries, victim);
-  await entries.updateOne({ _id: 3 }, { $set: { 'event.outcome': '8' } });
-  expect((await entries.findById(3).lean())?.event).toMatchObject({ outcome: '0' });
+  await entries.updateOne({ _id: id(3) }, { $set: { 'event.outcome': '8' } });
+  expect((await entries.findById(id(3)).lean())?.event).toMatchObject({ outcome: '0' });
   await restore(entries, victim);
   expect((await tp.platform.audit.verify()).ok).toBe(true);
 });
@@ -116,17 +121,17 @@ test.each([
   ['success', { success: false }],
   ['breakGlass', { breakGlass: true }],
 ])('editing only the flat query field %s is found too', async (_field, change) => {
-  const victim = await rawEntry(entries, 4);
+  const victim = await rawEntry(entries, id(4));
   await restore(entries, { ...victim, ...change });
-  expect(await tp.platform.audit.verify()).toMatchObject({ ok: false, firstBadSeq: 4, problem: 'altered' });
+  expect(await tp.platform.audit.verify()).toMatchObject({ ok: false, firstBadSeq: id(4), problem: 'altered' });
   await restore(entries, victim);
   expect((await tp.platform.audit.verify()).ok).toBe(true);
 });
 
 test('deleting an entry in the middle is found and named', async () => {
-  const victim = await rawEntry(entries, 2);
-  await entries.deleteOne({ _id: 2 });
-  expect(await tp.platform.audit.verify()).toMatchObject({ ok: false, firstBadSeq: 2, problem: 'removed' });
+  const victim = await rawEntry(entries, id(2));
+  await entries.deleteOne({ _id: id(2) });
+  expect(await tp.platform.audit.verify()).toMatchObject({ ok: false, firstBadSeq: id(2), problem: 'removed' });
   await rows(entries).insertOne(victim);
   expect((await tp.platform.audit.verify()).ok).toBe(true);
 });
@@ -164,14 +169,14 @@ test('the CLI verifies the chain and exits 1 naming a broken entry', async () =>
   const ok = spawnSync(process.execPath, [cli], { env, encoding: 'utf8', timeout: 60000 });
   expect(ok.status).toBe(0);
   expect(JSON.parse(ok.stdout)).toMatchObject({ ok: true });
-  fifth = await rawEntry(entries, 5);
-  await entries.updateOne({ _id: 5 }, { $set: { eventJson: fifth.eventJson!.replace(/"agent":\[.*?\],"entity"/, '"agent":[],"entity"') } });
+  fifth = await rawEntry(entries, id(5));
+  await entries.updateOne({ _id: id(5) }, { $set: { eventJson: fifth.eventJson!.replace(/"agent":\[.*?\],"entity"/, '"agent":[],"entity"') } });
   const bad = spawnSync(process.execPath, [cli], { env, encoding: 'utf8', timeout: 60000 });
   expect(bad.status).toBe(1);
-  expect(JSON.parse(bad.stdout)).toMatchObject({ ok: false, firstBadSeq: 5, problem: 'altered' });
+  expect(JSON.parse(bad.stdout)).toMatchObject({ ok: false, firstBadSeq: id(5), problem: 'altered' });
   const res = await verifyViaApi();
   expect(res.status).toBe(409);
-  expect(res.body.firstBadSeq).toBe(5);
+  expect(res.body.firstBadSeq).toBe(id(5));
 });
 
 const read = (i: number): AuditRecordInput => ({
@@ -222,9 +227,20 @@ describe('group commit', () => {
     await log.close();
   });
 
-  test('two writers (as two server processes) appending while a verifier runs: one chain, never a false alarm', async () => {
-    const a = AuditLog.create(conn, opts());
-    const b = AuditLog.create(conn, opts());
+  /** A database of its own for one test. */
+  const dbOf = (name: string) => tp.platform.db.database.connection.useDb(`${tp.platform.db.database.connection.name}_${name}`, { useCache: false });
+  /** The stored entries of one chain, in order. */
+  const chainRows = async (c: typeof conn, chain: number) =>
+    (
+      await rows(auditEntryModel(c))
+        .find({}, { sort: { _id: 1 } })
+        .toArray()
+    ).filter((e) => chainOf(e._id) === chain);
+
+  test('two writers (as two server processes) appending while a verifier runs: a chain each, never a false alarm', async () => {
+    // checkpoints every few ms, so the verifier meets them being written too
+    const a = AuditLog.create(conn, { ...opts(), checkpointIntervalMs: 5 });
+    const b = AuditLog.create(conn, { ...opts(), checkpointIntervalMs: 5 });
     const verifier = AuditLog.create(conn, opts());
     let stop = false;
     const writes: Promise<unknown>[] = [];
@@ -239,45 +255,166 @@ describe('group commit', () => {
       while (!stop) verdicts.push(await verifier.verify());
     })();
     await Promise.all([writer(a, 0), writer(b, 10_000)]);
-    await Promise.all(writes);
+    const stored = (await Promise.all(writes)) as { _id: number }[];
     stop = true;
     await verifying;
     verdicts.push(await verifier.verify());
     expect(verdicts.length).toBeGreaterThan(1);
     expect(verdicts.filter((v) => !v.ok)).toEqual([]);
-    const all = await auditEntryModel(conn).find().sort({ _id: 1 }).lean();
-    expect(all).toHaveLength(300 + 400);
-    for (let i = 1; i < all.length; i++) expect(all[i]?.prevHash).toBe(all[i - 1]?.hash);
+    // two chains besides the first test's, each dense and linked from the genesis; no writer waited for the other
+    const chains = [...new Set(stored.map((e) => chainOf(e._id)))];
+    expect(chains).toHaveLength(2);
+    expect(a.stats).toMatchObject({ chainsRegistered: 1, chainsLost: 0, entries: 200 });
+    expect(b.stats).toMatchObject({ chainsRegistered: 1, chainsLost: 0, entries: 200 });
+    for (const chain of chains) {
+      const own = await chainRows(conn, chain);
+      expect(own.map((e) => e._id - chain * CHAIN_SPAN)).toEqual(Array.from({ length: 200 }, (_, i) => i + 1));
+      expect(own[0]?.prevHash).toBe(GENESIS_HASH);
+      for (let i = 1; i < own.length; i++) expect(own[i]?.prevHash).toBe(own[i - 1]?.hash);
+    }
+    expect(await auditEntryModel(conn).countDocuments()).toBe(300 + 400);
     await Promise.all([a.close(), b.close(), verifier.close()]);
     expect(await verifier.verify()).toMatchObject({ ok: true, entries: 700 });
+    // the admin list interleaves the chains by time, newest first
+    const listed = await verifier.list({}, 1000);
+    expect(listed).toHaveLength(700);
+    for (let i = 1; i < listed.length; i++) expect(listed[i - 1]!.recorded >= listed[i]!.recorded).toBe(true);
   });
 
-  test('a writer that starts while the anchor trails the stored head (its writer died before moving it) appends after the true head', async () => {
-    const conn = tp.platform.db.database.connection.useDb(`${tp.platform.db.database.connection.name}_lag`, { useCache: false });
-    const first = AuditLog.create(conn, opts());
-    for (let round = 0; round < 3; round++) await Promise.all(Array.from({ length: 23 }, (_, i) => first.record(read(round * 23 + i))));
-    await first.close();
-    // the anchor as it was 62 entries ago, validly keyed
-    const third = await rawEntry(auditEntryModel(conn), 7);
-    await auditAnchorModel(conn).updateOne({ _id: 'head' }, { $set: { seq: 7, hash: third.hash, mac: checkpointMac(opts().checkpointKey, 7, third.hash) } });
-    expect(await first.verify()).toMatchObject({ ok: true, entries: 7 });
-    const next = AuditLog.create(conn, opts());
-    expect((await next.record(read(100)))._id).toBe(70);
-    expect((await rawEntry(auditEntryModel(conn), 70)).prevHash).toBe((await rawEntry(auditEntryModel(conn), 69)).hash);
-    expect(await next.verify()).toMatchObject({ ok: true, entries: 70 });
-    await next.close();
-    await conn.dropDatabase().catch(() => undefined);
+  describe('tampering with one chain of several', () => {
+    let c: typeof conn;
+    let chainA: number;
+    let chainB: number;
+    let verifier: AuditLog;
+    beforeAll(async () => {
+      c = dbOf('tamper');
+      const a = AuditLog.create(c, opts());
+      const b = AuditLog.create(c, opts());
+      // three batches each, written at the same time
+      for (let round = 0; round < 3; round++) await Promise.all(Array.from({ length: 10 }, (_, i) => (i % 2 ? a : b).record(read(round * 10 + i))));
+      chainA = chainOf((await a.record(read(99)))._id);
+      chainB = chainOf((await b.record(read(98)))._id);
+      await Promise.all([a.close(), b.close()]);
+      verifier = AuditLog.create(c, opts());
+      expect(chainA).not.toBe(chainB);
+      expect(await verifier.verify()).toMatchObject({ ok: true, entries: 32 });
+    });
+    afterAll(async () => {
+      await verifier.close();
+      await c.dropDatabase().catch(() => undefined);
+    });
+    const model = () => auditEntryModel(c);
+    const anchors = () => auditAnchorModel(c);
+
+    test('an edited entry is named in its chain', async () => {
+      const victim = (await chainRows(c, chainB))[7]!;
+      await model().updateOne({ _id: victim._id }, { $set: { eventJson: victim.eventJson!.replace('"outcome":"0"', '"outcome":"4"') } });
+      const result = await verifier.verify();
+      expect(result).toMatchObject({ ok: false, firstBadSeq: victim._id, problem: 'altered' });
+      expect(result.message).toContain(`chain ${chainB}, entry 8`);
+      await restore(model(), victim);
+      expect((await verifier.verify()).ok).toBe(true);
+    });
+
+    test('a deleted chain (its entries and its head) is found', async () => {
+      const own = await chainRows(c, chainA);
+      const head = (await anchors().findById(anchorIdOf(chainA)).lean())!;
+      await model().deleteMany({ _id: { $gt: chainA * CHAIN_SPAN, $lt: (chainA + 1) * CHAIN_SPAN } });
+      expect(await verifier.verify()).toMatchObject({ ok: false, problem: 'truncated', firstBadSeq: chainA * CHAIN_SPAN + 1 });
+      await anchors().deleteOne({ _id: anchorIdOf(chainA) });
+      expect(await verifier.verify()).toMatchObject({ ok: false, problem: 'removed', firstBadSeq: chainA * CHAIN_SPAN + 1 });
+      // and the register cannot be turned back without the key, nor removed
+      const register = (await anchors().findById('chains').lean())!;
+      await anchors().updateOne({ _id: 'chains' }, { $set: { seq: Math.min(chainA, chainB) - 1 } });
+      expect(await verifier.verify()).toMatchObject({ ok: false, problem: 'rewritten' });
+      await anchors().deleteOne({ _id: 'chains' });
+      expect(await verifier.verify()).toMatchObject({ ok: false, problem: 'removed' });
+      await anchors().create(register);
+      await anchors().create(head);
+      await rows(model()).insertMany(own);
+      expect((await verifier.verify()).ok).toBe(true);
+    });
+
+    test('a deleted last batch of a chain is found', async () => {
+      const own = await chainRows(c, chainB);
+      const lastBatch = own.slice(-6); // the last round's 5 and the single entry after it
+      for (const e of lastBatch) await model().deleteOne({ _id: e._id });
+      expect(await verifier.verify()).toMatchObject({ ok: false, problem: 'truncated', firstBadSeq: lastBatch[0]!._id });
+      await rows(model()).insertMany(lastBatch);
+      expect((await verifier.verify()).ok).toBe(true);
+    });
+
+    test('reordered entries, and an entry moved to another chain, are found', async () => {
+      const own = await chainRows(c, chainA);
+      const [x, y] = [own[3]!, own[4]!];
+      // swap the two entries' contents, each under the other's number
+      await restore(model(), { ...y, _id: x._id });
+      await restore(model(), { ...x, _id: y._id });
+      expect(await verifier.verify()).toMatchObject({ ok: false, firstBadSeq: x._id, problem: 'chain-broken' });
+      await restore(model(), x);
+      await restore(model(), y);
+      expect((await verifier.verify()).ok).toBe(true);
+      // an entry of chain B put into chain A's place: its hash covers its own number and chain
+      const other = (await chainRows(c, chainB))[3]!;
+      await restore(model(), { ...other, _id: x._id, prevHash: own[2]!.hash });
+      expect(await verifier.verify()).toMatchObject({ ok: false, firstBadSeq: x._id, problem: 'altered' });
+      await restore(model(), x);
+      expect((await verifier.verify()).ok).toBe(true);
+    });
+
+    test("a chain's head rewritten without the key is named as a rewrite", async () => {
+      const own = await chainRows(c, chainB);
+      const at = own[own.length - 3]!;
+      await anchors().updateOne({ _id: anchorIdOf(chainB) }, { $set: { seq: at._id, hash: at.hash } });
+      expect(await verifier.verify()).toMatchObject({ ok: false, problem: 'rewritten' });
+      // a head moved back to an earlier entry of the chain with a valid key (as a writer that died before moving it): the entries after it are checked as they follow on
+      await anchors().updateOne({ _id: anchorIdOf(chainB) }, { $set: { mac: checkpointMac(opts().checkpointKey, at._id, at.hash) } });
+      const behind = await verifier.verify();
+      expect(behind).toMatchObject({ ok: true, entries: 32 });
+      expect(behind.message).toContain('2 of them after their chain');
+      const after = own[own.length - 1]!;
+      await model().updateOne({ _id: after._id }, { $set: { success: false } });
+      expect(await verifier.verify()).toMatchObject({ ok: false, problem: 'altered', firstBadSeq: after._id });
+      await restore(model(), after);
+      const last = own[own.length - 1]!;
+      await anchors().updateOne(
+        { _id: anchorIdOf(chainB) },
+        { $set: { seq: last._id, hash: last.hash, mac: checkpointMac(opts().checkpointKey, last._id, last.hash) } },
+      );
+      expect((await verifier.verify()).ok).toBe(true);
+    });
   });
 
-  test('a trail written before events were stored as text (nested `event`) reads and verifies, then goes on in the new shape', async () => {
-    const conn = tp.platform.db.database.connection.useDb(`${tp.platform.db.database.connection.name}_mixed`, { useCache: false });
+  test('a writer whose chain is written by another writer too (a restored copy) goes on in a new chain, and both verify', async () => {
+    const c = dbOf('twin');
+    const first = AuditLog.create(c, opts());
+    await Promise.all(Array.from({ length: 5 }, (_, i) => first.record(read(i))));
+    const chain = chainOf((await auditEntryModel(c).findOne().lean())!._id);
+    // a register and an anchor as if the chain were free again (a restored copy of the database):
+    // a second process takes the same chain number, and its first entry's number is taken
+    await auditAnchorModel(c).updateOne({ _id: 'chains' }, { $set: { seq: chain - 1, mac: registerMac(opts().checkpointKey, chain - 1) } });
+    await auditAnchorModel(c).deleteOne({ _id: anchorIdOf(chain) });
+    const twin = AuditLog.create(c, opts());
+    const moved = await twin.record(read(50));
+    expect(twin.stats).toMatchObject({ chainsLost: 1, chainsRegistered: 2 });
+    expect(chainOf(moved._id)).toBe(chain + 1);
+    await Promise.all([first.close(), twin.close()]);
+    // the first writer's entries stay as written, after the re-created (empty) head of their chain, and verify
+    expect(await chainRows(c, chain)).toHaveLength(5);
+    expect(await twin.verify()).toMatchObject({ ok: true, entries: 6 });
+    await c.dropDatabase().catch(() => undefined);
+  });
+
+  test('a trail written before chains (nested `event`, then `eventJson`, with its `head` anchor and checkpoints) verifies as chain 0, and writers go on in chains of their own', async () => {
+    const conn = dbOf('legacy');
     const model = auditEntryModel(conn);
     await model.init();
     const { checkpointKey } = opts();
-    // Three entries as the earlier version wrote them: the nested event, hash over canonical JSON of {seq, prevHash, event}.
+    // Six entries as the earlier versions wrote them: 1–3 with the nested event, 4–6 with the event's
+    // canonical JSON in `eventJson`; hash over canonical JSON of {seq, prevHash, event}, `_id` = seq.
     let prevHash = GENESIS_HASH;
     const old: StoredAuditEntry[] = [];
-    for (let seq = 1; seq <= 3; seq++) {
+    for (let seq = 1; seq <= 6; seq++) {
       const recorded = new Date(Date.UTC(2026, 10, seq)).toISOString();
       const event = {
         resourceType: 'AuditEvent',
@@ -302,7 +439,7 @@ describe('group commit', () => {
         _id: seq,
         prevHash,
         hash,
-        event,
+        ...(seq <= 3 ? { event } : { eventJson: canonicalJson(event) }),
         recorded,
         action: 'R',
         kind: 'patient-record',
@@ -314,40 +451,64 @@ describe('group commit', () => {
       prevHash = hash;
     }
     await rows(model).insertMany(old);
-    await auditAnchorModel(conn).create({ _id: 'head', seq: 3, hash: prevHash, mac: checkpointMac(checkpointKey, 3, prevHash) });
+    await auditCheckpointModel(conn).create({ _id: 4, hash: old[3]!.hash, at: old[3]!.recorded, mac: checkpointMac(checkpointKey, 4, old[3]!.hash) });
+    // the anchor as the single-chain writer left it, with its contention hint
+    await rows(auditAnchorModel(conn) as unknown as Entries).insertOne({
+      _id: 'head',
+      seq: 6,
+      hash: prevHash,
+      mac: checkpointMac(checkpointKey, 6, prevHash),
+      contendedUntil: Date.now(),
+    } as unknown as StoredAuditEntry);
 
     const log = AuditLog.create(conn, opts());
-    expect(await log.verify()).toMatchObject({ ok: true, entries: 3 });
+    expect(await log.verify()).toMatchObject({ ok: true, entries: 6 });
     const added = await Promise.all(Array.from({ length: 5 }, (_, i) => log.record(read(i))));
-    expect(added.map((e) => e._id)).toEqual([4, 5, 6, 7, 8]);
-    expect((await rawEntry(model, 4)).prevHash).toBe(prevHash);
-    expect(await log.verify()).toMatchObject({ ok: true, entries: 8 });
-    // readers see the event of both shapes
+    const chain = chainOf(added[0]!._id);
+    expect(chain).toBe(1);
+    expect(added.map((e) => e._id)).toEqual([1, 2, 3, 4, 5].map((n) => CHAIN_SPAN + n));
+    expect((await rawEntry(model, CHAIN_SPAN + 1)).prevHash).toBe(GENESIS_HASH);
+    expect(await log.verify()).toMatchObject({ ok: true, entries: 11 });
+    // readers see the event of both shapes, newest first
     const listed = await log.list({}, 100);
-    expect(listed.map((e) => e._id)).toEqual([8, 7, 6, 5, 4, 3, 2, 1]);
+    expect(listed.map((e) => e._id)).toEqual([...added.map((e) => e._id).reverse(), 6, 5, 4, 3, 2, 1]);
     expect(listed.find((e) => e._id === 2)?.event).toMatchObject({ id: 'old-2', entity: [{ what: { reference: 'Patient/pat-old-2' } }] });
-    expect(listed.find((e) => e._id === 5)?.event).toMatchObject({
+    expect(listed.find((e) => e._id === 5)?.event).toMatchObject({ id: 'old-5' });
+    expect(listed.find((e) => e._id === CHAIN_SPAN + 2)?.event).toMatchObject({
       entity: [{ what: { reference: 'Patient/pat-1' } }, { what: { reference: 'Observation/o-1' } }],
     });
     expect((await log.list({ patientId: 'pat-old-1' }))[0]?.event).toMatchObject({ id: 'old-1' });
-    // tampering is found in either shape
+    // tampering with the old chain is found in either shape, and so are its removal and truncation
     await model.updateOne({ _id: 2 }, { $set: { 'event.outcome': '8' } });
     expect(await log.verify()).toMatchObject({ ok: false, firstBadSeq: 2, problem: 'altered' });
     await restore(model, old[1]!);
     await model.updateOne({ _id: 2 }, { $set: { patientId: 'pat-someone-else' } });
     expect(await log.verify()).toMatchObject({ ok: false, firstBadSeq: 2, problem: 'altered' });
     await restore(model, old[1]!);
-    const sixth = await rawEntry(model, 6);
-    await model.updateOne({ _id: 6 }, { $set: { eventJson: sixth.eventJson!.replace('"outcome":"0"', '"outcome":"4"') } });
-    expect(await log.verify()).toMatchObject({ ok: false, firstBadSeq: 6, problem: 'altered' });
-    await restore(model, sixth);
-    expect(await log.verify()).toMatchObject({ ok: true, entries: 8 });
-    await log.close();
+    await model.updateOne({ _id: 5 }, { $set: { eventJson: old[4]!.eventJson!.replace('"outcome":"0"', '"outcome":"4"') } });
+    expect(await log.verify()).toMatchObject({ ok: false, firstBadSeq: 5, problem: 'altered' });
+    await restore(model, old[4]!);
+    await model.deleteOne({ _id: 6 });
+    expect(await log.verify()).toMatchObject({ ok: false, firstBadSeq: 6, problem: 'truncated' });
+    await rows(model).insertOne(old[5]!);
+    await auditAnchorModel(conn).deleteOne({ _id: 'head' });
+    expect(await log.verify()).toMatchObject({ ok: false, problem: 'rewritten' });
+    await rows(auditAnchorModel(conn) as unknown as Entries).insertOne({
+      _id: 'head',
+      seq: 6,
+      hash: prevHash,
+      mac: checkpointMac(checkpointKey, 6, prevHash),
+    } as unknown as StoredAuditEntry);
+    // a second writer appends in another new chain
+    const next = AuditLog.create(conn, opts());
+    expect(chainOf((await next.record(read(7)))._id)).toBe(2);
+    await Promise.all([log.close(), next.close()]);
+    expect(await log.verify()).toMatchObject({ ok: true, entries: 12 });
     await conn.dropDatabase().catch(() => undefined);
   });
 
   test('a whole-chain rewrite with recomputed hashes is caught by the keyed checkpoints, naming where it starts', async () => {
-    const conn = tp.platform.db.database.connection.useDb(`${tp.platform.db.database.connection.name}_rw`, { useCache: false });
+    const conn = dbOf('rw');
     const log = AuditLog.create(conn, opts());
     await Promise.all(Array.from({ length: 20 }, (_, i) => log.record(read(i))));
     await log.checkpoint();
@@ -370,7 +531,7 @@ describe('group commit', () => {
       prevHash = hash;
     }
     const last = all[all.length - 1]!;
-    await auditAnchorModel(conn).updateOne({ _id: 'head' }, { $set: { seq: last._id, hash: prevHash } });
+    await auditAnchorModel(conn).updateOne({ _id: anchorIdOf(chainOf(last._id)) }, { $set: { seq: last._id, hash: prevHash } });
     const result = await log.verify();
     expect(result).toMatchObject({ ok: false, problem: 'rewritten', firstBadSeq: firstCheckpoint + 1 });
     expect(result.message).toMatch(new RegExp(`after entry ${firstCheckpoint}`));

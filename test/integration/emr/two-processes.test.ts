@@ -1,10 +1,12 @@
 /**
  * Two server processes on one database (as behind a load balancer): a write through one is seen by
- * the other's $summary and $everything at once, whatever either has in memory.
+ * the other's $summary and $everything at once, whatever either has in memory; each audits into a
+ * chain of its own, and the trail verifies through either.
  */
 import type { FhirBundle } from '../../../contracts/fhir';
 import { fhirSummaryModel } from '../../../models/fhir-summary';
 import { fhirResourceModel } from '../../../models/fhir-resource';
+import { chainOf } from '../../../server/audit/trail-format';
 import { syntheaTransactionBundle } from '../../fixtures/fhir/synthea-bundle';
 import { DEMO, startTestPlatform, uniqueDbName, type TestPlatform } from '../../support/platform';
 
@@ -12,8 +14,10 @@ let a: TestPlatform;
 let b: TestPlatform;
 beforeAll(async () => {
   const db = uniqueDbName('two');
-  a = await startTestPlatform({ MONGODB_DB: db });
-  b = await startTestPlatform({ MONGODB_DB: db });
+  // one audit key for both, as production requires (HOICHAN_AUDIT_KEY)
+  const HOICHAN_AUDIT_KEY = 'two-processes-share-this-audit-key-0123456789';
+  a = await startTestPlatform({ MONGODB_DB: db, HOICHAN_AUDIT_KEY });
+  b = await startTestPlatform({ MONGODB_DB: db, HOICHAN_AUDIT_KEY });
 });
 afterAll(async () => {
   await b?.platform.close();
@@ -56,4 +60,17 @@ test('a condition written through one process is in the next $summary of the oth
   const everything = await fhir(b, 'GET', `/Patient/${patientId}/$everything`);
   expect(conditions(everything.body)).toContain('Lao phổi');
   expect((await fhirSummaryModel(b.platform.db.database.connection).findById(patientId).lean())?.version).toBeGreaterThan(stored!.version);
+});
+
+test('each process audits into a chain of its own; the trail verifies through either process', async () => {
+  await Promise.all([a.platform.audit.flush(), b.platform.audit.flush()]);
+  const entries = await a.platform.audit.list({}, 1000);
+  const reads = entries.filter((e) => e.kind === 'patient-record');
+  expect(new Set(reads.map((e) => chainOf(e._id))).size).toBe(2);
+  for (const tp of [a, b]) {
+    const admin = await tp.login(DEMO.admin);
+    const res = await tp.api('GET', '/api/admin/audit/verify', { token: admin.accessToken });
+    expect(res.status).toBe(200);
+    expect(res.body).toMatchObject({ ok: true });
+  }
 });

@@ -4,7 +4,8 @@
  * posted on B reaches the referrer's socket on A; the consult room spans both (the host on B sees
  * and admits a guest waiting on A, presence and leaving cross over); login failures spread over A
  * and B count against one limit; sessions ended on A end on B within seconds (the session version
- * is in the database); the SLA sweep runs on one process, and on the other once it dies.
+ * is in the database); each audits into a hash chain of its own, and the trail verifies through either
+ * while both write; the SLA sweep runs on one process, and on the other once it dies.
  */
 import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import os from 'node:os';
@@ -17,6 +18,7 @@ import { findDemoPatient, inviteToConsult, loginParty, requestConsult, transitio
 import { DEMO, DEMO_PASSWORD, uniqueDbName } from '../../support/platform';
 import { startRedis, type TestRedis } from '../../support/redis';
 import { BUILT_SERVER, startServerProcess, type ServerProcess } from '../../support/server-process';
+import { chainOf } from '../../../server/audit/trail-format';
 
 jest.setTimeout(120000);
 
@@ -204,6 +206,25 @@ test("ending a user's sessions on A stops their token on B within seconds and cl
   expect(Date.now() - started).toBeLessThan(5000);
   await told;
   await until('the socket on B is closed', () => (onB.connected ? undefined : true), 5000);
+});
+
+test('each process audits into a chain of its own; the trail verifies through either while both write', async () => {
+  const adminOn = { A: await loginParty(a, DEMO.admin), B: await loginParty(b, DEMO.admin) };
+  // audited reads on both processes while each verifies the whole trail
+  const [onA, onB, ...reads] = await Promise.all([
+    a.api('GET', '/api/admin/audit/verify', { token: adminOn.A.token }),
+    b.api('GET', '/api/admin/audit/verify', { token: adminOn.B.token }),
+    ...Array.from({ length: 10 }, (_, i) =>
+      i % 2 ? a.api('GET', '/api/emr/patients', { token: adminOn.A.token }) : b.api('GET', '/api/emr/patients', { token: adminOn.B.token }),
+    ),
+  ]);
+  expect(reads.map((r) => r.status)).toEqual(Array.from({ length: 10 }, () => 200));
+  for (const verified of [onA, onB]) {
+    expect(verified.status).toBe(200);
+    expect(verified.body).toMatchObject({ ok: true });
+  }
+  const listed = await a.api('GET', '/api/admin/audit/events?limit=1000', { token: adminOn.A.token });
+  expect(new Set((listed.body as { seq: number }[]).map((e) => chainOf(e.seq))).size).toBe(2);
 });
 
 async function until<T>(what: string, probe: () => Promise<T | undefined> | T | undefined, timeoutMs: number): Promise<T> {
