@@ -61,7 +61,12 @@ export interface AuditVerification {
 }
 
 export interface AuditEntrySummary {
+  /** The entry's id: unique across the trail. */
   seq: number;
+  /** The hash chain it belongs to (one per writing server process; 0 for the trail's first chain). */
+  chain: number;
+  /** Its place in that chain (1, 2, …). */
+  entryInChain: number;
   recorded: string;
   kind: string;
   action: string;

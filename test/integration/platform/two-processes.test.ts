@@ -18,7 +18,7 @@ import { findDemoPatient, inviteToConsult, loginParty, requestConsult, transitio
 import { DEMO, DEMO_PASSWORD, uniqueDbName } from '../../support/platform';
 import { startRedis, type TestRedis } from '../../support/redis';
 import { BUILT_SERVER, startServerProcess, type ServerProcess } from '../../support/server-process';
-import { chainOf } from '../../../server/audit/trail-format';
+import { CHAIN_SPAN, chainOf } from '../../../server/audit/trail-format';
 
 jest.setTimeout(120000);
 
@@ -224,7 +224,11 @@ test('each process audits into a chain of its own; the trail verifies through ei
     expect(verified.body).toMatchObject({ ok: true });
   }
   const listed = await a.api('GET', '/api/admin/audit/events?limit=1000', { token: adminOn.A.token });
-  expect(new Set((listed.body as { seq: number }[]).map((e) => chainOf(e.seq))).size).toBe(2);
+  const rows = listed.body as { seq: number; chain: number; entryInChain: number }[];
+  expect(new Set(rows.map((e) => chainOf(e.seq))).size).toBe(2);
+  // The admin screen names an entry by its chain and its place in it, not by the raw id.
+  for (const e of rows) expect(e.chain * CHAIN_SPAN + e.entryInChain).toBe(e.seq);
+  expect(rows.every((e) => e.entryInChain >= 1 && e.entryInChain < CHAIN_SPAN && e.chain === chainOf(e.seq))).toBe(true);
 });
 
 async function until<T>(what: string, probe: () => Promise<T | undefined> | T | undefined, timeoutMs: number): Promise<T> {

@@ -40,7 +40,12 @@ export function AuditTable({ entries, testId }: { entries: AuditEntrySummary[]; 
       rowKey={(e) => e.seq}
       rowProps={(e) => ({ className: e.breakGlass ? 'row-flagged' : undefined })}
       columns={[
-        { header: '#', className: 'mono', cell: (e) => e.seq },
+        {
+          header: '#',
+          className: 'mono',
+          // one chain per server process: "chain · entry", the full id in the tooltip
+          cell: (e) => (e.chain === 0 ? e.seq : <span title={String(e.seq)}>{`${e.chain} · ${e.entryInChain}`}</span>),
+        },
         { header: t('audit.when'), className: 'nowrap', cell: (e) => dateTime(e.recorded) },
         {
           header: t('audit.kind'),
