@@ -111,7 +111,7 @@ export interface AuditLogOptions {
    * after a quiet spell still goes out after `lingerMs`.
    */
   maxBatchIntervalMs?: number;
-  /** While entries keep coming, the head anchor moves at most this often (ms); when the queue runs empty, at once. Default 100. */
+  /** The head anchor moves at most this often (ms), this long after the batch that first needs it at the latest. Default 100. */
   anchorIntervalMs?: number;
 }
 
@@ -138,9 +138,11 @@ interface Pending {
  * Group commit: `record()` queues the entry; while one batch is being written the next ones
  * gather (a batch starts at most every `batchIntervalMs`, 20 ms), and each batch is one `insertMany`. A
  * `record()` resolves when its batch is stored. Requests never wait for each other's entries one
- * by one. The chain's head anchor moves after a batch when nothing else is queued (so a caller that
- * verifies next finds its entries under the anchor), and while entries keep coming at most every
- * `anchorIntervalMs` (100 ms: a move costs the database as much as an insert).
+ * by one. The chain's head anchor (with its keyed checkpoint) moves at most every `anchorIntervalMs`
+ * (100 ms: a move costs the database as much as an insert), at once after a quiet spell, else on a
+ * timer; batches are acknowledged without waiting for it, and `flush()` waits for it. The verifier
+ * checks the entries past an anchor as far as they follow on from it, so a lagging anchor never
+ * raises an alarm; it bounds how many of the newest entries could be cut off unnoticed.
  */
 export class AuditLog {
   #queue: Pending[] = [];
@@ -151,7 +153,10 @@ export class AuditLog {
   #head: { seq: number; hash: string } | null = null;
   /** What this process last moved its anchor to, and when (performance.now()). */
   #anchoredSeq = 0;
-  #anchorMovedAt = 0;
+  #anchorMovedAt = -Infinity;
+  /** A move due later (at most `anchorIntervalMs` after the last one), and the move in progress. */
+  #anchorTimer: NodeJS.Timeout | null = null;
+  #anchorMove: Promise<void> | null = null;
   #lastBatchAt = -Infinity;
   /** The last batch's size and the time since the batch before it: the entries a second this process writes. */
   #lastBatchSize = 0;
@@ -267,8 +272,8 @@ export class AuditLog {
         docs = err instanceof AppendError ? err.stored : [];
         failure = err instanceof AppendError ? err.cause : err;
       }
-      if (!this.#queue.length || performance.now() - this.#anchorMovedAt >= this.#anchorIntervalMs) await this.#anchorHead();
       batch.forEach((p, i) => (i < docs.length ? p.resolve(docs[i] as AuditEntry) : p.reject(failure)));
+      this.#scheduleAnchor();
     }
   }
 
@@ -391,6 +396,31 @@ export class AuditLog {
     return stored;
   }
 
+  /** The anchor moves now if its interval has passed since the last move, else once it has (one timer at a time). */
+  #scheduleAnchor(): void {
+    if (this.#anchorTimer) return;
+    const due = this.#anchorMovedAt + this.#anchorIntervalMs - performance.now();
+    if (due <= 0) {
+      void this.#moveAnchorInTurn();
+      return;
+    }
+    this.#anchorTimer = setTimeout(() => {
+      this.#anchorTimer = null;
+      void this.#moveAnchorInTurn();
+    }, due);
+    this.#anchorTimer.unref();
+  }
+
+  /** One anchor move at a time, each after the one before. */
+  #moveAnchorInTurn(): Promise<void> {
+    const move = (this.#anchorMove ?? Promise.resolve()).then(() => this.#anchorHead());
+    this.#anchorMove = move;
+    void move.finally(() => {
+      if (this.#anchorMove === move) this.#anchorMove = null;
+    });
+    return move;
+  }
+
   /** Moves this process's anchor to its head, if further; a failure is left to the next move (the entries are stored). */
   async #anchorHead(): Promise<void> {
     const head = this.#head;
@@ -451,11 +481,19 @@ export class AuditLog {
     };
   }
 
-  /** Waits until every record() call made so far has been stored (or has failed). */
+  /** Waits until every record() call made so far has been stored (or has failed), and is under the anchor. */
   async flush(): Promise<void> {
     while (this.#writing || this.#queue.length) {
       this.#kick();
       await this.#writing;
+    }
+    // ... and until the anchor (with its keyed checkpoint) covers them.
+    if (this.#anchorTimer) {
+      clearTimeout(this.#anchorTimer);
+      this.#anchorTimer = null;
+      await this.#moveAnchorInTurn();
+    } else if (this.#anchorMove) {
+      await this.#anchorMove;
     }
   }
 
