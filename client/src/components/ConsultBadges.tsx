@@ -1,8 +1,8 @@
 import { useEffect, useState } from 'react';
 import type { ConsultStatus, ConsultUrgency, ConsultView } from '../../../contracts/consult-api';
-import { useI18n, type MessageKey } from '../i18n';
+import { useI18n } from '../i18n';
 import { specialtyKey, statusLabel, statusTone, urgencyLabel, urgencyTone } from '../lib/consult-labels';
-import { findingLabel } from './TriageSummary';
+import { FlagLabel } from './TriageSummary';
 import { Badge } from './ui';
 
 export function StatusBadge({ status }: { status: ConsultStatus }) {
@@ -30,17 +30,11 @@ export function UrgencyBadge({ urgency }: { urgency: ConsultUrgency }) {
  * (`aiFlagSeverity` only orders the queue: the findings' scores are on different scales.)
  */
 export function AiFlagBadge({ consult }: { consult: Pick<ConsultView, 'aiFlag' | 'aiFlagSeverity'> }) {
-  const { t, percent } = useI18n();
-  const flag = consult.aiFlag;
-  if (flag) {
-    const finding = findingLabel[flag.finding] ? t(findingLabel[flag.finding] as MessageKey) : flag.finding;
+  const { t } = useI18n();
+  if (consult.aiFlag) {
     return (
       <Badge tone="danger" testId="ai-flag" title={t('queue.aiFlagHint')}>
-        <span data-finding={flag.finding}>
-          {flag.threshold !== undefined
-            ? t('triage.flagFor', { finding, score: percent(flag.score), threshold: percent(flag.threshold) })
-            : `${t('triage.flagged')}: ${finding} ${percent(flag.score)}`}
-        </span>
+        <FlagLabel flag={consult.aiFlag} />
       </Badge>
     );
   }

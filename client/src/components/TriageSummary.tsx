@@ -1,5 +1,6 @@
 /** Scores and flags of one study's AI triage, with the model it came from. */
 import type { TriageFindingView, TriageView } from '../../../contracts/imaging-api';
+import type { FlaggedFinding } from '../../../contracts/triage-priority';
 import { useI18n, type MessageKey } from '../i18n';
 import { Badge } from './ui';
 
@@ -27,17 +28,24 @@ export function FindingBadge({ f }: { f: TriageFindingView }) {
   );
 }
 
-/** The flag badge: names the flagged finding (the one furthest into its flagged range: contracts/triage-priority.ts), its score and threshold. */
-export function FlagBadge({ flag }: { flag: NonNullable<TriageView['flag']> }) {
+/** A flag's words: the flagged finding by name, its score and the threshold it crossed. */
+export function FlagLabel({ flag }: { flag: FlaggedFinding }) {
   const { t, percent } = useI18n();
   const finding = findingLabel[flag.finding] ? t(findingLabel[flag.finding] as MessageKey) : flag.finding;
   return (
+    <span data-finding={flag.finding}>
+      {flag.threshold !== undefined
+        ? t('triage.flagFor', { finding, score: percent(flag.score), threshold: percent(flag.threshold) })
+        : `${t('triage.flagged')}: ${finding} ${percent(flag.score)}`}
+    </span>
+  );
+}
+
+/** The flag badge: names the flagged finding (the one furthest into its flagged range: contracts/triage-priority.ts), its score and threshold. */
+export function FlagBadge({ flag }: { flag: NonNullable<TriageView['flag']> }) {
+  return (
     <Badge tone="critical" testId="ai-flag-raised">
-      <span data-finding={flag.finding}>
-        {flag.threshold !== undefined
-          ? t('triage.flagFor', { finding, score: percent(flag.score), threshold: percent(flag.threshold) })
-          : `${t('triage.flagged')}: ${finding} ${percent(flag.score)}`}
-      </span>
+      <FlagLabel flag={flag} />
     </Badge>
   );
 }
