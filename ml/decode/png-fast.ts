@@ -20,8 +20,8 @@ const IEND = 0x49454e44;
 const PLTE = 0x504c5445;
 const TRNS = 0x74524e53;
 const GAMA = 0x67414d41;
-/** Samples per pixel of the colour types handled here (0 grey, 2 RGB, 4 grey + alpha, 6 RGBA). */
-const CHANNELS: Readonly<Record<number, number>> = { 0: 1, 2: 3, 4: 2, 6: 4 };
+/** Samples per pixel of each PNG colour type (0 grey, 2 RGB, 3 palette index, 4 grey + alpha, 6 RGBA). */
+export const PNG_CHANNELS: Readonly<Record<number, number>> = { 0: 1, 2: 3, 3: 1, 4: 2, 6: 4 };
 
 export interface FastPng {
   readonly width: number;
@@ -66,7 +66,7 @@ function decode(buf: Uint8Array): FastPng | null {
       depth = buf[dataStart + 8]!;
       const colorType = buf[dataStart + 9]!;
       const [compression, filter, interlace] = [buf[dataStart + 10], buf[dataStart + 11], buf[dataStart + 12]];
-      channels = CHANNELS[colorType] ?? 0;
+      channels = colorType === 3 ? 0 : (PNG_CHANNELS[colorType] ?? 0); // palette images are pngjs's
       if ((depth !== 8 && depth !== 16) || channels === 0 || compression !== 0 || filter !== 0 || interlace !== 0) return null;
       if (width === 0 || height === 0) return null;
     } else if (type === IDAT) {

@@ -4,7 +4,7 @@ import { PNG } from 'pngjs';
 import { ImageDecodeError, describeThrown } from './errors';
 import { toGray01 } from './gray';
 import { type DecodeLimits, checkDimensions } from './limits';
-import { decodePngFast } from './png-fast';
+import { decodePngFast, PNG_CHANNELS } from './png-fast';
 
 export interface GreyImage {
   width: number;
@@ -37,7 +37,6 @@ export function decodePng(buf: Uint8Array, limits: DecodeLimits): GreyImage {
   return decodePngWithPngjs(buf, header);
 }
 
-const CHANNELS: Record<number, number> = { 0: 1, 2: 3, 3: 1, 4: 2, 6: 4 };
 /** Adam7's seven passes: first column, first row, column step, row step. */
 const ADAM7 = [
   [0, 0, 8, 8],
@@ -51,7 +50,7 @@ const ADAM7 = [
 
 /** Bytes of filtered image data the header promises (a filter byte per row), or undefined for a header pngjs will refuse. */
 function expectedImageDataBytes(buf: Uint8Array, header: PngHeader): number | undefined {
-  const channels = CHANNELS[header.colorType];
+  const channels = PNG_CHANNELS[header.colorType];
   if (channels === undefined || ![1, 2, 4, 8, 16].includes(header.bitDepth)) return undefined;
   const rowBytes = (w: number) => 1 + Math.ceil((w * channels * header.bitDepth) / 8);
   if (buf[28] !== 1) return header.height * rowBytes(header.width);
