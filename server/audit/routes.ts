@@ -6,7 +6,7 @@ import { callerOf } from '../http/request-context';
 import { parseInput } from '../http/validate';
 import type { AuditLog } from './audit-log';
 import type { ApiDocs } from '../http/openapi';
-import { chainBase, chainOf } from './trail-format';
+import { placeOf } from './trail-format';
 
 const listQuery = z.object({
   breakGlass: z.enum(['true', 'false']).optional(),
@@ -19,8 +19,7 @@ export function toAuditSummary(e: AuditEntry): AuditEntrySummary {
   const ev = e.event as { outcomeDesc?: string; purposeOfEvent?: { text?: string }[] };
   return {
     seq: e._id,
-    chain: chainOf(e._id),
-    entryInChain: e._id - chainBase(chainOf(e._id)),
+    ...placeOf(e._id),
     recorded: e.recorded,
     kind: e.kind,
     action: e.action,

@@ -25,10 +25,16 @@ export const chainOf = (id: number): number => Math.floor(id / CHAIN_SPAN);
 export const chainBase = (chain: number): number => chain * CHAIN_SPAN;
 export const anchorIdOf = (chain: number): string => (chain === 0 ? 'head' : `chain-${chain}`);
 
+/** Where an entry id sits: its chain, and its place in that chain (1, 2, …). */
+export function placeOf(id: number): { chain: number; entryInChain: number } {
+  const chain = chainOf(id);
+  return { chain, entryInChain: id - chainBase(chain) };
+}
+
 /** How an entry is named to an administrator: its id (the `seq` the admin list shows), and its chain's own number. */
 export function entryName(id: number): string {
-  const chain = chainOf(id);
-  return chain === 0 ? `${id}` : `${id} (chain ${chain}, entry ${id - chainBase(chain)})`;
+  const { chain, entryInChain } = placeOf(id);
+  return chain === 0 ? `${id}` : `${id} (chain ${chain}, entry ${entryInChain})`;
 }
 
 /**
