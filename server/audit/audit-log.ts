@@ -377,12 +377,12 @@ export class AuditLog {
         const lastKept = docs[kept - 1];
         if (lastKept) this.#head = { seq: lastKept._id, hash: lastKept.hash };
         if (!isDuplicateKey(err) || !rest.length) {
-          if (lastKept) await this.#anchorHead();
+          if (lastKept) await this.#moveAnchorInTurn();
           if (rest.length) throw new AppendError(stored, err);
           continue;
         }
         // Another writer holds this chain: anchor what is this process's and go on in a new one.
-        await this.#anchorHead();
+        await this.#moveAnchorInTurn();
         this.#chainsLost += 1;
         this.#chain = null;
         this.#head = null;
